@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * aarch64 primitives for the contract in include/hakmem/arch.h.
+ *
+ * The CPU id is the dense index the boot code stores in TPIDR_EL1 (MPIDR
+ * affinity values are sparse, so they are mapped at boot). IRQs are masked
+ * through DAIF.I. Word atomics come from the compiler builtins: LDXR/STXR
+ * loops for -march=armv8-a, LSE instructions (CAS, LDADD, SWP) for
+ * armv8.1-a; the double-width CAS is LDXP/STXP or CASP accordingly.
+ * aarch64 is weakly ordered: every publication of a pointer another CPU
+ * follows goes through arch_store_release / arch_load_acquire.
+ */
+#ifndef HAKMEM_ARCH_IMPL_H
+#define HAKMEM_ARCH_IMPL_H
+
+#define ARCH_NAME "aarch64"
+/* CTR_EL0 says 64 on most cores, 128 on some: pad for the larger one. */
+#define ARCH_CACHELINE 128
+#define ARCH_PAGE_SHIFT 12
+#define ARCH_HAS_CAS128 1
+
+static inline void arch_mb(void)
+{
+	__asm__ __volatile__("dmb ish" ::: "memory");
+}
+
+static inline void arch_rmb(void)
+{
+	__asm__ __volatile__("dmb ishld" ::: "memory");
+}
+
+static inline void arch_wmb(void)
+{
+	__asm__ __volatile__("dmb ishst" ::: "memory");
+}
+
+static inline void arch_cpu_relax(void)
+{
+	__asm__ __volatile__("yield" ::: "memory");
+}
+
+static inline unsigned long arch_irq_save(void)
+{
+	unsigned long flags;
+
+	__asm__ __volatile__("mrs %0, daif\n\tmsr daifset, #2"
+			     : "=r"(flags)
+			     :
+			     : "memory");
+	return flags;
+}
+
+static inline void arch_irq_restore(unsigned long flags)
+{
+	__asm__ __volatile__("msr daif, %0" ::"r"(flags) : "memory");
+}
+
+static inline int arch_irqs_disabled(void)
+{
+	unsigned long flags;
+
+	__asm__ __volatile__("mrs %0, daif" : "=r"(flags)::"memory");
+	return (flags & (1UL << 7)) != 0;
+}
+
+static inline unsigned arch_cpu_id(void)
+{
+	unsigned long id;
+
+	__asm__ __volatile__("mrs %0, tpidr_el1" : "=r"(id)::"memory");
+	return (unsigned)id;
+}
+
+static inline int arch_cas128(unsigned __int128 *p, unsigned __int128 old,
+			      unsigned __int128 new_val)
+{
+	return __sync_bool_compare_and_swap(p, old, new_val);
+}
+
+#endif /* HAKMEM_ARCH_IMPL_H */

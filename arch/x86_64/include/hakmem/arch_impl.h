@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * x86_64 primitives for the contract in include/hakmem/arch.h.
+ *
+ * The CPU id lives in a per-CPU area addressed through GS: the boot code
+ * writes IA32_GS_BASE on each CPU to an area whose 32-bit word at
+ * ARCH_X86_GS_CPU_OFFSET holds the dense CPU index. One GS-relative load is
+ * the cheapest id there is and, unlike CPUID, never traps to a hypervisor.
+ * An embedder whose kernel already owns GS overrides the offset.
+ */
+#ifndef HAKMEM_ARCH_IMPL_H
+#define HAKMEM_ARCH_IMPL_H
+
+#define ARCH_NAME "x86_64"
+/* 64-byte lines, but the adjacent-line prefetcher pulls pairs: pad to 128. */
+#define ARCH_CACHELINE 128
+#define ARCH_PAGE_SHIFT 12
+#define ARCH_HAS_CAS128 1
+
+#ifndef ARCH_X86_GS_CPU_OFFSET
+#define ARCH_X86_GS_CPU_OFFSET 0
+#endif
+
+static inline void arch_mb(void)
+{
+	__asm__ __volatile__("mfence" ::: "memory");
+}
+
+/* TSO: loads are not reordered with loads, stores not with stores. */
+static inline void arch_rmb(void)
+{
+	__asm__ __volatile__("" ::: "memory");
+}
+
+static inline void arch_wmb(void)
+{
+	__asm__ __volatile__("" ::: "memory");
+}
+
+static inline void arch_cpu_relax(void)
+{
+	__asm__ __volatile__("pause" ::: "memory");
+}
+
+static inline unsigned long arch_irq_save(void)
+{
+	unsigned long flags;
+
+	__asm__ __volatile__("pushfq\n\tpopq %0\n\tcli"
+			     : "=r"(flags)
+			     :
+			     : "memory");
+	return flags;
+}
+
+static inline void arch_irq_restore(unsigned long flags)
+{
+	/* Only IF (bit 9) matters; re-enable only if it was set before. */
+	if (flags & (1UL << 9))
+		__asm__ __volatile__("sti" ::: "memory");
+}
+
+static inline int arch_irqs_disabled(void)
+{
+	unsigned long flags;
+
+	__asm__ __volatile__("pushfq\n\tpopq %0" : "=r"(flags)::"memory");
+	return !(flags & (1UL << 9));
+}
+
+static inline unsigned arch_cpu_id(void)
+{
+	unsigned id;
+
+	__asm__ __volatile__("movl %%gs:%c1, %0"
+			     : "=r"(id)
+			     : "i"(ARCH_X86_GS_CPU_OFFSET)
+			     : "memory");
+	return id;
+}
+
+/* CMPXCHG16B; needs -mcx16 and a 16-byte aligned target. */
+static inline int arch_cas128(unsigned __int128 *p, unsigned __int128 old,
+			      unsigned __int128 new_val)
+{
+	return __sync_bool_compare_and_swap(p, old, new_val);
+}
+
+#endif /* HAKMEM_ARCH_IMPL_H */
