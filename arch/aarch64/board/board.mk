@@ -1,0 +1,26 @@
+# SPDX-License-Identifier: MIT
+# aarch64 QEMU -M virt board: variables only, included by the top Makefile
+# when ARCH=aarch64. The Makefile adds -march (armv8-a for LL/SC images,
+# armv8.1-a for LSE images), the include paths, and -T $(BOARD_LDSCRIPT).
+
+BOARD_SRCS := \
+	arch/aarch64/board/start.S \
+	arch/aarch64/board/board.c \
+	arch/aarch64/board/gic.c \
+	arch/aarch64/board/fdt.c
+
+BOARD_CFLAGS := -ffreestanding -nostdlib -fno-pic -fno-pie \
+	-mgeneral-regs-only -mstrict-align -mno-outline-atomics \
+	-fno-stack-protector -O2 -Wall -Wextra -Werror -std=gnu11
+
+BOARD_LDFLAGS := -static -nostdlib -no-pie
+BOARD_LDSCRIPT := linker/aarch64.ld
+
+# GICv3 so up to 64 CPUs work (QEMU's GICv2 stops at 8); the board code
+# probes the GIC and also runs with the default GICv2. Append -cpu, -smp
+# and -kernel. Exit code = board_exit() status via semihosting.
+QEMU_BASE := qemu-system-aarch64 -M virt,gic-version=3 -m 256M \
+	-display none -nodefaults -serial stdio -semihosting -no-reboot
+QEMU_LLSC_CPU := cortex-a72
+QEMU_LSE_CPU := max
+QEMU_PASS_CODE := 0

@@ -1,0 +1,25 @@
+# SPDX-License-Identifier: MIT
+# x86_64 QEMU board: variables only, included by the top Makefile (ARCH=x86_64).
+# Paths are relative to the repository root.
+
+BOARD_SRCS := arch/x86_64/board/boot.S \
+	      arch/x86_64/board/board.c \
+	      arch/x86_64/board/mem.c
+
+# For all kernel code (board, allocator, tests). -Itests/qemu finds board.h.
+BOARD_CFLAGS := -ffreestanding -nostdlib -fno-pic -fno-pie -mno-red-zone \
+		-mgeneral-regs-only -mcx16 -fno-stack-protector -O2 \
+		-Wall -Wextra -Werror -std=gnu11 \
+		-Iinclude -Iarch/x86_64/include -Itests/qemu
+
+BOARD_LDSCRIPT := linker/x86_64.ld
+# Already carries -T $(BOARD_LDSCRIPT); do not add a second -T.
+BOARD_LDFLAGS := -no-pie -static -nostdlib -T $(BOARD_LDSCRIPT) \
+		 -Wl,--build-id=none -Wl,-z,max-page-size=0x1000
+
+# Add -smp N -kernel IMAGE. TCG only (no -enable-kvm); -cpu max for RDTSCP.
+QEMU_BASE := qemu-system-x86_64 -M q35 -cpu max -m 256M -nodefaults \
+	     -display none -serial stdio -no-reboot \
+	     -device isa-debug-exit,iobase=0xf4,iosize=0x04
+# isa-debug-exit: board_exit(0) writes 0x10 -> exit 33; failure 0x11 -> 35.
+QEMU_PASS_CODE := 33
