@@ -1,0 +1,130 @@
+# SPDX-License-Identifier: MIT
+#
+# hakmem - top-level Makefile, kernel style.
+#
+#   make                      everything: host libs, freestanding libs and
+#                             QEMU images for x86_64 and aarch64
+#   make test                 every test (host, sanitizers, link checks, QEMU)
+#   make test-host            host tests (plain, ASan+UBSan, TSan)
+#   make test-qemu            the QEMU matrix
+#   make run [ARCH=aarch64]   boot the demo on 4 CPUs in QEMU
+#   make bench, bench-icount  benchmarks (bench/)
+#   V=1                       show commands
+#   ARCH=, CROSS_COMPILE=     e.g. make ARCH=aarch64 CROSS_COMPILE=aarch64-linux-gnu-
+
+ARCH ?= x86_64
+V ?= 0
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+B := build
+HOST_ARCH := $(shell uname -m)
+
+# The aarch64 compiler: CROSS_COMPILE when building ARCH=aarch64, else the
+# Debian cross compiler; x86_64 likewise.
+ifeq ($(ARCH),aarch64)
+A64_CROSS := $(if $(CROSS_COMPILE),$(CROSS_COMPILE),aarch64-linux-gnu-)
+X86_CROSS := $(if $(filter x86_64,$(HOST_ARCH)),,x86_64-linux-gnu-)
+else
+A64_CROSS := $(if $(filter aarch64,$(HOST_ARCH)),,aarch64-linux-gnu-)
+X86_CROSS := $(CROSS_COMPILE)
+endif
+X86_CC := $(X86_CROSS)gcc
+A64_CC := $(A64_CROSS)gcc
+HOST_CC ?= gcc
+CLANG ?= clang
+
+MM_SRCS := $(sort $(wildcard mm/*.c))
+HOSTED_SRCS := port/hosted/hosted.c
+
+WARN := -Wall -Wextra -Werror
+# Freestanding: no libc, no builtins turned into libc calls.
+FS_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -nostdlib -fno-pic -fno-pie \
+	     -fno-stack-protector -fno-tree-loop-distribute-patterns $(WARN) \
+	     -Iinclude -Iport/baremetal/include
+X86_FS_CFLAGS := $(FS_CFLAGS) -Iarch/x86_64/include -mno-red-zone \
+		 -mgeneral-regs-only -mcx16
+A64_FS_CFLAGS := $(FS_CFLAGS) -Iarch/aarch64/include -mgeneral-regs-only \
+		 -mstrict-align -mno-outline-atomics
+
+HOST_CFLAGS := -std=gnu11 -O2 -g -fPIC $(WARN) -Iinclude \
+	       -Iarch/$(HOST_ARCH)/include -Iport/hosted/include -Iport/hosted \
+	       $(if $(filter x86_64,$(HOST_ARCH)),-mcx16)
+ASAN_FLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	      -fno-sanitize-recover=undefined
+TSAN_FLAGS := -O1 -fsanitize=thread
+
+.PHONY: all host freestanding images test test-host test-unit test-asan \
+	test-tsan test-nm test-qemu run bench bench-icount fuzz format clean
+all: host freestanding images
+
+# ---- host (the hosted port) -------------------------------------------
+
+HOST_OBJS := $(patsubst %.c,$(B)/host/obj/%.o,$(MM_SRCS) $(HOSTED_SRCS))
+HOST_SO_OBJS := $(filter-out %/malloc_names.o,$(HOST_OBJS)) \
+		$(B)/host/obj/mm/malloc_names.export.o
+
+$(B)/host/obj/%.o: %.c $(wildcard include/*.h include/hakmem/*.h mm/*.h port/hosted/*.h port/hosted/include/hakmem/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -c $< -o $@
+
+$(B)/host/obj/mm/malloc_names.export.o: mm/malloc_names.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -DHAK_EXPORT_MALLOC=1 -c $< -o $@
+
+$(B)/host/libhakmem.a: $(HOST_OBJS)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/host/libhakmem.so: $(HOST_SO_OBJS)
+	@echo "  LD      $@"
+	$(Q)$(HOST_CC) -shared -o $@ $^ -lpthread
+
+host: $(B)/host/libhakmem.a $(B)/host/libhakmem.so
+
+# ---- freestanding libraries -------------------------------------------
+
+# $(1) build dir, $(2) compiler, $(3) flags
+define fs_lib
+$(1)/obj/%.o: %.c $(wildcard include/*.h include/hakmem/*.h mm/*.h arch/*/include/hakmem/*.h port/baremetal/include/hakmem/*.h)
+	@mkdir -p $$(dir $$@)
+	@echo "  CC      $$@"
+	$(Q)$(2) $(3) -c $$< -o $$@
+$(1)/libhakmem.a: $(patsubst %.c,$(1)/obj/%.o,$(MM_SRCS))
+	@echo "  AR      $$@"
+	$(Q)rm -f $$@ && $(2:gcc=ar) rcs $$@ $$^
+endef
+
+$(eval $(call fs_lib,$(B)/x86_64,$(X86_CC),$(X86_FS_CFLAGS)))
+$(eval $(call fs_lib,$(B)/aarch64-llsc,$(A64_CC),$(A64_FS_CFLAGS) -march=armv8-a))
+$(eval $(call fs_lib,$(B)/aarch64-lse,$(A64_CC),$(A64_FS_CFLAGS) -march=armv8.1-a))
+
+FS_LIBS := $(B)/x86_64/libhakmem.a $(B)/aarch64-llsc/libhakmem.a \
+	   $(B)/aarch64-lse/libhakmem.a
+freestanding: $(FS_LIBS)
+
+include tests/qemu/qemu.mk
+include tests/host/host.mk
+-include bench/bench.mk
+
+# ---- checks -----------------------------------------------------------
+
+# The freestanding libraries must reference nothing outside themselves.
+test-nm: $(FS_LIBS)
+	$(Q)tests/check-nm.sh $(X86_CROSS) $(B)/x86_64/libhakmem.a
+	$(Q)tests/check-nm.sh $(A64_CROSS) $(B)/aarch64-llsc/libhakmem.a
+	$(Q)tests/check-nm.sh $(A64_CROSS) $(B)/aarch64-lse/libhakmem.a
+
+test: all
+	$(Q)tests/run-all.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(B)

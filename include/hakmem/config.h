@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hakmem/config.h - the compile-time configuration, and its only source.
+ *
+ * Every layout constant derives from the few below; mm/internal.h pins the
+ * derived layout with _Static_assert. To override, define HAK_CONFIG_FILE
+ * as a header to include first (-DHAK_CONFIG_FILE='"myconfig.h"').
+ * There are no environment variables and no run-time knobs besides
+ * struct hak_config.
+ */
+#ifndef HAKMEM_CONFIG_H
+#define HAKMEM_CONFIG_H
+
+#ifdef HAK_CONFIG_FILE
+#include HAK_CONFIG_FILE
+#endif
+
+/* Most CPUs hak_init accepts; per-CPU areas are allocated for ncpus only. */
+#ifndef HAK_MAX_CPUS
+#define HAK_MAX_CPUS 64
+#endif
+
+/* A slab is one unit of a superslab, carved into objects of one class. */
+#ifndef HAK_SLAB_SHIFT
+#define HAK_SLAB_SHIFT 16 /* 64 KiB */
+#endif
+
+/* Superslabs are aligned to their size, so a slab's superslab is a mask. */
+#ifndef HAK_SUPERSLAB_SHIFT
+#define HAK_SUPERSLAB_SHIFT 20 /* 1 MiB: 16 slabs */
+#endif
+
+/* Tier limits: Tiny up to HAK_TINY_MAX, Pool up to HAK_POOL_MAX. */
+#define HAK_TINY_MAX 1024
+#define HAK_POOL_MAX 32768
+
+/* Per-CPU cache capacity per class: HAK_CACHE_BYTES worth of objects,
+ * clamped to [HAK_CACHE_MIN, HAK_CACHE_MAX] objects. Refill and drain move
+ * half a cache. */
+#ifndef HAK_CACHE_BYTES
+#define HAK_CACHE_BYTES (64 * 1024)
+#endif
+#ifndef HAK_CACHE_MIN
+#define HAK_CACHE_MIN 4
+#endif
+#ifndef HAK_CACHE_MAX
+#define HAK_CACHE_MAX 128
+#endif
+
+/* Hysteresis: empty slabs a class keeps, empty superslabs the heap keeps,
+ * before giving them back (hak_trim gives back all). */
+#ifndef HAK_EMPTY_SLABS_KEPT
+#define HAK_EMPTY_SLABS_KEPT 1
+#endif
+#ifndef HAK_EMPTY_SUPERSLABS_KEPT
+#define HAK_EMPTY_SUPERSLABS_KEPT 1
+#endif
+
+/* Export malloc/free/... under their standard names (mm/malloc_names.c). */
+#ifndef HAK_EXPORT_MALLOC
+#define HAK_EXPORT_MALLOC 0
+#endif
+
+#endif /* HAKMEM_CONFIG_H */

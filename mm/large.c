@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: MIT
+/*
+ * large.c - the Large tier: a block above HAK_POOL_MAX (or with an
+ * alignment no class gives) is its own page run from the provider,
+ * released on free. No header is written into the run: its page count is
+ * kept in the page-map entry of its first page, so the whole run is the
+ * caller's and a pointer into the middle of a run maps to nothing.
+ *
+ * Bounds: one provider call and at most two page-map node allocations,
+ * under the global lock.
+ */
+#include "internal.h"
+
+void *hak_large_alloc(size_t size, size_t align)
+{
+	size_t bytes;
+	unsigned long flags;
+	void *p;
+
+	if (size > ((size_t)1 << (HAK_PM_ADDR_BITS - 1))) {
+		hak_report(HAK_EV_SIZE_OVERFLOW, NULL, size, "request too large");
+		return NULL;
+	}
+	bytes = hak_round_up(size ? size : 1, HAK_PAGE_SIZE);
+	if (align < HAK_PAGE_SIZE)
+		align = HAK_PAGE_SIZE;
+	flags = hak_lock(&hak_heap.lock);
+	p = hak_provider_alloc(bytes, align, 0);
+	if (p && hak_pagemap_set((uintptr_t)p,
+				 ((bytes >> HAK_PAGE_SHIFT) << 2) |
+					 HAK_PM_TAG_LARGE)) {
+		hak_provider_release(p, bytes);
+		p = NULL;
+	}
+	if (p) {
+		hak_heap.large_bytes += bytes;
+		hak_heap.large_objects++;
+		hak_heap.large_allocs++;
+	}
+	hak_unlock(&hak_heap.lock, flags);
+	if (!p) {
+		hak_report(HAK_EV_OUT_OF_MEMORY, NULL, size, "large run");
+		return NULL;
+	}
+	hak_stats_out_add((int64_t)bytes);
+	return p;
+}
+
+void hak_large_free(void *p, uintptr_t entry)
+{
+	unsigned long flags;
+	size_t bytes;
+
+	if ((uintptr_t)p & (HAK_PAGE_SIZE - 1)) {
+		hak_report(HAK_EV_INTERIOR_FREE, p, 0, "inside a large block");
+		return;
+	}
+	flags = hak_lock(&hak_heap.lock);
+	/* Re-read under the lock: a racing free of the same run loses. */
+	if (hak_pagemap_get((uintptr_t)p) != entry) {
+		hak_unlock(&hak_heap.lock, flags);
+		hak_report(HAK_EV_DOUBLE_FREE, p, 0, "large block freed twice");
+		return;
+	}
+	bytes = (entry >> 2) << HAK_PAGE_SHIFT;
+	hak_pagemap_set((uintptr_t)p, 0);
+	hak_heap.large_bytes -= bytes;
+	hak_heap.large_objects--;
+	hak_heap.large_frees++;
+	hak_provider_release(p, bytes);
+	hak_unlock(&hak_heap.lock, flags);
+	hak_stats_out_add(-(int64_t)bytes);
+}
+
+size_t hak_large_usable(const void *p, uintptr_t entry)
+{
+	if ((uintptr_t)p & (HAK_PAGE_SIZE - 1))
+		return 0;
+	return (entry >> 2) << HAK_PAGE_SHIFT;
+}

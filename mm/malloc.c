@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: MIT
+/*
+ * malloc.c - the public allocation API and its fast paths.
+ *
+ * malloc (Tiny/Pool): size -> class by one table load, enter the per-CPU
+ * critical section, pop the class's magazine, leave. A miss refills one
+ * batch from the shared pool (percpu_cache.c). Large sizes go to large.c.
+ *
+ * free: the page map says, from the pointer alone, whether it is a slab
+ * object or a large run. A slab pointer is then checked against its slab:
+ * inside the object area, at an object boundary (a multiply by the class's
+ * reciprocal, no division), not already free in the slab (bitmap), and not
+ * already in a CPU cache (the free cookie, below). Only then is it pushed
+ * on the magazine. Anything else is reported and ignored.
+ *
+ * The free cookie: free() stores secret ^ address in the block's second
+ * word and malloc() clears it, so a block that is free but cached (not yet
+ * back in its slab bitmap) is recognised when freed again. The secret is
+ * random per heap, so live data matches it only by design of an attacker
+ * who can already read freed memory. Every class is >= 16 bytes, so the
+ * word always lies inside the block.
+ */
+#include "internal.h"
+
+#define COOKIE_WORD 1
+
+static inline void cookie_clear(void *p)
+{
+	((uintptr_t *)p)[COOKIE_WORD] = 0;
+}
+
+static void *not_initialised(size_t size)
+{
+	hak_report(HAK_EV_NOT_INITIALISED, NULL, size, "call hak_init first");
+	return NULL;
+}
+
+static void *cache_alloc(unsigned cls, size_t size)
+{
+	unsigned long flags;
+	unsigned cpu = hak_port_pcpu_enter(&flags);
+	struct hak_pcpu *pc = hak_heap.pcpu[cpu];
+	struct hak_mag *m;
+	void *p;
+
+	if (unlikely(!pc)) {
+		hak_port_pcpu_exit(cpu, flags);
+		if (hak_port_lazy_init())
+			return not_initialised(size);
+		return cache_alloc(cls, size);
+	}
+	m = &pc->mag[cls];
+	if (likely(m->count))
+		p = m->slots[--m->count];
+	else
+		p = hak_pcpu_alloc_refill(pc, cls);
+	if (likely(p))
+		hak_stat_add(&pc->allocs[cls], 1);
+	hak_port_pcpu_exit(cpu, flags);
+	if (unlikely(!p)) {
+		hak_report(HAK_EV_OUT_OF_MEMORY, NULL, size, "no slab");
+		return NULL;
+	}
+	cookie_clear(p);
+	return p;
+}
+
+static void cache_free(unsigned cls, void *p)
+{
+	unsigned long flags;
+	unsigned cpu = hak_port_pcpu_enter(&flags);
+	struct hak_pcpu *pc = hak_heap.pcpu[cpu];
+	struct hak_mag *m = &pc->mag[cls];
+
+	if (likely(m->count < m->cap))
+		m->slots[m->count++] = p;
+	else
+		hak_pcpu_free_drain(pc, cls, p);
+	hak_stat_add(&pc->frees[cls], 1);
+	hak_port_pcpu_exit(cpu, flags);
+}
+
+static void *large_alloc(size_t size, size_t align)
+{
+	if (unlikely(!__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE)) &&
+	    hak_port_lazy_init())
+		return not_initialised(size);
+	return hak_large_alloc(size, align);
+}
+
+void *hak_malloc(size_t size)
+{
+	if (likely(size <= HAK_POOL_MAX))
+		return cache_alloc(hak_size_to_class(size), size);
+	return large_alloc(size, 0);
+}
+
+/* What a pointer is, after every check free() makes. */
+struct block {
+	uintptr_t entry; /* page-map entry */
+	struct hak_slab *slab;
+	enum hak_event bad; /* 0 when the pointer is a live block */
+	const char *what;
+};
+
+static inline struct block block_lookup(const void *ptr)
+{
+	uintptr_t p = (uintptr_t)ptr;
+	struct block b = { hak_pagemap_get(p), NULL, 0, NULL };
+	uintptr_t off;
+	uint32_t idx;
+
+	if (likely((b.entry & HAK_PM_TAG_MASK) == HAK_PM_TAG_SLAB)) {
+		b.slab = (struct hak_slab *)(b.entry - HAK_PM_TAG_SLAB);
+		off = p - b.slab->start;
+		if (unlikely(off >= b.slab->span)) {
+			b.bad = HAK_EV_INVALID_FREE;
+			b.what = b.slab->span ? "outside the slab's objects"
+					      : "in an unused slab";
+			return b;
+		}
+		idx = hak_obj_index(off, b.slab->inv);
+		if (unlikely((uintptr_t)idx * b.slab->size != off)) {
+			b.bad = HAK_EV_INTERIOR_FREE;
+			b.what = "inside a block";
+		} else if (unlikely(hak_slab_bit_is_free(b.slab, idx))) {
+			b.bad = HAK_EV_DOUBLE_FREE;
+			b.what = "block is free in its slab";
+		} else if (unlikely(((const uintptr_t *)ptr)[COOKIE_WORD] ==
+				    (hak_heap.secret ^ p))) {
+			b.bad = HAK_EV_DOUBLE_FREE;
+			b.what = "block is free in a CPU cache";
+		}
+		return b;
+	}
+	if ((b.entry & HAK_PM_TAG_MASK) == HAK_PM_TAG_LARGE) {
+		if (p & (HAK_PAGE_SIZE - 1)) {
+			b.bad = HAK_EV_INTERIOR_FREE;
+			b.what = "inside a large block";
+		}
+		return b;
+	}
+	b.bad = HAK_EV_INVALID_FREE;
+	b.what = "not allocated by hakmem";
+	return b;
+}
+
+void hak_free(void *ptr)
+{
+	struct block b;
+
+	if (unlikely(!ptr))
+		return;
+	b = block_lookup(ptr);
+	if (unlikely(b.bad)) {
+		hak_report(b.bad, ptr, 0, b.what);
+		return;
+	}
+	if (likely(b.slab)) {
+		((uintptr_t *)ptr)[COOKIE_WORD] = hak_heap.secret ^ (uintptr_t)ptr;
+		cache_free(b.slab->cls, ptr);
+		return;
+	}
+	hak_large_free(ptr, b.entry);
+}
+
+static size_t block_usable(const void *ptr, const struct block *b)
+{
+	if (b->slab)
+		return b->slab->size;
+	return hak_large_usable(ptr, b->entry);
+}
+
+size_t hak_usable_size(const void *ptr)
+{
+	struct block b;
+
+	if (!ptr)
+		return 0;
+	b = block_lookup(ptr);
+	if (b.bad) {
+		hak_report(b.bad, ptr, 0, b.what);
+		return 0;
+	}
+	return block_usable(ptr, &b);
+}
+
+void *hak_calloc(size_t nmemb, size_t size)
+{
+	size_t n;
+	void *p;
+
+	if (__builtin_mul_overflow(nmemb, size, &n)) {
+		hak_report(HAK_EV_SIZE_OVERFLOW, NULL, size, "calloc nmemb * size");
+		return NULL;
+	}
+	p = hak_malloc(n);
+	if (p)
+		hak_memset(p, 0, n);
+	return p;
+}
+
+void *hak_realloc(void *ptr, size_t size)
+{
+	struct block b;
+	size_t old;
+	void *n;
+
+	if (!ptr)
+		return hak_malloc(size);
+	b = block_lookup(ptr);
+	if (b.bad) {
+		hak_report(b.bad, ptr, size, b.what);
+		return NULL;
+	}
+	if (!size) {
+		hak_free(ptr);
+		return NULL;
+	}
+	old = block_usable(ptr, &b);
+	/* Keep the block while the new size still fits and wastes < half. */
+	if (size <= old && (size >= old / 2 || old <= HAK_MIN_OBJECT * 2))
+		return ptr;
+	n = hak_malloc(size);
+	if (!n)
+		return NULL;
+	hak_memcpy(n, ptr, size < old ? size : old);
+	hak_free(ptr);
+	return n;
+}
+
+void *hak_aligned_alloc(size_t alignment, size_t size)
+{
+	unsigned cls;
+
+	if (!alignment || (alignment & (alignment - 1))) {
+		hak_report(HAK_EV_BAD_ALIGNMENT, NULL, alignment,
+			   "alignment is not a power of two");
+		return NULL;
+	}
+	if (alignment <= HAK_MIN_ALIGN)
+		return hak_malloc(size);
+	cls = hak_sizeclass_for_aligned(size, alignment);
+	if (cls != HAK_CLASS_NONE)
+		return cache_alloc(cls, size);
+	return large_alloc(size, alignment);
+}

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MIT
+/*
+ * malloc_names.c - the standard C allocation names, for systems that have
+ * no allocator of their own (an RTOS, a unikernel) and for the hosted
+ * drop-in library (LD_PRELOAD). Built only with HAK_EXPORT_MALLOC=1.
+ */
+#include "internal.h"
+
+#if HAK_EXPORT_MALLOC
+
+#ifndef HAK_ENOMEM
+#define HAK_ENOMEM 12 /* Linux/newlib values */
+#endif
+#ifndef HAK_EINVAL
+#define HAK_EINVAL 22
+#endif
+
+#define HAK_EXPORT __attribute__((visibility("default")))
+
+static void *set_errno_if_null(void *p)
+{
+	if (!p)
+		hak_port_set_errno(HAK_ENOMEM);
+	return p;
+}
+
+HAK_EXPORT void *malloc(size_t size)
+{
+	return set_errno_if_null(hak_malloc(size));
+}
+
+HAK_EXPORT void free(void *ptr)
+{
+	hak_free(ptr);
+}
+
+HAK_EXPORT void *calloc(size_t nmemb, size_t size)
+{
+	return set_errno_if_null(hak_calloc(nmemb, size));
+}
+
+HAK_EXPORT void *realloc(void *ptr, size_t size)
+{
+	void *p = hak_realloc(ptr, size);
+
+	if (!p && size)
+		hak_port_set_errno(HAK_ENOMEM);
+	return p;
+}
+
+HAK_EXPORT void *reallocarray(void *ptr, size_t nmemb, size_t size)
+{
+	size_t n;
+
+	if (__builtin_mul_overflow(nmemb, size, &n)) {
+		hak_port_set_errno(HAK_ENOMEM);
+		return NULL;
+	}
+	return realloc(ptr, n);
+}
+
+HAK_EXPORT void *aligned_alloc(size_t alignment, size_t size)
+{
+	void *p = hak_aligned_alloc(alignment, size);
+
+	if (!p)
+		hak_port_set_errno((alignment & (alignment - 1)) || !alignment
+					   ? HAK_EINVAL
+					   : HAK_ENOMEM);
+	return p;
+}
+
+HAK_EXPORT void *memalign(size_t alignment, size_t size)
+{
+	return aligned_alloc(alignment, size);
+}
+
+HAK_EXPORT int posix_memalign(void **out, size_t alignment, size_t size)
+{
+	void *p;
+
+	if (!alignment || (alignment & (alignment - 1)) ||
+	    alignment % sizeof(void *))
+		return HAK_EINVAL;
+	p = hak_aligned_alloc(alignment, size);
+	if (!p)
+		return HAK_ENOMEM;
+	*out = p;
+	return 0;
+}
+
+HAK_EXPORT void *valloc(size_t size)
+{
+	return aligned_alloc(HAK_PAGE_SIZE, size);
+}
+
+HAK_EXPORT void *pvalloc(size_t size)
+{
+	if (size > (size_t)-1 - HAK_PAGE_SIZE) {
+		hak_port_set_errno(HAK_ENOMEM);
+		return NULL;
+	}
+	return aligned_alloc(HAK_PAGE_SIZE, hak_round_up(size, HAK_PAGE_SIZE));
+}
+
+HAK_EXPORT size_t malloc_usable_size(void *ptr)
+{
+	return hak_usable_size(ptr);
+}
+
+#endif /* HAK_EXPORT_MALLOC */

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MIT
+/*
+ * percpu_cache.c - the per-CPU caches ("magazines") and their slow paths.
+ *
+ * Each CPU has, per size class, a bounded stack of free object pointers
+ * (struct hak_mag). The fast paths in malloc.c pop and push it inside the
+ * port's per-CPU critical section, with no lock and no atomic RMW. Here
+ * live the misses: an empty magazine is refilled with one batch (half its
+ * capacity) from the class's shard, and a full one drains its oldest half
+ * back, so the next few operations hit again whichever way they go.
+ *
+ * A pointer array rather than a list threaded through the objects: the
+ * cache never reads or writes object memory, batches are plain copies, and
+ * the capacity bound is structural. Capacity is HAK_CACHE_BYTES of objects
+ * per class, clamped to [HAK_CACHE_MIN, HAK_CACHE_MAX].
+ *
+ * Per-CPU areas are allocated once, at hak_init, for ncpus CPUs.
+ */
+#include "internal.h"
+
+int hak_pcpu_alloc_areas(unsigned ncpus)
+{
+	size_t head = hak_round_up(sizeof(struct hak_pcpu), ARCH_CACHELINE);
+	size_t slots = 0, bytes;
+	unsigned cpu, c;
+
+	for (c = 0; c < HAK_NCLASSES; c++)
+		slots += hak_classes[c].cache_cap;
+	bytes = hak_round_up(head + slots * sizeof(void *), HAK_PAGE_SIZE);
+	for (cpu = 0; cpu < ncpus; cpu++) {
+		unsigned long flags = hak_lock(&hak_heap.lock);
+		struct hak_pcpu *pc = hak_provider_alloc(bytes, HAK_PAGE_SIZE, 1);
+		void **slot;
+
+		hak_unlock(&hak_heap.lock, flags);
+		if (!pc)
+			return -1;
+		hak_memset(pc, 0, head);
+		slot = (void **)((char *)pc + head);
+		for (c = 0; c < HAK_NCLASSES; c++) {
+			pc->mag[c].cap = hak_classes[c].cache_cap;
+			pc->mag[c].slots = slot;
+			slot += pc->mag[c].cap;
+		}
+		hak_heap.pcpu[cpu] = pc;
+	}
+	return 0;
+}
+
+/* Inside the critical section; the magazine of cls is empty. */
+void *hak_pcpu_alloc_refill(struct hak_pcpu *pc, unsigned cls)
+{
+	struct hak_mag *m = &pc->mag[cls];
+	unsigned n = hak_shared_refill(cls, m->slots, hak_classes[cls].batch);
+
+	hak_stat_add(&pc->alloc_misses, 1);
+	if (!n)
+		return NULL;
+	hak_stat_add(&pc->refills, 1);
+	m->count = n - 1;
+	return m->slots[n - 1];
+}
+
+/* Inside the critical section; the magazine of cls is full. Drain the
+ * oldest half (the coldest objects) and push p. */
+void hak_pcpu_free_drain(struct hak_pcpu *pc, unsigned cls, void *p)
+{
+	struct hak_mag *m = &pc->mag[cls];
+	unsigned b = hak_classes[cls].batch, i;
+
+	hak_shared_drain(cls, m->slots, b);
+	for (i = b; i < m->count; i++)
+		m->slots[i - b] = m->slots[i];
+	m->count -= b;
+	m->slots[m->count++] = p;
+	hak_stat_add(&pc->free_misses, 1);
+	hak_stat_add(&pc->drains, 1);
+}
+
+void hak_pcpu_flush(struct hak_pcpu *pc)
+{
+	unsigned c;
+
+	for (c = 0; c < HAK_NCLASSES; c++) {
+		struct hak_mag *m = &pc->mag[c];
+
+		if (!m->count)
+			continue;
+		hak_shared_drain(c, m->slots, m->count);
+		m->count = 0;
+		hak_stat_add(&pc->drains, 1);
+	}
+}
+
+/* Inside cpu's critical section: every cached pointer must be an
+ * allocated-from-slab object of the magazine's class. */
+int hak_pcpu_check(struct hak_pcpu *pc, unsigned cpu)
+{
+	int bad = 0;
+	unsigned c, i;
+
+	for (c = 0; c < HAK_NCLASSES; c++) {
+		struct hak_mag *m = &pc->mag[c];
+
+		if (m->count > m->cap || m->cap != hak_classes[c].cache_cap) {
+			hak_report(HAK_EV_CORRUPTION, pc, cpu, "cache count");
+			bad++;
+			continue;
+		}
+		for (i = 0; i < m->count; i++) {
+			uintptr_t p = (uintptr_t)m->slots[i];
+			uintptr_t e = hak_pagemap_get(p);
+			struct hak_slab *s = (struct hak_slab *)(e & ~HAK_PM_TAG_MASK);
+			uint32_t idx;
+
+			if ((e & HAK_PM_TAG_MASK) != HAK_PM_TAG_SLAB ||
+			    p - s->start >= s->span) {
+				hak_report(HAK_EV_CORRUPTION, m->slots[i], cpu,
+					   "cached pointer not in a slab");
+				bad++;
+				continue;
+			}
+			idx = hak_obj_index(p - s->start, s->inv);
+			if (s->cls != c || (uintptr_t)idx * s->size != p - s->start ||
+			    hak_slab_bit_is_free(s, idx)) {
+				hak_report(HAK_EV_CORRUPTION, m->slots[i], cpu,
+					   "cached pointer state");
+				bad++;
+			}
+		}
+	}
+	return bad;
+}

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: MIT
+/*
+ * region.c - the default page provider: one static region, typically
+ * bounded by linker-script symbols, managed as a page bitmap.
+ *
+ * The region's own bookkeeping (struct region and the bitmap, one bit per
+ * page) is carved from the region's first pages. Allocation is first fit
+ * at the requested alignment; it skips whole used words and jumps past
+ * every used page it meets, so it reads each bitmap word a bounded number
+ * of times: O(pages / 64) per call, a cost fixed by the region's size, not
+ * by the heap's history. Release is O(pages released / 64).
+ */
+#include "internal.h"
+
+struct region {
+	uintptr_t base; /* first managed page */
+	size_t npages;
+	size_t used;
+	uint64_t map[]; /* bit set = page in use */
+};
+
+static int page_used(const struct region *r, size_t i)
+{
+	return (r->map[i >> 6] >> (i & 63)) & 1;
+}
+
+/* First used page in [i, end), or end. */
+static size_t next_used(const struct region *r, size_t i, size_t end)
+{
+	while (i < end) {
+		uint64_t w = r->map[i >> 6] >> (i & 63);
+
+		if (w)
+			return i + (size_t)__builtin_ctzll(w) < end
+				       ? i + (size_t)__builtin_ctzll(w)
+				       : end;
+		i = (i | 63) + 1;
+	}
+	return end;
+}
+
+static void mark(struct region *r, size_t i, size_t n, int used)
+{
+	for (; n; i++, n--) {
+		if (used)
+			r->map[i >> 6] |= 1ULL << (i & 63);
+		else
+			r->map[i >> 6] &= ~(1ULL << (i & 63));
+	}
+}
+
+static void *region_alloc(void *ctx, size_t bytes, size_t align)
+{
+	struct region *r = ctx;
+	size_t n = bytes >> HAK_PAGE_SHIFT;
+	uintptr_t a = hak_round_up(r->base, align);
+	size_t step = align >> HAK_PAGE_SHIFT;
+	size_t i = (a - r->base) >> HAK_PAGE_SHIFT;
+
+	if (!n || n > r->npages - r->used)
+		return NULL;
+	while (i + n <= r->npages) {
+		size_t u = next_used(r, i, i + n);
+
+		if (u == i + n) {
+			mark(r, i, n, 1);
+			r->used += n;
+			return (void *)(r->base + (i << HAK_PAGE_SHIFT));
+		}
+		/* Next aligned start past the used page. */
+		i = ((((r->base >> HAK_PAGE_SHIFT) + u + 1 + step - 1) / step) *
+		     step) - (r->base >> HAK_PAGE_SHIFT);
+	}
+	return NULL;
+}
+
+static void region_release(void *ctx, void *p, size_t bytes)
+{
+	struct region *r = ctx;
+	size_t i = ((uintptr_t)p - r->base) >> HAK_PAGE_SHIFT;
+	size_t n = bytes >> HAK_PAGE_SHIFT;
+
+	if ((uintptr_t)p < r->base || i + n > r->npages || !page_used(r, i))
+		hak_panic("region provider: release of a run it never gave");
+	mark(r, i, n, 0);
+	r->used -= n;
+}
+
+int hak_init_region(void *base, size_t size, unsigned ncpus,
+		    void (*report)(const struct hak_report *, void *),
+		    void *report_ctx)
+{
+	uintptr_t lo = hak_round_up((uintptr_t)base, HAK_PAGE_SIZE);
+	uintptr_t hi = ((uintptr_t)base + size) & ~(HAK_PAGE_SIZE - 1);
+	struct hak_config cfg = { 0 };
+	struct region *r = (struct region *)lo;
+	size_t pages, head;
+
+	if (!base || hi <= lo || hi - lo < 16 * HAK_PAGE_SIZE)
+		return -1;
+	pages = (hi - lo) >> HAK_PAGE_SHIFT;
+	/* Bookkeeping sized for all pages; the pages it covers are simply
+	 * never handed out. */
+	head = hak_round_up(sizeof(*r) + (pages + 63) / 64 * 8, HAK_PAGE_SIZE);
+	hak_memset(r, 0, head);
+	r->base = lo + head;
+	r->npages = pages - (head >> HAK_PAGE_SHIFT);
+	cfg.provider.alloc = region_alloc;
+	cfg.provider.release = region_release;
+	cfg.provider.ctx = r;
+	cfg.ncpus = ncpus;
+	cfg.report = report;
+	cfg.report_ctx = report_ctx;
+	return hak_init(&cfg);
+}

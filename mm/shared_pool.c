@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: MIT
+/*
+ * shared_pool.c - the shared pool: one shard per size class.
+ *
+ * A shard owns the slabs carved for its class and keeps those with a free
+ * object on `partial`, wholly free ones on `empty` (at most
+ * HAK_EMPTY_SLABS_KEPT; more go back to the superslab pool), and full ones
+ * on no list. Objects move between a shard and the per-CPU caches only in
+ * batches, under the shard's spinlock, so the lock is taken once per batch
+ * and never on a cache hit.
+ *
+ * Free objects are tracked by a bitmap per slab, not by links written into
+ * the objects: a batch never touches object memory, a corrupted object
+ * cannot corrupt the free state, and a second free of an object that is
+ * back in its slab is caught exactly (its bit is already set).
+ *
+ * Bounds: a refill of n objects visits at most n slabs (each gives at least
+ * one) and scans at most HAK_SLAB_BITMAP_WORDS words per slab; a drain of n
+ * objects does O(1) work per object plus at most n slab releases.
+ */
+#include "internal.h"
+
+enum { LIST_NONE, LIST_PARTIAL, LIST_EMPTY };
+
+static void list_add(struct hak_slab **head, struct hak_slab *s, unsigned tag)
+{
+	s->prev = NULL;
+	s->next = *head;
+	if (s->next)
+		s->next->prev = s;
+	*head = s;
+	s->on_list = tag;
+}
+
+static void list_del(struct hak_slab **head, struct hak_slab *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		*head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+	s->on_list = LIST_NONE;
+}
+
+static unsigned slab_words(const struct hak_slab *s)
+{
+	return (s->capacity + 63u) / 64u;
+}
+
+static void slab_carve(struct hak_slab *s, unsigned cls)
+{
+	const struct hak_class_info *ci = &hak_classes[cls];
+	uintptr_t base = hak_slab_base(s);
+	uintptr_t start = base;
+	unsigned cap, w;
+
+	if (s->index == 0)
+		start = hak_round_up(base + HAK_SS_HEADER_SIZE, ci->align);
+	cap = (unsigned)((base + HAK_SLAB_SIZE - start) / ci->size);
+	for (w = 0; w < HAK_SLAB_BITMAP_WORDS; w++) {
+		uint64_t v = 0;
+
+		if ((w + 1) * 64 <= cap)
+			v = ~0ULL;
+		else if (w * 64 < cap)
+			v = (1ULL << (cap - w * 64)) - 1;
+		__atomic_store_n(&s->bits[w], v, __ATOMIC_RELAXED);
+	}
+	s->size = ci->size;
+	s->inv = ci->inv;
+	s->capacity = (uint16_t)cap;
+	s->nfree = (uint16_t)cap;
+	s->hint = 0;
+	s->start = start;
+	s->span = cap * ci->size;
+	s->cls = (uint8_t)cls;
+	s->on_list = LIST_NONE;
+}
+
+static unsigned slab_take(struct hak_slab *s, void **out, unsigned n)
+{
+	unsigned got = 0, w = s->hint, words = slab_words(s);
+
+	while (got < n && w < words) {
+		uint64_t bits = __atomic_load_n(&s->bits[w], __ATOMIC_RELAXED);
+
+		while (bits && got < n) {
+			unsigned b = (unsigned)__builtin_ctzll(bits);
+
+			bits &= bits - 1;
+			out[got++] = (void *)(s->start +
+					      (uintptr_t)(w * 64 + b) * s->size);
+		}
+		__atomic_store_n(&s->bits[w], bits, __ATOMIC_RELAXED);
+		if (bits)
+			break;
+		w++;
+	}
+	s->hint = (uint16_t)w;
+	s->nfree = (uint16_t)(s->nfree - got);
+	return got;
+}
+
+unsigned hak_shared_refill(unsigned cls, void **out, unsigned n)
+{
+	struct hak_shard *sh = &hak_heap.shard[cls];
+	unsigned long flags = hak_lock(&sh->lock);
+	unsigned got = 0;
+
+	while (got < n) {
+		struct hak_slab *s = sh->partial;
+
+		if (!s && sh->empty) {
+			s = sh->empty;
+			list_del(&sh->empty, s);
+			sh->nempty--;
+			list_add(&sh->partial, s, LIST_PARTIAL);
+		}
+		if (!s) {
+			s = hak_superslab_get_slab();
+			if (!s)
+				break;
+			slab_carve(s, cls);
+			sh->nslabs++;
+			list_add(&sh->partial, s, LIST_PARTIAL);
+		}
+		got += slab_take(s, out + got, n - got);
+		if (!s->nfree)
+			list_del(&sh->partial, s);
+	}
+	sh->out_objects += got;
+	hak_unlock(&sh->lock, flags);
+	hak_stats_out_add((int64_t)got * hak_classes[cls].size);
+	return got;
+}
+
+/* Shard lock held. Slab s just became wholly free. */
+static void slab_emptied(struct hak_shard *sh, struct hak_slab *s)
+{
+	if (s->on_list == LIST_PARTIAL)
+		list_del(&sh->partial, s);
+	if (sh->nempty < HAK_EMPTY_SLABS_KEPT) {
+		list_add(&sh->empty, s, LIST_EMPTY);
+		sh->nempty++;
+		return;
+	}
+	sh->nslabs--;
+	hak_superslab_put_slab(s, 0);
+}
+
+void hak_shared_drain(unsigned cls, void *const *objs, unsigned n)
+{
+	struct hak_shard *sh = &hak_heap.shard[cls];
+	unsigned long flags = hak_lock(&sh->lock);
+	unsigned i, done = 0;
+
+	for (i = 0; i < n; i++) {
+		uintptr_t p = (uintptr_t)objs[i];
+		struct hak_slab *s = hak_slab_of_object(p);
+		uint32_t idx = hak_obj_index(p - s->start, s->inv);
+		uint64_t bit = 1ULL << (idx & 63);
+		uint64_t *wp = &s->bits[idx >> 6];
+		uint64_t w = __atomic_load_n(wp, __ATOMIC_RELAXED);
+
+		if (s->cls != cls || (w & bit)) {
+			/* Cannot happen for objects free() validated. */
+			hak_report(HAK_EV_CORRUPTION, objs[i], 0,
+				   "cached object already free in its slab");
+			continue;
+		}
+		__atomic_store_n(wp, w | bit, __ATOMIC_RELAXED);
+		if ((idx >> 6) < s->hint)
+			s->hint = (uint16_t)(idx >> 6);
+		s->nfree++;
+		done++;
+		if (s->nfree == s->capacity)
+			slab_emptied(sh, s);
+		else if (s->on_list == LIST_NONE)
+			list_add(&sh->partial, s, LIST_PARTIAL);
+	}
+	sh->out_objects -= done;
+	hak_unlock(&sh->lock, flags);
+	hak_stats_out_add(-(int64_t)done * hak_classes[cls].size);
+}
+
+void hak_shared_trim(void)
+{
+	unsigned c;
+
+	for (c = 0; c < HAK_NCLASSES; c++) {
+		struct hak_shard *sh = &hak_heap.shard[c];
+		unsigned long flags = hak_lock(&sh->lock);
+
+		while (sh->empty) {
+			struct hak_slab *s = sh->empty;
+
+			list_del(&sh->empty, s);
+			sh->nempty--;
+			sh->nslabs--;
+			hak_superslab_put_slab(s, 1);
+		}
+		hak_unlock(&sh->lock, flags);
+	}
+}
+
+static int check_slab(struct hak_slab *s, unsigned cls)
+{
+	uintptr_t base = hak_slab_base(s);
+	unsigned w, pop = 0, words = slab_words(s);
+	int bad = 0;
+
+	if (s->size != hak_classes[cls].size || s->start < base ||
+	    s->start + s->span > base + HAK_SLAB_SIZE ||
+	    s->span != (uint32_t)s->capacity * s->size || !s->capacity ||
+	    (s->index == 0 && s->start < base + HAK_SS_HEADER_SIZE)) {
+		hak_report(HAK_EV_CORRUPTION, s, 0, "slab geometry");
+		return 1;
+	}
+	for (w = 0; w < HAK_SLAB_BITMAP_WORDS; w++) {
+		uint64_t v = __atomic_load_n(&s->bits[w], __ATOMIC_RELAXED);
+		uint64_t valid = ~0ULL;
+
+		if (w >= words)
+			valid = 0;
+		else if ((w + 1) * 64 > s->capacity)
+			valid = (1ULL << (s->capacity - w * 64)) - 1;
+		if (v & ~valid) {
+			hak_report(HAK_EV_CORRUPTION, s, 0, "slab bitmap tail");
+			bad++;
+		}
+		if (w < s->hint && v) {
+			hak_report(HAK_EV_CORRUPTION, s, 0, "slab bitmap hint");
+			bad++;
+		}
+		pop += hak_popcount64(v & valid);
+	}
+	if (pop != s->nfree) {
+		hak_report(HAK_EV_CORRUPTION, s, 0, "slab free count");
+		bad++;
+	}
+	if ((s->on_list == LIST_PARTIAL) !=
+		    (s->nfree && s->nfree < s->capacity) ||
+	    (s->on_list == LIST_EMPTY) != (s->nfree == s->capacity)) {
+		hak_report(HAK_EV_CORRUPTION, s, 0, "slab on the wrong list");
+		bad++;
+	}
+	return bad;
+}
+
+static int check_list(struct hak_slab *head, unsigned tag, unsigned cls,
+		      uint32_t limit, uint32_t *n)
+{
+	int bad = 0;
+
+	for (*n = 0; head; head = head->next) {
+		if (++*n > limit) {
+			hak_report(HAK_EV_CORRUPTION, head, 0, "slab list loop");
+			return bad + 1;
+		}
+		if (head->on_list != tag || head->cls != cls) {
+			hak_report(HAK_EV_CORRUPTION, head, 0, "slab list member");
+			bad++;
+		}
+	}
+	return bad;
+}
+
+/* Shard lock held: count this class's slabs and outstanding objects. */
+static int check_class(unsigned cls, struct hak_shard *sh)
+{
+	unsigned long flags = hak_lock(&hak_heap.lock);
+	struct hak_superslab *ss;
+	uint64_t slabs = 0, out = 0, n = 0;
+	int bad = 0;
+	unsigned i;
+
+	for (ss = hak_heap.ss_all; ss && n++ <= hak_heap.nss; ss = ss->all_next) {
+		for (i = 0; i < HAK_SLABS_PER_SS; i++) {
+			struct hak_slab *s = &ss->slab[i];
+
+			if (s->cls != cls)
+				continue;
+			slabs++;
+			out += s->capacity - s->nfree;
+			bad += check_slab(s, cls);
+		}
+	}
+	hak_unlock(&hak_heap.lock, flags);
+	if (slabs != sh->nslabs || out != sh->out_objects) {
+		hak_report(HAK_EV_CORRUPTION, sh, cls, "shard counts");
+		bad++;
+	}
+	return bad;
+}
+
+int hak_shared_check(void)
+{
+	int bad = 0;
+	unsigned c;
+
+	for (c = 0; c < HAK_NCLASSES; c++) {
+		struct hak_shard *sh = &hak_heap.shard[c];
+		unsigned long flags = hak_lock(&sh->lock);
+		uint32_t np, ne;
+
+		bad += check_list(sh->partial, LIST_PARTIAL, c, sh->nslabs, &np);
+		bad += check_list(sh->empty, LIST_EMPTY, c, sh->nslabs, &ne);
+		if (ne != sh->nempty || ne > HAK_EMPTY_SLABS_KEPT) {
+			hak_report(HAK_EV_CORRUPTION, sh, c, "shard empty count");
+			bad++;
+		}
+		bad += check_class(c, sh);
+		hak_unlock(&sh->lock, flags);
+	}
+	return bad;
+}

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT
+/*
+ * sizeclass.c - the size-class table and the size -> class lookup.
+ *
+ * Classes are 16-byte steps up to 128 B, then four classes per power of two
+ * (steps of a quarter of the power), so any request above 64 B is rounded
+ * up by less than 25%. Tiny ends at 1 KiB (classes 0..19), Pool at 32 KiB
+ * (classes 20..39). hak_class_size[] is the single source of truth; the
+ * lookup tables and per-class constants are derived from it at init, and
+ * tests/host/test_sizeclass.c checks the bound and the lookup for every
+ * size.
+ *
+ * Lookup is one table load: Tiny sizes index by 16-byte granule, Pool
+ * sizes by 256-byte granule (every Pool class is a multiple of 256).
+ */
+#include "internal.h"
+
+const uint32_t hak_class_size[HAK_NCLASSES] = {
+	/* Tiny */
+	16, 32, 48, 64, 80, 96, 112, 128,
+	160, 192, 224, 256,
+	320, 384, 448, 512,
+	640, 768, 896, 1024,
+	/* Pool */
+	1280, 1536, 1792, 2048,
+	2560, 3072, 3584, 4096,
+	5120, 6144, 7168, 8192,
+	10240, 12288, 14336, 16384,
+	20480, 24576, 28672, 32768,
+};
+
+struct hak_class_info hak_classes[HAK_NCLASSES];
+uint8_t hak_class_tiny_lut[(HAK_TINY_MAX >> 4) + 1];
+uint8_t hak_class_pool_lut[(HAK_POOL_MAX >> 8) + 1];
+
+_Static_assert(HAK_NTINY < HAK_NCLASSES, "tiers");
+_Static_assert(HAK_NCLASSES < HAK_CLASS_NONE, "class fits a byte");
+
+static uint32_t cache_cap_for(uint32_t size)
+{
+	uint32_t cap = HAK_CACHE_BYTES / size;
+
+	if (cap > HAK_CACHE_MAX)
+		cap = HAK_CACHE_MAX;
+	if (cap < HAK_CACHE_MIN)
+		cap = HAK_CACHE_MIN;
+	return cap & ~1U;
+}
+
+void hak_sizeclass_init(void)
+{
+	unsigned c = 0, g;
+
+	for (c = 0; c < HAK_NCLASSES; c++) {
+		uint32_t size = hak_class_size[c];
+		struct hak_class_info *ci = &hak_classes[c];
+
+		ci->size = size;
+		ci->inv = (uint32_t)(((1ULL << 32) + size - 1) / size);
+		ci->cache_cap = cache_cap_for(size);
+		ci->batch = ci->cache_cap / 2;
+		ci->align = size & -size;
+		if (ci->align > 4096)
+			ci->align = 4096;
+	}
+	c = 0;
+	for (g = 0; g <= (HAK_TINY_MAX >> 4); g++) {
+		while (hak_class_size[c] < g * 16)
+			c++;
+		hak_class_tiny_lut[g] = (uint8_t)c;
+	}
+	c = HAK_NTINY;
+	for (g = 0; g <= (HAK_POOL_MAX >> 8); g++) {
+		while (hak_class_size[c] < g * 256)
+			c++;
+		hak_class_pool_lut[g] = (uint8_t)c;
+	}
+}
+
+unsigned hak_sizeclass_for_aligned(size_t size, size_t align)
+{
+	unsigned c;
+
+	if (size > HAK_POOL_MAX)
+		return HAK_CLASS_NONE;
+	for (c = hak_size_to_class(size); c < HAK_NCLASSES; c++)
+		if (hak_classes[c].align >= align)
+			return c;
+	return HAK_CLASS_NONE;
+}

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: MIT
+/*
+ * superslab.c - the pool of slab units, under the global lock.
+ *
+ * A superslab is HAK_SUPERSLAB_SIZE bytes from the provider, aligned to its
+ * size, holding HAK_SLABS_PER_SS slab units; its header (struct
+ * hak_superslab, the slab descriptors) fills the first pages of unit 0.
+ * Units are handed to the shards one at a time and come back when a class
+ * no longer needs them. Superslabs with a free unit sit on ss_avail, so
+ * taking a unit is O(1); a superslab whose every unit came back is released
+ * to the provider unless fewer than HAK_EMPTY_SUPERSLABS_KEPT empty ones
+ * are held (hysteresis against map/unmap churn). There is no limit on the
+ * number of superslabs other than the provider's memory.
+ */
+#include "internal.h"
+
+#define UNITS_ALL ((uint32_t)((1ULL << HAK_SLABS_PER_SS) - 1))
+
+static void avail_add(struct hak_superslab *ss)
+{
+	ss->avail_prev = NULL;
+	ss->avail_next = hak_heap.ss_avail;
+	if (ss->avail_next)
+		ss->avail_next->avail_prev = ss;
+	hak_heap.ss_avail = ss;
+	ss->in_avail = 1;
+}
+
+static void avail_del(struct hak_superslab *ss)
+{
+	if (ss->avail_prev)
+		ss->avail_prev->avail_next = ss->avail_next;
+	else
+		hak_heap.ss_avail = ss->avail_next;
+	if (ss->avail_next)
+		ss->avail_next->avail_prev = ss->avail_prev;
+	ss->in_avail = 0;
+}
+
+/* Map (v != 0) or unmap every page of units, skipping unit 0's header. */
+static int map_pages(struct hak_superslab *ss, int map)
+{
+	uintptr_t base = (uintptr_t)ss;
+	uintptr_t a;
+
+	for (a = base + HAK_SS_HEADER_SIZE; a < base + HAK_SUPERSLAB_SIZE;
+	     a += HAK_PAGE_SIZE) {
+		struct hak_slab *s = hak_slab_of_object(a);
+		uintptr_t v = map ? (uintptr_t)s | HAK_PM_TAG_SLAB : 0;
+
+		if (hak_pagemap_set(a, v))
+			return -1;
+	}
+	return 0;
+}
+
+static struct hak_superslab *superslab_create(void)
+{
+	struct hak_superslab *ss;
+	unsigned i;
+
+	ss = hak_provider_alloc(HAK_SUPERSLAB_SIZE, HAK_SUPERSLAB_SIZE, 0);
+	if (!ss)
+		return NULL;
+	hak_memset(ss, 0, sizeof(*ss));
+	ss->magic = HAK_SS_MAGIC;
+	for (i = 0; i < HAK_SLABS_PER_SS; i++) {
+		ss->slab[i].index = (uint8_t)i;
+		ss->slab[i].cls = HAK_CLASS_NONE;
+	}
+	if (map_pages(ss, 1)) {
+		map_pages(ss, 0);
+		hak_provider_release(ss, HAK_SUPERSLAB_SIZE);
+		return NULL;
+	}
+	ss->all_next = hak_heap.ss_all;
+	if (ss->all_next)
+		ss->all_next->all_prev = ss;
+	hak_heap.ss_all = ss;
+	avail_add(ss);
+	hak_heap.nss++;
+	hak_heap.nss_empty++;
+	return ss;
+}
+
+static void superslab_destroy(struct hak_superslab *ss)
+{
+	map_pages(ss, 0);
+	if (ss->in_avail)
+		avail_del(ss);
+	if (ss->all_prev)
+		ss->all_prev->all_next = ss->all_next;
+	else
+		hak_heap.ss_all = ss->all_next;
+	if (ss->all_next)
+		ss->all_next->all_prev = ss->all_prev;
+	ss->magic = 0;
+	hak_heap.nss--;
+	hak_heap.nss_empty--;
+	hak_provider_release(ss, HAK_SUPERSLAB_SIZE);
+}
+
+struct hak_slab *hak_superslab_get_slab(void)
+{
+	struct hak_superslab *ss;
+	struct hak_slab *s = NULL;
+	unsigned long flags = hak_lock(&hak_heap.lock);
+	unsigned i;
+
+	ss = hak_heap.ss_avail;
+	if (!ss)
+		ss = superslab_create();
+	if (ss) {
+		i = (unsigned)__builtin_ctz(~ss->used_mask & UNITS_ALL);
+		if (!ss->used_mask)
+			hak_heap.nss_empty--;
+		ss->used_mask |= 1U << i;
+		if (ss->used_mask == UNITS_ALL)
+			avail_del(ss);
+		s = &ss->slab[i];
+	}
+	hak_unlock(&hak_heap.lock, flags);
+	return s;
+}
+
+void hak_superslab_put_slab(struct hak_slab *s, int force)
+{
+	struct hak_superslab *ss = hak_slab_ss(s);
+	unsigned long flags = hak_lock(&hak_heap.lock);
+
+	s->cls = HAK_CLASS_NONE;
+	s->span = 0;
+	s->start = 0;
+	s->size = 0;
+	s->inv = 0;
+	s->capacity = 0;
+	s->nfree = 0;
+	if (!ss->in_avail)
+		avail_add(ss);
+	ss->used_mask &= ~(1U << s->index);
+	if (!ss->used_mask) {
+		hak_heap.nss_empty++;
+		if (force || hak_heap.nss_empty > HAK_EMPTY_SUPERSLABS_KEPT)
+			superslab_destroy(ss);
+	}
+	hak_unlock(&hak_heap.lock, flags);
+}
+
+void hak_superslab_trim(void)
+{
+	unsigned long flags = hak_lock(&hak_heap.lock);
+	struct hak_superslab *ss = hak_heap.ss_all, *next;
+
+	for (; ss; ss = next) {
+		next = ss->all_next;
+		if (!ss->used_mask)
+			superslab_destroy(ss);
+	}
+	hak_unlock(&hak_heap.lock, flags);
+}
+
+static int check_one(struct hak_superslab *ss, uint64_t *empty)
+{
+	int bad = 0;
+	unsigned i;
+
+	if (ss->magic != HAK_SS_MAGIC) {
+		hak_report(HAK_EV_CORRUPTION, ss, 0, "superslab magic");
+		return 1;
+	}
+	if (((uintptr_t)ss & (HAK_SUPERSLAB_SIZE - 1)) ||
+	    ss->used_mask & ~UNITS_ALL) {
+		hak_report(HAK_EV_CORRUPTION, ss, 0, "superslab alignment/mask");
+		bad++;
+	}
+	if (!ss->used_mask)
+		(*empty)++;
+	if (!!ss->in_avail != (ss->used_mask != UNITS_ALL)) {
+		hak_report(HAK_EV_CORRUPTION, ss, 0, "superslab avail list");
+		bad++;
+	}
+	for (i = 0; i < HAK_SLABS_PER_SS; i++) {
+		struct hak_slab *s = &ss->slab[i];
+		uintptr_t page = (uintptr_t)ss + ((uintptr_t)i << HAK_SLAB_SHIFT) +
+				 HAK_SLAB_SIZE - HAK_PAGE_SIZE;
+		int used = (ss->used_mask >> i) & 1;
+
+		if (s->index != i ||
+		    hak_pagemap_get(page) != ((uintptr_t)s | HAK_PM_TAG_SLAB)) {
+			hak_report(HAK_EV_CORRUPTION, s, 0, "slab index/page map");
+			bad++;
+		}
+		/* A used unit may still be uncarved for a moment: the carve
+		 * happens under the shard lock, after get_slab returns. */
+		if (!used && (s->cls != HAK_CLASS_NONE || s->span)) {
+			hak_report(HAK_EV_CORRUPTION, s, 0, "free unit carved");
+			bad++;
+		}
+	}
+	return bad;
+}
+
+int hak_superslab_check(void)
+{
+	unsigned long flags = hak_lock(&hak_heap.lock);
+	struct hak_superslab *ss;
+	uint64_t n = 0, empty = 0, avail = 0;
+	int bad = 0;
+
+	for (ss = hak_heap.ss_all; ss && n <= hak_heap.nss; ss = ss->all_next) {
+		n++;
+		bad += check_one(ss, &empty);
+		if (bad && ss->magic != HAK_SS_MAGIC)
+			break;
+	}
+	for (ss = hak_heap.ss_avail; ss && avail <= n; ss = ss->avail_next)
+		avail++;
+	if (n != hak_heap.nss || empty != hak_heap.nss_empty || avail > n) {
+		hak_report(HAK_EV_CORRUPTION, NULL, 0, "superslab counts");
+		bad++;
+	}
+	hak_unlock(&hak_heap.lock, flags);
+	return bad;
+}

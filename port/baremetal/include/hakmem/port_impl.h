@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Bare-metal port: kernel mode, one hakmem CPU per physical CPU.
+ *
+ * The per-CPU critical section is "IRQs masked on this CPU": a thread
+ * cannot migrate and no handler can run on this CPU until exit, so the
+ * cache of arch_cpu_id() is exclusively ours with no atomic at all. A
+ * remote CPU cannot exclude the owner without an IPI, so remote entry only
+ * masks local IRQs and relies on the contract that the target CPU is
+ * offline (hak_cpu_offline).
+ */
+#ifndef HAKMEM_PORT_IMPL_H
+#define HAKMEM_PORT_IMPL_H
+
+#include <stdint.h>
+
+#include "hakmem/arch.h"
+
+#define HAK_PORT_NAME "baremetal"
+#define HAK_PORT_REMOTE_EXCLUSIVE 0
+
+static inline unsigned hak_port_pcpu_enter(unsigned long *flags)
+{
+	*flags = arch_irq_save();
+	return arch_cpu_id();
+}
+
+static inline void hak_port_pcpu_exit(unsigned cpu, unsigned long flags)
+{
+	(void)cpu;
+	arch_irq_restore(flags);
+}
+
+static inline int hak_port_pcpu_enter_remote(unsigned cpu,
+					     unsigned long *flags)
+{
+	(void)cpu;
+	*flags = arch_irq_save();
+	return 0;
+}
+
+static inline void hak_port_pcpu_exit_remote(unsigned cpu,
+					     unsigned long flags)
+{
+	(void)cpu;
+	arch_irq_restore(flags);
+}
+
+/* The CPU we run on, for reports only: may be stale at once. */
+static inline unsigned hak_port_cpu_hint(void)
+{
+	return arch_cpu_id();
+}
+
+static inline unsigned long hak_port_irq_save(void)
+{
+	return arch_irq_save();
+}
+
+static inline void hak_port_irq_restore(unsigned long flags)
+{
+	arch_irq_restore(flags);
+}
+
+/* Holders run with IRQs masked and bounded work: spinning is bounded. */
+static inline void hak_port_spin_wait(unsigned spins)
+{
+	(void)spins;
+	arch_cpu_relax();
+}
+
+static inline void hak_port_set_ncpus(unsigned n)
+{
+	(void)n;
+}
+
+static inline void hak_port_set_errno(int e)
+{
+	(void)e;
+}
+
+static inline int hak_port_lazy_init(void)
+{
+	return -1;
+}
+
+static inline uint64_t hak_port_entropy(void)
+{
+	static uint64_t counter = 0x9e3779b97f4a7c15ULL;
+
+	counter += 0x9e3779b97f4a7c15ULL;
+	return counter ^ (uint64_t)(uintptr_t)&counter;
+}
+
+static inline void hak_port_trap(void)
+{
+	__builtin_trap();
+}
+
+#endif /* HAKMEM_PORT_IMPL_H */

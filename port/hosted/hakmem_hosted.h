@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hakmem_hosted.h - extras of the hosted (Linux user-space) port, for
+ * tests and embedders that call hak_init themselves on Linux.
+ */
+#ifndef HAKMEM_HOSTED_H
+#define HAKMEM_HOSTED_H
+
+#include "hakmem.h"
+
+/* The mmap page provider the hosted port initialises with. */
+struct hak_page_provider hak_hosted_mmap_provider(void);
+/* CPUs the kernel may run us on (capped at HAK_MAX_CPUS). */
+unsigned hak_hosted_possible_cpus(void);
+/* The default report hook: one line on stderr, no allocation. */
+void hak_hosted_report_stderr(const struct hak_report *r, void *ctx);
+
+#endif

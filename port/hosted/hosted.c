@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: MIT
+/*
+ * hosted.c - the Linux user-space port: CPU id, per-CPU trylocks, the mmap
+ * page provider, lazy initialisation and fork safety.
+ *
+ * Nothing here may call malloc: this code runs inside it, including before
+ * hakmem is initialised when the library replaces the system allocator.
+ * So the CPU count is parsed from /sys/devices/system/cpu/possible with
+ * raw open/read, and entropy comes from the getrandom system call.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/rseq.h>
+#include <unistd.h>
+
+#include "hakmem_hosted.h"
+#include "../../mm/internal.h"
+
+struct hak_hosted_lock hak_hosted_locks[HAK_MAX_CPUS];
+unsigned hak_hosted_ncpus = 1;
+
+static int init_state; /* 0 none, 1 running, 2 done, 3 failed */
+
+unsigned hak_hosted_current_cpu(void)
+{
+	unsigned n = __atomic_load_n(&hak_hosted_ncpus, __ATOMIC_RELAXED);
+	unsigned c;
+
+	if (__builtin_expect(__rseq_size != 0, 1)) {
+		const struct rseq *rs =
+			(const struct rseq *)((char *)__builtin_thread_pointer() +
+					      __rseq_offset);
+
+		c = __atomic_load_n(&rs->cpu_id, __ATOMIC_RELAXED);
+	} else {
+		c = (unsigned)sched_getcpu();
+	}
+	if (__builtin_expect(c >= n, 0))
+		c %= n;
+	return c;
+}
+
+void hak_hosted_yield(void)
+{
+	sched_yield();
+}
+
+/* The preferred cache is busy: any free one will do. Only if every one is
+ * busy do we wait, yielding, for the preferred one. */
+unsigned hak_hosted_pcpu_enter_slow(unsigned cpu)
+{
+	unsigned n = __atomic_load_n(&hak_hosted_ncpus, __ATOMIC_RELAXED);
+	unsigned i, spins = 0;
+
+	for (i = 1; i < n; i++) {
+		unsigned c = (cpu + i) % n;
+
+		if (hak_hosted_trylock(c))
+			return c;
+	}
+	while (!hak_hosted_trylock(cpu)) {
+		if (++spins > 64)
+			sched_yield();
+		else
+			arch_cpu_relax();
+	}
+	return cpu;
+}
+
+void hak_hosted_set_errno(int e)
+{
+	errno = e;
+}
+
+uint64_t hak_hosted_entropy(void)
+{
+	uint64_t v = 0;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
+		v = (uint64_t)(uintptr_t)&v ^ ((uint64_t)getpid() << 32);
+	return v;
+}
+
+/* ---- the mmap page provider ----------------------------------------- */
+
+static void *mmap_alloc(void *ctx, size_t bytes, size_t align)
+{
+	size_t map = bytes + (align > 4096 ? align : 0);
+	uintptr_t p, a;
+
+	(void)ctx;
+	if (map < bytes)
+		return NULL;
+	p = (uintptr_t)mmap(NULL, map, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if ((void *)p == MAP_FAILED)
+		return NULL;
+	if (align <= 4096)
+		return (void *)p;
+	a = (p + align - 1) & ~(uintptr_t)(align - 1);
+	if (a > p)
+		munmap((void *)p, a - p);
+	if (p + map > a + bytes)
+		munmap((void *)(a + bytes), p + map - (a + bytes));
+	return (void *)a;
+}
+
+static void mmap_release(void *ctx, void *p, size_t bytes)
+{
+	(void)ctx;
+	munmap(p, bytes);
+}
+
+struct hak_page_provider hak_hosted_mmap_provider(void)
+{
+	struct hak_page_provider pp = { mmap_alloc, mmap_release, NULL };
+
+	return pp;
+}
+
+/* Possible CPUs, from "0-N" or "0" in sysfs, without allocating. */
+unsigned hak_hosted_possible_cpus(void)
+{
+	char buf[64];
+	unsigned n = 0, hi = 0;
+	ssize_t len;
+	int fd = open("/sys/devices/system/cpu/possible", O_RDONLY | O_CLOEXEC);
+	ssize_t i;
+
+	if (fd < 0)
+		return 1;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return 1;
+	/* The highest number in the list is the highest CPU id. */
+	for (i = 0; i < len; i++) {
+		if (buf[i] >= '0' && buf[i] <= '9') {
+			n = n * 10 + (unsigned)(buf[i] - '0');
+			if (n > hi)
+				hi = n;
+		} else {
+			n = 0;
+		}
+	}
+	hi++;
+	return hi > HAK_MAX_CPUS ? HAK_MAX_CPUS : hi;
+}
+
+/* Default reports go to stderr with write(2): no stdio, no allocation. */
+static void put(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n])
+		n++;
+	if (write(2, s, n) < 0)
+		return;
+}
+
+static void put_hex(uintptr_t v)
+{
+	char b[2 + 16 + 1];
+	int i;
+
+	b[0] = '0';
+	b[1] = 'x';
+	for (i = 0; i < 16; i++)
+		b[2 + i] = "0123456789abcdef"[(v >> (60 - 4 * i)) & 15];
+	b[18] = 0;
+	put(b);
+}
+
+void hak_hosted_report_stderr(const struct hak_report *r, void *ctx)
+{
+	(void)ctx;
+	put("hakmem: ");
+	put(hak_event_name(r->event));
+	put(": ");
+	put(r->what ? r->what : "");
+	put(" ptr=");
+	put_hex((uintptr_t)r->ptr);
+	put("\n");
+}
+
+int hak_hosted_lazy_init(void)
+{
+	int expect = 0;
+	struct hak_config cfg = { 0 };
+	unsigned spins = 0;
+
+	if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == 2)
+		return 0;
+	if (__atomic_compare_exchange_n(&init_state, &expect, 1, 0,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		cfg.provider = hak_hosted_mmap_provider();
+		cfg.ncpus = hak_hosted_possible_cpus();
+		cfg.report = hak_hosted_report_stderr;
+		/* An explicit hak_init may have won the race: that is fine. */
+		if (hak_init(&cfg) && !hak_heap.ready) {
+			__atomic_store_n(&init_state, 3, __ATOMIC_RELEASE);
+			return -1;
+		}
+		__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
+		return 0;
+	}
+	/* Another thread is initialising: bounded by its hak_init. */
+	while (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == 1) {
+		if (++spins > 64)
+			sched_yield();
+	}
+	return __atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == 2 ? 0 : -1;
+}
+
+/* ---- fork: the child must not inherit a lock held by another thread -- */
+
+static void fork_prepare(void)
+{
+	unsigned c;
+
+	for (c = 0; c < HAK_MAX_CPUS; c++) {
+		unsigned long f;
+
+		hak_port_pcpu_enter_remote(c, &f);
+	}
+	for (c = 0; c < HAK_NCLASSES; c++)
+		hak_lock(&hak_heap.shard[c].lock);
+	hak_lock(&hak_heap.lock);
+}
+
+static void fork_release(void)
+{
+	unsigned c;
+
+	hak_unlock(&hak_heap.lock, 0);
+	for (c = 0; c < HAK_NCLASSES; c++)
+		hak_unlock(&hak_heap.shard[c].lock, 0);
+	for (c = 0; c < HAK_MAX_CPUS; c++)
+		hak_port_pcpu_exit_remote(c, 0);
+}
+
+__attribute__((constructor)) static void hosted_ctor(void)
+{
+	pthread_atfork(fork_prepare, fork_release, fork_release);
+}
