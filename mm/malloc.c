@@ -35,7 +35,10 @@ static void *not_initialised(size_t size)
 	return NULL;
 }
 
-static void *cache_alloc(unsigned cls, size_t size)
+/* align: what the caller asked for (0 for plain malloc), so that a first
+ * call that finds hakmem uninitialised can redo the class lookup after
+ * the lazy init filled the tables. */
+static void *cache_alloc(unsigned cls, size_t size, size_t align)
 {
 	unsigned long flags;
 	unsigned cpu = hak_port_pcpu_enter(&flags);
@@ -47,7 +50,7 @@ static void *cache_alloc(unsigned cls, size_t size)
 		hak_port_pcpu_exit(cpu, flags);
 		if (hak_port_lazy_init())
 			return not_initialised(size);
-		return cache_alloc(cls, size);
+		return align ? hak_aligned_alloc(align, size) : hak_malloc(size);
 	}
 	m = &pc->mag[cls];
 	if (likely(m->count))
@@ -91,7 +94,7 @@ static void *large_alloc(size_t size, size_t align)
 void *hak_malloc(size_t size)
 {
 	if (likely(size <= HAK_POOL_MAX))
-		return cache_alloc(hak_size_to_class(size), size);
+		return cache_alloc(hak_size_to_class(size), size, 0);
 	return large_alloc(size, 0);
 }
 
@@ -240,8 +243,11 @@ void *hak_aligned_alloc(size_t alignment, size_t size)
 	}
 	if (alignment <= HAK_MIN_ALIGN)
 		return hak_malloc(size);
+	if (unlikely(!__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE)) &&
+	    hak_port_lazy_init())
+		return not_initialised(size);
 	cls = hak_sizeclass_for_aligned(size, alignment);
 	if (cls != HAK_CLASS_NONE)
-		return cache_alloc(cls, size);
+		return cache_alloc(cls, size, alignment);
 	return large_alloc(size, alignment);
 }

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * check.h - the host tests' few helpers. A failed CHECK prints where and
+ * why and exits non-zero; a test prints "PASS <name>" only at its end.
+ */
+#ifndef HAKMEM_TESTS_CHECK_H
+#define HAKMEM_TESTS_CHECK_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hakmem.h"
+#include "hakmem_hosted.h"
+
+#define CHECK(cond, ...)                                                      \
+	do {                                                                  \
+		if (!(cond)) {                                                \
+			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__,         \
+				__LINE__, #cond);                             \
+			fprintf(stderr, __VA_ARGS__);                         \
+			fprintf(stderr, "\n");                                \
+			exit(1);                                              \
+		}                                                             \
+	} while (0)
+
+/* xorshift64*: deterministic, seedable, good enough for test mixes. */
+static inline uint64_t rng_next(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+static inline uint64_t rng_range(uint64_t *s, uint64_t lo, uint64_t hi)
+{
+	return lo + rng_next(s) % (hi - lo + 1);
+}
+
+/* Records the reports a test provokes. */
+struct report_log {
+	int count[HAK_EV__COUNT];
+	const void *last_ptr;
+	enum hak_event last_event;
+	const char *last_what;
+	int quiet;
+};
+
+static inline void report_record(const struct hak_report *r, void *ctx)
+{
+	struct report_log *log = ctx;
+
+	if ((unsigned)r->event < HAK_EV__COUNT)
+		log->count[r->event]++;
+	log->last_ptr = r->ptr;
+	log->last_event = r->event;
+	log->last_what = r->what;
+	if (!log->quiet)
+		fprintf(stderr, "  report: %s: %s (%p)\n",
+			hak_event_name(r->event), r->what, r->ptr);
+}
+
+/* Init over mmap with the recording hook. */
+static inline void init_hosted(unsigned ncpus, struct report_log *log)
+{
+	struct hak_config cfg = { 0 };
+
+	cfg.provider = hak_hosted_mmap_provider();
+	cfg.ncpus = ncpus;
+	cfg.report = report_record;
+	cfg.report_ctx = log;
+	CHECK(hak_init(&cfg) == 0, "hak_init failed");
+}
+
+/* Fill / verify a block with a pattern derived from its address and tag. */
+static inline void fill(void *p, size_t n, uint64_t tag)
+{
+	unsigned char *c = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		c[i] = (unsigned char)(tag + i * 131 + (i >> 8));
+}
+
+static inline int verify(const void *p, size_t n, uint64_t tag)
+{
+	const unsigned char *c = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (c[i] != (unsigned char)(tag + i * 131 + (i >> 8)))
+			return 0;
+	return 1;
+}
+
+#endif

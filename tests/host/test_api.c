@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_api - the semantics of every public call: alignment, calloc zeroing,
+ * realloc across every tier boundary, usable_size, size 0, huge sizes and
+ * overflow, and the stats that must move with them.
+ */
+#include "check.h"
+
+static struct report_log log;
+
+/* Sizes around every class and tier boundary. */
+static const size_t edges[] = {
+	0, 1, 15, 16, 17, 63, 64, 65, 127, 128, 129, 1023, 1024, 1025,
+	2048, 4095, 4096, 4097, 16384, 32767, 32768, 32769, 65536, 65537,
+	(1 << 20) - 1, 1 << 20, (1 << 20) + 1, 5 << 20,
+};
+#define NEDGES (sizeof(edges) / sizeof(edges[0]))
+
+static void test_alignment(void)
+{
+	size_t a, s;
+
+	for (a = 1; a <= (1 << 20); a *= 2) {
+		for (s = 0; s < NEDGES; s++) {
+			size_t size = edges[s];
+			char *p = hak_aligned_alloc(a, size);
+
+			CHECK(p, "aligned_alloc(%zu, %zu)", a, size);
+			CHECK(((uintptr_t)p & (a - 1)) == 0, "align %zu: %p", a, p);
+			CHECK(((uintptr_t)p & (HAK_MIN_ALIGN - 1)) == 0, "min align");
+			CHECK(hak_usable_size(p) >= size, "usable %zu", size);
+			memset(p, 0xab, size);
+			hak_free(p);
+		}
+	}
+	/* Every request's natural result is 16-byte aligned. */
+	for (s = 0; s < 5000; s++) {
+		void *p = hak_malloc(s);
+
+		CHECK(p && ((uintptr_t)p & 15) == 0, "malloc(%zu) = %p", s, p);
+		hak_free(p);
+	}
+	for (a = 3; a < 4096; a += 7) {
+		if (!(a & (a - 1)))
+			continue;
+		CHECK(hak_aligned_alloc(a, 64) == NULL, "align %zu accepted", a);
+	}
+	CHECK(log.count[HAK_EV_BAD_ALIGNMENT] > 0, "no bad-alignment report");
+	CHECK(hak_aligned_alloc(0, 64) == NULL, "align 0 accepted");
+}
+
+static void test_calloc(void)
+{
+	size_t s;
+
+	/* Dirty blocks first so calloc cannot pass by luck. */
+	for (s = 0; s < NEDGES; s++) {
+		void *p = hak_malloc(edges[s]);
+
+		CHECK(p, "malloc %zu", edges[s]);
+		memset(p, 0x5a, edges[s]);
+		hak_free(p);
+	}
+	for (s = 0; s < NEDGES; s++) {
+		unsigned char *p = hak_calloc(1, edges[s]);
+		size_t i;
+
+		CHECK(p, "calloc %zu", edges[s]);
+		for (i = 0; i < edges[s]; i++)
+			CHECK(p[i] == 0, "calloc(%zu)[%zu] = %u", edges[s], i, p[i]);
+		hak_free(p);
+	}
+	CHECK(hak_calloc(SIZE_MAX / 2, 3) == NULL, "calloc overflow");
+	CHECK(hak_calloc(3, SIZE_MAX / 2) == NULL, "calloc overflow");
+	CHECK(hak_calloc((size_t)1 << 33, (size_t)1 << 33) == NULL, "overflow");
+	CHECK(log.count[HAK_EV_SIZE_OVERFLOW] >= 3, "overflow not reported");
+	{
+		void *z = hak_calloc(0, 0);
+
+		CHECK(z != NULL, "calloc(0, 0)");
+		hak_free(z);
+	}
+}
+
+static void test_realloc(void)
+{
+	size_t i, j;
+
+	for (i = 0; i < NEDGES; i++) {
+		for (j = 0; j < NEDGES; j++) {
+			size_t a = edges[i], b = edges[j];
+			size_t keep = a < b ? a : b;
+			char *p = hak_malloc(a), *q;
+
+			CHECK(p, "malloc %zu", a);
+			fill(p, a, a ^ b);
+			q = hak_realloc(p, b);
+			if (!b) {
+				CHECK(q == NULL, "realloc to 0 returns NULL");
+				continue;
+			}
+			CHECK(q, "realloc %zu -> %zu", a, b);
+			CHECK(verify(q, keep, a ^ b), "realloc %zu -> %zu lost data", a, b);
+			CHECK(hak_usable_size(q) >= b, "usable after realloc");
+			hak_free(q);
+		}
+	}
+	{
+		char *p = hak_realloc(NULL, 100);
+
+		CHECK(p && hak_usable_size(p) >= 100, "realloc(NULL)");
+		CHECK(hak_realloc(p, SIZE_MAX) == NULL, "realloc huge");
+		CHECK(hak_usable_size(p) >= 100, "failed realloc kept the block");
+		hak_free(p);
+	}
+}
+
+static void test_sizes(void)
+{
+	void *a = hak_malloc(0), *b = hak_malloc(0);
+	size_t s;
+
+	CHECK(a && b && a != b, "malloc(0) unique");
+	CHECK(hak_usable_size(a) >= 1, "malloc(0) usable");
+	hak_free(a);
+	hak_free(b);
+	hak_free(NULL);
+	CHECK(hak_usable_size(NULL) == 0, "usable(NULL)");
+	CHECK(hak_malloc(SIZE_MAX) == NULL, "SIZE_MAX");
+	CHECK(hak_malloc(SIZE_MAX - 4096) == NULL, "SIZE_MAX - page");
+	CHECK(hak_malloc((size_t)1 << 62) == NULL, "2^62");
+	CHECK(hak_aligned_alloc(4096, SIZE_MAX) == NULL, "aligned SIZE_MAX");
+	for (s = 1; s < 300000; s = s * 3 / 2 + 1) {
+		char *p = hak_malloc(s);
+
+		CHECK(p && hak_usable_size(p) >= s, "usable(%zu)", s);
+		p[0] = 1;
+		p[s - 1] = 2;
+		hak_free(p);
+	}
+}
+
+static void test_stats(void)
+{
+	struct hak_stats before, after;
+	void *p[3];
+
+	hak_stats(&before);
+	p[0] = hak_malloc(100);
+	p[1] = hak_malloc(20000);
+	p[2] = hak_malloc(100000);
+	hak_stats(&after);
+	CHECK(after.tier[HAK_TIER_TINY].objects_in_use ==
+		      before.tier[HAK_TIER_TINY].objects_in_use + 1, "tiny count");
+	CHECK(after.tier[HAK_TIER_POOL].objects_in_use ==
+		      before.tier[HAK_TIER_POOL].objects_in_use + 1, "pool count");
+	CHECK(after.tier[HAK_TIER_LARGE].objects_in_use ==
+		      before.tier[HAK_TIER_LARGE].objects_in_use + 1, "large count");
+	CHECK(after.tier[HAK_TIER_LARGE].bytes_in_use -
+			      before.tier[HAK_TIER_LARGE].bytes_in_use == 102400,
+	      "large bytes");
+	CHECK(after.tier[HAK_TIER_POOL].bytes_in_use -
+			      before.tier[HAK_TIER_POOL].bytes_in_use == 20480,
+	      "pool bytes");
+	hak_free(p[0]);
+	hak_free(p[1]);
+	hak_free(p[2]);
+	hak_stats(&after);
+	CHECK(after.bytes_in_use == before.bytes_in_use, "bytes balance");
+	CHECK(after.cache_hits > 0 && after.refills > 0, "cache counters");
+}
+
+int main(void)
+{
+	struct hak_stats st;
+
+	init_hosted(hak_hosted_possible_cpus(), &log);
+	log.quiet = 1;
+	test_alignment();
+	test_calloc();
+	test_realloc();
+	test_sizes();
+	test_stats();
+	CHECK(hak_check() == 0, "hak_check");
+	hak_trim();
+	hak_stats(&st);
+	CHECK(st.bytes_in_use == 0, "leak: %llu bytes", (unsigned long long)st.bytes_in_use);
+	CHECK(st.provider_held == st.meta_bytes,
+	      "after trim the provider holds %llu, metadata is %llu",
+	      (unsigned long long)st.provider_held,
+	      (unsigned long long)st.meta_bytes);
+	CHECK(hak_check() == 0, "hak_check after trim");
+	printf("PASS api\n");
+	return 0;
+}

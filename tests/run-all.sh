@@ -1,0 +1,54 @@
+#!/bin/sh
+# run-all.sh [host|qemu|all] - run test programs, print one line per test
+# and the closing "N passed, N failed". Exits non-zero on any failure.
+set -u
+cd "$(dirname "$0")/.."
+what=${1:-all}
+pass=0
+fail=0
+failed=""
+
+run() { # name command...
+	name=$1
+	shift
+	log=build/test/logs/$(echo "$name" | tr '/ ' '__').log
+	mkdir -p build/test/logs
+	start=$(date +%s)
+	if timeout 600 "$@" >"$log" 2>&1; then
+		pass=$((pass + 1))
+		echo "ok   $name ($(($(date +%s) - start))s)"
+	else
+		fail=$((fail + 1))
+		failed="$failed $name"
+		echo "FAIL $name ($(($(date +%s) - start))s), log: $log"
+		tail -n 20 "$log" | sed 's/^/     | /'
+	fi
+}
+
+if [ "$what" = host ] || [ "$what" = all ]; then
+	for t in build/test/plain/test_*; do
+		run "host/$(basename "$t")" "$t"
+	done
+	for t in build/test/asan/test_*; do
+		run "asan+ubsan/$(basename "$t")" env \
+			ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$t"
+	done
+	for t in build/test/tsan/test_*; do
+		run "tsan/$(basename "$t")" env TSAN_OPTIONS=halt_on_error=1 "$t"
+	done
+	for lib in build/x86_64 build/aarch64-llsc build/aarch64-lse; do
+		case $lib in *x86_64) cross="" ;; *) cross=aarch64-linux-gnu- ;; esac
+		run "nm/$(basename $lib)" tests/check-nm.sh "$cross" "$lib/libhakmem.a"
+	done
+	run "preload/ls" tests/host/preload.sh
+fi
+if [ "$what" = qemu ] || [ "$what" = all ]; then
+	if [ -x tests/qemu/run-matrix.sh ]; then
+		run "qemu/matrix" tests/qemu/run-matrix.sh
+	fi
+fi
+echo
+[ -z "$failed" ] || echo "failed:$failed"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
