@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_badinput - every kind of bad pointer is reported with its precise
+ * kind and pointer, the heap is left exactly as it was (hak_check clean,
+ * live counts unchanged, no block lost or handed out twice), and later
+ * calls still work.
+ */
+#include "check.h"
+
+static struct report_log log;
+static int global_var[16];
+
+/* Call f(p) and demand exactly one report of kind ev about p. */
+#define EXPECT(ev, p, call)                                                   \
+	do {                                                                  \
+		int before_ = log.count[ev], total_ = total_reports();        \
+		call;                                                         \
+		CHECK(log.count[ev] == before_ + 1 &&                         \
+			      total_reports() == total_ + 1,                  \
+		      "%s: expected one %s report", #call,                    \
+		      hak_event_name(ev));                                    \
+		CHECK(log.last_ptr == (const void *)(p), "%s: reported %p",   \
+		      #call, log.last_ptr);                                   \
+		CHECK(hak_check() == 0, "heap broken after %s", #call);       \
+	} while (0)
+
+static int total_reports(void)
+{
+	int i, n = 0;
+
+	for (i = 0; i < HAK_EV__COUNT; i++)
+		n += log.count[i];
+	return n;
+}
+
+static uint64_t live_objects(void)
+{
+	struct hak_stats st;
+
+	hak_stats(&st);
+	return st.tier[0].objects_in_use + st.tier[1].objects_in_use +
+	       st.tier[2].objects_in_use;
+}
+
+/* After a bad call, the next allocations must not hand out a block twice:
+ * allocate many, fill each with its index, and verify. */
+static void no_duplicates(size_t size)
+{
+	enum { N = 300 };
+	char *p[N];
+	int i;
+
+	for (i = 0; i < N; i++) {
+		p[i] = hak_malloc(size);
+		CHECK(p[i], "malloc");
+		memset(p[i], i & 0xff, size);
+	}
+	for (i = 0; i < N; i++) {
+		CHECK((unsigned char)p[i][0] == (i & 0xff) &&
+			      (unsigned char)p[i][size - 1] == (i & 0xff),
+		      "block %p handed out twice", p[i]);
+		hak_free(p[i]);
+	}
+}
+
+static void double_frees(void)
+{
+	char *p = hak_malloc(64), *keep = hak_malloc(64);
+	char *pool = hak_malloc(5000), *large = hak_malloc(200000);
+	uint64_t live;
+
+	/* In the CPU cache. */
+	hak_free(p);
+	live = live_objects();
+	EXPECT(HAK_EV_DOUBLE_FREE, p, hak_free(p));
+	CHECK(live_objects() == live, "double free changed the counts");
+	no_duplicates(64);
+	/* Back in its slab (keep holds the slab alive across the trim). */
+	p = hak_malloc(64);
+	hak_free(p);
+	hak_trim();
+	EXPECT(HAK_EV_DOUBLE_FREE, p, hak_free(p));
+	EXPECT(HAK_EV_DOUBLE_FREE, p, CHECK(hak_realloc(p, 10) == NULL, "realloc"));
+	EXPECT(HAK_EV_DOUBLE_FREE, p, CHECK(hak_usable_size(p) == 0, "usable"));
+	hak_free(pool);
+	EXPECT(HAK_EV_DOUBLE_FREE, pool, hak_free(pool));
+	no_duplicates(5000);
+	/* A released large run is no longer hakmem's at all. */
+	hak_free(large);
+	EXPECT(HAK_EV_INVALID_FREE, large, hak_free(large));
+	hak_free(keep);
+}
+
+static void foreign_pointers(void)
+{
+	int on_stack[4];
+	void *from_libc = malloc(64);
+	char *p = hak_malloc(64);
+	char *header = (char *)((uintptr_t)p & ~(uintptr_t)((1 << 20) - 1)) + 64;
+
+	EXPECT(HAK_EV_INVALID_FREE, on_stack, hak_free(on_stack));
+	EXPECT(HAK_EV_INVALID_FREE, global_var, hak_free(global_var));
+	EXPECT(HAK_EV_INVALID_FREE, from_libc, hak_free(from_libc));
+	EXPECT(HAK_EV_INVALID_FREE, (void *)0x1000, hak_free((void *)0x1000));
+	EXPECT(HAK_EV_INVALID_FREE, (void *)0xdead00000000ULL,
+	       hak_free((void *)0xdead00000000ULL));
+	EXPECT(HAK_EV_INVALID_FREE, (void *)0xffff800000001000ULL,
+	       hak_free((void *)0xffff800000001000ULL));
+	/* The superslab header is hakmem's memory but never a block. */
+	EXPECT(HAK_EV_INVALID_FREE, header, hak_free(header));
+	EXPECT(HAK_EV_INVALID_FREE, from_libc,
+	       CHECK(hak_realloc(from_libc, 100) == NULL, "realloc foreign"));
+	EXPECT(HAK_EV_INVALID_FREE, on_stack,
+	       CHECK(hak_usable_size(on_stack) == 0, "usable foreign"));
+	free(from_libc);
+	hak_free(p);
+}
+
+static void interior_pointers(void)
+{
+	char *t = hak_malloc(64), *pl = hak_malloc(3000), *lg = hak_malloc(100000);
+
+	EXPECT(HAK_EV_INTERIOR_FREE, t + 16, hak_free(t + 16));
+	EXPECT(HAK_EV_INTERIOR_FREE, t + 1, hak_free(t + 1));
+	EXPECT(HAK_EV_INTERIOR_FREE, pl + 8, hak_free(pl + 8));
+	EXPECT(HAK_EV_INTERIOR_FREE, pl + 2048, hak_free(pl + 2048));
+	EXPECT(HAK_EV_INTERIOR_FREE, lg + 8, hak_free(lg + 8));
+	/* Past the first page a large run maps to nothing. */
+	EXPECT(HAK_EV_INVALID_FREE, lg + 8192, hak_free(lg + 8192));
+	EXPECT(HAK_EV_INTERIOR_FREE, t + 32,
+	       CHECK(hak_realloc(t + 32, 10) == NULL, "realloc interior"));
+	/* The real blocks are intact and free normally. */
+	CHECK(hak_usable_size(t) == 64 && hak_usable_size(lg) >= 100000, "sizes");
+	hak_free(t);
+	hak_free(pl);
+	hak_free(lg);
+}
+
+int main(void)
+{
+	struct hak_stats st;
+	int i;
+
+	init_hosted(2, &log);
+	log.quiet = 1;
+	/* Warm every tier so the pointers below land in live superslabs. */
+	for (i = 0; i < 3; i++)
+		hak_free(hak_malloc(i == 0 ? 64 : i == 1 ? 5000 : 200000));
+	double_frees();
+	foreign_pointers();
+	interior_pointers();
+	no_duplicates(64);
+	no_duplicates(3000);
+	hak_trim();
+	CHECK(hak_check() == 0, "final check");
+	hak_stats(&st);
+	CHECK(st.bytes_in_use == 0, "leak %llu", (unsigned long long)st.bytes_in_use);
+	CHECK(st.provider_held == st.meta_bytes, "pages not returned");
+	CHECK(st.events[HAK_EV_DOUBLE_FREE] == (uint64_t)log.count[HAK_EV_DOUBLE_FREE],
+	      "stats count reports");
+	printf("reports: %d double, %d invalid, %d interior\n",
+	       log.count[HAK_EV_DOUBLE_FREE], log.count[HAK_EV_INVALID_FREE],
+	       log.count[HAK_EV_INTERIOR_FREE]);
+	printf("PASS badinput\n");
+	return 0;
+}
