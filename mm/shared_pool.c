@@ -75,7 +75,7 @@ static void slab_carve(struct hak_slab *s, unsigned cls)
 	s->hint = 0;
 	s->start = start;
 	s->span = cap * ci->size;
-	s->cls = (uint8_t)cls;
+	__atomic_store_n(&s->cls, (uint8_t)cls, __ATOMIC_RELAXED);
 	s->on_list = LIST_NONE;
 }
 
@@ -280,7 +280,8 @@ static int check_class(unsigned cls, struct hak_shard *sh)
 		for (i = 0; i < HAK_SLABS_PER_SS; i++) {
 			struct hak_slab *s = &ss->slab[i];
 
-			if (s->cls != cls)
+			/* Other classes carve concurrently: cls is atomic. */
+			if (__atomic_load_n(&s->cls, __ATOMIC_RELAXED) != cls)
 				continue;
 			slabs++;
 			out += s->capacity - s->nfree;

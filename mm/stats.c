@@ -43,8 +43,6 @@ static void add_classes(struct hak_stats *st)
 			t->allocs += a;
 			t->frees += f;
 			st->cache_hits += a + f;
-			st->cached_objects += __atomic_load_n(&pc->mag[c].count,
-							      __ATOMIC_RELAXED);
 		}
 		misses = hak_stat_read(&pc->alloc_misses) +
 			 hak_stat_read(&pc->free_misses);
@@ -55,12 +53,18 @@ static void add_classes(struct hak_stats *st)
 	}
 }
 
+/* Objects outside the slabs minus live ones are the cached ones; the
+ * magazines themselves belong to their CPUs and are not read here. */
 static void add_in_use(struct hak_stats *st)
 {
 	unsigned cpu, c;
 
 	for (c = 0; c < HAK_NCLASSES; c++) {
-		int64_t live = 0;
+		struct hak_shard *sh = &hak_heap.shard[c];
+		unsigned long flags = hak_lock(&sh->lock);
+		int64_t out = (int64_t)sh->out_objects, live = 0;
+
+		hak_unlock(&sh->lock, flags);
 		struct hak_tier_stats *t =
 			&st->tier[c < HAK_NTINY ? HAK_TIER_TINY : HAK_TIER_POOL];
 
@@ -73,6 +77,8 @@ static void add_in_use(struct hak_stats *st)
 		}
 		if (live < 0) /* a racing snapshot */
 			live = 0;
+		if (out > live)
+			st->cached_objects += (uint64_t)(out - live);
 		t->objects_in_use += (uint64_t)live;
 		t->bytes_in_use += (uint64_t)live * hak_class_size[c];
 	}

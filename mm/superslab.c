@@ -128,7 +128,7 @@ void hak_superslab_put_slab(struct hak_slab *s, int force)
 	struct hak_superslab *ss = hak_slab_ss(s);
 	unsigned long flags = hak_lock(&hak_heap.lock);
 
-	s->cls = HAK_CLASS_NONE;
+	__atomic_store_n(&s->cls, HAK_CLASS_NONE, __ATOMIC_RELAXED);
 	s->span = 0;
 	s->start = 0;
 	s->size = 0;

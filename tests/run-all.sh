@@ -29,6 +29,7 @@ if [ "$what" = host ] || [ "$what" = all ]; then
 	for t in build/test/plain/test_*; do
 		run "host/$(basename "$t")" "$t"
 	done
+	run "host/test_stress(region)" build/test/plain/test_stress 0 region
 	for t in build/test/asan/test_*; do
 		run "asan+ubsan/$(basename "$t")" env \
 			ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
