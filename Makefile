@@ -120,8 +120,8 @@ test-nm: $(FS_LIBS)
 	$(Q)tests/check-nm.sh $(A64_CROSS) $(B)/aarch64-llsc/libhakmem.a
 	$(Q)tests/check-nm.sh $(A64_CROSS) $(B)/aarch64-lse/libhakmem.a
 
-test: all
-	$(Q)tests/run-all.sh
+test: all test-bins
+	$(Q)tests/run-all.sh all
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
