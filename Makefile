@@ -50,7 +50,8 @@ X86_FS_CFLAGS := $(FS_CFLAGS) -Iarch/x86_64/include -mno-red-zone \
 A64_FS_CFLAGS := $(FS_CFLAGS) -Iarch/aarch64/include -mgeneral-regs-only \
 		 -mstrict-align -mno-outline-atomics
 
-HOST_CFLAGS := -std=gnu11 -O2 -g -fPIC $(WARN) -Iinclude \
+HOST_CFLAGS := -std=gnu11 -O2 -g -fPIC -fvisibility=hidden \
+	       -fno-semantic-interposition $(WARN) -Iinclude \
 	       -Iarch/$(HOST_ARCH)/include -Iport/hosted/include -Iport/hosted \
 	       $(if $(filter x86_64,$(HOST_ARCH)),-mcx16)
 ASAN_FLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \

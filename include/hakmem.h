@@ -28,6 +28,10 @@
 extern "C" {
 #endif
 
+/* The library is built with -fvisibility=hidden: only this API is
+ * exported, and internal calls and data need no GOT/PLT indirection. */
+#pragma GCC visibility push(default)
+
 #define HAK_MIN_ALIGN 16
 
 /* Kinds of event the report hook receives. */
@@ -176,6 +180,8 @@ void hak_stats(struct hak_stats *out);
 
 /* Human-readable name of an event kind. */
 const char *hak_event_name(enum hak_event ev);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -202,27 +202,46 @@ static inline int hak_slab_bit_is_free(struct hak_slab *s, uint32_t idx)
 
 /* ---- per-CPU caches ------------------------------------------------- */
 
-/* A magazine: a bounded stack of free object pointers of one class. */
+/*
+ * A magazine: a bounded stack of free object pointers of one class.
+ * hdr packs the count (low HAK_MAG_COUNT_BITS) with an operation counter
+ * (the rest): every pop is one store of hdr + HAK_MAG_OP - 1, every push
+ * one store of hdr + HAK_MAG_OP + 1. So an operation's commit, its count
+ * and its statistics are the same single store: no separate counters on
+ * the fast path, and exactly the one-store commit an rseq section needs.
+ * The capacity is hak_classes[cls].cache_cap.
+ */
+#define HAK_MAG_COUNT_BITS 16
+#define HAK_MAG_COUNT_MASK ((1ULL << HAK_MAG_COUNT_BITS) - 1)
+#define HAK_MAG_OP (1ULL << HAK_MAG_COUNT_BITS)
+
 struct hak_mag {
-	uint32_t count;
-	uint32_t cap;
+	uint64_t hdr;
 	void **slots;
 };
 
 struct hak_pcpu {
 	struct hak_mag mag[HAK_NCLASSES];
-	/* Counters: written only inside this CPU's critical section with
-	 * relaxed stores, read anywhere with relaxed loads. */
-	uint64_t allocs[HAK_NCLASSES];
-	uint64_t frees[HAK_NCLASSES];
+	/* Slow-path counters, atomic adds: misses, batches moved. */
 	uint64_t alloc_misses, free_misses, refills, drains;
 	/* slot storage follows, cache line aligned */
 } hak_cacheline_aligned;
 
+_Static_assert(HAK_CACHE_MAX < HAK_MAG_COUNT_MASK, "count fits the header");
+
+static inline uint64_t hak_mag_hdr(const struct hak_mag *m)
+{
+	return __atomic_load_n(&m->hdr, __ATOMIC_RELAXED);
+}
+
+static inline void hak_mag_set_hdr(struct hak_mag *m, uint64_t hdr)
+{
+	__atomic_store_n(&m->hdr, hdr, __ATOMIC_RELAXED);
+}
+
 static inline void hak_stat_add(uint64_t *c, uint64_t v)
 {
-	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + v,
-			 __ATOMIC_RELAXED);
+	__atomic_fetch_add(c, v, __ATOMIC_RELAXED);
 }
 
 static inline uint64_t hak_stat_read(const uint64_t *c)

@@ -35,15 +35,21 @@ static void *not_initialised(size_t size)
 	return NULL;
 }
 
-/* align: what the caller asked for (0 for plain malloc), so that a first
- * call that finds hakmem uninitialised can redo the class lookup after
- * the lazy init filled the tables. */
-static void *cache_alloc(unsigned cls, size_t size, size_t align)
+/*
+ * The slow paths enter the critical section the blocking way and handle
+ * everything: hakmem not yet initialised, an empty or full magazine, a
+ * contended hosted cache. align is what the caller asked for (0 for plain
+ * malloc), so that a first call that finds hakmem uninitialised can redo
+ * the class lookup once the lazy init filled the tables.
+ */
+static __attribute__((noinline)) void *alloc_slow(unsigned cls, size_t size,
+						  size_t align)
 {
 	unsigned long flags;
 	unsigned cpu = hak_port_pcpu_enter(&flags);
 	struct hak_pcpu *pc = hak_heap.pcpu[cpu];
 	struct hak_mag *m;
+	uint64_t hdr;
 	void *p;
 
 	if (unlikely(!pc)) {
@@ -53,12 +59,13 @@ static void *cache_alloc(unsigned cls, size_t size, size_t align)
 		return align ? hak_aligned_alloc(align, size) : hak_malloc(size);
 	}
 	m = &pc->mag[cls];
-	if (likely(m->count))
-		p = m->slots[--m->count];
-	else
+	hdr = hak_mag_hdr(m);
+	if (hdr & HAK_MAG_COUNT_MASK) {
+		p = m->slots[(hdr & HAK_MAG_COUNT_MASK) - 1];
+		hak_mag_set_hdr(m, hdr + HAK_MAG_OP - 1);
+	} else {
 		p = hak_pcpu_alloc_refill(pc, cls);
-	if (likely(p))
-		hak_stat_add(&pc->allocs[cls], 1);
+	}
 	hak_port_pcpu_exit(cpu, flags);
 	if (unlikely(!p)) {
 		hak_report(HAK_EV_OUT_OF_MEMORY, NULL, size, "no slab");
@@ -68,19 +75,77 @@ static void *cache_alloc(unsigned cls, size_t size, size_t align)
 	return p;
 }
 
-static void cache_free(unsigned cls, void *p)
+static __attribute__((noinline)) void free_slow(unsigned cls, void *p)
 {
 	unsigned long flags;
 	unsigned cpu = hak_port_pcpu_enter(&flags);
 	struct hak_pcpu *pc = hak_heap.pcpu[cpu];
 	struct hak_mag *m = &pc->mag[cls];
+	uint64_t hdr = hak_mag_hdr(m);
 
-	if (likely(m->count < m->cap))
-		m->slots[m->count++] = p;
-	else
+	if ((hdr & HAK_MAG_COUNT_MASK) < hak_classes[cls].cache_cap) {
+		m->slots[hdr & HAK_MAG_COUNT_MASK] = p;
+		hak_mag_set_hdr(m, hdr + HAK_MAG_OP + 1);
+	} else {
 		hak_pcpu_free_drain(pc, cls, p);
-	hak_stat_add(&pc->frees[cls], 1);
+	}
 	hak_port_pcpu_exit(cpu, flags);
+}
+
+/*
+ * The fast paths: a try-enter that cannot block, one magazine operation,
+ * exit. Every other case leaves the section and tail-calls a slow path,
+ * so the fast path calls nothing and saves no registers.
+ */
+static inline void *cache_alloc(unsigned cls, size_t size, size_t align)
+{
+	unsigned long flags;
+	int cpu = hak_port_pcpu_try_enter(&flags);
+	struct hak_pcpu *pc;
+	struct hak_mag *m;
+	uint64_t hdr;
+	void *p;
+
+	if (unlikely(cpu < 0))
+		return alloc_slow(cls, size, align);
+	pc = hak_heap.pcpu[cpu];
+	if (unlikely(!pc))
+		goto slow;
+	m = &pc->mag[cls];
+	hdr = hak_mag_hdr(m);
+	if (unlikely(!(hdr & HAK_MAG_COUNT_MASK)))
+		goto slow;
+	p = m->slots[(hdr & HAK_MAG_COUNT_MASK) - 1];
+	hak_mag_set_hdr(m, hdr + HAK_MAG_OP - 1);
+	hak_port_pcpu_exit((unsigned)cpu, flags);
+	cookie_clear(p);
+	return p;
+slow:
+	hak_port_pcpu_exit((unsigned)cpu, flags);
+	return alloc_slow(cls, size, align);
+}
+
+static inline void cache_free(unsigned cls, void *p)
+{
+	unsigned long flags;
+	int cpu = hak_port_pcpu_try_enter(&flags);
+	struct hak_mag *m;
+	uint64_t hdr;
+
+	if (unlikely(cpu < 0)) {
+		free_slow(cls, p);
+		return;
+	}
+	m = &hak_heap.pcpu[cpu]->mag[cls];
+	hdr = hak_mag_hdr(m);
+	if (unlikely((hdr & HAK_MAG_COUNT_MASK) >= hak_classes[cls].cache_cap)) {
+		hak_port_pcpu_exit((unsigned)cpu, flags);
+		free_slow(cls, p);
+		return;
+	}
+	m->slots[hdr & HAK_MAG_COUNT_MASK] = p;
+	hak_mag_set_hdr(m, hdr + HAK_MAG_OP + 1);
+	hak_port_pcpu_exit((unsigned)cpu, flags);
 }
 
 static void *large_alloc(size_t size, size_t align)
@@ -106,7 +171,7 @@ struct block {
 	const char *what;
 };
 
-static inline struct block block_lookup(const void *ptr)
+static struct block block_lookup(const void *ptr)
 {
 	uintptr_t p = (uintptr_t)ptr;
 	struct block b = { hak_pagemap_get(p), NULL, 0, NULL };
@@ -148,23 +213,47 @@ static inline struct block block_lookup(const void *ptr)
 	return b;
 }
 
+/* Off the fast path: classify and report what the fast checks refused. */
+static __attribute__((noinline, cold)) void free_refused(void *ptr)
+{
+	struct block b = block_lookup(ptr);
+
+	if (b.bad)
+		hak_report(b.bad, ptr, 0, b.what);
+	else if (!b.slab)
+		hak_large_free(ptr, b.entry);
+}
+
+/*
+ * The checks of block_lookup, ordered so that the common case is a
+ * straight line: each refusal goes to free_refused, which works out and
+ * reports the precise reason. The cookie word is read only once the
+ * pointer is known to be an object start, so it lies inside the object.
+ */
 void hak_free(void *ptr)
 {
-	struct block b;
+	uintptr_t p = (uintptr_t)ptr, e, off;
+	struct hak_slab *s;
+	uint32_t idx;
 
 	if (unlikely(!ptr))
 		return;
-	b = block_lookup(ptr);
-	if (unlikely(b.bad)) {
-		hak_report(b.bad, ptr, 0, b.what);
+	e = hak_pagemap_get(p);
+	if (unlikely((e & HAK_PM_TAG_MASK) != HAK_PM_TAG_SLAB)) {
+		free_refused(ptr);
 		return;
 	}
-	if (likely(b.slab)) {
-		((uintptr_t *)ptr)[COOKIE_WORD] = hak_heap.secret ^ (uintptr_t)ptr;
-		cache_free(b.slab->cls, ptr);
+	s = (struct hak_slab *)(e - HAK_PM_TAG_SLAB);
+	off = p - s->start;
+	idx = hak_obj_index(off, s->inv);
+	if (unlikely(off >= s->span || (uintptr_t)idx * s->size != off ||
+		     hak_slab_bit_is_free(s, idx) ||
+		     ((uintptr_t *)ptr)[COOKIE_WORD] == (hak_heap.secret ^ p))) {
+		free_refused(ptr);
 		return;
 	}
-	hak_large_free(ptr, b.entry);
+	((uintptr_t *)ptr)[COOKIE_WORD] = hak_heap.secret ^ p;
+	cache_free(s->cls, ptr);
 }
 
 static size_t block_usable(const void *ptr, const struct block *b)

@@ -38,26 +38,27 @@ int hak_pcpu_alloc_areas(unsigned ncpus)
 		hak_memset(pc, 0, head);
 		slot = (void **)((char *)pc + head);
 		for (c = 0; c < HAK_NCLASSES; c++) {
-			pc->mag[c].cap = hak_classes[c].cache_cap;
 			pc->mag[c].slots = slot;
-			slot += pc->mag[c].cap;
+			slot += hak_classes[c].cache_cap;
 		}
 		hak_heap.pcpu[cpu] = pc;
 	}
 	return 0;
 }
 
-/* Inside the critical section; the magazine of cls is empty. */
+/* Inside the critical section; the magazine of cls is empty. The
+ * allocation it serves counts as one operation of the magazine. */
 void *hak_pcpu_alloc_refill(struct hak_pcpu *pc, unsigned cls)
 {
 	struct hak_mag *m = &pc->mag[cls];
+	uint64_t hdr = hak_mag_hdr(m);
 	unsigned n = hak_shared_refill(cls, m->slots, hak_classes[cls].batch);
 
 	hak_stat_add(&pc->alloc_misses, 1);
 	if (!n)
 		return NULL;
 	hak_stat_add(&pc->refills, 1);
-	m->count = n - 1;
+	hak_mag_set_hdr(m, (hdr & ~HAK_MAG_COUNT_MASK) + HAK_MAG_OP + n - 1);
 	return m->slots[n - 1];
 }
 
@@ -66,13 +67,15 @@ void *hak_pcpu_alloc_refill(struct hak_pcpu *pc, unsigned cls)
 void hak_pcpu_free_drain(struct hak_pcpu *pc, unsigned cls, void *p)
 {
 	struct hak_mag *m = &pc->mag[cls];
+	uint64_t hdr = hak_mag_hdr(m);
 	unsigned b = hak_classes[cls].batch, i;
+	unsigned n = (unsigned)(hdr & HAK_MAG_COUNT_MASK);
 
 	hak_shared_drain(cls, m->slots, b);
-	for (i = b; i < m->count; i++)
+	for (i = b; i < n; i++)
 		m->slots[i - b] = m->slots[i];
-	m->count -= b;
-	m->slots[m->count++] = p;
+	m->slots[n - b] = p;
+	hak_mag_set_hdr(m, (hdr & ~HAK_MAG_COUNT_MASK) + HAK_MAG_OP + n - b + 1);
 	hak_stat_add(&pc->free_misses, 1);
 	hak_stat_add(&pc->drains, 1);
 }
@@ -83,11 +86,12 @@ void hak_pcpu_flush(struct hak_pcpu *pc)
 
 	for (c = 0; c < HAK_NCLASSES; c++) {
 		struct hak_mag *m = &pc->mag[c];
+		uint64_t hdr = hak_mag_hdr(m);
 
-		if (!m->count)
+		if (!(hdr & HAK_MAG_COUNT_MASK))
 			continue;
-		hak_shared_drain(c, m->slots, m->count);
-		m->count = 0;
+		hak_shared_drain(c, m->slots, (unsigned)(hdr & HAK_MAG_COUNT_MASK));
+		hak_mag_set_hdr(m, hdr & ~HAK_MAG_COUNT_MASK);
 		hak_stat_add(&pc->drains, 1);
 	}
 }
@@ -101,13 +105,14 @@ int hak_pcpu_check(struct hak_pcpu *pc, unsigned cpu)
 
 	for (c = 0; c < HAK_NCLASSES; c++) {
 		struct hak_mag *m = &pc->mag[c];
+		unsigned n = (unsigned)(hak_mag_hdr(m) & HAK_MAG_COUNT_MASK);
 
-		if (m->count > m->cap || m->cap != hak_classes[c].cache_cap) {
+		if (n > hak_classes[c].cache_cap) {
 			hak_report(HAK_EV_CORRUPTION, pc, cpu, "cache count");
 			bad++;
 			continue;
 		}
-		for (i = 0; i < m->count; i++) {
+		for (i = 0; i < n; i++) {
 			uintptr_t p = (uintptr_t)m->slots[i];
 			uintptr_t e = hak_pagemap_get(p);
 			struct hak_slab *s = (struct hak_slab *)(e & ~HAK_PM_TAG_MASK);

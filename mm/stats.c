@@ -3,8 +3,8 @@
  * stats.c - hak_stats(): sums the per-CPU counters (written only inside
  * their CPU's critical section, read here with relaxed loads) and the
  * global ones. Exact when the heap is quiescent; a consistent-enough
- * snapshot otherwise. Bytes in use per tier are derived, not counted
- * twice: (allocs - frees) * class size summed over classes.
+ * snapshot otherwise. Nothing is counted twice: per-class figures are
+ * derived from the magazines' headers and the shards' counts.
  */
 #include "internal.h"
 
@@ -24,63 +24,59 @@ void hak_stats_out_add(int64_t bytes)
 			break;
 }
 
+/*
+ * Per class: ops = sum of the magazines' operation counters (each alloc and
+ * free served by a cache is one op), cached = sum of their counts, out =
+ * objects outside the slabs (the shard's count, exact under its lock).
+ * Then live = out - cached, and since allocs + frees = ops and
+ * allocs - frees = live, both follow without a counter on the fast path.
+ */
 static void add_classes(struct hak_stats *st)
 {
 	unsigned cpu, c;
 
+	for (c = 0; c < HAK_NCLASSES; c++) {
+		struct hak_shard *sh = &hak_heap.shard[c];
+		struct hak_tier_stats *t =
+			&st->tier[c < HAK_NTINY ? HAK_TIER_TINY : HAK_TIER_POOL];
+		uint64_t ops = 0, cached = 0, out, live;
+		unsigned long flags;
+
+		for (cpu = 0; cpu < hak_heap.ncpus; cpu++) {
+			struct hak_pcpu *pc = hak_heap.pcpu[cpu];
+			uint64_t hdr;
+
+			if (!pc)
+				continue;
+			hdr = hak_mag_hdr(&pc->mag[c]);
+			ops += hdr >> HAK_MAG_COUNT_BITS;
+			cached += hdr & HAK_MAG_COUNT_MASK;
+		}
+		flags = hak_lock(&sh->lock);
+		out = sh->out_objects;
+		hak_unlock(&sh->lock, flags);
+		live = out > cached ? out - cached : 0; /* racing snapshot */
+		if (live > ops)
+			live = ops;
+		t->allocs += (ops + live) / 2;
+		t->frees += (ops - live) / 2;
+		t->objects_in_use += live;
+		t->bytes_in_use += live * hak_class_size[c];
+		st->cached_objects += cached;
+		st->cache_hits += ops;
+	}
 	for (cpu = 0; cpu < hak_heap.ncpus; cpu++) {
 		struct hak_pcpu *pc = hak_heap.pcpu[cpu];
 		uint64_t misses;
 
 		if (!pc)
 			continue;
-		for (c = 0; c < HAK_NCLASSES; c++) {
-			struct hak_tier_stats *t =
-				&st->tier[c < HAK_NTINY ? HAK_TIER_TINY : HAK_TIER_POOL];
-			uint64_t a = hak_stat_read(&pc->allocs[c]);
-			uint64_t f = hak_stat_read(&pc->frees[c]);
-
-			t->allocs += a;
-			t->frees += f;
-			st->cache_hits += a + f;
-		}
 		misses = hak_stat_read(&pc->alloc_misses) +
 			 hak_stat_read(&pc->free_misses);
 		st->cache_misses += misses;
 		st->cache_hits -= misses;
 		st->refills += hak_stat_read(&pc->refills);
 		st->drains += hak_stat_read(&pc->drains);
-	}
-}
-
-/* Objects outside the slabs minus live ones are the cached ones; the
- * magazines themselves belong to their CPUs and are not read here. */
-static void add_in_use(struct hak_stats *st)
-{
-	unsigned cpu, c;
-
-	for (c = 0; c < HAK_NCLASSES; c++) {
-		struct hak_shard *sh = &hak_heap.shard[c];
-		unsigned long flags = hak_lock(&sh->lock);
-		int64_t out = (int64_t)sh->out_objects, live = 0;
-
-		hak_unlock(&sh->lock, flags);
-		struct hak_tier_stats *t =
-			&st->tier[c < HAK_NTINY ? HAK_TIER_TINY : HAK_TIER_POOL];
-
-		for (cpu = 0; cpu < hak_heap.ncpus; cpu++) {
-			struct hak_pcpu *pc = hak_heap.pcpu[cpu];
-
-			if (pc)
-				live += (int64_t)(hak_stat_read(&pc->allocs[c]) -
-						  hak_stat_read(&pc->frees[c]));
-		}
-		if (live < 0) /* a racing snapshot */
-			live = 0;
-		if (out > live)
-			st->cached_objects += (uint64_t)(out - live);
-		t->objects_in_use += (uint64_t)live;
-		t->bytes_in_use += (uint64_t)live * hak_class_size[c];
 	}
 }
 
@@ -92,7 +88,6 @@ void hak_stats(struct hak_stats *st)
 	hak_memset(st, 0, sizeof(*st));
 	st->ncpus = hak_heap.ncpus;
 	add_classes(st);
-	add_in_use(st);
 	flags = hak_lock(&hak_heap.lock);
 	st->tier[HAK_TIER_LARGE].bytes_in_use = hak_heap.large_bytes;
 	st->tier[HAK_TIER_LARGE].objects_in_use = hak_heap.large_objects;

@@ -16,6 +16,10 @@
  *       another thread, not an interrupt handler. Bare metal: mask IRQs and
  *       return arch_cpu_id(). Hosted: a per-CPU trylock. Never blocks on a
  *       holder that may be preempted on the same CPU.
+ *   int hak_port_pcpu_try_enter(unsigned long *flags)
+ *       As enter, but never waits: returns -1 (and holds nothing) when the
+ *       port would have to wait. The fast paths use it and fall back to
+ *       the blocking enter on -1.
  *   void hak_port_pcpu_exit(unsigned cpu, unsigned long flags)
  *   int  hak_port_pcpu_enter_remote(unsigned cpu, unsigned long *flags)
  *       Enter the section of a given CPU from another one, for draining

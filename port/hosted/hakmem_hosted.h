@@ -8,11 +8,15 @@
 
 #include "hakmem.h"
 
+#pragma GCC visibility push(default)
+
 /* The mmap page provider the hosted port initialises with. */
 struct hak_page_provider hak_hosted_mmap_provider(void);
 /* CPUs the kernel may run us on (capped at HAK_MAX_CPUS). */
 unsigned hak_hosted_possible_cpus(void);
 /* The default report hook: one line on stderr, no allocation. */
 void hak_hosted_report_stderr(const struct hak_report *r, void *ctx);
+
+#pragma GCC visibility pop
 
 #endif

@@ -23,27 +23,17 @@
 
 struct hak_hosted_lock hak_hosted_locks[HAK_MAX_CPUS];
 unsigned hak_hosted_ncpus = 1;
+long hak_hosted_rseq_cpu_off = HAK_HOSTED_NO_RSEQ;
+
+/* Runs before any constructor of the program (and again at lazy init, in
+ * case malloc is called from an earlier constructor). */
+__attribute__((constructor(101))) static void find_rseq(void)
+{
+	if (__rseq_size >= 8)
+		hak_hosted_rseq_cpu_off = (long)__rseq_offset + 4;
+}
 
 static int init_state; /* 0 none, 1 running, 2 done, 3 failed */
-
-unsigned hak_hosted_current_cpu(void)
-{
-	unsigned n = __atomic_load_n(&hak_hosted_ncpus, __ATOMIC_RELAXED);
-	unsigned c;
-
-	if (__builtin_expect(__rseq_size != 0, 1)) {
-		const struct rseq *rs =
-			(const struct rseq *)((char *)__builtin_thread_pointer() +
-					      __rseq_offset);
-
-		c = __atomic_load_n(&rs->cpu_id, __ATOMIC_RELAXED);
-	} else {
-		c = (unsigned)sched_getcpu();
-	}
-	if (__builtin_expect(c >= n, 0))
-		c %= n;
-	return c;
-}
 
 void hak_hosted_yield(void)
 {
@@ -198,6 +188,7 @@ int hak_hosted_lazy_init(void)
 		return 0;
 	if (__atomic_compare_exchange_n(&init_state, &expect, 1, 0,
 					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		find_rseq();
 		cfg.provider = hak_hosted_mmap_provider();
 		cfg.ncpus = hak_hosted_possible_cpus();
 		cfg.report = hak_hosted_report_stderr;

@@ -32,7 +32,7 @@ TEST_BINS := $(addprefix $(B)/test/plain/,$(HOST_TESTS)) \
 
 test-bins: $(TEST_BINS) $(B)/host/libhakmem.so
 
-test-host: test-bins
+test-host: test-bins $(FS_LIBS)
 	$(Q)tests/run-all.sh host
 
 $(B)/test/preload_probe: tests/host/preload_probe.c include/hakmem.h

@@ -15,6 +15,7 @@
 #ifndef HAKMEM_PORT_IMPL_H
 #define HAKMEM_PORT_IMPL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hakmem/arch.h"
@@ -30,7 +31,38 @@ struct hak_hosted_lock {
 extern struct hak_hosted_lock hak_hosted_locks[HAK_MAX_CPUS];
 extern unsigned hak_hosted_ncpus; /* >= 1 even before hak_init */
 
-unsigned hak_hosted_current_cpu(void);
+/* Offset from the thread pointer to the rseq area's cpu_id, copied from
+ * glibc's registration (__rseq_offset + 4) at load time so the fast path
+ * reads a hidden variable instead of two GOT entries; HAK_HOSTED_NO_RSEQ
+ * when glibc did not register rseq (old kernel, valgrind, tunable off). */
+#define HAK_HOSTED_NO_RSEQ ((long)1 << 62)
+extern long hak_hosted_rseq_cpu_off;
+
+/*
+ * The cache a thread should prefer: the CPU it runs on when glibc
+ * registered rseq (one load from the kernel-maintained rseq area), else a
+ * hash of the thread pointer, which spreads threads over the caches and
+ * keeps each on the same one (no system call per operation). Either way
+ * the trylock, not the index, gives exclusion.
+ */
+static inline unsigned hak_hosted_current_cpu(void)
+{
+	unsigned n = __atomic_load_n(&hak_hosted_ncpus, __ATOMIC_RELAXED);
+	unsigned c;
+
+	long off = hak_hosted_rseq_cpu_off;
+
+	if (__builtin_expect(off != HAK_HOSTED_NO_RSEQ, 1)) {
+		c = __atomic_load_n((const unsigned *)((const char *)
+			__builtin_thread_pointer() + off), __ATOMIC_RELAXED);
+		if (__builtin_expect(c < n, 1))
+			return c;
+		return c % n;
+	}
+	c = (unsigned)(((uintptr_t)__builtin_thread_pointer() >> 12) *
+		       0x9e3779b97f4a7c15ULL >> 32);
+	return (unsigned)(((uint64_t)c * n) >> 32);
+}
 unsigned hak_hosted_pcpu_enter_slow(unsigned cpu);
 void hak_hosted_yield(void);
 int hak_hosted_lazy_init(void);
@@ -52,6 +84,16 @@ static inline unsigned hak_port_pcpu_enter(unsigned long *flags)
 	if (__builtin_expect(hak_hosted_trylock(cpu), 1))
 		return cpu;
 	return hak_hosted_pcpu_enter_slow(cpu);
+}
+
+/* The fast paths' entry: never waits; -1 when the preferred cache is busy
+ * (the caller then takes the blocking slow path). */
+static inline int hak_port_pcpu_try_enter(unsigned long *flags)
+{
+	unsigned cpu = hak_hosted_current_cpu();
+
+	*flags = 0;
+	return hak_hosted_trylock(cpu) ? (int)cpu : -1;
 }
 
 static inline void hak_port_pcpu_exit(unsigned cpu, unsigned long flags)
