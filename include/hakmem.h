@@ -112,6 +112,10 @@ struct hak_stats {
 	uint64_t cached_objects;   /* objects sitting in per-CPU caches */
 	uint64_t events[HAK_EV__COUNT]; /* reports, by kind */
 	unsigned ncpus;
+	/* How the per-CPU fast path runs on this port: "irq-off" (bare
+	 * metal), "rseq" (hosted, restartable sequences) or "trylock" (hosted
+	 * fallback when rseq is unavailable). */
+	const char *fast_path;
 };
 
 /* Compile-time limits (include/hakmem/config.h holds the tunables). */

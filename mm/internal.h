@@ -40,6 +40,8 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 #define hak_cacheline_aligned __attribute__((aligned(ARCH_CACHELINE)))
+/* For the few functions that make up the fast paths. */
+#define hak_always_inline inline __attribute__((always_inline))
 
 #define HAK_PAGE_SHIFT ARCH_PAGE_SHIFT
 #define HAK_PAGE_SIZE (1UL << HAK_PAGE_SHIFT)
@@ -221,6 +223,10 @@ struct hak_mag {
 };
 
 struct hak_pcpu {
+	/* Nonzero while another CPU holds this cache exclusively (ports whose
+	 * fast path is an rseq section check it inside the section). */
+	uint32_t excl;
+	uint32_t pad;
 	struct hak_mag mag[HAK_NCLASSES];
 	/* Slow-path counters, atomic adds: misses, batches moved. */
 	uint64_t alloc_misses, free_misses, refills, drains;
@@ -228,6 +234,15 @@ struct hak_pcpu {
 } hak_cacheline_aligned;
 
 _Static_assert(HAK_CACHE_MAX < HAK_MAG_COUNT_MASK, "count fits the header");
+/* What arch/<arch>/include/hakmem/rseq.h assumes about the layout. */
+_Static_assert(__builtin_offsetof(struct hak_pcpu, excl) == 0, "excl first");
+_Static_assert(__builtin_offsetof(struct hak_mag, hdr) == 0 &&
+		       __builtin_offsetof(struct hak_mag, slots) == 8 &&
+		       sizeof(struct hak_mag) == 16,
+	       "magazine layout");
+#define HAK_MAG_OFFSET(cls)                                                   \
+	(__builtin_offsetof(struct hak_pcpu, mag) +                           \
+	 (unsigned long)(cls) * sizeof(struct hak_mag))
 
 static inline uint64_t hak_mag_hdr(const struct hak_mag *m)
 {
@@ -258,6 +273,8 @@ struct hak_shard {
 	uint32_t nempty;
 	uint32_t nslabs;      /* carved slabs of this class */
 	uint64_t out_objects; /* objects outside the slabs: live or cached */
+	/* Atomic: user operations served past the caches (slow paths). */
+	uint64_t bypass_allocs, bypass_frees;
 } hak_cacheline_aligned;
 
 /* ---- page map ------------------------------------------------------- */
@@ -355,8 +372,10 @@ int hak_shared_check(void);
 /* ---- percpu_cache.c ------------------------------------------------- */
 
 int hak_pcpu_alloc_areas(unsigned ncpus);
-void *hak_pcpu_alloc_refill(struct hak_pcpu *pc, unsigned cls);
-void hak_pcpu_free_drain(struct hak_pcpu *pc, unsigned cls, void *p);
+/* The misses, outside any critical section: refill from the shared pool
+ * and hand one object over / drain a batch and p back to it. */
+void *hak_pcpu_alloc_miss(unsigned cls);
+void hak_pcpu_free_miss(unsigned cls, void *p);
 /* Inside cpu's critical section: move every cached object back. */
 void hak_pcpu_flush(struct hak_pcpu *pc);
 int hak_pcpu_check(struct hak_pcpu *pc, unsigned cpu);

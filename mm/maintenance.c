@@ -7,23 +7,33 @@
  */
 #include "internal.h"
 
-/* Run fn on cpu's cache inside that cache's critical section; returns -1
- * if the port cannot exclude its owner and it is not the caller's. */
-static int with_cpu(unsigned cpu, int remote_ok, int (*fn)(struct hak_pcpu *, unsigned))
+/*
+ * Run fn on cpu's cache with that cache held exclusively. Ports that can
+ * exclude its owner from anywhere (hosted: the cache's lock, plus an rseq
+ * fence in rseq mode) always go through the remote entry. Bare metal can
+ * only own its own CPU's cache (IRQs masked), or a remote one whose CPU
+ * the caller promises is offline (remote_ok); otherwise -1.
+ */
+static int with_cpu(unsigned cpu, int remote_ok,
+		    int (*fn)(struct hak_pcpu *, unsigned))
 {
+	struct hak_pcpu *pc = hak_heap.pcpu[cpu];
 	unsigned long flags;
-	unsigned self = hak_port_pcpu_enter(&flags);
 	int r = -1;
 
-	if (self == cpu) {
-		r = fn(hak_heap.pcpu[cpu], cpu);
+	if (!HAK_PORT_REMOTE_EXCLUSIVE) {
+		unsigned self = hak_port_pcpu_enter(&flags);
+
+		if (self == cpu) {
+			r = fn(pc, cpu);
+			hak_port_pcpu_exit(self, flags);
+			return r;
+		}
 		hak_port_pcpu_exit(self, flags);
-		return r;
 	}
-	hak_port_pcpu_exit(self, flags);
-	if (hak_port_pcpu_enter_remote(cpu, &flags) || remote_ok)
-		r = fn(hak_heap.pcpu[cpu], cpu);
-	hak_port_pcpu_exit_remote(cpu, flags);
+	if (hak_port_pcpu_enter_remote(cpu, &flags, &pc->excl) || remote_ok)
+		r = fn(pc, cpu);
+	hak_port_pcpu_exit_remote(cpu, flags, &pc->excl);
 	return r;
 }
 

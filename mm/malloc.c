@@ -20,7 +20,7 @@
  * who can already read freed memory. Every class is >= 16 bytes, so the
  * word always lies inside the block.
  */
-#include "internal.h"
+#include "pcpu_ops.h"
 
 #define COOKIE_WORD 1
 
@@ -36,37 +36,21 @@ static void *not_initialised(size_t size)
 }
 
 /*
- * The slow paths enter the critical section the blocking way and handle
- * everything: hakmem not yet initialised, an empty or full magazine, a
- * contended hosted cache. align is what the caller asked for (0 for plain
- * malloc), so that a first call that finds hakmem uninitialised can redo
- * the class lookup once the lazy init filled the tables.
+ * Slow paths. align is what the caller asked for (0 for plain malloc), so
+ * that a first call that finds hakmem uninitialised can redo the class
+ * lookup once the lazy init filled the tables.
  */
 static __attribute__((noinline)) void *alloc_slow(unsigned cls, size_t size,
 						  size_t align)
 {
-	unsigned long flags;
-	unsigned cpu = hak_port_pcpu_enter(&flags);
-	struct hak_pcpu *pc = hak_heap.pcpu[cpu];
-	struct hak_mag *m;
-	uint64_t hdr;
 	void *p;
 
-	if (unlikely(!pc)) {
-		hak_port_pcpu_exit(cpu, flags);
+	if (unlikely(!__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE))) {
 		if (hak_port_lazy_init())
 			return not_initialised(size);
 		return align ? hak_aligned_alloc(align, size) : hak_malloc(size);
 	}
-	m = &pc->mag[cls];
-	hdr = hak_mag_hdr(m);
-	if (hdr & HAK_MAG_COUNT_MASK) {
-		p = m->slots[(hdr & HAK_MAG_COUNT_MASK) - 1];
-		hak_mag_set_hdr(m, hdr + HAK_MAG_OP - 1);
-	} else {
-		p = hak_pcpu_alloc_refill(pc, cls);
-	}
-	hak_port_pcpu_exit(cpu, flags);
+	p = hak_pcpu_alloc_miss(cls);
 	if (unlikely(!p)) {
 		hak_report(HAK_EV_OUT_OF_MEMORY, NULL, size, "no slab");
 		return NULL;
@@ -75,77 +59,22 @@ static __attribute__((noinline)) void *alloc_slow(unsigned cls, size_t size,
 	return p;
 }
 
-static __attribute__((noinline)) void free_slow(unsigned cls, void *p)
+/* The fast paths: one magazine operation, or a tail call to the slow path,
+ * so they call nothing and save no registers. */
+static hak_always_inline void *cache_alloc(unsigned cls, size_t size, size_t align)
 {
-	unsigned long flags;
-	unsigned cpu = hak_port_pcpu_enter(&flags);
-	struct hak_pcpu *pc = hak_heap.pcpu[cpu];
-	struct hak_mag *m = &pc->mag[cls];
-	uint64_t hdr = hak_mag_hdr(m);
+	void *p = hak_op_pop(cls);
 
-	if ((hdr & HAK_MAG_COUNT_MASK) < hak_classes[cls].cache_cap) {
-		m->slots[hdr & HAK_MAG_COUNT_MASK] = p;
-		hak_mag_set_hdr(m, hdr + HAK_MAG_OP + 1);
-	} else {
-		hak_pcpu_free_drain(pc, cls, p);
-	}
-	hak_port_pcpu_exit(cpu, flags);
-}
-
-/*
- * The fast paths: a try-enter that cannot block, one magazine operation,
- * exit. Every other case leaves the section and tail-calls a slow path,
- * so the fast path calls nothing and saves no registers.
- */
-static inline void *cache_alloc(unsigned cls, size_t size, size_t align)
-{
-	unsigned long flags;
-	int cpu = hak_port_pcpu_try_enter(&flags);
-	struct hak_pcpu *pc;
-	struct hak_mag *m;
-	uint64_t hdr;
-	void *p;
-
-	if (unlikely(cpu < 0))
+	if (unlikely(!p))
 		return alloc_slow(cls, size, align);
-	pc = hak_heap.pcpu[cpu];
-	if (unlikely(!pc))
-		goto slow;
-	m = &pc->mag[cls];
-	hdr = hak_mag_hdr(m);
-	if (unlikely(!(hdr & HAK_MAG_COUNT_MASK)))
-		goto slow;
-	p = m->slots[(hdr & HAK_MAG_COUNT_MASK) - 1];
-	hak_mag_set_hdr(m, hdr + HAK_MAG_OP - 1);
-	hak_port_pcpu_exit((unsigned)cpu, flags);
 	cookie_clear(p);
 	return p;
-slow:
-	hak_port_pcpu_exit((unsigned)cpu, flags);
-	return alloc_slow(cls, size, align);
 }
 
-static inline void cache_free(unsigned cls, void *p)
+static hak_always_inline void cache_free(unsigned cls, void *p)
 {
-	unsigned long flags;
-	int cpu = hak_port_pcpu_try_enter(&flags);
-	struct hak_mag *m;
-	uint64_t hdr;
-
-	if (unlikely(cpu < 0)) {
-		free_slow(cls, p);
-		return;
-	}
-	m = &hak_heap.pcpu[cpu]->mag[cls];
-	hdr = hak_mag_hdr(m);
-	if (unlikely((hdr & HAK_MAG_COUNT_MASK) >= hak_classes[cls].cache_cap)) {
-		hak_port_pcpu_exit((unsigned)cpu, flags);
-		free_slow(cls, p);
-		return;
-	}
-	m->slots[hdr & HAK_MAG_COUNT_MASK] = p;
-	hak_mag_set_hdr(m, hdr + HAK_MAG_OP + 1);
-	hak_port_pcpu_exit((unsigned)cpu, flags);
+	if (unlikely(hak_op_push(cls, p)))
+		hak_pcpu_free_miss(cls, p);
 }
 
 static void *large_alloc(size_t size, size_t align)

@@ -3,11 +3,12 @@
  * percpu_cache.c - the per-CPU caches ("magazines") and their slow paths.
  *
  * Each CPU has, per size class, a bounded stack of free object pointers
- * (struct hak_mag). The fast paths in malloc.c pop and push it inside the
- * port's per-CPU critical section, with no lock and no atomic RMW. Here
- * live the misses: an empty magazine is refilled with one batch (half its
- * capacity) from the class's shard, and a full one drains its oldest half
- * back, so the next few operations hit again whichever way they go.
+ * (struct hak_mag). The fast paths in malloc.c pop and push it with one
+ * per-CPU critical section each (pcpu_ops.h): no lock, no atomic RMW.
+ * Here live the misses: an empty magazine is refilled with one batch (half
+ * its capacity) from the class's shard, and a full one gives half back, so
+ * the next few operations hit again whichever way they go. The shard is
+ * only touched outside the critical section.
  *
  * A pointer array rather than a list threaded through the objects: the
  * cache never reads or writes object memory, batches are plain copies, and
@@ -16,7 +17,7 @@
  *
  * Per-CPU areas are allocated once, at hak_init, for ncpus CPUs.
  */
-#include "internal.h"
+#include "pcpu_ops.h"
 
 int hak_pcpu_alloc_areas(unsigned ncpus)
 {
@@ -46,38 +47,60 @@ int hak_pcpu_alloc_areas(unsigned ncpus)
 	return 0;
 }
 
-/* Inside the critical section; the magazine of cls is empty. The
- * allocation it serves counts as one operation of the magazine. */
-void *hak_pcpu_alloc_refill(struct hak_pcpu *pc, unsigned cls)
+/* Per-CPU slow-path counters are atomic adds, so any CPU's will do: take
+ * the one we probably run on. */
+static struct hak_pcpu *stat_pcpu(void)
 {
-	struct hak_mag *m = &pc->mag[cls];
-	uint64_t hdr = hak_mag_hdr(m);
-	unsigned n = hak_shared_refill(cls, m->slots, hak_classes[cls].batch);
-
-	hak_stat_add(&pc->alloc_misses, 1);
-	if (!n)
-		return NULL;
-	hak_stat_add(&pc->refills, 1);
-	hak_mag_set_hdr(m, (hdr & ~HAK_MAG_COUNT_MASK) + HAK_MAG_OP + n - 1);
-	return m->slots[n - 1];
+	return hak_heap.pcpu[hak_port_cpu_hint() % hak_heap.ncpus];
 }
 
-/* Inside the critical section; the magazine of cls is full. Drain the
- * oldest half (the coldest objects) and push p. */
-void hak_pcpu_free_drain(struct hak_pcpu *pc, unsigned cls, void *p)
+/*
+ * Allocation miss. One batch comes from the shard outside any critical
+ * section (with IRQs enabled on bare metal, except under the shard lock);
+ * one object is the caller's, the rest go into the magazine of whichever
+ * CPU we are on by now, and what no longer fits goes straight back.
+ * The caller's object bypassed the magazine, so it is counted apart.
+ */
+void *hak_pcpu_alloc_miss(unsigned cls)
 {
-	struct hak_mag *m = &pc->mag[cls];
-	uint64_t hdr = hak_mag_hdr(m);
-	unsigned b = hak_classes[cls].batch, i;
-	unsigned n = (unsigned)(hdr & HAK_MAG_COUNT_MASK);
+	void *batch[HAK_CACHE_MAX / 2];
+	unsigned n, k;
+	void *p;
 
-	hak_shared_drain(cls, m->slots, b);
-	for (i = b; i < n; i++)
-		m->slots[i - b] = m->slots[i];
-	m->slots[n - b] = p;
-	hak_mag_set_hdr(m, (hdr & ~HAK_MAG_COUNT_MASK) + HAK_MAG_OP + n - b + 1);
-	hak_stat_add(&pc->free_misses, 1);
-	hak_stat_add(&pc->drains, 1);
+	/* The fast path may only have met a busy cache (hosted fallback). */
+	p = hak_op_pop_wait(cls);
+	if (p)
+		return p;
+	hak_stat_add(&stat_pcpu()->alloc_misses, 1);
+	n = hak_shared_refill(cls, batch, hak_classes[cls].batch);
+	if (!n)
+		return NULL;
+	hak_stat_add(&stat_pcpu()->refills, 1);
+	hak_stat_add(&hak_heap.shard[cls].bypass_allocs, 1);
+	p = batch[--n];
+	k = n ? hak_op_push_batch(cls, batch, n) : 0;
+	if (k < n)
+		hak_shared_drain(cls, batch + k, n - k);
+	return p;
+}
+
+/*
+ * Free miss: take a batch off the top of the magazine and return it, with
+ * p, to the shard outside the critical section.
+ */
+void hak_pcpu_free_miss(unsigned cls, void *p)
+{
+	void *batch[HAK_CACHE_MAX / 2 + 1];
+	unsigned k;
+
+	if (!hak_op_push_wait(cls, p))
+		return;
+	k = hak_op_pop_batch(cls, batch, hak_classes[cls].batch);
+	batch[k] = p;
+	hak_shared_drain(cls, batch, k + 1);
+	hak_stat_add(&hak_heap.shard[cls].bypass_frees, 1);
+	hak_stat_add(&stat_pcpu()->free_misses, 1);
+	hak_stat_add(&stat_pcpu()->drains, 1);
 }
 
 void hak_pcpu_flush(struct hak_pcpu *pc)

@@ -27,8 +27,9 @@ void hak_stats_out_add(int64_t bytes)
 /*
  * Per class: ops = sum of the magazines' operation counters (each alloc and
  * free served by a cache is one op), cached = sum of their counts, out =
- * objects outside the slabs (the shard's count, exact under its lock).
- * Then live = out - cached, and since allocs + frees = ops and
+ * objects outside the slabs (the shard's count, exact under its lock), and
+ * the slow paths' bypass counts (operations served past the magazines).
+ * Then live = out - cached, and with allocs + frees = ops + bypasses and
  * allocs - frees = live, both follow without a counter on the fast path.
  */
 static void add_classes(struct hak_stats *st)
@@ -39,7 +40,7 @@ static void add_classes(struct hak_stats *st)
 		struct hak_shard *sh = &hak_heap.shard[c];
 		struct hak_tier_stats *t =
 			&st->tier[c < HAK_NTINY ? HAK_TIER_TINY : HAK_TIER_POOL];
-		uint64_t ops = 0, cached = 0, out, live;
+		uint64_t ops = 0, cached = 0, out, live, ba, bf, a;
 		unsigned long flags;
 
 		for (cpu = 0; cpu < hak_heap.ncpus; cpu++) {
@@ -55,11 +56,15 @@ static void add_classes(struct hak_stats *st)
 		flags = hak_lock(&sh->lock);
 		out = sh->out_objects;
 		hak_unlock(&sh->lock, flags);
+		ba = hak_stat_read(&sh->bypass_allocs);
+		bf = hak_stat_read(&sh->bypass_frees);
 		live = out > cached ? out - cached : 0; /* racing snapshot */
-		if (live > ops)
-			live = ops;
-		t->allocs += (ops + live) / 2;
-		t->frees += (ops - live) / 2;
+		/* allocs through magazines: (ops + live - ba + bf) / 2 */
+		a = ops + live + bf >= ba ? (ops + live + bf - ba) / 2 : 0;
+		if (a > ops)
+			a = ops;
+		t->allocs += a + ba;
+		t->frees += ops - a + bf;
 		t->objects_in_use += live;
 		t->bytes_in_use += live * hak_class_size[c];
 		st->cached_objects += cached;
@@ -87,6 +92,7 @@ void hak_stats(struct hak_stats *st)
 
 	hak_memset(st, 0, sizeof(*st));
 	st->ncpus = hak_heap.ncpus;
+	st->fast_path = hak_port_fast_path_name();
 	add_classes(st);
 	flags = hak_lock(&hak_heap.lock);
 	st->tier[HAK_TIER_LARGE].bytes_in_use = hak_heap.large_bytes;

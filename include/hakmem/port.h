@@ -53,6 +53,14 @@
  *       (no-op where there is no errno).
  *   uint64_t hak_port_entropy(void)  a few bits of entropy or a counter.
  *   void hak_port_trap(void)         stop execution (no panic hook given).
+ *   const char *hak_port_fast_path_name(void)  for hak_stats().fast_path.
+ *
+ * Restartable sequences (optional, HAK_PORT_HAS_RSEQ)
+ *   int hak_port_rseq_active(void)   the magazine operations run as the
+ *       arch's rseq sections (arch/<arch>/include/hakmem/rseq.h)
+ *   long hak_port_rseq_area(void)    offset of the rseq area from the
+ *       thread pointer
+ *   HAK_PORT_TRYENTER_CAN_FAIL       1 if try_enter may fail on a busy cache
  */
 #ifndef HAKMEM_PORT_H
 #define HAKMEM_PORT_H

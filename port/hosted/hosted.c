@@ -11,11 +11,13 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/rseq.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "hakmem_hosted.h"
@@ -24,6 +26,8 @@
 struct hak_hosted_lock hak_hosted_locks[HAK_MAX_CPUS];
 unsigned hak_hosted_ncpus = 1;
 long hak_hosted_rseq_cpu_off = HAK_HOSTED_NO_RSEQ;
+int hak_hosted_rseq_mode;
+long hak_hosted_rseq_area_off;
 
 /* Runs before any constructor of the program (and again at lazy init, in
  * case malloc is called from an earlier constructor). */
@@ -31,6 +35,62 @@ __attribute__((constructor(101))) static void find_rseq(void)
 {
 	if (__rseq_size >= 8)
 		hak_hosted_rseq_cpu_off = (long)__rseq_offset + 4;
+}
+
+static long membarrier(int cmd, unsigned flags, int cpu)
+{
+	return syscall(__NR_membarrier, cmd, flags, cpu);
+}
+
+/*
+ * Rseq mode needs: glibc's rseq registration (the CPU id and the abort
+ * machinery), membarrier's rseq fence (to take a cache from a running CPU),
+ * and ncpus covering every CPU id the kernel may report (the sections
+ * index the per-CPU table by it).
+ */
+void hak_hosted_choose_mode(unsigned ncpus)
+{
+	int mode = 0;
+
+	find_rseq();
+#if HAK_PORT_HAS_RSEQ
+	if (hak_hosted_rseq_cpu_off != HAK_HOSTED_NO_RSEQ &&
+	    ncpus >= hak_hosted_possible_cpus() &&
+	    membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0) == 0) {
+		hak_hosted_rseq_area_off = (long)__rseq_offset;
+		mode = 1;
+	}
+#endif
+	(void)ncpus;
+	__atomic_store_n(&hak_hosted_rseq_mode, mode, __ATOMIC_RELEASE);
+}
+
+int hak_hosted_remote_enter(unsigned cpu, uint32_t *excl)
+{
+	unsigned spins = 0;
+
+	while (!hak_hosted_trylock(cpu)) {
+		if (++spins > 64)
+			sched_yield();
+		else
+			arch_cpu_relax();
+	}
+	if (hak_port_rseq_active()) {
+		__atomic_store_n(excl, 1, __ATOMIC_SEQ_CST);
+		/* Abort every rseq section on that CPU: one that read excl
+		 * before the store cannot commit after this returns. */
+		if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
+			       MEMBARRIER_CMD_FLAG_CPU, (int)cpu))
+			membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0);
+	}
+	return 1;
+}
+
+void hak_hosted_remote_exit(unsigned cpu, uint32_t *excl)
+{
+	if (hak_port_rseq_active())
+		__atomic_store_n(excl, 0, __ATOMIC_RELEASE);
+	hak_port_pcpu_exit(cpu, 0);
 }
 
 static int init_state; /* 0 none, 1 running, 2 done, 3 failed */
@@ -214,11 +274,9 @@ static void fork_prepare(void)
 {
 	unsigned c;
 
-	for (c = 0; c < HAK_MAX_CPUS; c++) {
-		unsigned long f;
-
-		hak_port_pcpu_enter_remote(c, &f);
-	}
+	for (c = 0; c < HAK_MAX_CPUS; c++)
+		while (!hak_hosted_trylock(c))
+			sched_yield();
 	for (c = 0; c < HAK_NCLASSES; c++)
 		hak_lock(&hak_heap.shard[c].lock);
 	hak_lock(&hak_heap.lock);
@@ -232,7 +290,7 @@ static void fork_release(void)
 	for (c = 0; c < HAK_NCLASSES; c++)
 		hak_unlock(&hak_heap.shard[c].lock, 0);
 	for (c = 0; c < HAK_MAX_CPUS; c++)
-		hak_port_pcpu_exit_remote(c, 0);
+		hak_port_pcpu_exit(c, 0);
 }
 
 __attribute__((constructor)) static void hosted_ctor(void)

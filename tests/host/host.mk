@@ -9,7 +9,7 @@ HOST_TESTS := $(patsubst tests/host/%.c,%,$(sort $(wildcard tests/host/test_*.c)
 TSAN_TESTS := test_mt
 LIB_SRCS := $(MM_SRCS) $(HOSTED_SRCS)
 TEST_CFLAGS := $(HOST_CFLAGS) -Itests/host
-TEST_DEPS := $(LIB_SRCS) $(wildcard include/*.h include/hakmem/*.h mm/*.h port/hosted/*.h port/hosted/include/hakmem/*.h tests/host/*.h)
+TEST_DEPS := Makefile tests/host/host.mk $(LIB_SRCS) $(wildcard include/*.h include/hakmem/*.h mm/*.h port/hosted/*.h port/hosted/include/hakmem/*.h tests/host/*.h)
 
 $(B)/test/plain/%: tests/host/%.c $(TEST_DEPS)
 	@mkdir -p $(dir $@)
@@ -26,7 +26,14 @@ $(B)/test/tsan/%: tests/host/%.c $(TEST_DEPS)
 	@echo "  CC      $@"
 	$(Q)$(HOST_CC) $(TEST_CFLAGS) $(TSAN_FLAGS) -o $@ $< $(LIB_SRCS) -lpthread
 
+# The threaded test again with the hosted trylock fallback forced.
+$(B)/test/plain/test_mt_trylock: tests/host/test_mt.c $(TEST_DEPS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(HOST_CC) $(TEST_CFLAGS) -DHAK_HOSTED_NO_RSEQ_BUILD -o $@ $< $(LIB_SRCS) -lpthread
+
 TEST_BINS := $(addprefix $(B)/test/plain/,$(HOST_TESTS)) \
+	     $(B)/test/plain/test_mt_trylock \
 	     $(addprefix $(B)/test/asan/,$(HOST_TESTS)) \
 	     $(addprefix $(B)/test/tsan/,$(TSAN_TESTS))
 

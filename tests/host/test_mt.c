@@ -12,6 +12,7 @@
  */
 #include <pthread.h>
 #include <sched.h>
+#include <sys/rseq.h>
 
 #include "check.h"
 
@@ -189,12 +190,21 @@ int main(void)
 		      "tier %lu: %llu allocs, %llu frees", (unsigned long)i,
 		      (unsigned long long)st.tier[i].allocs,
 		      (unsigned long long)st.tier[i].frees);
+	/* The fast path this test exercised must be the one expected here:
+	 * rseq whenever glibc registered it, unless built without. */
+#ifdef HAK_HOSTED_NO_RSEQ_BUILD
+	CHECK(!strcmp(st.fast_path, "trylock"), "fast path %s", st.fast_path);
+#else
+	CHECK(!strcmp(st.fast_path, __rseq_size ? "rseq" : "trylock"),
+	      "fast path %s (rseq size %u)", st.fast_path, __rseq_size);
+#endif
 	hak_trim();
 	hak_stats(&st);
 	CHECK(st.cached_objects == 0, "cached after trim");
 	CHECK(st.provider_held == st.meta_bytes, "held %llu meta %llu",
 	      (unsigned long long)st.provider_held,
 	      (unsigned long long)st.meta_bytes);
+	printf("fast path: %s\n", st.fast_path);
 	printf("allocs %llu, hits %llu, misses %llu, refills %llu, drains %llu\n",
 	       (unsigned long long)(st.tier[0].allocs + st.tier[1].allocs +
 				    st.tier[2].allocs),

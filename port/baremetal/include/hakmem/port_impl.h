@@ -18,6 +18,8 @@
 
 #define HAK_PORT_NAME "baremetal"
 #define HAK_PORT_REMOTE_EXCLUSIVE 0
+#define HAK_PORT_TRYENTER_CAN_FAIL 0
+#define HAK_PORT_HAS_RSEQ 0
 
 static inline unsigned hak_port_pcpu_enter(unsigned long *flags)
 {
@@ -39,17 +41,21 @@ static inline void hak_port_pcpu_exit(unsigned cpu, unsigned long flags)
 }
 
 static inline int hak_port_pcpu_enter_remote(unsigned cpu,
-					     unsigned long *flags)
+					     unsigned long *flags,
+					     uint32_t *excl)
 {
 	(void)cpu;
+	(void)excl;
 	*flags = arch_irq_save();
 	return 0;
 }
 
 static inline void hak_port_pcpu_exit_remote(unsigned cpu,
-					     unsigned long flags)
+					     unsigned long flags,
+					     uint32_t *excl)
 {
 	(void)cpu;
+	(void)excl;
 	arch_irq_restore(flags);
 }
 
@@ -84,6 +90,11 @@ static inline void hak_port_set_ncpus(unsigned n)
 static inline void hak_port_set_errno(int e)
 {
 	(void)e;
+}
+
+static inline const char *hak_port_fast_path_name(void)
+{
+	return "irq-off";
 }
 
 static inline int hak_port_lazy_init(void)

@@ -23,6 +23,16 @@
 
 #define HAK_PORT_NAME "hosted"
 #define HAK_PORT_REMOTE_EXCLUSIVE 1
+#define HAK_PORT_TRYENTER_CAN_FAIL 1
+
+#if __has_include("hakmem/rseq.h")
+#include "hakmem/rseq.h"
+#endif
+#if defined(ARCH_HAS_RSEQ) && !defined(HAK_HOSTED_NO_RSEQ_BUILD)
+#define HAK_PORT_HAS_RSEQ 1
+#else
+#define HAK_PORT_HAS_RSEQ 0
+#endif
 
 struct hak_hosted_lock {
 	int v;
@@ -37,6 +47,33 @@ extern unsigned hak_hosted_ncpus; /* >= 1 even before hak_init */
  * when glibc did not register rseq (old kernel, valgrind, tunable off). */
 #define HAK_HOSTED_NO_RSEQ ((long)1 << 62)
 extern long hak_hosted_rseq_cpu_off;
+/* Rseq mode: glibc registered rseq, membarrier's rseq fence is registered
+ * and every CPU id the kernel can report is below ncpus. Decided once at
+ * init; then the magazine operations are rseq sections (pcpu_ops.h). */
+extern int hak_hosted_rseq_mode;
+extern long hak_hosted_rseq_area_off; /* __rseq_offset */
+
+#if HAK_PORT_HAS_RSEQ
+static inline int hak_port_rseq_active(void)
+{
+	return __atomic_load_n(&hak_hosted_rseq_mode, __ATOMIC_RELAXED);
+}
+
+static inline long hak_port_rseq_area(void)
+{
+	return hak_hosted_rseq_area_off;
+}
+#endif
+
+#if !HAK_PORT_HAS_RSEQ
+static inline int hak_port_rseq_active(void)
+{
+	return 0;
+}
+#endif
+
+int hak_hosted_remote_enter(unsigned cpu, uint32_t *excl);
+void hak_hosted_remote_exit(unsigned cpu, uint32_t *excl);
 
 /*
  * The cache a thread should prefer: the CPU it runs on when glibc
@@ -102,25 +139,22 @@ static inline void hak_port_pcpu_exit(unsigned cpu, unsigned long flags)
 	__atomic_store_n(&hak_hosted_locks[cpu].v, 0, __ATOMIC_RELEASE);
 }
 
+/* Lock the cache; in rseq mode also raise excl and fence the CPU so that
+ * no rseq section there still works on it (port/hosted/hosted.c). */
 static inline int hak_port_pcpu_enter_remote(unsigned cpu,
-					     unsigned long *flags)
+					     unsigned long *flags,
+					     uint32_t *excl)
 {
-	unsigned spins = 0;
-
 	*flags = 0;
-	while (!hak_hosted_trylock(cpu)) {
-		if (++spins > 64)
-			hak_hosted_yield();
-		else
-			arch_cpu_relax();
-	}
-	return 1;
+	return hak_hosted_remote_enter(cpu, excl);
 }
 
 static inline void hak_port_pcpu_exit_remote(unsigned cpu,
-					     unsigned long flags)
+					     unsigned long flags,
+					     uint32_t *excl)
 {
-	hak_port_pcpu_exit(cpu, flags);
+	(void)flags;
+	hak_hosted_remote_exit(cpu, excl);
 }
 
 /* The CPU we run on, for reports only: may be stale at once. */
@@ -148,14 +182,26 @@ static inline void hak_port_spin_wait(unsigned spins)
 		arch_cpu_relax();
 }
 
+void hak_hosted_choose_mode(unsigned ncpus);
+
 static inline void hak_port_set_ncpus(unsigned n)
 {
 	__atomic_store_n(&hak_hosted_ncpus, n, __ATOMIC_RELEASE);
+	hak_hosted_choose_mode(n);
 }
 
 static inline void hak_port_set_errno(int e)
 {
 	hak_hosted_set_errno(e);
+}
+
+static inline const char *hak_port_fast_path_name(void)
+{
+#if HAK_PORT_HAS_RSEQ
+	if (hak_port_rseq_active())
+		return "rseq";
+#endif
+	return "trylock";
 }
 
 static inline int hak_port_lazy_init(void)

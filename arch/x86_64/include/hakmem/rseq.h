@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * x86_64 restartable sequences for the hosted port's per-CPU magazines.
+ *
+ * Each operation is one rseq critical section: read the CPU id from the
+ * thread's rseq area, find that CPU's cache, check that no remote CPU holds
+ * it exclusively, and commit with a single store of the magazine header
+ * (see struct hak_mag in mm/internal.h). If the thread is preempted,
+ * migrated or signalled before the commit, the kernel moves it to the abort
+ * handler, which re-arms the section and starts over. Nothing before the
+ * commit is visible to another context: slots above the count are free
+ * space, so an aborted write into them is harmless.
+ *
+ * Layout the sections assume (checked by _Static_assert in mm/):
+ *   table[cpu]            struct hak_pcpu *, NULL when not set up
+ *   pcpu + 0              u32 excl: nonzero while a remote CPU owns it
+ *   pcpu + magoff         struct hak_mag { u64 hdr; void **slots; }
+ *   hdr                   count in bits 0..15, operation count above
+ * The rseq area (glibc's registration, at %fs:off): cpu_id at +4,
+ * rseq_cs at +8. The abort signature is glibc's RSEQ_SIG.
+ *
+ * Each function returns its result, or its failure value when the fast
+ * path cannot serve (empty/full magazine, cache not set up, or held
+ * remotely); the caller's slow path handles those. The failure exits jump
+ * to label 8, after the commit point, so they leave the section.
+ * (Not asm goto: GCC 12 miscompiles asm goto outputs at -O1.)
+ */
+#ifndef HAKMEM_ARCH_RSEQ_H
+#define HAKMEM_ARCH_RSEQ_H
+
+#define ARCH_HAS_RSEQ 1
+#define ARCH_RSEQ_SIG 0x53053053
+
+/*
+ * The section's descriptor (struct rseq_cs: version, flags, start_ip,
+ * post_commit_offset, abort_ip) and its abort handler: the signature, then
+ * a jump back to label 5, which re-arms rseq_cs before restarting at 1.
+ */
+#define ARCH_RSEQ_PROLOGUE                                                    \
+	".pushsection __rseq_cs, \"aw\"\n\t"                                  \
+	".balign 32\n\t"                                                      \
+	"3:\n\t"                                                              \
+	".long 0, 0\n\t"                                                      \
+	".quad 1f, 2f - 1f, 4f\n\t"                                           \
+	".popsection\n\t"                                                     \
+	".pushsection __rseq_failure, \"ax\"\n\t"                             \
+	".long 0x53053053\n\t"                                                \
+	"4:\n\t"                                                              \
+	"jmp 5f\n\t"                                                          \
+	".popsection\n\t"                                                     \
+	"5:\n\t"                                                              \
+	"leaq 3b(%%rip), %%rax\n\t"                                           \
+	"movq %%rax, %%fs:8(%[off])\n\t"                                      \
+	"1:\n\t"                                                              \
+	"movl %%fs:4(%[off]), %%eax\n\t"                                      \
+	"movq (%[table], %%rax, 8), %%rdx\n\t"                                \
+	"testq %%rdx, %%rdx\n\t"                                              \
+	"jz 8f\n\t"                                                     \
+	"cmpl $0, (%%rdx)\n\t"                                                \
+	"jne 8f\n\t"                                                    \
+	"addq %[magoff], %%rdx\n\t"                                           \
+	"movq (%%rdx), %%rcx\n\t"                                             \
+	"movzwl %%cx, %%eax\n\t"
+
+/* Pop one object; NULL when the fast path cannot serve. */
+static inline void *arch_rseq_mag_pop(long off, void *const *table,
+				      unsigned long magoff)
+{
+	void *p;
+
+	__asm__ volatile(ARCH_RSEQ_PROLOGUE
+		     "testl %%eax, %%eax\n\t"
+		     "jz 8f\n\t"
+		     "movq 8(%%rdx), %%r8\n\t"
+		     "movq -8(%%r8, %%rax, 8), %[p]\n\t"
+		     "addq $0xffff, %%rcx\n\t"
+		     "movq %%rcx, (%%rdx)\n\t"
+		     "2:\n\t"
+		     "jmp 9f\n\t"
+		     "8:\n\t"
+		     "xorl %k[p], %k[p]\n\t"
+		     "9:\n\t"
+		     : [p] "=&r"(p)
+		     : [off] "r"(off), [table] "r"(table), [magoff] "r"(magoff)
+		     : "rax", "rcx", "rdx", "r8", "memory", "cc");
+	return p;
+}
+
+/* Push one object; 0 on success, -1 when the fast path cannot serve. */
+static inline int arch_rseq_mag_push(long off, void *const *table,
+				     unsigned long magoff, unsigned long cap,
+				     void *p)
+{
+	int r;
+
+	__asm__ volatile(ARCH_RSEQ_PROLOGUE
+		     "cmpq %[cap], %%rax\n\t"
+		     "jae 8f\n\t"
+		     "movq 8(%%rdx), %%r8\n\t"
+		     "movq %[p], (%%r8, %%rax, 8)\n\t"
+		     "addq $0x10001, %%rcx\n\t"
+		     "movq %%rcx, (%%rdx)\n\t"
+		     "2:\n\t"
+		     "xorl %[r], %[r]\n\t"
+		     "jmp 9f\n\t"
+		     "8:\n\t"
+		     "movl $-1, %[r]\n\t"
+		     "9:\n\t"
+		     : [r] "=&r"(r)
+		     : [off] "r"(off), [table] "r"(table), [magoff] "r"(magoff),
+		       [cap] "r"(cap), [p] "r"(p)
+		     : "rax", "rcx", "rdx", "r8", "memory", "cc");
+	return r;
+}
+
+/* Push up to n objects (as many as fit); returns how many were pushed.
+ * The operation counter does not move: these are not user operations. */
+static inline unsigned long arch_rseq_mag_push_batch(long off,
+						     void *const *table,
+						     unsigned long magoff,
+						     unsigned long cap,
+						     void *const *objs,
+						     unsigned long n)
+{
+	unsigned long k;
+
+	__asm__ volatile(ARCH_RSEQ_PROLOGUE
+		     "movq %[cap], %[k]\n\t"
+		     "subq %%rax, %[k]\n\t"   /* room (count <= cap) */
+		     "cmpq %[n], %[k]\n\t"
+		     "cmovaq %[n], %[k]\n\t"  /* k = min(room, n) */
+		     "movq 8(%%rdx), %%r8\n\t"
+		     "leaq (%%r8, %%rax, 8), %%r8\n\t" /* dst = slots + count */
+		     "xorl %%eax, %%eax\n\t"
+		     "6:\n\t"
+		     "cmpq %[k], %%rax\n\t"
+		     "jae 7f\n\t"
+		     "movq (%[objs], %%rax, 8), %%r9\n\t"
+		     "movq %%r9, (%%r8, %%rax, 8)\n\t"
+		     "incq %%rax\n\t"
+		     "jmp 6b\n\t"
+		     "7:\n\t"
+		     "addq %[k], %%rcx\n\t"
+		     "movq %%rcx, (%%rdx)\n\t"
+		     "2:\n\t"
+		     "jmp 9f\n\t"
+		     "8:\n\t"
+		     "xorl %k[k], %k[k]\n\t"
+		     "9:\n\t"
+		     : [k] "=&r"(k)
+		     : [off] "r"(off), [table] "r"(table), [magoff] "r"(magoff),
+		       [cap] "r"(cap), [objs] "r"(objs), [n] "r"(n)
+		     : "rax", "rcx", "rdx", "r8", "r9", "memory", "cc");
+	return k;
+}
+
+/* Pop up to n objects from the top into out[]; returns how many. */
+static inline unsigned long arch_rseq_mag_pop_batch(long off,
+						    void *const *table,
+						    unsigned long magoff,
+						    void **out, unsigned long n)
+{
+	unsigned long k;
+
+	__asm__ volatile(ARCH_RSEQ_PROLOGUE
+		     "movq %%rax, %[k]\n\t"
+		     "cmpq %[n], %[k]\n\t"
+		     "cmovaq %[n], %[k]\n\t"  /* k = min(count, n) */
+		     "subq %[k], %%rax\n\t"   /* first = count - k */
+		     "movq 8(%%rdx), %%r8\n\t"
+		     "leaq (%%r8, %%rax, 8), %%r8\n\t"
+		     "xorl %%eax, %%eax\n\t"
+		     "6:\n\t"
+		     "cmpq %[k], %%rax\n\t"
+		     "jae 7f\n\t"
+		     "movq (%%r8, %%rax, 8), %%r9\n\t"
+		     "movq %%r9, (%[out], %%rax, 8)\n\t"
+		     "incq %%rax\n\t"
+		     "jmp 6b\n\t"
+		     "7:\n\t"
+		     "subq %[k], %%rcx\n\t"
+		     "movq %%rcx, (%%rdx)\n\t"
+		     "2:\n\t"
+		     "jmp 9f\n\t"
+		     "8:\n\t"
+		     "xorl %k[k], %k[k]\n\t"
+		     "9:\n\t"
+		     : [k] "=&r"(k)
+		     : [off] "r"(off), [table] "r"(table), [magoff] "r"(magoff),
+		       [out] "r"(out), [n] "r"(n)
+		     : "rax", "rcx", "rdx", "r8", "r9", "memory", "cc");
+	return k;
+}
+
+#endif /* HAKMEM_ARCH_RSEQ_H */

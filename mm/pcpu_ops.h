@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pcpu_ops.h - the operations on the calling CPU's magazine of a class.
+ *
+ * Each is one per-CPU critical section. Where the port has restartable
+ * sequences (hosted Linux with rseq) each is an rseq section in the arch
+ * directory that commits with one store; otherwise it is plain C between
+ * the port's enter and exit (IRQs masked on bare metal, a trylock on the
+ * hosted fallback). Either way the magazine header is written once per
+ * operation (see struct hak_mag).
+ *
+ *   hak_op_pop(cls)            -> object, or NULL: take the slow path
+ *   hak_op_push(cls, p)        -> 0, or -1: take the slow path
+ *   hak_op_push_batch(cls, objs, n) -> how many fitted (may be 0)
+ *   hak_op_pop_batch(cls, out, n)   -> how many were taken (may be 0)
+ * pop and push never wait; the batch forms may wait for a busy hosted
+ * cache (never on bare metal, never in rseq mode).
+ */
+#ifndef HAKMEM_MM_PCPU_OPS_H
+#define HAKMEM_MM_PCPU_OPS_H
+
+#include "internal.h"
+
+static hak_always_inline void *mag_pop_locked(struct hak_mag *m)
+{
+	uint64_t hdr = hak_mag_hdr(m);
+	void *p;
+
+	if (!(hdr & HAK_MAG_COUNT_MASK))
+		return NULL;
+	p = m->slots[(hdr & HAK_MAG_COUNT_MASK) - 1];
+	hak_mag_set_hdr(m, hdr + HAK_MAG_OP - 1);
+	return p;
+}
+
+static hak_always_inline int mag_push_locked(struct hak_mag *m, unsigned cap, void *p)
+{
+	uint64_t hdr = hak_mag_hdr(m);
+
+	if ((hdr & HAK_MAG_COUNT_MASK) >= cap)
+		return -1;
+	m->slots[hdr & HAK_MAG_COUNT_MASK] = p;
+	hak_mag_set_hdr(m, hdr + HAK_MAG_OP + 1);
+	return 0;
+}
+
+static inline unsigned mag_push_batch_locked(struct hak_mag *m, unsigned cap,
+					     void *const *objs, unsigned n)
+{
+	uint64_t hdr = hak_mag_hdr(m);
+	unsigned count = (unsigned)(hdr & HAK_MAG_COUNT_MASK), k, i;
+
+	k = cap - count < n ? cap - count : n;
+	for (i = 0; i < k; i++)
+		m->slots[count + i] = objs[i];
+	hak_mag_set_hdr(m, hdr + k);
+	return k;
+}
+
+static inline unsigned mag_pop_batch_locked(struct hak_mag *m, void **out,
+					    unsigned n)
+{
+	uint64_t hdr = hak_mag_hdr(m);
+	unsigned count = (unsigned)(hdr & HAK_MAG_COUNT_MASK), k, i;
+
+	k = count < n ? count : n;
+	for (i = 0; i < k; i++)
+		out[i] = m->slots[count - k + i];
+	hak_mag_set_hdr(m, hdr - k);
+	return k;
+}
+
+static hak_always_inline void *hak_op_pop(unsigned cls)
+{
+	unsigned long flags;
+	struct hak_pcpu *pc;
+	void *p = NULL;
+	int cpu;
+
+#if HAK_PORT_HAS_RSEQ
+	if (likely(hak_port_rseq_active()))
+		return arch_rseq_mag_pop(hak_port_rseq_area(),
+					 (void *const *)hak_heap.pcpu,
+					 HAK_MAG_OFFSET(cls));
+#endif
+	cpu = hak_port_pcpu_try_enter(&flags);
+	if (unlikely(cpu < 0))
+		return NULL;
+	pc = hak_heap.pcpu[cpu];
+	if (likely(pc))
+		p = mag_pop_locked(&pc->mag[cls]);
+	hak_port_pcpu_exit((unsigned)cpu, flags);
+	return p;
+}
+
+static hak_always_inline int hak_op_push(unsigned cls, void *p)
+{
+	unsigned long flags;
+	int cpu, r;
+
+#if HAK_PORT_HAS_RSEQ
+	if (likely(hak_port_rseq_active()))
+		return arch_rseq_mag_push(hak_port_rseq_area(),
+					  (void *const *)hak_heap.pcpu,
+					  HAK_MAG_OFFSET(cls),
+					  hak_classes[cls].cache_cap, p);
+#endif
+	cpu = hak_port_pcpu_try_enter(&flags);
+	if (unlikely(cpu < 0))
+		return -1;
+	r = mag_push_locked(&hak_heap.pcpu[cpu]->mag[cls],
+			    hak_classes[cls].cache_cap, p);
+	hak_port_pcpu_exit((unsigned)cpu, flags);
+	return r;
+}
+
+static inline unsigned hak_op_push_batch(unsigned cls, void *const *objs,
+					 unsigned n)
+{
+	unsigned long flags;
+	unsigned cpu, k;
+
+#if HAK_PORT_HAS_RSEQ
+	if (hak_port_rseq_active())
+		return (unsigned)arch_rseq_mag_push_batch(
+			hak_port_rseq_area(), (void *const *)hak_heap.pcpu,
+			HAK_MAG_OFFSET(cls), hak_classes[cls].cache_cap, objs, n);
+#endif
+	cpu = hak_port_pcpu_enter(&flags);
+	k = mag_push_batch_locked(&hak_heap.pcpu[cpu]->mag[cls],
+				  hak_classes[cls].cache_cap, objs, n);
+	hak_port_pcpu_exit(cpu, flags);
+	return k;
+}
+
+static inline unsigned hak_op_pop_batch(unsigned cls, void **out, unsigned n)
+{
+	unsigned long flags;
+	unsigned cpu, k;
+
+#if HAK_PORT_HAS_RSEQ
+	if (hak_port_rseq_active())
+		return (unsigned)arch_rseq_mag_pop_batch(
+			hak_port_rseq_area(), (void *const *)hak_heap.pcpu,
+			HAK_MAG_OFFSET(cls), out, n);
+#endif
+	cpu = hak_port_pcpu_enter(&flags);
+	k = mag_pop_batch_locked(&hak_heap.pcpu[cpu]->mag[cls], out, n);
+	hak_port_pcpu_exit(cpu, flags);
+	return k;
+}
+
+/* Slow-path forms of pop and push: on the hosted fallback they wait for a
+ * busy cache instead of failing. With rseq or IRQ masking a failure is
+ * final (empty, full, or held remotely), so they just fail. */
+static inline void *hak_op_pop_wait(unsigned cls)
+{
+	unsigned long flags;
+	unsigned cpu;
+	void *p;
+
+	if (!HAK_PORT_TRYENTER_CAN_FAIL)
+		return NULL;
+#if HAK_PORT_HAS_RSEQ
+	if (hak_port_rseq_active())
+		return NULL;
+#endif
+	cpu = hak_port_pcpu_enter(&flags);
+	p = mag_pop_locked(&hak_heap.pcpu[cpu]->mag[cls]);
+	hak_port_pcpu_exit(cpu, flags);
+	return p;
+}
+
+static inline int hak_op_push_wait(unsigned cls, void *p)
+{
+	unsigned long flags;
+	unsigned cpu;
+	int r;
+
+	if (!HAK_PORT_TRYENTER_CAN_FAIL)
+		return -1;
+#if HAK_PORT_HAS_RSEQ
+	if (hak_port_rseq_active())
+		return -1;
+#endif
+	cpu = hak_port_pcpu_enter(&flags);
+	r = mag_push_locked(&hak_heap.pcpu[cpu]->mag[cls],
+			    hak_classes[cls].cache_cap, p);
+	hak_port_pcpu_exit(cpu, flags);
+	return r;
+}
+
+#endif /* HAKMEM_MM_PCPU_OPS_H */
