@@ -1,0 +1,120 @@
+# SPDX-License-Identifier: MIT
+#
+# tests/qemu/qemu.mk - the QEMU images, included by the top Makefile.
+#
+#   make images               every image below
+#   make test-qemu            the matrix (tests/qemu/run-matrix.sh)
+#   make run [ARCH=aarch64]   boot the demo on 4 CPUs (x86_64, or the
+#                             aarch64 LSE image on -cpu max)
+#
+# Images: build/qemu/<flavour>/<name>.elf, flavour x86_64, aarch64-llsc
+# (-march=armv8-a) or aarch64-lse (-march=armv8.1-a); each links the
+# board, its test sources and the matching freestanding libhakmem.a.
+#   suite        the in-guest test suite (tests/qemu/suite.c)
+#   demo         what `make run` boots (tests/qemu/demo.c)
+#   smoke        board bring-up check (tests/qemu/smoke.c)
+#   fail         deliberately failing: corrupts slab metadata
+#   fail-<mode>  deliberately failing in other ways (tests/qemu/fail.c)
+
+QB := $(B)/qemu
+
+# Both board.mk files define the same names: copy each right after its
+# include.
+include arch/x86_64/board/board.mk
+X86_BOARD_SRCS := $(BOARD_SRCS)
+X86_BOARD_CFLAGS := $(BOARD_CFLAGS)
+X86_BOARD_LDFLAGS := $(BOARD_LDFLAGS)
+X86_BOARD_LDSCRIPT := $(BOARD_LDSCRIPT)
+include arch/aarch64/board/board.mk
+A64_BOARD_SRCS := $(BOARD_SRCS)
+A64_BOARD_CFLAGS := $(BOARD_CFLAGS)
+A64_BOARD_LDFLAGS := $(BOARD_LDFLAGS) -T $(BOARD_LDSCRIPT)
+A64_BOARD_LDSCRIPT := $(BOARD_LDSCRIPT)
+
+QEMU_HDRS := $(wildcard tests/qemu/*.h include/*.h include/hakmem/*.h \
+	mm/*.h port/baremetal/include/hakmem/*.h arch/*/include/hakmem/*.h \
+	arch/aarch64/board/*.h)
+QEMU_CFLAGS := -g -fno-tree-loop-distribute-patterns -Iinclude \
+	       -Iport/baremetal/include -Itests/qemu
+
+QEMU_FLAVOURS := x86_64 aarch64-llsc aarch64-lse
+
+QEMU_CC_x86_64 := $(X86_CC)
+QEMU_CFLAGS_x86_64 := $(X86_BOARD_CFLAGS) -Iarch/x86_64/include $(QEMU_CFLAGS)
+QEMU_LDFLAGS_x86_64 := $(X86_BOARD_LDFLAGS)
+QEMU_LDSCRIPT_x86_64 := $(X86_BOARD_LDSCRIPT)
+QEMU_BOARD_x86_64 := $(X86_BOARD_SRCS)
+
+QEMU_CC_aarch64-llsc := $(A64_CC)
+QEMU_CFLAGS_aarch64-llsc := $(A64_BOARD_CFLAGS) -march=armv8-a \
+	-Iarch/aarch64/include $(QEMU_CFLAGS)
+QEMU_LDFLAGS_aarch64-llsc := $(A64_BOARD_LDFLAGS)
+QEMU_LDSCRIPT_aarch64-llsc := $(A64_BOARD_LDSCRIPT)
+QEMU_BOARD_aarch64-llsc := $(A64_BOARD_SRCS) tests/qemu/libc.c
+
+QEMU_CC_aarch64-lse := $(A64_CC)
+QEMU_CFLAGS_aarch64-lse := $(A64_BOARD_CFLAGS) -march=armv8.1-a \
+	-Iarch/aarch64/include $(QEMU_CFLAGS)
+QEMU_LDFLAGS_aarch64-lse := $(A64_BOARD_LDFLAGS)
+QEMU_LDSCRIPT_aarch64-lse := $(A64_BOARD_LDSCRIPT)
+QEMU_BOARD_aarch64-lse := $(A64_BOARD_SRCS) tests/qemu/libc.c
+
+# Failure modes of tests/qemu/fail.c (fail.elf itself is mode "corrupt").
+QEMU_FAIL_MODES := nopass failline exit fault nobegin hang reset
+QEMU_IMAGE_NAMES := suite demo smoke fail $(addprefix fail-,$(QEMU_FAIL_MODES))
+
+QEMU_OBJS_suite := tests/qemu/suite.o tests/qemu/guest.o tests/qemu/peek.o
+QEMU_OBJS_demo := tests/qemu/demo.o tests/qemu/guest.o
+QEMU_OBJS_smoke := tests/qemu/smoke.o
+QEMU_OBJS_fail := tests/qemu/fail-corrupt.o tests/qemu/guest.o
+$(foreach m,$(QEMU_FAIL_MODES),$(eval QEMU_OBJS_fail-$(m) := \
+	tests/qemu/fail-$(m).o tests/qemu/guest.o))
+
+# $(1) flavour: compile rules.
+define qemu_objs
+$(QB)/$(1)/obj/%.o: %.c $(QEMU_HDRS)
+	@mkdir -p $$(dir $$@)
+	@echo "  CC      $$@"
+	$(Q)$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)) -c $$< -o $$@
+
+$(QB)/$(1)/obj/%.o: %.S $(QEMU_HDRS)
+	@mkdir -p $$(dir $$@)
+	@echo "  AS      $$@"
+	$(Q)$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)) -c $$< -o $$@
+
+$(QB)/$(1)/obj/tests/qemu/fail-%.o: tests/qemu/fail.c $(QEMU_HDRS)
+	@mkdir -p $$(dir $$@)
+	@echo "  CC      $$@"
+	$(Q)$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)) -DFAIL_MODE=FAIL_$$* -c $$< -o $$@
+endef
+
+# $(1) flavour, $(2) image name: link rule.
+define qemu_image
+$(QB)/$(1)/$(2).elf: $(addprefix $(QB)/$(1)/obj/,$(QEMU_OBJS_$(2))) \
+		$(patsubst %,$(QB)/$(1)/obj/%.o,$(basename $(QEMU_BOARD_$(1)))) \
+		$(B)/$(1)/libhakmem.a $(QEMU_LDSCRIPT_$(1))
+	@echo "  LD      $$@"
+	$(Q)$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)) $(QEMU_LDFLAGS_$(1)) -o $$@ \
+		$$(filter %.o,$$^) $(B)/$(1)/libhakmem.a
+endef
+
+$(foreach f,$(QEMU_FLAVOURS),$(eval $(call qemu_objs,$(f))))
+$(foreach f,$(QEMU_FLAVOURS),$(foreach i,$(QEMU_IMAGE_NAMES),\
+	$(eval $(call qemu_image,$(f),$(i)))))
+
+QEMU_IMAGES := $(foreach f,$(QEMU_FLAVOURS),\
+	$(foreach i,$(QEMU_IMAGE_NAMES),$(QB)/$(f)/$(i).elf))
+
+images: $(QEMU_IMAGES)
+
+test-qemu: images
+	$(Q)X86_CC=$(X86_CC) A64_CC=$(A64_CC) tests/qemu/run-matrix.sh
+
+ifeq ($(ARCH),aarch64)
+QEMU_RUN_FLAVOUR := aarch64-lse
+else
+QEMU_RUN_FLAVOUR := x86_64
+endif
+
+run: $(QB)/$(QEMU_RUN_FLAVOUR)/demo.elf
+	$(Q)VERBOSE=1 tests/qemu/run-image.sh $(QEMU_RUN_FLAVOUR) $< 4

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+/*
+ * peek.c - see peek.h. The only test file that includes mm/internal.h.
+ */
+#include "../../mm/internal.h"
+#include "peek.h"
+
+static struct hak_pcpu *pcpu(unsigned cpu)
+{
+	if (cpu >= hak_heap.ncpus)
+		return NULL;
+	return __atomic_load_n(&hak_heap.pcpu[cpu], __ATOMIC_ACQUIRE);
+}
+
+uint64_t peek_cached(unsigned cpu)
+{
+	struct hak_pcpu *pc = pcpu(cpu);
+	uint64_t n = 0;
+	unsigned c;
+
+	if (!pc)
+		return 0;
+	for (c = 0; c < HAK_NCLASSES; c++)
+		n += hak_mag_hdr(&pc->mag[c]) & HAK_MAG_COUNT_MASK;
+	return n;
+}
+
+uint64_t peek_refills(unsigned cpu)
+{
+	struct hak_pcpu *pc = pcpu(cpu);
+
+	return pc ? hak_stat_read(&pc->refills) : 0;
+}
+
+uint64_t peek_drains(unsigned cpu)
+{
+	struct hak_pcpu *pc = pcpu(cpu);
+
+	return pc ? hak_stat_read(&pc->drains) : 0;
+}

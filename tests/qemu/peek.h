@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * peek.h - white-box reads of hakmem's per-CPU state for the QEMU suite.
+ * The public API has no per-CPU view (hak_stats sums over CPUs), but the
+ * cpu_offline test must show that one CPU's cache, and only its, went
+ * back to the shared pool. Reads are relaxed and exact only while that
+ * CPU runs no hakmem code.
+ */
+#ifndef HAKMEM_TESTS_QEMU_PEEK_H
+#define HAKMEM_TESTS_QEMU_PEEK_H
+
+#include <stdint.h>
+
+/* Objects sitting in cpu's magazines, all classes. */
+uint64_t peek_cached(unsigned cpu);
+/* cpu's refill and drain batch counters. */
+uint64_t peek_refills(unsigned cpu);
+uint64_t peek_drains(unsigned cpu);
+
+#endif

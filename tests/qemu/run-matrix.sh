@@ -1,0 +1,118 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# run-matrix.sh - the QEMU test matrix (make test-qemu; tests/run-all.sh).
+#
+#   suite  x86_64                      -smp 1, -smp 4
+#          aarch64 LL/SC (cortex-a72)  -smp 1, -smp 4
+#          aarch64 LSE (max)           -smp 1, -smp 4
+#   smoke, demo  x86_64 and aarch64 LSE, -smp 4
+#   fail images (inverted): tests/qemu/run-image.sh must report FAIL for
+#          each, for the reason its mode is about (tests/qemu/fail.c)
+#
+# One line per run, then a summary; exits non-zero if any run went the
+# wrong way, or if QEMU, the compilers or an image are missing (missing
+# tools are a failure, never a skip). Images come from `make images`.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+
+RUN=tests/qemu/run-image.sh
+QB=build/qemu
+HANG_TIMEOUT=${HANG_TIMEOUT:-4}
+# A suite run takes a few seconds; an allocator stuck with IRQs masked on
+# every CPU can only be ended from outside.
+RUN_TIMEOUT=${RUN_TIMEOUT:-60}
+ok=0
+wrong=0
+wrong_list=""
+
+bad() { # name message
+	wrong=$((wrong + 1))
+	wrong_list="$wrong_list $1"
+	echo "WRONG $2"
+}
+
+# ---- tools ---------------------------------------------------------------
+missing=""
+for tool in qemu-system-x86_64 qemu-system-aarch64 timeout make \
+	"${X86_CC:-gcc}" "${A64_CC:-aarch64-linux-gnu-gcc}"; do
+	command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+done
+if [ -n "$missing" ]; then
+	echo "FAIL qemu matrix: missing tools:$missing"
+	echo "     (Debian: apt-get install qemu-system-x86 qemu-system-arm gcc-aarch64-linux-gnu)"
+	exit 1
+fi
+
+start=$(date +%s)
+
+# expect_pass ARCH IMAGE SMP
+expect_pass() {
+	img=$QB/$(flavour_of "$1")/$2.elf
+	out=$(TIMEOUT=$RUN_TIMEOUT $RUN "$1" "$img" "$3")
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		ok=$((ok + 1))
+		echo "ok    $out"
+	else
+		bad "$1/$2/smp$3" "$out"
+		log=$(echo "$out" | sed -n 's/.*log \([^)]*\)).*/\1/p')
+		[ -n "$log" ] && [ -f "$log" ] && tail -n 15 "$log" | sed 's/^/      | /'
+	fi
+}
+
+# expect_fail ARCH IMAGE SMP REASON: FAIL (exit 1) naming REASON.
+expect_fail() {
+	img=$QB/$(flavour_of "$1")/$2.elf
+	case $2 in
+	fail-hang) out=$(TIMEOUT=$HANG_TIMEOUT $RUN "$1" "$img" "$3") ;;
+	*) out=$(TIMEOUT=$RUN_TIMEOUT $RUN "$1" "$img" "$3") ;;
+	esac
+	rc=$?
+	if [ $rc -eq 1 ] && echo "$out" | grep -qF -- "$4"; then
+		ok=$((ok + 1))
+		echo "ok    (must fail) $out"
+	else
+		bad "$1/$2/smp$3" "(must fail with '$4', run-image exit $rc) $out"
+	fi
+}
+
+flavour_of() {
+	case $1 in
+	aarch64) echo aarch64-lse ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# ---- the suite -----------------------------------------------------------
+for arch in x86_64 aarch64-llsc aarch64-lse; do
+	for smp in 1 4; do
+		expect_pass $arch suite $smp
+	done
+done
+
+# ---- board smoke test and the demo ---------------------------------------
+for arch in x86_64 aarch64-lse; do
+	expect_pass $arch smoke 4
+	expect_pass $arch demo 4
+done
+
+# ---- images that must fail -----------------------------------------------
+for arch in x86_64 aarch64-llsc aarch64-lse; do
+	expect_fail $arch fail 2 "FAIL line: slab_metadata: hak_check() found"
+	expect_fail $arch fail-nopass 2 "no pass for: first"
+	expect_fail $arch fail-failline 2 "FAIL line: first: deliberate"
+	expect_fail $arch fail-exit 2 "exit "
+	expect_fail $arch fail-fault 2 "exit "
+	expect_fail $arch fail-nobegin 1 "no test began"
+	case $arch in
+	x86_64) expect_fail $arch fail-reset 1 "exit 0 (pass is 33)" ;;
+	*) expect_fail $arch fail-reset 1 "no pass for: first" ;;
+	esac
+done
+expect_fail x86_64 fail-hang 1 "timeout"
+expect_fail aarch64-lse fail-hang 1 "timeout"
+
+echo
+echo "qemu matrix: $ok ok, $wrong wrong, $(($(date +%s) - start))s${wrong_list:+; wrong:$wrong_list}"
+[ "$wrong" -eq 0 ]
