@@ -7,7 +7,8 @@
  * caller's and a pointer into the middle of a run maps to nothing.
  *
  * Bounds: one provider call and at most two page-map node allocations,
- * under the global lock.
+ * under the global lock; when the provider says no, one reclaim pass
+ * (hak_trim) and one more call.
  */
 #include "internal.h"
 
@@ -26,6 +27,14 @@ void *hak_large_alloc(size_t size, size_t align)
 		align = HAK_PAGE_SIZE;
 	flags = hak_lock(&hak_heap.lock);
 	p = hak_provider_alloc(bytes, align, 0);
+	if (!p) {
+		/* Out of memory: give back what hysteresis and caches hold,
+		 * then try once more. */
+		hak_unlock(&hak_heap.lock, flags);
+		hak_trim();
+		flags = hak_lock(&hak_heap.lock);
+		p = hak_provider_alloc(bytes, align, 0);
+	}
 	if (p && hak_pagemap_set((uintptr_t)p,
 				 ((bytes >> HAK_PAGE_SHIFT) << 2) |
 					 HAK_PM_TAG_LARGE)) {

@@ -73,8 +73,14 @@ void *hak_pcpu_alloc_miss(unsigned cls)
 		return p;
 	hak_stat_add(&stat_pcpu()->alloc_misses, 1);
 	n = hak_shared_refill(cls, batch, hak_classes[cls].batch);
-	if (!n)
-		return NULL;
+	if (!n) {
+		/* Out of memory: give back what hysteresis and caches hold,
+		 * then try once more. */
+		hak_trim();
+		n = hak_shared_refill(cls, batch, hak_classes[cls].batch);
+		if (!n)
+			return NULL;
+	}
 	hak_stat_add(&stat_pcpu()->refills, 1);
 	hak_stat_add(&hak_heap.shard[cls].bypass_allocs, 1);
 	p = batch[--n];

@@ -5,10 +5,10 @@
  *
  * The region's own bookkeeping (struct region and the bitmap, one bit per
  * page) is carved from the region's first pages. Allocation is first fit
- * at the requested alignment; it skips whole used words and jumps past
- * every used page it meets, so it reads each bitmap word a bounded number
- * of times: O(pages / 64) per call, a cost fixed by the region's size, not
- * by the heap's history. Release is O(pages released / 64).
+ * at the requested alignment; it skips whole free and used words and jumps
+ * past every used run it meets, so a call costs O(pages / 64 + used runs)
+ * word reads: at most O(pages), a bound fixed by the region's size. Release
+ * is O(pages released).
  */
 #include "internal.h"
 
@@ -39,6 +39,21 @@ static size_t next_used(const struct region *r, size_t i, size_t end)
 	return end;
 }
 
+/* First free page in [i, end), or end. */
+static size_t next_free(const struct region *r, size_t i, size_t end)
+{
+	while (i < end) {
+		uint64_t w = ~r->map[i >> 6] >> (i & 63);
+
+		if (w)
+			return i + (size_t)__builtin_ctzll(w) < end
+				       ? i + (size_t)__builtin_ctzll(w)
+				       : end;
+		i = (i | 63) + 1;
+	}
+	return end;
+}
+
 static void mark(struct region *r, size_t i, size_t n, int used)
 {
 	for (; n; i++, n--) {
@@ -53,9 +68,9 @@ static void *region_alloc(void *ctx, size_t bytes, size_t align)
 {
 	struct region *r = ctx;
 	size_t n = bytes >> HAK_PAGE_SHIFT;
-	uintptr_t a = hak_round_up(r->base, align);
-	size_t step = align >> HAK_PAGE_SHIFT;
-	size_t i = (a - r->base) >> HAK_PAGE_SHIFT;
+	uintptr_t first = r->base >> HAK_PAGE_SHIFT;
+	size_t step = align >> HAK_PAGE_SHIFT; /* a power of two */
+	size_t i = hak_round_up(first, step) - first;
 
 	if (!n || n > r->npages - r->used)
 		return NULL;
@@ -67,9 +82,9 @@ static void *region_alloc(void *ctx, size_t bytes, size_t align)
 			r->used += n;
 			return (void *)(r->base + (i << HAK_PAGE_SHIFT));
 		}
-		/* Next aligned start past the used page. */
-		i = ((((r->base >> HAK_PAGE_SHIFT) + u + 1 + step - 1) / step) *
-		     step) - (r->base >> HAK_PAGE_SHIFT);
+		/* Skip the whole used run, then align. */
+		u = next_free(r, u, r->npages);
+		i = hak_round_up(first + u, step) - first;
 	}
 	return NULL;
 }
