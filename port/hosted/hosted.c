@@ -27,6 +27,9 @@ struct hak_hosted_lock hak_hosted_locks[HAK_MAX_CPUS];
 unsigned hak_hosted_ncpus = 1;
 long hak_hosted_rseq_cpu_off = HAK_HOSTED_NO_RSEQ;
 int hak_hosted_rseq_mode;
+#ifdef HAK_HOSTED_TEST_HOOKS
+int hak_hosted_test_cpu = -1;
+#endif
 long hak_hosted_rseq_area_off;
 
 /* Runs before any constructor of the program (and again at lazy init, in

@@ -82,11 +82,22 @@ void hak_hosted_remote_exit(unsigned cpu, uint32_t *excl);
  * keeps each on the same one (no system call per operation). Either way
  * the trylock, not the index, gives exclusion.
  */
+#ifdef HAK_HOSTED_TEST_HOOKS
+/* Tests and fuzzers only: when >= 0, the CPU every thread prefers, so a
+ * single thread can play several CPUs (build with HAK_HOSTED_NO_RSEQ_BUILD
+ * too: the rseq sections read the real CPU id). */
+extern int hak_hosted_test_cpu;
+#endif
+
 static inline unsigned hak_hosted_current_cpu(void)
 {
 	unsigned n = __atomic_load_n(&hak_hosted_ncpus, __ATOMIC_RELAXED);
 	unsigned c;
 
+#ifdef HAK_HOSTED_TEST_HOOKS
+	if (hak_hosted_test_cpu >= 0)
+		return (unsigned)hak_hosted_test_cpu % n;
+#endif
 	long off = hak_hosted_rseq_cpu_off;
 
 	if (__builtin_expect(off != HAK_HOSTED_NO_RSEQ, 1)) {
