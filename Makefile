@@ -14,13 +14,22 @@
 
 ARCH ?= x86_64
 V ?= 0
+DEBUG ?= 0
 ifeq ($(V),1)
 Q :=
 else
 Q := @
 endif
 
+# make DEBUG=1: red zones, poison and alloc/free records (mm/debug.c), in
+# a tree of its own.
+ifeq ($(DEBUG),1)
+B := build/debug
+DBG_FLAGS := -DHAK_DEBUG=1
+else
 B := build
+DBG_FLAGS :=
+endif
 HOST_ARCH := $(shell uname -m)
 
 # The aarch64 compiler: CROSS_COMPILE when building ARCH=aarch64, else the
@@ -44,14 +53,14 @@ WARN := -Wall -Wextra -Werror
 # Freestanding: no libc, no builtins turned into libc calls.
 FS_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -nostdlib -fno-pic -fno-pie \
 	     -fno-stack-protector -fno-tree-loop-distribute-patterns $(WARN) \
-	     -Iinclude -Iport/baremetal/include
+	     $(DBG_FLAGS) -Iinclude -Iport/baremetal/include
 X86_FS_CFLAGS := $(FS_CFLAGS) -Iarch/x86_64/include -mno-red-zone \
 		 -mgeneral-regs-only -mcx16
 A64_FS_CFLAGS := $(FS_CFLAGS) -Iarch/aarch64/include -mgeneral-regs-only \
 		 -mstrict-align -mno-outline-atomics
 
 HOST_CFLAGS := -std=gnu11 -O2 -g -fPIC -fvisibility=hidden \
-	       -fno-semantic-interposition $(WARN) -Iinclude \
+	       -fno-semantic-interposition $(WARN) $(DBG_FLAGS) -Iinclude \
 	       -Iarch/$(HOST_ARCH)/include -Iport/hosted/include -Iport/hosted \
 	       $(if $(filter x86_64,$(HOST_ARCH)),-mcx16)
 ASAN_FLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -123,7 +132,9 @@ test-nm: $(FS_LIBS)
 	$(Q)tests/check-nm.sh $(A64_CROSS) $(B)/aarch64-llsc/libhakmem.a
 	$(Q)tests/check-nm.sh $(A64_CROSS) $(B)/aarch64-lse/libhakmem.a
 
+# The whole suite, release and debug builds.
 test: all test-bins
+	$(Q)$(MAKE) --no-print-directory DEBUG=1 test-bins freestanding
 	$(Q)tests/run-all.sh all
 
 format:

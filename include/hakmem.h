@@ -44,6 +44,8 @@ enum hak_event {
 	HAK_EV_OUT_OF_MEMORY,	/* the page provider said no; NULL returned */
 	HAK_EV_CORRUPTION,	/* hak_check() or a drain found a broken invariant */
 	HAK_EV_NOT_INITIALISED, /* call before hak_init() on a freestanding port */
+	HAK_EV_BUFFER_OVERFLOW, /* debug build: a write past the block's end */
+	HAK_EV_USE_AFTER_FREE,	/* debug build: a write into a freed block */
 	HAK_EV__COUNT
 };
 
@@ -53,6 +55,10 @@ struct hak_report {
 	size_t size;	  /* the request size where it applies */
 	unsigned cpu;	  /* CPU index the event was seen on */
 	const char *what; /* a short human-readable explanation */
+	/* Debug build: who allocated and who freed the block (the callers'
+	 * return addresses and CPUs); NULL / -1 when unknown. */
+	const void *alloc_site, *free_site;
+	int alloc_cpu, free_cpu;
 };
 
 /*

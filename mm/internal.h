@@ -285,6 +285,7 @@ struct hak_shard {
 #define HAK_PM_TAG_MASK 3UL
 #define HAK_PM_TAG_SLAB 1UL
 #define HAK_PM_TAG_LARGE 2UL
+#define HAK_PM_TAG_TAIL 3UL /* debug build: a later page of a large run */
 
 /* ---- the heap ------------------------------------------------------- */
 
@@ -390,6 +391,9 @@ size_t hak_large_usable(const void *p, uintptr_t entry);
 
 void hak_report(enum hak_event ev, const void *ptr, size_t size,
 		const char *what);
+void hak_report_init(struct hak_report *r, enum hak_event ev, const void *ptr,
+		     size_t size, const char *what);
+void hak_report_full(struct hak_report *r);
 __attribute__((noreturn)) void hak_panic(const char *msg);
 
 /* ---- string.c ------------------------------------------------------- */
@@ -398,6 +402,24 @@ void hak_memset(void *d, int c, size_t n);
 void hak_memcpy(void *d, const void *s, size_t n);
 /* No __builtin_popcount: without a POPCNT target it calls libgcc. */
 unsigned hak_popcount64(uint64_t v);
+
+/* ---- malloc.c / debug.c --------------------------------------------- */
+
+/*
+ * With HAK_DEBUG the public allocation calls are debug.c's, which add a
+ * header and red zone around each block and call the plain ones, renamed
+ * *_raw, underneath.
+ */
+#if HAK_DEBUG
+#define HAK_RAW(name) name##_raw
+void *hak_malloc_raw(size_t size);
+void hak_free_raw(void *ptr);
+size_t hak_usable_size_raw(const void *ptr);
+void *hak_aligned_alloc_raw(size_t alignment, size_t size);
+#else
+#define HAK_RAW(name) name
+#endif
+int hak_block_containing(const void *p, uintptr_t *start, size_t *usable);
 
 /* ---- stats.c -------------------------------------------------------- */
 

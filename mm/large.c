@@ -12,6 +12,22 @@
  */
 #include "internal.h"
 
+/*
+ * Debug build: every page after the first maps to its distance from the
+ * first (tag 3), so a pointer anywhere in the run finds the run. This
+ * costs a page-map write per page, which release builds do not pay.
+ */
+static int map_tail(void *p, size_t bytes, int map)
+{
+	uintptr_t a = (uintptr_t)p, i, n = bytes >> HAK_PAGE_SHIFT;
+
+	for (i = 1; i < n; i++)
+		if (hak_pagemap_set(a + (i << HAK_PAGE_SHIFT),
+				    map ? (i << 2) | HAK_PM_TAG_TAIL : 0))
+			return -1;
+	return 0;
+}
+
 void *hak_large_alloc(size_t size, size_t align)
 {
 	size_t bytes;
@@ -38,6 +54,12 @@ void *hak_large_alloc(size_t size, size_t align)
 	if (p && hak_pagemap_set((uintptr_t)p,
 				 ((bytes >> HAK_PAGE_SHIFT) << 2) |
 					 HAK_PM_TAG_LARGE)) {
+		hak_provider_release(p, bytes);
+		p = NULL;
+	}
+	if (p && HAK_DEBUG && map_tail(p, bytes, 1)) {
+		map_tail(p, bytes, 0);
+		hak_pagemap_set((uintptr_t)p, 0);
 		hak_provider_release(p, bytes);
 		p = NULL;
 	}
@@ -72,6 +94,8 @@ void hak_large_free(void *p, uintptr_t entry)
 		return;
 	}
 	bytes = (entry >> 2) << HAK_PAGE_SHIFT;
+	if (HAK_DEBUG)
+		map_tail(p, bytes, 0);
 	hak_pagemap_set((uintptr_t)p, 0);
 	hak_heap.large_bytes -= bytes;
 	hak_heap.large_objects--;

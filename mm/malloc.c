@@ -48,7 +48,8 @@ static __attribute__((noinline)) void *alloc_slow(unsigned cls, size_t size,
 	if (unlikely(!__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE))) {
 		if (hak_port_lazy_init())
 			return not_initialised(size);
-		return align ? hak_aligned_alloc(align, size) : hak_malloc(size);
+		return align ? HAK_RAW(hak_aligned_alloc)(align, size)
+		     : HAK_RAW(hak_malloc)(size);
 	}
 	p = hak_pcpu_alloc_miss(cls);
 	if (unlikely(!p)) {
@@ -85,7 +86,7 @@ static void *large_alloc(size_t size, size_t align)
 	return hak_large_alloc(size, align);
 }
 
-void *hak_malloc(size_t size)
+void *HAK_RAW(hak_malloc)(size_t size)
 {
 	if (likely(size <= HAK_POOL_MAX))
 		return cache_alloc(hak_size_to_class(size), size, 0);
@@ -142,6 +143,35 @@ static struct block block_lookup(const void *ptr)
 	return b;
 }
 
+/* For debug.c: the block (slab object or large run) containing p, whether
+ * or not p is its start. Returns 0 when p is in no carved block. */
+int hak_block_containing(const void *p, uintptr_t *start, size_t *usable)
+{
+	uintptr_t a = (uintptr_t)p, e = hak_pagemap_get(a), off;
+	struct hak_slab *s;
+
+	if ((e & HAK_PM_TAG_MASK) == HAK_PM_TAG_TAIL) {
+		a = (a & ~(HAK_PAGE_SIZE - 1)) - ((e >> 2) << HAK_PAGE_SHIFT);
+		e = hak_pagemap_get(a);
+		if ((e & HAK_PM_TAG_MASK) != HAK_PM_TAG_LARGE)
+			return 0;
+	}
+	if ((e & HAK_PM_TAG_MASK) == HAK_PM_TAG_LARGE) {
+		*start = a & ~(HAK_PAGE_SIZE - 1);
+		*usable = (e >> 2) << HAK_PAGE_SHIFT;
+		return 1;
+	}
+	if ((e & HAK_PM_TAG_MASK) != HAK_PM_TAG_SLAB)
+		return 0;
+	s = (struct hak_slab *)(e - HAK_PM_TAG_SLAB);
+	off = a - s->start;
+	if (off >= s->span)
+		return 0;
+	*start = s->start + (uintptr_t)hak_obj_index(off, s->inv) * s->size;
+	*usable = s->size;
+	return 1;
+}
+
 /* Off the fast path: classify and report what the fast checks refused. */
 static __attribute__((noinline, cold)) void free_refused(void *ptr)
 {
@@ -159,7 +189,7 @@ static __attribute__((noinline, cold)) void free_refused(void *ptr)
  * reports the precise reason. The cookie word is read only once the
  * pointer is known to be an object start, so it lies inside the object.
  */
-void hak_free(void *ptr)
+void HAK_RAW(hak_free)(void *ptr)
 {
 	uintptr_t p = (uintptr_t)ptr, e, off;
 	struct hak_slab *s;
@@ -192,7 +222,7 @@ static size_t block_usable(const void *ptr, const struct block *b)
 	return hak_large_usable(ptr, b->entry);
 }
 
-size_t hak_usable_size(const void *ptr)
+size_t HAK_RAW(hak_usable_size)(const void *ptr)
 {
 	struct block b;
 
@@ -206,6 +236,7 @@ size_t hak_usable_size(const void *ptr)
 	return block_usable(ptr, &b);
 }
 
+#if !HAK_DEBUG /* debug.c wraps these */
 void *hak_calloc(size_t nmemb, size_t size)
 {
 	size_t n;
@@ -250,7 +281,9 @@ void *hak_realloc(void *ptr, size_t size)
 	return n;
 }
 
-void *hak_aligned_alloc(size_t alignment, size_t size)
+#endif /* !HAK_DEBUG */
+
+void *HAK_RAW(hak_aligned_alloc)(size_t alignment, size_t size)
 {
 	unsigned cls;
 
@@ -260,7 +293,7 @@ void *hak_aligned_alloc(size_t alignment, size_t size)
 		return NULL;
 	}
 	if (alignment <= HAK_MIN_ALIGN)
-		return hak_malloc(size);
+		return HAK_RAW(hak_malloc)(size);
 	if (unlikely(!__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE)) &&
 	    hak_port_lazy_init())
 		return not_initialised(size);

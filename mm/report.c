@@ -16,6 +16,8 @@ static const char *const event_names[HAK_EV__COUNT] = {
 	[HAK_EV_OUT_OF_MEMORY] = "out of memory",
 	[HAK_EV_CORRUPTION] = "corruption",
 	[HAK_EV_NOT_INITIALISED] = "not initialised",
+	[HAK_EV_BUFFER_OVERFLOW] = "buffer overflow",
+	[HAK_EV_USE_AFTER_FREE] = "use after free",
 };
 
 const char *hak_event_name(enum hak_event ev)
@@ -25,20 +27,38 @@ const char *hak_event_name(enum hak_event ev)
 	return event_names[ev];
 }
 
+/* Field by field: a struct copy or initialiser may become a memcpy call,
+ * which the freestanding library must not reference. */
+void hak_report_init(struct hak_report *r, enum hak_event ev, const void *ptr,
+		     size_t size, const char *what)
+{
+	r->event = ev;
+	r->ptr = ptr;
+	r->size = size;
+	r->cpu = 0;
+	r->what = what;
+	r->alloc_site = NULL;
+	r->free_site = NULL;
+	r->alloc_cpu = -1;
+	r->free_cpu = -1;
+}
+
+void hak_report_full(struct hak_report *r)
+{
+	__atomic_fetch_add(&hak_heap.events[r->event], 1, __ATOMIC_RELAXED);
+	if (!hak_heap.cfg.report)
+		return;
+	r->cpu = hak_port_cpu_hint();
+	hak_heap.cfg.report(r, hak_heap.cfg.report_ctx);
+}
+
 void hak_report(enum hak_event ev, const void *ptr, size_t size,
 		const char *what)
 {
 	struct hak_report r;
 
-	__atomic_fetch_add(&hak_heap.events[ev], 1, __ATOMIC_RELAXED);
-	if (!hak_heap.cfg.report)
-		return;
-	r.event = ev;
-	r.ptr = ptr;
-	r.size = size;
-	r.cpu = hak_port_cpu_hint();
-	r.what = what;
-	hak_heap.cfg.report(&r, hak_heap.cfg.report_ctx);
+	hak_report_init(&r, ev, ptr, size, what);
+	hak_report_full(&r);
 }
 
 void hak_panic(const char *msg)

@@ -59,6 +59,8 @@ static void slab_carve(struct hak_slab *s, unsigned cls)
 	if (s->index == 0)
 		start = hak_round_up(base + HAK_SS_HEADER_SIZE, ci->align);
 	cap = (unsigned)((base + HAK_SLAB_SIZE - start) / ci->size);
+	if (HAK_DEBUG) /* no stale debug header survives a new carving */
+		hak_memset((void *)start, 0, (size_t)cap * ci->size);
 	for (w = 0; w < HAK_SLAB_BITMAP_WORDS; w++) {
 		uint64_t v = 0;
 

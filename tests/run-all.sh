@@ -38,13 +38,21 @@ if [ "$what" = host ] || [ "$what" = all ]; then
 	for t in build/test/tsan/test_*; do
 		run "tsan/$(basename "$t")" env TSAN_OPTIONS=halt_on_error=1 "$t"
 	done
-	for lib in build/x86_64 build/aarch64-llsc build/aarch64-lse; do
+	# The debug build (make DEBUG=1) runs the same suite plus test_debug.
+	for t in build/debug/test/plain/test_*; do
+		run "debug/$(basename "$t")" "$t"
+	done
+	for lib in build/x86_64 build/aarch64-llsc build/aarch64-lse \
+		build/debug/x86_64 build/debug/aarch64-llsc build/debug/aarch64-lse; do
 		case $lib in *x86_64) cross="" ;; *) cross=aarch64-linux-gnu- ;; esac
-		run "nm/$(basename $lib)" tests/check-nm.sh "$cross" "$lib/libhakmem.a"
+		run "nm/${lib#build/}" tests/check-nm.sh "$cross" "$lib/libhakmem.a"
 	done
 	run "preload/ls" tests/host/preload.sh
+	run "fuzz/fuzz_heap(short)" tests/fuzz/run.sh short
 fi
 if [ "$what" = qemu ] || [ "$what" = all ]; then
+	# Exact guest instruction counts of every path against their bounds.
+	run "qemu/icount" tests/qemu/icount.sh
 	# Every image run of the matrix counts as one test.
 	mkdir -p build/test/logs
 	log=build/test/logs/qemu_matrix.log

@@ -56,6 +56,11 @@
 #define HAK_EMPTY_SUPERSLABS_KEPT 1
 #endif
 
+/* Debug build (make DEBUG=1): red zones, poison, alloc/free records. */
+#ifndef HAK_DEBUG
+#define HAK_DEBUG 0
+#endif
+
 /* Export malloc/free/... under their standard names (mm/malloc_names.c). */
 #ifndef HAK_EXPORT_MALLOC
 #define HAK_EXPORT_MALLOC 0

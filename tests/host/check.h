@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "hakmem.h"
+#include "hakmem/config.h" /* HAK_DEBUG */
 #include "hakmem_hosted.h"
 
 #define CHECK(cond, ...)                                                      \
@@ -61,8 +62,8 @@ static inline void report_record(const struct hak_report *r, void *ctx)
 	log->last_event = r->event;
 	log->last_what = r->what;
 	if (!log->quiet)
-		fprintf(stderr, "  report: %s: %s (%p)\n",
-			hak_event_name(r->event), r->what, r->ptr);
+		fprintf(stderr, "  report: %s: %s (%p) size %zu\n",
+			hak_event_name(r->event), r->what, r->ptr, r->size);
 }
 
 /* Init over mmap with the recording hook. */

@@ -6,6 +6,10 @@
 #   build/test/tsan   TSan (the multi-threaded tests)
 
 HOST_TESTS := $(patsubst tests/host/%.c,%,$(sort $(wildcard tests/host/test_*.c)))
+# test_debug checks what only the debug build reports.
+ifneq ($(DEBUG),1)
+HOST_TESTS := $(filter-out test_debug,$(HOST_TESTS))
+endif
 TSAN_TESTS := test_mt
 LIB_SRCS := $(MM_SRCS) $(HOSTED_SRCS)
 TEST_CFLAGS := $(HOST_CFLAGS) -Itests/host

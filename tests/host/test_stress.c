@@ -45,8 +45,13 @@ static size_t pick_size(void)
  * and (for aligned requests) is a multiple of the alignment. */
 static int tier_of(size_t size, size_t align)
 {
-	size_t need = size < align ? align : size;
+	size_t need;
 
+#if HAK_DEBUG /* mm/debug.c adds a header (48 rounded up to the alignment)
+	       * and at least one red-zone byte */
+	size += (align > 16 ? (48 + align - 1) / align * align : 48) + 1;
+#endif
+	need = size < align ? align : size;
 	if (size > 32768 || align > 4096)
 		return HAK_TIER_LARGE;
 	if (need <= 1024)
