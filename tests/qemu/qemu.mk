@@ -118,3 +118,23 @@ endif
 
 run: $(QB)/$(QEMU_RUN_FLAVOUR)/demo.elf
 	$(Q)VERBOSE=1 tests/qemu/run-image.sh $(QEMU_RUN_FLAVOUR) $< 4
+
+# ---- icount: exact guest instruction counts ---------------------------------
+#
+#   make icount-images   build/qemu/<flavour>/icount.elf (also part of images)
+#   make test-icount     boot each under TCG with -icount shift=0 -smp 1,
+#                        print the per-path table, fail if a path is over
+#                        its bound or icount is unavailable
+#                        (tests/qemu/icount.sh; docs/guarantees-icount.md)
+
+QEMU_OBJS_icount := tests/qemu/icount.o tests/qemu/guest.o tests/qemu/peek.o
+$(foreach f,$(QEMU_FLAVOURS),$(eval $(call qemu_image,$(f),icount)))
+QEMU_ICOUNT_IMAGES := $(foreach f,$(QEMU_FLAVOURS),$(QB)/$(f)/icount.elf)
+
+icount-images: $(QEMU_ICOUNT_IMAGES)
+images: $(QEMU_ICOUNT_IMAGES)
+
+test-icount: $(QEMU_ICOUNT_IMAGES)
+	$(Q)tests/qemu/icount.sh
+
+.PHONY: icount-images test-icount

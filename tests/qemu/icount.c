@@ -1,0 +1,1072 @@
+// SPDX-License-Identifier: MIT
+/*
+ * icount.c - exact guest instruction counts of hakmem's paths, and a test
+ * of them against bounds.
+ *
+ * Run with QEMU TCG, -icount shift=0 and -smp 1 (tests/qemu/icount.sh).
+ * The counter is then exact and deterministic:
+ *   x86_64   RDTSC, which under -icount advances by one per instruction;
+ *   aarch64  PMU event counter 0 on event 0x08 INST_RETIRED (QEMU
+ *            implements that event only with -icount).
+ * The first test checks that claim: a loop of known length must count
+ * exactly 2 per iteration, and repeated measurements must agree.
+ *
+ * What a count means: the instructions executed inside the API call, from
+ * its first instruction to its return, as callgrind's inclusive count would
+ * say. Every operation is timed by a noipa helper that reads the counter,
+ * calls through a function pointer and reads it again; the same helper run
+ * on a function that is a lone `ret` gives the overhead (the counter reads,
+ * argument set-up, the call), which is subtracted, and the `ret` is added
+ * back. The loop method (N pairs between two reads) subtracts the same loop
+ * run on the null functions.
+ *
+ * The page provider: after hak_init_region the region provider's hooks are
+ * wrapped (white box, mm/internal.h) so each provider call's own count is
+ * known. `max` and `per_op` are hakmem's share, excluding the provider,
+ * which is what docs/design.md bounds; `total_max` adds the region
+ * provider's instructions (the wrapper's own cost, measured, is removed).
+ * The report hook of the validation paths is a counter increment here; its
+ * instructions are included.
+ *
+ * Every measured operation is classified from what it did (refill and
+ * drain counters, the class's slab count, provider calls), so a path's
+ * samples are exactly the operations that took that path.
+ *
+ * Output: "ICOUNT path=NAME arch=ARCH n=.. per_op=.. min=.. max=..
+ * total_max=.. prov_max=.. bound=..", then the test icount_bounds.
+ */
+#include "guest.h"
+#include "peek.h"
+#include "../../mm/internal.h"
+
+#if defined(__x86_64__)
+#define ARCH_FLAVOUR "x86_64"
+#define FL 0
+#elif defined(__aarch64__) && defined(__ARM_FEATURE_ATOMICS)
+#define ARCH_FLAVOUR "aarch64-lse"
+#define FL 2
+#elif defined(__aarch64__)
+#define ARCH_FLAVOUR "aarch64-llsc"
+#define FL 1
+#else
+#error "unknown architecture"
+#endif
+
+/* ---- the counter --------------------------------------------------------- */
+
+static inline uint64_t icnt(void)
+{
+	uint64_t v;
+
+#if defined(__x86_64__)
+	__asm__ __volatile__("rdtsc\n\tshl $32, %%rdx\n\tor %%rdx, %%rax"
+			     : "=a"(v)
+			     :
+			     : "rdx", "memory");
+#else
+	__asm__ __volatile__("mrs %0, pmevcntr0_el0" : "=r"(v) : : "memory");
+#endif
+	return v;
+}
+
+/* Event counters are 32 bits unless PMCR_EL0.LP: take deltas modulo 2^32. */
+static inline uint64_t cdelta(uint64_t a, uint64_t b)
+{
+#if defined(__aarch64__)
+	return (uint32_t)(b - a);
+#else
+	return b - a;
+#endif
+}
+
+/* 0, or why the counter cannot count instructions. */
+static const char *counter_init(void)
+{
+#if defined(__aarch64__)
+	uint64_t pmcr, ceid;
+
+	__asm__ __volatile__("mrs %0, pmcr_el0" : "=r"(pmcr));
+	if (!((pmcr >> 11) & 0x1f))
+		return "PMU has no event counter (PMCR_EL0.N = 0)";
+	__asm__ __volatile__("mrs %0, pmceid0_el0" : "=r"(ceid));
+	if (!(ceid & (1u << 8)))
+		return "PMU event 0x08 INST_RETIRED not implemented "
+		       "(QEMU needs -icount)";
+	/* Event 0x08, filter 0: count EL1 and EL0. */
+	__asm__ __volatile__("msr pmevtyper0_el0, %0" : : "r"(0x08UL));
+	__asm__ __volatile__("msr pmcntenset_el0, %0" : : "r"(1UL));
+	/* E (enable) and P (reset the event counters). */
+	__asm__ __volatile__("msr pmcr_el0, %0\n\tisb"
+			     :
+			     : "r"((pmcr & ~0xffUL) | 3UL)
+			     : "memory");
+#endif
+	return 0;
+}
+
+/* A function that is one `ret`: the measurement helpers run on it give
+ * their own overhead. Cast to each signature through void (*)(void). */
+__asm__(".text\n"
+	"\t.globl icount_null\n"
+	"\t.type icount_null, %function\n"
+	"icount_null:\n"
+	"\tret\n"
+	"\t.size icount_null, . - icount_null\n");
+extern void icount_null(void);
+
+typedef void *(*malloc_fn)(size_t);
+typedef void (*free_fn)(void *);
+typedef void *(*palloc_fn)(void *, size_t, size_t);
+typedef void (*prelease_fn)(void *, void *, size_t);
+
+#define NULL_MALLOC ((malloc_fn)icount_null)
+#define NULL_FREE ((free_fn)icount_null)
+#define NOIPA __attribute__((noipa))
+
+/* ---- measurement helpers: read, one indirect call, read ------------------ */
+
+static NOIPA uint64_t m_malloc(malloc_fn f, size_t n, void **out)
+{
+	uint64_t t0 = icnt(), t1;
+	void *p = f(n);
+
+	t1 = icnt();
+	*out = p;
+	return cdelta(t0, t1);
+}
+
+static NOIPA uint64_t m_free(free_fn f, void *p)
+{
+	uint64_t t0 = icnt(), t1;
+
+	f(p);
+	t1 = icnt();
+	return cdelta(t0, t1);
+}
+
+static NOIPA uint64_t m_pair(malloc_fn mf, free_fn ff, size_t n)
+{
+	uint64_t t0 = icnt(), t1;
+
+	ff(mf(n));
+	t1 = icnt();
+	return cdelta(t0, t1);
+}
+
+static NOIPA uint64_t m_pair_loop(malloc_fn mf, free_fn ff, size_t n,
+				  unsigned iters)
+{
+	uint64_t t0 = icnt(), t1;
+	unsigned i;
+
+	for (i = 0; i < iters; i++)
+		ff(mf(n));
+	t1 = icnt();
+	return cdelta(t0, t1);
+}
+
+static NOIPA uint64_t m_palloc(palloc_fn f, void *ctx, size_t b, size_t a)
+{
+	uint64_t t0 = icnt(), t1;
+
+	f(ctx, b, a);
+	t1 = icnt();
+	return cdelta(t0, t1);
+}
+
+static NOIPA uint64_t m_prelease(prelease_fn f, void *ctx, void *p, size_t b)
+{
+	uint64_t t0 = icnt(), t1;
+
+	f(ctx, p, b);
+	t1 = icnt();
+	return cdelta(t0, t1);
+}
+
+/* A loop of exactly 1 + 2n instructions between the reads. */
+static NOIPA uint64_t calib_loop(unsigned long n)
+{
+	uint64_t t0 = icnt(), t1;
+
+#if defined(__x86_64__)
+	__asm__ __volatile__("mov %1, %0\n1:\tdec %0\n\tjnz 1b"
+			     : "=&r"(n)
+			     : "r"(n)
+			     : "cc");
+#else
+	__asm__ __volatile__("mov %0, %1\n1:\tsubs %0, %0, #1\n\tb.ne 1b"
+			     : "=&r"(n)
+			     : "r"(n)
+			     : "cc");
+#endif
+	t1 = icnt();
+	return cdelta(t0, t1);
+}
+
+/* Overheads: the helper on the null function, minus the null's `ret`. */
+static uint64_t ovh_malloc, ovh_free, ovh_pair, ovh_palloc, ovh_prelease;
+#define LOOP_ITERS 1000
+static uint64_t ovh_loop; /* whole loop of LOOP_ITERS null pairs, less rets */
+
+/* ---- the provider wrapper ------------------------------------------------ */
+
+#define PLOG_N 1024
+struct plog {
+	uint64_t bytes;
+	uint64_t inner; /* counter delta around the real hook's call */
+	uint64_t release;
+};
+static struct plog plog[PLOG_N];
+static uint64_t plog_n;
+static struct hak_page_provider real_pp;
+/* inner - ovh_inner = the real hook's own instructions, its ret included */
+static uint64_t ovh_inner_alloc, ovh_inner_release;
+/* What calling through the wrapper adds to an operation, per call. */
+static uint64_t wrap_alloc_cost, wrap_release_cost;
+
+/* Straight-line bookkeeping, so the wrapper's cost is one constant. */
+static NOIPA void *wrap_alloc(void *ctx, size_t bytes, size_t align)
+{
+	uint64_t t0 = icnt(), t1;
+	void *p = real_pp.alloc(ctx, bytes, align);
+	struct plog *l;
+
+	t1 = icnt();
+	l = &plog[plog_n & (PLOG_N - 1)];
+	l->bytes = bytes;
+	l->inner = cdelta(t0, t1);
+	l->release = 0;
+	plog_n++;
+	return p;
+}
+
+static NOIPA void wrap_release(void *ctx, void *p, size_t bytes)
+{
+	uint64_t t0 = icnt(), t1;
+	struct plog *l;
+
+	real_pp.release(ctx, p, bytes);
+	t1 = icnt();
+	l = &plog[plog_n & (PLOG_N - 1)];
+	l->bytes = bytes;
+	l->inner = cdelta(t0, t1);
+	l->release = 1;
+	plog_n++;
+}
+
+/* ---- paths, bounds ------------------------------------------------------- */
+
+enum {
+	P_TINY_PAIR,
+	P_TINY_MALLOC,
+	P_TINY_FREE,
+	P_TINY_PAIR_LOOP,
+	P_POOL_PAIR,
+	P_POOL_MALLOC,
+	P_POOL_FREE,
+	P_POOL_PAIR_LOOP,
+	P_TINY_REFILL,
+	P_TINY_DRAIN,
+	P_POOL_REFILL,
+	P_POOL_DRAIN,
+	P_TINY_REFILL_WORST,
+	P_TINY_DRAIN_WORST,
+	P_NEW_SLAB,
+	P_NEW_SS,
+	P_NEW_SS_NODES,
+	P_RELEASE_SLAB,
+	P_RELEASE_SS,
+	P_LARGE_64K_MALLOC,
+	P_LARGE_64K_FREE,
+	P_LARGE_64K_PAIR,
+	P_LARGE_1M_MALLOC,
+	P_LARGE_1M_FREE,
+	P_LARGE_1M_PAIR,
+	P_LARGE_NODES,
+	P_FREE_FOREIGN,
+	P_FREE_DOUBLE,
+	P_FREE_DOUBLE_SLAB,
+	P_FREE_INTERIOR,
+	P_NPATHS,
+	P_NONE = -1
+};
+
+#define OPTIONAL 1 /* the run need not take this path */
+
+/*
+ * Bounds on `max` (hakmem's own instructions per operation, provider
+ * excluded), per flavour: x86_64, aarch64-llsc, aarch64-lse. Each is the
+ * measured maximum rounded up by about 25%: a change that makes a path
+ * that much costlier fails the test. Update with the measurement (and
+ * docs/guarantees.md) when a change is meant to cost more.
+ */
+static const struct path_info {
+	const char *name;
+	uint32_t bound[3];
+	unsigned flags;
+} paths[P_NPATHS] = {
+	[P_TINY_PAIR] = { "tiny_pair", { 150, 145, 145 }, 0 },
+	[P_TINY_MALLOC] = { "tiny_malloc", { 50, 50, 50 }, 0 },
+	[P_TINY_FREE] = { "tiny_free", { 100, 95, 95 }, 0 },
+	[P_TINY_PAIR_LOOP] = { "tiny_pair_loop", { 150, 145, 145 }, 0 },
+	[P_POOL_PAIR] = { "pool_pair", { 150, 145, 145 }, 0 },
+	[P_POOL_MALLOC] = { "pool_malloc", { 50, 50, 50 }, 0 },
+	[P_POOL_FREE] = { "pool_free", { 100, 95, 95 }, 0 },
+	[P_POOL_PAIR_LOOP] = { "pool_pair_loop", { 150, 145, 145 }, 0 },
+	[P_TINY_REFILL] = { "tiny_refill", { 2150, 1700, 1650 }, 0 },
+	[P_TINY_DRAIN] = { "tiny_drain", { 4900, 5000, 4950 }, 0 },
+	[P_POOL_REFILL] = { "pool_refill", { 440, 410, 400 }, 0 },
+	[P_POOL_DRAIN] = { "pool_drain", { 530, 550, 540 }, 0 },
+	[P_TINY_REFILL_WORST] = { "tiny_refill_64slabs", { 8300, 6900, 6850 }, 0 },
+	[P_TINY_DRAIN_WORST] = { "tiny_drain_65slabs", { 62000, 52500, 52500 }, 0 },
+	[P_NEW_SLAB] = { "new_slab", { 3250, 2900, 2900 }, 0 },
+	[P_NEW_SS] = { "new_superslab", { 24000, 20000, 20000 }, 0 },
+	[P_NEW_SS_NODES] = { "new_superslab_nodes", { 65500, 51000, 51000 }, 0 },
+	[P_RELEASE_SLAB] = { "release_slab", { 640, 660, 640 }, 0 },
+	[P_RELEASE_SS] = { "release_superslab", { 14000, 11500, 11500 }, 0 },
+	[P_LARGE_64K_MALLOC] = { "large_64k_malloc", { 170, 175, 170 }, 0 },
+	[P_LARGE_64K_FREE] = { "large_64k_free", { 240, 220, 220 }, 0 },
+	[P_LARGE_64K_PAIR] = { "large_64k_pair", { 410, 400, 390 }, 0 },
+	[P_LARGE_1M_MALLOC] = { "large_1m_malloc", { 170, 175, 170 }, 0 },
+	[P_LARGE_1M_FREE] = { "large_1m_free", { 240, 220, 220 }, 0 },
+	[P_LARGE_1M_PAIR] = { "large_1m_pair", { 410, 400, 390 }, 0 },
+	[P_LARGE_NODES] = { "large_malloc_nodes", { 42000, 32000, 32000 }, OPTIONAL },
+	[P_FREE_FOREIGN] = { "free_foreign", { 160, 200, 200 }, 0 },
+	[P_FREE_DOUBLE] = { "free_double", { 220, 260, 260 }, 0 },
+	[P_FREE_DOUBLE_SLAB] = { "free_double_slab", { 200, 250, 240 }, 0 },
+	[P_FREE_INTERIOR] = { "free_interior", { 185, 230, 230 }, 0 },
+};
+
+struct pstat {
+	uint64_t n, sum, sum_total, min, max, max_total, max_prov;
+};
+static struct pstat pst[P_NPATHS];
+
+/* What one measured operation did. */
+struct op {
+	uint64_t total; /* with the region provider's instructions */
+	uint64_t prov;	/* the provider's own */
+	unsigned ss_alloc, ss_release, nodes, calls;
+	int refill, drain, dslabs;
+	uint64_t events;
+};
+
+static void rec(int path, const struct op *o)
+{
+	struct pstat *s;
+	uint64_t hak;
+
+	if (path == P_NONE)
+		return;
+	s = &pst[path];
+	hak = o->total - o->prov;
+	if (!s->n || hak < s->min)
+		s->min = hak;
+	if (hak > s->max)
+		s->max = hak;
+	if (o->total > s->max_total)
+		s->max_total = o->total;
+	if (o->prov > s->max_prov)
+		s->max_prov = o->prov;
+	s->n++;
+	s->sum += hak;
+	s->sum_total += o->total;
+}
+
+/* ---- snapshots and classification --------------------------------------- */
+
+static uint64_t ev_count[HAK_EV__COUNT];
+
+static void report_hook(const struct hak_report *r, void *ctx)
+{
+	(void)ctx;
+	ev_count[(unsigned)r->event < HAK_EV__COUNT ? r->event : 0]++;
+}
+
+static uint64_t ev_total(void)
+{
+	uint64_t n = 0;
+	unsigned i;
+
+	for (i = 0; i < HAK_EV__COUNT; i++)
+		n += ev_count[i];
+	return n;
+}
+
+struct snap {
+	uint64_t refills, drains, plog, events;
+	uint32_t nslabs;
+};
+
+static void snap_take(struct snap *s, unsigned cls)
+{
+	s->refills = peek_refills(0);
+	s->drains = peek_drains(0);
+	s->plog = plog_n;
+	s->events = ev_total();
+	s->nslabs = cls < HAK_NCLASSES ? hak_heap.shard[cls].nslabs : 0;
+}
+
+static void op_finish(struct op *o, uint64_t raw, uint64_t ovh,
+		      const struct snap *b, unsigned cls)
+{
+	struct snap a;
+	uint64_t i;
+
+	snap_take(&a, cls);
+	if (a.plog - b->plog > PLOG_N)
+		g_fail("%lu provider calls in one operation",
+		       (unsigned long)(a.plog - b->plog));
+	o->total = raw - ovh;
+	o->prov = 0;
+	o->ss_alloc = o->ss_release = o->nodes = o->calls = 0;
+	for (i = b->plog; i < a.plog; i++) {
+		const struct plog *l = &plog[i & (PLOG_N - 1)];
+
+		o->calls++;
+		if (l->release) {
+			o->total -= wrap_release_cost;
+			o->prov += l->inner - ovh_inner_release;
+			o->ss_release += l->bytes == HAK_SUPERSLAB_SIZE;
+		} else {
+			o->total -= wrap_alloc_cost;
+			o->prov += l->inner - ovh_inner_alloc;
+			o->ss_alloc += l->bytes == HAK_SUPERSLAB_SIZE;
+			o->nodes += l->bytes == HAK_PM_FANOUT * sizeof(void *);
+		}
+	}
+	o->refill = (int)(a.refills - b->refills);
+	o->drain = (int)(a.drains - b->drains);
+	o->dslabs = (int)(a.nslabs - b->nslabs);
+	o->events = a.events - b->events;
+}
+
+static unsigned cls_of(size_t size)
+{
+	return size <= HAK_POOL_MAX ? hak_size_to_class(size) : HAK_CLASS_NONE;
+}
+
+static void *do_malloc(size_t size, struct op *o)
+{
+	unsigned cls = cls_of(size);
+	struct snap b;
+	uint64_t raw;
+	void *p;
+
+	snap_take(&b, cls);
+	raw = m_malloc(hak_malloc, size, &p);
+	op_finish(o, raw, ovh_malloc, &b, cls);
+	if (!p)
+		g_fail("hak_malloc(%lu) returned NULL", (unsigned long)size);
+	return p;
+}
+
+/* cls: the block's class, for the slab count (HAK_CLASS_NONE: none). */
+static void do_free(void *p, unsigned cls, struct op *o)
+{
+	struct snap b;
+	uint64_t raw;
+
+	snap_take(&b, cls);
+	raw = m_free(hak_free, p);
+	op_finish(o, raw, ovh_free, &b, cls);
+}
+
+static void expect_quiet(const struct op *o, const char *what)
+{
+	if (o->events)
+		g_fail("%s: unexpected report", what);
+}
+
+static int classify_alloc(const struct op *o, int hit, int refill)
+{
+	if (o->ss_alloc)
+		return o->nodes ? P_NEW_SS_NODES : P_NEW_SS;
+	if (o->dslabs > 0)
+		return P_NEW_SLAB;
+	if (o->refill)
+		return refill;
+	return hit;
+}
+
+static int classify_free(const struct op *o, int hit, int drain)
+{
+	if (o->ss_release)
+		return P_RELEASE_SS;
+	if (o->dslabs < 0)
+		return P_RELEASE_SLAB;
+	if (o->drain)
+		return drain;
+	return hit;
+}
+
+static void m_alloc_rec(size_t size, void **out, int hit, int refill)
+{
+	struct op o;
+
+	*out = do_malloc(size, &o);
+	expect_quiet(&o, "malloc");
+	rec(classify_alloc(&o, hit, refill), &o);
+}
+
+static void m_free_rec(void *p, size_t size, int hit, int drain)
+{
+	struct op o;
+
+	do_free(p, cls_of(size), &o);
+	expect_quiet(&o, "free");
+	rec(classify_free(&o, hit, drain), &o);
+}
+
+/* ---- calibration --------------------------------------------------------- */
+
+static uint64_t same3(uint64_t (*f)(void), const char *what)
+{
+	uint64_t a = f(), b = f(), c = f();
+
+	if (a != b || b != c)
+		g_fail("%s not deterministic: %lu %lu %lu (is -icount on?)",
+		       what, (unsigned long)a, (unsigned long)b,
+		       (unsigned long)c);
+	return a;
+}
+
+static uint64_t run_null_malloc(void)
+{
+	void *p;
+
+	return m_malloc(NULL_MALLOC, 64, &p) - 1;
+}
+static uint64_t run_null_free(void)
+{
+	return m_free(NULL_FREE, NULL) - 1;
+}
+static uint64_t run_null_pair(void)
+{
+	return m_pair(NULL_MALLOC, NULL_FREE, 64) - 2;
+}
+static uint64_t run_null_loop(void)
+{
+	return m_pair_loop(NULL_MALLOC, NULL_FREE, 64, LOOP_ITERS) -
+	       2 * LOOP_ITERS;
+}
+static uint64_t run_null_palloc(void)
+{
+	return m_palloc((palloc_fn)icount_null, NULL, 0, 0) - 1;
+}
+static uint64_t run_null_prelease(void)
+{
+	return m_prelease((prelease_fn)icount_null, NULL, NULL, 0) - 1;
+}
+
+static void test_calibration(void)
+{
+	const char *why;
+	uint64_t d1, d2, d3;
+
+	g_test_begin("icount_calibration");
+	if (board_ncpus() != 1)
+		g_fail("run with -smp 1 (have %u CPUs)", board_ncpus());
+	why = counter_init();
+	if (why)
+		g_fail("%s", why);
+	/* 1 + 2n instructions: the slope must be exactly 2. */
+	d1 = calib_loop(1000);
+	d2 = calib_loop(11000);
+	d3 = calib_loop(1000);
+	if (d2 - d1 != 20000 || d1 != d3)
+		g_fail("the counter does not count instructions: loops of "
+		       "2001 and 22001 instructions read %lu and %lu (again "
+		       "%lu); run QEMU with -icount shift=0",
+		       (unsigned long)d1, (unsigned long)d2,
+		       (unsigned long)d3);
+	ovh_malloc = same3(run_null_malloc, "malloc bracket");
+	ovh_free = same3(run_null_free, "free bracket");
+	ovh_pair = same3(run_null_pair, "pair bracket");
+	ovh_loop = same3(run_null_loop, "pair loop");
+	ovh_palloc = same3(run_null_palloc, "provider bracket");
+	ovh_prelease = same3(run_null_prelease, "provider bracket");
+	g_printf("ICOUNT overhead arch=%s loop_2001=%lu bracket_malloc=%lu "
+		 "bracket_free=%lu bracket_pair=%lu loop_per_iter=%lu.%03lu\n",
+		 ARCH_FLAVOUR, (unsigned long)d1, (unsigned long)ovh_malloc,
+		 (unsigned long)ovh_free, (unsigned long)ovh_pair,
+		 (unsigned long)(ovh_loop / LOOP_ITERS),
+		 (unsigned long)(ovh_loop % LOOP_ITERS));
+	g_test_pass();
+}
+
+/* After hak_init_region: wrap the provider and measure the wrapper. */
+static void wrap_provider(void)
+{
+	uint64_t w, n0;
+
+	real_pp = hak_heap.cfg.provider;
+	/* With the null as the real hook: the inner bracket's overhead, and
+	 * what the wrapper adds over calling the hook directly. */
+	real_pp.alloc = (palloc_fn)icount_null;
+	real_pp.release = (prelease_fn)icount_null;
+	n0 = plog_n;
+	w = m_palloc(wrap_alloc, NULL, 4096, 4096);
+	ovh_inner_alloc = plog[n0 & (PLOG_N - 1)].inner - 1;
+	wrap_alloc_cost = w - ovh_palloc - 1;
+	w = m_prelease(wrap_release, NULL, NULL, 4096);
+	ovh_inner_release = plog[(n0 + 1) & (PLOG_N - 1)].inner - 1;
+	wrap_release_cost = w - ovh_prelease - 1;
+	real_pp = hak_heap.cfg.provider;
+	hak_heap.cfg.provider.alloc = wrap_alloc;
+	hak_heap.cfg.provider.release = wrap_release;
+	g_printf("ICOUNT wrapper arch=%s alloc=%lu release=%lu inner_alloc=%lu "
+		 "inner_release=%lu\n",
+		 ARCH_FLAVOUR, (unsigned long)wrap_alloc_cost,
+		 (unsigned long)wrap_release_cost,
+		 (unsigned long)ovh_inner_alloc,
+		 (unsigned long)ovh_inner_release);
+}
+
+/* ---- scenarios ----------------------------------------------------------- */
+
+#define TINY_SIZE 64
+#define POOL_SIZE 16384
+#define FAST_SAMPLES 200
+
+static void *sweep[HAK_NCLASSES];
+
+/* The first allocation of every class: each needs a fresh slab, and every
+ * HAK_SLABS_PER_SS-th a fresh superslab (the very first also page-map
+ * nodes). The blocks stay live to the end. */
+static void scen_sweep(void)
+{
+	unsigned c;
+
+	for (c = 0; c < HAK_NCLASSES; c++) {
+		struct op o;
+
+		sweep[c] = do_malloc(hak_class_size[c], &o);
+		expect_quiet(&o, "sweep");
+		if (o.dslabs != 1)
+			g_fail("first %u-byte malloc carved %d slabs",
+			       hak_class_size[c], o.dslabs);
+		rec(classify_alloc(&o, P_NONE, P_NONE), &o);
+	}
+}
+
+static void check_no_miss(const struct snap *b, const char *what)
+{
+	struct snap a;
+
+	snap_take(&a, HAK_CLASS_NONE);
+	if (a.refills != b->refills || a.drains != b->drains ||
+	    a.plog != b->plog || a.events != b->events)
+		g_fail("%s: a fast-path loop left the fast path", what);
+}
+
+/* malloc+free pairs with one other block of the class kept live, the
+ * cache warm: pair, malloc alone, free alone, and the loop method. */
+static void scen_fast(size_t size, int p_pair, int p_malloc, int p_free,
+		      int p_loop)
+{
+	struct snap b;
+	struct op o;
+	void *keep, *p;
+	uint64_t raw;
+	unsigned i;
+
+	keep = hak_malloc(size);
+	for (i = 0; i < 16; i++)
+		hak_free(hak_malloc(size));
+	snap_take(&b, HAK_CLASS_NONE);
+	for (i = 0; i < FAST_SAMPLES; i++) {
+		o = (struct op){ 0 };
+		o.total = m_pair(hak_malloc, hak_free, size) - ovh_pair;
+		rec(p_pair, &o);
+	}
+	for (i = 0; i < FAST_SAMPLES; i++) {
+		o = (struct op){ 0 };
+		o.total = m_malloc(hak_malloc, size, &p) - ovh_malloc;
+		rec(p_malloc, &o);
+		o.total = m_free(hak_free, p) - ovh_free;
+		rec(p_free, &o);
+	}
+	raw = m_pair_loop(hak_malloc, hak_free, size, LOOP_ITERS) - ovh_loop;
+	check_no_miss(&b, paths[p_pair].name);
+	/* The loop method gives the mean only. */
+	pst[p_loop].n = LOOP_ITERS;
+	pst[p_loop].sum = pst[p_loop].sum_total = raw;
+	pst[p_loop].min = raw / LOOP_ITERS;
+	pst[p_loop].max = pst[p_loop].max_total =
+		(raw + LOOP_ITERS - 1) / LOOP_ITERS;
+	hak_free(keep);
+}
+
+#define MISS_MAX (3 * HAK_CACHE_MAX + 1)
+static void *blk[MISS_MAX];
+
+/* 3 x cap + 1 mallocs in a row, then as many frees: the misses among them
+ * are refills and drains (or new / released slabs), the rest hits. */
+static void scen_miss(size_t size, unsigned rounds, int p_refill, int p_drain)
+{
+	unsigned cls = cls_of(size), n = 3 * hak_classes[cls].cache_cap + 1;
+	unsigned r, i;
+	void *keep = hak_malloc(size);
+
+	for (r = 0; r < rounds; r++) {
+		for (i = 0; i < n; i++)
+			m_alloc_rec(size, &blk[i], P_NONE, p_refill);
+		for (i = 0; i < n; i++)
+			m_free_rec(blk[i], size, P_NONE, p_drain);
+	}
+	hak_free(keep);
+}
+
+/* Blocks of the largest class, held: every other malloc carves a slab,
+ * every 16th slab needs a superslab. Then all freed: slabs and
+ * superslabs go back. */
+#define SS_SERIES 224
+static void *series[SS_SERIES];
+
+static void scen_superslabs(void)
+{
+	unsigned i;
+
+	for (i = 0; i < SS_SERIES; i++)
+		m_alloc_rec(HAK_POOL_MAX, &series[i], P_NONE, P_NONE);
+	for (i = 0; i < SS_SERIES; i++)
+		m_free_rec(series[i], HAK_POOL_MAX, P_NONE, P_NONE);
+}
+
+#define WORST_SIZE 512
+#define WORST_OBJS 26000
+static void *wobj[WORST_OBJS];
+
+/* One mark per slab unit of the heap (64 MiB in linker/<arch>.ld; room
+ * for twice that, and mark_of fails loudly beyond). */
+static uint8_t slab_mark[(64UL << 20 >> HAK_SLAB_SHIFT) * 2];
+
+static uint8_t *mark_of(const void *p)
+{
+	uintptr_t i = ((uintptr_t)p - ((uintptr_t)__heap_start &
+				       ~(HAK_SLAB_SIZE - 1))) >>
+		      HAK_SLAB_SHIFT;
+
+	if (i >= sizeof(slab_mark))
+		g_fail("block %p outside the heap", p);
+	return &slab_mark[i];
+}
+
+static void marks_clear(void)
+{
+	hak_memset(slab_mark, 0, sizeof(slab_mark));
+}
+
+/*
+ * The costliest refill: the cache empty and the batch (64) gathered one
+ * object from each of 64 slabs. Built by filling slabs, then freeing one
+ * object in each of 64 full slabs and flushing the cache (hak_trim), so
+ * those 64 slabs head the partial list with one free object each.
+ */
+static void scen_refill_worst(void)
+{
+	unsigned cls = cls_of(WORST_SIZE), batch = hak_classes[cls].batch;
+	unsigned n = 80 * hak_classes[cls].cache_cap, i, k, r;
+	struct hak_mag *m = &hak_heap.pcpu[0]->mag[cls];
+	void *pick[HAK_CACHE_MAX];
+
+	if (n > WORST_OBJS)
+		n = WORST_OBJS;
+	for (i = 0; i < n; i++)
+		wobj[i] = hak_malloc(WORST_SIZE);
+	hak_trim(); /* cached objects back: the slabs we filled are full */
+	marks_clear();
+	for (i = 0, k = 0; i < n && k < batch; i++) {
+		struct hak_slab *s = hak_slab_of_object((uintptr_t)wobj[i]);
+		uint8_t *mk = mark_of(wobj[i]);
+
+		if (s->nfree || *mk)
+			continue;
+		*mk = 1;
+		pick[k++] = wobj[i];
+		wobj[i] = NULL;
+	}
+	if (k < batch)
+		g_fail("refill_worst: found %u full slabs of %u", k, batch);
+	for (i = 0; i < k; i++)
+		hak_free(pick[i]);
+	for (r = 0; r < 4; r++) {
+		struct op o;
+		unsigned j, distinct;
+		void *p;
+
+		hak_trim();
+		p = do_malloc(WORST_SIZE, &o);
+		expect_quiet(&o, "refill_worst");
+		/* The batch must have come from `batch` different slabs. */
+		marks_clear();
+		*mark_of(p) = 1;
+		distinct = 1;
+		for (j = 0; j < (unsigned)(hak_mag_hdr(m) & HAK_MAG_COUNT_MASK);
+		     j++) {
+			uint8_t *mk = mark_of(m->slots[j]);
+
+			distinct += !*mk;
+			*mk = 1;
+		}
+		if (!o.refill || o.dslabs || distinct != batch)
+			g_fail("refill_worst: refill %d, new slabs %d, %u "
+			       "slabs in the batch (want %u)",
+			       o.refill, o.dslabs, distinct, batch);
+		rec(P_TINY_REFILL_WORST, &o);
+		hak_free(p);
+	}
+	for (i = 0; i < n; i++)
+		if (wobj[i])
+			hak_free(wobj[i]);
+	hak_trim();
+}
+
+/*
+ * The costliest drain: every object the drain returns (batch + 1) is the
+ * last live one of its slab, so each empties its slab and all but the
+ * hysteresis are given back (and their superslabs, once empty). Built by
+ * keeping one object per slab over many slabs, flushing the cache, then
+ * freeing the kept objects one after another: each drain (every batch + 1
+ * frees once the cache is full) empties batch + 1 slabs.
+ */
+static void scen_drain_worst(void)
+{
+	unsigned cls = cls_of(WORST_SIZE), batch = hak_classes[cls].batch;
+	unsigned i, k = 0, drains = 0;
+
+	for (i = 0; i < WORST_OBJS; i++)
+		wobj[i] = hak_malloc(WORST_SIZE);
+	marks_clear();
+	/* The sweep's block of this class stays live: none kept there. */
+	*mark_of(sweep[cls]) = 1;
+	for (i = 0; i < WORST_OBJS; i++) {
+		uint8_t *mk = mark_of(wobj[i]);
+
+		if (*mk) {
+			hak_free(wobj[i]);
+			continue;
+		}
+		*mk = 1;
+		wobj[k++] = wobj[i];
+	}
+	hak_trim();
+	for (i = 0; i < k; i++) {
+		struct op o;
+
+		do_free(wobj[i], cls, &o);
+		expect_quiet(&o, "drain_worst");
+		if (!o.drain)
+			continue;
+		if (o.dslabs > -(int)batch)
+			g_fail("drain_worst: the drain gave back %d slabs, "
+			       "want >= %u",
+			       -o.dslabs, batch);
+		drains++;
+		rec(P_TINY_DRAIN_WORST, &o);
+		g_printf("ICOUNT detail arch=%s what=drain_65slabs max=%lu "
+			 "slabs_released=%d superslabs_released=%u\n",
+			 ARCH_FLAVOUR, (unsigned long)(o.total - o.prov),
+			 -o.dslabs, o.ss_release);
+	}
+	if (drains < 2)
+		g_fail("drain_worst: only %u drains over %u slabs", drains, k);
+	hak_trim();
+}
+
+static void scen_large(size_t size, int p_malloc, int p_free, int p_pair)
+{
+	unsigned i;
+
+	hak_free(hak_malloc(size)); /* warm: page-map nodes for the run */
+	for (i = 0; i < 20; i++) {
+		struct op o;
+		void *p = do_malloc(size, &o);
+
+		expect_quiet(&o, "large malloc");
+		rec(o.nodes ? P_LARGE_NODES : p_malloc, &o);
+		do_free(p, HAK_CLASS_NONE, &o);
+		expect_quiet(&o, "large free");
+		rec(p_free, &o);
+	}
+	for (i = 0; i < 20; i++) {
+		struct snap b;
+		struct op o;
+		uint64_t raw;
+
+		snap_take(&b, HAK_CLASS_NONE);
+		raw = m_pair(hak_malloc, hak_free, size);
+		op_finish(&o, raw, ovh_pair, &b, HAK_CLASS_NONE);
+		expect_quiet(&o, "large pair");
+		rec(o.nodes ? P_LARGE_NODES : p_pair, &o);
+	}
+}
+
+static uint64_t foreign[8] __attribute__((aligned(64)));
+
+static void bad_free(void *p, int path, enum hak_event ev)
+{
+	uint64_t before = ev_count[ev];
+	struct op o;
+
+	do_free(p, HAK_CLASS_NONE, &o);
+	if (o.events != 1 || ev_count[ev] != before + 1)
+		g_fail("%s: expected one '%s' report, got %lu reports",
+		       paths[path].name, hak_event_name(ev),
+		       (unsigned long)o.events);
+	rec(path, &o);
+}
+
+static void scen_validation(void)
+{
+	unsigned i;
+
+	for (i = 0; i < 20; i++) {
+		void *p = hak_malloc(TINY_SIZE);
+
+		bad_free(foreign, P_FREE_FOREIGN, HAK_EV_INVALID_FREE);
+		bad_free((char *)p + 16, P_FREE_INTERIOR, HAK_EV_INTERIOR_FREE);
+		hak_free(p);
+		bad_free(p, P_FREE_DOUBLE, HAK_EV_DOUBLE_FREE);
+	}
+	for (i = 0; i < 5; i++) {
+		void *p = hak_malloc(TINY_SIZE);
+
+		hak_free(p);
+		hak_trim(); /* back in its slab's bitmap */
+		bad_free(p, P_FREE_DOUBLE_SLAB, HAK_EV_DOUBLE_FREE);
+	}
+}
+
+/* Where a new or released superslab's instructions go (approximate: the
+ * bracket's own few instructions are not subtracted). */
+static NOIPA uint64_t m_memset(void *d, size_t n)
+{
+	uint64_t t0 = icnt(), t1;
+
+	hak_memset(d, 0, n);
+	t1 = icnt();
+	return cdelta(t0, t1);
+}
+
+static NOIPA uint64_t m_pagemap_set(uintptr_t a, uintptr_t v)
+{
+	uint64_t t0 = icnt(), t1;
+
+	hak_pagemap_set(a, v);
+	t1 = icnt();
+	return cdelta(t0, t1);
+}
+
+static void details(void)
+{
+	static struct hak_superslab scratch;
+	uintptr_t a = (uintptr_t)sweep[0];
+
+	/* Rewrites the entry it already holds. */
+	g_printf("ICOUNT detail arch=%s what=superslab_parts "
+		 "memset_header=%lu header_bytes=%lu pagemap_set=%lu "
+		 "pages_mapped=%lu\n",
+		 ARCH_FLAVOUR,
+		 (unsigned long)m_memset(&scratch, sizeof(scratch)),
+		 (unsigned long)sizeof(scratch),
+		 (unsigned long)m_pagemap_set(a, hak_pagemap_get(a)),
+		 (unsigned long)((HAK_SUPERSLAB_SIZE - HAK_SS_HEADER_SIZE) /
+				 HAK_PAGE_SIZE));
+}
+
+/* ---- report and bounds --------------------------------------------------- */
+
+static void print_paths(void)
+{
+	unsigned i;
+
+	for (i = 0; i < P_NPATHS; i++) {
+		const struct pstat *s = &pst[i];
+		uint64_t m10;
+
+		if (!s->n)
+			continue;
+		m10 = (s->sum * 10 + s->n / 2) / s->n;
+		g_printf("ICOUNT path=%s arch=%s n=%lu per_op=%lu.%lu min=%lu "
+			 "max=%lu total_max=%lu prov_max=%lu bound=%u\n",
+			 paths[i].name, ARCH_FLAVOUR, (unsigned long)s->n,
+			 (unsigned long)(m10 / 10), (unsigned long)(m10 % 10),
+			 (unsigned long)s->min, (unsigned long)s->max,
+			 (unsigned long)s->max_total,
+			 (unsigned long)s->max_prov, paths[i].bound[FL]);
+	}
+}
+
+static void test_bounds(void)
+{
+	unsigned i, bad = 0;
+
+	g_test_begin("icount_bounds");
+	for (i = 0; i < P_NPATHS; i++) {
+		const struct pstat *s = &pst[i];
+
+		if (!s->n && !(paths[i].flags & OPTIONAL)) {
+			g_printf("icount_bounds: path %s was not exercised\n",
+				 paths[i].name);
+			bad++;
+		} else if (s->n && s->max > paths[i].bound[FL]) {
+			g_printf("icount_bounds: path %s max %lu > bound %u "
+				 "(%s)\n",
+				 paths[i].name, (unsigned long)s->max,
+				 paths[i].bound[FL], ARCH_FLAVOUR);
+			bad++;
+		}
+	}
+	if (bad)
+		g_fail("%u path(s) over their bound or not exercised (%s), "
+		       "see the lines above",
+		       bad, ARCH_FLAVOUR);
+	g_test_pass();
+}
+
+void test_main(void)
+{
+	int bad;
+
+	test_calibration();
+
+	g_test_begin("icount_measure");
+	if (hak_init_region(__heap_start, (size_t)(__heap_end - __heap_start),
+			    1, report_hook, NULL))
+		g_fail("hak_init_region failed");
+	wrap_provider();
+	/* Thread context: IRQs on, so the critical sections' restore path
+	 * is the one a thread takes. Nothing here arms an interrupt. */
+	board_irq_enable();
+	scen_sweep();
+	scen_fast(TINY_SIZE, P_TINY_PAIR, P_TINY_MALLOC, P_TINY_FREE,
+		  P_TINY_PAIR_LOOP);
+	scen_fast(POOL_SIZE, P_POOL_PAIR, P_POOL_MALLOC, P_POOL_FREE,
+		  P_POOL_PAIR_LOOP);
+	scen_miss(TINY_SIZE, 2, P_TINY_REFILL, P_TINY_DRAIN);
+	scen_miss(POOL_SIZE, 8, P_POOL_REFILL, P_POOL_DRAIN);
+	scen_superslabs();
+	scen_large(64 * 1024, P_LARGE_64K_MALLOC, P_LARGE_64K_FREE,
+		   P_LARGE_64K_PAIR);
+	scen_large(1024 * 1024, P_LARGE_1M_MALLOC, P_LARGE_1M_FREE,
+		   P_LARGE_1M_PAIR);
+	scen_refill_worst();
+	scen_drain_worst();
+	scen_validation();
+	details();
+	board_irq_disable();
+	if (ev_total() != ev_count[HAK_EV_INVALID_FREE] +
+				  ev_count[HAK_EV_INTERIOR_FREE] +
+				  ev_count[HAK_EV_DOUBLE_FREE])
+		g_fail("unexpected reports");
+	bad = hak_check();
+	if (bad)
+		g_fail("hak_check() = %d", bad);
+	print_paths();
+	g_test_pass();
+
+	test_bounds();
+	board_exit(0);
+}
