@@ -340,6 +340,9 @@ static inline uintptr_t hak_pagemap_get(uintptr_t a)
 
 /* Global lock held. Returns 0, or -1 if a node could not be allocated. */
 int hak_pagemap_set(uintptr_t a, uintptr_t v);
+/* Global lock held. The entry of a's page, creating the nodes on the way
+ * if create; NULL if absent (or the nodes could not be allocated). */
+uintptr_t *hak_pagemap_leaf_entry(uintptr_t a, int create);
 
 /* ---- provider.c ----------------------------------------------------- */
 

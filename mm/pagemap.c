@@ -27,7 +27,10 @@ static void *node_alloc(void)
 	return n;
 }
 
-int hak_pagemap_set(uintptr_t a, uintptr_t v)
+_Static_assert(HAK_SUPERSLAB_SHIFT <= HAK_PAGE_SHIFT + HAK_PM_BITS,
+	       "a superslab lies within one leaf");
+
+uintptr_t *hak_pagemap_leaf_entry(uintptr_t a, int create)
 {
 	uintptr_t ***root = hak_heap.pagemap_root;
 	uintptr_t **mid, *leaf;
@@ -36,25 +39,34 @@ int hak_pagemap_set(uintptr_t a, uintptr_t v)
 	size_t i2 = (a >> HAK_PAGE_SHIFT) & (HAK_PM_FANOUT - 1);
 
 	if (a >> HAK_PM_ADDR_BITS)
-		return -1;
+		return NULL;
 	mid = root[i0];
 	if (!mid) {
-		if (!v)
-			return 0;
+		if (!create)
+			return NULL;
 		mid = node_alloc();
 		if (!mid)
-			return -1;
+			return NULL;
 		__atomic_store_n(&root[i0], mid, __ATOMIC_RELEASE);
 	}
 	leaf = mid[i1];
 	if (!leaf) {
-		if (!v)
-			return 0;
+		if (!create)
+			return NULL;
 		leaf = node_alloc();
 		if (!leaf)
-			return -1;
+			return NULL;
 		__atomic_store_n(&mid[i1], leaf, __ATOMIC_RELEASE);
 	}
-	__atomic_store_n(&leaf[i2], v, __ATOMIC_RELEASE);
+	return &leaf[i2];
+}
+
+int hak_pagemap_set(uintptr_t a, uintptr_t v)
+{
+	uintptr_t *e = hak_pagemap_leaf_entry(a, v != 0);
+
+	if (!e)
+		return v ? -1 : 0;
+	__atomic_store_n(e, v, __ATOMIC_RELEASE);
 	return 0;
 }

@@ -51,7 +51,9 @@ int hak_pcpu_alloc_areas(unsigned ncpus)
  * the one we probably run on. */
 static struct hak_pcpu *stat_pcpu(void)
 {
-	return hak_heap.pcpu[hak_port_cpu_hint() % hak_heap.ncpus];
+	unsigned c = hak_port_cpu_hint();
+
+	return hak_heap.pcpu[c < hak_heap.ncpus ? c : 0];
 }
 
 /*

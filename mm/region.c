@@ -8,7 +8,7 @@
  * at the requested alignment; it skips whole free and used words and jumps
  * past every used run it meets, so a call costs O(pages / 64 + used runs)
  * word reads: at most O(pages), a bound fixed by the region's size. Release
- * is O(pages released).
+ * is O(pages released / 64).
  */
 #include "internal.h"
 
@@ -54,13 +54,19 @@ static size_t next_free(const struct region *r, size_t i, size_t end)
 	return end;
 }
 
+/* Set or clear bits [i, i + n): whole words at a time. */
 static void mark(struct region *r, size_t i, size_t n, int used)
 {
-	for (; n; i++, n--) {
+	while (n) {
+		size_t bit = i & 63, k = 64 - bit < n ? 64 - bit : n;
+		uint64_t m = (k == 64 ? ~0ULL : ((1ULL << k) - 1)) << bit;
+
 		if (used)
-			r->map[i >> 6] |= 1ULL << (i & 63);
+			r->map[i >> 6] |= m;
 		else
-			r->map[i >> 6] &= ~(1ULL << (i & 63));
+			r->map[i >> 6] &= ~m;
+		i += k;
+		n -= k;
 	}
 }
 

@@ -37,19 +37,21 @@ static void avail_del(struct hak_superslab *ss)
 	ss->in_avail = 0;
 }
 
-/* Map (v != 0) or unmap every page of units, skipping unit 0's header. */
+/* Map (map != 0) or unmap every page of units, skipping unit 0's header.
+ * A superslab never straddles a page-map leaf (see pagemap.c), so the
+ * leaf is found once and the pages are plain stores into it. */
 static int map_pages(struct hak_superslab *ss, int map)
 {
 	uintptr_t base = (uintptr_t)ss;
-	uintptr_t a;
+	uintptr_t first = base + HAK_SS_HEADER_SIZE, a;
+	uintptr_t *e = hak_pagemap_leaf_entry(first, map);
 
-	for (a = base + HAK_SS_HEADER_SIZE; a < base + HAK_SUPERSLAB_SIZE;
-	     a += HAK_PAGE_SIZE) {
-		struct hak_slab *s = hak_slab_of_object(a);
-		uintptr_t v = map ? (uintptr_t)s | HAK_PM_TAG_SLAB : 0;
+	if (!e)
+		return map ? -1 : 0;
+	for (a = first; a < base + HAK_SUPERSLAB_SIZE; a += HAK_PAGE_SIZE, e++) {
+		uintptr_t v = (uintptr_t)hak_slab_of_object(a) | HAK_PM_TAG_SLAB;
 
-		if (hak_pagemap_set(a, v))
-			return -1;
+		__atomic_store_n(e, map ? v : 0, __ATOMIC_RELEASE);
 	}
 	return 0;
 }
@@ -62,12 +64,15 @@ static struct hak_superslab *superslab_create(void)
 	ss = hak_provider_alloc(HAK_SUPERSLAB_SIZE, HAK_SUPERSLAB_SIZE, 0);
 	if (!ss)
 		return NULL;
-	hak_memset(ss, 0, sizeof(*ss));
-	ss->magic = HAK_SS_MAGIC;
+	/* The bitmaps are written when a unit is carved: zero the rest. */
+	hak_memset(ss, 0, __builtin_offsetof(struct hak_superslab, slab));
 	for (i = 0; i < HAK_SLABS_PER_SS; i++) {
+		hak_memset(&ss->slab[i], 0,
+			   __builtin_offsetof(struct hak_slab, bits));
 		ss->slab[i].index = (uint8_t)i;
 		ss->slab[i].cls = HAK_CLASS_NONE;
 	}
+	ss->magic = HAK_SS_MAGIC;
 	if (map_pages(ss, 1)) {
 		map_pages(ss, 0);
 		hak_provider_release(ss, HAK_SUPERSLAB_SIZE);
