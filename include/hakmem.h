@@ -111,6 +111,7 @@ struct hak_stats {
 	uint64_t provider_peak;	   /* peak of provider_held */
 	uint64_t meta_bytes;	   /* held permanently: per-CPU areas, page map */
 	uint64_t superslabs;	   /* superslabs held now */
+	uint64_t large_cached;	   /* bytes of freed large runs kept for reuse */
 	uint64_t cache_hits;	   /* per-CPU cache hits, alloc + free */
 	uint64_t cache_misses;	   /* alloc on empty / free on full cache */
 	uint64_t refills;	   /* batches moved shared pool -> CPU */

@@ -287,6 +287,21 @@ struct hak_shard {
 #define HAK_PM_TAG_LARGE 2UL
 #define HAK_PM_TAG_TAIL 3UL /* debug build: a later page of a large run */
 
+/* ---- large_cache.c --------------------------------------------------- */
+
+struct hak_large_cache {
+	void *run[HAK_LARGE_CACHE_PAGES][HAK_LARGE_CACHE_WAYS];
+	uint8_t n[HAK_LARGE_CACHE_PAGES];
+	uint64_t bytes;
+};
+
+_Static_assert(HAK_LARGE_CACHE_WAYS < 256, "way count fits a byte");
+
+/* Global lock held (flush takes it). */
+void *hak_large_cache_take(size_t npages);
+int hak_large_cache_put(void *p, size_t npages);
+void hak_large_cache_flush(void);
+
 /* ---- the heap ------------------------------------------------------- */
 
 struct hak_heap {
@@ -304,6 +319,7 @@ struct hak_heap {
 	uint64_t nss_empty; /* of which wholly empty */
 	uint64_t taken, returned, peak_held, meta;
 	uint64_t large_bytes, large_objects, large_allocs, large_frees;
+	struct hak_large_cache large_cache;
 
 	/* Atomics. */
 	uint64_t out_bytes hak_cacheline_aligned;

@@ -42,7 +42,10 @@ void *hak_large_alloc(size_t size, size_t align)
 	if (align < HAK_PAGE_SIZE)
 		align = HAK_PAGE_SIZE;
 	flags = hak_lock(&hak_heap.lock);
-	p = hak_provider_alloc(bytes, align, 0);
+	p = align == HAK_PAGE_SIZE ? hak_large_cache_take(bytes >> HAK_PAGE_SHIFT)
+				   : NULL;
+	if (!p)
+		p = hak_provider_alloc(bytes, align, 0);
 	if (!p) {
 		/* Out of memory: give back what hysteresis and caches hold,
 		 * then try once more. */
@@ -100,7 +103,8 @@ void hak_large_free(void *p, uintptr_t entry)
 	hak_heap.large_bytes -= bytes;
 	hak_heap.large_objects--;
 	hak_heap.large_frees++;
-	hak_provider_release(p, bytes);
+	if (!hak_large_cache_put(p, bytes >> HAK_PAGE_SHIFT))
+		hak_provider_release(p, bytes);
 	hak_unlock(&hak_heap.lock, flags);
 	hak_stats_out_add(-(int64_t)bytes);
 }

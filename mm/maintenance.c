@@ -71,6 +71,7 @@ void hak_trim(void)
 		with_cpu(cpu, 0, flush_fn);
 	hak_shared_trim();
 	hak_superslab_trim();
+	hak_large_cache_flush();
 }
 
 void hak_cpu_offline(unsigned cpu)

@@ -105,6 +105,7 @@ void hak_stats(struct hak_stats *st)
 	st->provider_peak = hak_heap.peak_held;
 	st->meta_bytes = hak_heap.meta;
 	st->superslabs = hak_heap.nss;
+	st->large_cached = hak_heap.large_cache.bytes;
 	hak_unlock(&hak_heap.lock, flags);
 	for (t = 0; t < HAK_TIER__COUNT; t++)
 		st->bytes_in_use += st->tier[t].bytes_in_use;

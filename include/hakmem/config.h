@@ -56,6 +56,19 @@
 #define HAK_EMPTY_SUPERSLABS_KEPT 1
 #endif
 
+/* Freed large runs kept for reuse (mm/large_cache.c): runs below
+ * HAK_LARGE_CACHE_PAGES pages, HAK_LARGE_CACHE_WAYS per page count,
+ * HAK_LARGE_CACHE_BYTES in all. 0 bytes disables the cache. */
+#ifndef HAK_LARGE_CACHE_BYTES
+#define HAK_LARGE_CACHE_BYTES (8UL << 20)
+#endif
+#ifndef HAK_LARGE_CACHE_PAGES
+#define HAK_LARGE_CACHE_PAGES 257
+#endif
+#ifndef HAK_LARGE_CACHE_WAYS
+#define HAK_LARGE_CACHE_WAYS 4
+#endif
+
 /* Debug build (make DEBUG=1): red zones, poison, alloc/free records. */
 #ifndef HAK_DEBUG
 #define HAK_DEBUG 0

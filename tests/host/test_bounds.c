@@ -6,7 +6,8 @@
  *   meta + large + SUPERSLAB * (KEPT_SS + NCLASSES * KEPT_SLABS + out)
  *
  * where meta is the permanent metadata, large the bytes of live large runs
- * and out the objects outside their slabs (live + cached): every held
+ * plus the freed ones kept for reuse (at most HAK_LARGE_CACHE_BYTES), and
+ * out the objects outside their slabs (live + cached): every held
  * superslab is one of the few kept empty, or holds a used slab, and every
  * used slab holds an outstanding object or is one of the few kept empty.
  * The patterns try to make the provider hold as much as possible for as
@@ -30,11 +31,13 @@ static void check_bound(const char *where, int after_trim)
 	out = st.tier[HAK_TIER_TINY].objects_in_use +
 	      st.tier[HAK_TIER_POOL].objects_in_use + st.cached_objects;
 	bound = st.meta_bytes + st.tier[HAK_TIER_LARGE].bytes_in_use +
+		st.large_cached +
 		HAK_SUPERSLAB_SIZE *
 			((after_trim ? 0
 				     : HAK_EMPTY_SUPERSLABS_KEPT +
 					       HAK_NCLASSES * HAK_EMPTY_SLABS_KEPT) +
 			 out);
+	CHECK(st.large_cached <= HAK_LARGE_CACHE_BYTES, "large cache over cap");
 	CHECK(st.provider_held <= bound,
 	      "%s: provider holds %llu > bound %llu (out %llu)", where,
 	      (unsigned long long)st.provider_held, (unsigned long long)bound,

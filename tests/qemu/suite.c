@@ -197,17 +197,20 @@ static void check_balance(const char *when, const uint64_t extra_objs[G_NTIERS],
 	if (st.provider_taken - st.provider_returned != st.provider_held ||
 	    st.provider_held !=
 		    st.superslabs * SS_BYTES +
-			    st.tier[HAK_TIER_LARGE].bytes_in_use + st.meta_bytes ||
+			    st.tier[HAK_TIER_LARGE].bytes_in_use +
+			    st.large_cached + st.meta_bytes ||
 	    st.provider_held > g_heap_bytes() ||
 	    st.provider_peak < st.provider_held)
 		g_fail("%s: provider accounting: held %lu taken %lu returned "
-		       "%lu peak %lu, superslabs %lu large %lu meta %lu",
+		       "%lu peak %lu, superslabs %lu large %lu (+%lu cached) "
+		       "meta %lu",
 		       when, (unsigned long)st.provider_held,
 		       (unsigned long)st.provider_taken,
 		       (unsigned long)st.provider_returned,
 		       (unsigned long)st.provider_peak,
 		       (unsigned long)st.superslabs,
 		       (unsigned long)st.tier[HAK_TIER_LARGE].bytes_in_use,
+		       (unsigned long)st.large_cached,
 		       (unsigned long)st.meta_bytes);
 	cached = sum_peek_cached();
 	if (st.cached_objects != cached)

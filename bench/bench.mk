@@ -1,0 +1,35 @@
+# SPDX-License-Identifier: MIT
+# Benchmarks (included by the top Makefile).
+#
+#   make bench                  every workload under hakmem, glibc, mimalloc,
+#                               jemalloc and tcmalloc, interleaved, 5 reps;
+#                               the table goes to stdout and
+#                               build/bench/results.md
+#   make bench BENCH_QUICK=1    smoke test: 1 rep, tiny durations
+#   make bench BENCH_REPS=N     more repetitions
+#   make bench-icount           instructions per malloc+free pair (callgrind)
+#
+# The programs are plain malloc/free clients linked against nothing but
+# libc: LD_PRELOAD picks the allocator (see bench/run.sh).
+
+BENCH_PROGS := $(patsubst bench/%.c,%,$(sort $(wildcard bench/*.c)))
+BENCH_BINS := $(addprefix $(B)/bench/,$(BENCH_PROGS))
+BENCH_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Iinclude -pthread
+BENCH_QUICK ?= 0
+BENCH_REPS ?=
+
+$(B)/bench/%: bench/%.c bench/common.h include/hakmem.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(HOST_CC) $(BENCH_CFLAGS) -o $@ $< -ldl
+
+bench-bins: $(BENCH_BINS)
+
+bench: host bench-bins
+	$(Q)BENCH_QUICK=$(BENCH_QUICK) BENCH_REPS=$(BENCH_REPS) \
+		bench/run.sh $(B)
+
+bench-icount: host bench-bins
+	$(Q)BENCH_QUICK=$(BENCH_QUICK) bench/icount.sh $(B)
+
+.PHONY: bench-bins

@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * common.h - what every benchmark program shares: named-option parsing, a
+ * clock, a per-thread RNG, live-byte accounting and the closing report.
+ *
+ * The programs call plain malloc/free, so LD_PRELOAD decides the allocator.
+ * At exit each prints exactly one RESULT line plus two proof lines that
+ * bench/run.sh checks before it accepts a number:
+ *
+ *   RESULT workload=... ops_per_sec=... mallocs=... peak_live_bytes=...
+ *          peak_rss_kb=...
+ *   HAKMEM allocs=... frees=... provider_peak=... peak_bytes_out=...
+ *          (or "HAKMEM absent" when hak_stats is not in the process)
+ *   ALLOCATOR_MAPPED=libhakmem|libmimalloc|libjemalloc|libtcmalloc|none
+ *
+ * Live bytes are the requested sizes of the blocks the benchmark holds.
+ * Each worker adds to and subtracts from its own cache-line-sized slot
+ * (a block freed by another thread is subtracted from that thread's slot,
+ * so slots go negative and only their sum means anything); every
+ * LIVE_SAMPLE allocations a worker sums all slots and raises the global
+ * peak. The peak is therefore sampled: it can miss a transient high by at
+ * most LIVE_SAMPLE blocks per thread.
+ */
+#ifndef BENCH_COMMON_H
+#define BENCH_COMMON_H
+
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "hakmem.h"
+
+#define BENCH_MAX_THREADS 64
+#define LIVE_SAMPLE 64
+
+/* Keep the compiler from eliding a malloc/free pair or a store. */
+static inline void escape(void *p)
+{
+	__asm__ volatile("" : : "g"(p) : "memory");
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield" ::: "memory");
+#endif
+}
+
+/* ---- options ------------------------------------------------------- */
+
+struct bench_opt {
+	const char *name; /* "--threads" */
+	double *dval;	  /* exactly one of dval / lval is set */
+	long *lval;
+	const char *help;
+};
+
+static void bench_usage(const char *prog, const struct bench_opt *o)
+{
+	fprintf(stderr, "usage: %s", prog);
+	for (; o->name; o++) {
+		if (o->dval)
+			fprintf(stderr, " [%s %g]", o->name, *o->dval);
+		else
+			fprintf(stderr, " [%s %ld]", o->name, *o->lval);
+	}
+	fprintf(stderr, "\n");
+}
+
+/* Every option is "--name value"; unknown names and bad numbers exit 2. */
+static void bench_parse(int argc, char **argv, const struct bench_opt *opts)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const struct bench_opt *o;
+		char *end;
+
+		for (o = opts; o->name; o++)
+			if (!strcmp(argv[i], o->name))
+				break;
+		if (!o->name || i + 1 >= argc) {
+			fprintf(stderr, "%s: bad option '%s'\n", argv[0], argv[i]);
+			bench_usage(argv[0], opts);
+			exit(2);
+		}
+		i++;
+		if (o->dval)
+			*o->dval = strtod(argv[i], &end);
+		else
+			*o->lval = strtol(argv[i], &end, 0);
+		if (*end || end == argv[i]) {
+			fprintf(stderr, "%s: bad value '%s' for %s\n", argv[0],
+				argv[i], o->name);
+			exit(2);
+		}
+	}
+}
+
+/* ---- time and randomness ------------------------------------------- */
+
+static inline double now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static inline uint64_t splitmix64(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* xorshift64*: cheap enough not to dominate a malloc/free pair. */
+struct rng {
+	uint64_t s;
+};
+
+static inline void rng_seed(struct rng *r, uint64_t seed, uint64_t stream)
+{
+	uint64_t s = seed ^ (stream * 0xd1b54a32d192ed03ULL);
+
+	r->s = splitmix64(&s) | 1;
+}
+
+static inline uint64_t rng_next(struct rng *r)
+{
+	uint64_t x = r->s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	r->s = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+/* Uniform in [0, n), n > 0 (multiply-shift, no division). */
+static inline uint64_t rng_below(struct rng *r, uint64_t n)
+{
+	return (uint64_t)(((unsigned __int128)rng_next(r) * n) >> 64);
+}
+
+static inline size_t rng_range(struct rng *r, size_t lo, size_t hi)
+{
+	return lo + (size_t)rng_below(r, (uint64_t)(hi - lo + 1));
+}
+
+/* ---- live bytes ---------------------------------------------------- */
+
+struct live_slot {
+	int64_t live;	  /* requested bytes allocated - freed by this slot */
+	uint64_t mallocs; /* malloc calls made through this slot */
+	uint32_t tick;
+} __attribute__((aligned(128)));
+
+static struct live_slot live_slots[BENCH_MAX_THREADS + 1];
+static int64_t live_peak;
+
+static inline void live_sample(void)
+{
+	int64_t sum = 0, peak;
+	int i;
+
+	for (i = 0; i <= BENCH_MAX_THREADS; i++)
+		sum += __atomic_load_n(&live_slots[i].live, __ATOMIC_RELAXED);
+	peak = __atomic_load_n(&live_peak, __ATOMIC_RELAXED);
+	while (sum > peak &&
+	       !__atomic_compare_exchange_n(&live_peak, &peak, sum, 1,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+/* Only the thread that currently owns slot s calls these for s. */
+static inline void live_alloc(int s, size_t n)
+{
+	struct live_slot *l = &live_slots[s];
+
+	__atomic_store_n(&l->live, l->live + (int64_t)n, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->mallocs, l->mallocs + 1, __ATOMIC_RELAXED);
+	if (++l->tick % LIVE_SAMPLE == 0)
+		live_sample();
+}
+
+static inline void live_free(int s, size_t n)
+{
+	struct live_slot *l = &live_slots[s];
+
+	__atomic_store_n(&l->live, l->live - (int64_t)n, __ATOMIC_RELAXED);
+}
+
+/* For workloads whose live set is known exactly (the fast-path loops). */
+static inline void live_set_peak(int64_t bytes, uint64_t mallocs)
+{
+	live_peak = bytes;
+	live_slots[0].mallocs += mallocs;
+}
+
+static inline uint64_t live_mallocs(void)
+{
+	uint64_t n = 0;
+	int i;
+
+	for (i = 0; i <= BENCH_MAX_THREADS; i++)
+		n += __atomic_load_n(&live_slots[i].mallocs, __ATOMIC_RELAXED);
+	return n;
+}
+
+/* Allocate and account; a NULL is fatal (a benchmark number without the
+ * memory is meaningless). */
+static inline void *xmalloc(int slot, size_t n)
+{
+	void *p = malloc(n);
+
+	if (!p) {
+		fprintf(stderr, "malloc(%zu) failed\n", n);
+		abort();
+	}
+	live_alloc(slot, n);
+	return p;
+}
+
+static inline void xfree(int slot, void *p, size_t n)
+{
+	live_free(slot, n);
+	free(p);
+}
+
+/* ---- the closing report -------------------------------------------- */
+
+/* Which allocator libraries are mapped into this process. */
+static void print_mapped(void)
+{
+	static const char *const libs[] = { "libhakmem", "libmimalloc",
+					    "libjemalloc", "libtcmalloc" };
+	int found[4] = { 0 }, any = 0;
+	char line[4096];
+	unsigned i;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			for (i = 0; i < 4; i++)
+				if (strstr(line, libs[i]))
+					found[i] = 1;
+		fclose(f);
+	}
+	printf("ALLOCATOR_MAPPED=");
+	for (i = 0; i < 4; i++)
+		if (found[i])
+			printf("%s%s", any++ ? "," : "", libs[i]);
+	printf("%s\n", any ? "" : "none");
+}
+
+/* Print the hakmem counters if hakmem is the process's allocator. Takes
+ * the snapshot before anything else in the report allocates. */
+static void print_hakmem(void)
+{
+	void (*stats)(struct hak_stats *) =
+		(void (*)(struct hak_stats *))dlsym(RTLD_DEFAULT, "hak_stats");
+	struct hak_stats st;
+	uint64_t allocs = 0, frees = 0, events = 0;
+	int i;
+
+	if (!stats) {
+		printf("HAKMEM absent\n");
+		return;
+	}
+	memset(&st, 0, sizeof(st));
+	stats(&st);
+	for (i = 0; i < HAK_TIER__COUNT; i++) {
+		allocs += st.tier[i].allocs;
+		frees += st.tier[i].frees;
+	}
+	for (i = 0; i < HAK_EV__COUNT; i++)
+		events += st.events[i];
+	printf("HAKMEM allocs=%" PRIu64 " frees=%" PRIu64
+	       " tiny_allocs=%" PRIu64 " pool_allocs=%" PRIu64
+	       " large_allocs=%" PRIu64 " provider_peak=%" PRIu64
+	       " provider_held=%" PRIu64 " peak_bytes_out=%" PRIu64
+	       " meta_bytes=%" PRIu64 " cache_hits=%" PRIu64
+	       " cache_misses=%" PRIu64 " refills=%" PRIu64 " drains=%" PRIu64
+	       " events=%" PRIu64 "\n",
+	       allocs, frees, st.tier[HAK_TIER_TINY].allocs,
+	       st.tier[HAK_TIER_POOL].allocs, st.tier[HAK_TIER_LARGE].allocs,
+	       st.provider_peak, st.provider_held, st.peak_bytes_out,
+	       st.meta_bytes, st.cache_hits, st.cache_misses, st.refills,
+	       st.drains, events);
+}
+
+/* extra: workload-specific "key=value ..." fields, or "". */
+static void bench_report(const char *workload, const char *extra,
+			 double ops, double elapsed)
+{
+	struct rusage ru;
+
+	/* The hakmem snapshot first: nothing below may count in it. */
+	print_hakmem();
+	live_sample();
+	getrusage(RUSAGE_SELF, &ru);
+	printf("RESULT workload=%s %s%sops=%.0f elapsed_sec=%.4f "
+	       "ops_per_sec=%.0f mallocs=%" PRIu64 " peak_live_bytes=%" PRId64
+	       " peak_rss_kb=%ld\n",
+	       workload, extra, *extra ? " " : "", ops, elapsed,
+	       elapsed > 0 ? ops / elapsed : 0.0, live_mallocs(), live_peak,
+	       ru.ru_maxrss);
+	print_mapped();
+	fflush(stdout);
+}
+
+/* Wait until *flag is set or `seconds` have passed, in short sleeps. */
+static inline void sleep_sec(double seconds)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)seconds;
+	ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts))
+		;
+}
+
+static inline void xpthread_create(pthread_t *t, void *(*fn)(void *), void *a)
+{
+	if (pthread_create(t, NULL, fn, a)) {
+		perror("pthread_create");
+		abort();
+	}
+}
+
+#endif /* BENCH_COMMON_H */
