@@ -95,7 +95,7 @@ $(B)/host/libhakmem.a: $(HOST_OBJS)
 
 $(B)/host/libhakmem.so: $(HOST_SO_OBJS)
 	@echo "  LD      $@"
-	$(Q)$(HOST_CC) -shared -o $@ $^ -lpthread
+	$(Q)$(HOST_CC) -shared -Wl,-Bsymbolic-functions -o $@ $^ -lpthread
 
 host: $(B)/host/libhakmem.a $(B)/host/libhakmem.so
 

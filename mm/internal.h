@@ -142,7 +142,8 @@ struct hak_slab {
 	/* Under the shard lock. */
 	uint16_t nfree; /* bits set in bits[] */
 	uint16_t hint;	/* no set bit in bits[0..hint) */
-	uint32_t on_list; /* 0 none, 1 partial, 2 empty */
+	uint16_t on_list; /* 0 none, 1 partial, 2 empty */
+	uint16_t cache_cap; /* the class's per-CPU cache capacity, for free() */
 	struct hak_slab *next, *prev;
 	/* 1 = object free in the slab. Written under the shard lock with
 	 * relaxed atomics, read lock-free by free()'s double-free check. */
@@ -407,6 +408,14 @@ void hak_large_free(void *p, uintptr_t entry);
 size_t hak_large_usable(const void *p, uintptr_t entry);
 
 /* ---- report.c ------------------------------------------------------- */
+
+/* errno values for the standard names (Linux/newlib). */
+#ifndef HAK_ENOMEM
+#define HAK_ENOMEM 12
+#endif
+#ifndef HAK_EINVAL
+#define HAK_EINVAL 22
+#endif
 
 void hak_report(enum hak_event ev, const void *ptr, size_t size,
 		const char *what);

@@ -72,9 +72,9 @@ static hak_always_inline void *cache_alloc(unsigned cls, size_t size, size_t ali
 	return p;
 }
 
-static hak_always_inline void cache_free(unsigned cls, void *p)
+static hak_always_inline void cache_free(unsigned cls, unsigned cap, void *p)
 {
-	if (unlikely(hak_op_push(cls, p)))
+	if (unlikely(hak_op_push(cls, cap, p)))
 		hak_pcpu_free_miss(cls, p);
 }
 
@@ -212,7 +212,7 @@ void HAK_RAW(hak_free)(void *ptr)
 		return;
 	}
 	((uintptr_t *)ptr)[COOKIE_WORD] = hak_heap.secret ^ p;
-	cache_free(s->cls, ptr);
+	cache_free(s->cls, s->cache_cap, ptr);
 }
 
 static size_t block_usable(const void *ptr, const struct block *b)

@@ -8,25 +8,15 @@
 
 #if HAK_EXPORT_MALLOC
 
-#ifndef HAK_ENOMEM
-#define HAK_ENOMEM 12 /* Linux/newlib values */
-#endif
-#ifndef HAK_EINVAL
-#define HAK_EINVAL 22
-#endif
 
 #define HAK_EXPORT __attribute__((visibility("default")))
 
-static void *set_errno_if_null(void *p)
-{
-	if (!p)
-		hak_port_set_errno(HAK_ENOMEM);
-	return p;
-}
-
+/* Every NULL the hak_* calls return comes with a report, and hak_report
+ * sets errno (ENOMEM, or EINVAL for a bad alignment): so these are plain
+ * tail calls. */
 HAK_EXPORT void *malloc(size_t size)
 {
-	return set_errno_if_null(hak_malloc(size));
+	return hak_malloc(size);
 }
 
 HAK_EXPORT void free(void *ptr)
@@ -36,16 +26,12 @@ HAK_EXPORT void free(void *ptr)
 
 HAK_EXPORT void *calloc(size_t nmemb, size_t size)
 {
-	return set_errno_if_null(hak_calloc(nmemb, size));
+	return hak_calloc(nmemb, size);
 }
 
 HAK_EXPORT void *realloc(void *ptr, size_t size)
 {
-	void *p = hak_realloc(ptr, size);
-
-	if (!p && size)
-		hak_port_set_errno(HAK_ENOMEM);
-	return p;
+	return hak_realloc(ptr, size);
 }
 
 HAK_EXPORT void *reallocarray(void *ptr, size_t nmemb, size_t size)
@@ -61,13 +47,7 @@ HAK_EXPORT void *reallocarray(void *ptr, size_t nmemb, size_t size)
 
 HAK_EXPORT void *aligned_alloc(size_t alignment, size_t size)
 {
-	void *p = hak_aligned_alloc(alignment, size);
-
-	if (!p)
-		hak_port_set_errno((alignment & (alignment - 1)) || !alignment
-					   ? HAK_EINVAL
-					   : HAK_ENOMEM);
-	return p;
+	return hak_aligned_alloc(alignment, size);
 }
 
 HAK_EXPORT void *memalign(size_t alignment, size_t size)

@@ -10,7 +10,8 @@
  * operation (see struct hak_mag).
  *
  *   hak_op_pop(cls)            -> object, or NULL: take the slow path
- *   hak_op_push(cls, p)        -> 0, or -1: take the slow path
+ *   hak_op_push(cls, cap, p)   -> 0, or -1: take the slow path (cap is
+ *                                 the class's cache capacity)
  *   hak_op_push_batch(cls, objs, n) -> how many fitted (may be 0)
  *   hak_op_pop_batch(cls, out, n)   -> how many were taken (may be 0)
  * pop and push never wait; the batch forms may wait for a busy hosted
@@ -93,7 +94,7 @@ static hak_always_inline void *hak_op_pop(unsigned cls)
 	return p;
 }
 
-static hak_always_inline int hak_op_push(unsigned cls, void *p)
+static hak_always_inline int hak_op_push(unsigned cls, unsigned cap, void *p)
 {
 	unsigned long flags;
 	int cpu, r;
@@ -102,14 +103,12 @@ static hak_always_inline int hak_op_push(unsigned cls, void *p)
 	if (likely(hak_port_rseq_active()))
 		return arch_rseq_mag_push(hak_port_rseq_area(),
 					  (void *const *)hak_heap.pcpu,
-					  HAK_MAG_OFFSET(cls),
-					  hak_classes[cls].cache_cap, p);
+					  HAK_MAG_OFFSET(cls), cap, p);
 #endif
 	cpu = hak_port_pcpu_try_enter(&flags);
 	if (unlikely(cpu < 0))
 		return -1;
-	r = mag_push_locked(&hak_heap.pcpu[cpu]->mag[cls],
-			    hak_classes[cls].cache_cap, p);
+	r = mag_push_locked(&hak_heap.pcpu[cpu]->mag[cls], cap, p);
 	hak_port_pcpu_exit((unsigned)cpu, flags);
 	return r;
 }

@@ -45,6 +45,13 @@ void hak_report_init(struct hak_report *r, enum hak_event ev, const void *ptr,
 
 void hak_report_full(struct hak_report *r)
 {
+	/* Every failed allocation is reported: the standard names' errno. */
+	if (r->event == HAK_EV_BAD_ALIGNMENT)
+		hak_port_set_errno(HAK_EINVAL);
+	else if (r->event == HAK_EV_OUT_OF_MEMORY ||
+		 r->event == HAK_EV_SIZE_OVERFLOW ||
+		 r->event == HAK_EV_NOT_INITIALISED)
+		hak_port_set_errno(HAK_ENOMEM);
 	__atomic_fetch_add(&hak_heap.events[r->event], 1, __ATOMIC_RELAXED);
 	if (!hak_heap.cfg.report)
 		return;

@@ -72,6 +72,7 @@ static void slab_carve(struct hak_slab *s, unsigned cls)
 	}
 	s->size = ci->size;
 	s->inv = ci->inv;
+	s->cache_cap = (uint16_t)ci->cache_cap;
 	s->capacity = (uint16_t)cap;
 	s->nfree = (uint16_t)cap;
 	s->hint = 0;

@@ -26,11 +26,10 @@
 struct hak_hosted_lock hak_hosted_locks[HAK_MAX_CPUS];
 unsigned hak_hosted_ncpus = 1;
 long hak_hosted_rseq_cpu_off = HAK_HOSTED_NO_RSEQ;
-int hak_hosted_rseq_mode;
 #ifdef HAK_HOSTED_TEST_HOOKS
 int hak_hosted_test_cpu = -1;
 #endif
-long hak_hosted_rseq_area_off;
+long hak_hosted_rseq_area_off = HAK_HOSTED_NO_RSEQ;
 
 /* Runs before any constructor of the program (and again at lazy init, in
  * case malloc is called from an earlier constructor). */
@@ -53,19 +52,18 @@ static long membarrier(int cmd, unsigned flags, int cpu)
  */
 void hak_hosted_choose_mode(unsigned ncpus)
 {
-	int mode = 0;
+	long off = HAK_HOSTED_NO_RSEQ;
 
 	find_rseq();
 #if HAK_PORT_HAS_RSEQ
 	if (hak_hosted_rseq_cpu_off != HAK_HOSTED_NO_RSEQ &&
 	    ncpus >= hak_hosted_possible_cpus() &&
 	    membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0) == 0) {
-		hak_hosted_rseq_area_off = (long)__rseq_offset;
-		mode = 1;
+		off = (long)__rseq_offset;
 	}
 #endif
 	(void)ncpus;
-	__atomic_store_n(&hak_hosted_rseq_mode, mode, __ATOMIC_RELEASE);
+	__atomic_store_n(&hak_hosted_rseq_area_off, off, __ATOMIC_RELEASE);
 }
 
 int hak_hosted_remote_enter(unsigned cpu, uint32_t *excl)

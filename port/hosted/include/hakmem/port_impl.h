@@ -50,13 +50,15 @@ extern long hak_hosted_rseq_cpu_off;
 /* Rseq mode: glibc registered rseq, membarrier's rseq fence is registered
  * and every CPU id the kernel can report is below ncpus. Decided once at
  * init; then the magazine operations are rseq sections (pcpu_ops.h). */
-extern int hak_hosted_rseq_mode;
-extern long hak_hosted_rseq_area_off; /* __rseq_offset */
+/* __rseq_offset in rseq mode, HAK_HOSTED_NO_RSEQ otherwise: one variable,
+ * so the fast path's mode test and the offset are a single load. Written
+ * once, by hak_init, before any block exists. */
+extern long hak_hosted_rseq_area_off;
 
 #if HAK_PORT_HAS_RSEQ
 static inline int hak_port_rseq_active(void)
 {
-	return __atomic_load_n(&hak_hosted_rseq_mode, __ATOMIC_RELAXED);
+	return hak_hosted_rseq_area_off != HAK_HOSTED_NO_RSEQ;
 }
 
 static inline long hak_port_rseq_area(void)
