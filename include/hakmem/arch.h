@@ -30,6 +30,11 @@
  *                          unsigned __int128; -> true on success. Only
  *                          present when ARCH_HAS_CAS128 is 1.
  *
+ * Entropy
+ *   arch_entropy()         -> some random bits (RDRAND / RNDR where the CPU
+ *                          has them, a cycle counter otherwise). Kernel
+ *                          mode; called once, at hak_init.
+ *
  * CPU-local state
  *   arch_irq_save()        -> flags; masks maskable interrupts on this CPU.
  *                          Must only be called where the CPU may mask IRQs

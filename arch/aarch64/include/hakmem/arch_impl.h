@@ -71,6 +71,28 @@ static inline unsigned arch_cpu_id(void)
 	return (unsigned)id;
 }
 
+/*
+ * Entropy for the heap's secret, once at init: RNDR (FEAT_RNG, advertised
+ * in ID_AA64ISAR0_EL1.RNDR) when present, else the virtual counter. RNDR
+ * sets Z on failure: a few tries, then the counter.
+ */
+static inline unsigned long arch_entropy(void)
+{
+	unsigned long isar0, v, nzcv, tries;
+
+	__asm__ __volatile__("mrs %0, id_aa64isar0_el1" : "=r"(isar0));
+	if ((isar0 >> 60) & 0xf)
+		for (tries = 0; tries < 10; tries++) {
+			__asm__ __volatile__("mrs %0, s3_3_c2_c4_0\n\t" /* RNDR */
+					     "mrs %1, nzcv"
+					     : "=r"(v), "=r"(nzcv));
+			if (!(nzcv & (1UL << 30)))
+				return v;
+		}
+	__asm__ __volatile__("mrs %0, cntvct_el0" : "=r"(v));
+	return v * 0x9e3779b97f4a7c15UL;
+}
+
 static inline int arch_cas128(unsigned __int128 *p, unsigned __int128 old,
 			      unsigned __int128 new_val)
 {

@@ -79,6 +79,30 @@ static inline unsigned arch_cpu_id(void)
 	return id;
 }
 
+/*
+ * Entropy for the heap's secret, once at init: RDRAND when CPUID says it
+ * exists (CPUID only here, never on a hot path), else the TSC. RDRAND may
+ * fail transiently: a few tries, then the TSC.
+ */
+static inline unsigned long arch_entropy(void)
+{
+	unsigned a, b, c, d, lo, hi, tries;
+	unsigned long v;
+	unsigned char ok;
+
+	__asm__ __volatile__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
+			     : "a"(1), "c"(0));
+	if (c & (1U << 30))
+		for (tries = 0; tries < 10; tries++) {
+			__asm__ __volatile__("rdrand %0; setc %1"
+					     : "=r"(v), "=qm"(ok));
+			if (ok)
+				return v;
+		}
+	__asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((unsigned long)hi << 32 | lo) * 0x9e3779b97f4a7c15UL;
+}
+
 /* CMPXCHG16B; needs -mcx16 and a 16-byte aligned target. */
 static inline int arch_cas128(unsigned __int128 *p, unsigned __int128 old,
 			      unsigned __int128 new_val)

@@ -104,10 +104,7 @@ static inline int hak_port_lazy_init(void)
 
 static inline uint64_t hak_port_entropy(void)
 {
-	static uint64_t counter = 0x9e3779b97f4a7c15ULL;
-
-	counter += 0x9e3779b97f4a7c15ULL;
-	return counter ^ (uint64_t)(uintptr_t)&counter;
+	return arch_entropy();
 }
 
 static inline void hak_port_trap(void)
