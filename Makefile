@@ -122,6 +122,7 @@ freestanding: $(FS_LIBS)
 
 include tests/qemu/qemu.mk
 include tests/host/host.mk
+include tests/fuzz/fuzz.mk
 -include bench/bench.mk
 
 # ---- checks -----------------------------------------------------------
