@@ -7,7 +7,9 @@
 #                               build/bench/results.md
 #   make bench BENCH_QUICK=1    smoke test: 1 rep, tiny durations
 #   make bench BENCH_REPS=N     more repetitions
-#   make bench-icount           instructions per malloc+free pair (callgrind)
+#   make bench-icount           instructions per malloc+free pair: callgrind
+#                               on the host, then exact guest counts of the
+#                               freestanding build under QEMU -icount
 #
 # The programs are plain malloc/free clients linked against nothing but
 # libc: LD_PRELOAD picks the allocator (see bench/run.sh).
@@ -29,7 +31,8 @@ bench: host bench-bins
 	$(Q)BENCH_QUICK=$(BENCH_QUICK) BENCH_REPS=$(BENCH_REPS) \
 		bench/run.sh $(B)
 
-bench-icount: host bench-bins
+bench-icount: host bench-bins icount-images
 	$(Q)BENCH_QUICK=$(BENCH_QUICK) bench/icount.sh $(B)
+	$(Q)tests/qemu/icount.sh
 
 .PHONY: bench-bins
