@@ -226,10 +226,8 @@ void *hak_calloc(size_t nmemb, size_t size)
 	size_t n;
 	void *p;
 
-	if (__builtin_mul_overflow(nmemb, size, &n)) {
-		hak_report(HAK_EV_SIZE_OVERFLOW, NULL, size, "calloc nmemb * size");
+	if (hak_calloc_bytes(nmemb, size, &n))
 		return NULL;
-	}
 	p = alloc_dbg(0, n, CALLER);
 	if (p)
 		hak_memset(p, 0, n);

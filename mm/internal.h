@@ -448,6 +448,7 @@ void *hak_aligned_alloc_raw(size_t alignment, size_t size);
 #define HAK_RAW(name) name
 #endif
 int hak_block_containing(const void *p, uintptr_t *start, size_t *usable);
+int hak_calloc_bytes(size_t nmemb, size_t size, size_t *n);
 
 /* ---- stats.c -------------------------------------------------------- */
 

@@ -236,16 +236,23 @@ size_t HAK_RAW(hak_usable_size)(const void *ptr)
 	return block_usable(ptr, &b);
 }
 
+/* calloc's byte count in *n: 0, or -1 after reporting an overflow. */
+int hak_calloc_bytes(size_t nmemb, size_t size, size_t *n)
+{
+	if (!__builtin_mul_overflow(nmemb, size, n))
+		return 0;
+	hak_report(HAK_EV_SIZE_OVERFLOW, NULL, size, "calloc nmemb * size");
+	return -1;
+}
+
 #if !HAK_DEBUG /* debug.c wraps these */
 void *hak_calloc(size_t nmemb, size_t size)
 {
 	size_t n;
 	void *p;
 
-	if (__builtin_mul_overflow(nmemb, size, &n)) {
-		hak_report(HAK_EV_SIZE_OVERFLOW, NULL, size, "calloc nmemb * size");
+	if (hak_calloc_bytes(nmemb, size, &n))
 		return NULL;
-	}
 	p = hak_malloc(n);
 	if (p)
 		hak_memset(p, 0, n);

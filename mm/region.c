@@ -24,26 +24,11 @@ static int page_used(const struct region *r, size_t i)
 	return (r->map[i >> 6] >> (i & 63)) & 1;
 }
 
-/* First used page in [i, end), or end. */
-static size_t next_used(const struct region *r, size_t i, size_t end)
+/* First page in [i, end) whose bit equals used, or end. */
+static size_t next_page(const struct region *r, size_t i, size_t end, int used)
 {
 	while (i < end) {
-		uint64_t w = r->map[i >> 6] >> (i & 63);
-
-		if (w)
-			return i + (size_t)__builtin_ctzll(w) < end
-				       ? i + (size_t)__builtin_ctzll(w)
-				       : end;
-		i = (i | 63) + 1;
-	}
-	return end;
-}
-
-/* First free page in [i, end), or end. */
-static size_t next_free(const struct region *r, size_t i, size_t end)
-{
-	while (i < end) {
-		uint64_t w = ~r->map[i >> 6] >> (i & 63);
+		uint64_t w = (used ? r->map[i >> 6] : ~r->map[i >> 6]) >> (i & 63);
 
 		if (w)
 			return i + (size_t)__builtin_ctzll(w) < end
@@ -81,7 +66,7 @@ static void *region_alloc(void *ctx, size_t bytes, size_t align)
 	if (!n || n > r->npages - r->used)
 		return NULL;
 	while (i + n <= r->npages) {
-		size_t u = next_used(r, i, i + n);
+		size_t u = next_page(r, i, i + n, 1);
 
 		if (u == i + n) {
 			mark(r, i, n, 1);
@@ -89,7 +74,7 @@ static void *region_alloc(void *ctx, size_t bytes, size_t align)
 			return (void *)(r->base + (i << HAK_PAGE_SHIFT));
 		}
 		/* Skip the whole used run, then align. */
-		u = next_free(r, u, r->npages);
+		u = next_page(r, u, r->npages, 0);
 		i = hak_round_up(first + u, step) - first;
 	}
 	return NULL;
