@@ -125,14 +125,16 @@ static void *wrap(void *raw, size_t size, size_t head, const void *site)
 
 static void *alloc_dbg(size_t align, size_t size, const void *site)
 {
-	/* The header fits before the user pointer, which keeps the alignment. */
+	/* The header fits before the user pointer, which keeps the alignment.
+	 */
 	size_t head = align > HAK_MIN_ALIGN ? hak_round_up(HDR_SIZE, align)
 					    : HDR_SIZE;
 	size_t need;
 	void *raw;
 
 	if (__builtin_add_overflow(size, head + 1, &need)) {
-		hak_report(HAK_EV_SIZE_OVERFLOW, NULL, size, "request too large");
+		hak_report(HAK_EV_SIZE_OVERFLOW, NULL, size,
+			   "request too large");
 		return NULL;
 	}
 	raw = align > HAK_MIN_ALIGN ? hak_aligned_alloc_raw(align, need)
@@ -148,7 +150,8 @@ static struct dbg_hdr *live_block(const void *ptr, size_t *usable,
 	struct dbg_hdr *h;
 
 	if (!hak_block_containing(ptr, obj, usable)) {
-		hak_report(HAK_EV_INVALID_FREE, ptr, 0, "not allocated by hakmem");
+		hak_report(HAK_EV_INVALID_FREE, ptr, 0,
+			   "not allocated by hakmem");
 		return NULL;
 	}
 	if (user - *obj < HDR_SIZE || (user & (HAK_MIN_ALIGN - 1))) {

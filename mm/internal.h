@@ -140,9 +140,9 @@ struct hak_slab {
 	uint8_t cls;   /* HAK_CLASS_NONE while free */
 	uint8_t index; /* position in its superslab, fixed */
 	/* Under the shard lock. */
-	uint16_t nfree; /* bits set in bits[] */
-	uint16_t hint;	/* no set bit in bits[0..hint) */
-	uint16_t on_list; /* 0 none, 1 partial, 2 empty */
+	uint16_t nfree;	    /* bits set in bits[] */
+	uint16_t hint;	    /* no set bit in bits[0..hint) */
+	uint16_t on_list;   /* 0 none, 1 partial, 2 empty */
 	uint16_t cache_cap; /* the class's per-CPU cache capacity, for free() */
 	struct hak_slab *next, *prev;
 	/* 1 = object free in the slab. Written under the shard lock with
@@ -160,7 +160,7 @@ struct hak_superslab {
 	struct hak_slab slab[HAK_SLABS_PER_SS];
 };
 
-#define HAK_SS_HEADER_SIZE                                                    \
+#define HAK_SS_HEADER_SIZE                                                     \
 	hak_round_up(sizeof(struct hak_superslab), HAK_PAGE_SIZE)
 
 _Static_assert(HAK_SLAB_SHIFT >= HAK_PAGE_SHIFT + 2, "slab >= 4 pages");
@@ -184,7 +184,8 @@ static inline struct hak_superslab *hak_slab_ss(struct hak_slab *s)
 
 static inline uintptr_t hak_slab_base(struct hak_slab *s)
 {
-	return (uintptr_t)hak_slab_ss(s) + ((uintptr_t)s->index << HAK_SLAB_SHIFT);
+	return (uintptr_t)hak_slab_ss(s) +
+	       ((uintptr_t)s->index << HAK_SLAB_SHIFT);
 }
 
 /* Objects come from valid pointers only: callers checked the page map. */
@@ -241,8 +242,8 @@ _Static_assert(__builtin_offsetof(struct hak_mag, hdr) == 0 &&
 		       __builtin_offsetof(struct hak_mag, slots) == 8 &&
 		       sizeof(struct hak_mag) == 16,
 	       "magazine layout");
-#define HAK_MAG_OFFSET(cls)                                                   \
-	(__builtin_offsetof(struct hak_pcpu, mag) +                           \
+#define HAK_MAG_OFFSET(cls)                                                    \
+	(__builtin_offsetof(struct hak_pcpu, mag) +                            \
 	 (unsigned long)(cls) * sizeof(struct hak_mag))
 
 static inline uint64_t hak_mag_hdr(const struct hak_mag *m)
@@ -328,7 +329,8 @@ struct hak_heap {
 	uint64_t events[HAK_EV__COUNT];
 
 	struct hak_shard shard[HAK_NCLASSES];
-	uintptr_t **pagemap_root[1UL << (48 - HAK_PAGE_SHIFT - 2 * HAK_PM_BITS)];
+	uintptr_t *
+		*pagemap_root[1UL << (48 - HAK_PAGE_SHIFT - 2 * HAK_PM_BITS)];
 };
 
 extern struct hak_heap hak_heap;
@@ -341,18 +343,19 @@ static inline uintptr_t hak_pagemap_get(uintptr_t a)
 
 	if (unlikely(a >> HAK_PM_ADDR_BITS))
 		return 0;
-	mid = __atomic_load_n(&hak_heap.pagemap_root[a >> (HAK_PAGE_SHIFT +
-							     2 * HAK_PM_BITS)],
-			      __ATOMIC_ACQUIRE);
+	mid = __atomic_load_n(
+		&hak_heap.pagemap_root[a >> (HAK_PAGE_SHIFT + 2 * HAK_PM_BITS)],
+		__ATOMIC_ACQUIRE);
 	if (unlikely(!mid))
 		return 0;
-	leaf = __atomic_load_n(
-		&mid[(a >> (HAK_PAGE_SHIFT + HAK_PM_BITS)) & (HAK_PM_FANOUT - 1)],
-		__ATOMIC_ACQUIRE);
+	leaf = __atomic_load_n(&mid[(a >> (HAK_PAGE_SHIFT + HAK_PM_BITS)) &
+				    (HAK_PM_FANOUT - 1)],
+			       __ATOMIC_ACQUIRE);
 	if (unlikely(!leaf))
 		return 0;
-	return __atomic_load_n(&leaf[(a >> HAK_PAGE_SHIFT) & (HAK_PM_FANOUT - 1)],
-			       __ATOMIC_ACQUIRE);
+	return __atomic_load_n(
+		&leaf[(a >> HAK_PAGE_SHIFT) & (HAK_PM_FANOUT - 1)],
+		__ATOMIC_ACQUIRE);
 }
 
 /* Global lock held. Returns 0, or -1 if a node could not be allocated. */

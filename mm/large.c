@@ -35,15 +35,17 @@ void *hak_large_alloc(size_t size, size_t align)
 	void *p;
 
 	if (size > ((size_t)1 << (HAK_PM_ADDR_BITS - 1))) {
-		hak_report(HAK_EV_SIZE_OVERFLOW, NULL, size, "request too large");
+		hak_report(HAK_EV_SIZE_OVERFLOW, NULL, size,
+			   "request too large");
 		return NULL;
 	}
 	bytes = hak_round_up(size ? size : 1, HAK_PAGE_SIZE);
 	if (align < HAK_PAGE_SIZE)
 		align = HAK_PAGE_SIZE;
 	flags = hak_lock(&hak_heap.lock);
-	p = align == HAK_PAGE_SIZE ? hak_large_cache_take(bytes >> HAK_PAGE_SHIFT)
-				   : NULL;
+	p = align == HAK_PAGE_SIZE
+		    ? hak_large_cache_take(bytes >> HAK_PAGE_SHIFT)
+		    : NULL;
 	if (!p)
 		p = hak_provider_alloc(bytes, align, 0);
 	if (!p) {
@@ -54,9 +56,8 @@ void *hak_large_alloc(size_t size, size_t align)
 		flags = hak_lock(&hak_heap.lock);
 		p = hak_provider_alloc(bytes, align, 0);
 	}
-	if (p && hak_pagemap_set((uintptr_t)p,
-				 ((bytes >> HAK_PAGE_SHIFT) << 2) |
-					 HAK_PM_TAG_LARGE)) {
+	if (p && hak_pagemap_set((uintptr_t)p, ((bytes >> HAK_PAGE_SHIFT)
+						<< 2) | HAK_PM_TAG_LARGE)) {
 		hak_provider_release(p, bytes);
 		p = NULL;
 	}

@@ -49,7 +49,7 @@ static __attribute__((noinline)) void *alloc_slow(unsigned cls, size_t size,
 		if (hak_port_lazy_init())
 			return not_initialised(size);
 		return align ? HAK_RAW(hak_aligned_alloc)(align, size)
-		     : HAK_RAW(hak_malloc)(size);
+			     : HAK_RAW(hak_malloc)(size);
 	}
 	p = hak_pcpu_alloc_miss(cls);
 	if (unlikely(!p)) {
@@ -62,7 +62,8 @@ static __attribute__((noinline)) void *alloc_slow(unsigned cls, size_t size,
 
 /* The fast paths: one magazine operation, or a tail call to the slow path,
  * so they call nothing and save no registers. */
-static hak_always_inline void *cache_alloc(unsigned cls, size_t size, size_t align)
+static hak_always_inline void *cache_alloc(unsigned cls, size_t size,
+					   size_t align)
 {
 	void *p = hak_op_pop(cls);
 
@@ -104,7 +105,7 @@ struct block {
 static struct block block_lookup(const void *ptr)
 {
 	uintptr_t p = (uintptr_t)ptr;
-	struct block b = { hak_pagemap_get(p), NULL, 0, NULL };
+	struct block b = {hak_pagemap_get(p), NULL, 0, NULL};
 	uintptr_t off;
 	uint32_t idx;
 
@@ -207,7 +208,8 @@ void HAK_RAW(hak_free)(void *ptr)
 	idx = hak_obj_index(off, s->inv);
 	if (unlikely(off >= s->span || (uintptr_t)idx * s->size != off ||
 		     hak_slab_bit_is_free(s, idx) ||
-		     ((uintptr_t *)ptr)[COOKIE_WORD] == (hak_heap.secret ^ p))) {
+		     ((uintptr_t *)ptr)[COOKIE_WORD] ==
+			     (hak_heap.secret ^ p))) {
 		free_refused(ptr);
 		return;
 	}

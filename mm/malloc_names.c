@@ -8,7 +8,6 @@
 
 #if HAK_EXPORT_MALLOC
 
-
 #define HAK_EXPORT __attribute__((visibility("default")))
 
 /* Every NULL the hak_* calls return comes with a report, and hak_report

@@ -34,7 +34,8 @@ static hak_always_inline void *mag_pop_locked(struct hak_mag *m)
 	return p;
 }
 
-static hak_always_inline int mag_push_locked(struct hak_mag *m, unsigned cap, void *p)
+static hak_always_inline int mag_push_locked(struct hak_mag *m, unsigned cap,
+					     void *p)
 {
 	uint64_t hdr = hak_mag_hdr(m);
 
@@ -123,7 +124,8 @@ static inline unsigned hak_op_push_batch(unsigned cls, void *const *objs,
 	if (hak_port_rseq_active())
 		return (unsigned)arch_rseq_mag_push_batch(
 			hak_port_rseq_area(), (void *const *)hak_heap.pcpu,
-			HAK_MAG_OFFSET(cls), hak_classes[cls].cache_cap, objs, n);
+			HAK_MAG_OFFSET(cls), hak_classes[cls].cache_cap, objs,
+			n);
 #endif
 	cpu = hak_port_pcpu_enter(&flags);
 	k = mag_push_batch_locked(&hak_heap.pcpu[cpu]->mag[cls],

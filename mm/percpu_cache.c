@@ -30,7 +30,8 @@ int hak_pcpu_alloc_areas(unsigned ncpus)
 	bytes = hak_round_up(head + slots * sizeof(void *), HAK_PAGE_SIZE);
 	for (cpu = 0; cpu < ncpus; cpu++) {
 		unsigned long flags = hak_lock(&hak_heap.lock);
-		struct hak_pcpu *pc = hak_provider_alloc(bytes, HAK_PAGE_SIZE, 1);
+		struct hak_pcpu *pc =
+			hak_provider_alloc(bytes, HAK_PAGE_SIZE, 1);
 		void **slot;
 
 		hak_unlock(&hak_heap.lock, flags);
@@ -121,7 +122,8 @@ void hak_pcpu_flush(struct hak_pcpu *pc)
 
 		if (!(hdr & HAK_MAG_COUNT_MASK))
 			continue;
-		hak_shared_drain(c, m->slots, (unsigned)(hdr & HAK_MAG_COUNT_MASK));
+		hak_shared_drain(c, m->slots,
+				 (unsigned)(hdr & HAK_MAG_COUNT_MASK));
 		hak_mag_set_hdr(m, hdr & ~HAK_MAG_COUNT_MASK);
 		hak_stat_add(&pc->drains, 1);
 	}
@@ -146,7 +148,8 @@ int hak_pcpu_check(struct hak_pcpu *pc, unsigned cpu)
 		for (i = 0; i < n; i++) {
 			uintptr_t p = (uintptr_t)m->slots[i];
 			uintptr_t e = hak_pagemap_get(p);
-			struct hak_slab *s = (struct hak_slab *)(e & ~HAK_PM_TAG_MASK);
+			struct hak_slab *s =
+				(struct hak_slab *)(e & ~HAK_PM_TAG_MASK);
 			uint32_t idx;
 
 			if ((e & HAK_PM_TAG_MASK) != HAK_PM_TAG_SLAB ||
@@ -157,7 +160,8 @@ int hak_pcpu_check(struct hak_pcpu *pc, unsigned cpu)
 				continue;
 			}
 			idx = hak_obj_index(p - s->start, s->inv);
-			if (s->cls != c || (uintptr_t)idx * s->size != p - s->start ||
+			if (s->cls != c ||
+			    (uintptr_t)idx * s->size != p - s->start ||
 			    hak_slab_bit_is_free(s, idx)) {
 				hak_report(HAK_EV_CORRUPTION, m->slots[i], cpu,
 					   "cached pointer state");

@@ -28,7 +28,8 @@ static int page_used(const struct region *r, size_t i)
 static size_t next_page(const struct region *r, size_t i, size_t end, int used)
 {
 	while (i < end) {
-		uint64_t w = (used ? r->map[i >> 6] : ~r->map[i >> 6]) >> (i & 63);
+		uint64_t w =
+			(used ? r->map[i >> 6] : ~r->map[i >> 6]) >> (i & 63);
 
 		if (w)
 			return i + (size_t)__builtin_ctzll(w) < end
@@ -98,7 +99,7 @@ int hak_init_region(void *base, size_t size, unsigned ncpus,
 {
 	uintptr_t lo = hak_round_up((uintptr_t)base, HAK_PAGE_SIZE);
 	uintptr_t hi = ((uintptr_t)base + size) & ~(HAK_PAGE_SIZE - 1);
-	struct hak_config cfg = { 0 };
+	struct hak_config cfg = {0};
 	struct region *r = (struct region *)lo;
 	size_t pages, head;
 

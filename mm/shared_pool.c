@@ -93,8 +93,9 @@ static unsigned slab_take(struct hak_slab *s, void **out, unsigned n)
 			unsigned b = (unsigned)__builtin_ctzll(bits);
 
 			bits &= bits - 1;
-			out[got++] = (void *)(s->start +
-					      (uintptr_t)(w * 64 + b) * s->size);
+			out[got++] =
+				(void *)(s->start +
+					 (uintptr_t)(w * 64 + b) * s->size);
 		}
 		__atomic_store_n(&s->bits[w], bits, __ATOMIC_RELAXED);
 		if (bits)
@@ -259,11 +260,13 @@ static int check_list(struct hak_slab *head, unsigned tag, unsigned cls,
 
 	for (*n = 0; head; head = head->next) {
 		if (++*n > limit) {
-			hak_report(HAK_EV_CORRUPTION, head, 0, "slab list loop");
+			hak_report(HAK_EV_CORRUPTION, head, 0,
+				   "slab list loop");
 			return bad + 1;
 		}
 		if (head->on_list != tag || head->cls != cls) {
-			hak_report(HAK_EV_CORRUPTION, head, 0, "slab list member");
+			hak_report(HAK_EV_CORRUPTION, head, 0,
+				   "slab list member");
 			bad++;
 		}
 	}
@@ -279,7 +282,8 @@ static int check_class(unsigned cls, struct hak_shard *sh)
 	int bad = 0;
 	unsigned i;
 
-	for (ss = hak_heap.ss_all; ss && n++ <= hak_heap.nss; ss = ss->all_next) {
+	for (ss = hak_heap.ss_all; ss && n++ <= hak_heap.nss;
+	     ss = ss->all_next) {
 		for (i = 0; i < HAK_SLABS_PER_SS; i++) {
 			struct hak_slab *s = &ss->slab[i];
 
@@ -309,10 +313,12 @@ int hak_shared_check(void)
 		unsigned long flags = hak_lock(&sh->lock);
 		uint32_t np, ne;
 
-		bad += check_list(sh->partial, LIST_PARTIAL, c, sh->nslabs, &np);
+		bad += check_list(sh->partial, LIST_PARTIAL, c, sh->nslabs,
+				  &np);
 		bad += check_list(sh->empty, LIST_EMPTY, c, sh->nslabs, &ne);
 		if (ne != sh->nempty || ne > HAK_EMPTY_SLABS_KEPT) {
-			hak_report(HAK_EV_CORRUPTION, sh, c, "shard empty count");
+			hak_report(HAK_EV_CORRUPTION, sh, c,
+				   "shard empty count");
 			bad++;
 		}
 		bad += check_class(c, sh);

@@ -15,6 +15,8 @@
  */
 #include "internal.h"
 
+/* Laid out four classes per line, one power of two each. */
+/* clang-format off */
 const uint32_t hak_class_size[HAK_NCLASSES] = {
 	/* Tiny */
 	16, 32, 48, 64, 80, 96, 112, 128,
@@ -28,6 +30,7 @@ const uint32_t hak_class_size[HAK_NCLASSES] = {
 	10240, 12288, 14336, 16384,
 	20480, 24576, 28672, 32768,
 };
+/* clang-format on */
 
 struct hak_class_info hak_classes[HAK_NCLASSES];
 uint8_t hak_class_tiny_lut[(HAK_TINY_MAX >> 4) + 1];

@@ -18,8 +18,8 @@ void hak_stats_out_add(int64_t bytes)
 	/* A few attempts only: a peak is a statistic, not worth a loop whose
 	 * length another CPU decides. */
 	for (tries = 0; tries < 4 && now > peak; tries++)
-		if (__atomic_compare_exchange_n(&hak_heap.peak_out, &peak, now, 0,
-						__ATOMIC_RELAXED,
+		if (__atomic_compare_exchange_n(&hak_heap.peak_out, &peak, now,
+						0, __ATOMIC_RELAXED,
 						__ATOMIC_RELAXED))
 			break;
 }
@@ -39,7 +39,8 @@ static void add_classes(struct hak_stats *st)
 	for (c = 0; c < HAK_NCLASSES; c++) {
 		struct hak_shard *sh = &hak_heap.shard[c];
 		struct hak_tier_stats *t =
-			&st->tier[c < HAK_NTINY ? HAK_TIER_TINY : HAK_TIER_POOL];
+			&st->tier[c < HAK_NTINY ? HAK_TIER_TINY
+						: HAK_TIER_POOL];
 		uint64_t ops = 0, cached = 0, out, live, ba, bf, a;
 		unsigned long flags;
 
@@ -109,7 +110,9 @@ void hak_stats(struct hak_stats *st)
 	hak_unlock(&hak_heap.lock, flags);
 	for (t = 0; t < HAK_TIER__COUNT; t++)
 		st->bytes_in_use += st->tier[t].bytes_in_use;
-	st->peak_bytes_out = __atomic_load_n(&hak_heap.peak_out, __ATOMIC_RELAXED);
+	st->peak_bytes_out =
+		__atomic_load_n(&hak_heap.peak_out, __ATOMIC_RELAXED);
 	for (t = 0; t < HAK_EV__COUNT; t++)
-		st->events[t] = __atomic_load_n(&hak_heap.events[t], __ATOMIC_RELAXED);
+		st->events[t] =
+			__atomic_load_n(&hak_heap.events[t], __ATOMIC_RELAXED);
 }

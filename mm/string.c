@@ -31,7 +31,8 @@ void hak_memcpy(void *d, const void *s, size_t n)
 	 * -mstrict-align); blocks hakmem copies are 16-byte aligned. */
 	if (!(((uintptr_t)dp | (uintptr_t)sp) & 7))
 		for (; n >= 8; n -= 8, dp += 8, sp += 8)
-			*(uint64_t *)(void *)dp = *(const uint64_t *)(const void *)sp;
+			*(uint64_t *)(void *)dp =
+				*(const uint64_t *)(const void *)sp;
 	while (n--)
 		*dp++ = *sp++;
 }

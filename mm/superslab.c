@@ -48,8 +48,10 @@ static int map_pages(struct hak_superslab *ss, int map)
 
 	if (!e)
 		return map ? -1 : 0;
-	for (a = first; a < base + HAK_SUPERSLAB_SIZE; a += HAK_PAGE_SIZE, e++) {
-		uintptr_t v = (uintptr_t)hak_slab_of_object(a) | HAK_PM_TAG_SLAB;
+	for (a = first; a < base + HAK_SUPERSLAB_SIZE;
+	     a += HAK_PAGE_SIZE, e++) {
+		uintptr_t v =
+			(uintptr_t)hak_slab_of_object(a) | HAK_PM_TAG_SLAB;
 
 		__atomic_store_n(e, map ? v : 0, __ATOMIC_RELEASE);
 	}
@@ -175,7 +177,8 @@ static int check_one(struct hak_superslab *ss, uint64_t *empty)
 	}
 	if (((uintptr_t)ss & (HAK_SUPERSLAB_SIZE - 1)) ||
 	    ss->used_mask & ~UNITS_ALL) {
-		hak_report(HAK_EV_CORRUPTION, ss, 0, "superslab alignment/mask");
+		hak_report(HAK_EV_CORRUPTION, ss, 0,
+			   "superslab alignment/mask");
 		bad++;
 	}
 	if (!ss->used_mask)
@@ -186,13 +189,15 @@ static int check_one(struct hak_superslab *ss, uint64_t *empty)
 	}
 	for (i = 0; i < HAK_SLABS_PER_SS; i++) {
 		struct hak_slab *s = &ss->slab[i];
-		uintptr_t page = (uintptr_t)ss + ((uintptr_t)i << HAK_SLAB_SHIFT) +
+		uintptr_t page = (uintptr_t)ss +
+				 ((uintptr_t)i << HAK_SLAB_SHIFT) +
 				 HAK_SLAB_SIZE - HAK_PAGE_SIZE;
 		int used = (ss->used_mask >> i) & 1;
 
 		if (s->index != i ||
 		    hak_pagemap_get(page) != ((uintptr_t)s | HAK_PM_TAG_SLAB)) {
-			hak_report(HAK_EV_CORRUPTION, s, 0, "slab index/page map");
+			hak_report(HAK_EV_CORRUPTION, s, 0,
+				   "slab index/page map");
 			bad++;
 		}
 		/* A used unit may still be uncarved for a moment: the carve

@@ -85,12 +85,12 @@ _Static_assert((ARCH_CACHELINE & (ARCH_CACHELINE - 1)) == 0,
 #define arch_store_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #endif
 #ifndef arch_cas
-#define arch_cas(p, o, n)                                                     \
-	({                                                                    \
-		__typeof__(*(p)) __o = (o);                                   \
-		__atomic_compare_exchange_n((p), &__o, (n), 0,                \
-					    __ATOMIC_ACQ_REL,                 \
-					    __ATOMIC_ACQUIRE);                \
+#define arch_cas(p, o, n)                                                      \
+	({                                                                     \
+		__typeof__(*(p)) __o = (o);                                    \
+		__atomic_compare_exchange_n((p), &__o, (n), 0,                 \
+					    __ATOMIC_ACQ_REL,                  \
+					    __ATOMIC_ACQUIRE);                 \
 	})
 #endif
 #ifndef arch_xchg

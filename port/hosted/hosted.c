@@ -58,7 +58,8 @@ void hak_hosted_choose_mode(unsigned ncpus)
 #if HAK_PORT_HAS_RSEQ
 	if (hak_hosted_rseq_cpu_off != HAK_HOSTED_NO_RSEQ &&
 	    ncpus >= hak_hosted_possible_cpus() &&
-	    membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0) == 0) {
+	    membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0) ==
+		    0) {
 		off = (long)__rseq_offset;
 	}
 #endif
@@ -169,7 +170,7 @@ static void mmap_release(void *ctx, void *p, size_t bytes)
 
 struct hak_page_provider hak_hosted_mmap_provider(void)
 {
-	struct hak_page_provider pp = { mmap_alloc, mmap_release, NULL };
+	struct hak_page_provider pp = {mmap_alloc, mmap_release, NULL};
 
 	return pp;
 }
@@ -242,7 +243,7 @@ void hak_hosted_report_stderr(const struct hak_report *r, void *ctx)
 int hak_hosted_lazy_init(void)
 {
 	int expect = 0;
-	struct hak_config cfg = { 0 };
+	struct hak_config cfg = {0};
 	unsigned spins = 0;
 
 	if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == 2)

@@ -40,8 +40,7 @@ static inline void hak_port_pcpu_exit(unsigned cpu, unsigned long flags)
 	arch_irq_restore(flags);
 }
 
-static inline int hak_port_pcpu_enter_remote(unsigned cpu,
-					     unsigned long *flags,
+static inline int hak_port_pcpu_enter_remote(unsigned cpu, unsigned long *flags,
 					     uint32_t *excl)
 {
 	(void)cpu;
@@ -50,8 +49,7 @@ static inline int hak_port_pcpu_enter_remote(unsigned cpu,
 	return 0;
 }
 
-static inline void hak_port_pcpu_exit_remote(unsigned cpu,
-					     unsigned long flags,
+static inline void hak_port_pcpu_exit_remote(unsigned cpu, unsigned long flags,
 					     uint32_t *excl)
 {
 	(void)cpu;

@@ -103,14 +103,18 @@ static inline unsigned hak_hosted_current_cpu(void)
 	long off = hak_hosted_rseq_cpu_off;
 
 	if (__builtin_expect(off != HAK_HOSTED_NO_RSEQ, 1)) {
-		c = __atomic_load_n((const unsigned *)((const char *)
-			__builtin_thread_pointer() + off), __ATOMIC_RELAXED);
+		c = __atomic_load_n(
+			(const unsigned *)((const char *)
+						   __builtin_thread_pointer() +
+					   off),
+			__ATOMIC_RELAXED);
 		if (__builtin_expect(c < n, 1))
 			return c;
 		return c % n;
 	}
 	c = (unsigned)(((uintptr_t)__builtin_thread_pointer() >> 12) *
-		       0x9e3779b97f4a7c15ULL >> 32);
+			       0x9e3779b97f4a7c15ULL >>
+		       32);
 	return (unsigned)(((uint64_t)c * n) >> 32);
 }
 unsigned hak_hosted_pcpu_enter_slow(unsigned cpu);
@@ -118,7 +122,6 @@ void hak_hosted_yield(void);
 int hak_hosted_lazy_init(void);
 uint64_t hak_hosted_entropy(void);
 void hak_hosted_set_errno(int e);
-
 
 static inline int hak_hosted_trylock(unsigned cpu)
 {
@@ -154,16 +157,14 @@ static inline void hak_port_pcpu_exit(unsigned cpu, unsigned long flags)
 
 /* Lock the cache; in rseq mode also raise excl and fence the CPU so that
  * no rseq section there still works on it (port/hosted/hosted.c). */
-static inline int hak_port_pcpu_enter_remote(unsigned cpu,
-					     unsigned long *flags,
+static inline int hak_port_pcpu_enter_remote(unsigned cpu, unsigned long *flags,
 					     uint32_t *excl)
 {
 	*flags = 0;
 	return hak_hosted_remote_enter(cpu, excl);
 }
 
-static inline void hak_port_pcpu_exit_remote(unsigned cpu,
-					     unsigned long flags,
+static inline void hak_port_pcpu_exit_remote(unsigned cpu, unsigned long flags,
 					     uint32_t *excl)
 {
 	(void)flags;
