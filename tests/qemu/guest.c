@@ -3,6 +3,9 @@
  * guest.c - see guest.h. Freestanding: no libc, IRQ-safe where it says so.
  */
 #include "guest.h"
+#if HAK_DEBUG
+#include "peek.h"
+#endif
 
 unsigned g_ncpus = 1;
 struct g_acct g_acct[G_MAX_CPUS][G_NCTX];
@@ -396,6 +399,15 @@ unsigned g_tier(size_t usable)
 	return G_LARGE;
 }
 
+size_t g_acct_bytes(const void *p)
+{
+#if HAK_DEBUG
+	return peek_block_bytes(p);
+#else
+	return hak_usable_size(p);
+#endif
+}
+
 const char *g_tier_name(unsigned tier)
 {
 	static const char *const names[G_NTIERS] = { "tiny", "pool", "large" };
@@ -414,6 +426,19 @@ static void check_block(const struct g_blk *b, size_t align)
 	if (align && (a & (align - 1)))
 		g_fail("aligned_alloc(%lu, %u) returned %p",
 		       (unsigned long)align, b->size, b->p);
+#if HAK_DEBUG
+	/* Debug build: usable size is the request, and the user pointer sits
+	 * 48 bytes (the header) into its block: only HAK_MIN_ALIGN and the
+	 * requested alignment hold. */
+	if (b->usable != b->size)
+		g_fail("debug block %p: usable %u, request %u", b->p, b->usable,
+		       b->size);
+	if (b->acct < b->size + 49)
+		g_fail("debug block %p: request %u in a block of %u", b->p,
+		       b->size, b->acct);
+	(void)natural;
+	return;
+#endif
 	if (b->usable < b->size || b->usable < HAK_MIN_ALIGN)
 		g_fail("block %p: usable %u < request %u", b->p, b->usable,
 		       b->size);
@@ -453,6 +478,7 @@ int g_alloc(struct g_blk *b, size_t size, enum g_how how, size_t align,
 		return -1;
 	b->size = (uint32_t)size;
 	b->usable = (uint32_t)hak_usable_size(p);
+	b->acct = (uint32_t)g_acct_bytes(p);
 	b->seed = seed ^ (uintptr_t)p;
 	check_block(b, how == G_ALIGNED_ALLOC ? align : 0);
 	if (how == G_CALLOC) {
@@ -465,7 +491,7 @@ int g_alloc(struct g_blk *b, size_t size, enum g_how how, size_t align,
 				       (unsigned long)size, p, (unsigned long)i);
 	}
 	fill(b);
-	ac->allocs[g_tier(b->usable)]++;
+	ac->allocs[g_tier(b->acct)]++;
 	ac->bytes_filled += b->usable;
 	return 0;
 }
@@ -475,7 +501,7 @@ void g_free(struct g_blk *b, int ctx)
 	struct g_acct *ac = &g_acct[g_cpu()][ctx];
 
 	g_verify(b, b->usable, "before free");
-	ac->frees[g_tier(b->usable)]++;
+	ac->frees[g_tier(b->acct)]++;
 	hak_free(b->p);
 	b->p = NULL;
 }
@@ -492,12 +518,13 @@ void g_realloc(struct g_blk *b, size_t new_size, uint64_t seed, int ctx)
 		g_fail("realloc(%p, %lu) failed", b->p, (unsigned long)new_size);
 	n.size = (uint32_t)new_size;
 	n.usable = (uint32_t)hak_usable_size(n.p);
+	n.acct = (uint32_t)g_acct_bytes(n.p);
 	n.seed = b->seed;
 	g_verify(&n, keep, "after realloc");
 	check_block(&n, 0);
 	if (n.p != b->p) {
-		ac->frees[g_tier(b->usable)]++;
-		ac->allocs[g_tier(n.usable)]++;
+		ac->frees[g_tier(b->acct)]++;
+		ac->allocs[g_tier(n.acct)]++;
 	} else if (n.usable != b->usable) {
 		g_fail("realloc in place changed usable size %u -> %u",
 		       b->usable, n.usable);
@@ -606,9 +633,12 @@ static struct {
 	unsigned cpu;
 } unexpected;
 
+struct hak_report g_last_report;
+
 void g_report_hook(const struct hak_report *r, void *ctx)
 {
 	(void)ctx;
+	g_last_report = *r;
 	if ((unsigned)r->event < HAK_EV__COUNT)
 		__atomic_fetch_add(&g_events[r->event], 1, __ATOMIC_RELAXED);
 	if (r->event == HAK_EV_OUT_OF_MEMORY &&

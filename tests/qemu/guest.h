@@ -110,6 +110,7 @@ struct g_blk {
 	void *p;	 /* NULL: slot empty */
 	uint32_t size;	 /* requested */
 	uint32_t usable; /* hak_usable_size() at allocation */
+	uint32_t acct;	 /* bytes hakmem's stats count for it (g_acct_bytes) */
 	uint64_t seed;	 /* pattern seed */
 };
 
@@ -126,6 +127,15 @@ extern struct g_acct g_acct[G_MAX_CPUS][G_NCTX];
 
 /* Tier of a block from its usable size (valid for alignments <= 4 KiB). */
 unsigned g_tier(size_t usable);
+/*
+ * Bytes hakmem's stats count for the live block p: its class size or page
+ * run. In release builds that is hak_usable_size(p); in debug builds
+ * (HAK_DEBUG=1, mm/debug.c) usable size is exactly the request and the
+ * underlying block, header and red zone included, is what is counted, so
+ * it is read from the page map (peek.c; only the suite links it there).
+ * Pass it to g_tier() for the block's tier.
+ */
+size_t g_acct_bytes(const void *p);
 const char *g_tier_name(unsigned tier);
 
 enum g_how { G_MALLOC, G_CALLOC, G_ALIGNED_ALLOC };
@@ -169,6 +179,9 @@ void g_report_hook(const struct hak_report *r, void *ctx);
 extern uint64_t g_events[HAK_EV__COUNT];
 /* While set, HAK_EV_OUT_OF_MEMORY is expected and not recorded. */
 extern int g_oom_expected;
+/* A copy of the last report the hook saw (exact while one CPU at a time
+ * makes bad calls, as the bad_input test does). */
+extern struct hak_report g_last_report;
 /* The first unexpected event, or 0. */
 int g_unexpected_event(const char **what, const void **ptr, unsigned *cpu);
 void g_clear_unexpected(void);

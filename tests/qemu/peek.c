@@ -38,3 +38,11 @@ uint64_t peek_drains(unsigned cpu)
 
 	return pc ? hak_stat_read(&pc->drains) : 0;
 }
+
+size_t peek_block_bytes(const void *p)
+{
+	uintptr_t start;
+	size_t usable;
+
+	return hak_block_containing(p, &start, &usable) ? usable : 0;
+}

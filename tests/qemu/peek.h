@@ -9,6 +9,7 @@
 #ifndef HAKMEM_TESTS_QEMU_PEEK_H
 #define HAKMEM_TESTS_QEMU_PEEK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Objects sitting in cpu's magazines, all classes. */
@@ -16,5 +17,9 @@ uint64_t peek_cached(unsigned cpu);
 /* cpu's refill and drain batch counters. */
 uint64_t peek_refills(unsigned cpu);
 uint64_t peek_drains(unsigned cpu);
+/* Bytes of the carved block (slab object or page run) containing p, as
+ * hakmem's stats count it; 0 if p is in none. For the debug build, whose
+ * blocks are larger than what hak_usable_size() reports. */
+size_t peek_block_bytes(const void *p);
 
 #endif

@@ -15,6 +15,10 @@
 #   smoke        board bring-up check (tests/qemu/smoke.c)
 #   fail         deliberately failing: corrupts slab metadata
 #   fail-<mode>  deliberately failing in other ways (tests/qemu/fail.c)
+#   suite-debug  the suite built with -DHAK_DEBUG=1 against a debug
+#                libhakmem.a (mm/debug.c: headers, red zones, poison)
+#                that qemu.mk builds itself from $(MM_SRCS) with the
+#                flavour's flags, into build/qemu/<flavour>/debug/
 
 QB := $(B)/qemu
 
@@ -106,6 +110,48 @@ QEMU_IMAGES := $(foreach f,$(QEMU_FLAVOURS),\
 	$(foreach i,$(QEMU_IMAGE_NAMES),$(QB)/$(f)/$(i).elf))
 
 images: $(QEMU_IMAGES)
+
+# ---- debug images: suite-debug.elf ------------------------------------------
+#
+# The suite, guest support and peek compiled with -DHAK_DEBUG=1 into
+# $(QB)/<flavour>/debug/obj, against build/qemu/<flavour>/debug/libhakmem.a
+# (the flavour's freestanding flags plus -DHAK_DEBUG=1); the board objects
+# are the release ones (they do not depend on HAK_DEBUG).
+
+QEMU_DEBUG_LIBFLAGS_x86_64 := $(X86_FS_CFLAGS) -DHAK_DEBUG=1
+QEMU_DEBUG_LIBFLAGS_aarch64-llsc := $(A64_FS_CFLAGS) -march=armv8-a -DHAK_DEBUG=1
+QEMU_DEBUG_LIBFLAGS_aarch64-lse := $(A64_FS_CFLAGS) -march=armv8.1-a -DHAK_DEBUG=1
+QEMU_DEBUG_LIBHDRS := $(wildcard include/*.h include/hakmem/*.h mm/*.h \
+	arch/*/include/hakmem/*.h port/baremetal/include/hakmem/*.h)
+
+# $(1) flavour
+define qemu_debug
+$(QB)/$(1)/debug/lib/%.o: %.c $(QEMU_DEBUG_LIBHDRS)
+	@mkdir -p $$(dir $$@)
+	@echo "  CC      $$@"
+	$(Q)$(QEMU_CC_$(1)) $(QEMU_DEBUG_LIBFLAGS_$(1)) -c $$< -o $$@
+
+$(QB)/$(1)/debug/libhakmem.a: $(patsubst %.c,$(QB)/$(1)/debug/lib/%.o,$(MM_SRCS))
+	@echo "  AR      $$@"
+	$(Q)rm -f $$@ && $(QEMU_CC_$(1):gcc=ar) rcs $$@ $$^
+
+$(QB)/$(1)/debug/obj/%.o: %.c $(QEMU_HDRS)
+	@mkdir -p $$(dir $$@)
+	@echo "  CC      $$@"
+	$(Q)$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)) -DHAK_DEBUG=1 -c $$< -o $$@
+
+$(QB)/$(1)/suite-debug.elf: $(addprefix $(QB)/$(1)/debug/obj/,$(QEMU_OBJS_suite)) \
+		$(patsubst %,$(QB)/$(1)/obj/%.o,$(basename $(QEMU_BOARD_$(1)))) \
+		$(QB)/$(1)/debug/libhakmem.a $(QEMU_LDSCRIPT_$(1))
+	@echo "  LD      $$@"
+	$(Q)$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)) $(QEMU_LDFLAGS_$(1)) -o $$@ \
+		$$(filter %.o,$$^) $(QB)/$(1)/debug/libhakmem.a
+endef
+
+$(foreach f,$(QEMU_FLAVOURS),$(eval $(call qemu_debug,$(f))))
+QEMU_DEBUG_IMAGES := $(foreach f,$(QEMU_FLAVOURS),$(QB)/$(f)/suite-debug.elf)
+
+images: $(QEMU_DEBUG_IMAGES)
 
 test-qemu: images
 	$(Q)X86_CC=$(X86_CC) A64_CC=$(A64_CC) tests/qemu/run-matrix.sh

@@ -6,6 +6,8 @@
 #   suite  x86_64                      -smp 1, -smp 4
 #          aarch64 LL/SC (cortex-a72)  -smp 1, -smp 4
 #          aarch64 LSE (max)           -smp 1, -smp 4
+#   suite-debug (HAK_DEBUG=1 suite and library)
+#          x86_64 -smp 1, -smp 4; aarch64 LL/SC and LSE -smp 4
 #   smoke, demo  x86_64 and aarch64 LSE, -smp 4
 #   fail images (inverted): tests/qemu/run-image.sh must report FAIL for
 #          each, for the reason its mode is about (tests/qemu/fail.c)
@@ -90,6 +92,12 @@ for arch in x86_64 aarch64-llsc aarch64-lse; do
 		expect_pass $arch suite $smp
 	done
 done
+
+# ---- the suite against the debug build (mm/debug.c) --------------------
+expect_pass x86_64 suite-debug 1
+expect_pass x86_64 suite-debug 4
+expect_pass aarch64-llsc suite-debug 4
+expect_pass aarch64-lse suite-debug 4
 
 # ---- board smoke test and the demo ---------------------------------------
 for arch in x86_64 aarch64-lse; do

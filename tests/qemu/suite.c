@@ -5,8 +5,17 @@
  *
  * Tests (each prints "[test] begin NAME", then "[test] pass NAME" or
  * "[test] FAIL NAME: reason"; any failure ends the run with status 1):
- *   init           hak_init_region on CPU 0, API edge cases and bad-input
- *                  reports, long-lived "keeper" blocks on every CPU
+ *   init           hak_init_region on CPU 0, API edge cases, long-lived
+ *                  "keeper" blocks on every CPU
+ *   bad_input      each CPU in turn: double free (cached, in its slab,
+ *                  pool, large), foreign pointers (stack, image data and
+ *                  rodata, a second static region, unmapped, a superslab
+ *                  header), interior pointers of every tier, realloc and
+ *                  usable_size of all those, calloc overflow and SIZE_MAX
+ *                  requests, bad alignments: one report each, precise kind,
+ *                  pointer and CPU, hak_check() clean, stats unchanged.
+ *                  Debug images (HAK_DEBUG=1) add one byte past the end,
+ *                  write after free and double free with their sites.
  *   percpu_stress  all CPUs hammer the same few classes in batches that
  *                  overflow and empty their caches (lock contention);
  *                  then seeded random sizes over every tier on every CPU,
@@ -97,9 +106,9 @@ static void keepers_held(uint64_t objs[G_NTIERS], uint64_t bytes[G_NTIERS])
 			if (!b->p)
 				continue;
 			g_verify(b, b->usable, "keeper check");
-			t = g_tier(b->usable);
+			t = g_tier(b->acct);
 			objs[t]++;
-			bytes[t] += b->usable;
+			bytes[t] += b->acct;
 		}
 }
 
@@ -291,79 +300,498 @@ static void random_op(unsigned cpu, unsigned nslots, unsigned send_pct,
 
 /* ---- init ------------------------------------------------------------------ */
 
-static char not_heap[64] __attribute__((aligned(64)));
-
-static void expect_event(enum hak_event ev, uint64_t before, const char *what)
-{
-	if (__atomic_load_n(&g_events[ev], __ATOMIC_RELAXED) != before + 1)
-		g_fail("%s: expected one '%s' report", what, hak_event_name(ev));
-}
-
-/* CPU 0, before the other CPUs start. */
+/* CPU 0, before the other CPUs start: API edge cases (bad input is the
+ * bad_input test's). */
 static void api_checks(void)
 {
-	void *a, *b, *p;
-	uint64_t n;
+	void *a, *b;
 
 	a = hak_malloc(0);
 	b = hak_malloc(0);
-	if (!a || !b || a == b || hak_usable_size(a) < 16)
+	/* Debug builds: usable size is exactly the request. */
+	if (!a || !b || a == b ||
+	    (HAK_DEBUG ? hak_usable_size(a) != 0 : hak_usable_size(a) < 16))
 		g_fail("malloc(0) must give distinct minimum blocks");
 	hak_free(a);
 	hak_free(b);
 	hak_free(NULL);
-
-	n = g_events[HAK_EV_INVALID_FREE];
-	hak_free(not_heap + 16);
-	expect_event(HAK_EV_INVALID_FREE, n, "free of a foreign pointer");
-
-	p = hak_malloc(64);
-	n = g_events[HAK_EV_INTERIOR_FREE];
-	hak_free((char *)p + 16);
-	expect_event(HAK_EV_INTERIOR_FREE, n, "interior free");
-	hak_free(p);
-	n = g_events[HAK_EV_DOUBLE_FREE];
-	hak_free(p);
-	expect_event(HAK_EV_DOUBLE_FREE, n, "double free");
-
-	p = hak_malloc(100000);
-	if (!p || hak_usable_size(p) < 100000 || ((uintptr_t)p & 4095))
-		g_fail("large malloc(100000) = %p", p);
-	/* Only a run's first page is in the page map: a pointer further in
-	 * reads as foreign (documented in mm/large.c), either report will do. */
-	n = g_events[HAK_EV_INTERIOR_FREE] + g_events[HAK_EV_INVALID_FREE];
-	hak_free((char *)p + 4096);
-	if (g_events[HAK_EV_INTERIOR_FREE] + g_events[HAK_EV_INVALID_FREE] != n + 1)
-		g_fail("interior free of a large block not reported");
-	hak_free(p);
-	/* A freed run leaves the page map too: reported as foreign. */
-	n = g_events[HAK_EV_DOUBLE_FREE] + g_events[HAK_EV_INVALID_FREE];
-	hak_free(p);
-	if (g_events[HAK_EV_DOUBLE_FREE] + g_events[HAK_EV_INVALID_FREE] != n + 1)
-		g_fail("double free of a large block not reported");
-
-	n = g_events[HAK_EV_BAD_ALIGNMENT];
-	if (hak_aligned_alloc(48, 10))
-		g_fail("aligned_alloc(48, 10) must fail");
-	expect_event(HAK_EV_BAD_ALIGNMENT, n, "aligned_alloc(48)");
-
-	n = g_events[HAK_EV_SIZE_OVERFLOW];
-	if (hak_calloc(SIZE_MAX / 2, 4))
-		g_fail("calloc(SIZE_MAX / 2, 4) must fail");
-	expect_event(HAK_EV_SIZE_OVERFLOW, n, "calloc overflow");
-
 	if (hak_realloc(hak_malloc(10), 0))
 		g_fail("realloc(p, 0) must return NULL");
-	g_clear_unexpected();
 	check_heap("api checks");
+}
+
+/* ---- bad_input ------------------------------------------------------------ */
+
+/*
+ * Every kind of bad call, made by each CPU in turn while the others wait:
+ * each must give exactly one report, of its precise kind, about its
+ * precise pointer (NULL for size and alignment errors), on the calling
+ * CPU; hak_check() stays clean and the stats do not move (allocation and
+ * free counts, bytes and objects in use, provider, superslabs, caches).
+ * The debug build (HAK_DEBUG=1) adds one byte past the end, a write after
+ * free and the sites of a double free.
+ */
+
+/* "Another heap or region": static memory of the image, never hakmem's. */
+static char not_heap[64] __attribute__((aligned(64)));
+static char other_region[4 * 4096] __attribute__((aligned(4096)));
+static const char image_rodata[64] __attribute__((aligned(16))) = "rodata";
+
+static uint64_t events_total(void)
+{
+	uint64_t n = 0;
+	unsigned k;
+
+	for (k = 0; k < HAK_EV__COUNT; k++)
+		n += __atomic_load_n(&g_events[k], __ATOMIC_RELAXED);
+	return n;
+}
+
+static void same_stats(const struct hak_stats *a, const struct hak_stats *b,
+		       const char *what)
+{
+	unsigned t;
+
+	for (t = 0; t < HAK_TIER__COUNT; t++)
+		if (a->tier[t].allocs != b->tier[t].allocs ||
+		    a->tier[t].frees != b->tier[t].frees ||
+		    a->tier[t].objects_in_use != b->tier[t].objects_in_use ||
+		    a->tier[t].bytes_in_use != b->tier[t].bytes_in_use)
+			g_fail("%s changed the %s tier stats: allocs %lu->%lu "
+			       "frees %lu->%lu objects %lu->%lu",
+			       what, g_tier_name(t),
+			       (unsigned long)a->tier[t].allocs,
+			       (unsigned long)b->tier[t].allocs,
+			       (unsigned long)a->tier[t].frees,
+			       (unsigned long)b->tier[t].frees,
+			       (unsigned long)a->tier[t].objects_in_use,
+			       (unsigned long)b->tier[t].objects_in_use);
+	if (a->bytes_in_use != b->bytes_in_use ||
+	    a->provider_taken != b->provider_taken ||
+	    a->provider_returned != b->provider_returned ||
+	    a->superslabs != b->superslabs ||
+	    a->large_cached != b->large_cached ||
+	    a->cached_objects != b->cached_objects)
+		g_fail("%s changed the heap: in use %lu->%lu, provider held "
+		       "%lu->%lu, superslabs %lu->%lu, cached %lu->%lu",
+		       what, (unsigned long)a->bytes_in_use,
+		       (unsigned long)b->bytes_in_use,
+		       (unsigned long)a->provider_held,
+		       (unsigned long)b->provider_held,
+		       (unsigned long)a->superslabs,
+		       (unsigned long)b->superslabs,
+		       (unsigned long)a->cached_objects,
+		       (unsigned long)b->cached_objects);
+}
+
+/* Exactly one new report since (n_ev, n_all): of kind ev about ptr, on
+ * this CPU; then the heap must check clean. */
+static void expect_one(enum hak_event ev, const void *ptr, uint64_t n_ev,
+		       uint64_t n_all, const char *what)
+{
+	const struct hak_report *r = &g_last_report;
+
+	if (g_events[ev] != n_ev + 1 || events_total() != n_all + 1)
+		g_fail("%s: expected one '%s' report, got %lu of it and %lu "
+		       "reports in all (last '%s')",
+		       what, hak_event_name(ev),
+		       (unsigned long)(g_events[ev] - n_ev),
+		       (unsigned long)(events_total() - n_all),
+		       hak_event_name(r->event));
+	if (r->event != ev || r->ptr != ptr)
+		g_fail("%s: reported '%s' about %p, expected '%s' about %p",
+		       what, hak_event_name(r->event), r->ptr,
+		       hak_event_name(ev), ptr);
+	if (r->cpu != g_cpu())
+		g_fail("%s: reported on cpu %u, called on cpu %u", what,
+		       r->cpu, g_cpu());
+	g_clear_unexpected();
+	check_heap(what);
+}
+
+/* `call` must report ev about p and leave the stats as they were. */
+#define EXPECT(ev, p, call)                                                   \
+	do {                                                                  \
+		struct hak_stats b_, a_;                                      \
+		uint64_t n_ev_ = g_events[ev], n_all_ = events_total();       \
+		hak_stats(&b_);                                               \
+		call;                                                         \
+		hak_stats(&a_);                                               \
+		expect_one(ev, (const void *)(p), n_ev_, n_all_, #call);      \
+		same_stats(&b_, &a_, #call);                                  \
+	} while (0)
+
+#define MUST(cond)                                                            \
+	do {                                                                  \
+		if (!(cond))                                                  \
+			g_fail("%s", #cond);                                  \
+	} while (0)
+
+/* Count a real allocation (+1) or free (-1) of p in this CPU's g_acct,
+ * by the tier hakmem counts it in: the phase check balances them. */
+static void count(const void *p, int dir)
+{
+	struct g_acct *a = &g_acct[g_cpu()][G_CTX_THREAD];
+	unsigned t = g_tier(g_acct_bytes(p));
+
+	if (dir > 0)
+		a->allocs[t]++;
+	else
+		a->frees[t]++;
+}
+
+static void *c_malloc(size_t n)
+{
+	void *p = hak_malloc(n);
+
+	if (!p)
+		g_fail("malloc(%lu) failed", (unsigned long)n);
+	count(p, 1);
+	return p;
+}
+
+static void c_free(void *p)
+{
+	count(p, -1);
+	hak_free(p);
+}
+
+static void bad_frees(unsigned cpu)
+{
+	char *keep = c_malloc(64), *t = c_malloc(64), *pl = c_malloc(5000);
+	char *lg = c_malloc(200000);
+	char *hdr;
+
+	MUST(keep && t && pl && lg);
+	/* Double free, the block in this CPU's cache. */
+	c_free(t);
+	EXPECT(HAK_EV_DOUBLE_FREE, t, hak_free(t));
+	EXPECT(HAK_EV_DOUBLE_FREE, t, MUST(hak_realloc(t, 10) == NULL));
+	/* Back in its slab (keep holds the slab): drain this CPU's cache. */
+	hak_cpu_offline(cpu);
+	EXPECT(HAK_EV_DOUBLE_FREE, t, hak_free(t));
+	EXPECT(HAK_EV_DOUBLE_FREE, t, MUST(hak_realloc(t, 100) == NULL));
+	EXPECT(HAK_EV_DOUBLE_FREE, t, MUST(hak_usable_size(t) == 0));
+	c_free(pl);
+	EXPECT(HAK_EV_DOUBLE_FREE, pl, hak_free(pl));
+	EXPECT(HAK_EV_DOUBLE_FREE, pl, MUST(hak_realloc(pl, 6000) == NULL));
+	/* A freed large run leaves the page map: hakmem's no more. */
+	c_free(lg);
+	EXPECT(HAK_EV_INVALID_FREE, lg, hak_free(lg));
+	EXPECT(HAK_EV_INVALID_FREE, lg, MUST(hak_realloc(lg, 10) == NULL));
+
+	/* Foreign pointers: the stack, the image's data, bss and rodata, a
+	 * second static region, addresses hakmem never mapped. */
+	{
+		int on_stack[4];
+
+		on_stack[0] = (int)cpu;
+		__asm__ volatile("" : : "r"(on_stack) : "memory");
+		EXPECT(HAK_EV_INVALID_FREE, on_stack, hak_free(on_stack));
+		EXPECT(HAK_EV_INVALID_FREE, on_stack,
+		       MUST(hak_usable_size(on_stack) == 0));
+	}
+	EXPECT(HAK_EV_INVALID_FREE, not_heap + 16, hak_free(not_heap + 16));
+	EXPECT(HAK_EV_INVALID_FREE, keep_size, hak_free((void *)keep_size));
+	EXPECT(HAK_EV_INVALID_FREE, image_rodata,
+	       hak_free((void *)image_rodata));
+	EXPECT(HAK_EV_INVALID_FREE, other_region, hak_free(other_region));
+	EXPECT(HAK_EV_INVALID_FREE, other_region + 4096 + 64,
+	       hak_free(other_region + 4096 + 64));
+	EXPECT(HAK_EV_INVALID_FREE, other_region,
+	       MUST(hak_realloc(other_region, 100) == NULL));
+	EXPECT(HAK_EV_INVALID_FREE, other_region + 4096,
+	       MUST(hak_usable_size(other_region + 4096) == 0));
+	EXPECT(HAK_EV_INVALID_FREE, __heap_end, hak_free(__heap_end));
+	EXPECT(HAK_EV_INVALID_FREE, (void *)0x1000, hak_free((void *)0x1000));
+	EXPECT(HAK_EV_INVALID_FREE, (void *)0xdead00000000ULL,
+	       hak_free((void *)0xdead00000000ULL));
+	/* A superslab header is hakmem's memory but never a block. */
+	hdr = (char *)((uintptr_t)keep & ~(uintptr_t)(SS_BYTES - 1)) + 64;
+	EXPECT(HAK_EV_INVALID_FREE, hdr, hak_free(hdr));
+
+	/* Interior pointers. */
+	t = c_malloc(64);
+	pl = c_malloc(3000);
+	lg = c_malloc(100000);
+	MUST(t && pl && lg);
+	EXPECT(HAK_EV_INTERIOR_FREE, t + 16, hak_free(t + 16));
+	EXPECT(HAK_EV_INTERIOR_FREE, t + 1, hak_free(t + 1));
+	EXPECT(HAK_EV_INTERIOR_FREE, t + 32, MUST(hak_realloc(t + 32, 8) == NULL));
+	EXPECT(HAK_EV_INTERIOR_FREE, t + 48, MUST(hak_usable_size(t + 48) == 0));
+	EXPECT(HAK_EV_INTERIOR_FREE, pl + 8, hak_free(pl + 8));
+	EXPECT(HAK_EV_INTERIOR_FREE, pl + 2048, hak_free(pl + 2048));
+	EXPECT(HAK_EV_INTERIOR_FREE, lg + 8, hak_free(lg + 8));
+	EXPECT(HAK_EV_INTERIOR_FREE, lg + 16, MUST(hak_realloc(lg + 16, 8) == NULL));
+	/* Past a large run's first page: not in the release page map (read
+	 * as foreign); the debug build maps every page and knows. */
+	EXPECT(HAK_DEBUG ? HAK_EV_INTERIOR_FREE : HAK_EV_INVALID_FREE, lg + 8192,
+	       hak_free(lg + 8192));
+	EXPECT(HAK_DEBUG ? HAK_EV_INTERIOR_FREE : HAK_EV_INVALID_FREE,
+	       lg + 4096 * 20 + 16, hak_free(lg + 4096 * 20 + 16));
+	/* The real blocks are intact and free normally. */
+	MUST(HAK_DEBUG ? hak_usable_size(t) == 64 && hak_usable_size(lg) == 100000
+		       : hak_usable_size(t) == 64 && hak_usable_size(lg) >= 100000);
+	c_free(t);
+	c_free(pl);
+	c_free(lg);
+	c_free(keep);
+}
+
+static void bad_sizes(void)
+{
+	void *p = c_malloc(100);
+
+	MUST(p);
+	EXPECT(HAK_EV_SIZE_OVERFLOW, NULL, MUST(!hak_calloc(SIZE_MAX / 2, 4)));
+	EXPECT(HAK_EV_SIZE_OVERFLOW, NULL,
+	       MUST(!hak_calloc((size_t)1 << 33, (size_t)1 << 33)));
+	EXPECT(HAK_EV_SIZE_OVERFLOW, NULL, MUST(!hak_calloc(3, SIZE_MAX / 2)));
+	EXPECT(HAK_EV_SIZE_OVERFLOW, NULL, MUST(!hak_malloc(SIZE_MAX)));
+	EXPECT(HAK_EV_SIZE_OVERFLOW, NULL, MUST(!hak_malloc(SIZE_MAX - 4096)));
+	EXPECT(HAK_EV_SIZE_OVERFLOW, NULL, MUST(!hak_calloc(1, SIZE_MAX)));
+	EXPECT(HAK_EV_SIZE_OVERFLOW, NULL, MUST(!hak_aligned_alloc(64, SIZE_MAX)));
+	/* realloc to SIZE_MAX fails and leaves the block alone. */
+	EXPECT(HAK_EV_SIZE_OVERFLOW, NULL, MUST(!hak_realloc(p, SIZE_MAX)));
+	MUST(hak_usable_size(p) >= 100);
+
+	EXPECT(HAK_EV_BAD_ALIGNMENT, NULL, MUST(!hak_aligned_alloc(48, 10)));
+	EXPECT(HAK_EV_BAD_ALIGNMENT, NULL, MUST(!hak_aligned_alloc(0, 16)));
+	EXPECT(HAK_EV_BAD_ALIGNMENT, NULL, MUST(!hak_aligned_alloc(3, 8)));
+	EXPECT(HAK_EV_BAD_ALIGNMENT, NULL, MUST(!hak_aligned_alloc(4097, 100)));
+	EXPECT(HAK_EV_BAD_ALIGNMENT, NULL,
+	       MUST(!hak_aligned_alloc(((size_t)1 << 40) + 4096, 100)));
+	c_free(p);
+}
+
+#if HAK_DEBUG
+/*
+ * The debug build's reports carry the callers' return addresses: these
+ * wrappers make them known (the empty asm keeps the call from becoming a
+ * tail call, so the return address lies inside the wrapper).
+ */
+#define SITE_BYTES 256
+#define AT_SITE(site, fn)                                                     \
+	((const char *)(site) >= (const char *)(uintptr_t)(fn) &&             \
+	 (const char *)(site) < (const char *)(uintptr_t)(fn) + SITE_BYTES)
+
+static __attribute__((noinline)) void *site_malloc(size_t n)
+{
+	void *p = hak_malloc(n);
+
+	__asm__ volatile("" : "+r"(p));
+	if (p)
+		count(p, 1);
+	return p;
+}
+
+static __attribute__((noinline)) void *site_aligned(size_t a, size_t n)
+{
+	void *p = hak_aligned_alloc(a, n);
+
+	__asm__ volatile("" : "+r"(p));
+	if (p)
+		count(p, 1);
+	return p;
+}
+
+/* Frees p from a known site; the caller counts a real free. */
+static __attribute__((noinline)) void site_free(void *p)
+{
+	hak_free(p);
+	__asm__ volatile("" : : : "memory");
+}
+
+static void expect_sites(const char *what, int want_free)
+{
+	const struct hak_report *r = &g_last_report;
+	int cpu = (int)g_cpu();
+
+	if (!AT_SITE(r->alloc_site, site_malloc) &&
+	    !AT_SITE(r->alloc_site, site_aligned))
+		g_fail("%s: alloc site %p is not the allocating call (%p)",
+		       what, r->alloc_site, (void *)(uintptr_t)site_malloc);
+	if (r->alloc_cpu != cpu)
+		g_fail("%s: alloc cpu %d, allocated on %d", what, r->alloc_cpu,
+		       cpu);
+	if (want_free && (!AT_SITE(r->free_site, site_free) || r->free_cpu != cpu))
+		g_fail("%s: free site %p cpu %d, freed at %p on cpu %d", what,
+		       r->free_site, r->free_cpu, (void *)(uintptr_t)site_free,
+		       cpu);
+	if (!want_free && (r->free_site || r->free_cpu != -1))
+		g_fail("%s: a free site %p (cpu %d) on a live block", what,
+		       r->free_site, r->free_cpu);
+}
+
+/* Stats around a whole malloc ... free sequence: back where they were. */
+static void same_use(const struct hak_stats *a, const char *what)
+{
+	struct hak_stats b;
+	unsigned t;
+
+	hak_stats(&b);
+	for (t = 0; t < HAK_TIER__COUNT; t++)
+		if (a->tier[t].objects_in_use != b.tier[t].objects_in_use ||
+		    a->tier[t].bytes_in_use != b.tier[t].bytes_in_use ||
+		    b.tier[t].allocs - a->tier[t].allocs !=
+			    b.tier[t].frees - a->tier[t].frees)
+			g_fail("%s: %s tier in use %lu -> %lu objects", what,
+			       g_tier_name(t),
+			       (unsigned long)a->tier[t].objects_in_use,
+			       (unsigned long)b.tier[t].objects_in_use);
+}
+
+static void fill_bytes(char *p, int c, size_t n)
+{
+	while (n--)
+		*p++ = (char)c;
+}
+
+static void debug_cases(void)
+{
+	static const size_t over[] = { 1, 16, 100, 1000, 5000, 30000, 100000 };
+	static const size_t uaf[] = { 24, 64, 700, 3000, 20000 };
+	struct hak_stats st;
+	uint64_t n_ev, n_all;
+	unsigned i;
+	char *p, *q, *keep;
+
+	/* One byte past the end: reported at p + n when freed, with the
+	 * allocation site; the block is freed all the same. */
+	for (i = 0; i < sizeof(over) / sizeof(over[0]); i++) {
+		size_t n = over[i];
+
+		hak_stats(&st);
+		p = site_malloc(n);
+		MUST(p && hak_usable_size(p) == n);
+		fill_bytes(p, 1, n);
+		p[n] = 'x';
+		n_ev = g_events[HAK_EV_BUFFER_OVERFLOW];
+		n_all = events_total();
+		count(p, -1);
+		site_free(p);
+		expect_one(HAK_EV_BUFFER_OVERFLOW, p + n, n_ev, n_all,
+			   "one byte past the end");
+		expect_sites("buffer overflow", 0);
+		same_use(&st, "buffer overflow");
+	}
+	/* An aligned block has its red zone too; a write further past. */
+	hak_stats(&st);
+	p = site_aligned(256, 300);
+	MUST(p && ((uintptr_t)p & 255) == 0 && hak_usable_size(p) == 300);
+	p[310] = 0;
+	n_ev = g_events[HAK_EV_BUFFER_OVERFLOW];
+	n_all = events_total();
+	count(p, -1);
+	site_free(p);
+	expect_one(HAK_EV_BUFFER_OVERFLOW, p + 310, n_ev, n_all,
+		   "aligned block overflow");
+	expect_sites("aligned overflow", 0);
+	same_use(&st, "aligned overflow");
+	/* Writing up to the last byte is fine. */
+	n_all = events_total();
+	p = site_malloc(77);
+	fill_bytes(p, 7, 77);
+	count(p, -1);
+	site_free(p);
+	if (events_total() != n_all)
+		g_fail("a write inside the block was reported");
+
+	/* Write after free: reported when the block is handed out again
+	 * (this CPU's cache is LIFO), with both sites. */
+	for (i = 0; i < sizeof(uaf) / sizeof(uaf[0]); i++) {
+		size_t n = uaf[i];
+
+		hak_stats(&st);
+		p = site_malloc(n);
+		MUST(p);
+		count(p, -1);
+		site_free(p);
+		p[n / 2] = 42;
+		n_ev = g_events[HAK_EV_USE_AFTER_FREE];
+		n_all = events_total();
+		q = site_malloc(n);
+		if (q != p)
+			g_fail("freed block %p not handed out again (%p)", p, q);
+		expect_one(HAK_EV_USE_AFTER_FREE, p, n_ev, n_all,
+			   "write after free");
+		expect_sites("use after free", 1);
+		count(q, -1);
+		site_free(q);
+		same_use(&st, "use after free");
+	}
+
+	/* Double free names where the block was allocated and freed, also
+	 * once it went back to its slab. */
+	keep = site_malloc(200);
+	p = site_malloc(200);
+	count(p, -1);
+	site_free(p);
+	n_ev = g_events[HAK_EV_DOUBLE_FREE];
+	n_all = events_total();
+	site_free(p);
+	expect_one(HAK_EV_DOUBLE_FREE, p, n_ev, n_all, "debug double free");
+	expect_sites("double free", 1);
+	hak_cpu_offline(g_cpu());
+	n_ev = g_events[HAK_EV_DOUBLE_FREE];
+	n_all = events_total();
+	MUST(hak_realloc(p, 10) == NULL);
+	expect_one(HAK_EV_DOUBLE_FREE, p, n_ev, n_all, "debug realloc of freed");
+	expect_sites("realloc of freed", 1);
+	count(keep, -1);
+	site_free(keep);
+}
+#endif
+
+static void t_bad_input(unsigned cpu)
+{
+	unsigned c;
+
+	for (c = 0; c < g_ncpus; c++) {
+		if (c == cpu) {
+			bad_frees(cpu);
+			bad_sizes();
+#if HAK_DEBUG
+			debug_cases();
+#endif
+		}
+		g_barrier("bad_input: next CPU");
+	}
+}
+
+static void c_bad_input(void)
+{
+	g_printf("  bad_input: %lu double, %lu invalid, %lu interior, %lu size, "
+		 "%lu alignment, %lu overflow, %lu use-after-free reports\n",
+		 (unsigned long)g_events[HAK_EV_DOUBLE_FREE],
+		 (unsigned long)g_events[HAK_EV_INVALID_FREE],
+		 (unsigned long)g_events[HAK_EV_INTERIOR_FREE],
+		 (unsigned long)g_events[HAK_EV_SIZE_OVERFLOW],
+		 (unsigned long)g_events[HAK_EV_BAD_ALIGNMENT],
+		 (unsigned long)g_events[HAK_EV_BUFFER_OVERFLOW],
+		 (unsigned long)g_events[HAK_EV_USE_AFTER_FREE]);
 }
 
 /* ---- tagged blocks: a cheap check for the hot loops ------------------ */
 
 /* Plain malloc: the tier follows from the request. */
-static unsigned tier_of_request(size_t size)
+static __attribute__((unused)) unsigned tier_of_request(size_t size)
 {
 	return size <= 1024 ? G_TINY : size <= 32768 ? G_POOL : G_LARGE;
+}
+
+/* The tier hakmem counts block p of size bytes in: from the request in
+ * release builds (cheap, for the hot loops); debug blocks carry a header
+ * and red zone, so their tier is read from the block itself. */
+static inline unsigned tier_of(const void *p, size_t size)
+{
+#if HAK_DEBUG
+	(void)size;
+	return g_tier(g_acct_bytes(p));
+#else
+	(void)p;
+	return tier_of_request(size);
+#endif
 }
 
 /* Word 0: key ^ address, word 1: size, last word: ~word 0. */
@@ -379,7 +807,7 @@ static void light_free(unsigned cpu, uint64_t **slot)
 		g_fail("tagged block %p (%lu bytes) overwritten: %lx %lx",
 		       (void *)w, (unsigned long)size, (unsigned long)w[0],
 		       (unsigned long)w[1]);
-	g_acct[cpu][G_CTX_THREAD].frees[tier_of_request(size)]++;
+	g_acct[cpu][G_CTX_THREAD].frees[tier_of(w, size)]++;
 	hak_free(w);
 	*slot = NULL;
 }
@@ -394,7 +822,7 @@ static void light_alloc(unsigned cpu, uint64_t **slot, size_t size)
 	w[1] = size;
 	if (size >= 32)
 		w[size / 8 - 1] = ~w[0];
-	g_acct[cpu][G_CTX_THREAD].allocs[tier_of_request(size)]++;
+	g_acct[cpu][G_CTX_THREAD].allocs[tier_of(w, size)]++;
 	*slot = w;
 }
 
@@ -811,11 +1239,17 @@ static size_t ex_size(uint64_t *r, unsigned kind)
 static int ex_alloc(unsigned cpu, size_t size)
 {
 	struct ex_state *e = &exs[cpu];
-	uint64_t *w = hak_malloc(size);
-	unsigned t = ex_tier(size);
+	uint64_t *w;
+	unsigned t;
 
+	/* The two header words must fit the request: in debug builds the
+	 * bytes past it are red zone. */
+	if (HAK_DEBUG && size < 16)
+		size = 16;
+	w = hak_malloc(size);
 	if (!w)
 		return -1;
+	t = HAK_DEBUG ? g_tier(g_acct_bytes(w)) : ex_tier(size);
 	if ((uintptr_t)w & 15)
 		g_fail("misaligned block %p", (void *)w);
 	w[0] = (uintptr_t)e->head;
@@ -825,7 +1259,7 @@ static int ex_alloc(unsigned cpu, size_t size)
 	e->head = w;
 	e->n++;
 	e->objs[t]++;
-	e->bytes[t] += hak_usable_size(w);
+	e->bytes[t] += g_acct_bytes(w);
 	g_acct[cpu][G_CTX_THREAD].allocs[t]++;
 	return 0;
 }
@@ -835,13 +1269,13 @@ static void ex_free(unsigned cpu, uint64_t *w)
 {
 	struct ex_state *e = &exs[cpu];
 	size_t size = (size_t)(w[1] >> 32);
-	unsigned t = ex_tier(size);
+	unsigned t = HAK_DEBUG ? g_tier(g_acct_bytes(w)) : ex_tier(size);
 
 	if (w[1] != ex_tag(w, size) || (size >= 32 && w[size / 8 - 1] != ~w[1]))
 		g_fail("exhaustion block %p corrupted", (void *)w);
 	e->n--;
 	e->objs[t]--;
-	e->bytes[t] -= hak_usable_size(w);
+	e->bytes[t] -= g_acct_bytes(w);
 	g_acct[cpu][G_CTX_THREAD].frees[t]++;
 	hak_free(w);
 }
@@ -881,11 +1315,13 @@ static void ex_free_half(unsigned cpu)
 
 		if (k++ & 1) {
 			uint32_t size = (uint32_t)(w[1] >> 32);
+			int large = HAK_DEBUG ? g_tier(g_acct_bytes(w)) == G_LARGE
+					      : size > 32768;
 
 			/* The last ones freed are on top of this CPU's
 			 * magazines (LIFO): asking for them again must work
 			 * whatever the other CPUs do meanwhile. */
-			if (size > 32768) {
+			if (large) {
 				if (!e->min_large_freed || size < e->min_large_freed)
 					e->min_large_freed = size;
 			} else {
@@ -1088,6 +1524,7 @@ struct test {
 };
 
 static const struct test tests[] = {
+	{ "bad_input", t_bad_input, c_bad_input },
 	{ "percpu_stress", t_stress, c_stress },
 	{ "irq_safety", t_irq, c_irq },
 	{ "cpu_offline", t_offline, NULL },
