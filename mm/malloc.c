@@ -26,7 +26,8 @@
 
 static inline void cookie_clear(void *p)
 {
-	((uintptr_t *)p)[COOKIE_WORD] = 0;
+	if (HAK_HARDEN)
+		((uintptr_t *)p)[COOKIE_WORD] = 0;
 }
 
 static void *not_initialised(size_t size)
@@ -207,13 +208,14 @@ void HAK_RAW(hak_free)(void *ptr)
 	off = p - s->start;
 	idx = hak_obj_index(off, s->inv);
 	if (unlikely(off >= s->span || (uintptr_t)idx * s->size != off ||
-		     hak_slab_bit_is_free(s, idx) ||
-		     ((uintptr_t *)ptr)[COOKIE_WORD] ==
-			     (hak_heap.secret ^ p))) {
+		     (HAK_HARDEN && (hak_slab_bit_is_free(s, idx) ||
+				     ((uintptr_t *)ptr)[COOKIE_WORD] ==
+					     (hak_heap.secret ^ p))))) {
 		free_refused(ptr);
 		return;
 	}
-	((uintptr_t *)ptr)[COOKIE_WORD] = hak_heap.secret ^ p;
+	if (HAK_HARDEN)
+		((uintptr_t *)ptr)[COOKIE_WORD] = hak_heap.secret ^ p;
 	cache_free(s->cls, s->cache_cap, ptr);
 }
 

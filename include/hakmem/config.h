@@ -69,6 +69,14 @@
 #define HAK_LARGE_CACHE_WAYS 4
 #endif
 
+/* The double-free checks of free() (the slab bitmap bit and the free
+ * cookie). Always 1 in real builds; 0 exists to measure their cost
+ * (docs/security.md). Foreign and interior pointers are rejected either
+ * way. */
+#ifndef HAK_HARDEN
+#define HAK_HARDEN 1
+#endif
+
 /* Debug build (make DEBUG=1): red zones, poison, alloc/free records. */
 #ifndef HAK_DEBUG
 #define HAK_DEBUG 0
