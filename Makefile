@@ -123,6 +123,7 @@ freestanding: $(FS_LIBS)
 include tests/qemu/qemu.mk
 include tests/host/host.mk
 include tests/fuzz/fuzz.mk
+include tests/aarch64-linux/aarch64-linux.mk
 -include bench/bench.mk
 
 # ---- checks -----------------------------------------------------------

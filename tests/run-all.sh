@@ -53,6 +53,11 @@ fi
 if [ "$what" = qemu ] || [ "$what" = all ]; then
 	# Exact guest instruction counts of every path against their bounds.
 	run "qemu/icount" tests/qemu/icount.sh
+	# The hosted port's aarch64 rseq sections on a real arm64 kernel under
+	# QEMU: the quick subset (make test-aarch64-linux runs all of it).
+	run "aarch64-linux/rseq" env \
+		HAK_A64_TESTS=test_api,test_badinput,test_mt,test_rseq_abort,test_mt_trylock \
+		tests/aarch64-linux/run.sh
 	# Every image run of the matrix counts as one test.
 	mkdir -p build/test/logs
 	log=build/test/logs/qemu_matrix.log

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * aarch64 restartable sequences for the hosted port's per-CPU magazines.
+ *
+ * Same contract as arch/x86_64/include/hakmem/rseq.h: each operation is
+ * one rseq critical section that reads the CPU id from the thread's rseq
+ * area, finds that CPU's cache, checks that no remote CPU holds it
+ * exclusively, and commits with a single 64-bit store of the magazine
+ * header. Preemption, migration or a signal before the commit sends the
+ * thread to the abort handler, which re-arms the section and starts over.
+ * Writes into slots above the count before the commit are harmless.
+ *
+ * Layout the sections assume (checked by _Static_assert in mm/):
+ *   table[cpu]            struct hak_pcpu *, NULL when not set up
+ *   pcpu + 0              u32 excl: nonzero while a remote CPU owns it
+ *   pcpu + magoff         struct hak_mag { u64 hdr; void **slots; }
+ *   hdr                   count in bits 0..15, operation count above
+ * The rseq area (glibc's registration) is at TPIDR_EL0 + off: cpu_id at
+ * +4, rseq_cs at +8. The abort signature is glibc's RSEQ_SIG for
+ * little-endian aarch64 (RSEQ_SIG_DATA, the encoding of BRK #0x45e0),
+ * emitted as data right before the abort handler.
+ *
+ * Ordering: the commit is a plain store, seen in program order by the
+ * owning thread on its own CPU; a remote CPU touches the cache only after
+ * raising excl and the membarrier rseq fence, which aborts any section
+ * in flight there and orders it against the remote's accesses. So no
+ * barrier is needed inside the sections.
+ *
+ * Registers: only general-purpose ones, x9..x14 as scratch (caller-saved
+ * temporaries in AAPCS64), declared as clobbers.
+ *   x9   cpu id, then count, then loop index
+ *   x10  TPIDR_EL0 + off (the rseq area)
+ *   x11  pcpu, then &mag
+ *   x12  excl, then hdr
+ *   x13  slots (or the start of the run a batch copies)
+ *   x14  the word a batch copies
+ * The inputs are never written, so a restart finds them intact.
+ *
+ * Each function returns its result, or its failure value when the fast
+ * path cannot serve (empty/full magazine, cache not set up, or held
+ * remotely). The failure exits branch to label 8, after the commit point,
+ * so they leave the section. (Not asm goto: GCC 12 miscompiles asm goto
+ * outputs at -O1.)
+ */
+#ifndef HAKMEM_ARCH_RSEQ_H
+#define HAKMEM_ARCH_RSEQ_H
+
+#if defined(__AARCH64EB__)
+#error "hakmem/rseq.h: big-endian aarch64 needs the byte-swapped signature"
+#endif
+
+#define ARCH_HAS_RSEQ 1
+#define ARCH_RSEQ_SIG 0xd428bc00
+
+/*
+ * The section's descriptor (struct rseq_cs: u32 version, u32 flags,
+ * u64 start_ip, u64 post_commit_offset, u64 abort_ip; 32-byte aligned) and
+ * its abort handler: the signature, then a branch back to label 5, which
+ * re-arms rseq_cs before restarting at 1. The kernel clears rseq_cs when
+ * it aborts, hence the re-arm. adrp/add reach the descriptor PC-relatively
+ * (static, PIE and shared builds alike). The .balign 4: clang's assembler
+ * does not align a section for the instructions in it.
+ */
+#define ARCH_RSEQ_PROLOGUE                                                    \
+	".pushsection __rseq_cs, \"aw\"\n\t"                                  \
+	".balign 32\n\t"                                                      \
+	"3:\n\t"                                                              \
+	".long 0, 0\n\t"                                                      \
+	".quad 1f, 2f - 1f, 4f\n\t"                                           \
+	".popsection\n\t"                                                     \
+	".pushsection __rseq_failure, \"ax\"\n\t"                             \
+	".balign 4\n\t"                                                       \
+	".long 0xd428bc00\n\t"                                                \
+	"4:\n\t"                                                              \
+	"b 5f\n\t"                                                            \
+	".popsection\n\t"                                                     \
+	"5:\n\t"                                                              \
+	"mrs x10, tpidr_el0\n\t"                                              \
+	"add x10, x10, %[off]\n\t"                                            \
+	"adrp x9, 3b\n\t"                                                     \
+	"add x9, x9, :lo12:3b\n\t"                                            \
+	"str x9, [x10, #8]\n\t"                                               \
+	"1:\n\t"                                                              \
+	"ldr w9, [x10, #4]\n\t"                                               \
+	"ldr x11, [%[table], x9, lsl #3]\n\t"                                 \
+	"cbz x11, 8f\n\t"                                                     \
+	"ldr w12, [x11]\n\t"                                                  \
+	"cbnz w12, 8f\n\t"                                                    \
+	"add x11, x11, %[magoff]\n\t"                                         \
+	"ldr x12, [x11]\n\t"                                                  \
+	"and x9, x12, #0xffff\n\t"
+
+/* Pop one object; NULL when the fast path cannot serve. */
+static inline void *arch_rseq_mag_pop(long off, void *const *table,
+				      unsigned long magoff)
+{
+	void *p;
+
+	__asm__ volatile(ARCH_RSEQ_PROLOGUE
+		     "cbz x9, 8f\n\t"
+		     "ldr x13, [x11, #8]\n\t"
+		     "sub x9, x9, #1\n\t"
+		     "ldr %[p], [x13, x9, lsl #3]\n\t"
+		     "add x12, x12, #0x10, lsl #12\n\t" /* hdr + 0xffff */
+		     "sub x12, x12, #1\n\t"
+		     "str x12, [x11]\n\t"
+		     "2:\n\t"
+		     "b 9f\n\t"
+		     "8:\n\t"
+		     "mov %[p], #0\n\t"
+		     "9:\n\t"
+		     : [p] "=&r"(p)
+		     : [off] "r"(off), [table] "r"(table), [magoff] "r"(magoff)
+		     : "x9", "x10", "x11", "x12", "x13", "memory", "cc");
+	return p;
+}
+
+/* Push one object; 0 on success, -1 when the fast path cannot serve. */
+static inline int arch_rseq_mag_push(long off, void *const *table,
+				     unsigned long magoff, unsigned long cap,
+				     void *p)
+{
+	int r;
+
+	__asm__ volatile(ARCH_RSEQ_PROLOGUE
+		     "cmp x9, %[cap]\n\t"
+		     "b.hs 8f\n\t"
+		     "ldr x13, [x11, #8]\n\t"
+		     "str %[p], [x13, x9, lsl #3]\n\t"
+		     "add x12, x12, #0x10, lsl #12\n\t" /* hdr + 0x10001 */
+		     "add x12, x12, #1\n\t"
+		     "str x12, [x11]\n\t"
+		     "2:\n\t"
+		     "mov %w[r], #0\n\t"
+		     "b 9f\n\t"
+		     "8:\n\t"
+		     "mov %w[r], #-1\n\t"
+		     "9:\n\t"
+		     : [r] "=&r"(r)
+		     : [off] "r"(off), [table] "r"(table), [magoff] "r"(magoff),
+		       [cap] "r"(cap), [p] "r"(p)
+		     : "x9", "x10", "x11", "x12", "x13", "memory", "cc");
+	return r;
+}
+
+/* Push up to n objects (as many as fit); returns how many were pushed.
+ * The operation counter does not move: these are not user operations. */
+static inline unsigned long arch_rseq_mag_push_batch(long off,
+						     void *const *table,
+						     unsigned long magoff,
+						     unsigned long cap,
+						     void *const *objs,
+						     unsigned long n)
+{
+	unsigned long k;
+
+	__asm__ volatile(ARCH_RSEQ_PROLOGUE
+		     "sub %[k], %[cap], x9\n\t"     /* room (count <= cap) */
+		     "cmp %[k], %[n]\n\t"
+		     "csel %[k], %[n], %[k], hi\n\t" /* k = min(room, n) */
+		     "ldr x13, [x11, #8]\n\t"
+		     "add x13, x13, x9, lsl #3\n\t" /* dst = slots + count */
+		     "mov x9, #0\n\t"
+		     "6:\n\t"
+		     "cmp x9, %[k]\n\t"
+		     "b.hs 7f\n\t"
+		     "ldr x14, [%[objs], x9, lsl #3]\n\t"
+		     "str x14, [x13, x9, lsl #3]\n\t"
+		     "add x9, x9, #1\n\t"
+		     "b 6b\n\t"
+		     "7:\n\t"
+		     "add x12, x12, %[k]\n\t"
+		     "str x12, [x11]\n\t"
+		     "2:\n\t"
+		     "b 9f\n\t"
+		     "8:\n\t"
+		     "mov %[k], #0\n\t"
+		     "9:\n\t"
+		     : [k] "=&r"(k)
+		     : [off] "r"(off), [table] "r"(table), [magoff] "r"(magoff),
+		       [cap] "r"(cap), [objs] "r"(objs), [n] "r"(n)
+		     : "x9", "x10", "x11", "x12", "x13", "x14", "memory", "cc");
+	return k;
+}
+
+/* Pop up to n objects from the top into out[]; returns how many. */
+static inline unsigned long arch_rseq_mag_pop_batch(long off,
+						    void *const *table,
+						    unsigned long magoff,
+						    void **out, unsigned long n)
+{
+	unsigned long k;
+
+	__asm__ volatile(ARCH_RSEQ_PROLOGUE
+		     "cmp x9, %[n]\n\t"
+		     "csel %[k], %[n], x9, hi\n\t"  /* k = min(count, n) */
+		     "sub x9, x9, %[k]\n\t"         /* first = count - k */
+		     "ldr x13, [x11, #8]\n\t"
+		     "add x13, x13, x9, lsl #3\n\t"
+		     "mov x9, #0\n\t"
+		     "6:\n\t"
+		     "cmp x9, %[k]\n\t"
+		     "b.hs 7f\n\t"
+		     "ldr x14, [x13, x9, lsl #3]\n\t"
+		     "str x14, [%[out], x9, lsl #3]\n\t"
+		     "add x9, x9, #1\n\t"
+		     "b 6b\n\t"
+		     "7:\n\t"
+		     "sub x12, x12, %[k]\n\t"
+		     "str x12, [x11]\n\t"
+		     "2:\n\t"
+		     "b 9f\n\t"
+		     "8:\n\t"
+		     "mov %[k], #0\n\t"
+		     "9:\n\t"
+		     : [k] "=&r"(k)
+		     : [off] "r"(off), [table] "r"(table), [magoff] "r"(magoff),
+		       [out] "r"(out), [n] "r"(n)
+		     : "x9", "x10", "x11", "x12", "x13", "x14", "memory", "cc");
+	return k;
+}
+
+#endif /* HAKMEM_ARCH_RSEQ_H */
