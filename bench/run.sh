@@ -100,6 +100,11 @@ python3 bench/report.py "$RAW" \
 	--load "$LOAD_START" --load-end "$LOAD_END" \
 	--tcmalloc "$(basename "$(preload_of tcmalloc)")" --hakmem "$(hakmem_version)" \
 	--out "$OUT/results.md"
+# Which per-CPU fast path hakmem ran (hak_stats().fast_path): rseq when the
+# kernel and glibc provide it, else the trylock fallback.
+paths=$(cat "$OUT"/runs/*-hakmem.out 2>/dev/null | grep -o 'fast_path=[a-z-]*' |
+	sort | uniq -c | awk '{printf "%s%s x%s", sep, substr($2, 11), $1; sep = ", "}')
+printf '\nhakmem fast path in these runs: %s\n' "${paths:-unknown}" | tee -a "$OUT/results.md"
 echo "bench: table written to $OUT/results.md; raw runs in $OUT/runs/"
 if [ "$errors" -gt 0 ]; then
 	echo "bench: $errors run(s) failed their check (ERR cells): see above" >&2
