@@ -36,8 +36,14 @@ $(B)/test/plain/test_mt_trylock: tests/host/test_mt.c $(TEST_DEPS)
 	@echo "  CC      $@"
 	$(Q)$(HOST_CC) $(TEST_CFLAGS) -DHAK_HOSTED_NO_RSEQ_BUILD -o $@ $< $(LIB_SRCS) -lpthread
 
+# The rseq abort test lives with the aarch64 Linux test; it runs here too.
+$(B)/test/plain/test_rseq_abort: tests/aarch64-linux/test_rseq_abort.c $(TEST_DEPS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(HOST_CC) $(TEST_CFLAGS) -o $@ $< $(LIB_SRCS) -lpthread
+
 TEST_BINS := $(addprefix $(B)/test/plain/,$(HOST_TESTS)) \
-	     $(B)/test/plain/test_mt_trylock \
+	     $(B)/test/plain/test_mt_trylock $(B)/test/plain/test_rseq_abort \
 	     $(addprefix $(B)/test/asan/,$(HOST_TESTS)) \
 	     $(addprefix $(B)/test/tsan/,$(TSAN_TESTS))
 
