@@ -32,8 +32,8 @@ larson-2t|larson|--threads 2 --seconds $S --min 8 --max 1000 --chunks 1000 --rou
 larson-pool-1t|larson|--threads 1 --seconds $S --min 8192 --max 32768 --chunks 1000 --rounds 5000 --seed 42|free+malloc
 larson-pool-2t|larson|--threads 2 --seconds $S --min 8192 --max 32768 --chunks 1000 --rounds 5000 --seed 42|free+malloc
 xmalloc-2t|xmalloc|--pairs 1 --seconds $S --size 64 --batch 256 --ring 64|remote free
-cache-scratch-2t|cache_scratch|--threads 2 --seconds $S --objsize 8 --repetitions 1000|8 B obj x1000 writes
-cache-thrash-2t|cache_thrash|--threads 2 --seconds $S --objsize 8 --repetitions 1000|8 B obj x1000 writes
+cache-scratch-2t|cache_sharing|--passive 1 --threads 2 --seconds $S --objsize 8 --repetitions 1000|8 B obj x1000 writes
+cache-thrash-2t|cache_sharing|--passive 0 --threads 2 --seconds $S --objsize 8 --repetitions 1000|8 B obj x1000 writes
 mstress-4t|mstress|--threads 4 --seconds $S --allocs 2000 --transfer 200 --seed 42|malloc
 rptest-1t|rptest|--threads 1 --seconds $S --slots 4096 --max 131072 --xfer 64 --seed 42|malloc+free
 rptest-2t|rptest|--threads 2 --seconds $S --slots 4096 --max 131072 --xfer 64 --seed 42|malloc+free
