@@ -86,7 +86,7 @@ static hak_always_inline void *hak_op_pop(unsigned cls)
 					 HAK_MAG_OFFSET(cls));
 #endif
 	cpu = hak_port_pcpu_try_enter(&flags);
-	if (unlikely(cpu < 0))
+	if (HAK_PORT_TRYENTER_CAN_FAIL && unlikely(cpu < 0))
 		return NULL;
 	pc = hak_heap.pcpu[cpu];
 	if (likely(pc))
@@ -107,7 +107,7 @@ static hak_always_inline int hak_op_push(unsigned cls, unsigned cap, void *p)
 					  HAK_MAG_OFFSET(cls), cap, p);
 #endif
 	cpu = hak_port_pcpu_try_enter(&flags);
-	if (unlikely(cpu < 0))
+	if (HAK_PORT_TRYENTER_CAN_FAIL && unlikely(cpu < 0))
 		return -1;
 	r = mag_push_locked(&hak_heap.pcpu[cpu]->mag[cls], cap, p);
 	hak_port_pcpu_exit((unsigned)cpu, flags);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * peek.c - see peek.h. The only test file that includes mm/internal.h.
+ * peek.c - see peek.h. The suite's one window into mm/internal.h.
  */
 #include "../../mm/internal.h"
 #include "peek.h"
