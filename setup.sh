@@ -7,6 +7,7 @@
 # to install.
 set -eu
 pkgs="make gcc libc6-dev gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
+libc6-dev-arm64-cross
 qemu-system-x86 qemu-system-arm clang libclang-rt-14-dev llvm valgrind
 libmimalloc-dev libjemalloc-dev libgoogle-perftools-dev python3"
 missing=""

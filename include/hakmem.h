@@ -17,6 +17,15 @@
  *  - Bad input (a foreign, interior or already-freed pointer, a bad
  *    alignment, an overflowing size) is reported through the report hook
  *    and leaves the heap consistent; the call returns NULL or does nothing.
+ *  - Before hak_init (freestanding ports): allocation calls return NULL
+ *    (HAK_EV_NOT_INITIALISED), hak_free reports the pointer as an invalid
+ *    free, hak_usable_size returns 0, hak_check returns 0, hak_trim and
+ *    hak_tick do nothing; with no hook installed yet only the port's
+ *    fallback sink (the hosted port: stderr) sees the reports.
+ *  - Misuse that would corrupt memory (a CPU id the port returns that is
+ *    not below ncpus; in debug builds also two CPUs sharing one id) ends
+ *    in the panic hook with a message naming the id, never in silent
+ *    corruption.
  */
 #ifndef HAKMEM_H
 #define HAKMEM_H
@@ -46,6 +55,9 @@ enum hak_event {
 	HAK_EV_NOT_INITIALISED, /* call before hak_init() on a freestanding port */
 	HAK_EV_BUFFER_OVERFLOW, /* debug build: a write past the block's end */
 	HAK_EV_USE_AFTER_FREE,	/* debug build: a write into a freed block */
+	HAK_EV_MISUSE,		/* an API call out of contract: a second
+				   hak_init, an out-of-range CPU number,
+				   a NULL argument; nothing was changed */
 	HAK_EV__COUNT
 };
 
@@ -89,6 +101,19 @@ struct hak_config {
 	void (*panic)(const char *msg);
 	/* Optional: 64 bits of entropy for the free-block cookie secret. */
 	uint64_t (*entropy)(void);
+	/* Optional (bare metal): make CPU `cpu` call hak_tick() soon, e.g. an
+	 * IPI whose handler calls it. hak_trim, hak_check and the reclaim
+	 * before an out-of-memory use it to reach caches that only their
+	 * own CPU may touch. Called with IRQs possibly masked; must not call
+	 * hakmem and must not wait for the target. NULL: the targets are
+	 * reached only when they call hak_tick() or take a slow path
+	 * themselves (see hak_tick). */
+	void (*cpu_kick)(unsigned cpu, void *ctx);
+	void *cpu_kick_ctx;
+	/* Bare metal: how many polls (each an arch_cpu_relax plus a look at
+	 * the answers) hak_trim, hak_check and the reclaim wait in all for
+	 * other CPUs to answer; 0 = HAK_REMOTE_WAIT_SPINS (config.h). */
+	unsigned long remote_wait;
 };
 
 enum hak_tier { HAK_TIER_TINY, HAK_TIER_POOL, HAK_TIER_LARGE, HAK_TIER__COUNT };
@@ -130,17 +155,32 @@ struct hak_stats {
 
 /*
  * hak_init - set up the heap. Call once, before any other call, on a
- * freestanding port. The hosted port calls it lazily with an mmap provider.
- * Returns 0, or -1 if cfg is invalid, hakmem is already initialised, or
- * the provider cannot supply the per-CPU areas.
+ * freestanding port, from one CPU. The hosted port calls it lazily with an
+ * mmap provider. Returns 0, or -1 if cfg is invalid, hakmem is already
+ * initialised, or the provider cannot supply the per-CPU areas. A second
+ * call changes nothing: it returns -1 and reports HAK_EV_MISUSE.
+ * Complexity: O(ncpus) provider calls.
  */
 int hak_init(const struct hak_config *cfg);
 
 /*
- * hak_init_region - the embedded default: initialise over one caller-owned
- * region [base, base+size) with the built-in region page provider. base and
- * size need not be aligned; hakmem uses the page-aligned interior. Returns
- * as hak_init.
+ * hak_region_provider - the built-in region page provider over one
+ * caller-owned region [base, base+size), for a struct hak_config: lets an
+ * embedder give hak_init a region together with its own panic, entropy
+ * and cpu_kick hooks. base and size need not be aligned; the page-aligned
+ * interior is used, and its first pages hold the provider's bitmap (one
+ * bit per page). Writes *out and returns 0, or returns -1 (writing
+ * nothing to the region) if base is NULL or the interior has fewer than
+ * 16 pages. The region must not be in use by a live heap.
+ */
+int hak_region_provider(void *base, size_t size,
+			struct hak_page_provider *out);
+
+/*
+ * hak_init_region - the embedded default: hak_region_provider over
+ * [base, base+size) plus hak_init with ncpus and the report hook (no
+ * panic hook: a broken invariant traps). Returns as hak_init; a second
+ * call while initialised returns -1 without touching the region.
  */
 int hak_init_region(void *base, size_t size, unsigned ncpus,
 		    void (*report)(const struct hak_report *, void *),
@@ -171,22 +211,53 @@ void *hak_aligned_alloc(size_t alignment, size_t size);
  * pointer hakmem does not own (reported). */
 size_t hak_usable_size(const void *ptr);
 
-/* Walk every structure and check every invariant. Returns 0 when all hold,
- * else the number of violations found (each also reported). Takes the shard
- * locks one at a time; other CPUs keep allocating meanwhile. */
+/*
+ * Walk every structure and check every invariant: the shared pool, the
+ * superslabs and every CPU's cache. Returns 0 when all hold, else the
+ * number of violations found (each also reported). Takes the shard locks
+ * one at a time; other CPUs keep allocating meanwhile.
+ * Other CPUs' caches: the hosted port locks each in turn. On bare metal
+ * only a cache's own CPU may read it, so hak_check asks each other CPU to
+ * check its cache at its next hak_tick() or slow path (and kicks it with
+ * cpu_kick when given), waiting at most cfg.remote_wait polls for all of
+ * them together; a CPU that does not answer within that bound (it runs with IRQs
+ * masked, or is parked without calling hak_tick) is skipped, its cache
+ * unchecked, and reported as HAK_EV_MISUSE "CPU did not answer". CPUs
+ * taken offline with hak_cpu_offline hold nothing and are not asked.
+ * Complexity: linear in the heap, plus the wait.
+ */
 int hak_check(void);
 
-/* Drain the per-CPU caches hakmem may touch from here (all CPUs on the
- * hosted port; the calling CPU and offline CPUs on bare metal), then return
- * every empty slab and superslab to the provider. */
+/*
+ * Drain every CPU's cache, then return every empty slab and superslab and
+ * every cached large run to the provider. Other CPUs' caches are reached
+ * as hak_check says: directly on the hosted port, by request on bare
+ * metal (bounded wait per CPU, kicked when cpu_kick is given). hakmem also
+ * runs this once, as a reclaim, before it reports an out-of-memory.
+ * Complexity: linear in the heap, plus the wait.
+ */
 void hak_trim(void);
+
+/*
+ * hak_tick - serve what other CPUs asked of the calling CPU's cache
+ * (drain it for their hak_trim or out-of-memory reclaim, check it for
+ * their hak_check). Bare metal: call it from a periodic timer interrupt
+ * or the idle loop of each CPU, or from the IPI handler behind cpu_kick;
+ * any context the allocator may be called from, IRQ handlers included.
+ * O(1) when nothing was asked (one load); else one cache drain or check.
+ * Hosted: never needed (other CPUs' caches are locked directly), harmless.
+ */
+void hak_tick(void);
 
 /* Drain one CPU's caches into the shared pool. On bare metal the CPU must
  * no longer run hakmem code (hot-unplugged, or parked); it comes back by
- * simply allocating again. */
+ * simply allocating again, and it is not asked to answer hak_trim or
+ * hak_check requests until it does. cpu >= ncpus is reported
+ * (HAK_EV_MISUSE) and ignored. */
 void hak_cpu_offline(unsigned cpu);
 
-/* A snapshot of the counters; exact when nothing runs concurrently. */
+/* A snapshot of the counters; exact when nothing runs concurrently.
+ * out == NULL is reported (HAK_EV_MISUSE) and ignored. */
 void hak_stats(struct hak_stats *out);
 
 /* Human-readable name of an event kind. */

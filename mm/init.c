@@ -26,20 +26,37 @@ static uint64_t mix64(uint64_t x)
 	return x ^ (x >> 33);
 }
 
+/* One init per heap: the flag is claimed before anything is written, so
+ * a second or concurrent call changes nothing. */
+static int init_claimed;
+
 int hak_init(const struct hak_config *cfg)
 {
-	if (!config_valid(cfg) || hak_heap.ready)
+	int expect = 0;
+
+	if (!config_valid(cfg))
 		return -1;
+	if (!__atomic_compare_exchange_n(&init_claimed, &expect, 1, 0,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		hak_report(HAK_EV_MISUSE, NULL, 0,
+			   "hak_init: hakmem is already initialised");
+		return -1;
+	}
 	hak_memcpy(&hak_heap.cfg, cfg, sizeof(*cfg));
-	hak_heap.ncpus = cfg->ncpus;
 	hak_sizeclass_init();
 	hak_heap.secret = mix64((cfg->entropy ? cfg->entropy() : 0) ^
 				hak_port_entropy() ^ (uintptr_t)&hak_heap);
 	if (!hak_heap.secret)
 		hak_heap.secret = 0x5bd1e9955bd1e995ULL;
-	if (hak_pcpu_alloc_areas(cfg->ncpus))
+	if (hak_pcpu_alloc_areas(cfg->ncpus)) {
+		/* Nothing is live yet: a later call may try again. */
+		hak_memset(&hak_heap.cfg, 0, sizeof(hak_heap.cfg));
+		__atomic_store_n(&init_claimed, 0, __ATOMIC_RELEASE);
 		return -1;
+	}
 	hak_port_set_ncpus(cfg->ncpus);
+	/* Last: a CPU id is valid (pcpu_ops.h) only once its area exists. */
+	__atomic_store_n(&hak_heap.ncpus, cfg->ncpus, __ATOMIC_RELEASE);
 	__atomic_store_n(&hak_heap.ready, 1, __ATOMIC_RELEASE);
 	return 0;
 }

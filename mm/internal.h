@@ -144,6 +144,11 @@ struct hak_slab {
 	uint16_t hint;	    /* no set bit in bits[0..hint) */
 	uint16_t on_list;   /* 0 none, 1 partial, 2 empty */
 	uint16_t cache_cap; /* the class's per-CPU cache capacity, for free() */
+	/* Objects [0, hwm) have been handed out since the slab was carved
+	 * (refills take the lowest free index first), so a free object at
+	 * or above hwm was never allocated: free() of it is an invalid free,
+	 * not a double free. Read lock-free when classifying a refusal. */
+	uint16_t hwm;
 	struct hak_slab *next, *prev;
 	/* 1 = object free in the slab. Written under the shard lock with
 	 * relaxed atomics, read lock-free by free()'s double-free check. */
@@ -228,12 +233,25 @@ struct hak_pcpu {
 	/* Nonzero while another CPU holds this cache exclusively (ports whose
 	 * fast path is an rseq section check it inside the section). */
 	uint32_t excl;
-	uint32_t pad;
+	/* Cross-CPU requests (remote.c), atomics: HAK_REQ_* bits other CPUs
+	 * posted, how many posts (seq) and up to which post the owner has
+	 * served them (done). Only ports that cannot lock a remote cache
+	 * (HAK_PORT_REMOTE_EXCLUSIVE 0) use them. */
+	uint32_t req;
 	struct hak_mag mag[HAK_NCLASSES];
+	uint32_t req_seq, req_done;
+	uint32_t check_bad; /* violations found by requested checks, ever */
+	uint32_t offline;   /* 1 after hak_cpu_offline, until a slow path */
+	/* HAK_CHECK_CPU_OWNER: arch_cpu_hw_id() + 1 of the CPU that first
+	 * used this slot; 0 while none has. */
+	uint64_t hw_owner;
 	/* Slow-path counters, atomic adds: misses, batches moved. */
 	uint64_t alloc_misses, free_misses, refills, drains;
 	/* slot storage follows, cache line aligned */
 } hak_cacheline_aligned;
+
+#define HAK_REQ_DRAIN 1u
+#define HAK_REQ_CHECK 2u
 
 _Static_assert(HAK_CACHE_MAX < HAK_MAG_COUNT_MASK, "count fits the header");
 /* What arch/<arch>/include/hakmem/rseq.h assumes about the layout. */
@@ -403,6 +421,22 @@ void hak_pcpu_free_miss(unsigned cls, void *p);
 /* Inside cpu's critical section: move every cached object back. */
 void hak_pcpu_flush(struct hak_pcpu *pc);
 int hak_pcpu_check(struct hak_pcpu *pc, unsigned cpu);
+/* Objects in pc's magazines (racy unless inside its critical section). */
+unsigned hak_pcpu_cached(const struct hak_pcpu *pc);
+/* The port returned a CPU id that is not below ncpus. Before hak_init
+ * (ncpus 0) that only means "not initialised" and it returns; otherwise
+ * it panics naming the id. Called with the critical section left. */
+void hak_pcpu_bad_id(unsigned cpu);
+
+/* ---- remote.c --------------------------------------------------------- */
+
+/* Every CPU's cache gets `what` (HAK_REQ_*): the caller's own directly,
+ * the others by request with a bounded wait (or by the port's remote lock
+ * where it has one). Returns the violations HAK_REQ_CHECK found. */
+int hak_remote_all(unsigned what);
+/* Serve what other CPUs asked of the calling CPU's cache, if anything:
+ * a load when nothing was. Also clears the CPU's offline mark. */
+void hak_remote_poll(void);
 
 /* ---- large.c -------------------------------------------------------- */
 
@@ -433,6 +467,11 @@ void hak_memset(void *d, int c, size_t n);
 void hak_memcpy(void *d, const void *s, size_t n);
 /* No __builtin_popcount: without a POPCNT target it calls libgcc. */
 unsigned hak_popcount64(uint64_t v);
+/* Panic and report messages without libc: append s, or v in base 10 or
+ * 16 ("0x..."), at d, never past end - 1; NUL-terminate; return the new
+ * end of the string. */
+char *hak_fmt_str(char *d, char *end, const char *s);
+char *hak_fmt_uint(char *d, char *end, uint64_t v, unsigned base);
 
 /* ---- malloc.c / debug.c --------------------------------------------- */
 

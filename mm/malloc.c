@@ -124,8 +124,13 @@ static struct block block_lookup(const void *ptr)
 			b.bad = HAK_EV_INTERIOR_FREE;
 			b.what = "inside a block";
 		} else if (unlikely(hak_slab_bit_is_free(b.slab, idx))) {
-			b.bad = HAK_EV_DOUBLE_FREE;
-			b.what = "block is free in its slab";
+			int never = idx >= __atomic_load_n(&b.slab->hwm,
+							   __ATOMIC_RELAXED);
+
+			b.bad = never ? HAK_EV_INVALID_FREE
+				      : HAK_EV_DOUBLE_FREE;
+			b.what = never ? "block was never allocated"
+				       : "block is free in its slab";
 		} else if (unlikely(((const uintptr_t *)ptr)[COOKIE_WORD] ==
 				    (hak_heap.secret ^ p))) {
 			b.bad = HAK_EV_DOUBLE_FREE;

@@ -72,11 +72,21 @@ static inline unsigned mag_pop_batch_locked(struct hak_mag *m, void **out,
 	return k;
 }
 
+/*
+ * The port's CPU id must index a per-CPU area: one compare against ncpus
+ * on the fast path (ncpus is 0 before hak_init, so this is also the
+ * "not initialised yet" test). pop and push answer a bad id like a miss,
+ * calling nothing, so they stay leaf functions; the slow path they tail
+ * into checks in first (hak_remote_poll) and panics naming the id, or
+ * initialises. The batch forms, already on a slow path, call
+ * hak_pcpu_bad_id directly.
+ */
+#define pcpu_id_bad(cpu) unlikely((unsigned)(cpu) >= hak_heap.ncpus)
+
 static hak_always_inline void *hak_op_pop(unsigned cls)
 {
 	unsigned long flags;
-	struct hak_pcpu *pc;
-	void *p = NULL;
+	void *p;
 	int cpu;
 
 #if HAK_PORT_HAS_RSEQ
@@ -88,9 +98,11 @@ static hak_always_inline void *hak_op_pop(unsigned cls)
 	cpu = hak_port_pcpu_try_enter(&flags);
 	if (HAK_PORT_TRYENTER_CAN_FAIL && unlikely(cpu < 0))
 		return NULL;
-	pc = hak_heap.pcpu[cpu];
-	if (likely(pc))
-		p = mag_pop_locked(&pc->mag[cls]);
+	if (pcpu_id_bad(cpu)) {
+		hak_port_pcpu_exit((unsigned)cpu, flags);
+		return NULL;
+	}
+	p = mag_pop_locked(&hak_heap.pcpu[(unsigned)cpu]->mag[cls]);
 	hak_port_pcpu_exit((unsigned)cpu, flags);
 	return p;
 }
@@ -109,7 +121,11 @@ static hak_always_inline int hak_op_push(unsigned cls, unsigned cap, void *p)
 	cpu = hak_port_pcpu_try_enter(&flags);
 	if (HAK_PORT_TRYENTER_CAN_FAIL && unlikely(cpu < 0))
 		return -1;
-	r = mag_push_locked(&hak_heap.pcpu[cpu]->mag[cls], cap, p);
+	if (pcpu_id_bad(cpu)) {
+		hak_port_pcpu_exit((unsigned)cpu, flags);
+		return -1;
+	}
+	r = mag_push_locked(&hak_heap.pcpu[(unsigned)cpu]->mag[cls], cap, p);
 	hak_port_pcpu_exit((unsigned)cpu, flags);
 	return r;
 }
@@ -128,6 +144,11 @@ static inline unsigned hak_op_push_batch(unsigned cls, void *const *objs,
 			n);
 #endif
 	cpu = hak_port_pcpu_enter(&flags);
+	if (pcpu_id_bad(cpu)) {
+		hak_port_pcpu_exit(cpu, flags);
+		hak_pcpu_bad_id(cpu);
+		return 0;
+	}
 	k = mag_push_batch_locked(&hak_heap.pcpu[cpu]->mag[cls],
 				  hak_classes[cls].cache_cap, objs, n);
 	hak_port_pcpu_exit(cpu, flags);
@@ -146,6 +167,11 @@ static inline unsigned hak_op_pop_batch(unsigned cls, void **out, unsigned n)
 			HAK_MAG_OFFSET(cls), out, n);
 #endif
 	cpu = hak_port_pcpu_enter(&flags);
+	if (pcpu_id_bad(cpu)) {
+		hak_port_pcpu_exit(cpu, flags);
+		hak_pcpu_bad_id(cpu);
+		return 0;
+	}
 	k = mag_pop_batch_locked(&hak_heap.pcpu[cpu]->mag[cls], out, n);
 	hak_port_pcpu_exit(cpu, flags);
 	return k;
@@ -167,7 +193,7 @@ static inline void *hak_op_pop_wait(unsigned cls)
 		return NULL;
 #endif
 	cpu = hak_port_pcpu_enter(&flags);
-	p = mag_pop_locked(&hak_heap.pcpu[cpu]->mag[cls]);
+	p = mag_pop_locked(&hak_heap.pcpu[(unsigned)cpu]->mag[cls]);
 	hak_port_pcpu_exit(cpu, flags);
 	return p;
 }

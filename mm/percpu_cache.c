@@ -16,6 +16,11 @@
  * per class, clamped to [HAK_CACHE_MIN, HAK_CACHE_MAX].
  *
  * Per-CPU areas are allocated once, at hak_init, for ncpus CPUs.
+ *
+ * Every miss first checks in (hak_remote_poll): it serves what other CPUs
+ * asked of this cache (remote.c) and, with HAK_CHECK_CPU_OWNER, checks
+ * that the CPU id belongs to this hardware CPU. A CPU's first operation
+ * is always a miss, so a misconfigured id is caught on its first call.
  */
 #include "pcpu_ops.h"
 
@@ -57,6 +62,30 @@ static struct hak_pcpu *stat_pcpu(void)
 	return hak_heap.pcpu[c < hak_heap.ncpus ? c : 0];
 }
 
+unsigned hak_pcpu_cached(const struct hak_pcpu *pc)
+{
+	unsigned c, n = 0;
+
+	for (c = 0; c < HAK_NCLASSES; c++)
+		n += (unsigned)(hak_mag_hdr(&pc->mag[c]) & HAK_MAG_COUNT_MASK);
+	return n;
+}
+
+void hak_pcpu_bad_id(unsigned cpu)
+{
+	char msg[160], *m = msg, *end = msg + sizeof(msg);
+
+	if (!__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE))
+		return;
+	m = hak_fmt_str(m, end, "hakmem: CPU id ");
+	m = hak_fmt_uint(m, end, cpu, 10);
+	m = hak_fmt_str(m, end, " is not below ncpus ");
+	m = hak_fmt_uint(m, end, hak_heap.ncpus, 10);
+	hak_fmt_str(m, end, ": the CPU id source is not set up on this CPU, "
+			    "or ids are not dense");
+	hak_panic(msg);
+}
+
 /*
  * Allocation miss. One batch comes from the shard outside any critical
  * section (with IRQs enabled on bare metal, except under the shard lock);
@@ -70,6 +99,7 @@ void *hak_pcpu_alloc_miss(unsigned cls)
 	unsigned n, k;
 	void *p;
 
+	hak_remote_poll();
 	/* The fast path may only have met a busy cache (hosted fallback). */
 	p = hak_op_pop_wait(cls);
 	if (p)
@@ -102,6 +132,7 @@ void hak_pcpu_free_miss(unsigned cls, void *p)
 	void *batch[HAK_CACHE_MAX / 2 + 1];
 	unsigned k;
 
+	hak_remote_poll();
 	if (!hak_op_push_wait(cls, p))
 		return;
 	k = hak_op_pop_batch(cls, batch, hak_classes[cls].batch);

@@ -93,17 +93,16 @@ static void region_release(void *ctx, void *p, size_t bytes)
 	r->used -= n;
 }
 
-int hak_init_region(void *base, size_t size, unsigned ncpus,
-		    void (*report)(const struct hak_report *, void *),
-		    void *report_ctx)
+int hak_region_provider(void *base, size_t size,
+			struct hak_page_provider *out)
 {
 	uintptr_t lo = hak_round_up((uintptr_t)base, HAK_PAGE_SIZE);
 	uintptr_t hi = ((uintptr_t)base + size) & ~(HAK_PAGE_SIZE - 1);
-	struct hak_config cfg = {0};
 	struct region *r = (struct region *)lo;
 	size_t pages, head;
 
-	if (!base || hi <= lo || hi - lo < 16 * HAK_PAGE_SIZE)
+	if (!base || !out || (uintptr_t)base + size < (uintptr_t)base ||
+	    hi <= lo || hi - lo < 16 * HAK_PAGE_SIZE)
 		return -1;
 	pages = (hi - lo) >> HAK_PAGE_SHIFT;
 	/* Bookkeeping sized for all pages; the pages it covers are simply
@@ -112,9 +111,26 @@ int hak_init_region(void *base, size_t size, unsigned ncpus,
 	hak_memset(r, 0, head);
 	r->base = lo + head;
 	r->npages = pages - (head >> HAK_PAGE_SHIFT);
-	cfg.provider.alloc = region_alloc;
-	cfg.provider.release = region_release;
-	cfg.provider.ctx = r;
+	out->alloc = region_alloc;
+	out->release = region_release;
+	out->ctx = r;
+	return 0;
+}
+
+int hak_init_region(void *base, size_t size, unsigned ncpus,
+		    void (*report)(const struct hak_report *, void *),
+		    void *report_ctx)
+{
+	struct hak_config cfg = {0};
+
+	/* The region may be the live heap's: touch nothing if so. */
+	if (__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE)) {
+		hak_report(HAK_EV_MISUSE, base, size,
+			   "hak_init_region: hakmem is already initialised");
+		return -1;
+	}
+	if (hak_region_provider(base, size, &cfg.provider))
+		return -1;
 	cfg.ncpus = ncpus;
 	cfg.report = report;
 	cfg.report_ctx = report_ctx;

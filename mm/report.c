@@ -18,6 +18,7 @@ static const char *const event_names[HAK_EV__COUNT] = {
 	[HAK_EV_NOT_INITIALISED] = "not initialised",
 	[HAK_EV_BUFFER_OVERFLOW] = "buffer overflow",
 	[HAK_EV_USE_AFTER_FREE] = "use after free",
+	[HAK_EV_MISUSE] = "API misuse",
 };
 
 const char *hak_event_name(enum hak_event ev)
@@ -53,10 +54,13 @@ void hak_report_full(struct hak_report *r)
 		 r->event == HAK_EV_NOT_INITIALISED)
 		hak_port_set_errno(HAK_ENOMEM);
 	__atomic_fetch_add(&hak_heap.events[r->event], 1, __ATOMIC_RELAXED);
-	if (!hak_heap.cfg.report)
-		return;
 	r->cpu = hak_port_cpu_hint();
-	hak_heap.cfg.report(r, hak_heap.cfg.report_ctx);
+	/* Before hak_init installed the embedder's hook (a bad free before
+	 * the hosted library's first malloc, say), the port's own sink. */
+	if (hak_heap.cfg.report)
+		hak_heap.cfg.report(r, hak_heap.cfg.report_ctx);
+	else if (!__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE))
+		hak_port_report_fallback(r);
 }
 
 void hak_report(enum hak_event ev, const void *ptr, size_t size,

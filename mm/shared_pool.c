@@ -76,6 +76,7 @@ static void slab_carve(struct hak_slab *s, unsigned cls)
 	s->capacity = (uint16_t)cap;
 	s->nfree = (uint16_t)cap;
 	s->hint = 0;
+	__atomic_store_n(&s->hwm, 0, __ATOMIC_RELAXED);
 	s->start = start;
 	s->span = cap * ci->size;
 	__atomic_store_n(&s->cls, (uint8_t)cls, __ATOMIC_RELAXED);
@@ -104,6 +105,15 @@ static unsigned slab_take(struct hak_slab *s, void **out, unsigned n)
 	}
 	s->hint = (uint16_t)w;
 	s->nfree = (uint16_t)(s->nfree - got);
+	/* Lowest index first, so the last one taken is the highest. */
+	if (got) {
+		uint32_t top = hak_obj_index((uintptr_t)out[got - 1] - s->start,
+					     s->inv) + 1;
+
+		if (top > s->hwm)
+			__atomic_store_n(&s->hwm, (uint16_t)top,
+					 __ATOMIC_RELAXED);
+	}
 	return got;
 }
 

@@ -91,6 +91,10 @@ void hak_stats(struct hak_stats *st)
 	unsigned long flags;
 	unsigned t;
 
+	if (!st) {
+		hak_report(HAK_EV_MISUSE, NULL, 0, "hak_stats: NULL");
+		return;
+	}
 	hak_memset(st, 0, sizeof(*st));
 	st->ncpus = hak_heap.ncpus;
 	st->fast_path = hak_port_fast_path_name();

@@ -44,3 +44,28 @@ unsigned hak_popcount64(uint64_t v)
 	v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
 	return (unsigned)((v * 0x0101010101010101ULL) >> 56);
 }
+
+char *hak_fmt_str(char *d, char *end, const char *s)
+{
+	while (*s && d < end - 1)
+		*d++ = *s++;
+	*d = 0;
+	return d;
+}
+
+char *hak_fmt_uint(char *d, char *end, uint64_t v, unsigned base)
+{
+	char tmp[24];
+	unsigned n = 0;
+
+	if (base == 16)
+		d = hak_fmt_str(d, end, "0x");
+	do {
+		tmp[n++] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v && n < sizeof(tmp));
+	while (n && d < end - 1)
+		*d++ = tmp[--n];
+	*d = 0;
+	return d;
+}

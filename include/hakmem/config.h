@@ -77,9 +77,24 @@
 #define HAK_HARDEN 1
 #endif
 
+/* Bare metal: how long hak_trim, hak_check and the out-of-memory reclaim
+ * wait for other CPUs to answer a request on their caches (mm/remote.c),
+ * in polls (each an arch_cpu_relax and a look at the answers). */
+#ifndef HAK_REMOTE_WAIT_SPINS
+#define HAK_REMOTE_WAIT_SPINS (1UL << 22)
+#endif
+
 /* Debug build (make DEBUG=1): red zones, poison, alloc/free records. */
 #ifndef HAK_DEBUG
 #define HAK_DEBUG 0
+#endif
+
+/* Record which hardware CPU (arch_cpu_hw_id) first used each CPU id, and
+ * panic when another one uses it: catches CPUs whose id register was left
+ * at another CPU's value. Checked on slow paths only (every CPU's first
+ * operation is one). Default: on in debug builds. */
+#ifndef HAK_CHECK_CPU_OWNER
+#define HAK_CHECK_CPU_OWNER HAK_DEBUG
 #endif
 
 /* Export malloc/free/... under their standard names (mm/malloc_names.c). */

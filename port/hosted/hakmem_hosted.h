@@ -14,8 +14,12 @@
 struct hak_page_provider hak_hosted_mmap_provider(void);
 /* CPUs the kernel may run us on (capped at HAK_MAX_CPUS). */
 unsigned hak_hosted_possible_cpus(void);
-/* The default report hook: one line on stderr, no allocation. */
+/* A report hook: one line on stderr, no allocation. */
 void hak_hosted_report_stderr(const struct hak_report *r, void *ctx);
+/* The hook the lazy init installs: silent for failed allocations (the
+ * caller sees NULL and errno), one line then abort() for heap misuse
+ * (print and continue when built with HAK_HOSTED_REPORT_CONTINUE=1). */
+void hak_hosted_report_default(const struct hak_report *r, void *ctx);
 
 #pragma GCC visibility pop
 

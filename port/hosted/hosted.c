@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <linux/membarrier.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -148,8 +149,11 @@ static void *mmap_alloc(void *ctx, size_t bytes, size_t align)
 	(void)ctx;
 	if (map < bytes)
 		return NULL;
+	/* No MAP_NORESERVE: the kernel's overcommit policy must see the
+	 * request, so malloc(64 TiB) fails now with ENOMEM, as under glibc,
+	 * instead of an OOM kill later. */
 	p = (uintptr_t)mmap(NULL, map, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if ((void *)p == MAP_FAILED)
 		return NULL;
 	if (align <= 4096)
@@ -240,6 +244,36 @@ void hak_hosted_report_stderr(const struct hak_report *r, void *ctx)
 	put("\n");
 }
 
+/*
+ * The drop-in library's policy, as glibc's: a failure the caller sees
+ * through NULL and errno (out of memory, a bad alignment, an overflowing
+ * size) is silent; heap misuse (a double, invalid or interior free, a
+ * corruption, an overflow or use after free the debug build found, an API
+ * call out of contract) is printed, then the process aborts, so a buggy or
+ * attacked program does not run on. Build with
+ * -DHAK_HOSTED_REPORT_CONTINUE=1 to print and continue instead (the heap
+ * stays consistent either way).
+ */
+#ifndef HAK_HOSTED_REPORT_CONTINUE
+#define HAK_HOSTED_REPORT_CONTINUE 0
+#endif
+
+void hak_hosted_report_default(const struct hak_report *r, void *ctx)
+{
+	switch (r->event) {
+	case HAK_EV_OUT_OF_MEMORY:
+	case HAK_EV_BAD_ALIGNMENT:
+	case HAK_EV_SIZE_OVERFLOW:
+	case HAK_EV_NOT_INITIALISED:
+		return;
+	default:
+		break;
+	}
+	hak_hosted_report_stderr(r, ctx);
+	if (!HAK_HOSTED_REPORT_CONTINUE)
+		abort();
+}
+
 int hak_hosted_lazy_init(void)
 {
 	int expect = 0;
@@ -253,7 +287,7 @@ int hak_hosted_lazy_init(void)
 		find_rseq();
 		cfg.provider = hak_hosted_mmap_provider();
 		cfg.ncpus = hak_hosted_possible_cpus();
-		cfg.report = hak_hosted_report_stderr;
+		cfg.report = hak_hosted_report_default;
 		/* An explicit hak_init may have won the race: that is fine. */
 		if (hak_init(&cfg) && !hak_heap.ready) {
 			__atomic_store_n(&init_state, 3, __ATOMIC_RELEASE);

@@ -1106,8 +1106,11 @@ static void op_offline(void)
 			(unsigned long long)st.cached_objects);
 		return;
 	}
-	hak_cpu_offline(k); /* k == 4: not a CPU, ignored */
-	expect_none(before);
+	hak_cpu_offline(k);
+	if (k < NCPUS)
+		expect_none(before);
+	else /* not a CPU: reported, and nothing happens */
+		expect_one(before, HAK_EV_MISUSE, NULL);
 }
 
 static void op_cpu(void)

@@ -13,37 +13,63 @@ endif
 TSAN_TESTS := test_mt
 LIB_SRCS := $(MM_SRCS) $(HOSTED_SRCS)
 TEST_CFLAGS := $(HOST_CFLAGS) -Itests/host
-TEST_DEPS := Makefile tests/host/host.mk $(LIB_SRCS) $(wildcard include/*.h include/hakmem/*.h mm/*.h port/hosted/*.h port/hosted/include/hakmem/*.h tests/host/*.h)
 
-$(B)/test/plain/%: tests/host/%.c $(TEST_DEPS)
-	@mkdir -p $(dir $@)
-	@echo "  CC      $@"
-	$(Q)$(HOST_CC) $(TEST_CFLAGS) -o $@ $< $(LIB_SRCS) -lpthread
+# The library is compiled once per variant into an archive that every
+# test of that variant links: plain, asan, tsan and trylock (the hosted
+# port without rseq sections).
+TEST_LIB_HDRS := $(wildcard include/*.h include/hakmem/*.h mm/*.h \
+	port/hosted/*.h port/hosted/include/hakmem/*.h arch/$(HOST_ARCH)/include/hakmem/*.h)
+TEST_VARIANT_FLAGS_plain :=
+TEST_VARIANT_FLAGS_asan := $(ASAN_FLAGS)
+TEST_VARIANT_FLAGS_tsan := $(TSAN_FLAGS)
+TEST_VARIANT_FLAGS_trylock := -DHAK_HOSTED_NO_RSEQ_BUILD
+TEST_VARIANT_FLAGS_continue := -DHAK_HOSTED_REPORT_CONTINUE=1
 
-$(B)/test/asan/%: tests/host/%.c $(TEST_DEPS)
-	@mkdir -p $(dir $@)
-	@echo "  CC      $@"
-	$(Q)$(HOST_CC) $(TEST_CFLAGS) $(ASAN_FLAGS) -o $@ $< $(LIB_SRCS) -lpthread
+# $(1) variant
+define test_variant
+$(B)/test/$(1)/lib/%.o: %.c $(TEST_LIB_HDRS) tests/host/host.mk
+	@mkdir -p $$(dir $$@)
+	@echo "  CC      $$@"
+	$(Q)$(HOST_CC) $(TEST_CFLAGS) $(TEST_VARIANT_FLAGS_$(1)) -c $$< -o $$@
 
-$(B)/test/tsan/%: tests/host/%.c $(TEST_DEPS)
-	@mkdir -p $(dir $@)
+$(B)/test/$(1)/libhakmem-test.a: $(patsubst %.c,$(B)/test/$(1)/lib/%.o,$(LIB_SRCS))
+	@echo "  AR      $$@"
+	$(Q)rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach v,plain asan tsan trylock continue,$(eval $(call test_variant,$(v))))
+
+TEST_HDRS := $(TEST_LIB_HDRS) $(wildcard tests/host/*.h)
+
+$(B)/test/plain/test_%: tests/host/test_%.c $(B)/test/plain/libhakmem-test.a $(TEST_HDRS)
 	@echo "  CC      $@"
-	$(Q)$(HOST_CC) $(TEST_CFLAGS) $(TSAN_FLAGS) -o $@ $< $(LIB_SRCS) -lpthread
+	$(Q)$(HOST_CC) $(TEST_CFLAGS) -o $@ $< $(B)/test/plain/libhakmem-test.a -lpthread
+
+$(B)/test/asan/test_%: tests/host/test_%.c $(B)/test/asan/libhakmem-test.a $(TEST_HDRS)
+	@echo "  CC      $@"
+	$(Q)$(HOST_CC) $(TEST_CFLAGS) $(ASAN_FLAGS) -o $@ $< $(B)/test/asan/libhakmem-test.a -lpthread
+
+$(B)/test/tsan/test_%: tests/host/test_%.c $(B)/test/tsan/libhakmem-test.a $(TEST_HDRS)
+	@echo "  CC      $@"
+	$(Q)$(HOST_CC) $(TEST_CFLAGS) $(TSAN_FLAGS) -o $@ $< $(B)/test/tsan/libhakmem-test.a -lpthread
 
 # The threaded test again with the hosted trylock fallback forced.
-$(B)/test/plain/test_mt_trylock: tests/host/test_mt.c $(TEST_DEPS)
-	@mkdir -p $(dir $@)
+$(B)/test/plain/test_mt_trylock: tests/host/test_mt.c $(B)/test/trylock/libhakmem-test.a $(TEST_HDRS)
 	@echo "  CC      $@"
-	$(Q)$(HOST_CC) $(TEST_CFLAGS) -DHAK_HOSTED_NO_RSEQ_BUILD -o $@ $< $(LIB_SRCS) -lpthread
+	$(Q)$(HOST_CC) $(TEST_CFLAGS) -DHAK_HOSTED_NO_RSEQ_BUILD -o $@ $< $(B)/test/trylock/libhakmem-test.a -lpthread
+
+# The hosted sink policy again, against the report-and-continue build.
+$(B)/test/continue/test_hosted_policy: tests/host/test_hosted_policy.c $(B)/test/continue/libhakmem-test.a $(TEST_HDRS)
+	@echo "  CC      $@"
+	$(Q)$(HOST_CC) $(TEST_CFLAGS) -o $@ $< $(B)/test/continue/libhakmem-test.a -lpthread
 
 # The rseq abort test lives with the aarch64 Linux test; it runs here too.
-$(B)/test/plain/test_rseq_abort: tests/aarch64-linux/test_rseq_abort.c $(TEST_DEPS)
-	@mkdir -p $(dir $@)
+$(B)/test/plain/test_rseq_abort: tests/aarch64-linux/test_rseq_abort.c $(B)/test/plain/libhakmem-test.a $(TEST_HDRS)
 	@echo "  CC      $@"
-	$(Q)$(HOST_CC) $(TEST_CFLAGS) -o $@ $< $(LIB_SRCS) -lpthread
+	$(Q)$(HOST_CC) $(TEST_CFLAGS) -o $@ $< $(B)/test/plain/libhakmem-test.a -lpthread
 
 TEST_BINS := $(addprefix $(B)/test/plain/,$(HOST_TESTS)) \
 	     $(B)/test/plain/test_mt_trylock $(B)/test/plain/test_rseq_abort \
+	     $(B)/test/continue/test_hosted_policy \
 	     $(addprefix $(B)/test/asan/,$(HOST_TESTS)) \
 	     $(addprefix $(B)/test/tsan/,$(TSAN_TESTS))
 
@@ -57,4 +83,9 @@ $(B)/test/preload_probe: tests/host/preload_probe.c include/hakmem.h
 	@echo "  CC      $@"
 	$(Q)$(HOST_CC) $(WARN) -Iinclude -o $@ $< -ldl
 
-test-bins: $(B)/test/preload_probe
+$(B)/test/preload_badfree: tests/host/preload_badfree.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(HOST_CC) $(WARN) -Wno-free-nonheap-object -o $@ $<
+
+test-bins: $(B)/test/preload_probe $(B)/test/preload_badfree

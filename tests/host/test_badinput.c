@@ -138,6 +138,55 @@ static void interior_pointers(void)
 	hak_free(lg);
 }
 
+/* A pointer into a slab past every object handed out so far is an
+ * invalid free (never allocated), not a double free. */
+static void never_allocated(void)
+{
+	char *p = hak_malloc(64);
+
+	/* The slab holds 1024 64-byte objects; a few hundred are out. */
+	EXPECT(HAK_EV_INVALID_FREE, p + 4096 * 8, hak_free(p + 4096 * 8));
+	CHECK(log.last_what && strstr(log.last_what, "never allocated"),
+	      "reason: %s", log.last_what);
+	EXPECT(HAK_EV_INVALID_FREE, p + 4096 * 8,
+	       CHECK(hak_usable_size(p + 4096 * 8) == 0, "usable"));
+	hak_free(p);
+	/* A freed block of the same slab is still a double free. */
+	EXPECT(HAK_EV_DOUBLE_FREE, p, hak_free(p));
+}
+
+/* API calls out of contract: reported, and nothing changes. */
+static void misuse(void)
+{
+	static char region[64 * 4096];
+	struct hak_page_provider pp;
+	struct hak_config cfg = { 0 };
+	char *p = hak_malloc(100);
+
+	cfg.provider = hak_hosted_mmap_provider();
+	cfg.ncpus = 2;
+	EXPECT(HAK_EV_MISUSE, NULL, CHECK(hak_init(&cfg) == -1, "second init"));
+	memset(region, 0x5a, sizeof(region));
+	EXPECT(HAK_EV_MISUSE, region,
+	       CHECK(hak_init_region(region, sizeof(region), 2, NULL, NULL) ==
+			     -1,
+		     "init_region over a live heap"));
+	CHECK(region[0] == 0x5a && region[sizeof(region) - 1] == 0x5a,
+	      "a refused init_region wrote to the region");
+	EXPECT(HAK_EV_MISUSE, NULL, hak_cpu_offline(2));
+	EXPECT(HAK_EV_MISUSE, NULL, hak_stats(NULL));
+	CHECK(hak_region_provider(NULL, 1 << 20, &pp) == -1, "NULL region");
+	CHECK(hak_region_provider(region, 15 * 4096, &pp) == -1,
+	      "region under 16 pages");
+	CHECK(hak_region_provider(region, sizeof(region), NULL) == -1,
+	      "NULL out");
+	CHECK(hak_region_provider(region, sizeof(region), &pp) == 0 &&
+		      pp.alloc && pp.release && pp.ctx,
+	      "region provider");
+	CHECK(hak_usable_size(p) >= 100, "the heap still works");
+	hak_free(p);
+}
+
 int main(void)
 {
 	struct hak_stats st;
@@ -151,6 +200,8 @@ int main(void)
 	double_frees();
 	foreign_pointers();
 	interior_pointers();
+	never_allocated();
+	misuse();
 	no_duplicates(64);
 	no_duplicates(3000);
 	hak_trim();

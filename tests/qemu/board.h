@@ -53,6 +53,16 @@ void board_irq_disable(void);
 unsigned long board_ticks(void);
 unsigned long board_tick_hz(void);
 
+/*
+ * Misuse tests only (tests/qemu/fail.c): make arch_cpu_id() on the calling
+ * CPU return id from now on, as a kernel with a wrong id setup would; or
+ * leave its id source as a kernel that forgot to set it up would (x86_64:
+ * GS base 0; aarch64: TPIDR_EL1 0). The board's own per-CPU data is not
+ * reachable afterwards: no timer on that CPU.
+ */
+void board_set_cpu_id(unsigned id);
+void board_unset_cpu_id(void);
+
 /* End the run: status 0 = pass, anything else = fail. Never returns.
  * Any CPU may call it. */
 __attribute__((noreturn)) void board_exit(int status);

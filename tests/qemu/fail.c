@@ -15,6 +15,17 @@
  *   nobegin   no test at all; exit status 0
  *   hang      every test passes, then an endless loop with IRQs masked:
  *             only the runner's timeout ends it
+ *   cpuid_range  CPU 1's id source returns ncpus + 2 (sparse ids, or a
+ *             kernel that numbers CPUs its own way); its first hak_malloc
+ *             must end in hakmem's panic naming the id and ncpus
+ *   cpuid_alias  (debug image) CPU 1's id source returns 0, CPU 0's id:
+ *             hakmem's owner check must panic at CPU 1's first slow path
+ *   cpuid_unset  (debug image) CPU 1's id source is left unset (x86_64:
+ *             GS base 0, which the debug build reads; aarch64: TPIDR_EL1
+ *             0, the alias case again): a panic naming it
+ *   double_init  a second hak_init_region over the live heap: returns
+ *             -1, the heap is intact (checked), and the API-misuse report
+ *             is what fails the image
  *   reset     x86_64: every test passes, then a triple fault, after which
  *             QEMU -no-reboot exits with 0, which is not the pass code.
  *             aarch64: a test begins, then PSCI SYSTEM_OFF: exit code 0,
@@ -32,6 +43,10 @@ enum {
 	FAIL_nobegin,
 	FAIL_hang,
 	FAIL_reset,
+	FAIL_cpuid_range,
+	FAIL_cpuid_alias,
+	FAIL_cpuid_unset,
+	FAIL_double_init,
 };
 
 #ifndef FAIL_MODE
@@ -60,6 +75,81 @@ static void corrupt(void)
 		g_fail("hak_check() found %d violation(s) in deliberately "
 		       "corrupted slab metadata", bad);
 	g_printf("hak_check() missed the corruption\n");
+	board_exit(0);
+}
+
+/* CPU 1 misconfigures its id as the mode says, then allocates until a
+ * slow path runs; hakmem must panic before that returns. */
+static void misconfigured_cpu(unsigned cpu)
+{
+	void *p[512];
+	unsigned i;
+
+	if (cpu != 1)
+		return;
+	if (FAIL_MODE == FAIL_cpuid_range)
+		board_set_cpu_id(g_ncpus + 2);
+	else if (FAIL_MODE == FAIL_cpuid_alias)
+		board_set_cpu_id(0);
+	else
+		board_unset_cpu_id();
+	for (i = 0; i < 512; i++)
+		p[i] = hak_malloc(64);
+	(void)p;
+	g_printf("CPU 1: 512 allocations with a bad CPU id went through\n");
+	board_exit(0);
+}
+
+static void cpuid_misuse(void)
+{
+	unsigned long t0;
+	void *p;
+
+	g_test_begin("cpu_id_misuse");
+	g_heap_init();
+	if (g_ncpus < 2)
+		g_fail("needs 2 CPUs");
+	/* CPU 0 owns id 0 and fills its cache. */
+	p = hak_malloc(64);
+	if (!p)
+		g_fail("malloc failed");
+	board_start_secondaries(misconfigured_cpu);
+	t0 = board_ticks();
+	while (g_elapsed_ms(t0) < 10000)
+		arch_cpu_relax();
+	g_printf("CPU 0: nothing caught the bad CPU id\n");
+	board_exit(0);
+}
+
+static void double_init(void)
+{
+	const char *what;
+	const void *ptr;
+	unsigned cpu;
+	void *p, *q;
+	int ev;
+
+	g_test_begin("double_init");
+	g_heap_init();
+	p = hak_malloc(100);
+	if (!p)
+		g_fail("malloc failed");
+	if (hak_init_region(__heap_start, g_heap_bytes(), g_ncpus,
+			    g_report_hook, NULL) != -1)
+		g_fail("a second hak_init_region did not return -1");
+	/* Nothing may have changed: the block frees, the heap checks. */
+	hak_free(p);
+	q = hak_malloc(5000);
+	if (!q)
+		g_fail("malloc after the second init failed");
+	hak_free(q);
+	if (hak_check())
+		g_fail("heap inconsistent after the second init");
+	ev = g_unexpected_event(&what, &ptr, &cpu);
+	if (ev)
+		g_fail("report '%s' (%s)", hak_event_name((enum hak_event)ev),
+		       what);
+	g_printf("the second init was not reported\n");
 	board_exit(0);
 }
 
@@ -116,6 +206,14 @@ void test_main(void)
 		g_test_pass();
 		for (;;)
 			arch_cpu_relax();
+	case FAIL_cpuid_range:
+	case FAIL_cpuid_alias:
+	case FAIL_cpuid_unset:
+		cpuid_misuse();
+		break;
+	case FAIL_double_init:
+		double_init();
+		break;
 	case FAIL_reset:
 		g_test_begin("first");
 #if defined(__x86_64__)

@@ -247,6 +247,9 @@ void g_barrier(const char *what)
 	t0 = board_ticks();
 	lim = g_ms_ticks(BARRIER_TIMEOUT_MS);
 	while (__atomic_load_n(&bar_gen, __ATOMIC_ACQUIRE) == gen) {
+		/* As a kernel's idle loop would: answer what other CPUs
+		 * ask of this CPU's cache (their trim, check, reclaim). */
+		hak_tick();
 		arch_cpu_relax();
 		if (board_ticks() - t0 > lim)
 			g_fail("barrier '%s' timed out: %u of %u CPUs arrived",
@@ -677,13 +680,30 @@ size_t g_heap_bytes(void)
 	return (size_t)(__heap_end - __heap_start);
 }
 
+/* hakmem's panic hook: a FAIL line that carries hakmem's message, which
+ * the must-fail images' runner checks. */
+static void g_panic_hook(const char *msg)
+{
+	g_fail("hakmem panic: %s", msg);
+}
+
 void g_heap_init(void)
 {
+	struct hak_config cfg = { 0 };
+
 	g_ncpus = board_ncpus();
 	if (g_ncpus < 1 || g_ncpus > G_MAX_CPUS)
 		g_fail("board reports %u CPUs", g_ncpus);
-	if (hak_init_region(__heap_start, g_heap_bytes(), g_ncpus,
-			    g_report_hook, NULL))
-		g_fail("hak_init_region(%p, %lu, %u) failed", __heap_start,
-		       (unsigned long)g_heap_bytes(), g_ncpus);
+	if (hak_region_provider(__heap_start, g_heap_bytes(), &cfg.provider))
+		g_fail("hak_region_provider(%p, %lu) failed", __heap_start,
+		       (unsigned long)g_heap_bytes());
+	cfg.ncpus = g_ncpus;
+	cfg.report = g_report_hook;
+	cfg.panic = g_panic_hook;
+	/* Every waiting CPU here answers from hak_tick, but under TCG on a
+	 * loaded host a vCPU can stall for a long time: a bound of seconds. */
+	cfg.remote_wait = 1UL << 26;
+	if (hak_init(&cfg))
+		g_fail("hak_init over %p, %lu bytes, %u CPUs failed",
+		       __heap_start, (unsigned long)g_heap_bytes(), g_ncpus);
 }

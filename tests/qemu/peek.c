@@ -46,3 +46,19 @@ size_t peek_block_bytes(const void *p)
 
 	return hak_block_containing(p, &start, &usable) ? usable : 0;
 }
+
+void *peek_swap_cached(unsigned cpu, size_t size, unsigned i, void *v)
+{
+	struct hak_pcpu *pc = pcpu(cpu);
+	struct hak_mag *m;
+	void *old;
+
+	if (!pc || size > HAK_POOL_MAX)
+		return NULL;
+	m = &pc->mag[hak_size_to_class(size)];
+	if (i >= (hak_mag_hdr(m) & HAK_MAG_COUNT_MASK))
+		return NULL;
+	old = m->slots[i];
+	m->slots[i] = v;
+	return old;
+}

@@ -21,5 +21,9 @@ uint64_t peek_drains(unsigned cpu);
  * hakmem's stats count it; 0 if p is in none. For the debug build, whose
  * blocks are larger than what hak_usable_size() reports. */
 size_t peek_block_bytes(const void *p);
+/* Swap object i of cpu's magazine for the class of size with v (a planted
+ * corruption, and its repair); returns the old pointer, or NULL if that
+ * magazine holds fewer than i + 1 objects. Only while cpu is quiet. */
+void *peek_swap_cached(unsigned cpu, size_t size, unsigned i, void *v);
 
 #endif

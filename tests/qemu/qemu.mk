@@ -64,7 +64,11 @@ QEMU_LDSCRIPT_aarch64-lse := $(A64_BOARD_LDSCRIPT)
 QEMU_BOARD_aarch64-lse := $(A64_BOARD_SRCS) tests/qemu/libc.c
 
 # Failure modes of tests/qemu/fail.c (fail.elf itself is mode "corrupt").
-QEMU_FAIL_MODES := nopass failline exit fault nobegin hang reset
+QEMU_FAIL_MODES := nopass failline exit fault nobegin hang reset \
+	cpuid_range double_init
+# Misuse only the debug build catches: fail-<mode>-debug.elf against the
+# debug library.
+QEMU_DEBUG_FAIL_MODES := cpuid_alias cpuid_unset
 QEMU_IMAGE_NAMES := suite demo smoke fail $(addprefix fail-,$(QEMU_FAIL_MODES))
 
 QEMU_OBJS_suite := tests/qemu/suite.o tests/qemu/guest.o tests/qemu/peek.o
@@ -140,6 +144,19 @@ $(QB)/$(1)/debug/obj/%.o: %.c $(QEMU_HDRS)
 	@echo "  CC      $$@"
 	$(Q)$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)) -DHAK_DEBUG=1 -c $$< -o $$@
 
+$(QB)/$(1)/debug/obj/tests/qemu/fail-%.o: tests/qemu/fail.c $(QEMU_HDRS)
+	@mkdir -p $$(dir $$@)
+	@echo "  CC      $$@"
+	$(Q)$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)) -DHAK_DEBUG=1 -DFAIL_MODE=FAIL_$$* -c $$< -o $$@
+
+$(QB)/$(1)/fail-%-debug.elf: $(QB)/$(1)/debug/obj/tests/qemu/fail-%.o \
+		$(QB)/$(1)/debug/obj/tests/qemu/guest.o $(QB)/$(1)/debug/obj/tests/qemu/peek.o \
+		$(patsubst %,$(QB)/$(1)/obj/%.o,$(basename $(QEMU_BOARD_$(1)))) \
+		$(QB)/$(1)/debug/libhakmem.a $(QEMU_LDSCRIPT_$(1))
+	@echo "  LD      $$@"
+	$(Q)$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)) $(QEMU_LDFLAGS_$(1)) -o $$@ \
+		$$(filter %.o,$$^) $(QB)/$(1)/debug/libhakmem.a
+
 $(QB)/$(1)/suite-debug.elf: $(addprefix $(QB)/$(1)/debug/obj/,$(QEMU_OBJS_suite)) \
 		$(patsubst %,$(QB)/$(1)/obj/%.o,$(basename $(QEMU_BOARD_$(1)))) \
 		$(QB)/$(1)/debug/libhakmem.a $(QEMU_LDSCRIPT_$(1))
@@ -149,7 +166,8 @@ $(QB)/$(1)/suite-debug.elf: $(addprefix $(QB)/$(1)/debug/obj/,$(QEMU_OBJS_suite)
 endef
 
 $(foreach f,$(QEMU_FLAVOURS),$(eval $(call qemu_debug,$(f))))
-QEMU_DEBUG_IMAGES := $(foreach f,$(QEMU_FLAVOURS),$(QB)/$(f)/suite-debug.elf)
+QEMU_DEBUG_IMAGES := $(foreach f,$(QEMU_FLAVOURS),$(QB)/$(f)/suite-debug.elf \
+	$(foreach m,$(QEMU_DEBUG_FAIL_MODES),$(QB)/$(f)/fail-$(m)-debug.elf))
 
 images: $(QEMU_DEBUG_IMAGES)
 

@@ -113,6 +113,18 @@ for arch in x86_64 aarch64-llsc aarch64-lse; do
 	expect_fail $arch fail-exit 2 "exit "
 	expect_fail $arch fail-fault 2 "exit "
 	expect_fail $arch fail-nobegin 1 "no test began"
+	# Misuse an embedder can make: each must end in hakmem's own words.
+	expect_fail $arch fail-cpuid_range 2 \
+		"hakmem panic: hakmem: CPU id 4 is not below ncpus 2"
+	expect_fail $arch fail-cpuid_alias-debug 2 \
+		"hakmem panic: hakmem: CPU id 0 is used by two CPUs"
+	case $arch in
+	x86_64) unset_msg="hakmem panic: hakmem: CPU id 4294967295 is not below ncpus 2" ;;
+	*) unset_msg="hakmem panic: hakmem: CPU id 0 is used by two CPUs" ;;
+	esac
+	expect_fail $arch fail-cpuid_unset-debug 2 "$unset_msg"
+	expect_fail $arch fail-double_init 2 \
+		"report 'API misuse' (hak_init_region: hakmem is already initialised)"
 	case $arch in
 	x86_64) expect_fail $arch fail-reset 1 "exit 0 (pass is 33)" ;;
 	*) expect_fail $arch fail-reset 1 "no pass for: first" ;;

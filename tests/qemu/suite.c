@@ -28,6 +28,10 @@
  *   cpu_offline    a CPU drains its own cache; then one CPU parks and CPU
  *                  0 offlines it while the others keep going; it comes
  *                  back and allocates again
+ *   remote         other CPUs' caches reached by request (hak_tick): a
+ *                  bad pointer planted in CPU 1's cache is found by
+ *                  hak_check on CPU 0; CPU 0 exhausts the region while the
+ *                  others hold full caches, and the reclaim drains them
  *   exhaustion     allocate until the region runs out (Tiny, Pool, Large,
  *                  mixed), free half, allocate again, free all; then every
  *                  page goes back to the region after offline + trim
@@ -954,6 +958,7 @@ static void irq_handler(unsigned cpu)
 	q->ops++;
 	if (q->ticks & 1)
 		g_mbox_drain(G_CTX_IRQ);
+	hak_tick();
 }
 
 static void t_irq(unsigned cpu)
@@ -1515,6 +1520,175 @@ static void t_exhaust(unsigned cpu)
 		__atomic_store_n(&resume[c], 1, __ATOMIC_RELEASE);
 }
 
+/* ---- remote: other CPUs' caches, reached by request ------------------------
+ *
+ * On bare metal only a cache's own CPU may touch it, so hak_trim, hak_check
+ * and the reclaim before an out-of-memory ask the other CPUs, which answer
+ * from hak_tick() (mm/remote.c). Here CPU 1 answers from an idle loop, the
+ * others from a timer IRQ handler, while each holds full caches:
+ *  1. CPU 0 plants a bad pointer in CPU 1's cache: hak_check() must find
+ *     it there (reported from CPU 1), then pass once it is repaired;
+ *  2. CPU 0 allocates 256 KiB blocks until the region runs out: the
+ *     reclaim must have drained every other CPU's cache before the final
+ *     NULL, and CPU 0 must get more than was free when it started.
+ */
+
+#define REM_BLOCK (256 * 1024)
+#define REM_MAX 1024
+#define REM_FILL 256
+static const uint32_t rem_sizes[] = { 64, 256, 1024, 4096, 16384, 32768 };
+#define NREM_SIZES (sizeof(rem_sizes) / sizeof(rem_sizes[0]))
+
+static int rem_ready[G_MAX_CPUS], rem_done;
+static uint64_t rem_ticks[G_MAX_CPUS];
+static uint64_t *rem_blk[REM_MAX];
+
+static void rem_tick_handler(unsigned cpu)
+{
+	rem_ticks[cpu]++;
+	hak_tick();
+}
+
+/* Two caches' worth of each size, all freed: the caches are full. */
+static void rem_fill(unsigned cpu)
+{
+	static uint64_t *slot[G_MAX_CPUS][REM_FILL];
+	unsigned i, k;
+
+	for (i = 0; i < NREM_SIZES; i++) {
+		for (k = 0; k < REM_FILL; k++)
+			light_alloc(cpu, &slot[cpu][k], rem_sizes[i]);
+		for (k = 0; k < REM_FILL; k++)
+			light_free(cpu, &slot[cpu][k]);
+	}
+}
+
+/* The others: fill, then answer requests until CPU 0 is done. */
+static void rem_answer(unsigned cpu)
+{
+	unsigned long t0 = board_ticks(), lim = g_ms_ticks(TEST_TIMEOUT_MS);
+
+	rem_fill(cpu);
+	if (cpu != 1) {
+		board_timer_start(IRQ_PERIOD_US, rem_tick_handler);
+		board_irq_enable();
+	}
+	__atomic_store_n(&rem_ready[cpu], 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&rem_done, __ATOMIC_ACQUIRE)) {
+		if (cpu == 1)
+			hak_tick(); /* an idle loop */
+		arch_cpu_relax();
+		if (board_ticks() - t0 > lim)
+			g_fail("remote: CPU 0 never finished");
+	}
+	if (cpu != 1) {
+		board_irq_disable();
+		board_timer_stop();
+	}
+}
+
+static void rem_check(void)
+{
+	void *bad = not_heap, *old;
+	const char *what;
+	const void *ptr;
+	unsigned cpu;
+	int n, ev;
+
+	old = peek_swap_cached(1, 64, 0, bad);
+	if (!old)
+		g_fail("CPU 1's 64-byte cache is empty");
+	n = hak_check();
+	ev = g_unexpected_event(&what, &ptr, &cpu);
+	peek_swap_cached(1, 64, 0, old);
+	if (n < 1 || ev != HAK_EV_CORRUPTION || ptr != bad || cpu != 1)
+		g_fail("hak_check() = %d for a bad pointer planted in CPU 1's "
+		       "cache (report %d '%s' for %p on cpu %u)",
+		       n, ev, ev ? what : "", ptr, cpu);
+	g_clear_unexpected();
+	g_printf("  remote: hak_check found the pointer planted in CPU 1's "
+		 "cache (%d violation, reported from cpu %u)\n", n, cpu);
+	if (hak_check())
+		g_fail("hak_check() after the repair");
+}
+
+static void rem_exhaust(void)
+{
+	uint64_t held = 0, free0, got = 0, left = 0;
+	struct hak_stats a, b;
+	unsigned c, n = 0;
+
+	for (c = 1; c < g_ncpus; c++) {
+		if (!peek_cached(c))
+			g_fail("CPU %u holds nothing in its caches", c);
+		held += peek_cached(c);
+	}
+	hak_stats(&a);
+	free0 = g_heap_bytes() - a.provider_held;
+	__atomic_store_n(&g_oom_expected, 1, __ATOMIC_RELAXED);
+	while (n < REM_MAX) {
+		uint64_t *w = hak_malloc(REM_BLOCK);
+
+		if (!w)
+			break;
+		w[0] = TAG_KEY ^ (uintptr_t)w;
+		g_acct[0][G_CTX_THREAD].allocs[G_LARGE]++;
+		rem_blk[n++] = w;
+		got += REM_BLOCK;
+	}
+	__atomic_store_n(&g_oom_expected, 0, __ATOMIC_RELAXED);
+	for (c = 1; c < g_ncpus; c++)
+		left += peek_cached(c);
+	hak_stats(&b);
+	g_printf("  remote: CPU 0 got %lu KiB (%lu KiB were free), the others "
+		 "held %lu objects, now %lu; provider returned %lu KiB\n",
+		 (unsigned long)(got >> 10), (unsigned long)(free0 >> 10),
+		 (unsigned long)held,
+		 (unsigned long)left,
+		 (unsigned long)((b.provider_returned - a.provider_returned) >>
+				 10));
+	if (n == REM_MAX)
+		g_fail("the region never ran out");
+	if (left)
+		g_fail("out of memory while other CPUs still cache %lu objects",
+		       (unsigned long)left);
+	if (got <= free0)
+		g_fail("CPU 0 got %lu bytes, no more than the %lu free at the "
+		       "start: nothing was reclaimed", (unsigned long)got,
+		       (unsigned long)free0);
+	while (n) {
+		uint64_t *w = rem_blk[--n];
+
+		if (w[0] != (TAG_KEY ^ (uintptr_t)w))
+			g_fail("block %p overwritten", (void *)w);
+		g_acct[0][G_CTX_THREAD].frees[G_LARGE]++;
+		hak_free(w);
+	}
+}
+
+static void t_remote(unsigned cpu)
+{
+	unsigned c;
+
+	if (g_ncpus < 2) {
+		if (cpu == 0)
+			g_printf("  remote: 1 CPU, no other cache to reach\n");
+		return;
+	}
+	if (cpu != 0) {
+		rem_answer(cpu);
+		return;
+	}
+	__atomic_store_n(&rem_done, 0, __ATOMIC_RELAXED);
+	for (c = 1; c < g_ncpus; c++)
+		wait_flag(&rem_ready[c], 1, "remote: a CPU to fill its caches");
+	rem_check();
+	rem_exhaust();
+	for (c = 1; c < g_ncpus; c++)
+		__atomic_store_n(&rem_ready[c], 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&rem_done, 1, __ATOMIC_RELEASE);
+}
+
 /* ---- the driver ------------------------------------------------------------ */
 
 struct test {
@@ -1528,6 +1702,7 @@ static const struct test tests[] = {
 	{ "percpu_stress", t_stress, c_stress },
 	{ "irq_safety", t_irq, c_irq },
 	{ "cpu_offline", t_offline, NULL },
+	{ "remote", t_remote, NULL },
 	{ "exhaustion", t_exhaust, NULL },
 };
 
@@ -1564,6 +1739,9 @@ static void cpu_main(unsigned cpu)
 			g_test_pass();
 		}
 	}
+	/* Stay (answering hak_tick requests) until CPU 0's last check is
+	 * done: a parked CPU with a full cache could not answer it. */
+	g_barrier("suite done");
 }
 
 void test_main(void)

@@ -293,6 +293,17 @@ static long psci_call(unsigned long fn, unsigned long a1, unsigned long a2,
 	return (long)x0;
 }
 
+void board_set_cpu_id(unsigned id)
+{
+	__asm__ __volatile__("msr tpidr_el1, %0" : : "r"((unsigned long)id)
+			     : "memory");
+}
+
+void board_unset_cpu_id(void)
+{
+	board_set_cpu_id(0);
+}
+
 unsigned board_ncpus(void)
 {
 	return ncpus;

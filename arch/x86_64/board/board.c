@@ -348,6 +348,16 @@ static void idt_init(void)
 	}
 }
 
+void board_set_cpu_id(unsigned id)
+{
+	percpu[arch_cpu_id()].cpu_id = id;
+}
+
+void board_unset_cpu_id(void)
+{
+	wrmsr(MSR_GS_BASE, 0);
+}
+
 /* Per-CPU: GDT/IDT/TSS, GS base, TSC_AUX. */
 static void cpu_init(unsigned cpu)
 {

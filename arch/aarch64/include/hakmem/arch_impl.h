@@ -63,12 +63,59 @@ static inline int arch_irqs_disabled(void)
 	return (flags & (1UL << 7)) != 0;
 }
 
+/*
+ * The CPU id source, chosen at build time:
+ *   ARCH_A64_CPU_ID_SYSREG   the system register to read (default
+ *                            tpidr_el1; tpidrro_el0, tpidr_el2 or any
+ *                            other the kernel leaves to hakmem)
+ *   ARCH_A64_CPU_ID_OFFSET   if defined, the register holds the kernel's
+ *                            per-CPU base (as Linux keeps its per-CPU
+ *                            offset in TPIDR_EL1) and the dense index is
+ *                            the 32-bit word at base + offset; else the
+ *                            register holds the index itself
+ */
+#ifndef ARCH_A64_CPU_ID_SYSREG
+#define ARCH_A64_CPU_ID_SYSREG tpidr_el1
+#endif
+#define ARCH_A64_STR2(x) #x
+#define ARCH_A64_STR(x) ARCH_A64_STR2(x)
+
 static inline unsigned arch_cpu_id(void)
 {
-	unsigned long id;
+	unsigned long v;
 
-	__asm__ __volatile__("mrs %0, tpidr_el1" : "=r"(id)::"memory");
-	return (unsigned)id;
+	__asm__ __volatile__("mrs %0, " ARCH_A64_STR(ARCH_A64_CPU_ID_SYSREG)
+			     : "=r"(v)::"memory");
+#ifdef ARCH_A64_CPU_ID_OFFSET
+	return *(const volatile unsigned *)(v + ARCH_A64_CPU_ID_OFFSET);
+#else
+	return (unsigned)v;
+#endif
+}
+
+/* An id register left at 0 is a valid id (CPU 0's): the owner check
+ * (HAK_CHECK_CPU_OWNER) catches that alias instead. A per-CPU base of 0
+ * is never valid. */
+static inline int arch_cpu_id_source_ok(void)
+{
+#ifdef ARCH_A64_CPU_ID_OFFSET
+	unsigned long v;
+
+	__asm__ __volatile__("mrs %0, " ARCH_A64_STR(ARCH_A64_CPU_ID_SYSREG)
+			     : "=r"(v));
+	return v != 0;
+#else
+	return 1;
+#endif
+}
+
+/* A hardware identity of this CPU: MPIDR_EL1's affinity fields. */
+static inline unsigned long arch_cpu_hw_id(void)
+{
+	unsigned long v;
+
+	__asm__ __volatile__("mrs %0, mpidr_el1" : "=r"(v));
+	return v & 0xff00ffffffUL;
 }
 
 /*

@@ -68,15 +68,71 @@ static inline int arch_irqs_disabled(void)
 	return !(flags & (1UL << 9));
 }
 
+/*
+ * The CPU id source, chosen at build time:
+ *   default                a 32-bit load at %gs:ARCH_X86_GS_CPU_OFFSET:
+ *                          the kernel's per-CPU area (Linux style) holds
+ *                          the dense index at that offset
+ *   ARCH_X86_CPU_ID_RDPID  RDPID: IA32_TSC_AUX, which the kernel writes
+ *                          with the index on each CPU (needs a CPU with
+ *                          RDPID; leaves GS to the kernel)
+ */
 static inline unsigned arch_cpu_id(void)
 {
 	unsigned id;
 
+#ifdef ARCH_X86_CPU_ID_RDPID
+	unsigned long v;
+
+	__asm__ __volatile__("rdpid %0" : "=r"(v));
+	id = (unsigned)v;
+#else
 	__asm__ __volatile__("movl %%gs:%c1, %0"
 			     : "=r"(id)
 			     : "i"(ARCH_X86_GS_CPU_OFFSET)
 			     : "memory");
+#endif
 	return id;
+}
+
+static inline unsigned long arch_rdmsr(unsigned msr)
+{
+	unsigned lo, hi;
+
+	__asm__ __volatile__("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return (unsigned long)hi << 32 | lo;
+}
+
+/* Whether this CPU's id source was set up at all: a GS base of 0 never
+ * is. A RDMSR (slow, traps under some hypervisors): debug builds only. */
+static inline int arch_cpu_id_source_ok(void)
+{
+#ifdef ARCH_X86_CPU_ID_RDPID
+	return 1;
+#else
+	return arch_rdmsr(0xc0000101) != 0; /* IA32_GS_BASE */
+#endif
+}
+
+/* A hardware identity of this CPU, whatever the kernel set up: the x2APIC
+ * id (CPUID 0xB) or the initial APIC id (CPUID 1). CPUID may trap to a
+ * hypervisor: debug checks only. */
+static inline unsigned long arch_cpu_hw_id(void)
+{
+	unsigned a, b, c, d;
+
+	__asm__ __volatile__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
+			     : "a"(0), "c"(0));
+	if (a >= 0xb) {
+		__asm__ __volatile__("cpuid"
+				     : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
+				     : "a"(0xb), "c"(0));
+		if (b)
+			return d;
+	}
+	__asm__ __volatile__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
+			     : "a"(1), "c"(0));
+	return b >> 24;
 }
 
 /*

@@ -14,24 +14,44 @@
 
 #include <stdint.h>
 
+#include "hakmem.h"
 #include "hakmem/arch.h"
+#include "hakmem/config.h"
 
 #define HAK_PORT_NAME "baremetal"
 #define HAK_PORT_REMOTE_EXCLUSIVE 0
 #define HAK_PORT_TRYENTER_CAN_FAIL 0
 #define HAK_PORT_HAS_RSEQ 0
+/* A CPU id is a hardware CPU: HAK_CHECK_CPU_OWNER can check it. */
+#define HAK_PORT_HW_CPUS 1
+
+/*
+ * The CPU id, in debug builds first asking the arch whether this CPU's id
+ * source was set up at all (arch_cpu_id_source_ok: too slow for release
+ * builds on some arches, e.g. a RDMSR of the GS base on x86_64); an id
+ * source that was not yields an id no heap has, which the caller's range
+ * check turns into a panic naming it.
+ */
+static inline unsigned hak_port_cpu_id(void)
+{
+#if HAK_DEBUG
+	if (!arch_cpu_id_source_ok())
+		return ~0u;
+#endif
+	return arch_cpu_id();
+}
 
 static inline unsigned hak_port_pcpu_enter(unsigned long *flags)
 {
 	*flags = arch_irq_save();
-	return arch_cpu_id();
+	return hak_port_cpu_id();
 }
 
 /* With IRQs masked the section is ours at once: never fails here. */
 static inline int hak_port_pcpu_try_enter(unsigned long *flags)
 {
 	*flags = arch_irq_save();
-	return (int)arch_cpu_id();
+	return (int)hak_port_cpu_id();
 }
 
 static inline void hak_port_pcpu_exit(unsigned cpu, unsigned long flags)
@@ -108,6 +128,13 @@ static inline uint64_t hak_port_entropy(void)
 static inline void hak_port_trap(void)
 {
 	__builtin_trap();
+}
+
+/* Reports before hak_init installed a hook: nowhere to send them (they
+ * are still counted in hak_stats). */
+static inline void hak_port_report_fallback(const struct hak_report *r)
+{
+	(void)r;
 }
 
 #endif /* HAKMEM_PORT_IMPL_H */

@@ -24,6 +24,8 @@
 #define HAK_PORT_NAME "hosted"
 #define HAK_PORT_REMOTE_EXCLUSIVE 1
 #define HAK_PORT_TRYENTER_CAN_FAIL 1
+/* Cache indices are not hardware CPUs: threads pick any free cache. */
+#define HAK_PORT_HW_CPUS 0
 
 #if __has_include("hakmem/rseq.h")
 #include "hakmem/rseq.h"
@@ -231,6 +233,14 @@ static inline uint64_t hak_port_entropy(void)
 static inline void hak_port_trap(void)
 {
 	__builtin_trap();
+}
+
+/* Reports before hak_init installed a hook: the default sink. */
+void hak_hosted_report_default(const struct hak_report *r, void *ctx);
+
+static inline void hak_port_report_fallback(const struct hak_report *r)
+{
+	hak_hosted_report_default(r, 0);
 }
 
 #endif /* HAKMEM_PORT_IMPL_H */
