@@ -50,10 +50,15 @@ MM_SRCS := $(sort $(wildcard mm/*.c))
 HOSTED_SRCS := port/hosted/hosted.c
 
 WARN := -Wall -Wextra -Werror
+# An embedder's own flags, added to every freestanding library and QEMU
+# image compile (both arches: name a target for an arch-only flag, e.g.
+# make EXTRA_CFLAGS=-mcmodel=kernel build/x86_64/libhakmem.a). KCFLAGS,
+# the kernel's name for the same knob, is appended too.
+EMBED_CFLAGS := $(EXTRA_CFLAGS) $(KCFLAGS)
 # Freestanding: no libc, no builtins turned into libc calls.
 FS_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -nostdlib -fno-pic -fno-pie \
 	     -fno-stack-protector -fno-tree-loop-distribute-patterns $(WARN) \
-	     $(DBG_FLAGS) -Iinclude -Iport/baremetal/include
+	     $(DBG_FLAGS) -Iinclude -Iport/baremetal/include $(EMBED_CFLAGS)
 X86_FS_CFLAGS := $(FS_CFLAGS) -Iarch/x86_64/include -mno-red-zone \
 		 -mgeneral-regs-only -mcx16
 A64_FS_CFLAGS := $(FS_CFLAGS) -Iarch/aarch64/include -mgeneral-regs-only \

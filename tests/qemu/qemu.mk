@@ -39,7 +39,7 @@ QEMU_HDRS := $(wildcard tests/qemu/*.h include/*.h include/hakmem/*.h \
 	mm/*.h port/baremetal/include/hakmem/*.h arch/*/include/hakmem/*.h \
 	arch/aarch64/board/*.h)
 QEMU_CFLAGS := -g -fno-tree-loop-distribute-patterns -Iinclude \
-	       -Iport/baremetal/include -Itests/qemu
+	       -Iport/baremetal/include -Itests/qemu $(EMBED_CFLAGS)
 
 QEMU_FLAVOURS := x86_64 aarch64-llsc aarch64-lse
 
