@@ -120,9 +120,11 @@ endef
 $(eval $(call fs_lib,$(B)/x86_64,$(X86_CC),$(X86_FS_CFLAGS)))
 $(eval $(call fs_lib,$(B)/aarch64-llsc,$(A64_CC),$(A64_FS_CFLAGS) -march=armv8-a))
 $(eval $(call fs_lib,$(B)/aarch64-lse,$(A64_CC),$(A64_FS_CFLAGS) -march=armv8.1-a))
+# For a higher-half x86_64 kernel: symbols in the top 2 GiB.
+$(eval $(call fs_lib,$(B)/x86_64-kernel,$(X86_CC),$(X86_FS_CFLAGS) -mcmodel=kernel))
 
 FS_LIBS := $(B)/x86_64/libhakmem.a $(B)/aarch64-llsc/libhakmem.a \
-	   $(B)/aarch64-lse/libhakmem.a
+	   $(B)/aarch64-lse/libhakmem.a $(B)/x86_64-kernel/libhakmem.a
 freestanding: $(FS_LIBS)
 
 include tests/qemu/qemu.mk
@@ -135,7 +137,8 @@ include tests/aarch64-linux/aarch64-linux.mk
 
 # The freestanding libraries must reference nothing outside themselves.
 test-nm: $(FS_LIBS)
-	$(Q)tests/check-nm.sh $(X86_CROSS) $(B)/x86_64/libhakmem.a
+	$(Q)tests/check-nm.sh "$(X86_CROSS)" $(B)/x86_64/libhakmem.a
+	$(Q)tests/check-nm.sh "$(X86_CROSS)" $(B)/x86_64-kernel/libhakmem.a
 	$(Q)tests/check-nm.sh $(A64_CROSS) $(B)/aarch64-llsc/libhakmem.a
 	$(Q)tests/check-nm.sh $(A64_CROSS) $(B)/aarch64-lse/libhakmem.a
 
