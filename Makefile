@@ -50,10 +50,15 @@ MM_SRCS := $(sort $(wildcard mm/*.c))
 HOSTED_SRCS := port/hosted/hosted.c
 
 WARN := -Wall -Wextra -Werror
+# An embedder's own flags, added to every freestanding library and QEMU
+# image compile (both arches: name a target for an arch-only flag, e.g.
+# make EXTRA_CFLAGS=-mcmodel=kernel build/x86_64/libhakmem.a). KCFLAGS,
+# the kernel's name for the same knob, is appended too.
+EMBED_CFLAGS := $(EXTRA_CFLAGS) $(KCFLAGS)
 # Freestanding: no libc, no builtins turned into libc calls.
 FS_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -nostdlib -fno-pic -fno-pie \
 	     -fno-stack-protector -fno-tree-loop-distribute-patterns $(WARN) \
-	     $(DBG_FLAGS) -Iinclude -Iport/baremetal/include
+	     $(DBG_FLAGS) -Iinclude -Iport/baremetal/include $(EMBED_CFLAGS)
 X86_FS_CFLAGS := $(FS_CFLAGS) -Iarch/x86_64/include -mno-red-zone \
 		 -mgeneral-regs-only -mcx16
 A64_FS_CFLAGS := $(FS_CFLAGS) -Iarch/aarch64/include -mgeneral-regs-only \
@@ -115,9 +120,11 @@ endef
 $(eval $(call fs_lib,$(B)/x86_64,$(X86_CC),$(X86_FS_CFLAGS)))
 $(eval $(call fs_lib,$(B)/aarch64-llsc,$(A64_CC),$(A64_FS_CFLAGS) -march=armv8-a))
 $(eval $(call fs_lib,$(B)/aarch64-lse,$(A64_CC),$(A64_FS_CFLAGS) -march=armv8.1-a))
+# For a higher-half x86_64 kernel: symbols in the top 2 GiB.
+$(eval $(call fs_lib,$(B)/x86_64-kernel,$(X86_CC),$(X86_FS_CFLAGS) -mcmodel=kernel))
 
 FS_LIBS := $(B)/x86_64/libhakmem.a $(B)/aarch64-llsc/libhakmem.a \
-	   $(B)/aarch64-lse/libhakmem.a
+	   $(B)/aarch64-lse/libhakmem.a $(B)/x86_64-kernel/libhakmem.a
 freestanding: $(FS_LIBS)
 
 include tests/qemu/qemu.mk
@@ -130,7 +137,8 @@ include tests/aarch64-linux/aarch64-linux.mk
 
 # The freestanding libraries must reference nothing outside themselves.
 test-nm: $(FS_LIBS)
-	$(Q)tests/check-nm.sh $(X86_CROSS) $(B)/x86_64/libhakmem.a
+	$(Q)tests/check-nm.sh "$(X86_CROSS)" $(B)/x86_64/libhakmem.a
+	$(Q)tests/check-nm.sh "$(X86_CROSS)" $(B)/x86_64-kernel/libhakmem.a
 	$(Q)tests/check-nm.sh $(A64_CROSS) $(B)/aarch64-llsc/libhakmem.a
 	$(Q)tests/check-nm.sh $(A64_CROSS) $(B)/aarch64-lse/libhakmem.a
 

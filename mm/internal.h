@@ -302,6 +302,8 @@ struct hak_shard {
 #define HAK_PM_BITS 12
 #define HAK_PM_FANOUT (1UL << HAK_PM_BITS)
 #define HAK_PM_ADDR_BITS (HAK_PAGE_SHIFT + 3 * HAK_PM_BITS) /* 48 */
+#define HAK_PM_ROOT_SHIFT (HAK_PAGE_SHIFT + 2 * HAK_PM_BITS)
+#define HAK_PM_ROOT_SIZE (1UL << (HAK_PM_ADDR_BITS - HAK_PM_ROOT_SHIFT))
 #define HAK_PM_TAG_MASK 3UL
 #define HAK_PM_TAG_SLAB 1UL
 #define HAK_PM_TAG_LARGE 2UL
@@ -347,23 +349,35 @@ struct hak_heap {
 	uint64_t events[HAK_EV__COUNT];
 
 	struct hak_shard shard[HAK_NCLASSES];
-	uintptr_t *
-		*pagemap_root[1UL << (48 - HAK_PAGE_SHIFT - 2 * HAK_PM_BITS)];
+	uintptr_t **pagemap_root[HAK_PM_ROOT_SIZE];
 };
 
 extern struct hak_heap hak_heap;
 
 /* ---- pagemap.c ------------------------------------------------------ */
 
+/*
+ * The root slot of a canonical 48-bit address: its bits 36-47 taken with
+ * the sign, plus half the root, so the upper half (a higher-half kernel's
+ * image and heap) takes slots 0..2047 and the lower half 2048..4095. A
+ * non-canonical address gives HAK_PM_ROOT_SIZE or more. On x86_64 this
+ * costs what testing a >> 48 for a lower-half-only map did; aarch64 pays
+ * one instruction more per free.
+ */
+static inline size_t hak_pm_root_index(uintptr_t a)
+{
+	return (size_t)((intptr_t)a >> HAK_PM_ROOT_SHIFT) +
+	       HAK_PM_ROOT_SIZE / 2;
+}
+
 static inline uintptr_t hak_pagemap_get(uintptr_t a)
 {
 	uintptr_t **mid, *leaf;
+	size_t i0 = hak_pm_root_index(a);
 
-	if (unlikely(a >> HAK_PM_ADDR_BITS))
+	if (unlikely(i0 >= HAK_PM_ROOT_SIZE))
 		return 0;
-	mid = __atomic_load_n(
-		&hak_heap.pagemap_root[a >> (HAK_PAGE_SHIFT + 2 * HAK_PM_BITS)],
-		__ATOMIC_ACQUIRE);
+	mid = __atomic_load_n(&hak_heap.pagemap_root[i0], __ATOMIC_ACQUIRE);
 	if (unlikely(!mid))
 		return 0;
 	leaf = __atomic_load_n(&mid[(a >> (HAK_PAGE_SHIFT + HAK_PM_BITS)) &

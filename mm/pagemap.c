@@ -3,10 +3,12 @@
  * pagemap.c - the page map: address -> owner, in O(1), without trusting
  * the pointer.
  *
- * A three-level radix tree over 48-bit addresses, 12 bits per level above
- * the page offset. The root is static; mid and leaf nodes (32 KiB each) come
- * from the provider as metadata on first use and live as long as the heap,
- * so a lock-free reader never sees a node freed under it. Entries:
+ * A three-level radix tree over canonical 48-bit addresses, both halves
+ * (hak_pm_root_index: a higher-half kernel's heap too), 12 bits per level
+ * above the page offset. The root is static; mid and leaf nodes (32 KiB
+ * each) come from the provider as metadata on first use and live as long
+ * as the heap, so a lock-free reader never sees a node freed under it.
+ * Entries:
  *   0                          not hakmem's (foreign, or released)
  *   &struct hak_slab | 1       a page of a carved-or-free slab unit
  *   (npages << 2) | 2          the first page of a large run
@@ -34,11 +36,11 @@ uintptr_t *hak_pagemap_leaf_entry(uintptr_t a, int create)
 {
 	uintptr_t ***root = hak_heap.pagemap_root;
 	uintptr_t **mid, *leaf;
-	size_t i0 = a >> (HAK_PAGE_SHIFT + 2 * HAK_PM_BITS);
+	size_t i0 = hak_pm_root_index(a);
 	size_t i1 = (a >> (HAK_PAGE_SHIFT + HAK_PM_BITS)) & (HAK_PM_FANOUT - 1);
 	size_t i2 = (a >> HAK_PAGE_SHIFT) & (HAK_PM_FANOUT - 1);
 
-	if (a >> HAK_PM_ADDR_BITS)
+	if (i0 >= HAK_PM_ROOT_SIZE)
 		return NULL;
 	mid = root[i0];
 	if (!mid) {

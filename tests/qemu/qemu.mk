@@ -10,6 +10,9 @@
 # Images: build/qemu/<flavour>/<name>.elf, flavour x86_64, aarch64-llsc
 # (-march=armv8-a) or aarch64-lse (-march=armv8.1-a); each links the
 # board, its test sources and the matching freestanding libhakmem.a.
+# Flavour x86_64-kernel is the x86_64 suite as a higher-half kernel
+# (linked at 0xffffffff80000000 + 1 MiB, -mcmodel=kernel, against
+# build/x86_64-kernel/libhakmem.a); it builds the suite only.
 #   suite        the in-guest test suite (tests/qemu/suite.c)
 #   demo         what `make run` boots (tests/qemu/demo.c)
 #   smoke        board bring-up check (tests/qemu/smoke.c)
@@ -29,6 +32,9 @@ X86_BOARD_SRCS := $(BOARD_SRCS)
 X86_BOARD_CFLAGS := $(BOARD_CFLAGS)
 X86_BOARD_LDFLAGS := $(BOARD_LDFLAGS)
 X86_BOARD_LDSCRIPT := $(BOARD_LDSCRIPT)
+X86_HIGH_CFLAGS := $(BOARD_HIGH_CFLAGS)
+X86_HIGH_LDFLAGS := $(BOARD_HIGH_LDFLAGS)
+X86_HIGH_LDSCRIPT := $(BOARD_HIGH_LDSCRIPT) $(BOARD_LDSCRIPT)
 include arch/aarch64/board/board.mk
 A64_BOARD_SRCS := $(BOARD_SRCS)
 A64_BOARD_CFLAGS := $(BOARD_CFLAGS)
@@ -39,7 +45,7 @@ QEMU_HDRS := $(wildcard tests/qemu/*.h include/*.h include/hakmem/*.h \
 	mm/*.h port/baremetal/include/hakmem/*.h arch/*/include/hakmem/*.h \
 	arch/aarch64/board/*.h)
 QEMU_CFLAGS := -g -fno-tree-loop-distribute-patterns -Iinclude \
-	       -Iport/baremetal/include -Itests/qemu
+	       -Iport/baremetal/include -Itests/qemu $(EMBED_CFLAGS)
 
 QEMU_FLAVOURS := x86_64 aarch64-llsc aarch64-lse
 
@@ -48,6 +54,13 @@ QEMU_CFLAGS_x86_64 := $(X86_BOARD_CFLAGS) -Iarch/x86_64/include $(QEMU_CFLAGS)
 QEMU_LDFLAGS_x86_64 := $(X86_BOARD_LDFLAGS)
 QEMU_LDSCRIPT_x86_64 := $(X86_BOARD_LDSCRIPT)
 QEMU_BOARD_x86_64 := $(X86_BOARD_SRCS)
+
+QEMU_CC_x86_64-kernel := $(X86_CC)
+QEMU_CFLAGS_x86_64-kernel := $(X86_HIGH_CFLAGS) -Iarch/x86_64/include \
+	$(QEMU_CFLAGS)
+QEMU_LDFLAGS_x86_64-kernel := $(X86_HIGH_LDFLAGS)
+QEMU_LDSCRIPT_x86_64-kernel := $(X86_HIGH_LDSCRIPT)
+QEMU_BOARD_x86_64-kernel := $(X86_BOARD_SRCS)
 
 QEMU_CC_aarch64-llsc := $(A64_CC)
 QEMU_CFLAGS_aarch64-llsc := $(A64_BOARD_CFLAGS) -march=armv8-a \
@@ -114,6 +127,12 @@ QEMU_IMAGES := $(foreach f,$(QEMU_FLAVOURS),\
 	$(foreach i,$(QEMU_IMAGE_NAMES),$(QB)/$(f)/$(i).elf))
 
 images: $(QEMU_IMAGES)
+
+$(eval $(call qemu_objs,x86_64-kernel))
+$(eval $(call qemu_image,x86_64-kernel,suite))
+QEMU_KERNEL_IMAGES := $(QB)/x86_64-kernel/suite.elf
+
+images: $(QEMU_KERNEL_IMAGES)
 
 # ---- debug images: suite-debug.elf ------------------------------------------
 #

@@ -3,7 +3,8 @@
 #
 # run-image.sh ARCH IMAGE SMP [CPU] - boot one QEMU test image and judge it.
 #
-#   ARCH   x86_64, aarch64, aarch64-llsc (default -cpu cortex-a72) or
+#   ARCH   x86_64, x86_64-kernel (the higher-half image; logs apart),
+#          aarch64, aarch64-llsc (default -cpu cortex-a72) or
 #          aarch64-lse / aarch64 (default -cpu max)
 #   IMAGE  an ELF built by tests/qemu/qemu.mk
 #   SMP    number of CPUs
@@ -28,7 +29,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 2
 
 usage() {
-	echo "usage: $0 x86_64|aarch64|aarch64-llsc|aarch64-lse IMAGE SMP [CPU]" >&2
+	echo "usage: $0 x86_64|x86_64-kernel|aarch64|aarch64-llsc|aarch64-lse IMAGE SMP [CPU]" >&2
 	exit 2
 }
 if [ $# -lt 3 ] || [ $# -gt 4 ]; then usage; fi
@@ -44,9 +45,9 @@ board_var() { # board.mk variable (a clean make: not the caller's flags)
 			make --no-print-directory -s -f -
 }
 case $arch in
-x86_64)
+x86_64 | x86_64-kernel)
 	mk=arch/x86_64/board/board.mk
-	flavour=x86_64
+	flavour=$arch
 	;;
 aarch64 | aarch64-lse | aarch64-llsc)
 	mk=arch/aarch64/board/board.mk

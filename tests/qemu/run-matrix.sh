@@ -9,6 +9,7 @@
 #   suite-debug (HAK_DEBUG=1 suite and library)
 #          x86_64 -smp 1, -smp 4; aarch64 LL/SC and LSE -smp 4
 #   smoke, demo  x86_64 and aarch64 LSE, -smp 4
+#   suite  x86_64-kernel (higher-half image, -mcmodel=kernel)  -smp 4
 #   fail images (inverted): tests/qemu/run-image.sh must report FAIL for
 #          each, for the reason its mode is about (tests/qemu/fail.c)
 #
@@ -104,6 +105,9 @@ for arch in x86_64 aarch64-lse; do
 	expect_pass $arch smoke 4
 	expect_pass $arch demo 4
 done
+
+# ---- the suite as a higher-half kernel (linked at 0xffffffff80000000) -----
+expect_pass x86_64-kernel suite 4
 
 # ---- images that must fail -----------------------------------------------
 for arch in x86_64 aarch64-llsc aarch64-lse; do

@@ -17,6 +17,16 @@ BOARD_LDSCRIPT := linker/x86_64.ld
 BOARD_LDFLAGS := -no-pie -static -nostdlib -T $(BOARD_LDSCRIPT) \
 		 -Wl,--build-id=none -Wl,-z,max-page-size=0x1000
 
+# The higher-half variant: linked at BOARD_HIGH_VMA + 1 MiB, loaded at
+# 1 MiB, everything in it (board, tests, libhakmem.a) in the kernel code
+# model. BOARD_HIGH_VMA must match BOARD_HIGH_LDSCRIPT's KERNEL_VMA (the
+# script checks).
+BOARD_HIGH_VMA := 0xffffffff80000000
+BOARD_HIGH_CFLAGS := $(BOARD_CFLAGS) -mcmodel=kernel \
+		     -DBOARD_KERNEL_VMA=$(BOARD_HIGH_VMA)
+BOARD_HIGH_LDSCRIPT := linker/x86_64-high.ld
+BOARD_HIGH_LDFLAGS := $(BOARD_LDFLAGS:$(BOARD_LDSCRIPT)=$(BOARD_HIGH_LDSCRIPT))
+
 # Add -smp N -kernel IMAGE. TCG only (no -enable-kvm); -cpu max for RDTSCP.
 QEMU_BASE := qemu-system-x86_64 -M q35 -cpu max -m 256M -nodefaults \
 	     -display none -serial stdio -no-reboot \

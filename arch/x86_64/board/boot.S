@@ -11,7 +11,25 @@
  * page tables covering the first 4 GiB (2 MiB pages, the first 4 KiB page
  * left unmapped to catch NULL dereferences, 3-4 GiB uncached for the LAPIC
  * and other MMIO).
+ *
+ * BOARD_KERNEL_VMA is the link address minus the load address: 0 for the
+ * identity-mapped images, 0xffffffff80000000 for the higher-half one
+ * (linker/x86_64-high.ld, -mcmodel=kernel). Everything used before long
+ * mode - the 32-bit entry, the AP trampoline, the boot GDT pointer, the
+ * page tables' own links - names physical addresses through PHYS(); the
+ * higher-half image also maps the top 2 GiB onto physical 0-2 GiB, and
+ * each CPU leaves the identity alias for its linked address (GO_HIGH)
+ * right after entering long mode. The identity map stays: ACPI tables,
+ * the trampoline page and MMIO are reached by physical address.
  */
+
+#ifndef BOARD_KERNEL_VMA
+#define BOARD_KERNEL_VMA 0
+#endif
+#if BOARD_KERNEL_VMA != 0 && BOARD_KERNEL_VMA != 0xffffffff80000000
+#error "the page tables below map only 0xffffffff80000000 as the kernel base"
+#endif
+#define PHYS(sym)	((sym) - BOARD_KERNEL_VMA)
 
 #define MSR_EFER	0xc0000080
 #define EFER_LME	(1 << 8)
@@ -43,8 +61,12 @@
 	.long	18			/* XEN_ELFNOTE_PHYS32_ENTRY */
 	.asciz	"Xen"
 	.p2align 2
-	.quad	pvh_start32		/* QEMU reads 64 bits for ELF64 */
+	.quad	PHYS(pvh_start32)	/* QEMU reads 64 bits for ELF64 */
 	.p2align 2
+
+/* The linker script checks that it links where this file was built for. */
+	.globl	board_kernel_vma
+	.set	board_kernel_vma, BOARD_KERNEL_VMA
 
 /* ---- 32-bit entry, shared switch to long mode ----------------------- */
 
@@ -53,7 +75,7 @@
 	movl	%cr4, %eax
 	orl	$CR4_PAE, %eax
 	movl	%eax, %cr4
-	movl	$pml4, %eax
+	movl	$PHYS(pml4), %eax
 	movl	%eax, %cr3
 	movl	$MSR_EFER, %ecx
 	rdmsr
@@ -63,7 +85,19 @@
 	andl	$~(CR0_CD | CR0_NW), %eax
 	orl	$(CR0_PG | CR0_PE), %eax
 	movl	%eax, %cr0
-	ljmp	$SEL_CODE64, $\target
+	ljmp	$SEL_CODE64, $PHYS(\target)
+.endm
+
+/*
+ * In long mode on the identity alias: continue at the linked address.
+ * Nothing to do when they are the same.
+ */
+.macro GO_HIGH
+#if BOARD_KERNEL_VMA
+	movabsq	$.Lhigh\@, %rax
+	jmp	*%rax
+.Lhigh\@:
+#endif
 .endm
 
 	.section .text.boot, "ax"
@@ -72,9 +106,9 @@
 pvh_start32:
 	cli
 	cld
-	movl	%ebx, pvh_start_info
-	lgdt	gdt_ptr
-	ljmp	$SEL_CODE32, $1f
+	movl	%ebx, PHYS(pvh_start_info)
+	lgdt	PHYS(boot_gdtr)
+	ljmp	$SEL_CODE32, $PHYS(1f)
 1:	movl	$SEL_DATA, %eax
 	movl	%eax, %ds
 	movl	%eax, %es
@@ -95,6 +129,7 @@ ap_entry32:
 
 	.code64
 bsp_entry64:
+	GO_HIGH
 	movl	$SEL_DATA, %eax
 	movl	%eax, %ds
 	movl	%eax, %es
@@ -115,6 +150,7 @@ bsp_entry64:
 	jmp	2b
 
 ap_entry64:
+	GO_HIGH
 	movl	$SEL_DATA, %eax
 	movl	%eax, %ds
 	movl	%eax, %es
@@ -140,15 +176,20 @@ ap_tramp_start:
 	cld
 	movw	%cs, %ax
 	movw	%ax, %ds
-	lgdtl	ap_tramp_gdtr - ap_tramp_start
+	lgdtl	boot_gdtr - ap_tramp_start
 	movl	%cr0, %eax
 	orl	$CR0_PE, %eax
 	movl	%eax, %cr0
-	ljmpl	$SEL_CODE32, $ap_entry32
+	ljmpl	$SEL_CODE32, $PHYS(ap_entry32)
+/*
+ * The GDT pointer of protected mode (a 32-bit physical base), for the
+ * trampoline's copy and for pvh_start32 in place. Long mode reloads the
+ * GDT through gdt_ptr, at its linked address (board.c).
+ */
 	.p2align 3
-ap_tramp_gdtr:
+boot_gdtr:
 	.word	gdt_end - gdt - 1
-	.long	gdt
+	.long	PHYS(gdt)
 ap_tramp_end:
 
 /* ---- interrupt / exception stubs ------------------------------------ */
@@ -248,15 +289,32 @@ gdt_ptr:				/* 2-byte limit, then 8-byte base */
 
 	.p2align 12
 pml4:
-	.quad	pdpt + (PTE_P | PTE_RW)
+	.quad	PHYS(pdpt) + (PTE_P | PTE_RW)
+#if BOARD_KERNEL_VMA
+	.fill	510, 8, 0
+	.quad	PHYS(pdpt_high) + (PTE_P | PTE_RW)
+#else
 	.fill	511, 8, 0
+#endif
 
 pdpt:
-	.quad	pd + 0 * 4096 + (PTE_P | PTE_RW)
-	.quad	pd + 1 * 4096 + (PTE_P | PTE_RW)
-	.quad	pd + 2 * 4096 + (PTE_P | PTE_RW)
-	.quad	pd + 3 * 4096 + (PTE_P | PTE_RW)
+	.quad	PHYS(pd) + 0 * 4096 + (PTE_P | PTE_RW)
+	.quad	PHYS(pd) + 1 * 4096 + (PTE_P | PTE_RW)
+	.quad	PHYS(pd) + 2 * 4096 + (PTE_P | PTE_RW)
+	.quad	PHYS(pd) + 3 * 4096 + (PTE_P | PTE_RW)
 	.fill	508, 8, 0
+
+#if BOARD_KERNEL_VMA
+/*
+ * The top 2 GiB (PML4 511, PDPT 510-511) onto physical 0-2 GiB through the
+ * identity map's own page directories: the image, its stacks and the heap
+ * after it, with page 0 unmapped here too.
+ */
+pdpt_high:
+	.fill	510, 8, 0
+	.quad	PHYS(pd) + 0 * 4096 + (PTE_P | PTE_RW)
+	.quad	PHYS(pd) + 1 * 4096 + (PTE_P | PTE_RW)
+#endif
 
 /* First 2 MiB in 4 KiB pages so that page 0 stays unmapped. */
 pt0:
@@ -268,7 +326,7 @@ pt0:
 	.endr
 
 pd:
-	.quad	pt0 + (PTE_P | PTE_RW)
+	.quad	PHYS(pt0) + (PTE_P | PTE_RW)
 	.set	i, 1
 	.rept	3 * 512 - 1
 	.quad	(i << 21) | (PTE_P | PTE_RW | PTE_PS)
