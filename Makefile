@@ -74,7 +74,7 @@ ASAN_FLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 # give, so its build checks the trylock fallback (every access in C).
 TSAN_FLAGS := -O1 -fsanitize=thread -DHAK_HOSTED_NO_RSEQ_BUILD
 
-.PHONY: all host freestanding images test test-host test-unit test-asan \
+.PHONY: all host freestanding images preflight test test-host test-unit test-asan \
 	test-tsan test-nm test-qemu run bench bench-icount fuzz format clean
 all: host freestanding images
 
@@ -112,10 +112,24 @@ $(1)/obj/%.o: %.c $(wildcard include/*.h include/hakmem/*.h mm/*.h arch/*/includ
 	@mkdir -p $$(dir $$@)
 	@echo "  CC      $$@"
 	$(Q)$(2) $(3) -c $$< -o $$@
-$(1)/libhakmem.a: $(patsubst %.c,$(1)/obj/%.o,$(MM_SRCS))
+# What an embedder links: one object whose only global symbols are the
+# public API (tests/public-syms.sh), so no internal name can collide with
+# the kernel's own (a hak_panic of its own, say).
+$(1)/libhakmem.a: $(patsubst %.c,$(1)/obj/%.o,$(MM_SRCS)) $(B)/public.syms
+	@echo "  AR      $$@"
+	$(Q)$(2:gcc=ld) -r -o $(1)/hakmem.o $$(filter %.o,$$^)
+	$(Q)$(2:gcc=objcopy) --keep-global-symbols=$(B)/public.syms $(1)/hakmem.o
+	$(Q)rm -f $$@ && $(2:gcc=ar) rcs $$@ $(1)/hakmem.o
+# The same objects as they are, for the white-box test images that read
+# hakmem's internals (tests/qemu/peek.c, icount.c, fail.c).
+$(1)/libhakmem-internal.a: $(patsubst %.c,$(1)/obj/%.o,$(MM_SRCS))
 	@echo "  AR      $$@"
 	$(Q)rm -f $$@ && $(2:gcc=ar) rcs $$@ $$^
 endef
+
+$(B)/public.syms: include/hakmem.h tests/public-syms.sh
+	@mkdir -p $(dir $@)
+	$(Q)tests/public-syms.sh >$@
 
 $(eval $(call fs_lib,$(B)/x86_64,$(X86_CC),$(X86_FS_CFLAGS)))
 $(eval $(call fs_lib,$(B)/aarch64-llsc,$(A64_CC),$(A64_FS_CFLAGS) -march=armv8-a))
@@ -142,10 +156,19 @@ test-nm: $(FS_LIBS)
 	$(Q)tests/check-nm.sh $(A64_CROSS) $(B)/aarch64-llsc/libhakmem.a
 	$(Q)tests/check-nm.sh $(A64_CROSS) $(B)/aarch64-lse/libhakmem.a
 
+# Every tool, header and library the tests use, each missing one named
+# with its Debian package, before anything is built.
+preflight:
+	$(Q)tests/preflight.sh all
+
 # The whole suite, release and debug builds.
-test: all test-bins
+test: preflight
+	$(Q)$(MAKE) --no-print-directory all test-bins
 	$(Q)$(MAKE) --no-print-directory DEBUG=1 test-bins freestanding
 	$(Q)tests/run-all.sh all
+
+# Intermediate objects (the fail-<mode> images') are kept, not rebuilt.
+.SECONDARY:
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

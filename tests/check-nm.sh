@@ -20,5 +20,22 @@ if [ -n "$undef" ]; then
 	echo "$undef"
 	exit 1
 fi
-defined=$("${cross}nm" -g --defined-only "$tmp/all.o" | wc -l)
-echo "PASS nm-check $lib: 0 undefined, $defined defined"
+# Only the public API may be global: an embedder's own symbols (its own
+# hak_panic, say) must never collide with hakmem's internals.
+"${cross}nm" -g --defined-only "$tmp/all.o" | awk '{print $3}' | sort -u \
+	>"$tmp/global"
+"$(dirname "$0")/public-syms.sh" >"$tmp/public"
+extra=$(comm -23 "$tmp/global" "$tmp/public")
+if [ -n "$extra" ]; then
+	echo "FAIL nm-check $lib: global symbols outside the public API:"
+	echo "$extra" | head -20
+	exit 1
+fi
+missing=$(comm -13 "$tmp/global" "$tmp/public")
+if [ -n "$missing" ]; then
+	echo "FAIL nm-check $lib: public API not defined:"
+	echo "$missing"
+	exit 1
+fi
+defined=$(wc -l <"$tmp/global")
+echo "PASS nm-check $lib: 0 undefined, $defined global, all of them the public API"

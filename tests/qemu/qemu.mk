@@ -109,14 +109,20 @@ $(QB)/$(1)/obj/tests/qemu/fail-%.o: tests/qemu/fail.c $(QEMU_HDRS)
 	$(Q)$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)) -DFAIL_MODE=FAIL_$$* -c $$< -o $$@
 endef
 
+# Images that use only the public API link the library an embedder gets
+# (internal symbols local); the white-box ones (peek.c, icount.c, fail.c
+# read internals) link the same objects with their symbols global.
+QEMU_PUBLIC_IMAGES := demo smoke
+qemu_lib = $(if $(filter $(QEMU_PUBLIC_IMAGES),$(1)),libhakmem.a,libhakmem-internal.a)
+
 # $(1) flavour, $(2) image name: link rule.
 define qemu_image
 $(QB)/$(1)/$(2).elf: $(addprefix $(QB)/$(1)/obj/,$(QEMU_OBJS_$(2))) \
 		$(patsubst %,$(QB)/$(1)/obj/%.o,$(basename $(QEMU_BOARD_$(1)))) \
-		$(B)/$(1)/libhakmem.a $(QEMU_LDSCRIPT_$(1))
+		$(B)/$(1)/$(call qemu_lib,$(2)) $(QEMU_LDSCRIPT_$(1))
 	@echo "  LD      $$@"
 	$(Q)$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)) $(QEMU_LDFLAGS_$(1)) -o $$@ \
-		$$(filter %.o,$$^) $(B)/$(1)/libhakmem.a
+		$$(filter %.o,$$^) $(B)/$(1)/$(call qemu_lib,$(2))
 endef
 
 $(foreach f,$(QEMU_FLAVOURS),$(eval $(call qemu_objs,$(f))))
