@@ -82,11 +82,14 @@ QEMU_FAIL_MODES := nopass failline exit fault nobegin hang reset \
 # Misuse only the debug build catches: fail-<mode>-debug.elf against the
 # debug library.
 QEMU_DEBUG_FAIL_MODES := cpuid_alias cpuid_unset
-QEMU_IMAGE_NAMES := suite demo smoke fail $(addprefix fail-,$(QEMU_FAIL_MODES))
+QEMU_IMAGE_NAMES := suite demo smoke embed fail $(addprefix fail-,$(QEMU_FAIL_MODES))
 
 QEMU_OBJS_suite := tests/qemu/suite.o tests/qemu/guest.o tests/qemu/peek.o
 QEMU_OBJS_demo := tests/qemu/demo.o tests/qemu/guest.o
 QEMU_OBJS_smoke := tests/qemu/smoke.o
+# docs/embedding.md's example: the public header, the board, the public
+# library, nothing else (its own compile rule drops every other -I).
+QEMU_OBJS_embed := examples/embed/kernel.o
 QEMU_OBJS_fail := tests/qemu/fail-corrupt.o tests/qemu/guest.o
 $(foreach m,$(QEMU_FAIL_MODES),$(eval QEMU_OBJS_fail-$(m) := \
 	tests/qemu/fail-$(m).o tests/qemu/guest.o))
@@ -103,6 +106,12 @@ $(QB)/$(1)/obj/%.o: %.S $(QEMU_HDRS)
 	@echo "  AS      $$@"
 	$(Q)$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)) -c $$< -o $$@
 
+$(QB)/$(1)/obj/examples/embed/%.o: examples/embed/%.c include/hakmem.h tests/qemu/board.h
+	@mkdir -p $$(dir $$@)
+	@echo "  CC      $$@"
+	$(Q)$(QEMU_CC_$(1)) $$(filter-out -I%,$(QEMU_CFLAGS_$(1))) -Iinclude \
+		-Itests/qemu -c $$< -o $$@
+
 $(QB)/$(1)/obj/tests/qemu/fail-%.o: tests/qemu/fail.c $(QEMU_HDRS)
 	@mkdir -p $$(dir $$@)
 	@echo "  CC      $$@"
@@ -112,7 +121,7 @@ endef
 # Images that use only the public API link the library an embedder gets
 # (internal symbols local); the white-box ones (peek.c, icount.c, fail.c
 # read internals) link the same objects with their symbols global.
-QEMU_PUBLIC_IMAGES := demo smoke
+QEMU_PUBLIC_IMAGES := demo smoke embed
 qemu_lib = $(if $(filter $(QEMU_PUBLIC_IMAGES),$(1)),libhakmem.a,libhakmem-internal.a)
 
 # $(1) flavour, $(2) image name: link rule.
@@ -136,7 +145,8 @@ images: $(QEMU_IMAGES)
 
 $(eval $(call qemu_objs,x86_64-kernel))
 $(eval $(call qemu_image,x86_64-kernel,suite))
-QEMU_KERNEL_IMAGES := $(QB)/x86_64-kernel/suite.elf
+$(eval $(call qemu_image,x86_64-kernel,embed))
+QEMU_KERNEL_IMAGES := $(QB)/x86_64-kernel/suite.elf $(QB)/x86_64-kernel/embed.elf
 
 images: $(QEMU_KERNEL_IMAGES)
 
