@@ -60,14 +60,14 @@ FS_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -nostdlib -fno-pic -fno-pie \
 	     -fno-stack-protector -fno-tree-loop-distribute-patterns $(WARN) \
 	     $(DBG_FLAGS) -Iinclude -Iport/baremetal/include $(EMBED_CFLAGS)
 X86_FS_CFLAGS := $(FS_CFLAGS) -Iarch/x86_64/include -mno-red-zone \
-		 -mgeneral-regs-only -mcx16
+		 -mgeneral-regs-only
 A64_FS_CFLAGS := $(FS_CFLAGS) -Iarch/aarch64/include -mgeneral-regs-only \
 		 -mstrict-align -mno-outline-atomics
 
 HOST_CFLAGS := -std=gnu11 -O2 -g -fPIC -fvisibility=hidden \
 	       -fno-semantic-interposition $(WARN) $(DBG_FLAGS) -Iinclude \
-	       -Iarch/$(HOST_ARCH)/include -Iport/hosted/include -Iport/hosted \
-	       $(if $(filter x86_64,$(HOST_ARCH)),-mcx16)
+	       -Iarch/$(HOST_ARCH)/include -Iport/hosted/include -Iport/hosted
+
 ASAN_FLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	      -fno-sanitize-recover=undefined
 # TSan cannot see the ordering an rseq section and the membarrier fence

@@ -23,7 +23,7 @@ static int map_tail(void *p, size_t bytes, int map)
 
 	for (i = 1; i < n; i++)
 		if (hak_pagemap_set(a + (i << HAK_PAGE_SHIFT),
-				    map ? (i << 2) | HAK_PM_TAG_TAIL : 0))
+				    map ? hak_pm_tail_entry(i) : 0))
 			return -1;
 	return 0;
 }
@@ -52,12 +52,12 @@ void *hak_large_alloc(size_t size, size_t align)
 		/* Out of memory: give back what hysteresis and caches hold,
 		 * then try once more. */
 		hak_unlock(&hak_heap.lock, flags);
-		hak_trim();
+		hak_reclaim();
 		flags = hak_lock(&hak_heap.lock);
 		p = hak_provider_alloc(bytes, align, 0);
 	}
-	if (p && hak_pagemap_set((uintptr_t)p, ((bytes >> HAK_PAGE_SHIFT)
-						<< 2) | HAK_PM_TAG_LARGE)) {
+	if (p && hak_pagemap_set((uintptr_t)p,
+				 hak_pm_large_entry(bytes >> HAK_PAGE_SHIFT))) {
 		hak_provider_release(p, bytes);
 		p = NULL;
 	}
@@ -97,7 +97,7 @@ void hak_large_free(void *p, uintptr_t entry)
 		hak_report(HAK_EV_DOUBLE_FREE, p, 0, "large block freed twice");
 		return;
 	}
-	bytes = (entry >> 2) << HAK_PAGE_SHIFT;
+	bytes = hak_pm_pages(entry) << HAK_PAGE_SHIFT;
 	if (HAK_DEBUG)
 		map_tail(p, bytes, 0);
 	hak_pagemap_set((uintptr_t)p, 0);
@@ -114,5 +114,5 @@ size_t hak_large_usable(const void *p, uintptr_t entry)
 {
 	if ((uintptr_t)p & (HAK_PAGE_SIZE - 1))
 		return 0;
-	return (entry >> 2) << HAK_PAGE_SHIFT;
+	return hak_pm_pages(entry) << HAK_PAGE_SHIFT;
 }

@@ -20,6 +20,7 @@ void *hak_large_cache_take(size_t npages)
 	struct hak_large_cache *lc = &hak_heap.large_cache;
 	void *p;
 
+	HAK_ASSERT(hak_lock_held(&hak_heap.lock));
 	if (npages >= HAK_LARGE_CACHE_PAGES || !lc->n[npages])
 		return NULL;
 	p = lc->run[npages][--lc->n[npages]];
@@ -32,6 +33,7 @@ int hak_large_cache_put(void *p, size_t npages)
 	struct hak_large_cache *lc = &hak_heap.large_cache;
 	size_t bytes = npages << HAK_PAGE_SHIFT;
 
+	HAK_ASSERT(hak_lock_held(&hak_heap.lock));
 	if (npages >= HAK_LARGE_CACHE_PAGES ||
 	    lc->n[npages] >= HAK_LARGE_CACHE_WAYS ||
 	    lc->bytes + bytes > HAK_LARGE_CACHE_BYTES)

@@ -30,6 +30,14 @@ void hak_trim(void)
 	hak_large_cache_flush();
 }
 
+/* Before an allocation reports out-of-memory: give back everything
+ * hak_trim gives back, every CPU's cache included, then retry once. No
+ * lock may be held (it takes them all in order). */
+void hak_reclaim(void)
+{
+	hak_trim();
+}
+
 /*
  * The caller promises that cpu runs no hakmem code (bare metal: it is
  * parked or unplugged), so its cache may be drained from here even where
@@ -50,7 +58,7 @@ void hak_cpu_offline(unsigned cpu)
 	}
 	pc = hak_heap.pcpu[cpu];
 	hak_port_pcpu_enter_remote(cpu, &flags, &pc->excl);
-	hak_pcpu_flush(pc);
+	hak_pcpu_flush(pc, cpu);
 	__atomic_store_n(&pc->hw_owner, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&pc->offline, 1, __ATOMIC_RELEASE);
 	hak_port_pcpu_exit_remote(cpu, flags, &pc->excl);

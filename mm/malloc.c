@@ -111,7 +111,7 @@ static struct block block_lookup(const void *ptr)
 	uint32_t idx;
 
 	if (likely((b.entry & HAK_PM_TAG_MASK) == HAK_PM_TAG_SLAB)) {
-		b.slab = (struct hak_slab *)(b.entry - HAK_PM_TAG_SLAB);
+		b.slab = hak_pm_slab(b.entry);
 		off = p - b.slab->start;
 		if (unlikely(off >= b.slab->span)) {
 			b.bad = HAK_EV_INVALID_FREE;
@@ -158,19 +158,19 @@ int hak_block_containing(const void *p, uintptr_t *start, size_t *usable)
 	struct hak_slab *s;
 
 	if ((e & HAK_PM_TAG_MASK) == HAK_PM_TAG_TAIL) {
-		a = (a & ~(HAK_PAGE_SIZE - 1)) - ((e >> 2) << HAK_PAGE_SHIFT);
+		a = (a & ~(HAK_PAGE_SIZE - 1)) - (hak_pm_pages(e) << HAK_PAGE_SHIFT);
 		e = hak_pagemap_get(a);
 		if ((e & HAK_PM_TAG_MASK) != HAK_PM_TAG_LARGE)
 			return 0;
 	}
 	if ((e & HAK_PM_TAG_MASK) == HAK_PM_TAG_LARGE) {
 		*start = a & ~(HAK_PAGE_SIZE - 1);
-		*usable = (e >> 2) << HAK_PAGE_SHIFT;
+		*usable = hak_pm_pages(e) << HAK_PAGE_SHIFT;
 		return 1;
 	}
 	if ((e & HAK_PM_TAG_MASK) != HAK_PM_TAG_SLAB)
 		return 0;
-	s = (struct hak_slab *)(e - HAK_PM_TAG_SLAB);
+	s = hak_pm_slab(e);
 	off = a - s->start;
 	if (off >= s->span)
 		return 0;
@@ -209,7 +209,7 @@ void HAK_RAW(hak_free)(void *ptr)
 		free_refused(ptr);
 		return;
 	}
-	s = (struct hak_slab *)(e - HAK_PM_TAG_SLAB);
+	s = hak_pm_slab(e);
 	off = p - s->start;
 	idx = hak_obj_index(off, s->inv);
 	if (unlikely(off >= s->span || (uintptr_t)idx * s->size != off ||

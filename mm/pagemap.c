@@ -40,6 +40,7 @@ uintptr_t *hak_pagemap_leaf_entry(uintptr_t a, int create)
 	size_t i1 = (a >> (HAK_PAGE_SHIFT + HAK_PM_BITS)) & (HAK_PM_FANOUT - 1);
 	size_t i2 = (a >> HAK_PAGE_SHIFT) & (HAK_PM_FANOUT - 1);
 
+	HAK_ASSERT(hak_lock_held(&hak_heap.lock));
 	if (i0 >= HAK_PM_ROOT_SIZE)
 		return NULL;
 	mid = root[i0];

@@ -109,7 +109,7 @@ void *hak_pcpu_alloc_miss(unsigned cls)
 	if (!n) {
 		/* Out of memory: give back what hysteresis and caches hold,
 		 * then try once more. */
-		hak_trim();
+		hak_reclaim();
 		n = hak_shared_refill(cls, batch, hak_classes[cls].batch);
 		if (!n)
 			return NULL;
@@ -143,10 +143,11 @@ void hak_pcpu_free_miss(unsigned cls, void *p)
 	hak_stat_add(&stat_pcpu()->drains, 1);
 }
 
-void hak_pcpu_flush(struct hak_pcpu *pc)
+void hak_pcpu_flush(struct hak_pcpu *pc, unsigned cpu)
 {
 	unsigned c;
 
+	HAK_ASSERT(hak_port_pcpu_held(cpu));
 	for (c = 0; c < HAK_NCLASSES; c++) {
 		struct hak_mag *m = &pc->mag[c];
 		uint64_t hdr = hak_mag_hdr(m);
@@ -167,6 +168,7 @@ int hak_pcpu_check(struct hak_pcpu *pc, unsigned cpu)
 	int bad = 0;
 	unsigned c, i;
 
+	HAK_ASSERT(hak_port_pcpu_held(cpu));
 	for (c = 0; c < HAK_NCLASSES; c++) {
 		struct hak_mag *m = &pc->mag[c];
 		unsigned n = (unsigned)(hak_mag_hdr(m) & HAK_MAG_COUNT_MASK);
@@ -179,8 +181,7 @@ int hak_pcpu_check(struct hak_pcpu *pc, unsigned cpu)
 		for (i = 0; i < n; i++) {
 			uintptr_t p = (uintptr_t)m->slots[i];
 			uintptr_t e = hak_pagemap_get(p);
-			struct hak_slab *s =
-				(struct hak_slab *)(e & ~HAK_PM_TAG_MASK);
+			struct hak_slab *s = hak_pm_slab(e);
 			uint32_t idx;
 
 			if ((e & HAK_PM_TAG_MASK) != HAK_PM_TAG_SLAB ||

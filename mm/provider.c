@@ -9,9 +9,11 @@
 void *hak_provider_alloc(size_t bytes, size_t align, int meta)
 {
 	struct hak_page_provider *pp = &hak_heap.cfg.provider;
-	void *p = pp->alloc(pp->ctx, bytes, align);
 	uint64_t held;
+	void *p;
 
+	HAK_ASSERT(hak_lock_held(&hak_heap.lock));
+	p = pp->alloc(pp->ctx, bytes, align);
 	if (!p)
 		return NULL;
 	if ((uintptr_t)p & (align - 1))
@@ -29,6 +31,7 @@ void hak_provider_release(void *p, size_t bytes)
 {
 	struct hak_page_provider *pp = &hak_heap.cfg.provider;
 
+	HAK_ASSERT(hak_lock_held(&hak_heap.lock));
 	hak_heap.returned += bytes;
 	pp->release(pp->ctx, p, bytes);
 }

@@ -51,7 +51,7 @@ static void serve(struct hak_pcpu *pc, unsigned cpu)
 						    __ATOMIC_SEQ_CST);
 
 		if (what & HAK_REQ_DRAIN)
-			hak_pcpu_flush(pc);
+			hak_pcpu_flush(pc, cpu);
 		if (what & HAK_REQ_CHECK)
 			__atomic_fetch_add(&pc->check_bad,
 					   (uint32_t)hak_pcpu_check(pc, cpu),
@@ -133,7 +133,7 @@ static int all_locked(unsigned what)
 
 		hak_port_pcpu_enter_remote(cpu, &flags, &pc->excl);
 		if (what & HAK_REQ_DRAIN)
-			hak_pcpu_flush(pc);
+			hak_pcpu_flush(pc, cpu);
 		if (what & HAK_REQ_CHECK)
 			bad += hak_pcpu_check(pc, cpu);
 		hak_port_pcpu_exit_remote(cpu, flags, &pc->excl);
@@ -157,7 +157,7 @@ static int all_by_request(unsigned what)
 		return 0;
 	}
 	if (what & HAK_REQ_DRAIN)
-		hak_pcpu_flush(hak_heap.pcpu[self]);
+		hak_pcpu_flush(hak_heap.pcpu[self], self);
 	if (what & HAK_REQ_CHECK)
 		bad += hak_pcpu_check(hak_heap.pcpu[self], self);
 	hak_port_pcpu_exit(self, flags);

@@ -72,6 +72,20 @@ void hak_report(enum hak_event ev, const void *ptr, size_t size,
 	hak_report_full(&r);
 }
 
+void hak_assert_fail(const char *cond, const char *file, int line)
+{
+	char msg[200], *m = msg, *end = msg + sizeof(msg);
+
+	m = hak_fmt_str(m, end, "hakmem: assertion failed: ");
+	m = hak_fmt_str(m, end, cond);
+	m = hak_fmt_str(m, end, " (");
+	m = hak_fmt_str(m, end, file);
+	m = hak_fmt_str(m, end, ":");
+	m = hak_fmt_uint(m, end, (uint64_t)line, 10);
+	hak_fmt_str(m, end, ")");
+	hak_panic(msg);
+}
+
 void hak_panic(const char *msg)
 {
 	if (hak_heap.cfg.panic)

@@ -22,25 +22,17 @@
 
 enum { LIST_NONE, LIST_PARTIAL, LIST_EMPTY };
 
-static void list_add(struct hak_slab **head, struct hak_slab *s, unsigned tag)
+#define slab_of(n) hak_list_entry(n, struct hak_slab, link)
+
+static void list_add(struct hak_list **head, struct hak_slab *s, unsigned tag)
 {
-	s->prev = NULL;
-	s->next = *head;
-	if (s->next)
-		s->next->prev = s;
-	*head = s;
+	hak_list_push(head, &s->link);
 	s->on_list = tag;
 }
 
-static void list_del(struct hak_slab **head, struct hak_slab *s)
+static void list_del(struct hak_list **head, struct hak_slab *s)
 {
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		*head = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	s->next = s->prev = NULL;
+	hak_list_del(head, &s->link);
 	s->on_list = LIST_NONE;
 }
 
@@ -124,10 +116,10 @@ unsigned hak_shared_refill(unsigned cls, void **out, unsigned n)
 	unsigned got = 0;
 
 	while (got < n) {
-		struct hak_slab *s = sh->partial;
+		struct hak_slab *s = slab_of(sh->partial);
 
 		if (!s && sh->empty) {
-			s = sh->empty;
+			s = slab_of(sh->empty);
 			list_del(&sh->empty, s);
 			sh->nempty--;
 			list_add(&sh->partial, s, LIST_PARTIAL);
@@ -153,6 +145,7 @@ unsigned hak_shared_refill(unsigned cls, void **out, unsigned n)
 /* Shard lock held. Slab s just became wholly free. */
 static void slab_emptied(struct hak_shard *sh, struct hak_slab *s)
 {
+	HAK_ASSERT(hak_lock_held(&sh->lock));
 	if (s->on_list == LIST_PARTIAL)
 		list_del(&sh->partial, s);
 	if (sh->nempty < HAK_EMPTY_SLABS_KEPT) {
@@ -208,7 +201,7 @@ void hak_shared_trim(void)
 		unsigned long flags = hak_lock(&sh->lock);
 
 		while (sh->empty) {
-			struct hak_slab *s = sh->empty;
+			struct hak_slab *s = slab_of(sh->empty);
 
 			list_del(&sh->empty, s);
 			sh->nempty--;
@@ -263,12 +256,13 @@ static int check_slab(struct hak_slab *s, unsigned cls)
 	return bad;
 }
 
-static int check_list(struct hak_slab *head, unsigned tag, unsigned cls,
+static int check_list(struct hak_list *first, unsigned tag, unsigned cls,
 		      uint32_t limit, uint32_t *n)
 {
+	struct hak_slab *head;
 	int bad = 0;
 
-	for (*n = 0; head; head = head->next) {
+	for (*n = 0, head = slab_of(first); head; head = slab_of(head->link.next)) {
 		if (++*n > limit) {
 			hak_report(HAK_EV_CORRUPTION, head, 0,
 				   "slab list loop");
@@ -292,8 +286,9 @@ static int check_class(unsigned cls, struct hak_shard *sh)
 	int bad = 0;
 	unsigned i;
 
-	for (ss = hak_heap.ss_all; ss && n++ <= hak_heap.nss;
-	     ss = ss->all_next) {
+	for (ss = hak_list_entry(hak_heap.ss_all, struct hak_superslab, all);
+	     ss && n++ <= hak_heap.nss;
+	     ss = hak_list_entry(ss->all.next, struct hak_superslab, all)) {
 		for (i = 0; i < HAK_SLABS_PER_SS; i++) {
 			struct hak_slab *s = &ss->slab[i];
 

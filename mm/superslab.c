@@ -16,24 +16,17 @@
 
 #define UNITS_ALL ((uint32_t)((1ULL << HAK_SLABS_PER_SS) - 1))
 
+#define ss_of(n, member) hak_list_entry(n, struct hak_superslab, member)
+
 static void avail_add(struct hak_superslab *ss)
 {
-	ss->avail_prev = NULL;
-	ss->avail_next = hak_heap.ss_avail;
-	if (ss->avail_next)
-		ss->avail_next->avail_prev = ss;
-	hak_heap.ss_avail = ss;
+	hak_list_push(&hak_heap.ss_avail, &ss->avail);
 	ss->in_avail = 1;
 }
 
 static void avail_del(struct hak_superslab *ss)
 {
-	if (ss->avail_prev)
-		ss->avail_prev->avail_next = ss->avail_next;
-	else
-		hak_heap.ss_avail = ss->avail_next;
-	if (ss->avail_next)
-		ss->avail_next->avail_prev = ss->avail_prev;
+	hak_list_del(&hak_heap.ss_avail, &ss->avail);
 	ss->in_avail = 0;
 }
 
@@ -50,8 +43,7 @@ static int map_pages(struct hak_superslab *ss, int map)
 		return map ? -1 : 0;
 	for (a = first; a < base + HAK_SUPERSLAB_SIZE;
 	     a += HAK_PAGE_SIZE, e++) {
-		uintptr_t v =
-			(uintptr_t)hak_slab_of_object(a) | HAK_PM_TAG_SLAB;
+		uintptr_t v = hak_pm_slab_entry(hak_slab_of_object(a));
 
 		__atomic_store_n(e, map ? v : 0, __ATOMIC_RELEASE);
 	}
@@ -80,10 +72,7 @@ static struct hak_superslab *superslab_create(void)
 		hak_provider_release(ss, HAK_SUPERSLAB_SIZE);
 		return NULL;
 	}
-	ss->all_next = hak_heap.ss_all;
-	if (ss->all_next)
-		ss->all_next->all_prev = ss;
-	hak_heap.ss_all = ss;
+	hak_list_push(&hak_heap.ss_all, &ss->all);
 	avail_add(ss);
 	hak_heap.nss++;
 	hak_heap.nss_empty++;
@@ -95,12 +84,7 @@ static void superslab_destroy(struct hak_superslab *ss)
 	map_pages(ss, 0);
 	if (ss->in_avail)
 		avail_del(ss);
-	if (ss->all_prev)
-		ss->all_prev->all_next = ss->all_next;
-	else
-		hak_heap.ss_all = ss->all_next;
-	if (ss->all_next)
-		ss->all_next->all_prev = ss->all_prev;
+	hak_list_del(&hak_heap.ss_all, &ss->all);
 	ss->magic = 0;
 	hak_heap.nss--;
 	hak_heap.nss_empty--;
@@ -114,7 +98,7 @@ struct hak_slab *hak_superslab_get_slab(void)
 	unsigned long flags = hak_lock(&hak_heap.lock);
 	unsigned i;
 
-	ss = hak_heap.ss_avail;
+	ss = ss_of(hak_heap.ss_avail, avail);
 	if (!ss)
 		ss = superslab_create();
 	if (ss) {
@@ -156,10 +140,10 @@ void hak_superslab_put_slab(struct hak_slab *s, int force)
 void hak_superslab_trim(void)
 {
 	unsigned long flags = hak_lock(&hak_heap.lock);
-	struct hak_superslab *ss = hak_heap.ss_all, *next;
+	struct hak_superslab *ss = ss_of(hak_heap.ss_all, all), *next;
 
 	for (; ss; ss = next) {
-		next = ss->all_next;
+		next = ss_of(ss->all.next, all);
 		if (!ss->used_mask)
 			superslab_destroy(ss);
 	}
@@ -195,7 +179,7 @@ static int check_one(struct hak_superslab *ss, uint64_t *empty)
 		int used = (ss->used_mask >> i) & 1;
 
 		if (s->index != i ||
-		    hak_pagemap_get(page) != ((uintptr_t)s | HAK_PM_TAG_SLAB)) {
+		    hak_pagemap_get(page) != hak_pm_slab_entry(s)) {
 			hak_report(HAK_EV_CORRUPTION, s, 0,
 				   "slab index/page map");
 			bad++;
@@ -217,13 +201,15 @@ int hak_superslab_check(void)
 	uint64_t n = 0, empty = 0, avail = 0;
 	int bad = 0;
 
-	for (ss = hak_heap.ss_all; ss && n <= hak_heap.nss; ss = ss->all_next) {
+	for (ss = ss_of(hak_heap.ss_all, all); ss && n <= hak_heap.nss;
+	     ss = ss_of(ss->all.next, all)) {
 		n++;
 		bad += check_one(ss, &empty);
 		if (bad && ss->magic != HAK_SS_MAGIC)
 			break;
 	}
-	for (ss = hak_heap.ss_avail; ss && avail <= n; ss = ss->avail_next)
+	for (ss = ss_of(hak_heap.ss_avail, avail); ss && avail <= n;
+	     ss = ss_of(ss->avail.next, avail))
 		avail++;
 	if (n != hak_heap.nss || empty != hak_heap.nss_empty || avail > n) {
 		hak_report(HAK_EV_CORRUPTION, NULL, 0, "superslab counts");

@@ -1,49 +1,51 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * hakmem/arch.h - the architecture contract.
+ * hakmem/arch.h - the architecture contract: exactly what mm/ and the
+ * bare-metal port use of a CPU, and nothing else.
  *
- * mm/ reaches every CPU-specific primitive through this one header. The
- * Makefile puts arch/$(ARCH)/include first on the include path, so
- * "hakmem/arch_impl.h" resolves to the selected architecture. Each
- * arch_impl.h defines every name below as a static inline function or a
- * constant; this file then checks that nothing is missing.
- *
- * Files here may depend on the compiler's builtins and nothing else: no
- * libc, no OS. mm/ contains no #ifdef on an architecture.
+ * The Makefile puts arch/$(ARCH)/include on the include path, so
+ * "hakmem/arch_impl.h" resolves to the selected architecture, which
+ * defines each item below as a constant or a static inline function; this
+ * file then checks, at compile time, that every item exists with the
+ * documented type, so a port that drifts fails the build. Files here may
+ * depend on the compiler's builtins and nothing else: no libc, no OS.
+ * mm/ contains no #ifdef on an architecture.
  *
  * Constants
  *   ARCH_NAME              string, e.g. "x86_64"
  *   ARCH_CACHELINE         bytes to pad contended data to (power of two)
  *   ARCH_PAGE_SHIFT        log2 of the smallest page the provider hands out
  *
- * Ordering (full compiler barrier included in each)
- *   arch_mb()              full barrier: loads and stores
- *   arch_rmb(), arch_wmb() read / write barriers
- *   arch_cpu_relax()       spin-wait hint (PAUSE / YIELD)
+ * Atomics: mm/ uses the compiler's __atomic builtins with explicit memory
+ * orders (relaxed, acquire, release, acq_rel, seq_cst) on naturally
+ * aligned 1-, 2-, 4- and 8-byte objects: load, store, exchange,
+ * compare-exchange, fetch-add/or. An arch must make every one of them an
+ * inline instruction sequence (x86_64: always; aarch64: LDXR/STXR or LSE,
+ * with -mno-outline-atomics; riscv64: the A extension; armv7: LDREXD for
+ * 8 bytes): tests/check-nm.sh fails any library that calls out for one.
+ * Nothing needs a double-width CAS.
  *
- * Atomics (naturally aligned, any context, IRQ-safe)
- *   arch_load_acquire(p), arch_store_release(p, v)   word-sized
- *   arch_cas(p, old, new)  -> true when *p was old and now is new (acq_rel)
- *   arch_xchg(p, v)        -> previous value (acq_rel)
- *   arch_fetch_add(p, v)   -> previous value (relaxed)
- *   arch_cas128(p, old, new) double-width CAS on a 16-byte aligned
- *                          unsigned __int128; -> true on success. Only
- *                          present when ARCH_HAS_CAS128 is 1.
- *
- * Entropy
- *   arch_entropy()         -> some random bits (RDRAND / RNDR where the CPU
- *                          has them, a cycle counter otherwise). Kernel
- *                          mode; called once, at hak_init.
- *
- * CPU-local state
- *   arch_irq_save()        -> flags; masks maskable interrupts on this CPU.
- *                          Must only be called where the CPU may mask IRQs
- *                          (kernel mode); never from the hosted port.
- *   arch_irq_restore(f)    restores the state arch_irq_save() returned.
- *   arch_cpu_id()          -> dense CPU index 0..n-1 of the calling CPU, as
- *                          the boot code stored it (GS-based per-CPU area on
- *                          x86_64, TPIDR_EL1 on aarch64). Valid only while
- *                          the caller cannot migrate (IRQs off or pinned).
+ * Functions (kernel mode)
+ *   void arch_cpu_relax(void)           spin-wait hint (PAUSE / YIELD)
+ *   unsigned long arch_irq_save(void)   mask maskable IRQs on this CPU,
+ *                                       return the previous state
+ *   void arch_irq_restore(unsigned long) restore exactly that state
+ *   int arch_irqs_disabled(void)        for debug assertions
+ *   unsigned arch_cpu_id(void)          dense index 0..n-1 of the calling
+ *                                       CPU, from the source the embedder
+ *                                       set up (see the arch's header for
+ *                                       the build-time choices); valid
+ *                                       while the caller cannot migrate;
+ *                                       must not trap
+ *   int arch_cpu_id_source_ok(void)     0 if this CPU's id source was
+ *                                       plainly never set up (debug builds
+ *                                       check it; may be slow)
+ *   unsigned long arch_cpu_hw_id(void)  a hardware identity of the CPU
+ *                                       (MPIDR, APIC id) for the debug
+ *                                       owner check; may be slow
+ *   unsigned long arch_entropy(void)    some random bits (RDRAND / RNDR,
+ *                                       else a cycle counter); once, at
+ *                                       hak_init
  */
 #ifndef HAKMEM_ARCH_H
 #define HAKMEM_ARCH_H
@@ -59,48 +61,24 @@
 #ifndef ARCH_PAGE_SHIFT
 #error "arch_impl.h must define ARCH_PAGE_SHIFT"
 #endif
-#ifndef ARCH_HAS_CAS128
-#error "arch_impl.h must define ARCH_HAS_CAS128 (0 or 1)"
-#endif
 
 _Static_assert((ARCH_CACHELINE & (ARCH_CACHELINE - 1)) == 0,
 	       "cache line must be a power of two");
+_Static_assert(ARCH_PAGE_SHIFT >= 12 && ARCH_PAGE_SHIFT <= 16,
+	       "pages of 4 to 64 KiB");
 
-/*
- * Generic fallbacks built on the compiler's __atomic builtins, which are
- * inline instructions for word sizes on both architectures (aarch64 builds
- * pass -mno-outline-atomics). An arch overrides any of them by defining a
- * macro of the same name first.
- */
-#ifndef arch_load_acquire
-#define arch_load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#endif
-#ifndef arch_load_relaxed
-#define arch_load_relaxed(p) __atomic_load_n((p), __ATOMIC_RELAXED)
-#endif
-#ifndef arch_store_release
-#define arch_store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-#endif
-#ifndef arch_store_relaxed
-#define arch_store_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#endif
-#ifndef arch_cas
-#define arch_cas(p, o, n)                                                      \
-	({                                                                     \
-		__typeof__(*(p)) __o = (o);                                    \
-		__atomic_compare_exchange_n((p), &__o, (n), 0,                 \
-					    __ATOMIC_ACQ_REL,                  \
-					    __ATOMIC_ACQUIRE);                 \
-	})
-#endif
-#ifndef arch_xchg
-#define arch_xchg(p, v) __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
-#endif
-#ifndef arch_fetch_add
-#define arch_fetch_add(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
-#endif
-#ifndef arch_compiler_barrier
-#define arch_compiler_barrier() __asm__ __volatile__("" ::: "memory")
-#endif
+/* Each contract function exists with exactly the documented type. */
+#define HAK_CONTRACT_FN(fn, type)                                              \
+	_Static_assert(__builtin_types_compatible_p(__typeof__(&fn), type),    \
+		       #fn " must be " #type)
+
+HAK_CONTRACT_FN(arch_cpu_relax, void (*)(void));
+HAK_CONTRACT_FN(arch_irq_save, unsigned long (*)(void));
+HAK_CONTRACT_FN(arch_irq_restore, void (*)(unsigned long));
+HAK_CONTRACT_FN(arch_irqs_disabled, int (*)(void));
+HAK_CONTRACT_FN(arch_cpu_id, unsigned (*)(void));
+HAK_CONTRACT_FN(arch_cpu_id_source_ok, int (*)(void));
+HAK_CONTRACT_FN(arch_cpu_hw_id, unsigned long (*)(void));
+HAK_CONTRACT_FN(arch_entropy, unsigned long (*)(void));
 
 #endif /* HAKMEM_ARCH_H */

@@ -6,34 +6,49 @@
  * The Makefile puts port/$(PORT)/include on the include path, so
  * "hakmem/port_impl.h" is the selected port. Run-time hooks (the page
  * provider, the report sink) come through struct hak_config instead; these
- * are the ones on the fast path, so they are inlined.
+ * are the ones on the fast path, so they are inlined. Every item is checked
+ * below: a port missing one, or defining it with another type, fails the
+ * build.
+ *
+ * Capabilities (0 or 1)
+ *   HAK_PORT_REMOTE_EXCLUSIVE  enter_remote excludes the cache's owner
+ *                              (hosted: a lock); 0: other CPUs' caches are
+ *                              reached by request (mm/remote.c)
+ *   HAK_PORT_TRYENTER_CAN_FAIL try_enter may fail on a busy cache
+ *   HAK_PORT_HAS_RSEQ          the magazine operations may run as rseq
+ *                              sections (hak_port_rseq_active/_area)
+ *   HAK_PORT_HW_CPUS           an index is a hardware CPU (bare metal), so
+ *                              HAK_CHECK_CPU_OWNER can check it
  *
  * Per-CPU critical section
  *   unsigned hak_port_pcpu_enter(unsigned long *flags)
  *       Enter the critical section of *some* CPU's cache and return its
- *       index (< the ncpus given to hak_init). Until the matching exit,
- *       nothing else on any CPU may enter the section for that index: not
- *       another thread, not an interrupt handler. Bare metal: mask IRQs and
- *       return arch_cpu_id(). Hosted: a per-CPU trylock. Never blocks on a
- *       holder that may be preempted on the same CPU.
+ *       index. Until the matching exit, nothing else on any CPU may enter
+ *       the section for that index: not another thread, not an interrupt
+ *       handler. Bare metal: mask IRQs and return the CPU id (an index
+ *       >= ncpus is caught by the caller). Hosted: a per-CPU trylock.
+ *       Never blocks on a holder that may be preempted on the same CPU.
  *   int hak_port_pcpu_try_enter(unsigned long *flags)
  *       As enter, but never waits: returns -1 (and holds nothing) when the
- *       port would have to wait. The fast paths use it and fall back to
- *       the blocking enter on -1.
+ *       port would have to wait. The fast paths use it.
  *   void hak_port_pcpu_exit(unsigned cpu, unsigned long flags)
- *   int  hak_port_pcpu_enter_remote(unsigned cpu, unsigned long *flags)
- *       Enter the section of a given CPU from another one, for draining
- *       (hak_trim, hak_cpu_offline). Returns 1 if the port can guarantee
- *       exclusion, 0 if it cannot (bare metal: the caller must then know
- *       the CPU is offline).
- *   void hak_port_pcpu_exit_remote(unsigned cpu, unsigned long flags)
- *   HAK_PORT_REMOTE_EXCLUSIVE  1 if enter_remote always excludes the owner.
- *
+ *   int hak_port_pcpu_enter_remote(unsigned cpu, unsigned long *flags,
+ *                                  uint32_t *excl)
+ *       Enter the section of a given CPU from another one (hak_trim,
+ *       hak_check on the hosted port; hak_cpu_offline everywhere). excl is
+ *       the cache's exclusion word, for rseq ports. Returns 1 if the port
+ *       excluded the owner, 0 if it cannot (bare metal: the caller must
+ *       know the CPU is offline).
+ *   void hak_port_pcpu_exit_remote(unsigned cpu, unsigned long flags,
+ *                                  uint32_t *excl)
+ *   int hak_port_pcpu_held(unsigned cpu)
+ *       For debug assertions: the caller is inside cpu's section.
  *   unsigned hak_port_cpu_hint(void)
  *       The CPU the caller runs on, for reports only; takes no lock.
  *
  * Shared locks (the shard and global spinlocks)
- *   unsigned long hak_port_irq_save(void), hak_port_irq_restore(flags)
+ *   unsigned long hak_port_irq_save(void)
+ *   void hak_port_irq_restore(unsigned long flags)
  *       Mask / restore IRQs around a shared lock so that a holder is never
  *       interrupted on its CPU by code that wants the same lock. No-ops on
  *       the hosted port.
@@ -42,7 +57,7 @@
  *       cpu_relax on bare metal, a yield to the holder's thread once the
  *       wait is long on the hosted port (its holder may be preempted).
  *
- * Lifecycle
+ * Lifecycle and the rest
  *   int hak_port_lazy_init(void)
  *       Called when an allocation finds hakmem uninitialised. Hosted: init
  *       over mmap and return 0. Bare metal: return -1 (the embedder must
@@ -54,24 +69,51 @@
  *   uint64_t hak_port_entropy(void)  a few bits of entropy or a counter.
  *   void hak_port_trap(void)         stop execution (no panic hook given).
  *   const char *hak_port_fast_path_name(void)  for hak_stats().fast_path.
- *
- * Restartable sequences (optional, HAK_PORT_HAS_RSEQ)
+ *   void hak_port_report_fallback(const struct hak_report *r)
+ *       Where reports go before hak_init installed the embedder's hook
+ *       (hosted: the default stderr sink; bare metal: nowhere).
  *   int hak_port_rseq_active(void)   the magazine operations run as the
- *       arch's rseq sections (arch/<arch>/include/hakmem/rseq.h)
- *   long hak_port_rseq_area(void)    offset of the rseq area from the
- *       thread pointer
- *   HAK_PORT_TRYENTER_CAN_FAIL       1 if try_enter may fail on a busy cache
+ *       port's rseq sections now (always 0 where HAK_PORT_HAS_RSEQ is 0)
+ *   long hak_port_rseq_area(void)    with HAK_PORT_HAS_RSEQ: offset of the
+ *       rseq area from the thread pointer
  */
 #ifndef HAKMEM_PORT_H
 #define HAKMEM_PORT_H
 
+#include <stdint.h>
+
+#include "hakmem.h"
+#include "hakmem/arch.h"
 #include "hakmem/port_impl.h"
 
-#ifndef HAK_PORT_NAME
-#error "port_impl.h must define HAK_PORT_NAME"
+#if !defined(HAK_PORT_REMOTE_EXCLUSIVE) ||                                     \
+	!defined(HAK_PORT_TRYENTER_CAN_FAIL) || !defined(HAK_PORT_HAS_RSEQ) || \
+	!defined(HAK_PORT_HW_CPUS)
+#error "port_impl.h must define every HAK_PORT_* capability (0 or 1)"
 #endif
-#ifndef HAK_PORT_REMOTE_EXCLUSIVE
-#error "port_impl.h must define HAK_PORT_REMOTE_EXCLUSIVE"
+
+HAK_CONTRACT_FN(hak_port_pcpu_enter, unsigned (*)(unsigned long *));
+HAK_CONTRACT_FN(hak_port_pcpu_try_enter, int (*)(unsigned long *));
+HAK_CONTRACT_FN(hak_port_pcpu_exit, void (*)(unsigned, unsigned long));
+HAK_CONTRACT_FN(hak_port_pcpu_enter_remote,
+		int (*)(unsigned, unsigned long *, uint32_t *));
+HAK_CONTRACT_FN(hak_port_pcpu_exit_remote,
+		void (*)(unsigned, unsigned long, uint32_t *));
+HAK_CONTRACT_FN(hak_port_pcpu_held, int (*)(unsigned));
+HAK_CONTRACT_FN(hak_port_cpu_hint, unsigned (*)(void));
+HAK_CONTRACT_FN(hak_port_irq_save, unsigned long (*)(void));
+HAK_CONTRACT_FN(hak_port_irq_restore, void (*)(unsigned long));
+HAK_CONTRACT_FN(hak_port_spin_wait, void (*)(unsigned));
+HAK_CONTRACT_FN(hak_port_lazy_init, int (*)(void));
+HAK_CONTRACT_FN(hak_port_set_ncpus, void (*)(unsigned));
+HAK_CONTRACT_FN(hak_port_set_errno, void (*)(int));
+HAK_CONTRACT_FN(hak_port_entropy, uint64_t (*)(void));
+HAK_CONTRACT_FN(hak_port_trap, void (*)(void));
+HAK_CONTRACT_FN(hak_port_fast_path_name, const char *(*)(void));
+HAK_CONTRACT_FN(hak_port_report_fallback, void (*)(const struct hak_report *));
+HAK_CONTRACT_FN(hak_port_rseq_active, int (*)(void));
+#if HAK_PORT_HAS_RSEQ
+HAK_CONTRACT_FN(hak_port_rseq_area, long (*)(void));
 #endif
 
 #endif /* HAKMEM_PORT_H */

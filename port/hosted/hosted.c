@@ -68,16 +68,19 @@ void hak_hosted_choose_mode(unsigned ncpus)
 	__atomic_store_n(&hak_hosted_rseq_area_off, off, __ATOMIC_RELEASE);
 }
 
-int hak_hosted_remote_enter(unsigned cpu, uint32_t *excl)
+/* Wait for a cache's lock. Its holder may be a preempted thread: spin a
+ * little, then yield to it (the same policy as hak_port_spin_wait). */
+static void lock_wait(unsigned cpu)
 {
 	unsigned spins = 0;
 
-	while (!hak_hosted_trylock(cpu)) {
-		if (++spins > 64)
-			sched_yield();
-		else
-			arch_cpu_relax();
-	}
+	while (!hak_hosted_trylock(cpu))
+		hak_port_spin_wait(++spins);
+}
+
+int hak_hosted_remote_enter(unsigned cpu, uint32_t *excl)
+{
+	lock_wait(cpu);
 	if (hak_port_rseq_active()) {
 		__atomic_store_n(excl, 1, __ATOMIC_SEQ_CST);
 		/* Abort every rseq section on that CPU: one that read excl
@@ -108,7 +111,7 @@ void hak_hosted_yield(void)
 unsigned hak_hosted_pcpu_enter_slow(unsigned cpu)
 {
 	unsigned n = __atomic_load_n(&hak_hosted_ncpus, __ATOMIC_RELAXED);
-	unsigned i, spins = 0;
+	unsigned i;
 
 	for (i = 1; i < n; i++) {
 		unsigned c = (cpu + i) % n;
@@ -116,12 +119,7 @@ unsigned hak_hosted_pcpu_enter_slow(unsigned cpu)
 		if (hak_hosted_trylock(c))
 			return c;
 	}
-	while (!hak_hosted_trylock(cpu)) {
-		if (++spins > 64)
-			sched_yield();
-		else
-			arch_cpu_relax();
-	}
+	lock_wait(cpu);
 	return cpu;
 }
 
@@ -297,10 +295,8 @@ int hak_hosted_lazy_init(void)
 		return 0;
 	}
 	/* Another thread is initialising: bounded by its hak_init. */
-	while (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == 1) {
-		if (++spins > 64)
-			sched_yield();
-	}
+	while (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == 1)
+		hak_port_spin_wait(++spins);
 	return __atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == 2 ? 0 : -1;
 }
 
@@ -311,8 +307,7 @@ static void fork_prepare(void)
 	unsigned c;
 
 	for (c = 0; c < HAK_MAX_CPUS; c++)
-		while (!hak_hosted_trylock(c))
-			sched_yield();
+		lock_wait(c);
 	for (c = 0; c < HAK_NCLASSES; c++)
 		hak_lock(&hak_heap.shard[c].lock);
 	hak_lock(&hak_heap.lock);

@@ -20,7 +20,7 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer $(WARN) \
 	       -fno-sanitize-recover=undefined \
 	       -DHAK_HOSTED_TEST_HOOKS -DHAK_HOSTED_NO_RSEQ_BUILD \
 	       -Iinclude -Iarch/$(HOST_ARCH)/include -Iport/hosted/include \
-	       -Iport/hosted $(if $(filter x86_64,$(HOST_ARCH)),-mcx16)
+	       -Iport/hosted
 FUZZ_DEPS := tests/fuzz/fuzz_heap.c tests/fuzz/fuzz.mk $(FUZZ_SRCS) \
 	     $(wildcard include/*.h include/hakmem/*.h mm/*.h port/hosted/*.h \
 		port/hosted/include/hakmem/*.h arch/$(HOST_ARCH)/include/hakmem/*.h)

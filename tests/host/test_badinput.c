@@ -142,7 +142,13 @@ static void interior_pointers(void)
  * invalid free (never allocated), not a double free. */
 static void never_allocated(void)
 {
-	char *p = hak_malloc(64);
+	char *p;
+
+	/* The debug build's blocks carry a header, so p + 32 KiB is not an
+	 * object start there; its own layer classifies it (test_debug). */
+	if (HAK_DEBUG)
+		return;
+	p = hak_malloc(64);
 
 	/* The slab holds 1024 64-byte objects; a few hundred are out. */
 	EXPECT(HAK_EV_INVALID_FREE, p + 4096 * 8, hak_free(p + 4096 * 8));

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_pagemap - the page map over both halves of the canonical 48-bit
- * address space. A higher-half kernel's heap (0xffff800000000000 up, e.g.
- * at 0xffffffff80000000) must map like a user-space one; the two halves
- * must never share an entry; a non-canonical address must be refused by
- * set and read as "not hakmem's" by get, never as the entry of the
- * canonical address with the same low 48 bits. The addresses are never
- * dereferenced, so a hosted test can use kernel ones.
+ * test_pagemap - the page map over every address a 48-bit VA kernel or
+ * program can use: bits 48-63 all 0 (x86_64's lower half, aarch64's user
+ * space, which reaches 2^48 with bit 47 set) or all 1 (x86_64's upper half,
+ * aarch64's kernel space). A higher-half kernel's heap (e.g. at
+ * 0xffffffff80000000) must map like a user-space one; the two kinds must
+ * never share an entry; any other address must be refused by set and read
+ * as "not hakmem's" by get, never as the entry of a mappable address with
+ * the same low 48 bits. The addresses are never dereferenced, so a hosted
+ * test can use kernel ones.
  */
 #include "check.h"
 #include "../../mm/internal.h"
@@ -19,17 +21,21 @@ static const uintptr_t canonical[] = {
 	0xffffffff80000000,	/* -mcmodel=kernel image base */
 	0xffffffff802ed000,
 	0xfffffffffffff000,	/* last page */
+	0x0000800000000000,	/* aarch64 user space above 2^47 */
+	0x0000fffffffff000,	/* top of aarch64 user space */
+	0xffff000000000000,	/* bottom of aarch64 kernel space */
+	0xffff7ffffffff000,	/* aarch64 kernel space below x86's half */
 };
 
-/* Each shares its low 48 bits with a canonical address above. */
+/* Bits 48-63 neither all 0 nor all 1; most share their low 48 bits with
+ * a mappable address above. */
 static const uintptr_t noncanonical[] = {
 	0x0001000000001000,
-	0xffff7ffffffff000,
 	0x8000123456789000,
-	0x0000800000000000,
 	0x7fffffff80000000,
 	0x00007fff802ed000 | (1ULL << 63),
-	0x0000fffffffff000,
+	0x0001fffffffff000,
+	0xfffe000000000000,
 };
 
 #define NCANON (sizeof(canonical) / sizeof(canonical[0]))

@@ -6,9 +6,9 @@
  * affinity values are sparse, so they are mapped at boot). IRQs are masked
  * through DAIF.I. Word atomics come from the compiler builtins: LDXR/STXR
  * loops for -march=armv8-a, LSE instructions (CAS, LDADD, SWP) for
- * armv8.1-a; the double-width CAS is LDXP/STXP or CASP accordingly.
+ * armv8.1-a (build with -mno-outline-atomics so they stay inline).
  * aarch64 is weakly ordered: every publication of a pointer another CPU
- * follows goes through arch_store_release / arch_load_acquire.
+ * follows is a release store matched by an acquire load.
  */
 #ifndef HAKMEM_ARCH_IMPL_H
 #define HAKMEM_ARCH_IMPL_H
@@ -17,22 +17,6 @@
 /* CTR_EL0 says 64 on most cores, 128 on some: pad for the larger one. */
 #define ARCH_CACHELINE 128
 #define ARCH_PAGE_SHIFT 12
-#define ARCH_HAS_CAS128 1
-
-static inline void arch_mb(void)
-{
-	__asm__ __volatile__("dmb ish" ::: "memory");
-}
-
-static inline void arch_rmb(void)
-{
-	__asm__ __volatile__("dmb ishld" ::: "memory");
-}
-
-static inline void arch_wmb(void)
-{
-	__asm__ __volatile__("dmb ishst" ::: "memory");
-}
 
 static inline void arch_cpu_relax(void)
 {
@@ -138,12 +122,6 @@ static inline unsigned long arch_entropy(void)
 		}
 	__asm__ __volatile__("mrs %0, cntvct_el0" : "=r"(v));
 	return v * 0x9e3779b97f4a7c15UL;
-}
-
-static inline int arch_cas128(unsigned __int128 *p, unsigned __int128 old,
-			      unsigned __int128 new_val)
-{
-	return __sync_bool_compare_and_swap(p, old, new_val);
 }
 
 #endif /* HAKMEM_ARCH_IMPL_H */

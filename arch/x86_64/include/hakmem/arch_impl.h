@@ -15,27 +15,10 @@
 /* 64-byte lines, but the adjacent-line prefetcher pulls pairs: pad to 128. */
 #define ARCH_CACHELINE 128
 #define ARCH_PAGE_SHIFT 12
-#define ARCH_HAS_CAS128 1
 
 #ifndef ARCH_X86_GS_CPU_OFFSET
 #define ARCH_X86_GS_CPU_OFFSET 0
 #endif
-
-static inline void arch_mb(void)
-{
-	__asm__ __volatile__("mfence" ::: "memory");
-}
-
-/* TSO: loads are not reordered with loads, stores not with stores. */
-static inline void arch_rmb(void)
-{
-	__asm__ __volatile__("" ::: "memory");
-}
-
-static inline void arch_wmb(void)
-{
-	__asm__ __volatile__("" ::: "memory");
-}
 
 static inline void arch_cpu_relax(void)
 {
@@ -157,13 +140,6 @@ static inline unsigned long arch_entropy(void)
 		}
 	__asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
 	return ((unsigned long)hi << 32 | lo) * 0x9e3779b97f4a7c15UL;
-}
-
-/* CMPXCHG16B; needs -mcx16 and a 16-byte aligned target. */
-static inline int arch_cas128(unsigned __int128 *p, unsigned __int128 old,
-			      unsigned __int128 new_val)
-{
-	return __sync_bool_compare_and_swap(p, old, new_val);
 }
 
 #endif /* HAKMEM_ARCH_IMPL_H */

@@ -18,7 +18,6 @@
 #include "hakmem/arch.h"
 #include "hakmem/config.h"
 
-#define HAK_PORT_NAME "baremetal"
 #define HAK_PORT_REMOTE_EXCLUSIVE 0
 #define HAK_PORT_TRYENTER_CAN_FAIL 0
 #define HAK_PORT_HAS_RSEQ 0
@@ -58,6 +57,14 @@ static inline void hak_port_pcpu_exit(unsigned cpu, unsigned long flags)
 {
 	(void)cpu;
 	arch_irq_restore(flags);
+}
+
+/* For assertions: the calling context is in cpu's section (or, remote,
+ * holds it): IRQs are masked. */
+static inline int hak_port_pcpu_held(unsigned cpu)
+{
+	(void)cpu;
+	return arch_irqs_disabled();
 }
 
 static inline int hak_port_pcpu_enter_remote(unsigned cpu, unsigned long *flags,
@@ -108,6 +115,11 @@ static inline void hak_port_set_ncpus(unsigned n)
 static inline void hak_port_set_errno(int e)
 {
 	(void)e;
+}
+
+static inline int hak_port_rseq_active(void)
+{
+	return 0;
 }
 
 static inline const char *hak_port_fast_path_name(void)

@@ -21,14 +21,18 @@
 #include "hakmem/arch.h"
 #include "hakmem/config.h"
 
-#define HAK_PORT_NAME "hosted"
 #define HAK_PORT_REMOTE_EXCLUSIVE 1
 #define HAK_PORT_TRYENTER_CAN_FAIL 1
 /* Cache indices are not hardware CPUs: threads pick any free cache. */
 #define HAK_PORT_HW_CPUS 0
 
-#if __has_include("hakmem/rseq.h")
-#include "hakmem/rseq.h"
+/* The rseq sections are this port's code for each arch: they rely on
+ * glibc's rseq ABI and on struct hak_pcpu's layout (mm/internal.h). An
+ * arch without a file here runs the trylock fallback. */
+#if defined(__x86_64__)
+#include "hakmem/rseq/x86_64.h"
+#elif defined(__aarch64__)
+#include "hakmem/rseq/aarch64.h"
 #endif
 #if defined(ARCH_HAS_RSEQ) && !defined(HAK_HOSTED_NO_RSEQ_BUILD)
 #define HAK_PORT_HAS_RSEQ 1
@@ -155,6 +159,13 @@ static inline void hak_port_pcpu_exit(unsigned cpu, unsigned long flags)
 {
 	(void)flags;
 	__atomic_store_n(&hak_hosted_locks[cpu].v, 0, __ATOMIC_RELEASE);
+}
+
+/* For assertions: cpu's cache is held (its lock; rseq sections hold
+ * nothing a C function could check, but they never call C code). */
+static inline int hak_port_pcpu_held(unsigned cpu)
+{
+	return __atomic_load_n(&hak_hosted_locks[cpu].v, __ATOMIC_RELAXED) != 0;
 }
 
 /* Lock the cache; in rseq mode also raise excl and fence the CPU so that

@@ -2,7 +2,7 @@
 /*
  * aarch64 restartable sequences for the hosted port's per-CPU magazines.
  *
- * Same contract as arch/x86_64/include/hakmem/rseq.h: each operation is
+ * Same contract as rseq/x86_64.h: each operation is
  * one rseq critical section that reads the CPU id from the thread's rseq
  * area, finds that CPU's cache, checks that no remote CPU holds it
  * exclusively, and commits with a single 64-bit store of the magazine

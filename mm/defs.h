@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * defs.h - the derived layout constants and the few macros every mm/ file
+ * uses. The tunables they derive from are include/hakmem/config.h's.
+ */
+#ifndef HAKMEM_MM_DEFS_H
+#define HAKMEM_MM_DEFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hakmem/arch.h"
+#include "hakmem/config.h"
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define hak_cacheline_aligned __attribute__((aligned(ARCH_CACHELINE)))
+/* For the few functions that make up the fast paths. */
+#define hak_always_inline inline __attribute__((always_inline))
+
+#define HAK_PAGE_SHIFT ARCH_PAGE_SHIFT
+#define HAK_PAGE_SIZE (1UL << HAK_PAGE_SHIFT)
+#define HAK_SLAB_SIZE (1UL << HAK_SLAB_SHIFT)
+#define HAK_SUPERSLAB_SIZE (1UL << HAK_SUPERSLAB_SHIFT)
+#define HAK_SLABS_PER_SS (1U << (HAK_SUPERSLAB_SHIFT - HAK_SLAB_SHIFT))
+#define HAK_MIN_OBJECT 16
+#define HAK_SLAB_MAX_OBJECTS (HAK_SLAB_SIZE / HAK_MIN_OBJECT)
+#define HAK_SLAB_BITMAP_WORDS (HAK_SLAB_MAX_OBJECTS / 64)
+#define HAK_SS_MAGIC 0x68616b6d53534c42ULL /* "hakmSSLB" */
+
+#define hak_round_up(x, a) (((x) + (a)-1) & ~((uintptr_t)(a)-1))
+
+#endif /* HAKMEM_MM_DEFS_H */

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * layout.h - the data structures: slab and superslab headers, per-CPU
+ * magazines, shards, the page map's encoding, the large-run cache and the
+ * heap object, with _Static_assert on every layout assumption. The one
+ * source of truth for their sizes and offsets (the rseq sections in
+ * port/hosted rely on the per-CPU layout asserted here).
+ */
+#ifndef HAKMEM_MM_LAYOUT_H
+#define HAKMEM_MM_LAYOUT_H
+
+#include "hakmem.h"
+#include "list.h"
+#include "sizeclass.h"
+#include "sync.h"
+
+/* ---- slab and superslab layout -------------------------------------- */
+
+struct hak_superslab;
+
+struct hak_slab {
+	/* Set under the shard lock before any object leaves the slab; read
+	 * lock-free by free(). span == 0 while the unit is not carved, so
+	 * every pointer into it fails the range check. */
+	uintptr_t start; /* address of object 0 */
+	uint32_t span;	 /* capacity * size */
+	uint32_t size;
+	uint32_t inv;
+	uint16_t capacity;
+	uint8_t cls;   /* HAK_CLASS_NONE while free */
+	uint8_t index; /* position in its superslab, fixed */
+	/* Under the shard lock. */
+	uint16_t nfree;	    /* bits set in bits[] */
+	uint16_t hint;	    /* no set bit in bits[0..hint) */
+	uint16_t on_list;   /* 0 none, 1 partial, 2 empty */
+	uint16_t cache_cap; /* the class's per-CPU cache capacity, for free() */
+	/* Objects [0, hwm) have been handed out since the slab was carved
+	 * (refills take the lowest free index first), so a free object at
+	 * or above hwm was never allocated: free() of it is an invalid free,
+	 * not a double free. Read lock-free when classifying a refusal. */
+	uint16_t hwm;
+	struct hak_list link; /* on its shard's partial or empty list */
+	/* 1 = object free in the slab. Written under the shard lock with
+	 * relaxed atomics, read lock-free by free()'s double-free check. */
+	uint64_t bits[HAK_SLAB_BITMAP_WORDS];
+};
+
+struct hak_superslab {
+	uint64_t magic;
+	/* Under the global lock. */
+	struct hak_list all;   /* on hak_heap.ss_all: every superslab */
+	struct hak_list avail; /* on hak_heap.ss_avail: with a free unit */
+	uint32_t used_mask; /* bit i: slab i carved for some class */
+	uint32_t in_avail;
+	struct hak_slab slab[HAK_SLABS_PER_SS];
+};
+
+#define HAK_SS_HEADER_SIZE                                                     \
+	hak_round_up(sizeof(struct hak_superslab), HAK_PAGE_SIZE)
+
+_Static_assert(HAK_SLAB_SHIFT >= HAK_PAGE_SHIFT + 2, "slab >= 4 pages");
+_Static_assert(HAK_SUPERSLAB_SHIFT > HAK_SLAB_SHIFT, "superslab > slab");
+_Static_assert(HAK_SLABS_PER_SS <= 32, "used_mask is 32 bits");
+_Static_assert(HAK_SLAB_MAX_OBJECTS <= 65535, "16-bit object counts");
+_Static_assert(HAK_SLAB_MAX_OBJECTS % 64 == 0, "whole bitmap words");
+_Static_assert(sizeof(struct hak_superslab) + HAK_POOL_MAX <= HAK_SLAB_SIZE,
+	       "slab 0 must hold its header and one object of every class");
+_Static_assert(HAK_POOL_MAX * 2 <= HAK_SLAB_SIZE,
+	       "other slabs must hold two objects of every class");
+_Static_assert(HAK_MAX_CPUS <= HAK_MAX_CPUS_LIMIT, "HAK_MAX_CPUS too big");
+_Static_assert((HAK_CACHE_MIN & 1) == 0 && HAK_CACHE_MIN >= 2,
+	       "cache halves must be whole");
+
+static inline struct hak_superslab *hak_slab_ss(struct hak_slab *s)
+{
+	return (struct hak_superslab *)((uintptr_t)s &
+					~(HAK_SUPERSLAB_SIZE - 1));
+}
+
+static inline uintptr_t hak_slab_base(struct hak_slab *s)
+{
+	return (uintptr_t)hak_slab_ss(s) +
+	       ((uintptr_t)s->index << HAK_SLAB_SHIFT);
+}
+
+/* Objects come from valid pointers only: callers checked the page map. */
+static inline struct hak_slab *hak_slab_of_object(uintptr_t p)
+{
+	struct hak_superslab *ss =
+		(struct hak_superslab *)(p & ~(HAK_SUPERSLAB_SIZE - 1));
+
+	return &ss->slab[(p & (HAK_SUPERSLAB_SIZE - 1)) >> HAK_SLAB_SHIFT];
+}
+
+static inline int hak_slab_bit_is_free(struct hak_slab *s, uint32_t idx)
+{
+	uint64_t w = __atomic_load_n(&s->bits[idx >> 6], __ATOMIC_RELAXED);
+
+	return (w >> (idx & 63)) & 1;
+}
+
+/* ---- per-CPU caches ------------------------------------------------- */
+
+/*
+ * A magazine: a bounded stack of free object pointers of one class.
+ * hdr packs the count (low HAK_MAG_COUNT_BITS) with an operation counter
+ * (the rest): every pop is one store of hdr + HAK_MAG_OP - 1, every push
+ * one store of hdr + HAK_MAG_OP + 1. So an operation's commit, its count
+ * and its statistics are the same single store: no separate counters on
+ * the fast path, and exactly the one-store commit an rseq section needs.
+ * The capacity is hak_classes[cls].cache_cap.
+ */
+#define HAK_MAG_COUNT_BITS 16
+#define HAK_MAG_COUNT_MASK ((1ULL << HAK_MAG_COUNT_BITS) - 1)
+#define HAK_MAG_OP (1ULL << HAK_MAG_COUNT_BITS)
+
+struct hak_mag {
+	uint64_t hdr;
+	void **slots;
+};
+
+struct hak_pcpu {
+	/* Nonzero while another CPU holds this cache exclusively (ports whose
+	 * fast path is an rseq section check it inside the section). */
+	uint32_t excl;
+	/* Cross-CPU requests (remote.c), atomics: HAK_REQ_* bits other CPUs
+	 * posted, how many posts (seq) and up to which post the owner has
+	 * served them (done). Only ports that cannot lock a remote cache
+	 * (HAK_PORT_REMOTE_EXCLUSIVE 0) use them. */
+	uint32_t req;
+	struct hak_mag mag[HAK_NCLASSES];
+	uint32_t req_seq, req_done;
+	uint32_t check_bad; /* violations found by requested checks, ever */
+	uint32_t offline;   /* 1 after hak_cpu_offline, until a slow path */
+	/* HAK_CHECK_CPU_OWNER: arch_cpu_hw_id() + 1 of the CPU that first
+	 * used this slot; 0 while none has. */
+	uint64_t hw_owner;
+	/* Slow-path counters, atomic adds: misses, batches moved. */
+	uint64_t alloc_misses, free_misses, refills, drains;
+	/* slot storage follows, cache line aligned */
+} hak_cacheline_aligned;
+
+#define HAK_REQ_DRAIN 1u
+#define HAK_REQ_CHECK 2u
+
+_Static_assert(HAK_CACHE_MAX < HAK_MAG_COUNT_MASK, "count fits the header");
+/* What port/hosted/include/hakmem/rseq/<arch>.h assumes about the layout. */
+_Static_assert(__builtin_offsetof(struct hak_pcpu, excl) == 0, "excl first");
+_Static_assert(__builtin_offsetof(struct hak_mag, hdr) == 0 &&
+		       __builtin_offsetof(struct hak_mag, slots) == 8 &&
+		       sizeof(struct hak_mag) == 16,
+	       "magazine layout");
+#define HAK_MAG_OFFSET(cls)                                                    \
+	(__builtin_offsetof(struct hak_pcpu, mag) +                            \
+	 (unsigned long)(cls) * sizeof(struct hak_mag))
+
+static inline uint64_t hak_mag_hdr(const struct hak_mag *m)
+{
+	return __atomic_load_n(&m->hdr, __ATOMIC_RELAXED);
+}
+
+static inline void hak_mag_set_hdr(struct hak_mag *m, uint64_t hdr)
+{
+	__atomic_store_n(&m->hdr, hdr, __ATOMIC_RELAXED);
+}
+
+static inline void hak_stat_add(uint64_t *c, uint64_t v)
+{
+	__atomic_fetch_add(c, v, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t hak_stat_read(const uint64_t *c)
+{
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+/* ---- the shared pool ------------------------------------------------ */
+
+struct hak_shard {
+	hak_spinlock_t lock;
+	struct hak_list *partial; /* slabs with some objects free */
+	struct hak_list *empty;	  /* all objects free, kept for hysteresis */
+	uint32_t nempty;
+	uint32_t nslabs;      /* carved slabs of this class */
+	uint64_t out_objects; /* objects outside the slabs: live or cached */
+	/* Atomic: user operations served past the caches (slow paths). */
+	uint64_t bypass_allocs, bypass_frees;
+} hak_cacheline_aligned;
+
+/* ---- page map ------------------------------------------------------- */
+
+#define HAK_PM_BITS 12
+#define HAK_PM_FANOUT (1UL << HAK_PM_BITS)
+#define HAK_PM_ADDR_BITS (HAK_PAGE_SHIFT + 3 * HAK_PM_BITS) /* 48 */
+#define HAK_PM_ROOT_SHIFT (HAK_PAGE_SHIFT + 2 * HAK_PM_BITS)
+/* Slots per half (bits 48-63 all 0, or all 1) and in all. */
+#define HAK_PM_HALF (1UL << (HAK_PM_ADDR_BITS - HAK_PM_ROOT_SHIFT))
+#define HAK_PM_ROOT_SIZE (2 * HAK_PM_HALF)
+#define HAK_PM_TAG_MASK 3UL
+#define HAK_PM_TAG_SLAB 1UL
+#define HAK_PM_TAG_LARGE 2UL
+#define HAK_PM_TAG_TAIL 3UL /* debug build: a later page of a large run */
+
+/* The entries' encoding (pagemap.c describes it), in one place. */
+static inline uintptr_t hak_pm_tag(uintptr_t e)
+{
+	return e & HAK_PM_TAG_MASK;
+}
+
+static inline uintptr_t hak_pm_slab_entry(const void *slab)
+{
+	return (uintptr_t)slab | HAK_PM_TAG_SLAB;
+}
+
+/* A slab entry's slab (the tag is known to be HAK_PM_TAG_SLAB). */
+static inline void *hak_pm_slab(uintptr_t e)
+{
+	return (void *)(e - HAK_PM_TAG_SLAB);
+}
+
+/* A large run's first page: its length in pages. */
+static inline uintptr_t hak_pm_large_entry(size_t npages)
+{
+	return ((uintptr_t)npages << 2) | HAK_PM_TAG_LARGE;
+}
+
+/* Debug build: page i of a large run: its distance from the first. */
+static inline uintptr_t hak_pm_tail_entry(size_t i)
+{
+	return ((uintptr_t)i << 2) | HAK_PM_TAG_TAIL;
+}
+
+/* The page count of a large entry, the distance of a tail entry. */
+static inline size_t hak_pm_pages(uintptr_t e)
+{
+	return (size_t)(e >> 2);
+}
+
+/* ---- large_cache.c --------------------------------------------------- */
+
+struct hak_large_cache {
+	void *run[HAK_LARGE_CACHE_PAGES][HAK_LARGE_CACHE_WAYS];
+	uint8_t n[HAK_LARGE_CACHE_PAGES];
+	uint64_t bytes;
+};
+
+_Static_assert(HAK_LARGE_CACHE_WAYS < 256, "way count fits a byte");
+
+/* Global lock held (flush takes it). */
+void *hak_large_cache_take(size_t npages);
+int hak_large_cache_put(void *p, size_t npages);
+void hak_large_cache_flush(void);
+
+/* ---- the heap ------------------------------------------------------- */
+
+struct hak_heap {
+	int ready;
+	unsigned ncpus;
+	uint64_t secret; /* free-block cookie key */
+	struct hak_config cfg;
+	struct hak_pcpu *pcpu[HAK_MAX_CPUS];
+
+	/* Global lock and what it guards. */
+	hak_spinlock_t lock hak_cacheline_aligned;
+	struct hak_list *ss_all;   /* struct hak_superslab.all */
+	struct hak_list *ss_avail; /* struct hak_superslab.avail */
+	uint64_t nss;	    /* superslabs held */
+	uint64_t nss_empty; /* of which wholly empty */
+	uint64_t taken, returned, peak_held, meta;
+	uint64_t large_bytes, large_objects, large_allocs, large_frees;
+	struct hak_large_cache large_cache;
+
+	/* Atomics. */
+	uint64_t out_bytes hak_cacheline_aligned;
+	uint64_t peak_out;
+	uint64_t events[HAK_EV__COUNT];
+
+	struct hak_shard shard[HAK_NCLASSES];
+	uintptr_t **pagemap_root[HAK_PM_ROOT_SIZE];
+};
+
+extern struct hak_heap hak_heap;
+
+#endif /* HAKMEM_MM_LAYOUT_H */

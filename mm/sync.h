@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sync.h - how mm/ states and checks its invariants (HAK_ASSERT) and the
+ * shared spinlock (shards, the global lock): taken with IRQs masked,
+ * held for bounded work.
+ */
+#ifndef HAKMEM_MM_SYNC_H
+#define HAKMEM_MM_SYNC_H
+
+#include "defs.h"
+#include "hakmem/port.h"
+
+/* ---- invariants ------------------------------------------------------ */
+
+/*
+ * HAK_ASSERT(cond): debug builds check what the comments state ("global
+ * lock held", "inside cpu's critical section"), as Linux's VM_BUG_ON
+ * does, and panic naming the condition, file and line; release builds
+ * compile the check away (the condition is not evaluated).
+ */
+__attribute__((noreturn, cold)) void hak_assert_fail(const char *cond,
+						     const char *file,
+						     int line);
+#if HAK_DEBUG
+#define HAK_ASSERT(cond)                                                       \
+	do {                                                                   \
+		if (unlikely(!(cond)))                                         \
+			hak_assert_fail(#cond, __FILE__, __LINE__);            \
+	} while (0)
+#else
+#define HAK_ASSERT(cond) ((void)sizeof(!(cond)))
+#endif
+
+/* ---- spinlock (inline) ---------------------------------------------- */
+
+typedef struct {
+	int v;
+} hak_spinlock_t;
+
+/*
+ * Bounded wait: every holder runs with IRQs masked (bare metal) and does
+ * bounded work, so the wait is bounded by the number of CPUs times the
+ * longest critical section. The hosted port yields to a preempted holder.
+ */
+static inline unsigned long hak_lock(hak_spinlock_t *l)
+{
+	unsigned long flags = hak_port_irq_save();
+	unsigned spins = 0;
+
+	while (__atomic_exchange_n(&l->v, 1, __ATOMIC_ACQUIRE)) {
+		do
+			hak_port_spin_wait(++spins);
+		while (__atomic_load_n(&l->v, __ATOMIC_RELAXED));
+	}
+	return flags;
+}
+
+/* Someone holds l (for assertions: a spinlock records no owner). */
+static inline int hak_lock_held(hak_spinlock_t *l)
+{
+	return __atomic_load_n(&l->v, __ATOMIC_RELAXED) != 0;
+}
+
+static inline void hak_unlock(hak_spinlock_t *l, unsigned long flags)
+{
+	HAK_ASSERT(hak_lock_held(l));
+	__atomic_store_n(&l->v, 0, __ATOMIC_RELEASE);
+	hak_port_irq_restore(flags);
+}
+
+#endif /* HAKMEM_MM_SYNC_H */
