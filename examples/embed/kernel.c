@@ -20,10 +20,10 @@
 #include "board.h"
 #include "hakmem.h"
 
-#define PER_CPU 2000
+#define PER_CPU 600
 #define MAX_CPUS 64
 
-static const size_t sizes[] = { 24, 200, 1000, 3000, 20000, 100000 };
+static const size_t sizes[] = { 24, 200, 1000, 3000, 20000, 70000 };
 #define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
 
 static void *handoff[MAX_CPUS][PER_CPU / 2];

@@ -100,11 +100,13 @@ expect_pass x86_64 suite-debug 4
 expect_pass aarch64-llsc suite-debug 4
 expect_pass aarch64-lse suite-debug 4
 
-# ---- board smoke test and the demo ---------------------------------------
+# ---- board smoke test, the demo, docs/embedding.md's example -------------
 for arch in x86_64 aarch64-lse; do
 	expect_pass $arch smoke 4
 	expect_pass $arch demo 4
+	expect_pass $arch embed 4
 done
+expect_pass x86_64-kernel embed 4
 
 # ---- the suite as a higher-half kernel (linked at 0xffffffff80000000) -----
 expect_pass x86_64-kernel suite 4
