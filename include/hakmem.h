@@ -11,9 +11,12 @@
  *    at least; size classes that are multiples of a larger power of two
  *    are aligned to that power (up to 4 KiB), page runs to the page.
  *  - Complexity: O(1) and bounded in instructions and lock acquisitions,
- *    excluding the page provider's own cost (see docs/design.md). The
- *    exceptions are hak_check(), hak_trim() and hak_cpu_offline(), which
- *    walk the heap and are linear in its size.
+ *    excluding the page provider's own cost (see docs/design.md and the
+ *    measured bounds in docs/guarantees.md). The exceptions are
+ *    hak_check(), hak_trim() and hak_cpu_offline(), which walk the heap
+ *    and are linear in its size, and the reclaim pass an allocation makes
+ *    once when the provider is exhausted (what hak_trim does), before it
+ *    returns NULL.
  *  - Bad input (a foreign, interior or already-freed pointer, a bad
  *    alignment, an overflowing size) is reported through the report hook
  *    and leaves the heap consistent; the call returns NULL or does nothing.
@@ -187,8 +190,9 @@ int hak_init_region(void *base, size_t size, unsigned ncpus,
 		    void *report_ctx);
 
 /* Returns a block of at least size bytes, or NULL iff the provider is
- * exhausted or size is too large to represent. hak_malloc(0) returns a
- * unique minimum-size block. */
+ * exhausted (after one reclaim pass), size is too large to represent, or
+ * hakmem is not initialised (bare metal; the hosted port initialises
+ * itself). hak_malloc(0) returns a unique minimum-size block. */
 void *hak_malloc(size_t size);
 
 /* Frees ptr. NULL is a no-op. A pointer that is not the start of a live
