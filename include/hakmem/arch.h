@@ -42,10 +42,8 @@
  *   arch_irq_restore(f)    restores the state arch_irq_save() returned.
  *   arch_cpu_id()          -> dense CPU index 0..n-1 of the calling CPU, as
  *                          the boot code stored it (GS-based per-CPU area on
- *                          x86_64, TPIDR_EL1 on aarch64, by default; each
- *                          arch_impl.h names the build-time alternatives).
- *                          Valid only while the caller cannot migrate (IRQs
- *                          off or pinned).
+ *                          x86_64, TPIDR_EL1 on aarch64). Valid only while
+ *                          the caller cannot migrate (IRQs off or pinned).
  */
 #ifndef HAKMEM_ARCH_H
 #define HAKMEM_ARCH_H
