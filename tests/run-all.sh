@@ -45,7 +45,8 @@ if [ "$what" = host ] || [ "$what" = all ]; then
 		run "debug/$(basename "$t")" "$t"
 	done
 	for lib in build/x86_64 build/x86_64-kernel build/aarch64-llsc \
-		build/aarch64-lse build/debug/x86_64 build/debug/x86_64-kernel \
+		build/aarch64-lse build/x86_64-gsoff build/aarch64-idoff \
+		build/debug/x86_64 build/debug/x86_64-kernel \
 		build/debug/aarch64-llsc build/debug/aarch64-lse; do
 		case $lib in *x86_64*) cross="" ;; *) cross=aarch64-linux-gnu- ;; esac
 		run "nm/${lib#build/}" tests/check-nm.sh "$cross" "$lib/libhakmem.a"

@@ -7,8 +7,11 @@
  * with a status QEMU turns into its exit code. It is test/demo support,
  * not part of the allocator library.
  *
- * After boot each CPU's dense index 0..n-1 is what arch_cpu_id() returns
- * (GS per-CPU area on x86_64, TPIDR_EL1 on aarch64).
+ * After boot each CPU's dense index 0..n-1 is what arch_cpu_id() returns,
+ * from whichever id source the image was built for (hakmem/arch_impl.h):
+ * x86_64 the GS per-CPU area at ARCH_X86_GS_CPU_OFFSET, or TSC_AUX for
+ * RDPID; aarch64 TPIDR_EL1 (or ARCH_A64_CPU_ID_SYSREG) holding the index,
+ * or a per-CPU base with the index at ARCH_A64_CPU_ID_OFFSET.
  */
 #ifndef HAKMEM_TESTS_QEMU_BOARD_H
 #define HAKMEM_TESTS_QEMU_BOARD_H
@@ -57,8 +60,9 @@ unsigned long board_tick_hz(void);
  * Misuse tests only (tests/qemu/fail.c): make arch_cpu_id() on the calling
  * CPU return id from now on, as a kernel with a wrong id setup would; or
  * leave its id source as a kernel that forgot to set it up would (x86_64:
- * GS base 0; aarch64: TPIDR_EL1 0). The board's own per-CPU data is not
- * reachable afterwards: no timer on that CPU.
+ * GS base 0, or TSC_AUX 0 for RDPID; aarch64: the id register 0). The
+ * board's own per-CPU data is not reachable afterwards: no timer on that
+ * CPU.
  */
 void board_set_cpu_id(unsigned id);
 void board_unset_cpu_id(void);

@@ -12,7 +12,8 @@
 # board, its test sources and the matching freestanding libhakmem.a.
 # Flavour x86_64-kernel is the x86_64 suite as a higher-half kernel
 # (linked at 0xffffffff80000000 + 1 MiB, -mcmodel=kernel, against
-# build/x86_64-kernel/libhakmem.a); it builds the suite only.
+# build/x86_64-kernel/libhakmem.a); it builds the suite only. So do the
+# second-id-source flavours x86_64-gsoff and aarch64-idoff (below).
 #   suite        the in-guest test suite (tests/qemu/suite.c)
 #   demo         what `make run` boots (tests/qemu/demo.c)
 #   smoke        board bring-up check (tests/qemu/smoke.c)
@@ -149,6 +150,48 @@ $(eval $(call qemu_image,x86_64-kernel,embed))
 QEMU_KERNEL_IMAGES := $(QB)/x86_64-kernel/suite.elf $(QB)/x86_64-kernel/embed.elf
 
 images: $(QEMU_KERNEL_IMAGES)
+
+# ---- the other CPU id source on each arch -----------------------------------
+#
+# The suite with board, tests and library all built for the id source
+# arch_impl.h offers besides the default, against a library of their own
+# (build/<flavour>/libhakmem{,-internal}.a):
+#   x86_64-gsoff   the index at %gs:64 instead of %gs:0 (RDPID would
+#                  leave GS alone, but QEMU 7.2's TCG has no RDPID)
+#   aarch64-idoff  TPIDR_EL1 holds a per-CPU base, the index is the
+#                  word at base + 64 (LSE, -cpu max)
+
+QEMU_ID_x86_64-gsoff := -DARCH_X86_GS_CPU_OFFSET=64
+QEMU_ID_aarch64-idoff := -DARCH_A64_CPU_ID_SYSREG=tpidr_el1 \
+	-DARCH_A64_CPU_ID_OFFSET=64
+
+$(eval $(call fs_lib,$(B)/x86_64-gsoff,$(X86_CC),$(X86_FS_CFLAGS) \
+	$(QEMU_ID_x86_64-gsoff)))
+$(eval $(call fs_lib,$(B)/aarch64-idoff,$(A64_CC),$(A64_FS_CFLAGS) \
+	-march=armv8.1-a $(QEMU_ID_aarch64-idoff)))
+
+QEMU_CC_x86_64-gsoff := $(X86_CC)
+QEMU_CFLAGS_x86_64-gsoff := $(QEMU_CFLAGS_x86_64) $(QEMU_ID_x86_64-gsoff)
+QEMU_LDFLAGS_x86_64-gsoff := $(QEMU_LDFLAGS_x86_64)
+QEMU_LDSCRIPT_x86_64-gsoff := $(QEMU_LDSCRIPT_x86_64)
+QEMU_BOARD_x86_64-gsoff := $(QEMU_BOARD_x86_64)
+
+QEMU_CC_aarch64-idoff := $(A64_CC)
+QEMU_CFLAGS_aarch64-idoff := $(QEMU_CFLAGS_aarch64-lse) \
+	$(QEMU_ID_aarch64-idoff)
+QEMU_LDFLAGS_aarch64-idoff := $(QEMU_LDFLAGS_aarch64-lse)
+QEMU_LDSCRIPT_aarch64-idoff := $(QEMU_LDSCRIPT_aarch64-lse)
+QEMU_BOARD_aarch64-idoff := $(QEMU_BOARD_aarch64-lse)
+
+QEMU_ID_FLAVOURS := x86_64-gsoff aarch64-idoff
+$(foreach f,$(QEMU_ID_FLAVOURS),$(eval $(call qemu_objs,$(f)))\
+	$(eval $(call qemu_image,$(f),suite)))
+QEMU_ID_IMAGES := $(foreach f,$(QEMU_ID_FLAVOURS),$(QB)/$(f)/suite.elf)
+
+# The suite links libhakmem-internal.a; the public archive is built too,
+# for tests/check-nm.sh (tests/run-all.sh).
+images: $(QEMU_ID_IMAGES) \
+	$(foreach f,$(QEMU_ID_FLAVOURS),$(B)/$(f)/libhakmem.a)
 
 # ---- debug images: suite-debug.elf ------------------------------------------
 #

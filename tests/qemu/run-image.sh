@@ -3,9 +3,11 @@
 #
 # run-image.sh ARCH IMAGE SMP [CPU] - boot one QEMU test image and judge it.
 #
-#   ARCH   x86_64, x86_64-kernel (the higher-half image; logs apart),
-#          aarch64, aarch64-llsc (default -cpu cortex-a72) or
-#          aarch64-lse / aarch64 (default -cpu max)
+#   ARCH   x86_64, x86_64-kernel (the higher-half image), x86_64-gsoff
+#          (the id at %gs:64), aarch64, aarch64-llsc (default -cpu
+#          cortex-a72), aarch64-lse / aarch64 or aarch64-idoff (the id
+#          behind a per-CPU base; both default -cpu max); each flavour
+#          logs apart
 #   IMAGE  an ELF built by tests/qemu/qemu.mk
 #   SMP    number of CPUs
 #   CPU    -cpu model (aarch64; x86_64 uses board.mk's)
@@ -29,7 +31,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 2
 
 usage() {
-	echo "usage: $0 x86_64|x86_64-kernel|aarch64|aarch64-llsc|aarch64-lse IMAGE SMP [CPU]" >&2
+	echo "usage: $0 x86_64|x86_64-kernel|x86_64-gsoff|aarch64|aarch64-llsc|aarch64-lse|aarch64-idoff IMAGE SMP [CPU]" >&2
 	exit 2
 }
 if [ $# -lt 3 ] || [ $# -gt 4 ]; then usage; fi
@@ -45,11 +47,11 @@ board_var() { # board.mk variable (a clean make: not the caller's flags)
 			make --no-print-directory -s -f -
 }
 case $arch in
-x86_64 | x86_64-kernel)
+x86_64 | x86_64-kernel | x86_64-gsoff)
 	mk=arch/x86_64/board/board.mk
 	flavour=$arch
 	;;
-aarch64 | aarch64-lse | aarch64-llsc)
+aarch64 | aarch64-lse | aarch64-llsc | aarch64-idoff)
 	mk=arch/aarch64/board/board.mk
 	flavour=$arch
 	[ "$arch" = aarch64 ] && flavour=aarch64-lse

@@ -10,6 +10,8 @@
 #          x86_64 -smp 1, -smp 4; aarch64 LL/SC and LSE -smp 4
 #   smoke, demo  x86_64 and aarch64 LSE, -smp 4
 #   suite  x86_64-kernel (higher-half image, -mcmodel=kernel)  -smp 4
+#   suite  the other CPU id source, -smp 4: x86_64-gsoff (%gs:64),
+#          aarch64-idoff (TPIDR_EL1 a per-CPU base, the id at +64)
 #   fail images (inverted): tests/qemu/run-image.sh must report FAIL for
 #          each, for the reason its mode is about (tests/qemu/fail.c)
 #
@@ -110,6 +112,10 @@ expect_pass x86_64-kernel embed 4
 
 # ---- the suite as a higher-half kernel (linked at 0xffffffff80000000) -----
 expect_pass x86_64-kernel suite 4
+
+# ---- the other CPU id source (board, tests and library built for it) -----
+expect_pass x86_64-gsoff suite 4
+expect_pass aarch64-idoff suite 4
 
 # ---- images that must fail -----------------------------------------------
 for arch in x86_64 aarch64-llsc aarch64-lse; do

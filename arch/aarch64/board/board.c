@@ -37,6 +37,28 @@ static volatile int fault_lock;
 static unsigned long timer_period[BOARD_MAX_CPUS];
 static void (*timer_handler[BOARD_MAX_CPUS])(unsigned cpu);
 
+#define ID_SYSREG ARCH_A64_STR(BOARD_ID_SYSREG)
+
+#ifdef ARCH_A64_CPU_ID_OFFSET
+/*
+ * What the id register points at: a kernel's per-CPU areas in miniature.
+ * Only the index word at ARCH_A64_CPU_ID_OFFSET is used; the rest of a
+ * slot stands for the kernel's own per-CPU data.
+ */
+struct board_percpu board_percpu[BOARD_MAX_CPUS];
+
+_Static_assert(ARCH_A64_CPU_ID_OFFSET % 4 == 0 &&
+		       ARCH_A64_CPU_ID_OFFSET + 4 <= sizeof(struct board_percpu),
+	       "the index word must be aligned and inside a board_percpu slot");
+_Static_assert(sizeof(struct board_percpu) == 1UL << BOARD_PERCPU_SHIFT,
+	       "start.S finds a slot by shifting");
+
+static unsigned *percpu_id_word(unsigned long base)
+{
+	return (unsigned *)(base + ARCH_A64_CPU_ID_OFFSET);
+}
+#endif
+
 #define SYSREG_WRITE(reg, v)                                                  \
 	__asm__ __volatile__("msr " reg ", %0" ::"r"((unsigned long)(v))      \
 			     : "memory")
@@ -147,6 +169,23 @@ static const char *ec_name(unsigned ec)
 	}
 }
 
+/* arch_cpu_id() for the fault report, which must not fault itself: a
+ * per-CPU base is followed only when it points into board_percpu[]. */
+static void put_cpu_id(void)
+{
+#ifdef ARCH_A64_CPU_ID_OFFSET
+	unsigned long base = SYSREG_READ(ID_SYSREG);
+
+	if (base - (unsigned long)board_percpu >= sizeof(board_percpu)) {
+		board_puts("? (per-CPU base ");
+		board_puthex(base);
+		board_puts(")");
+		return;
+	}
+#endif
+	board_putdec(arch_cpu_id());
+}
+
 void board_fault(unsigned long type, unsigned long sp)
 {
 	unsigned long esr = SYSREG_READ("esr_el1");
@@ -167,7 +206,7 @@ void board_fault(unsigned long type, unsigned long sp)
 	       ++spins < 10000000UL)
 		;
 	board_puts("\n[board] FAULT on cpu ");
-	board_putdec(arch_cpu_id());
+	put_cpu_id();
 	board_puts(": ");
 	board_puts(vector_names[type & 15]);
 	board_puts("\n  ESR_EL1=");
@@ -295,13 +334,18 @@ static long psci_call(unsigned long fn, unsigned long a1, unsigned long a2,
 
 void board_set_cpu_id(unsigned id)
 {
-	__asm__ __volatile__("msr tpidr_el1, %0" : : "r"((unsigned long)id)
-			     : "memory");
+#ifdef ARCH_A64_CPU_ID_OFFSET
+	*percpu_id_word(SYSREG_READ(ID_SYSREG)) = id;
+#else
+	SYSREG_WRITE(ID_SYSREG, id);
+#endif
 }
 
+/* The register as a kernel that never wrote it leaves it: 0, an index
+ * aliasing CPU 0's, or a per-CPU base debug builds reject. */
 void board_unset_cpu_id(void)
 {
-	board_set_cpu_id(0);
+	SYSREG_WRITE(ID_SYSREG, 0);
 }
 
 unsigned board_ncpus(void)
@@ -436,6 +480,13 @@ static void discover_cpus(unsigned long x0)
 
 void board_boot_main(unsigned long x0)
 {
+#ifdef ARCH_A64_CPU_ID_OFFSET
+	unsigned i;
+
+	/* Before any secondary starts (slot 0's word is 0 from .bss). */
+	for (i = 0; i < BOARD_MAX_CPUS; i++)
+		*percpu_id_word((unsigned long)&board_percpu[i]) = i;
+#endif
 	uart_init();
 	discover_cpus(x0);
 	gic_rev = board_gic_init_dist();
@@ -453,7 +504,13 @@ void board_boot_main(unsigned long x0)
 	board_puts(psci_smc ? "smc" : "hvc");
 	board_puts(" cntfrq=");
 	board_putdec(board_tick_hz());
-	board_puts("\n");
+#ifdef ARCH_A64_CPU_ID_OFFSET
+	board_puts(" cpu_id=[" ID_SYSREG "+");
+	board_putdec(ARCH_A64_CPU_ID_OFFSET);
+	board_puts("]\n");
+#else
+	board_puts(" cpu_id=" ID_SYSREG "\n");
+#endif
 	test_main();
 	board_puts("[board] FAIL: test_main returned without board_exit\n");
 	board_exit(1);

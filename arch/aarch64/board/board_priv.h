@@ -17,6 +17,21 @@
 #define BOARD_STACK_SIZE 16384 /* normal stack per CPU */
 #define BOARD_FAULT_STACK_SHIFT 12 /* 4 KiB fault stack per CPU */
 
+/*
+ * The CPU id register arch_cpu_id() reads (hakmem/arch_impl.h): the
+ * board writes the same one. It holds the dense index itself or, built
+ * with ARCH_A64_CPU_ID_OFFSET, the base of the CPU's slot in
+ * board_percpu[] (1 << BOARD_PERCPU_SHIFT bytes each), whose 32-bit word
+ * at that offset is the index. Any register EL1 may write works:
+ * tpidr_el1, tpidr_el0, tpidrro_el0.
+ */
+#ifdef ARCH_A64_CPU_ID_SYSREG
+#define BOARD_ID_SYSREG ARCH_A64_CPU_ID_SYSREG
+#else
+#define BOARD_ID_SYSREG tpidr_el1
+#endif
+#define BOARD_PERCPU_SHIFT 7
+
 /* QEMU -M virt physical map (identity mapped). */
 #define BOARD_RAM_BASE BOARD_UL(0x40000000)
 #define BOARD_UART_BASE BOARD_UL(0x09000000) /* PL011 */
@@ -34,6 +49,14 @@
 
 /* start.S */
 extern char board_secondary_entry[];
+
+#ifdef ARCH_A64_CPU_ID_OFFSET
+/* board.c: the per-CPU areas BOARD_ID_SYSREG points into. */
+struct board_percpu {
+	unsigned char data[1UL << BOARD_PERCPU_SHIFT];
+} __attribute__((aligned(1UL << BOARD_PERCPU_SHIFT)));
+extern struct board_percpu board_percpu[BOARD_MAX_CPUS];
+#endif
 
 /* board.c */
 void board_boot_main(unsigned long x0);

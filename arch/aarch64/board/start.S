@@ -31,6 +31,39 @@
 #define NORMAL_BLOCK (DESC_BLOCK | ATTR_NORMAL | SH_INNER | AF | UXN)
 #define DEVICE_BLOCK (DESC_BLOCK | ATTR_DEVICE | AF | PXN | UXN)
 
+/*
+ * Point this CPU's id register (BOARD_ID_SYSREG, what arch_cpu_id() reads)
+ * at dense index \idx: the index itself or, with ARCH_A64_CPU_ID_OFFSET,
+ * the base of its board_percpu slot (board.c fills in the index word).
+ * No memory access: the MMU may still be off. Clobbers \tmp.
+ */
+	.macro	set_cpu_id idx, tmp
+#ifdef ARCH_A64_CPU_ID_OFFSET
+	adrp	\tmp, board_percpu
+	add	\tmp, \tmp, :lo12:board_percpu
+	add	\tmp, \tmp, \idx, lsl #BOARD_PERCPU_SHIFT
+	msr	BOARD_ID_SYSREG, \tmp
+#else
+	msr	BOARD_ID_SYSREG, \idx
+#endif
+	.endm
+
+/*
+ * This CPU's slot 0..BOARD_MAX_CPUS-1 for the board's own per-CPU stacks,
+ * from the id register alone: the fault path must not load through a
+ * per-CPU base a broken setup left bad. A bad id picks some slot.
+ */
+	.macro	get_cpu_slot xd, tmp
+	mrs	\xd, BOARD_ID_SYSREG
+#ifdef ARCH_A64_CPU_ID_OFFSET
+	adrp	\tmp, board_percpu
+	add	\tmp, \tmp, :lo12:board_percpu
+	sub	\xd, \xd, \tmp
+	lsr	\xd, \xd, #BOARD_PERCPU_SHIFT
+#endif
+	and	\xd, \xd, #(BOARD_MAX_CPUS - 1)
+	.endm
+
 	.section .text.boot, "ax"
 	.global _start
 	.type _start, %function
@@ -41,7 +74,8 @@ _start:
 	ubfx	x1, x1, #2, #2
 	cmp	x1, #1
 	b.ne	wrong_el
-	msr	tpidr_el1, xzr		/* boot CPU is dense index 0 */
+	mov	x1, #0			/* boot CPU is dense index 0 */
+	set_cpu_id x1, x2
 	adrp	x1, board_vectors
 	add	x1, x1, :lo12:board_vectors
 	msr	vbar_el1, x1
@@ -77,7 +111,7 @@ _start:
 board_secondary_entry:
 	msr	daifset, #0xf
 	mov	x19, x0
-	msr	tpidr_el1, x19
+	set_cpu_id x19, x1
 	adrp	x1, board_vectors
 	add	x1, x1, :lo12:board_vectors
 	msr	vbar_el1, x1
@@ -181,8 +215,7 @@ board_vectors:
 /* Switch to this CPU's fault stack (the faulting SP may be the problem). */
 fault_entry:
 	mov	x1, sp
-	mrs	x2, tpidr_el1
-	and	x2, x2, #(BOARD_MAX_CPUS - 1)
+	get_cpu_slot x2, x3
 	add	x2, x2, #1
 	lsl	x2, x2, #BOARD_FAULT_STACK_SHIFT
 	adrp	x3, board_fault_stacks

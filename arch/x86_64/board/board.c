@@ -4,8 +4,15 @@
  * test images: COM1 serial, IDT with fault reporting, xAPIC timer, SMP
  * bring-up from the ACPI MADT, isa-debug-exit.
  *
- * Per-CPU state is reached through GS: IA32_GS_BASE points at the CPU's
- * struct percpu, whose first word is the dense index arch_cpu_id() reads.
+ * Per-CPU state is reached through arch_cpu_id(), which reads the id source
+ * the image was built for (hakmem/arch_impl.h):
+ *   default                 IA32_GS_BASE points at the CPU's struct percpu,
+ *                           whose word at ARCH_X86_GS_CPU_OFFSET (default
+ *                           0) is the dense index
+ *   ARCH_X86_CPU_ID_RDPID   IA32_TSC_AUX holds the index; GS base stays 0,
+ *                           so a stray GS-relative id read (a library
+ *                           built without the flag) faults on page 0
+ *                           instead of quietly reading CPU 0's id
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -62,8 +69,14 @@ typedef uint64_t u64;
 
 /* ---- per-CPU state -------------------------------------------------- */
 
+/*
+ * The dense index sits at ARCH_X86_GS_CPU_OFFSET, where arch_cpu_id()
+ * reads it; the padding before it stands for an embedder's own per-CPU
+ * fields (none at the default offset 0).
+ */
 struct percpu {
-	u32 cpu_id;			/* at ARCH_X86_GS_CPU_OFFSET */
+	u8 before_id[ARCH_X86_GS_CPU_OFFSET];
+	u32 cpu_id;
 	u32 apic_id;
 	void (*timer_fn)(unsigned cpu);
 } __attribute__((aligned(ARCH_CACHELINE)));
@@ -125,7 +138,7 @@ static unsigned ncpus = 1;
 static uintptr_t lapic_base = 0xfee00000u;
 static u64 tsc_hz;			/* 0 = unknown */
 static u64 lapic_hz = 62500000;		/* timer counts/s at divide 16 */
-static int has_rdtscp;
+static int has_rdtscp, has_rdpid;
 static void (*volatile ap_fn)(unsigned cpu);
 static volatile u32 ap_alive, ap_entered;
 static volatile int fault_depth;
@@ -348,6 +361,18 @@ static void idt_init(void)
 	}
 }
 
+#ifdef ARCH_X86_CPU_ID_RDPID
+void board_set_cpu_id(unsigned id)
+{
+	wrmsr(MSR_TSC_AUX, id);
+}
+
+/* TSC_AUX's reset value: every such CPU looks like CPU 0. */
+void board_unset_cpu_id(void)
+{
+	wrmsr(MSR_TSC_AUX, 0);
+}
+#else
 void board_set_cpu_id(unsigned id)
 {
 	percpu[arch_cpu_id()].cpu_id = id;
@@ -357,8 +382,9 @@ void board_unset_cpu_id(void)
 {
 	wrmsr(MSR_GS_BASE, 0);
 }
+#endif
 
-/* Per-CPU: GDT/IDT/TSS, GS base, TSC_AUX. */
+/* Per-CPU: GDT/IDT/TSS, the id source (GS base or TSC_AUX). */
 static void cpu_init(unsigned cpu)
 {
 	struct tss64 *t = &tss[cpu];
@@ -368,8 +394,11 @@ static void cpu_init(unsigned cpu)
 	__asm__ __volatile__("lidt %0" : : "m"(idtr));
 	__asm__ __volatile__("lgdt %0" : : "m"(gdt_ptr));
 	percpu[cpu].cpu_id = cpu;
+#ifndef ARCH_X86_CPU_ID_RDPID
 	wrmsr(MSR_GS_BASE, (u64)(uintptr_t)&percpu[cpu]);
-	if (has_rdtscp)
+#endif
+	/* Either instruction means the MSR exists; RDTSCP users want it too. */
+	if (has_rdtscp || has_rdpid)
 		wrmsr(MSR_TSC_AUX, cpu);
 
 	t->ist[0] = (u64)(uintptr_t)&ist_stacks[cpu][IST_SIZE];
@@ -791,13 +820,26 @@ void board_bsp_main(void)
 	u32 a, b, c, d;
 
 	idt_init();
+	serial_init();
 	cpuid(0x80000000, &a, &b, &c, &d);
 	if (a >= 0x80000001) {
 		cpuid(0x80000001, &a, &b, &c, &d);
 		has_rdtscp = (d >> 27) & 1;
 	}
+	cpuid(0, &a, &b, &c, &d);
+	if (a >= 7) {
+		cpuid(7, &a, &b, &c, &d);
+		has_rdpid = (c >> 22) & 1;
+	}
+#ifdef ARCH_X86_CPU_ID_RDPID
+	/* Say so here rather than take #UD at the first arch_cpu_id(). */
+	if (!has_rdpid) {
+		board_puts("[board] FAIL: built with ARCH_X86_CPU_ID_RDPID, "
+			   "but this CPU has no RDPID (CPUID 7 ECX[22])\n");
+		board_exit(4);
+	}
+#endif
 	cpu_init(0);
-	serial_init();
 	pic_disable();
 	lapic_base = (uintptr_t)(rdmsr(MSR_APIC_BASE) & 0xfffff000u);
 	lapic_local_init();
@@ -809,7 +851,14 @@ void board_bsp_main(void)
 	put_dec(tsc_hz / 1000000);
 	board_puts(" MHz, lapic timer ");
 	put_dec(lapic_hz * 16 / 1000000);
-	board_puts(" MHz\n");
+	board_puts(" MHz, cpu id ");
+#ifdef ARCH_X86_CPU_ID_RDPID
+	board_puts("rdpid\n");
+#else
+	board_puts("%gs:");
+	put_dec(ARCH_X86_GS_CPU_OFFSET);
+	board_putc('\n');
+#endif
 	test_main();
 	board_puts("[board] test_main returned without board_exit\n");
 	board_exit(1);
