@@ -55,14 +55,15 @@ WARN := -Wall -Wextra -Werror
 # make EXTRA_CFLAGS=-mcmodel=kernel build/x86_64/libhakmem.a). KCFLAGS,
 # the kernel's name for the same knob, is appended too.
 EMBED_CFLAGS := $(EXTRA_CFLAGS) $(KCFLAGS)
-# Freestanding: no libc, no builtins turned into libc calls.
-FS_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -nostdlib -fno-pic -fno-pie \
-	     -fno-stack-protector -fno-tree-loop-distribute-patterns $(WARN) \
-	     $(DBG_FLAGS) -Iinclude -Iport/baremetal/include $(EMBED_CFLAGS)
-X86_FS_CFLAGS := $(FS_CFLAGS) -Iarch/x86_64/include -mno-red-zone \
-		 -mgeneral-regs-only
-A64_FS_CFLAGS := $(FS_CFLAGS) -Iarch/aarch64/include -mgeneral-regs-only \
-		 -mstrict-align -mno-outline-atomics
+# Kernel code (the library, the QEMU boards, the test images): no libc, no
+# builtins turned into libc calls. Per-arch flags: arch/<arch>/arch.mk.
+include arch/x86_64/arch.mk arch/aarch64/arch.mk
+KERNEL_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -nostdlib -fno-pic -fno-pie \
+		 -fno-stack-protector -fno-tree-loop-distribute-patterns $(WARN)
+FS_CFLAGS := $(KERNEL_CFLAGS) $(DBG_FLAGS) -Iinclude -Iport/baremetal/include \
+	     $(EMBED_CFLAGS)
+X86_FS_CFLAGS := $(FS_CFLAGS) -Iarch/x86_64/include $(ARCH_CFLAGS_x86_64)
+A64_FS_CFLAGS := $(FS_CFLAGS) -Iarch/aarch64/include $(ARCH_CFLAGS_aarch64)
 
 HOST_CFLAGS := -std=gnu11 -O2 -g -fPIC -fvisibility=hidden \
 	       -fno-semantic-interposition $(WARN) $(DBG_FLAGS) -Iinclude \
@@ -132,8 +133,8 @@ $(B)/public.syms: include/hakmem.h tests/public-syms.sh
 	$(Q)tests/public-syms.sh >$@
 
 $(eval $(call fs_lib,$(B)/x86_64,$(X86_CC),$(X86_FS_CFLAGS)))
-$(eval $(call fs_lib,$(B)/aarch64-llsc,$(A64_CC),$(A64_FS_CFLAGS) -march=armv8-a))
-$(eval $(call fs_lib,$(B)/aarch64-lse,$(A64_CC),$(A64_FS_CFLAGS) -march=armv8.1-a))
+$(eval $(call fs_lib,$(B)/aarch64-llsc,$(A64_CC),$(A64_FS_CFLAGS) $(ARCH_MARCH_aarch64-llsc)))
+$(eval $(call fs_lib,$(B)/aarch64-lse,$(A64_CC),$(A64_FS_CFLAGS) $(ARCH_MARCH_aarch64-lse)))
 # For a higher-half x86_64 kernel: symbols in the top 2 GiB.
 $(eval $(call fs_lib,$(B)/x86_64-kernel,$(X86_CC),$(X86_FS_CFLAGS) -mcmodel=kernel))
 
@@ -169,6 +170,11 @@ test: preflight
 
 # Intermediate objects (the fail-<mode> images') are kept, not rebuilt.
 .SECONDARY:
+
+# For scripts: `make -s print-VAR` prints a variable, so flags are written
+# once (tests/aarch64-linux/run.sh takes the hosted flags from here).
+print-%:
+	@echo $($*)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

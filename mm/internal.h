@@ -58,8 +58,10 @@
  */
 static inline size_t hak_pm_root_index(uintptr_t a)
 {
-	return (size_t)(((a >> HAK_PM_ROOT_SHIFT) + HAK_PM_HALF) &
-			((1UL << (64 - HAK_PM_ROOT_SHIFT)) - 1));
+	/* Adding 2^48 carries bits 48-63 = all 1 out of the word and turns
+	 * all 0 into 1: one add and one shift, and every other address lands
+	 * at HAK_PM_ROOT_SIZE or above. */
+	return (size_t)((a + (1UL << HAK_PM_ADDR_BITS)) >> HAK_PM_ROOT_SHIFT);
 }
 
 static inline uintptr_t hak_pagemap_get(uintptr_t a)
@@ -67,7 +69,7 @@ static inline uintptr_t hak_pagemap_get(uintptr_t a)
 	uintptr_t **mid, *leaf;
 	size_t i0 = hak_pm_root_index(a);
 
-	if (unlikely(i0 >= HAK_PM_ROOT_SIZE))
+	if (unlikely(i0 >> (HAK_PM_ADDR_BITS - HAK_PM_ROOT_SHIFT + 1)))
 		return 0;
 	mid = __atomic_load_n(&hak_heap.pagemap_root[i0], __ATOMIC_ACQUIRE);
 	if (unlikely(!mid))

@@ -42,10 +42,8 @@ done
 rm -rf "$O/root" "$O/obj" "$O/obj-trylock"
 mkdir -p "$O/root/tests" "$O/obj" "$O/obj-trylock"
 
-# The flags of tests/host/host.mk for aarch64 (no -mcx16), static.
-CFLAGS="-std=gnu11 -O2 -g -fvisibility=hidden -fno-semantic-interposition
--Wall -Wextra -Werror -Iinclude -Iarch/aarch64/include -Iport/hosted/include
--Iport/hosted -Itests/host"
+# The hosted port's flags, as the Makefile writes them, for aarch64.
+CFLAGS="$(make -s --no-print-directory HOST_ARCH=aarch64 print-HOST_CFLAGS) -Itests/host"
 SRCS="$(ls mm/*.c) port/hosted/hosted.c"
 
 # shellcheck disable=SC2086

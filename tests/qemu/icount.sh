@@ -46,15 +46,15 @@ ran=""
 for f in $flavours; do
 	case $f in
 	x86_64)
-		mk=arch/x86_64/board/board.mk
+		mk=boards/x86_64/board.mk
 		cpu_opt=""
 		;;
 	aarch64-llsc)
-		mk=arch/aarch64/board/board.mk
+		mk=boards/aarch64/board.mk
 		cpu_opt="-cpu $(board_var $mk QEMU_LLSC_CPU)"
 		;;
 	aarch64-lse)
-		mk=arch/aarch64/board/board.mk
+		mk=boards/aarch64/board.mk
 		cpu_opt="-cpu $(board_var $mk QEMU_LSE_CPU)"
 		;;
 	*)

@@ -28,7 +28,7 @@ QB := $(B)/qemu
 
 # Both board.mk files define the same names: copy each right after its
 # include.
-include arch/x86_64/board/board.mk
+include boards/x86_64/board.mk
 X86_BOARD_SRCS := $(BOARD_SRCS)
 X86_BOARD_CFLAGS := $(BOARD_CFLAGS)
 X86_BOARD_LDFLAGS := $(BOARD_LDFLAGS)
@@ -36,7 +36,7 @@ X86_BOARD_LDSCRIPT := $(BOARD_LDSCRIPT)
 X86_HIGH_CFLAGS := $(BOARD_HIGH_CFLAGS)
 X86_HIGH_LDFLAGS := $(BOARD_HIGH_LDFLAGS)
 X86_HIGH_LDSCRIPT := $(BOARD_HIGH_LDSCRIPT) $(BOARD_LDSCRIPT)
-include arch/aarch64/board/board.mk
+include boards/aarch64/board.mk
 A64_BOARD_SRCS := $(BOARD_SRCS)
 A64_BOARD_CFLAGS := $(BOARD_CFLAGS)
 A64_BOARD_LDFLAGS := $(BOARD_LDFLAGS) -T $(BOARD_LDSCRIPT)
@@ -44,9 +44,9 @@ A64_BOARD_LDSCRIPT := $(BOARD_LDSCRIPT)
 
 QEMU_HDRS := $(wildcard tests/qemu/*.h include/*.h include/hakmem/*.h \
 	mm/*.h port/baremetal/include/hakmem/*.h arch/*/include/hakmem/*.h \
-	arch/aarch64/board/*.h)
-QEMU_CFLAGS := -g -fno-tree-loop-distribute-patterns -Iinclude \
-	       -Iport/baremetal/include -Itests/qemu $(EMBED_CFLAGS)
+	boards/*.h boards/aarch64/*.h)
+QEMU_CFLAGS := -Iinclude -Iport/baremetal/include -Iboards -Itests/qemu \
+	       $(EMBED_CFLAGS)
 
 QEMU_FLAVOURS := x86_64 aarch64-llsc aarch64-lse
 
@@ -64,18 +64,18 @@ QEMU_LDSCRIPT_x86_64-kernel := $(X86_HIGH_LDSCRIPT)
 QEMU_BOARD_x86_64-kernel := $(X86_BOARD_SRCS)
 
 QEMU_CC_aarch64-llsc := $(A64_CC)
-QEMU_CFLAGS_aarch64-llsc := $(A64_BOARD_CFLAGS) -march=armv8-a \
+QEMU_CFLAGS_aarch64-llsc := $(A64_BOARD_CFLAGS) $(ARCH_MARCH_aarch64-llsc) \
 	-Iarch/aarch64/include $(QEMU_CFLAGS)
 QEMU_LDFLAGS_aarch64-llsc := $(A64_BOARD_LDFLAGS)
 QEMU_LDSCRIPT_aarch64-llsc := $(A64_BOARD_LDSCRIPT)
-QEMU_BOARD_aarch64-llsc := $(A64_BOARD_SRCS) tests/qemu/libc.c
+QEMU_BOARD_aarch64-llsc := $(A64_BOARD_SRCS) boards/aarch64/libc.c
 
 QEMU_CC_aarch64-lse := $(A64_CC)
-QEMU_CFLAGS_aarch64-lse := $(A64_BOARD_CFLAGS) -march=armv8.1-a \
+QEMU_CFLAGS_aarch64-lse := $(A64_BOARD_CFLAGS) $(ARCH_MARCH_aarch64-lse) \
 	-Iarch/aarch64/include $(QEMU_CFLAGS)
 QEMU_LDFLAGS_aarch64-lse := $(A64_BOARD_LDFLAGS)
 QEMU_LDSCRIPT_aarch64-lse := $(A64_BOARD_LDSCRIPT)
-QEMU_BOARD_aarch64-lse := $(A64_BOARD_SRCS) tests/qemu/libc.c
+QEMU_BOARD_aarch64-lse := $(A64_BOARD_SRCS) boards/aarch64/libc.c
 
 # Failure modes of tests/qemu/fail.c (fail.elf itself is mode "corrupt").
 QEMU_FAIL_MODES := nopass failline exit fault nobegin hang reset \
@@ -107,11 +107,11 @@ $(QB)/$(1)/obj/%.o: %.S $(QEMU_HDRS)
 	@echo "  AS      $$@"
 	$(Q)$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)) -c $$< -o $$@
 
-$(QB)/$(1)/obj/examples/embed/%.o: examples/embed/%.c include/hakmem.h tests/qemu/board.h
+$(QB)/$(1)/obj/examples/embed/%.o: examples/embed/%.c include/hakmem.h boards/board.h
 	@mkdir -p $$(dir $$@)
 	@echo "  CC      $$@"
 	$(Q)$(QEMU_CC_$(1)) $$(filter-out -I%,$(QEMU_CFLAGS_$(1))) -Iinclude \
-		-Itests/qemu -c $$< -o $$@
+		-Iboards -c $$< -o $$@
 
 $(QB)/$(1)/obj/tests/qemu/fail-%.o: tests/qemu/fail.c $(QEMU_HDRS)
 	@mkdir -p $$(dir $$@)
@@ -168,7 +168,7 @@ QEMU_ID_aarch64-idoff := -DARCH_A64_CPU_ID_SYSREG=tpidr_el1 \
 $(eval $(call fs_lib,$(B)/x86_64-gsoff,$(X86_CC),$(X86_FS_CFLAGS) \
 	$(QEMU_ID_x86_64-gsoff)))
 $(eval $(call fs_lib,$(B)/aarch64-idoff,$(A64_CC),$(A64_FS_CFLAGS) \
-	-march=armv8.1-a $(QEMU_ID_aarch64-idoff)))
+	$(ARCH_MARCH_aarch64-lse) $(QEMU_ID_aarch64-idoff)))
 
 QEMU_CC_x86_64-gsoff := $(X86_CC)
 QEMU_CFLAGS_x86_64-gsoff := $(QEMU_CFLAGS_x86_64) $(QEMU_ID_x86_64-gsoff)
@@ -201,8 +201,8 @@ images: $(QEMU_ID_IMAGES) \
 # are the release ones (they do not depend on HAK_DEBUG).
 
 QEMU_DEBUG_LIBFLAGS_x86_64 := $(X86_FS_CFLAGS) -DHAK_DEBUG=1
-QEMU_DEBUG_LIBFLAGS_aarch64-llsc := $(A64_FS_CFLAGS) -march=armv8-a -DHAK_DEBUG=1
-QEMU_DEBUG_LIBFLAGS_aarch64-lse := $(A64_FS_CFLAGS) -march=armv8.1-a -DHAK_DEBUG=1
+QEMU_DEBUG_LIBFLAGS_aarch64-llsc := $(A64_FS_CFLAGS) $(ARCH_MARCH_aarch64-llsc) -DHAK_DEBUG=1
+QEMU_DEBUG_LIBFLAGS_aarch64-lse := $(A64_FS_CFLAGS) $(ARCH_MARCH_aarch64-lse) -DHAK_DEBUG=1
 QEMU_DEBUG_LIBHDRS := $(wildcard include/*.h include/hakmem/*.h mm/*.h \
 	arch/*/include/hakmem/*.h port/baremetal/include/hakmem/*.h)
 

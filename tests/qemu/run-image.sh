@@ -48,11 +48,11 @@ board_var() { # board.mk variable (a clean make: not the caller's flags)
 }
 case $arch in
 x86_64 | x86_64-kernel | x86_64-gsoff)
-	mk=arch/x86_64/board/board.mk
+	mk=boards/x86_64/board.mk
 	flavour=$arch
 	;;
 aarch64 | aarch64-lse | aarch64-llsc | aarch64-idoff)
-	mk=arch/aarch64/board/board.mk
+	mk=boards/aarch64/board.mk
 	flavour=$arch
 	[ "$arch" = aarch64 ] && flavour=aarch64-lse
 	if [ -z "$cpu" ]; then

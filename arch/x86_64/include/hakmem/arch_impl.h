@@ -69,6 +69,10 @@ static inline unsigned arch_cpu_id(void)
 
 	__asm__ __volatile__("rdpid %0" : "=r"(v));
 	id = (unsigned)v;
+#elif defined(__SEG_GS)
+	/* A compiler-generated load, not asm, so the compiler knows the
+	 * 32-bit load zero-extends and indexes with it directly. */
+	id = *(const volatile unsigned __seg_gs *)ARCH_X86_GS_CPU_OFFSET;
 #else
 	__asm__ __volatile__("movl %%gs:%c1, %0"
 			     : "=r"(id)

@@ -1,17 +1,17 @@
 # SPDX-License-Identifier: MIT
-# aarch64 QEMU -M virt board: variables only, included by the top Makefile
-# when ARCH=aarch64. The Makefile adds -march (armv8-a for LL/SC images,
-# armv8.1-a for LSE images), the include paths, and -T $(BOARD_LDSCRIPT).
+# aarch64 QEMU -M virt board: variables only, included by tests/qemu/qemu.mk,
+# which adds -march (armv8-a for LL/SC images, armv8.1-a for LSE images),
+# the include paths, and -T $(BOARD_LDSCRIPT).
 
 BOARD_SRCS := \
-	arch/aarch64/board/start.S \
-	arch/aarch64/board/board.c \
-	arch/aarch64/board/gic.c \
-	arch/aarch64/board/fdt.c
+	boards/aarch64/start.S \
+	boards/aarch64/board.c \
+	boards/aarch64/gic.c \
+	boards/aarch64/fdt.c
 
-BOARD_CFLAGS := -ffreestanding -nostdlib -fno-pic -fno-pie \
-	-mgeneral-regs-only -mstrict-align -mno-outline-atomics \
-	-fno-stack-protector -O2 -Wall -Wextra -Werror -std=gnu11
+# The top Makefile's KERNEL_CFLAGS and arch/aarch64/arch.mk; qemu.mk adds
+# the flavour's -march and the include paths.
+BOARD_CFLAGS := $(KERNEL_CFLAGS) $(ARCH_CFLAGS_aarch64)
 
 BOARD_LDFLAGS := -static -nostdlib -no-pie
 BOARD_LDSCRIPT := linker/aarch64.ld

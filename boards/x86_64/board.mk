@@ -1,16 +1,15 @@
 # SPDX-License-Identifier: MIT
-# x86_64 QEMU board: variables only, included by the top Makefile (ARCH=x86_64).
+# x86_64 QEMU board: variables only, included by tests/qemu/qemu.mk.
 # Paths are relative to the repository root.
 
-BOARD_SRCS := arch/x86_64/board/boot.S \
-	      arch/x86_64/board/board.c \
-	      arch/x86_64/board/mem.c
+BOARD_SRCS := boards/x86_64/boot.S \
+	      boards/x86_64/board.c \
+	      boards/x86_64/mem.c
 
-# For all kernel code (board, allocator, tests). -Itests/qemu finds board.h.
-BOARD_CFLAGS := -ffreestanding -nostdlib -fno-pic -fno-pie -mno-red-zone \
-		-mgeneral-regs-only -mcx16 -fno-stack-protector -O2 \
-		-Wall -Wextra -Werror -std=gnu11 \
-		-Iinclude -Iarch/x86_64/include -Itests/qemu
+# For the board and the test images (the top Makefile's KERNEL_CFLAGS
+# and arch/x86_64/arch.mk). -Iboards finds board.h.
+BOARD_CFLAGS := $(KERNEL_CFLAGS) $(ARCH_CFLAGS_x86_64) \
+		-Iinclude -Iarch/x86_64/include -Iboards
 
 BOARD_LDSCRIPT := linker/x86_64.ld
 # Already carries -T $(BOARD_LDSCRIPT); do not add a second -T.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * board.h - what the QEMU test images get from arch/<arch>/board/.
+ * board.h - what the QEMU test images get from boards/<arch>/.
  *
  * The board layer boots one CPU, brings up the others, gives a serial
  * console, a per-CPU periodic timer interrupt, and a way to end the run

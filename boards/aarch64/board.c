@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * board.c - tests/qemu/board.h for aarch64 QEMU -M virt: PL011 console,
+ * board.c - boards/board.h for aarch64 QEMU -M virt: PL011 console,
  * semihosting exit, CPU discovery from the DTB, PSCI CPU_ON, the EL1
  * virtual timer and fault reporting.
  */
