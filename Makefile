@@ -32,17 +32,15 @@ DBG_FLAGS :=
 endif
 HOST_ARCH := $(shell uname -m)
 
-# The aarch64 compiler: CROSS_COMPILE when building ARCH=aarch64, else the
-# Debian cross compiler; x86_64 likewise.
-ifeq ($(ARCH),aarch64)
-A64_CROSS := $(if $(CROSS_COMPILE),$(CROSS_COMPILE),aarch64-linux-gnu-)
-X86_CROSS := $(if $(filter x86_64,$(HOST_ARCH)),,x86_64-linux-gnu-)
-else
-A64_CROSS := $(if $(filter aarch64,$(HOST_ARCH)),,aarch64-linux-gnu-)
-X86_CROSS := $(CROSS_COMPILE)
-endif
+# Each arch's compiler: CROSS_COMPILE when it is the ARCH being built, else
+# the native compiler on that host, else the Debian cross compiler.
+cross_for = $(if $(and $(filter $(1),$(ARCH)),$(CROSS_COMPILE)),$(CROSS_COMPILE),$(if $(filter $(1),$(HOST_ARCH)),,$(1)-linux-gnu-))
+X86_CROSS := $(call cross_for,x86_64)
+A64_CROSS := $(call cross_for,aarch64)
+RV_CROSS := $(call cross_for,riscv64)
 X86_CC := $(X86_CROSS)gcc
 A64_CC := $(A64_CROSS)gcc
+RV_CC := $(RV_CROSS)gcc
 HOST_CC ?= gcc
 CLANG ?= clang
 
@@ -57,13 +55,14 @@ WARN := -Wall -Wextra -Werror
 EMBED_CFLAGS := $(EXTRA_CFLAGS) $(KCFLAGS)
 # Kernel code (the library, the QEMU boards, the test images): no libc, no
 # builtins turned into libc calls. Per-arch flags: arch/<arch>/arch.mk.
-include arch/x86_64/arch.mk arch/aarch64/arch.mk
+include arch/x86_64/arch.mk arch/aarch64/arch.mk arch/riscv64/arch.mk
 KERNEL_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -nostdlib -fno-pic -fno-pie \
 		 -fno-stack-protector -fno-tree-loop-distribute-patterns $(WARN)
 FS_CFLAGS := $(KERNEL_CFLAGS) $(DBG_FLAGS) -Iinclude -Iport/baremetal/include \
 	     $(EMBED_CFLAGS)
 X86_FS_CFLAGS := $(FS_CFLAGS) -Iarch/x86_64/include $(ARCH_CFLAGS_x86_64)
 A64_FS_CFLAGS := $(FS_CFLAGS) -Iarch/aarch64/include $(ARCH_CFLAGS_aarch64)
+RV_FS_CFLAGS := $(FS_CFLAGS) -Iarch/riscv64/include $(ARCH_CFLAGS_riscv64)
 
 HOST_CFLAGS := -std=gnu11 -O2 -g -fPIC -fvisibility=hidden \
 	       -fno-semantic-interposition $(WARN) $(DBG_FLAGS) -Iinclude \
@@ -138,8 +137,11 @@ $(eval $(call fs_lib,$(B)/aarch64-lse,$(A64_CC),$(A64_FS_CFLAGS) $(ARCH_MARCH_aa
 # For a higher-half x86_64 kernel: symbols in the top 2 GiB.
 $(eval $(call fs_lib,$(B)/x86_64-kernel,$(X86_CC),$(X86_FS_CFLAGS) -mcmodel=kernel))
 
+$(eval $(call fs_lib,$(B)/riscv64,$(RV_CC),$(RV_FS_CFLAGS)))
+
 FS_LIBS := $(B)/x86_64/libhakmem.a $(B)/aarch64-llsc/libhakmem.a \
-	   $(B)/aarch64-lse/libhakmem.a $(B)/x86_64-kernel/libhakmem.a
+	   $(B)/aarch64-lse/libhakmem.a $(B)/x86_64-kernel/libhakmem.a \
+	   $(B)/riscv64/libhakmem.a
 freestanding: $(FS_LIBS)
 
 include tests/qemu/qemu.mk
@@ -156,6 +158,7 @@ test-nm: $(FS_LIBS)
 	$(Q)tests/check-nm.sh "$(X86_CROSS)" $(B)/x86_64-kernel/libhakmem.a
 	$(Q)tests/check-nm.sh $(A64_CROSS) $(B)/aarch64-llsc/libhakmem.a
 	$(Q)tests/check-nm.sh $(A64_CROSS) $(B)/aarch64-lse/libhakmem.a
+	$(Q)tests/check-nm.sh $(RV_CROSS) $(B)/riscv64/libhakmem.a
 
 # Every tool, header and library the tests use, each missing one named
 # with its Debian package, before anything is built.

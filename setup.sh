@@ -8,7 +8,8 @@
 set -eu
 pkgs="make gcc libc6-dev gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
 libc6-dev-arm64-cross
-qemu-system-x86 qemu-system-arm clang libclang-rt-14-dev llvm valgrind
+qemu-system-x86 qemu-system-arm qemu-system-misc gcc-riscv64-linux-gnu
+binutils-riscv64-linux-gnu clang libclang-rt-14-dev llvm valgrind
 libmimalloc-dev libjemalloc-dev libgoogle-perftools-dev python3"
 missing=""
 for p in $pkgs; do

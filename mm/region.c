@@ -32,8 +32,8 @@ static size_t next_page(const struct region *r, size_t i, size_t end, int used)
 			(used ? r->map[i >> 6] : ~r->map[i >> 6]) >> (i & 63);
 
 		if (w)
-			return i + (size_t)__builtin_ctzll(w) < end
-				       ? i + (size_t)__builtin_ctzll(w)
+			return i + (size_t)arch_ctz64(w) < end
+				       ? i + (size_t)arch_ctz64(w)
 				       : end;
 		i = (i | 63) + 1;
 	}

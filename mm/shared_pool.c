@@ -83,7 +83,7 @@ static unsigned slab_take(struct hak_slab *s, void **out, unsigned n)
 		uint64_t bits = __atomic_load_n(&s->bits[w], __ATOMIC_RELAXED);
 
 		while (bits && got < n) {
-			unsigned b = (unsigned)__builtin_ctzll(bits);
+			unsigned b = arch_ctz64(bits);
 
 			bits &= bits - 1;
 			out[got++] =

@@ -102,7 +102,7 @@ struct hak_slab *hak_superslab_get_slab(void)
 	if (!ss)
 		ss = superslab_create();
 	if (ss) {
-		i = (unsigned)__builtin_ctz(~ss->used_mask & UNITS_ALL);
+		i = arch_ctz64(~ss->used_mask & UNITS_ALL);
 		if (!ss->used_mask)
 			hak_heap.nss_empty--;
 		ss->used_mask |= 1U << i;

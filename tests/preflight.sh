@@ -61,6 +61,11 @@ host() {
 qemu() {
 	tool qemu-system-x86_64 qemu-system-x86
 	tool qemu-system-aarch64 qemu-system-arm
+	tool qemu-system-riscv64 qemu-system-misc
+	tool riscv64-linux-gnu-gcc gcc-riscv64-linux-gnu
+	checks=$((checks + 1))
+	[ -s /usr/share/qemu/opensbi-riscv64-generic-fw_dynamic.bin ] ||
+		miss "OpenSBI firmware for qemu-system-riscv64" qemu-system-data
 	tool aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu
 	checks=$((checks + 1))
 	k=${HAK_A64_KERNEL:-/usr/local/share/hakmem/arm64-kernel/vmlinuz}

@@ -47,8 +47,13 @@ if [ "$what" = host ] || [ "$what" = all ]; then
 	for lib in build/x86_64 build/x86_64-kernel build/aarch64-llsc \
 		build/aarch64-lse build/x86_64-gsoff build/aarch64-idoff \
 		build/debug/x86_64 build/debug/x86_64-kernel \
-		build/debug/aarch64-llsc build/debug/aarch64-lse; do
-		case $lib in *x86_64*) cross="" ;; *) cross=aarch64-linux-gnu- ;; esac
+		build/debug/aarch64-llsc build/debug/aarch64-lse build/riscv64 \
+		build/debug/riscv64; do
+		case $lib in
+		*x86_64*) cross="" ;;
+		*riscv64*) cross=riscv64-linux-gnu- ;;
+		*) cross=aarch64-linux-gnu- ;;
+		esac
 		run "nm/${lib#build/}" tests/check-nm.sh "$cross" "$lib/libhakmem.a"
 	done
 	run "preload/ls" tests/host/preload.sh

@@ -25,6 +25,14 @@
  * 8 bytes): tests/check-nm.sh fails any library that calls out for one.
  * Nothing needs a double-width CAS.
  *
+ * Bit scan
+ *   ARCH_HAS_CTZ           1 if the compiler's __builtin_ctzll is an
+ *                          instruction on this target (x86_64 BSF/TZCNT,
+ *                          aarch64 RBIT+CLZ, riscv64 with Zbb); 0 and
+ *                          this header supplies a portable one, since
+ *                          the libgcc call it would become is not linked
+ *   unsigned arch_ctz64(uint64_t v)     index of v's lowest set bit (v != 0)
+ *
  * Functions (kernel mode)
  *   void arch_cpu_relax(void)           spin-wait hint (PAUSE / YIELD)
  *   unsigned long arch_irq_save(void)   mask maskable IRQs on this CPU,
@@ -61,6 +69,29 @@
 #ifndef ARCH_PAGE_SHIFT
 #error "arch_impl.h must define ARCH_PAGE_SHIFT"
 #endif
+#ifndef ARCH_HAS_CTZ
+#error "arch_impl.h must define ARCH_HAS_CTZ (0 or 1)"
+#endif
+
+#if ARCH_HAS_CTZ
+static inline unsigned arch_ctz64(unsigned long long v)
+{
+	return (unsigned)__builtin_ctzll(v);
+}
+#else
+/* De Bruijn: isolate the lowest bit, multiply, look up. */
+static inline unsigned arch_ctz64(unsigned long long v)
+{
+	static const unsigned char pos[64] = {
+		0,  1,	2,  53, 3,  7,	54, 27, 4,  38, 41, 8,	34, 55, 48, 28,
+		62, 5,	39, 46, 44, 42, 22, 9,	24, 35, 59, 56, 49, 18, 29, 11,
+		63, 52, 6,  26, 37, 40, 33, 47, 61, 45, 43, 21, 23, 58, 17, 10,
+		51, 25, 36, 32, 60, 20, 57, 16, 50, 31, 19, 15, 30, 14, 13, 12,
+	};
+
+	return pos[((v & -v) * 0x022fdd63cc95386dULL) >> 58];
+}
+#endif
 
 _Static_assert((ARCH_CACHELINE & (ARCH_CACHELINE - 1)) == 0,
 	       "cache line must be a power of two");
@@ -80,5 +111,6 @@ HAK_CONTRACT_FN(arch_cpu_id, unsigned (*)(void));
 HAK_CONTRACT_FN(arch_cpu_id_source_ok, int (*)(void));
 HAK_CONTRACT_FN(arch_cpu_hw_id, unsigned long (*)(void));
 HAK_CONTRACT_FN(arch_entropy, unsigned long (*)(void));
+HAK_CONTRACT_FN(arch_ctz64, unsigned (*)(unsigned long long));
 
 #endif /* HAKMEM_ARCH_H */

@@ -29,7 +29,8 @@
  *   reset     x86_64: every test passes, then a triple fault, after which
  *             QEMU -no-reboot exits with 0, which is not the pass code.
  *             aarch64: a test begins, then PSCI SYSTEM_OFF: exit code 0,
- *             which is the pass code, so the missing pass must catch it.
+ *             which is the pass code, so the missing pass must catch it;
+ *             riscv64 likewise with SBI SRST shutdown.
  */
 #include "../../mm/internal.h"
 #include "guest.h"
@@ -164,10 +165,21 @@ static __attribute__((noreturn)) void reset(void)
 	/* No IDT: the breakpoint cannot be delivered, nor the #GP, nor the
 	 * #DF: a triple fault, which resets; -no-reboot makes QEMU exit 0. */
 	__asm__ __volatile__("lidt %0\n\tint3" : : "m"(none));
-#else
+#elif defined(__aarch64__)
 	register unsigned long x0 __asm__("x0") = 0x84000008UL; /* SYSTEM_OFF */
 
 	__asm__ __volatile__("hvc #0" : "+r"(x0) : : "memory");
+#elif defined(__riscv)
+	/* SBI SRST system_reset(shutdown, no reason): QEMU exits 0. */
+	register unsigned long a0 __asm__("a0") = 0;
+	register unsigned long a1 __asm__("a1") = 0;
+	register long a6 __asm__("a6") = 0;
+	register long a7 __asm__("a7") = 0x53525354L;
+
+	__asm__ __volatile__("ecall"
+			     : "+r"(a0), "+r"(a1)
+			     : "r"(a6), "r"(a7)
+			     : "memory");
 #endif
 	for (;;)
 		arch_cpu_relax();

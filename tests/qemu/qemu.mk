@@ -41,6 +41,11 @@ A64_BOARD_SRCS := $(BOARD_SRCS)
 A64_BOARD_CFLAGS := $(BOARD_CFLAGS)
 A64_BOARD_LDFLAGS := $(BOARD_LDFLAGS) -T $(BOARD_LDSCRIPT)
 A64_BOARD_LDSCRIPT := $(BOARD_LDSCRIPT)
+include boards/riscv64/board.mk
+RV_BOARD_SRCS := $(BOARD_SRCS)
+RV_BOARD_CFLAGS := $(BOARD_CFLAGS)
+RV_BOARD_LDFLAGS := $(BOARD_LDFLAGS)
+RV_BOARD_LDSCRIPT := $(BOARD_LDSCRIPT)
 
 QEMU_HDRS := $(wildcard tests/qemu/*.h include/*.h include/hakmem/*.h \
 	mm/*.h port/baremetal/include/hakmem/*.h arch/*/include/hakmem/*.h \
@@ -48,7 +53,7 @@ QEMU_HDRS := $(wildcard tests/qemu/*.h include/*.h include/hakmem/*.h \
 QEMU_CFLAGS := -Iinclude -Iport/baremetal/include -Iboards -Itests/qemu \
 	       $(EMBED_CFLAGS)
 
-QEMU_FLAVOURS := x86_64 aarch64-llsc aarch64-lse
+QEMU_FLAVOURS := x86_64 aarch64-llsc aarch64-lse riscv64
 
 QEMU_CC_x86_64 := $(X86_CC)
 QEMU_CFLAGS_x86_64 := $(X86_BOARD_CFLAGS) -Iarch/x86_64/include $(QEMU_CFLAGS)
@@ -68,14 +73,20 @@ QEMU_CFLAGS_aarch64-llsc := $(A64_BOARD_CFLAGS) $(ARCH_MARCH_aarch64-llsc) \
 	-Iarch/aarch64/include $(QEMU_CFLAGS)
 QEMU_LDFLAGS_aarch64-llsc := $(A64_BOARD_LDFLAGS)
 QEMU_LDSCRIPT_aarch64-llsc := $(A64_BOARD_LDSCRIPT)
-QEMU_BOARD_aarch64-llsc := $(A64_BOARD_SRCS) boards/aarch64/libc.c
+QEMU_BOARD_aarch64-llsc := $(A64_BOARD_SRCS) boards/libc.c
 
 QEMU_CC_aarch64-lse := $(A64_CC)
 QEMU_CFLAGS_aarch64-lse := $(A64_BOARD_CFLAGS) $(ARCH_MARCH_aarch64-lse) \
 	-Iarch/aarch64/include $(QEMU_CFLAGS)
 QEMU_LDFLAGS_aarch64-lse := $(A64_BOARD_LDFLAGS)
 QEMU_LDSCRIPT_aarch64-lse := $(A64_BOARD_LDSCRIPT)
-QEMU_BOARD_aarch64-lse := $(A64_BOARD_SRCS) boards/aarch64/libc.c
+QEMU_BOARD_aarch64-lse := $(A64_BOARD_SRCS) boards/libc.c
+
+QEMU_CC_riscv64 := $(RV_CC)
+QEMU_CFLAGS_riscv64 := $(RV_BOARD_CFLAGS) $(QEMU_CFLAGS)
+QEMU_LDFLAGS_riscv64 := $(RV_BOARD_LDFLAGS)
+QEMU_LDSCRIPT_riscv64 := $(RV_BOARD_LDSCRIPT)
+QEMU_BOARD_riscv64 := $(RV_BOARD_SRCS)
 
 # Failure modes of tests/qemu/fail.c (fail.elf itself is mode "corrupt").
 QEMU_FAIL_MODES := nopass failline exit fault nobegin hang reset \
@@ -203,6 +214,7 @@ images: $(QEMU_ID_IMAGES) \
 QEMU_DEBUG_LIBFLAGS_x86_64 := $(X86_FS_CFLAGS) -DHAK_DEBUG=1
 QEMU_DEBUG_LIBFLAGS_aarch64-llsc := $(A64_FS_CFLAGS) $(ARCH_MARCH_aarch64-llsc) -DHAK_DEBUG=1
 QEMU_DEBUG_LIBFLAGS_aarch64-lse := $(A64_FS_CFLAGS) $(ARCH_MARCH_aarch64-lse) -DHAK_DEBUG=1
+QEMU_DEBUG_LIBFLAGS_riscv64 := $(RV_FS_CFLAGS) -DHAK_DEBUG=1
 QEMU_DEBUG_LIBHDRS := $(wildcard include/*.h include/hakmem/*.h mm/*.h \
 	arch/*/include/hakmem/*.h port/baremetal/include/hakmem/*.h)
 
@@ -254,6 +266,8 @@ test-qemu: images
 
 ifeq ($(ARCH),aarch64)
 QEMU_RUN_FLAVOUR := aarch64-lse
+else ifeq ($(ARCH),riscv64)
+QEMU_RUN_FLAVOUR := riscv64
 else
 QEMU_RUN_FLAVOUR := x86_64
 endif
@@ -270,8 +284,11 @@ run: $(QB)/$(QEMU_RUN_FLAVOUR)/demo.elf
 #                        (tests/qemu/icount.sh; docs/guarantees-icount.md)
 
 QEMU_OBJS_icount := tests/qemu/icount.o tests/qemu/guest.o tests/qemu/peek.o
-$(foreach f,$(QEMU_FLAVOURS),$(eval $(call qemu_image,$(f),icount)))
-QEMU_ICOUNT_IMAGES := $(foreach f,$(QEMU_FLAVOURS),$(QB)/$(f)/icount.elf)
+# riscv64 has no icount image yet (tests/qemu/icount.c reads x86_64 and
+# aarch64 counters only).
+QEMU_ICOUNT_FLAVOURS := x86_64 aarch64-llsc aarch64-lse
+$(foreach f,$(QEMU_ICOUNT_FLAVOURS),$(eval $(call qemu_image,$(f),icount)))
+QEMU_ICOUNT_IMAGES := $(foreach f,$(QEMU_ICOUNT_FLAVOURS),$(QB)/$(f)/icount.elf)
 
 icount-images: $(QEMU_ICOUNT_IMAGES)
 images: $(QEMU_ICOUNT_IMAGES)

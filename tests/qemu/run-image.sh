@@ -63,6 +63,10 @@ aarch64 | aarch64-lse | aarch64-llsc | aarch64-idoff)
 		fi
 	fi
 	;;
+riscv64)
+	mk=boards/riscv64/board.mk
+	flavour=$arch
+	;;
 *) usage ;;
 esac
 qemu=$(board_var QEMU_BASE)

@@ -6,9 +6,10 @@
 #   suite  x86_64                      -smp 1, -smp 4
 #          aarch64 LL/SC (cortex-a72)  -smp 1, -smp 4
 #          aarch64 LSE (max)           -smp 1, -smp 4
+#          riscv64 (S-mode, OpenSBI)   -smp 1, -smp 4
 #   suite-debug (HAK_DEBUG=1 suite and library)
 #          x86_64 -smp 1, -smp 4; aarch64 LL/SC and LSE -smp 4
-#   smoke, demo  x86_64 and aarch64 LSE, -smp 4
+#   smoke, demo, embed  x86_64, aarch64 LSE and riscv64, -smp 4
 #   suite  x86_64-kernel (higher-half image, -mcmodel=kernel)  -smp 4
 #   suite  the other CPU id source, -smp 4: x86_64-gsoff (%gs:64),
 #          aarch64-idoff (TPIDR_EL1 a per-CPU base, the id at +64)
@@ -39,13 +40,13 @@ bad() { # name message
 
 # ---- tools ---------------------------------------------------------------
 missing=""
-for tool in qemu-system-x86_64 qemu-system-aarch64 timeout make \
+for tool in qemu-system-x86_64 qemu-system-aarch64 qemu-system-riscv64 timeout make \
 	"${X86_CC:-gcc}" "${A64_CC:-aarch64-linux-gnu-gcc}"; do
 	command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 done
 if [ -n "$missing" ]; then
 	echo "FAIL qemu matrix: missing tools:$missing"
-	echo "     (Debian: apt-get install qemu-system-x86 qemu-system-arm gcc-aarch64-linux-gnu)"
+	echo "     (Debian: apt-get install qemu-system-x86 qemu-system-arm qemu-system-misc gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu)"
 	exit 1
 fi
 
@@ -90,7 +91,7 @@ flavour_of() {
 }
 
 # ---- the suite -----------------------------------------------------------
-for arch in x86_64 aarch64-llsc aarch64-lse; do
+for arch in x86_64 aarch64-llsc aarch64-lse riscv64; do
 	for smp in 1 4; do
 		expect_pass $arch suite $smp
 	done
@@ -101,9 +102,10 @@ expect_pass x86_64 suite-debug 1
 expect_pass x86_64 suite-debug 4
 expect_pass aarch64-llsc suite-debug 4
 expect_pass aarch64-lse suite-debug 4
+expect_pass riscv64 suite-debug 4
 
 # ---- board smoke test, the demo, docs/embedding.md's example -------------
-for arch in x86_64 aarch64-lse; do
+for arch in x86_64 aarch64-lse riscv64; do
 	expect_pass $arch smoke 4
 	expect_pass $arch demo 4
 	expect_pass $arch embed 4
@@ -118,7 +120,7 @@ expect_pass x86_64-gsoff suite 4
 expect_pass aarch64-idoff suite 4
 
 # ---- images that must fail -----------------------------------------------
-for arch in x86_64 aarch64-llsc aarch64-lse; do
+for arch in x86_64 aarch64-llsc aarch64-lse riscv64; do
 	expect_fail $arch fail 2 "FAIL line: slab_metadata: hak_check() found"
 	expect_fail $arch fail-nopass 2 "no pass for: first"
 	expect_fail $arch fail-failline 2 "FAIL line: first: deliberate"
@@ -144,6 +146,7 @@ for arch in x86_64 aarch64-llsc aarch64-lse; do
 done
 expect_fail x86_64 fail-hang 1 "timeout"
 expect_fail aarch64-lse fail-hang 1 "timeout"
+expect_fail riscv64 fail-hang 1 "timeout"
 
 echo
 echo "qemu matrix: $ok ok, $wrong wrong, $(($(date +%s) - start))s${wrong_list:+; wrong:$wrong_list}"

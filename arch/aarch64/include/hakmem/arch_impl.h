@@ -17,6 +17,7 @@
 /* CTR_EL0 says 64 on most cores, 128 on some: pad for the larger one. */
 #define ARCH_CACHELINE 128
 #define ARCH_PAGE_SHIFT 12
+#define ARCH_HAS_CTZ 1 /* RBIT + CLZ */
 
 static inline void arch_cpu_relax(void)
 {

@@ -15,6 +15,7 @@
 /* 64-byte lines, but the adjacent-line prefetcher pulls pairs: pad to 128. */
 #define ARCH_CACHELINE 128
 #define ARCH_PAGE_SHIFT 12
+#define ARCH_HAS_CTZ 1 /* BSF / TZCNT */
 
 #ifndef ARCH_X86_GS_CPU_OFFSET
 #define ARCH_X86_GS_CPU_OFFSET 0

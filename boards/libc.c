@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * libc.c - weak memcpy/memmove/memset/memcmp for the aarch64 images (the
- * x86_64 board has its own in boards/x86_64/mem.c). GCC may emit
- * calls to them for struct copies even with -ffreestanding; the images
+ * libc.c - weak memcpy/memmove/memset/memcmp for the aarch64 and riscv64
+ * images (the x86_64 board has its own in boards/x86_64/mem.c). GCC may
+ * emit calls to them for struct copies even with -ffreestanding; the images
  * are built with -fno-tree-loop-distribute-patterns so these loops stay
  * loops.
  */
