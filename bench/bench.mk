@@ -23,7 +23,7 @@ BENCH_REPS ?=
 $(B)/bench/%: bench/%.c bench/common.h include/hakmem.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(HOST_CC) $(BENCH_CFLAGS) -o $@ $< -ldl
+	$(Q)$(HOST_CC) $(BENCH_CFLAGS) -o $@ $< -ldl -lm
 
 bench-bins: $(BENCH_BINS)
 

@@ -20,9 +20,11 @@ resolve_allocs "$B"
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	REPS=${BENCH_REPS:-1}
 	S=${BENCH_SECONDS:-0.05}
+	GS=$S
 else
 	REPS=${BENCH_REPS:-5}
 	S=${BENCH_SECONDS:-1}
+	GS=2 # glibc-thread's own duration
 fi
 
 # name | program | arguments | what one op is
@@ -39,6 +41,9 @@ rptest-1t|rptest|--threads 1 --seconds $S --slots 4096 --max 131072 --xfer 64 --
 rptest-2t|rptest|--threads 2 --seconds $S --slots 4096 --max 131072 --xfer 64 --seed 42|malloc+free
 fast-64|fastpath|--size 64 --seconds $S|malloc+free
 fast-16k|fastpath|--size 16384 --seconds $S|malloc+free
+glibc-simple|glibc_simple|--size 16|malloc+free
+glibc-thread-1t|glibc_thread|--threads 1 --seconds $GS|free+malloc+fill
+glibc-thread-2t|glibc_thread|--threads 2 --seconds $GS|free+malloc+fill
 EOF
 )
 if [ -n "${BENCH_ONLY:-}" ]; then
