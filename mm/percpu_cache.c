@@ -20,7 +20,9 @@
  * Every miss first checks in (hak_remote_poll): it serves what other CPUs
  * asked of this cache (remote.c) and, with HAK_CHECK_CPU_OWNER, checks
  * that the CPU id belongs to this hardware CPU. A CPU's first operation
- * is always a miss, so a misconfigured id is caught on its first call.
+ * meets an empty cache, and a CPU that shares another's id misses within
+ * one magazine's worth of operations, so a misconfigured id is caught at
+ * once: an out-of-range id at the first call, an alias soon after.
  */
 #include "pcpu_ops.h"
 

@@ -91,8 +91,9 @@
 
 /* Record which hardware CPU (arch_cpu_hw_id) first used each CPU id, and
  * panic when another one uses it: catches CPUs whose id register was left
- * at another CPU's value. Checked on slow paths only (every CPU's first
- * operation is one). Default: on in debug builds. */
+ * at another CPU's value. Checked on slow paths only (a CPU's first
+ * operation is one; an aliased CPU misses within a magazine's worth of
+ * operations). Default: on in debug builds. */
 #ifndef HAK_CHECK_CPU_OWNER
 #define HAK_CHECK_CPU_OWNER HAK_DEBUG
 #endif
