@@ -141,6 +141,10 @@ void *hak_pcpu_alloc_miss(unsigned cls);
 void hak_pcpu_free_miss(unsigned cls, void *p);
 /* Inside cpu's critical section: move every cached object back. */
 void hak_pcpu_flush(struct hak_pcpu *pc, unsigned cpu);
+/* Outside any critical section: move the calling CPU's cached objects
+ * back, HAK_DRAIN_CHUNK per critical section. */
+#define HAK_DRAIN_CHUNK 16u
+void hak_pcpu_drain_own(void);
 int hak_pcpu_check(struct hak_pcpu *pc, unsigned cpu);
 /* Objects in pc's magazines (racy unless inside its critical section). */
 unsigned hak_pcpu_cached(const struct hak_pcpu *pc);
