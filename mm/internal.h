@@ -145,6 +145,8 @@ void hak_pcpu_flush(struct hak_pcpu *pc, unsigned cpu);
  * back, HAK_DRAIN_CHUNK per critical section. */
 #define HAK_DRAIN_CHUNK 16u
 void hak_pcpu_drain_own(void);
+/* The same for cpu's cache, entered remotely once per chunk. */
+void hak_pcpu_drain_remote(struct hak_pcpu *pc, unsigned cpu);
 int hak_pcpu_check(struct hak_pcpu *pc, unsigned cpu);
 /* Objects in pc's magazines (racy unless inside its critical section). */
 unsigned hak_pcpu_cached(const struct hak_pcpu *pc);

@@ -23,6 +23,8 @@
 #include "internal.h"
 
 #define NODE_BYTES (HAK_PM_FANOUT * sizeof(void *))
+/* The bytes of address space one leaf maps. */
+#define LEAF_SPAN (1UL << (HAK_PAGE_SHIFT + HAK_PM_BITS))
 
 _Static_assert(HAK_SUPERSLAB_SHIFT <= HAK_PAGE_SHIFT + HAK_PM_BITS,
 	       "a superslab lies within one leaf");
@@ -65,8 +67,7 @@ int hak_pagemap_grow(uintptr_t a, size_t bytes, unsigned long *flags)
 			/* This leaf is there: on to the next one the range
 			 * touches (debug builds map a large run's every
 			 * page), if any. */
-			uintptr_t next = (a | ((1UL << (HAK_PAGE_SHIFT +
-							 HAK_PM_BITS)) - 1)) + 1;
+			uintptr_t next = (a | (LEAF_SPAN - 1)) + 1;
 
 			if (next > end || next < a)
 				return 0;

@@ -168,6 +168,36 @@ void hak_pcpu_drain_own(void)
 	}
 }
 
+/*
+ * cpu's cache from a context that enters it remotely, HAK_DRAIN_CHUNK
+ * objects per remote section, each drain outside it (hak_cpu_offline:
+ * cpu runs no hakmem code, or is the caller). Per class at most a full
+ * magazine plus one chunk, as hak_pcpu_drain_own.
+ */
+void hak_pcpu_drain_remote(struct hak_pcpu *pc, unsigned cpu)
+{
+	void *chunk[HAK_DRAIN_CHUNK];
+	unsigned long flags;
+	unsigned c, k, rounds, moved;
+
+	for (c = 0; c < HAK_NCLASSES; c++) {
+		rounds = hak_classes[c].cache_cap / HAK_DRAIN_CHUNK + 1;
+		moved = 0;
+		while (rounds--) {
+			hak_port_pcpu_enter_remote(cpu, &flags, &pc->excl);
+			k = mag_pop_batch_locked(&pc->mag[c], chunk,
+						 HAK_DRAIN_CHUNK);
+			hak_port_pcpu_exit_remote(cpu, flags, &pc->excl);
+			if (!k)
+				break;
+			hak_shared_drain(c, chunk, k);
+			moved += k;
+		}
+		if (moved)
+			hak_stat_add(&pc->drains, 1);
+	}
+}
+
 void hak_pcpu_flush(struct hak_pcpu *pc, unsigned cpu)
 {
 	unsigned c;

@@ -21,12 +21,12 @@
  * IRQ latency: on bare metal the shard lock masks IRQs, so no hold may be
  * long. A batch moves in chunks, one lock hold each, of at most
  * HOLD_OBJECTS objects and HOLD_SLABS slab visits (refill_hold bounds the
- * bitmap words too); the lock is dropped (IRQs restored) between them. A fresh slab is
- * taken from the superslab pool with the shard lock dropped, and emptied
- * slabs beyond the hysteresis are uncarved under it but given back to the
- * pool after it is dropped, one global-lock hold each. Every structure is
- * consistent at each drop (out_objects, nslabs, the lists), so hak_check
- * may run in between.
+ * bitmap words too); the lock is dropped (IRQs restored) between them. A
+ * fresh slab is taken from the superslab pool with the shard lock
+ * dropped, and emptied slabs beyond the hysteresis are uncarved under it
+ * but given back to the pool after it is dropped, one global-lock hold
+ * each. Every structure is consistent at each drop (out_objects, nslabs,
+ * the lists), so hak_check may run in between.
  */
 #include "internal.h"
 

@@ -174,7 +174,7 @@ void hak_test_irq_on(void)
 /* hak_trim and hak_check walk the heap (documented exceptions to the
  * bounds): their longest IRQ-off windows are reported, not bounded. */
 #ifdef HAK_TEST_IRQ_WINDOW
-static uint64_t irqwin_trim, irqwin_check;
+static uint64_t irqwin_trim, irqwin_check, irqwin_offline;
 
 static void trim(void)
 {
@@ -193,9 +193,17 @@ static int check(void)
 	irqwin_check = irqwin_op;
 	return bad;
 }
+
+static void offline(void)
+{
+	irqwin_op = 0;
+	hak_cpu_offline(0);
+	irqwin_offline = irqwin_op;
+}
 #else
 #define trim() hak_trim()
 #define check() hak_check()
+#define offline() hak_cpu_offline(0)
 #endif
 
 /* ---- measurement helpers: read, one indirect call, read ------------------ */
@@ -1039,6 +1047,23 @@ static void scen_validation(void)
 	}
 }
 
+/* hak_cpu_offline of the only CPU (self-offline, as the suite does) with
+ * a full 64-byte cache and more: how long it masks IRQs. */
+static void scen_offline(void)
+{
+	unsigned n = hak_classes[cls_of(TINY_SIZE)].cache_cap, i;
+
+	for (i = 0; i < n; i++)
+		blk[i] = hak_malloc(TINY_SIZE);
+	for (i = 0; i < n; i++)
+		hak_free(blk[i]);
+	for (i = 0; i < 8; i++)
+		blk[i] = hak_malloc(POOL_SIZE);
+	for (i = 0; i < 8; i++)
+		hak_free(blk[i]);
+	offline();
+}
+
 /* Where a new or released superslab's instructions go (approximate: the
  * bracket's own few instructions are not subtracted). */
 static NOIPA uint64_t m_memset(void *d, size_t n)
@@ -1136,9 +1161,11 @@ static void print_irqwin(void)
 	}
 	/* Includes the set-up between measurements: hak_trim's and
 	 * hak_check's heap walks (documented exceptions) among them. */
-	g_printf("IRQWIN all arch=%s max=%lu hak_trim=%lu hak_check=%lu\n",
+	g_printf("IRQWIN all arch=%s max=%lu hak_trim=%lu hak_check=%lu "
+		 "hak_cpu_offline=%lu\n",
 		 ARCH_FLAVOUR, (unsigned long)irqwin_all,
-		 (unsigned long)irqwin_trim, (unsigned long)irqwin_check);
+		 (unsigned long)irqwin_trim, (unsigned long)irqwin_check,
+		 (unsigned long)irqwin_offline);
 }
 
 static void test_irqwin(void)
@@ -1231,6 +1258,7 @@ void test_main(void)
 	scen_drain_worst();
 	scen_validation();
 	details();
+	scen_offline();
 	bad = check(); /* IRQs still on: icount-irq.elf times its windows */
 	board_irq_disable();
 	if (ev_total() != ev_count[HAK_EV_INVALID_FREE] +
