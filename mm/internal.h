@@ -22,6 +22,11 @@
  *                                    map writes, large runs, provider calls)
  * Shared locks are taken with IRQs masked (hak_lock) and held for bounded
  * work, so a waiter never spins on a holder preempted on its own CPU.
+ * That work is also short (a few hundred instructions): batches move in
+ * chunks, one lock hold each; slabs and superslabs are released after
+ * the shard lock is dropped; superslab headers, their page-map entries
+ * and page-map nodes are written with no lock held (superslab.c,
+ * pagemap.c).
  *
  * Names: hak_<file>_<verb> for cross-file functions, declared below grouped
  * by the file that defines them. The types live in layout.h, the derived
@@ -84,11 +89,17 @@ static inline uintptr_t hak_pagemap_get(uintptr_t a)
 		__ATOMIC_ACQUIRE);
 }
 
-/* Global lock held. Returns 0, or -1 if a node could not be allocated. */
+/* Global lock held (flags: its hak_lock's). Make sure the nodes exist
+ * for every entry of [a, a + bytes): may drop the lock and take it again
+ * to zero a new node with IRQs on. Returns 0, or -1 if a node could not
+ * be allocated (or the range is not mappable). */
+int hak_pagemap_grow(uintptr_t a, size_t bytes, unsigned long *flags);
+/* Global lock held: store v in a's entry. Returns 0, or -1 if its nodes
+ * are missing (hak_pagemap_grow first) and v is not 0. */
 int hak_pagemap_set(uintptr_t a, uintptr_t v);
-/* Global lock held. The entry of a's page, creating the nodes on the way
- * if create; NULL if absent (or the nodes could not be allocated). */
-uintptr_t *hak_pagemap_leaf_entry(uintptr_t a, int create);
+/* The entry of a's page, NULL if its nodes are missing. No lock needed:
+ * nodes are never freed. */
+uintptr_t *hak_pagemap_entry(uintptr_t a);
 
 /* ---- provider.c ----------------------------------------------------- */
 
@@ -98,13 +109,15 @@ void hak_provider_release(void *p, size_t bytes);
 
 /* ---- superslab.c ---------------------------------------------------- */
 
-/* Take a free slab unit (creating a superslab if none). Caller holds the
- * shard lock; takes the global lock. NULL when the provider is exhausted. */
+/* Take a free slab unit (creating a superslab if none). No lock held:
+ * takes the global lock, and drops it while a new superslab is built.
+ * NULL when the provider is exhausted. */
 struct hak_slab *hak_superslab_get_slab(void);
-/* Give a wholly free slab unit back; force: release an emptied superslab
- * even below the hysteresis. */
+/* Give a wholly free, uncarved slab unit back; force: release an emptied
+ * superslab even below the hysteresis. No lock held: takes the global
+ * lock, and unmaps a released superslab with it dropped. */
 void hak_superslab_put_slab(struct hak_slab *s, int force);
-/* Release every empty superslab. Global lock taken inside. */
+/* Release every empty superslab. No lock held. */
 void hak_superslab_trim(void);
 int hak_superslab_check(void);
 
@@ -128,6 +141,12 @@ void *hak_pcpu_alloc_miss(unsigned cls);
 void hak_pcpu_free_miss(unsigned cls, void *p);
 /* Inside cpu's critical section: move every cached object back. */
 void hak_pcpu_flush(struct hak_pcpu *pc, unsigned cpu);
+/* Outside any critical section: move the calling CPU's cached objects
+ * back, HAK_DRAIN_CHUNK per critical section. */
+#define HAK_DRAIN_CHUNK 16u
+void hak_pcpu_drain_own(void);
+/* The same for cpu's cache, entered remotely once per chunk. */
+void hak_pcpu_drain_remote(struct hak_pcpu *pc, unsigned cpu);
 int hak_pcpu_check(struct hak_pcpu *pc, unsigned cpu);
 /* Objects in pc's magazines (racy unless inside its critical section). */
 unsigned hak_pcpu_cached(const struct hak_pcpu *pc);

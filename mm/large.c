@@ -7,8 +7,8 @@
  * caller's and a pointer into the middle of a run maps to nothing.
  *
  * Bounds: one provider call and at most two page-map node allocations,
- * under the global lock; when the provider says no, one reclaim pass
- * (hak_trim) and one more call.
+ * under the global lock (the nodes zeroed with it dropped); when the
+ * provider says no, one reclaim pass (hak_trim) and one more call.
  */
 #include "internal.h"
 
@@ -26,6 +26,24 @@ static int map_tail(void *p, size_t bytes, int map)
 				    map ? hak_pm_tail_entry(i) : 0))
 			return -1;
 	return 0;
+}
+
+/*
+ * Global lock held: the first page's entry. Its nodes usually exist; if
+ * not, hak_pagemap_grow makes them, which may drop the lock while it
+ * zeroes one: the run is nobody else's yet. Debug builds grow the nodes
+ * for every page of the run (map_tail).
+ */
+static int large_map(void *p, size_t bytes, unsigned long *flags)
+{
+	uintptr_t a = (uintptr_t)p;
+	uintptr_t v = hak_pm_large_entry(bytes >> HAK_PAGE_SHIFT);
+
+	if (!HAK_DEBUG && !hak_pagemap_set(a, v))
+		return 0;
+	if (hak_pagemap_grow(a, HAK_DEBUG ? bytes : 1, flags))
+		return -1;
+	return hak_pagemap_set(a, v);
 }
 
 void *hak_large_alloc(size_t size, size_t align)
@@ -56,8 +74,7 @@ void *hak_large_alloc(size_t size, size_t align)
 		flags = hak_lock(&hak_heap.lock);
 		p = hak_provider_alloc(bytes, align, 0);
 	}
-	if (p && hak_pagemap_set((uintptr_t)p,
-				 hak_pm_large_entry(bytes >> HAK_PAGE_SHIFT))) {
+	if (p && large_map(p, bytes, &flags)) {
 		hak_provider_release(p, bytes);
 		p = NULL;
 	}

@@ -43,16 +43,27 @@ int hak_large_cache_put(void *p, size_t npages)
 	return 1;
 }
 
+/* The lock is dropped every FLUSH_STEP page counts, so IRQs are not
+ * masked over the whole table (each step: its counts' runs). */
+#define FLUSH_STEP 32
+
 void hak_large_cache_flush(void)
 {
 	struct hak_large_cache *lc = &hak_heap.large_cache;
-	unsigned long flags = hak_lock(&hak_heap.lock);
-	size_t n;
+	size_t n = 1, end;
 
-	for (n = 1; n < HAK_LARGE_CACHE_PAGES; n++)
-		while (lc->n[n])
-			hak_provider_release(lc->run[n][--lc->n[n]],
-					     n << HAK_PAGE_SHIFT);
-	lc->bytes = 0;
-	hak_unlock(&hak_heap.lock, flags);
+	while (n < HAK_LARGE_CACHE_PAGES) {
+		unsigned long flags = hak_lock(&hak_heap.lock);
+
+		end = n + FLUSH_STEP < HAK_LARGE_CACHE_PAGES
+			      ? n + FLUSH_STEP
+			      : HAK_LARGE_CACHE_PAGES;
+		for (; n < end; n++)
+			while (lc->n[n]) {
+				hak_provider_release(lc->run[n][--lc->n[n]],
+						     n << HAK_PAGE_SHIFT);
+				lc->bytes -= n << HAK_PAGE_SHIFT;
+			}
+		hak_unlock(&hak_heap.lock, flags);
+	}
 }

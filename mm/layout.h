@@ -264,8 +264,11 @@ struct hak_heap {
 	hak_spinlock_t lock hak_cacheline_aligned;
 	struct hak_list *ss_all;   /* struct hak_superslab.all */
 	struct hak_list *ss_avail; /* struct hak_superslab.avail */
-	uint64_t nss;	    /* superslabs held */
-	uint64_t nss_empty; /* of which wholly empty */
+	uint64_t nss;	     /* superslabs held */
+	uint64_t nss_empty;  /* of which on the lists and wholly empty */
+	uint64_t nss_transit; /* of which being built or torn down: on no
+			       * list (superslab.c) */
+	void *pm_spare;	     /* a zeroed page-map node not yet installed */
 	uint64_t taken, returned, peak_held, meta;
 	uint64_t large_bytes, large_objects, large_allocs, large_frees;
 	struct hak_large_cache large_cache;

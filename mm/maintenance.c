@@ -57,6 +57,13 @@ void hak_cpu_offline(unsigned cpu)
 		return;
 	}
 	pc = hak_heap.pcpu[cpu];
+	/* Bare metal, where a remote section masks IRQs: in chunks first,
+	 * not a whole cache in one section. The flush below then finds
+	 * only what an IRQ handler freed meanwhile (self-offline). The
+	 * hosted port masks nothing, and each remote entry may cost a
+	 * membarrier: one section there. */
+	if (!HAK_PORT_REMOTE_EXCLUSIVE)
+		hak_pcpu_drain_remote(pc, cpu);
 	hak_port_pcpu_enter_remote(cpu, &flags, &pc->excl);
 	hak_pcpu_flush(pc, cpu);
 	__atomic_store_n(&pc->hw_owner, 0, __ATOMIC_RELAXED);

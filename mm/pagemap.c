@@ -12,62 +12,113 @@
  *   0                          not hakmem's (foreign, or released)
  *   &struct hak_slab | 1       a page of a carved-or-free slab unit
  *   (npages << 2) | 2          the first page of a large run
- * Writers hold the global lock; readers use acquire loads, which pair with
- * the release stores here so a reader that sees an entry sees the node and
+ * Nodes are installed under the global lock (hak_pagemap_grow), but
+ * zeroed outside it. Entries of large runs are written under the global
+ * lock; those of a superslab by the CPU creating or destroying it, with no
+ * lock, while the superslab is on no list (superslab.c): no one else
+ * writes them then. Readers use acquire loads, which pair with the
+ * release stores so a reader that sees an entry sees the node and
  * superslab header initialised before it.
  */
 #include "internal.h"
 
 #define NODE_BYTES (HAK_PM_FANOUT * sizeof(void *))
-
-static void *node_alloc(void)
-{
-	void *n = hak_provider_alloc(NODE_BYTES, HAK_PAGE_SIZE, 1);
-
-	if (n)
-		hak_memset(n, 0, NODE_BYTES);
-	return n;
-}
+/* The bytes of address space one leaf maps. */
+#define LEAF_SPAN (1UL << (HAK_PAGE_SHIFT + HAK_PM_BITS))
 
 _Static_assert(HAK_SUPERSLAB_SHIFT <= HAK_PAGE_SHIFT + HAK_PM_BITS,
 	       "a superslab lies within one leaf");
 
-uintptr_t *hak_pagemap_leaf_entry(uintptr_t a, int create)
+/* The root or mid slot on the way to a's entry that has no node yet;
+ * NULL when both nodes exist. */
+static void **missing_node(uintptr_t a)
 {
-	uintptr_t ***root = hak_heap.pagemap_root;
-	uintptr_t **mid, *leaf;
-	size_t i0 = hak_pm_root_index(a);
+	uintptr_t **mid = hak_heap.pagemap_root[hak_pm_root_index(a)];
 	size_t i1 = (a >> (HAK_PAGE_SHIFT + HAK_PM_BITS)) & (HAK_PM_FANOUT - 1);
-	size_t i2 = (a >> HAK_PAGE_SHIFT) & (HAK_PM_FANOUT - 1);
+
+	if (!mid)
+		return (void **)&hak_heap.pagemap_root[hak_pm_root_index(a)];
+	if (!mid[i1])
+		return (void **)&mid[i1];
+	return NULL;
+}
+
+/*
+ * A node is 32 KiB: zeroing it costs tens of thousands of instructions,
+ * far more than a lock may be held with IRQs masked. So it is taken from
+ * the provider under the lock, zeroed with the lock dropped (nothing else
+ * knows it yet), and parked as the spare; the loop then installs the spare
+ * in whichever slot is still missing. A spare that another CPU's node made
+ * unneeded stays parked for the next node; a second one goes back.
+ */
+int hak_pagemap_grow(uintptr_t a, size_t bytes, unsigned long *flags)
+{
+	uintptr_t end = a + (bytes ? bytes - 1 : 0);
 
 	HAK_ASSERT(hak_lock_held(&hak_heap.lock));
+	if (hak_pm_root_index(a) >= HAK_PM_ROOT_SIZE ||
+	    hak_pm_root_index(end) >= HAK_PM_ROOT_SIZE || end < a)
+		return -1;
+	for (;;) {
+		void **slot = missing_node(a);
+		void *n;
+
+		if (!slot) {
+			/* This leaf is there: on to the next one the range
+			 * touches (debug builds map a large run's every
+			 * page), if any. */
+			uintptr_t next = (a | (LEAF_SPAN - 1)) + 1;
+
+			if (next > end || next < a)
+				return 0;
+			a = next;
+			continue;
+		}
+		n = hak_heap.pm_spare;
+		if (n) {
+			hak_heap.pm_spare = NULL;
+			__atomic_store_n(slot, n, __ATOMIC_RELEASE);
+			continue;
+		}
+		n = hak_provider_alloc(NODE_BYTES, HAK_PAGE_SIZE, 1);
+		if (!n)
+			return -1;
+		hak_unlock(&hak_heap.lock, *flags);
+		hak_memset(n, 0, NODE_BYTES);
+		*flags = hak_lock(&hak_heap.lock);
+		if (hak_heap.pm_spare) {
+			/* Parked by another CPU meanwhile: one is enough. */
+			hak_heap.meta -= NODE_BYTES;
+			hak_provider_release(n, NODE_BYTES);
+			continue;
+		}
+		hak_heap.pm_spare = n;
+	}
+}
+
+uintptr_t *hak_pagemap_entry(uintptr_t a)
+{
+	uintptr_t **mid, *leaf;
+	size_t i0 = hak_pm_root_index(a);
+
 	if (i0 >= HAK_PM_ROOT_SIZE)
 		return NULL;
-	mid = root[i0];
-	if (!mid) {
-		if (!create)
-			return NULL;
-		mid = node_alloc();
-		if (!mid)
-			return NULL;
-		__atomic_store_n(&root[i0], mid, __ATOMIC_RELEASE);
-	}
-	leaf = mid[i1];
-	if (!leaf) {
-		if (!create)
-			return NULL;
-		leaf = node_alloc();
-		if (!leaf)
-			return NULL;
-		__atomic_store_n(&mid[i1], leaf, __ATOMIC_RELEASE);
-	}
-	return &leaf[i2];
+	mid = __atomic_load_n(&hak_heap.pagemap_root[i0], __ATOMIC_ACQUIRE);
+	if (!mid)
+		return NULL;
+	leaf = __atomic_load_n(&mid[(a >> (HAK_PAGE_SHIFT + HAK_PM_BITS)) &
+				    (HAK_PM_FANOUT - 1)],
+			       __ATOMIC_ACQUIRE);
+	if (!leaf)
+		return NULL;
+	return &leaf[(a >> HAK_PAGE_SHIFT) & (HAK_PM_FANOUT - 1)];
 }
 
 int hak_pagemap_set(uintptr_t a, uintptr_t v)
 {
-	uintptr_t *e = hak_pagemap_leaf_entry(a, v != 0);
+	uintptr_t *e = hak_pagemap_entry(a);
 
+	HAK_ASSERT(hak_lock_held(&hak_heap.lock));
 	if (!e)
 		return v ? -1 : 0;
 	__atomic_store_n(e, v, __ATOMIC_RELEASE);

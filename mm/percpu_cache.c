@@ -145,6 +145,61 @@ void hak_pcpu_free_miss(unsigned cls, void *p)
 	hak_stat_add(&stat_pcpu()->drains, 1);
 }
 
+/*
+ * The calling CPU's cache back to the shards a chunk at a time: each
+ * pop_batch is one short critical section and each drain runs outside
+ * it, so IRQs are never masked for a whole cache. Per class at most what
+ * a full magazine holds, plus one chunk: frees from IRQ handlers meanwhile
+ * cannot keep it going.
+ */
+void hak_pcpu_drain_own(void)
+{
+	void *chunk[HAK_DRAIN_CHUNK];
+	unsigned c, k, rounds, moved;
+
+	for (c = 0; c < HAK_NCLASSES; c++) {
+		rounds = hak_classes[c].cache_cap / HAK_DRAIN_CHUNK + 1;
+		moved = 0;
+		while (rounds-- &&
+		       (k = hak_op_pop_batch(c, chunk, HAK_DRAIN_CHUNK))) {
+			hak_shared_drain(c, chunk, k);
+			moved += k;
+		}
+		if (moved) /* one drain per class, as hak_pcpu_flush counts */
+			hak_stat_add(&stat_pcpu()->drains, 1);
+	}
+}
+
+/*
+ * cpu's cache from a context that enters it remotely, HAK_DRAIN_CHUNK
+ * objects per remote section, each drain outside it (hak_cpu_offline:
+ * cpu runs no hakmem code, or is the caller). Per class at most a full
+ * magazine plus one chunk, as hak_pcpu_drain_own.
+ */
+void hak_pcpu_drain_remote(struct hak_pcpu *pc, unsigned cpu)
+{
+	void *chunk[HAK_DRAIN_CHUNK];
+	unsigned long flags;
+	unsigned c, k, rounds, moved;
+
+	for (c = 0; c < HAK_NCLASSES; c++) {
+		rounds = hak_classes[c].cache_cap / HAK_DRAIN_CHUNK + 1;
+		moved = 0;
+		while (rounds--) {
+			hak_port_pcpu_enter_remote(cpu, &flags, &pc->excl);
+			k = mag_pop_batch_locked(&pc->mag[c], chunk,
+						 HAK_DRAIN_CHUNK);
+			hak_port_pcpu_exit_remote(cpu, flags, &pc->excl);
+			if (!k)
+				break;
+			hak_shared_drain(c, chunk, k);
+			moved += k;
+		}
+		if (moved)
+			hak_stat_add(&pc->drains, 1);
+	}
+}
+
 void hak_pcpu_flush(struct hak_pcpu *pc, unsigned cpu)
 {
 	unsigned c;

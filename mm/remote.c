@@ -150,14 +150,16 @@ static int all_by_request(unsigned what)
 	unsigned cpu, self, pending = 0;
 	int bad = 0;
 
+	/* Our own cache in chunks, not in one critical section: a full
+	 * cache is thousands of objects, and this runs with IRQs masked. */
+	if (what & HAK_REQ_DRAIN)
+		hak_pcpu_drain_own();
 	self = hak_port_pcpu_enter(&flags);
 	if (unlikely(self >= hak_heap.ncpus)) {
 		hak_port_pcpu_exit(self, flags);
 		hak_pcpu_bad_id(self);
 		return 0;
 	}
-	if (what & HAK_REQ_DRAIN)
-		hak_pcpu_flush(hak_heap.pcpu[self], self);
 	if (what & HAK_REQ_CHECK)
 		bad += hak_pcpu_check(hak_heap.pcpu[self], self);
 	hak_port_pcpu_exit(self, flags);

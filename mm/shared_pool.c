@@ -17,8 +17,22 @@
  * Bounds: a refill of n objects visits at most n slabs (each gives at least
  * one) and scans at most HAK_SLAB_BITMAP_WORDS words per slab; a drain of n
  * objects does O(1) work per object plus at most n slab releases.
+ *
+ * IRQ latency: on bare metal the shard lock masks IRQs, so no hold may be
+ * long. A batch moves in chunks, one lock hold each, of at most
+ * HOLD_OBJECTS objects and HOLD_SLABS slab visits (refill_hold bounds the
+ * bitmap words too); the lock is dropped (IRQs restored) between them. A
+ * fresh slab is taken from the superslab pool with the shard lock
+ * dropped, and emptied slabs beyond the hysteresis are uncarved under it
+ * but given back to the pool after it is dropped, one global-lock hold
+ * each. Every structure is consistent at each drop (out_objects, nslabs,
+ * the lists), so hak_check may run in between.
  */
 #include "internal.h"
+
+#define HOLD_OBJECTS 16u
+#define HOLD_SLABS 8u
+#define HOLD_WORDS 32u
 
 enum { LIST_NONE, LIST_PARTIAL, LIST_EMPTY };
 
@@ -75,6 +89,20 @@ static void slab_carve(struct hak_slab *s, unsigned cls)
 	s->on_list = LIST_NONE;
 }
 
+/* Shard lock held: lay a wholly free slab down (the unit goes back to its
+ * superslab after the lock is dropped). From here free() rejects every
+ * pointer into it (span 0) and hak_check no longer counts it as cls's. */
+static void slab_uncarve(struct hak_slab *s)
+{
+	__atomic_store_n(&s->cls, HAK_CLASS_NONE, __ATOMIC_RELAXED);
+	s->span = 0;
+	s->start = 0;
+	s->size = 0;
+	s->inv = 0;
+	s->capacity = 0;
+	s->nfree = 0;
+}
+
 static unsigned slab_take(struct hak_slab *s, void **out, unsigned n)
 {
 	unsigned got = 0, w = s->hint, words = slab_words(s);
@@ -109,14 +137,25 @@ static unsigned slab_take(struct hak_slab *s, void **out, unsigned n)
 	return got;
 }
 
-unsigned hak_shared_refill(unsigned cls, void **out, unsigned n)
+/*
+ * Shard lock held: one hold's share of a refill: at most HOLD_OBJECTS
+ * objects and HOLD_SLABS slab visits, which skip at most HOLD_WORDS empty
+ * bitmap words between them (a visit that starts below the budget may
+ * skip up to a slab's HAK_SLAB_BITMAP_WORDS: the hint only moves up, so
+ * skipped words are not scanned again). Returns the objects taken, counted
+ * out; the caller tells "hold done" from "shard dry" by the lists. Out of
+ * line: inlined, its loop spills the caller's state on every slab visit.
+ */
+static __attribute__((noinline)) unsigned refill_hold(struct hak_shard *sh,
+						      void **out, unsigned n)
 {
-	struct hak_shard *sh = &hak_heap.shard[cls];
-	unsigned long flags = hak_lock(&sh->lock);
-	unsigned got = 0;
+	unsigned got = 0, slabs = 0, skipped = 0;
 
-	while (got < n) {
+	if (n > HOLD_OBJECTS)
+		n = HOLD_OBJECTS;
+	while (got < n && slabs < HOLD_SLABS && skipped < HOLD_WORDS) {
 		struct hak_slab *s = slab_of(sh->partial);
+		unsigned hint;
 
 		if (!s && sh->empty) {
 			s = slab_of(sh->empty);
@@ -124,26 +163,57 @@ unsigned hak_shared_refill(unsigned cls, void **out, unsigned n)
 			sh->nempty--;
 			list_add(&sh->partial, s, LIST_PARTIAL);
 		}
-		if (!s) {
-			s = hak_superslab_get_slab();
-			if (!s)
-				break;
-			slab_carve(s, cls);
-			sh->nslabs++;
-			list_add(&sh->partial, s, LIST_PARTIAL);
-		}
+		if (!s)
+			break;
+		hint = s->hint;
 		got += slab_take(s, out + got, n - got);
+		skipped += s->hint - hint;
+		slabs++;
 		if (!s->nfree)
 			list_del(&sh->partial, s);
 	}
 	sh->out_objects += got;
+	return got;
+}
+
+unsigned hak_shared_refill(unsigned cls, void **out, unsigned n)
+{
+	struct hak_shard *sh = &hak_heap.shard[cls];
+	unsigned long flags = hak_lock(&sh->lock);
+	unsigned got = 0;
+
+	for (;;) {
+		struct hak_slab *s;
+
+		got += refill_hold(sh, out + got, n - got);
+		if (got == n)
+			break;
+		if (sh->partial || sh->empty) {
+			/* This hold did its share: let IRQs in. */
+			hak_unlock(&sh->lock, flags);
+			flags = hak_lock(&sh->lock);
+			continue;
+		}
+		/* A fresh unit, the shard lock dropped: the global lock may
+		 * build a superslab meanwhile. */
+		hak_unlock(&sh->lock, flags);
+		s = hak_superslab_get_slab();
+		flags = hak_lock(&sh->lock);
+		if (!s)
+			break;
+		slab_carve(s, cls);
+		sh->nslabs++;
+		list_add(&sh->partial, s, LIST_PARTIAL);
+	}
 	hak_unlock(&sh->lock, flags);
 	hak_stats_out_add((int64_t)got * hak_classes[cls].size);
 	return got;
 }
 
-/* Shard lock held. Slab s just became wholly free. */
-static void slab_emptied(struct hak_shard *sh, struct hak_slab *s)
+/* Shard lock held. Slab s just became wholly free: kept empty (0), or
+ * uncarved and no longer the shard's (1), for the caller to give back once
+ * it dropped the lock. */
+static int slab_emptied(struct hak_shard *sh, struct hak_slab *s)
 {
 	HAK_ASSERT(hak_lock_held(&sh->lock));
 	if (s->on_list == LIST_PARTIAL)
@@ -151,64 +221,81 @@ static void slab_emptied(struct hak_shard *sh, struct hak_slab *s)
 	if (sh->nempty < HAK_EMPTY_SLABS_KEPT) {
 		list_add(&sh->empty, s, LIST_EMPTY);
 		sh->nempty++;
-		return;
+		return 0;
 	}
 	sh->nslabs--;
-	hak_superslab_put_slab(s, 0);
+	slab_uncarve(s);
+	return 1;
 }
 
 void hak_shared_drain(unsigned cls, void *const *objs, unsigned n)
 {
 	struct hak_shard *sh = &hak_heap.shard[cls];
-	unsigned long flags = hak_lock(&sh->lock);
-	unsigned i, done = 0;
+	unsigned i = 0;
 
-	for (i = 0; i < n; i++) {
-		uintptr_t p = (uintptr_t)objs[i];
-		struct hak_slab *s = hak_slab_of_object(p);
-		uint32_t idx = hak_obj_index(p - s->start, s->inv);
-		uint64_t bit = 1ULL << (idx & 63);
-		uint64_t *wp = &s->bits[idx >> 6];
-		uint64_t w = __atomic_load_n(wp, __ATOMIC_RELAXED);
+	while (i < n) {
+		struct hak_slab *gone[HOLD_OBJECTS];
+		unsigned end = n - i > HOLD_OBJECTS ? i + HOLD_OBJECTS : n;
+		unsigned done = 0, ngone = 0, k;
+		unsigned long flags = hak_lock(&sh->lock);
 
-		if (s->cls != cls || (w & bit)) {
-			/* Cannot happen for objects free() validated. */
-			hak_report(HAK_EV_CORRUPTION, objs[i], 0,
-				   "cached object already free in its slab");
-			continue;
+		for (; i < end; i++) {
+			uintptr_t p = (uintptr_t)objs[i];
+			struct hak_slab *s = hak_slab_of_object(p);
+			uint32_t idx = hak_obj_index(p - s->start, s->inv);
+			uint64_t bit = 1ULL << (idx & 63);
+			uint64_t *wp = &s->bits[idx >> 6];
+			uint64_t w = __atomic_load_n(wp, __ATOMIC_RELAXED);
+
+			if (s->cls != cls || (w & bit)) {
+				/* Cannot happen for objects free() validated. */
+				hak_report(HAK_EV_CORRUPTION, objs[i], 0,
+					   "cached object already free in its slab");
+				continue;
+			}
+			__atomic_store_n(wp, w | bit, __ATOMIC_RELAXED);
+			if ((idx >> 6) < s->hint)
+				s->hint = (uint16_t)(idx >> 6);
+			s->nfree++;
+			done++;
+			if (s->nfree == s->capacity) {
+				if (slab_emptied(sh, s))
+					gone[ngone++] = s;
+			} else if (s->on_list == LIST_NONE) {
+				list_add(&sh->partial, s, LIST_PARTIAL);
+			}
 		}
-		__atomic_store_n(wp, w | bit, __ATOMIC_RELAXED);
-		if ((idx >> 6) < s->hint)
-			s->hint = (uint16_t)(idx >> 6);
-		s->nfree++;
-		done++;
-		if (s->nfree == s->capacity)
-			slab_emptied(sh, s);
-		else if (s->on_list == LIST_NONE)
-			list_add(&sh->partial, s, LIST_PARTIAL);
+		sh->out_objects -= done;
+		hak_unlock(&sh->lock, flags);
+		hak_stats_out_add(-(int64_t)done * hak_classes[cls].size);
+		/* One global-lock hold per slab, with IRQs on in between. */
+		for (k = 0; k < ngone; k++)
+			hak_superslab_put_slab(gone[k], 0);
 	}
-	sh->out_objects -= done;
-	hak_unlock(&sh->lock, flags);
-	hak_stats_out_add(-(int64_t)done * hak_classes[cls].size);
 }
 
 void hak_shared_trim(void)
 {
-	unsigned c;
+	unsigned c, k;
 
 	for (c = 0; c < HAK_NCLASSES; c++) {
 		struct hak_shard *sh = &hak_heap.shard[c];
+		struct hak_slab *gone[HAK_EMPTY_SLABS_KEPT + 1];
 		unsigned long flags = hak_lock(&sh->lock);
+		unsigned ngone = 0;
 
-		while (sh->empty) {
+		while (sh->empty && ngone < HAK_EMPTY_SLABS_KEPT) {
 			struct hak_slab *s = slab_of(sh->empty);
 
 			list_del(&sh->empty, s);
 			sh->nempty--;
 			sh->nslabs--;
-			hak_superslab_put_slab(s, 1);
+			slab_uncarve(s);
+			gone[ngone++] = s;
 		}
 		hak_unlock(&sh->lock, flags);
+		for (k = 0; k < ngone; k++)
+			hak_superslab_put_slab(gone[k], 1);
 	}
 }
 

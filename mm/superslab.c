@@ -30,34 +30,36 @@ static void avail_del(struct hak_superslab *ss)
 	ss->in_avail = 0;
 }
 
-/* Map (map != 0) or unmap every page of units, skipping unit 0's header.
- * A superslab never straddles a page-map leaf (see pagemap.c), so the
- * leaf is found once and the pages are plain stores into it. */
-static int map_pages(struct hak_superslab *ss, int map)
+/*
+ * Map (map != 0) or unmap every page of units, skipping unit 0's header,
+ * with no lock held: ss is on no list while it is built or torn down, so
+ * no one else writes these entries, and a lock-free reader finds either
+ * 0 or a slab whose span is 0 (every pointer fails its range check). A
+ * superslab never straddles a page-map leaf (see pagemap.c), so the leaf
+ * is found once and the pages are plain stores into it. Its nodes exist:
+ * hak_pagemap_grow ran before the superslab was first mapped.
+ */
+static void map_pages(struct hak_superslab *ss, int map)
 {
 	uintptr_t base = (uintptr_t)ss;
 	uintptr_t first = base + HAK_SS_HEADER_SIZE, a;
-	uintptr_t *e = hak_pagemap_leaf_entry(first, map);
+	uintptr_t *e = hak_pagemap_entry(first);
 
 	if (!e)
-		return map ? -1 : 0;
+		return;
 	for (a = first; a < base + HAK_SUPERSLAB_SIZE;
 	     a += HAK_PAGE_SIZE, e++) {
 		uintptr_t v = hak_pm_slab_entry(hak_slab_of_object(a));
 
 		__atomic_store_n(e, map ? v : 0, __ATOMIC_RELEASE);
 	}
-	return 0;
 }
 
-static struct hak_superslab *superslab_create(void)
+/* No lock held; ss is on no list. */
+static void superslab_init(struct hak_superslab *ss)
 {
-	struct hak_superslab *ss;
 	unsigned i;
 
-	ss = hak_provider_alloc(HAK_SUPERSLAB_SIZE, HAK_SUPERSLAB_SIZE, 0);
-	if (!ss)
-		return NULL;
 	/* The bitmaps are written when a unit is carved: zero the rest. */
 	hak_memset(ss, 0, __builtin_offsetof(struct hak_superslab, slab));
 	for (i = 0; i < HAK_SLABS_PER_SS; i++) {
@@ -67,28 +69,65 @@ static struct hak_superslab *superslab_create(void)
 		ss->slab[i].cls = HAK_CLASS_NONE;
 	}
 	ss->magic = HAK_SS_MAGIC;
-	if (map_pages(ss, 1)) {
-		map_pages(ss, 0);
+}
+
+/*
+ * Global lock held on entry and return (flags: its hak_lock's). The
+ * provider call and the page-map nodes are taken under the lock; the
+ * header and the 253 page-map entries are written with it dropped (IRQs
+ * on), while the new superslab is counted in transit and on no list, so
+ * nothing but its own entries can lead to it.
+ */
+static struct hak_superslab *superslab_create(unsigned long *flags)
+{
+	struct hak_superslab *ss;
+
+	ss = hak_provider_alloc(HAK_SUPERSLAB_SIZE, HAK_SUPERSLAB_SIZE, 0);
+	if (!ss)
+		return NULL;
+	if (hak_pagemap_grow((uintptr_t)ss + HAK_SS_HEADER_SIZE,
+			     HAK_SUPERSLAB_SIZE - HAK_SS_HEADER_SIZE, flags)) {
 		hak_provider_release(ss, HAK_SUPERSLAB_SIZE);
 		return NULL;
 	}
+	hak_heap.nss++;
+	hak_heap.nss_transit++;
+	hak_unlock(&hak_heap.lock, *flags);
+	superslab_init(ss);
+	map_pages(ss, 1);
+	*flags = hak_lock(&hak_heap.lock);
+	hak_heap.nss_transit--;
 	hak_list_push(&hak_heap.ss_all, &ss->all);
 	avail_add(ss);
-	hak_heap.nss++;
 	hak_heap.nss_empty++;
 	return ss;
 }
 
-static void superslab_destroy(struct hak_superslab *ss)
+/* Global lock held: take empty ss off every list, in transit; the caller
+ * finishes with superslab_free once it dropped the lock. */
+static void superslab_unlink(struct hak_superslab *ss)
 {
-	map_pages(ss, 0);
+	HAK_ASSERT(hak_lock_held(&hak_heap.lock) && !ss->used_mask);
 	if (ss->in_avail)
 		avail_del(ss);
 	hak_list_del(&hak_heap.ss_all, &ss->all);
 	ss->magic = 0;
-	hak_heap.nss--;
 	hak_heap.nss_empty--;
+	hak_heap.nss_transit++;
+}
+
+/* No lock held: unmap ss with IRQs on, then give it back under the lock
+ * (the provider call and the accounting only). */
+static void superslab_free(struct hak_superslab *ss)
+{
+	unsigned long flags;
+
+	map_pages(ss, 0);
+	flags = hak_lock(&hak_heap.lock);
+	hak_heap.nss--;
+	hak_heap.nss_transit--;
 	hak_provider_release(ss, HAK_SUPERSLAB_SIZE);
+	hak_unlock(&hak_heap.lock, flags);
 }
 
 struct hak_slab *hak_superslab_get_slab(void)
@@ -100,7 +139,7 @@ struct hak_slab *hak_superslab_get_slab(void)
 
 	ss = ss_of(hak_heap.ss_avail, avail);
 	if (!ss)
-		ss = superslab_create();
+		ss = superslab_create(&flags);
 	if (ss) {
 		i = arch_ctz64(~ss->used_mask & UNITS_ALL);
 		if (!ss->used_mask)
@@ -116,38 +155,47 @@ struct hak_slab *hak_superslab_get_slab(void)
 
 void hak_superslab_put_slab(struct hak_slab *s, int force)
 {
-	struct hak_superslab *ss = hak_slab_ss(s);
+	struct hak_superslab *ss = hak_slab_ss(s), *doomed = NULL;
 	unsigned long flags = hak_lock(&hak_heap.lock);
 
-	__atomic_store_n(&s->cls, HAK_CLASS_NONE, __ATOMIC_RELAXED);
-	s->span = 0;
-	s->start = 0;
-	s->size = 0;
-	s->inv = 0;
-	s->capacity = 0;
-	s->nfree = 0;
+	/* The shard uncarved it (hak_slab_uncarve) before letting go. */
+	HAK_ASSERT(s->cls == HAK_CLASS_NONE && !s->span);
 	if (!ss->in_avail)
 		avail_add(ss);
 	ss->used_mask &= ~(1U << s->index);
 	if (!ss->used_mask) {
 		hak_heap.nss_empty++;
-		if (force || hak_heap.nss_empty > HAK_EMPTY_SUPERSLABS_KEPT)
-			superslab_destroy(ss);
+		if (force || hak_heap.nss_empty > HAK_EMPTY_SUPERSLABS_KEPT) {
+			superslab_unlink(ss);
+			doomed = ss;
+		}
 	}
 	hak_unlock(&hak_heap.lock, flags);
+	if (doomed)
+		superslab_free(doomed);
 }
 
+/* The walk for empty superslabs is under the lock (hak_trim is linear in
+ * the heap); each is then unmapped and released as put_slab does. */
 void hak_superslab_trim(void)
 {
 	unsigned long flags = hak_lock(&hak_heap.lock);
 	struct hak_superslab *ss = ss_of(hak_heap.ss_all, all), *next;
+	struct hak_list *doomed = NULL;
 
 	for (; ss; ss = next) {
 		next = ss_of(ss->all.next, all);
-		if (!ss->used_mask)
-			superslab_destroy(ss);
+		if (!ss->used_mask) {
+			superslab_unlink(ss);
+			hak_list_push(&doomed, &ss->all);
+		}
 	}
 	hak_unlock(&hak_heap.lock, flags);
+	while (doomed) {
+		ss = ss_of(doomed, all);
+		hak_list_del(&doomed, &ss->all);
+		superslab_free(ss);
+	}
 }
 
 static int check_one(struct hak_superslab *ss, uint64_t *empty)
@@ -211,7 +259,8 @@ int hak_superslab_check(void)
 	for (ss = ss_of(hak_heap.ss_avail, avail); ss && avail <= n;
 	     ss = ss_of(ss->avail.next, avail))
 		avail++;
-	if (n != hak_heap.nss || empty != hak_heap.nss_empty || avail > n) {
+	if (n + hak_heap.nss_transit != hak_heap.nss ||
+	    empty != hak_heap.nss_empty || avail > n) {
 		hak_report(HAK_EV_CORRUPTION, NULL, 0, "superslab counts");
 		bad++;
 	}

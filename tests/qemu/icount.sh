@@ -11,10 +11,16 @@
 # under TCG with -icount shift=0 -smp 1, checks each run, parses the
 # guest's "ICOUNT ..." lines and prints one table over the three.
 #
+# Then boots build/qemu/<flavour>/icount-irq.elf the same way: icount.c
+# built with -DHAK_TEST_IRQ_WINDOW against a library with the same flag,
+# which times every IRQ-off window and prints "IRQWIN ..." lines; the
+# table gets a column with each path's longest window.
+#
 # A run passes only if QEMU exits with the board's pass code, the tests
-# icount_calibration, icount_measure and icount_bounds each began and
-# passed, no "[test] FAIL" line appeared and it printed its paths. A
-# missing QEMU, image or icount support is a failure, never a skip.
+# icount_calibration, icount_measure and icount_bounds (icount_irqwin for
+# icount-irq.elf) each began and passed, no "[test] FAIL" line appeared
+# and it printed its paths. A missing QEMU, image or icount support is a
+# failure, never a skip.
 #
 # Environment: FLAVOURS (default all three), TIMEOUT (seconds per run,
 # default 60), MD (markdown copy of the table, default
@@ -42,6 +48,46 @@ fail() { # message
 	status=1
 }
 
+# Boot one image and check its run: flavour qemu cpu_opt pass_code image
+# log last_test line_prefix.
+run_one() {
+	f=$1 image=$5 log=$6 last=$7 prefix=$8
+	if [ ! -f "$image" ]; then
+		fail "$f: no $image (make icount-images)"
+		return
+	fi
+	start=$(date +%s)
+	# shellcheck disable=SC2086 # word splitting of the QEMU command is meant
+	timeout "$timeout_s" $2 $3 -icount shift=0 -smp 1 \
+		-kernel "$image" </dev/null >"$log" 2>&1
+	rc=$?
+	secs=$(($(date +%s) - start))
+	[ "${VERBOSE:-0}" = 1 ] && cat "$log"
+	why=""
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		why="timeout after ${timeout_s}s"
+	elif [ "$rc" != "$4" ]; then
+		why="exit $rc (pass is $4)"
+	fi
+	failline=$(grep -a -m1 '\[test\] FAIL' "$log")
+	[ -n "$failline" ] && why="${why:+$why; }${failline#*\[test\] }"
+	for t in icount_calibration icount_measure $last; do
+		grep -aqx "\[test\] begin $t" "$log" &&
+			grep -aqx "\[test\] pass $t" "$log" ||
+			why="${why:+$why; }no pass for $t"
+	done
+	npaths=$(grep -ac "^$prefix=.* arch=$f " "$log")
+	[ "$npaths" -gt 0 ] || why="${why:+$why; }no $prefix lines"
+	# The guest's own account of a bound it failed.
+	grep -a '^icount_\(bounds\|irqwin\):' "$log" | sed "s/^/$f: /"
+	if [ -n "$why" ]; then
+		fail "$f: ${image##*/}: $why (${secs}s, log $log)"
+	else
+		echo "ok   $f: ${image##*/}: $npaths paths, ${secs}s"
+	fi
+	ran="$ran $log"
+}
+
 ran=""
 for f in $flavours; do
 	case $f in
@@ -64,8 +110,6 @@ for f in $flavours; do
 	esac
 	qemu=$(board_var $mk QEMU_BASE)
 	pass_code=$(board_var $mk QEMU_PASS_CODE)
-	image=build/qemu/$f/icount.elf
-	log=$logdir/icount-$f.log
 	if [ -z "$qemu" ] || [ -z "$pass_code" ]; then
 		fail "$f: cannot read QEMU_BASE/QEMU_PASS_CODE from $mk"
 		continue
@@ -74,46 +118,18 @@ for f in $flavours; do
 		fail "$f: ${qemu%% *} not found (install qemu-system-x86 / qemu-system-arm)"
 		continue
 	fi
-	if [ ! -f "$image" ]; then
-		fail "$f: no $image (make icount-images)"
-		continue
-	fi
-	start=$(date +%s)
-	# shellcheck disable=SC2086 # word splitting of the QEMU command is meant
-	timeout "$timeout_s" $qemu $cpu_opt -icount shift=0 -smp 1 \
-		-kernel "$image" </dev/null >"$log" 2>&1
-	rc=$?
-	secs=$(($(date +%s) - start))
-	[ "${VERBOSE:-0}" = 1 ] && cat "$log"
-	why=""
-	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-		why="timeout after ${timeout_s}s"
-	elif [ "$rc" != "$pass_code" ]; then
-		why="exit $rc (pass is $pass_code)"
-	fi
-	failline=$(grep -a -m1 '\[test\] FAIL' "$log")
-	[ -n "$failline" ] && why="${why:+$why; }${failline#*\[test\] }"
-	for t in icount_calibration icount_measure icount_bounds; do
-		grep -aqx "\[test\] begin $t" "$log" &&
-			grep -aqx "\[test\] pass $t" "$log" ||
-			why="${why:+$why; }no pass for $t"
-	done
-	npaths=$(grep -ac "^ICOUNT path=.* arch=$f " "$log")
-	[ "$npaths" -gt 0 ] || why="${why:+$why; }no ICOUNT path lines"
-	# The guest's own account of a bound it failed.
-	grep -a '^icount_bounds:' "$log" | sed "s/^/$f: /"
-	if [ -n "$why" ]; then
-		fail "$f: $why (${secs}s, log $log)"
-	else
-		echo "ok   $f: $npaths paths, ${secs}s"
-	fi
-	ran="$ran $log"
+	run_one "$f" "$qemu" "$cpu_opt" "$pass_code" build/qemu/$f/icount.elf \
+		"$logdir/icount-$f.log" icount_bounds "ICOUNT path"
+	run_one "$f" "$qemu" "$cpu_opt" "$pass_code" \
+		build/qemu/$f/icount-irq.elf "$logdir/icount-irq-$f.log" \
+		icount_irqwin "IRQWIN path"
 done
 
 [ -n "$ran" ] || exit 2
 
 # The table: one row per path, per flavour mean / max / bound (hakmem's own
-# instructions, page provider excluded) and max with the region provider.
+# instructions, page provider excluded), max with the region provider, and
+# the longest IRQ-off window (icount-irq.elf, provider excluded).
 # shellcheck disable=SC2086 # $ran is a list of files
 awk -v flavours="$flavours" -v md="$md" '
 function field(line, key,    i, n, kv) {
@@ -131,6 +147,11 @@ function field(line, key,    i, n, kv) {
 	n[p, a] = field($0, "n")
 	over[p, a] = (mx[p, a] + 0 > bnd[p, a] + 0) ? " !" : ""
 }
+/^IRQWIN path=/ {
+	p = field($0, "path"); a = field($0, "arch")
+	iw[p, a] = field($0, "max")
+	if (iw[p, a] + 0 > field($0, "bound") + 0) iw[p, a] = iw[p, a] " !"
+}
 /^ICOUNT overhead / {
 	a = field($0, "arch")
 	ovh[a] = "bracket malloc " field($0, "bracket_malloc") \
@@ -140,19 +161,20 @@ function field(line, key,    i, n, kv) {
 END {
 	nf = split(flavours, fl, " ")
 	printf "\nhakmem guest instructions per operation (QEMU TCG, -icount shift=0, -smp 1)\n"
-	printf "mean/max/bound: hakmem only (page provider excluded); +prov: max with the region provider\n\n"
+	printf "mean/max/bound: hakmem only (page provider excluded); +prov: max with the region provider\n"
+	printf "irqoff: longest IRQ-off window (provider excluded; bound: IRQWIN_BOUND in icount.c)\n\n"
 	printf "%-21s", "path"
-	for (i = 1; i <= nf; i++) printf " | %-31s", fl[i]
+	for (i = 1; i <= nf; i++) printf " | %-38s", fl[i]
 	printf "\n%-21s", ""
 	for (i = 1; i <= nf; i++)
-		printf " | %8s %6s %6s %8s", "mean", "max", "bound", "+prov"
+		printf " | %8s %6s %6s %8s %6s", "mean", "max", "bound", "+prov", "irqoff"
 	printf "\n"
 	line = "| path | n |"
 	hdr = "|---|---:|"
 	for (i = 1; i <= nf; i++) {
-		line = line sprintf(" %s mean | %s max | %s max +prov | %s bound |", \
-			fl[i], fl[i], fl[i], fl[i])
-		hdr = hdr "---:|---:|---:|---:|"
+		line = line sprintf(" %s mean | %s max | %s max +prov | %s bound | %s irq-off |", \
+			fl[i], fl[i], fl[i], fl[i], fl[i])
+		hdr = hdr "---:|---:|---:|---:|---:|"
 	}
 	printf "%s\n%s\n", line, hdr > md
 	for (k = 1; k <= np; k++) {
@@ -161,22 +183,24 @@ END {
 		cnt = ""
 		for (i = 1; i <= nf; i++) {
 			a = fl[i]
+			w = ((p, a) in iw) ? iw[p, a] : "-"
 			if ((p, a) in mean) {
-				printf " | %8s %6s %6s %8s", mean[p, a], \
-					mx[p, a] over[p, a], bnd[p, a], tot[p, a]
+				printf " | %8s %6s %6s %8s %6s", mean[p, a], \
+					mx[p, a] over[p, a], bnd[p, a], tot[p, a], w
 				if (cnt == "") cnt = n[p, a]
 			} else
-				printf " | %8s %6s %6s %8s", "-", "-", "-", "-"
+				printf " | %8s %6s %6s %8s %6s", "-", "-", "-", "-", w
 		}
 		printf "\n"
 		line = "| " p " | " cnt " |"
 		for (i = 1; i <= nf; i++) {
 			a = fl[i]
+			w = ((p, a) in iw) ? iw[p, a] : "-"
 			if ((p, a) in mean)
-				line = line sprintf(" %s | %s | %s | %s |", \
-					mean[p, a], mx[p, a], tot[p, a], bnd[p, a])
+				line = line sprintf(" %s | %s | %s | %s | %s |", \
+					mean[p, a], mx[p, a], tot[p, a], bnd[p, a], w)
 			else
-				line = line " - | - | - | - |"
+				line = line " - | - | - | - | " w " |"
 		}
 		printf "%s\n", line > md
 	}

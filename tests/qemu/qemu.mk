@@ -297,3 +297,48 @@ test-icount: $(QEMU_ICOUNT_IMAGES)
 	$(Q)tests/qemu/icount.sh
 
 .PHONY: icount-images test-icount
+
+# ---- icount-irq: the longest IRQ-off window of every path -------------------
+#
+# icount.c again, compiled with -DHAK_TEST_IRQ_WINDOW and linked against a
+# library of its own built with the same flag
+# (build/qemu/<flavour>/irqwin/libhakmem.a): arch_irq_save/restore then
+# call the image's hooks whenever IRQs go from enabled to masked and back,
+# so every IRQ-off window is timed. Its instruction counts include the
+# hooks, so it checks the windows only; icount.elf keeps the exact counts.
+
+QEMU_IRQWIN_LIBFLAGS_x86_64 := $(X86_FS_CFLAGS) -DHAK_TEST_IRQ_WINDOW
+QEMU_IRQWIN_LIBFLAGS_aarch64-llsc := $(A64_FS_CFLAGS) $(ARCH_MARCH_aarch64-llsc) -DHAK_TEST_IRQ_WINDOW
+QEMU_IRQWIN_LIBFLAGS_aarch64-lse := $(A64_FS_CFLAGS) $(ARCH_MARCH_aarch64-lse) -DHAK_TEST_IRQ_WINDOW
+
+# $(1) flavour
+define qemu_irqwin
+$(QB)/$(1)/irqwin/lib/%.o: %.c $(QEMU_DEBUG_LIBHDRS)
+	@mkdir -p $$(dir $$@)
+	@echo "  CC      $$@"
+	$(Q)$(QEMU_CC_$(1)) $(QEMU_IRQWIN_LIBFLAGS_$(1)) -c $$< -o $$@
+
+$(QB)/$(1)/irqwin/libhakmem.a: $(patsubst %.c,$(QB)/$(1)/irqwin/lib/%.o,$(MM_SRCS))
+	@echo "  AR      $$@"
+	$(Q)rm -f $$@ && $(QEMU_CC_$(1):gcc=ar) rcs $$@ $$^
+
+$(QB)/$(1)/irqwin/obj/%.o: %.c $(QEMU_HDRS)
+	@mkdir -p $$(dir $$@)
+	@echo "  CC      $$@"
+	$(Q)$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)) -DHAK_TEST_IRQ_WINDOW -c $$< -o $$@
+
+$(QB)/$(1)/icount-irq.elf: $(QB)/$(1)/irqwin/obj/tests/qemu/icount.o \
+		$(QB)/$(1)/obj/tests/qemu/guest.o $(QB)/$(1)/obj/tests/qemu/peek.o \
+		$(patsubst %,$(QB)/$(1)/obj/%.o,$(basename $(QEMU_BOARD_$(1)))) \
+		$(QB)/$(1)/irqwin/libhakmem.a $(QEMU_LDSCRIPT_$(1))
+	@echo "  LD      $$@"
+	$(Q)$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)) $(QEMU_LDFLAGS_$(1)) -o $$@ \
+		$$(filter %.o,$$^) $(QB)/$(1)/irqwin/libhakmem.a
+endef
+
+$(foreach f,$(QEMU_FLAVOURS),$(eval $(call qemu_irqwin,$(f))))
+QEMU_IRQWIN_IMAGES := $(foreach f,$(QEMU_FLAVOURS),$(QB)/$(f)/icount-irq.elf)
+
+icount-images: $(QEMU_IRQWIN_IMAGES)
+images: $(QEMU_IRQWIN_IMAGES)
+test-icount: $(QEMU_IRQWIN_IMAGES)

@@ -26,6 +26,15 @@ static inline void arch_cpu_relax(void)
 	__asm__ __volatile__("pause" ::: "memory");
 }
 
+#ifdef HAK_TEST_IRQ_WINDOW
+/* Test-only, never in a shipped library: the IRQ-window image of
+ * tests/qemu/icount.c defines these to time every window with IRQs
+ * masked. Called right after IRQs go from enabled to masked and right
+ * before they go back. */
+void hak_test_irq_off(void);
+void hak_test_irq_on(void);
+#endif
+
 static inline unsigned long arch_irq_save(void)
 {
 	unsigned long flags;
@@ -34,14 +43,22 @@ static inline unsigned long arch_irq_save(void)
 			     : "=r"(flags)
 			     :
 			     : "memory");
+#ifdef HAK_TEST_IRQ_WINDOW
+	if (flags & (1UL << 9))
+		hak_test_irq_off();
+#endif
 	return flags;
 }
 
 static inline void arch_irq_restore(unsigned long flags)
 {
 	/* Only IF (bit 9) matters; re-enable only if it was set before. */
-	if (flags & (1UL << 9))
+	if (flags & (1UL << 9)) {
+#ifdef HAK_TEST_IRQ_WINDOW
+		hak_test_irq_on();
+#endif
 		__asm__ __volatile__("sti" ::: "memory");
+	}
 }
 
 static inline int arch_irqs_disabled(void)
