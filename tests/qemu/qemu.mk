@@ -336,8 +336,8 @@ $(QB)/$(1)/icount-irq.elf: $(QB)/$(1)/irqwin/obj/tests/qemu/icount.o \
 		$$(filter %.o,$$^) $(QB)/$(1)/irqwin/libhakmem.a
 endef
 
-$(foreach f,$(QEMU_FLAVOURS),$(eval $(call qemu_irqwin,$(f))))
-QEMU_IRQWIN_IMAGES := $(foreach f,$(QEMU_FLAVOURS),$(QB)/$(f)/icount-irq.elf)
+$(foreach f,$(QEMU_ICOUNT_FLAVOURS),$(eval $(call qemu_irqwin,$(f))))
+QEMU_IRQWIN_IMAGES := $(foreach f,$(QEMU_ICOUNT_FLAVOURS),$(QB)/$(f)/icount-irq.elf)
 
 icount-images: $(QEMU_IRQWIN_IMAGES)
 images: $(QEMU_IRQWIN_IMAGES)
