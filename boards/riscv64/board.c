@@ -74,8 +74,6 @@ void board_putc(char c)
 {
 	volatile uint8_t *u = (volatile uint8_t *)UART_BASE;
 
-	if (c == '\n')
-		board_putc('\r');
 	while (!(u[UART_LSR] & UART_LSR_THRE))
 		;
 	u[UART_THR] = (uint8_t)c;

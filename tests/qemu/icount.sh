@@ -22,14 +22,14 @@
 # and it printed its paths. A missing QEMU, image or icount support is a
 # failure, never a skip.
 #
-# Environment: FLAVOURS (default all three), TIMEOUT (seconds per run,
+# Environment: FLAVOURS (default all four), TIMEOUT (seconds per run,
 # default 60), MD (markdown copy of the table, default
 # build/qemu/icount.md), VERBOSE=1 (copy the guest's console to stdout).
 # Exit: 0 all pass, 1 a bound or a run failed, 2 cannot run.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 
-flavours=${FLAVOURS:-x86_64 aarch64-llsc aarch64-lse}
+flavours=${FLAVOURS:-x86_64 aarch64-llsc aarch64-lse riscv64}
 timeout_s=${TIMEOUT:-60}
 md=${MD:-build/qemu/icount.md}
 logdir=build/qemu/logs
@@ -102,6 +102,10 @@ for f in $flavours; do
 	aarch64-lse)
 		mk=boards/aarch64/board.mk
 		cpu_opt="-cpu $(board_var $mk QEMU_LSE_CPU)"
+		;;
+	riscv64)
+		mk=boards/riscv64/board.mk
+		cpu_opt=""
 		;;
 	*)
 		echo "icount.sh: unknown flavour $f" >&2

@@ -284,9 +284,7 @@ run: $(QB)/$(QEMU_RUN_FLAVOUR)/demo.elf
 #                        (tests/qemu/icount.sh; docs/guarantees-icount.md)
 
 QEMU_OBJS_icount := tests/qemu/icount.o tests/qemu/guest.o tests/qemu/peek.o
-# riscv64 has no icount image yet (tests/qemu/icount.c reads x86_64 and
-# aarch64 counters only).
-QEMU_ICOUNT_FLAVOURS := x86_64 aarch64-llsc aarch64-lse
+QEMU_ICOUNT_FLAVOURS := x86_64 aarch64-llsc aarch64-lse riscv64
 $(foreach f,$(QEMU_ICOUNT_FLAVOURS),$(eval $(call qemu_image,$(f),icount)))
 QEMU_ICOUNT_IMAGES := $(foreach f,$(QEMU_ICOUNT_FLAVOURS),$(QB)/$(f)/icount.elf)
 
@@ -310,6 +308,7 @@ test-icount: $(QEMU_ICOUNT_IMAGES)
 QEMU_IRQWIN_LIBFLAGS_x86_64 := $(X86_FS_CFLAGS) -DHAK_TEST_IRQ_WINDOW
 QEMU_IRQWIN_LIBFLAGS_aarch64-llsc := $(A64_FS_CFLAGS) $(ARCH_MARCH_aarch64-llsc) -DHAK_TEST_IRQ_WINDOW
 QEMU_IRQWIN_LIBFLAGS_aarch64-lse := $(A64_FS_CFLAGS) $(ARCH_MARCH_aarch64-lse) -DHAK_TEST_IRQ_WINDOW
+QEMU_IRQWIN_LIBFLAGS_riscv64 := $(RV_FS_CFLAGS) -DHAK_TEST_IRQ_WINDOW
 
 # $(1) flavour
 define qemu_irqwin

@@ -34,6 +34,13 @@ static inline void arch_cpu_relax(void)
 	__asm__ __volatile__(".4byte 0x0100000f" ::: "memory");
 }
 
+#ifdef HAK_TEST_IRQ_WINDOW
+/* Test-only (tests/qemu/icount.c's IRQ-window image): called right after
+ * IRQs go from enabled to masked and right before they go back. */
+void hak_test_irq_off(void);
+void hak_test_irq_on(void);
+#endif
+
 static inline unsigned long arch_irq_save(void)
 {
 	unsigned long flags;
@@ -42,13 +49,21 @@ static inline unsigned long arch_irq_save(void)
 			     : "=r"(flags)
 			     :
 			     : "memory");
+#ifdef HAK_TEST_IRQ_WINDOW
+	if (flags & ARCH_RV_SSTATUS_SIE)
+		hak_test_irq_off();
+#endif
 	return flags;
 }
 
 static inline void arch_irq_restore(unsigned long flags)
 {
-	if (flags & ARCH_RV_SSTATUS_SIE)
+	if (flags & ARCH_RV_SSTATUS_SIE) {
+#ifdef HAK_TEST_IRQ_WINDOW
+		hak_test_irq_on();
+#endif
 		__asm__ __volatile__("csrsi sstatus, 2" ::: "memory");
+	}
 }
 
 static inline int arch_irqs_disabled(void)
