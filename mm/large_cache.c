@@ -32,8 +32,9 @@
  *          fitting run is missed only when it is not the newest of a
  *          class that straddles an end of the window.
  *   put    O(1): at most HAK_LC_EVICT (2) of the oldest runs go back to
- *          make room; a run that still does not fit, or is larger than
- *          the bound, is refused and the caller gives it back.
+ *          make room within the byte bound; a run that still does not
+ *          fit, or is larger than the bound, is refused and the caller
+ *          gives it back. Records never run out (see tick).
  *   tick   O(1), at most one provider call: every large malloc and free
  *          calls it once. It counts large operations, and gives back the
  *          oldest run if HAK_LC_DECAY (256) of them have passed since the
@@ -41,6 +42,8 @@
  *          at most one run comes due per operation and none waits: an
  *          idle run goes back at exactly the 256th large operation after
  *          its free. Bare metal has no clock, so operations are the clock.
+ *          It also bounds the records: the runs cached carry distinct
+ *          stamps of the last 256 operations, so there are at most 256.
  *   flush  every cached run (hak_trim and the reclaim before an
  *          out-of-memory): at most HAK_LC_SLOTS provider calls.
  */
@@ -48,7 +51,7 @@
 
 static struct hak_lc_run *rec(struct hak_large_cache *lc, unsigned i)
 {
-	return &lc->run[i - 1];
+	return &lc->run[i];
 }
 
 /* The class holding a run of n pages (n >= 1). */
@@ -140,14 +143,14 @@ void *hak_large_cache_take(size_t npages, size_t *got)
 	HAK_ASSERT(hak_lock_held(&hak_heap.lock));
 	if (!lc->count || npages > (HAK_LARGE_CACHE_BYTES >> HAK_PAGE_SHIFT))
 		return NULL;
-	/* npages is below 2^32, so max's class is a valid index. */
-	c = lc_class(npages);
-	top = lc_class(max);
 	/* n's own class holds runs on both sides of n: its newest, if it
 	 * fits. */
+	c = lc_class(npages);
 	i = lc->head[c];
 	if (i && rec(lc, i)->npages >= npages && rec(lc, i)->npages <= max)
 		goto found;
+	/* npages is below 2^32, so max's class is a valid index. */
+	top = lc_class(max);
 	/* The classes between lie wholly inside the window: any run. */
 	if (top > c + 1) {
 		j = lc_first(lc->map, c + 1, top - 1);
@@ -179,13 +182,16 @@ int hak_large_cache_put(void *p, size_t npages)
 	if (bytes > HAK_LARGE_CACHE_BYTES)
 		return 0;
 	for (k = 0; k < HAK_LC_EVICT && lc->oldest &&
-		    (lc->bytes + bytes > HAK_LARGE_CACHE_BYTES ||
-		     lc->count == HAK_LC_SLOTS);
+		    lc->bytes + bytes > HAK_LARGE_CACHE_BYTES;
 	     k++)
 		lc_release(lc, lc->oldest);
-	if (lc->bytes + bytes > HAK_LARGE_CACHE_BYTES ||
-	    lc->count == HAK_LC_SLOTS)
+	if (lc->bytes + bytes > HAK_LARGE_CACHE_BYTES)
 		return 0;
+	/* A record is free: the tick of this operation gave back any run
+	 * cached HAK_LC_DECAY operations ago, and each operation caches at
+	 * most one, so at most HAK_LC_DECAY - 1 <= HAK_LC_SLOTS - 1 are
+	 * cached. */
+	HAK_ASSERT(lc->count < HAK_LC_SLOTS);
 	if (lc->free) {
 		i = lc->free;
 		lc->free = rec(lc, i)->next;

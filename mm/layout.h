@@ -241,9 +241,9 @@ static inline size_t hak_pm_pages(uintptr_t e)
 /*
  * The large-run cache's shape (large_cache.c explains it). Only its byte
  * bound is a knob (HAK_LARGE_CACHE_BYTES); these are structural:
- *   HAK_LC_SLOTS     records, one per cached run: caps the metadata
- *                    (8 KiB) and a flush at 256 provider calls when many
- *                    small runs are cached;
+ *   HAK_LC_SLOTS     records, one per cached run (8 KiB): never short,
+ *                    because decay keeps at most HAK_LC_DECAY runs, and a
+ *                    flush makes at most that many provider calls;
  *   HAK_LC_SUB_SHIFT size classes of page counts, exact below 32 pages,
  *                    then 32 per power of two (1/32 to 1/16 wide, so the
  *                    window [n, n + n/8] holds whole classes);
@@ -258,8 +258,8 @@ static inline size_t hak_pm_pages(uintptr_t e)
 #define HAK_LC_DECAY 256U
 #define HAK_LC_EVICT 2
 
-/* A cached run. Links are record numbers, 1-based, 0 = none, so the
- * zeroed heap is an empty cache. */
+/* A cached run. Links are record numbers 1..HAK_LC_SLOTS, 0 = none (record
+ * 0 is never used), so the zeroed heap is an empty cache. */
 struct hak_lc_run {
 	uintptr_t addr;
 	uint32_t npages;
@@ -279,18 +279,18 @@ struct hak_large_cache {
 	uint16_t oldest, newest; /* ends of the age list */
 	uint64_t map[HAK_LC_CLASSES / 64]; /* classes with a run */
 	uint16_t head[HAK_LC_CLASSES];	   /* each class's newest run */
-	struct hak_lc_run run[HAK_LC_SLOTS];
+	struct hak_lc_run run[HAK_LC_SLOTS + 1];
 };
 
-_Static_assert(HAK_LC_SLOTS < 65536, "record numbers fit 16 bits");
+_Static_assert(HAK_LC_SLOTS < 65535, "record numbers fit 16 bits");
 _Static_assert(HAK_LC_CLASSES % 64 == 0, "whole bitmap words");
 _Static_assert(HAK_LC_CLASSES ==
 		       (36 - HAK_LC_SUB_SHIFT + 1) << HAK_LC_SUB_SHIFT,
 	       "classes cover page counts below 2^36");
 _Static_assert((HAK_LARGE_CACHE_BYTES >> HAK_PAGE_SHIFT) < (1ULL << 32),
 	       "a cached run's page count fits 32 bits");
-_Static_assert(HAK_LC_DECAY >= 1 && HAK_LC_DECAY < (1U << 31),
-	       "decay compares stamp differences below 2^31");
+_Static_assert(HAK_LC_DECAY >= 1 && HAK_LC_DECAY <= HAK_LC_SLOTS,
+	       "decay keeps at most HAK_LC_DECAY runs: the records suffice");
 
 /* Global lock held (flush and check take it). */
 void hak_large_cache_tick(void);

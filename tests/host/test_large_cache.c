@@ -5,8 +5,9 @@
  *  - reuse by size: a freed 5 MiB run serves a later 4.8 MiB request
  *    without a provider call, and the block reports the run's real length;
  *    requests outside [n, n + n/8] of the run do not take it;
- *  - the byte bound (and the record bound) is never exceeded, whatever
- *    the mix of runs freed, and a run above the bound is not kept;
+ *  - the byte bound is never exceeded, whatever the mix of runs freed,
+ *    decay keeps at most 256 runs (the records), and a run above the
+ *    bound is not kept;
  *  - decay: a run nobody takes goes back at exactly the HAK_LC_DECAY-th
  *    large operation after its free, not one earlier;
  *  - hak_trim gives every cached run back;
@@ -79,8 +80,8 @@ static int cached(const void *p)
 	const struct hak_large_cache *lc = &hak_heap.large_cache;
 	unsigned i;
 
-	for (i = lc->oldest; i; i = lc->run[i - 1].newer)
-		if (lc->run[i - 1].addr == (uintptr_t)p)
+	for (i = lc->oldest; i; i = lc->run[i].newer)
+		if (lc->run[i].addr == (uintptr_t)p)
 			return 1;
 	return 0;
 }
@@ -164,14 +165,16 @@ static void byte_bound(void)
 		F(p[(i * 7) % N]);
 		stats();
 	}
-	/* Many small runs: the record bound, not the byte bound, binds. */
+	/* Many small runs, far below the byte bound: decay alone keeps them
+	 * to the last 256 operations' worth, which the records hold. */
 	for (i = 0; i < N; i++)
 		p[i] = M(40000);
 	for (i = 0; i < N; i++) {
 		F(p[i]);
 		stats();
 	}
-	CHECK(hak_heap.large_cache.count == HAK_LC_SLOTS, "records full");
+	CHECK(hak_heap.large_cache.count == HAK_LC_DECAY, "%u runs cached",
+	      hak_heap.large_cache.count);
 	/* A run above the bound goes straight back. */
 	p[0] = M(HAK_LARGE_CACHE_BYTES + 4096);
 	CHECK(p[0], "above the bound");
