@@ -5,7 +5,7 @@
  * (large_cache.c) or the provider; on free it goes back to the cache, or
  * to the provider when the cache refuses it. No header is written into
  * the run: its real page count (which a run from the cache may exceed the
- * request's by up to an eighth) is kept in the page-map entry of its first
+ * request's by up to a quarter) is kept in the page-map entry of its first
  * page, so the whole run is the caller's and a pointer into the middle of
  * a run maps to nothing.
  *

@@ -241,16 +241,21 @@ static inline size_t hak_pm_pages(uintptr_t e)
 /*
  * The large-run cache's shape (large_cache.c explains it). Only its byte
  * bound is a knob (HAK_LARGE_CACHE_BYTES); these are structural:
+ *   HAK_LC_WINDOW_SHIFT a request of n pages takes a run of up to
+ *                    n + (n >> 2) pages: a block is at most a quarter
+ *                    larger than its request, as with the size classes;
  *   HAK_LC_SLOTS     records, one per cached run (8 KiB): never short,
  *                    because decay keeps at most HAK_LC_DECAY runs, and a
  *                    flush makes at most that many provider calls;
  *   HAK_LC_SUB_SHIFT size classes of page counts, exact below 32 pages,
- *                    then 32 per power of two (1/32 to 1/16 wide, so the
- *                    window [n, n + n/8] holds whole classes);
+ *                    then 32 per power of two (1/64 to 1/32 of their
+ *                    sizes wide, so the window [n, n + n/4] holds whole
+ *                    classes);
  *   HAK_LC_CLASSES   enough classes for any run below 2^36 pages;
  *   HAK_LC_DECAY     large operations a cached run waits for a taker;
  *   HAK_LC_EVICT     oldest runs one put may give back to make room.
  */
+#define HAK_LC_WINDOW_SHIFT 2
 #define HAK_LC_SLOTS 256
 #define HAK_LC_SUB_SHIFT 5
 #define HAK_LC_SUB (1U << HAK_LC_SUB_SHIFT)

@@ -59,7 +59,7 @@
 /*
  * Freed large runs kept for reuse (mm/large_cache.c): at most
  * HAK_LARGE_CACHE_BYTES of them in all, any run no larger than that; a
- * request of n pages takes a cached run of n to n + n/8 pages. A run no
+ * request of n pages takes a cached run of n to n + n/4 pages. A run no
  * request took within 256 large operations goes back to the provider
  * (decay), and hak_trim gives back all. 0 disables the cache.
  *

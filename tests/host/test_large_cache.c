@@ -4,7 +4,7 @@
  * page provider that counts its calls and remembers what it got back:
  *  - reuse by size: a freed 5 MiB run serves a later 4.8 MiB request
  *    without a provider call, and the block reports the run's real length;
- *    requests outside [n, n + n/8] of the run do not take it;
+ *    requests outside [n, n + n/4] of the run do not take it;
  *  - the byte bound is never exceeded, whatever the mix of runs freed,
  *    decay keeps at most 256 runs (the records), and a run above the
  *    bound is not kept;
@@ -116,18 +116,18 @@ static void reuse_by_size(void)
 	CHECK(cached(p) && stats().large_cached == 5 * MiB, "cached again");
 
 	/* Outside the window: larger than the run, or so small that the run
-	 * would waste more than an eighth. Neither takes it. */
+	 * would waste more than a quarter. Neither takes it. */
 	r = M(5 * MiB + 1);
 	CHECK(r && r != p && cached(p), "5 MiB + 1 took the 5 MiB run");
-	q = M(1137 * 4096); /* 1137 + 1137/8 = 1279 < 1280 pages */
-	CHECK(q && q != p && cached(p), "4.44 MiB took the 5 MiB run");
-	/* Just inside: 1138 + 142 = 1280. (r stays live: freed now, it would
+	q = M(1023 * 4096); /* 1023 + 1023/4 = 1278 < 1280 pages */
+	CHECK(q && q != p && cached(p), "1023 pages took the 5 MiB run");
+	/* Just inside: 1024 + 256 = 1280. (r stays live: freed now, it would
 	 * be the newest run of the 1280-1311 page class, the only one of that
 	 * class the window's top end looks at.) */
 	F(q);
 	a0 = allocs;
-	q = M(1138 * 4096);
-	CHECK(q == p && allocs == a0, "1138 pages did not take 1280");
+	q = M(1024 * 4096);
+	CHECK(q == p && allocs == a0, "1024 pages did not take 1280");
 	CHECK(U(q) == 5 * MiB, "usable");
 	F(q);
 	F(r);
