@@ -82,6 +82,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("raw")
     ap.add_argument("--reps", default="?")
+    ap.add_argument("--large-reps", default="?")
     ap.add_argument("--seconds", default="?")
     ap.add_argument("--elapsed", default="?")
     ap.add_argument("--load", default="?")
@@ -107,7 +108,8 @@ def main():
 
     L = []
     L.append(f"Finished {time.strftime('%Y-%m-%d %H:%M %Z')}: {a.reps} repetitions "
-             f"per cell, {a.seconds} s per run, allocators interleaved; "
+             f"per cell ({a.large_reps} for fixed-work workloads), "
+             f"{a.seconds} s per run, allocators interleaved; "
              f"{a.elapsed} s in all; load average {a.load} at the start, "
              f"{a.load_end} at the end.")
     L.append("")

@@ -9,7 +9,9 @@
 # BENCH_REPS=N (default 5), BENCH_SECONDS=S (default 1),
 # BENCH_ONLY=regex (workloads whose name matches), BENCH_TIMEOUT=S (a run
 # that takes longer fails; default 300: malloc-large under an allocator
-# that page-faults on every block takes minutes on a loaded VM).
+# that page-faults on every block takes minutes on a loaded VM),
+# BENCH_LARGE_REPS=N (repetitions of the fixed-work workloads, default 2:
+# the first N rounds run them, interleaved like the rest).
 # Exit status: 0, or 1 if any run failed its check (its cell shows ERR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +31,8 @@ else
 	S=${BENCH_SECONDS:-1}
 	LARGE_STEPS=2000 # the original's fixed amount of work
 fi
+LARGE_REPS=${BENCH_LARGE_REPS:-2}
+[ "$LARGE_REPS" -le "$REPS" ] || LARGE_REPS=$REPS
 
 # name | program | arguments | what one op is. A fixed-work workload
 # (malloc-large: mimalloc-bench's, which runs a set number of steps) says
@@ -61,11 +65,12 @@ printf 'rep\tworkload\talloc\tstatus\tops_per_sec\tpeak_rss_kb\tpeak_live_bytes\
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 T_START=$(date +%s)
 nwl=$(wc -l <<<"$WORKLOADS")
-echo "bench: $nwl workloads x 5 allocators x $REPS reps, ${S}s each (load average $LOAD_START)"
+echo "bench: $nwl workloads x 5 allocators x $REPS reps (fixed-work ones: $LARGE_REPS), ${S}s each (load average $LOAD_START)"
 errors=0
 
 for rep in $(seq 1 "$REPS"); do
 	while IFS='|' read -r name prog args unit; do
+		case $unit in time:*) [ "$rep" -le "$LARGE_REPS" ] || continue ;; esac
 		line="[$rep/$REPS] $(printf '%-17s' "$name")"
 		for a in $ALLOCS; do
 			f=$OUT/runs/$rep-$name-$a.out
@@ -108,7 +113,7 @@ done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 ELAPSED=$(( $(date +%s) - T_START ))
 python3 bench/report.py "$RAW" \
-	--reps "$REPS" --seconds "$S" --elapsed "$ELAPSED" \
+	--reps "$REPS" --large-reps "$LARGE_REPS" --seconds "$S" --elapsed "$ELAPSED" \
 	--load "$LOAD_START" --load-end "$LOAD_END" \
 	--tcmalloc "$(basename "$(preload_of tcmalloc)")" --hakmem "$(hakmem_version)" \
 	--out "$OUT/results.md"
