@@ -244,9 +244,9 @@ static inline size_t hak_pm_pages(uintptr_t e)
  *   HAK_LC_WINDOW_SHIFT a request of n pages takes a run of up to
  *                    n + (n >> 2) pages: a block is at most a quarter
  *                    larger than its request, as with the size classes;
- *   HAK_LC_SLOTS     records, one per cached run (8 KiB): never short,
- *                    because decay keeps at most HAK_LC_DECAY runs, and a
- *                    flush makes at most that many provider calls;
+ *   HAK_LC_SLOTS     records, one per cached run: caps the metadata
+ *                    (8 KiB) and a flush at 256 provider calls when many
+ *                    small runs are cached;
  *   HAK_LC_SUB_SHIFT size classes of page counts, exact below 32 pages,
  *                    then 32 per power of two (1/64 to 1/32 of their
  *                    sizes wide, so the window [n, n + n/4] holds whole
@@ -260,7 +260,7 @@ static inline size_t hak_pm_pages(uintptr_t e)
 #define HAK_LC_SUB_SHIFT 5
 #define HAK_LC_SUB (1U << HAK_LC_SUB_SHIFT)
 #define HAK_LC_CLASSES 1024
-#define HAK_LC_DECAY 256U
+#define HAK_LC_DECAY 4096U
 #define HAK_LC_EVICT 2
 
 /* A cached run. Links are record numbers 1..HAK_LC_SLOTS, 0 = none (record
@@ -294,8 +294,8 @@ _Static_assert(HAK_LC_CLASSES ==
 	       "classes cover page counts below 2^36");
 _Static_assert((HAK_LARGE_CACHE_BYTES >> HAK_PAGE_SHIFT) < (1ULL << 32),
 	       "a cached run's page count fits 32 bits");
-_Static_assert(HAK_LC_DECAY >= 1 && HAK_LC_DECAY <= HAK_LC_SLOTS,
-	       "decay keeps at most HAK_LC_DECAY runs: the records suffice");
+_Static_assert(HAK_LC_DECAY >= 1 && HAK_LC_DECAY < (1U << 31),
+	       "decay compares stamp differences below 2^31");
 
 /* Global lock held (flush and check take it). */
 void hak_large_cache_tick(void);

@@ -60,7 +60,7 @@
  * Freed large runs kept for reuse (mm/large_cache.c): at most
  * HAK_LARGE_CACHE_BYTES of them in all, any run no larger than that; a
  * request of n pages takes a cached run of n to n + n/4 pages. A run no
- * request took within 256 large operations goes back to the provider
+ * request took within 4096 large operations goes back to the provider
  * (decay), and hak_trim gives back all. 0 disables the cache.
  *
  * 64 MiB: blocks of several MiB (image and I/O buffers, a program's big

@@ -5,9 +5,8 @@
  *  - reuse by size: a freed 5 MiB run serves a later 4.8 MiB request
  *    without a provider call, and the block reports the run's real length;
  *    requests outside [n, n + n/4] of the run do not take it;
- *  - the byte bound is never exceeded, whatever the mix of runs freed,
- *    decay keeps at most 256 runs (the records), and a run above the
- *    bound is not kept;
+ *  - the byte bound and the 256 records are never exceeded, whatever the
+ *    mix of runs freed, and a run above the bound is not kept;
  *  - decay: a run nobody takes goes back at exactly the HAK_LC_DECAY-th
  *    large operation after its free, not one earlier;
  *  - hak_trim gives every cached run back;
@@ -165,15 +164,14 @@ static void byte_bound(void)
 		F(p[(i * 7) % N]);
 		stats();
 	}
-	/* Many small runs, far below the byte bound: decay alone keeps them
-	 * to the last 256 operations' worth, which the records hold. */
+	/* Many small runs, far below the byte bound: the records bind. */
 	for (i = 0; i < N; i++)
 		p[i] = M(40000);
 	for (i = 0; i < N; i++) {
 		F(p[i]);
 		stats();
 	}
-	CHECK(hak_heap.large_cache.count == HAK_LC_DECAY, "%u runs cached",
+	CHECK(hak_heap.large_cache.count == HAK_LC_SLOTS, "%u runs cached",
 	      hak_heap.large_cache.count);
 	/* A run above the bound goes straight back. */
 	p[0] = M(HAK_LARGE_CACHE_BYTES + 4096);
