@@ -8,7 +8,7 @@
  * bench/run.sh checks before it accepts a number:
  *
  *   RESULT workload=... ops_per_sec=... mallocs=... peak_live_bytes=...
- *          peak_rss_kb=...
+ *          peak_rss_kb=... minflt=... majflt=...
  *   HAKMEM allocs=... frees=... provider_peak=... peak_bytes_out=...
  *          (or "HAKMEM absent" when hak_stats is not in the process)
  *   ALLOCATOR_MAPPED=libhakmem|libmimalloc|libjemalloc|libtcmalloc|none
@@ -313,10 +313,10 @@ static void bench_report(const char *workload, const char *extra,
 	getrusage(RUSAGE_SELF, &ru);
 	printf("RESULT workload=%s %s%sops=%.0f elapsed_sec=%.4f "
 	       "ops_per_sec=%.0f mallocs=%" PRIu64 " peak_live_bytes=%" PRId64
-	       " peak_rss_kb=%ld\n",
+	       " peak_rss_kb=%ld minflt=%ld majflt=%ld\n",
 	       workload, extra, *extra ? " " : "", ops, elapsed,
 	       elapsed > 0 ? ops / elapsed : 0.0, live_mallocs(), live_peak,
-	       ru.ru_maxrss);
+	       ru.ru_maxrss, ru.ru_minflt, ru.ru_majflt);
 	print_mapped();
 	fflush(stdout);
 }

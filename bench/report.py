@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 """report.py RAW.tsv [options] - turn bench/run.sh's raw runs into the
 markdown tables: median throughput per allocator, hakmem's ratio to each
-peer (hakmem/peer, > 1 = hakmem faster), and median peak memory.
+peer (hakmem/peer, > 1 = hakmem faster), and median peak memory. A
+fixed-work workload (its unit says "time:") gets a table of its own:
+median seconds per run (peer/hakmem, > 1 = hakmem faster) and page faults.
 
 A (workload, allocator) cell with any failed run shows ERR: a run whose
 proof check failed is an error, not a number."""
@@ -80,6 +82,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("raw")
     ap.add_argument("--reps", default="?")
+    ap.add_argument("--large-reps", default="?")
     ap.add_argument("--seconds", default="?")
     ap.add_argument("--elapsed", default="?")
     ap.add_argument("--load", default="?")
@@ -105,7 +108,8 @@ def main():
 
     L = []
     L.append(f"Finished {time.strftime('%Y-%m-%d %H:%M %Z')}: {a.reps} repetitions "
-             f"per cell, {a.seconds} s per run, allocators interleaved; "
+             f"per cell ({a.large_reps} for fixed-work workloads), "
+             f"{a.seconds} s per run, allocators interleaved; "
              f"{a.elapsed} s in all; load average {a.load} at the start, "
              f"{a.load_end} at the end.")
     L.append("")
@@ -122,6 +126,8 @@ def main():
     L.append("| " + " | ".join(hdr) + " |")
     L.append("|" + "---|" * len(hdr))
     for w in workloads:
+        if units[w].startswith("time:"):
+            continue
         med, spread = {}, 0.0
         for al in ALLOCS:
             rs, bad = cell(w, al)
@@ -137,6 +143,47 @@ def main():
                 ratios.append(f"{med['hakmem'] / med[p]:.2f}")
         L.append("| " + " | ".join([w, units[w]] + [fmt_rate(med[al]) for al in ALLOCS]
                                    + ratios + [f"{spread * 100:.0f}%"]) + " |")
+    timed = [w for w in workloads if units[w].startswith("time:")]
+    if timed:
+        L.append("")
+        L.append("Fixed-work workloads: median seconds per run (lower is "
+                 "better; peer/hakmem > 1 means hakmem is faster), then the "
+                 "median minor page faults of the whole process (getrusage "
+                 "ru_minflt). Spread as above.")
+        L.append("")
+        hdr = (["workload", "one run"] + ALLOCS + [f"{p}/h" for p in PEERS]
+               + ["spread"])
+        L.append("| " + " | ".join(hdr) + " |")
+        L.append("|" + "---|" * len(hdr))
+        for w in timed:
+            med, spread = {}, 0.0
+            for al in ALLOCS:
+                rs, bad = cell(w, al)
+                xs = num(rs, "elapsed_sec")
+                med[al] = None if bad else median(xs)
+                if not bad and len(xs) > 1 and med[al]:
+                    spread = max(spread, (max(xs) - min(xs)) / med[al])
+            ratios = []
+            for p in PEERS:
+                if med["hakmem"] is None or med[p] is None or not med["hakmem"]:
+                    ratios.append("-")
+                else:
+                    ratios.append(f"{med[p] / med['hakmem']:.2f}")
+            L.append("| " + " | ".join(
+                [w, units[w][len("time:"):]]
+                + ["ERR" if med[al] is None else f"{med[al]:.2f} s" for al in ALLOCS]
+                + ratios + [f"{spread * 100:.0f}%"]) + " |")
+        L.append("")
+        hdr = ["workload"] + [f"faults {al}" for al in ALLOCS]
+        L.append("| " + " | ".join(hdr) + " |")
+        L.append("|" + "---|" * len(hdr))
+        for w in timed:
+            row = [w]
+            for al in ALLOCS:
+                rs, bad = cell(w, al)
+                x = median(num(rs, "minflt"))
+                row.append("ERR" if bad or x is None else f"{x / 1e6:.3f}M")
+            L.append("| " + " | ".join(row) + " |")
     L.append("")
     L.append("Memory: medians. Peak live = the most bytes the "
              "benchmark itself held (requested sizes, sampled every 64 "

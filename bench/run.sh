@@ -7,7 +7,11 @@
 #
 # Environment: BENCH_QUICK=1 (1 repetition, 0.05 s runs: a smoke test),
 # BENCH_REPS=N (default 5), BENCH_SECONDS=S (default 1),
-# BENCH_ONLY=regex (workloads whose name matches).
+# BENCH_ONLY=regex (workloads whose name matches), BENCH_TIMEOUT=S (a run
+# that takes longer fails; default 300: malloc-large under an allocator
+# that page-faults on every block takes minutes on a loaded VM),
+# BENCH_LARGE_REPS=N (repetitions of the fixed-work workloads, default 2:
+# the first N rounds run them, interleaved like the rest).
 # Exit status: 0, or 1 if any run failed its check (its cell shows ERR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,18 +20,25 @@ BIN=$B/bench
 OUT=$B/bench
 . bench/lib.sh
 resolve_allocs "$B"
+TIMEOUT=${BENCH_TIMEOUT:-300}
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	REPS=${BENCH_REPS:-1}
 	S=${BENCH_SECONDS:-0.05}
 	GS=$S
+	LARGE_STEPS=50
 else
 	REPS=${BENCH_REPS:-5}
 	S=${BENCH_SECONDS:-1}
 	GS=2 # glibc-thread's own duration
+	LARGE_STEPS=2000 # the original's fixed amount of work
 fi
+LARGE_REPS=${BENCH_LARGE_REPS:-2}
+[ "$LARGE_REPS" -le "$REPS" ] || LARGE_REPS=$REPS
 
-# name | program | arguments | what one op is
+# name | program | arguments | what one op is. A fixed-work workload
+# (malloc-large: mimalloc-bench's, which runs a set number of steps) says
+# "time:" and what one run does instead; it is reported in seconds.
 WORKLOADS=$(cat <<EOF
 larson-1t|larson|--threads 1 --seconds $S --min 8 --max 1000 --chunks 1000 --rounds 5000 --seed 42|free+malloc
 larson-2t|larson|--threads 2 --seconds $S --min 8 --max 1000 --chunks 1000 --rounds 5000 --seed 42|free+malloc
@@ -44,6 +55,7 @@ fast-16k|fastpath|--size 16384 --seconds $S|malloc+free
 glibc-simple|glibc_simple|--size 16|malloc+free
 glibc-thread-1t|glibc_thread|--threads 1 --seconds $GS|free+malloc+fill
 glibc-thread-2t|glibc_thread|--threads 2 --seconds $GS|free+malloc+fill
+malloc-large|malloc_large|--iterations $LARGE_STEPS --slots 20 --min 5242880 --max 26214400 --seed 42|time:$LARGE_STEPS steps of malloc 5-25 MiB, zero it, free an older block
 EOF
 )
 if [ -n "${BENCH_ONLY:-}" ]; then
@@ -54,15 +66,16 @@ fi
 rm -rf "$OUT/runs"
 mkdir -p "$OUT/runs"
 RAW=$OUT/raw.tsv
-printf 'rep\tworkload\talloc\tstatus\tops_per_sec\tpeak_rss_kb\tpeak_live_bytes\tprovider_peak\tpeak_bytes_out\tprovider_held\tunit\n' >"$RAW"
+printf 'rep\tworkload\talloc\tstatus\tops_per_sec\tpeak_rss_kb\tpeak_live_bytes\tprovider_peak\tpeak_bytes_out\tprovider_held\telapsed_sec\tminflt\tunit\n' >"$RAW"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 T_START=$(date +%s)
 nwl=$(wc -l <<<"$WORKLOADS")
-echo "bench: $nwl workloads x 5 allocators x $REPS reps, ${S}s each (load average $LOAD_START)"
+echo "bench: $nwl workloads x 5 allocators x $REPS reps (fixed-work ones: $LARGE_REPS), ${S}s each (load average $LOAD_START)"
 errors=0
 
 for rep in $(seq 1 "$REPS"); do
 	while IFS='|' read -r name prog args unit; do
+		case $unit in time:*) [ "$rep" -le "$LARGE_REPS" ] || continue ;; esac
 		line="[$rep/$REPS] $(printf '%-17s' "$name")"
 		for a in $ALLOCS; do
 			f=$OUT/runs/$rep-$name-$a.out
@@ -70,7 +83,7 @@ for rep in $(seq 1 "$REPS"); do
 			status=ok
 			rc=0
 			# shellcheck disable=SC2086 # args are words
-			LD_PRELOAD=$pre timeout 120 "$BIN/$prog" $args >"$f" 2>&1 || rc=$?
+			LD_PRELOAD=$pre timeout "$TIMEOUT" "$BIN/$prog" $args >"$f" 2>&1 || rc=$?
 			if [ "$rc" != 0 ]; then
 				status="exit code $rc"
 			elif ! why=$(check_run "$a" "$f"); then
@@ -80,18 +93,22 @@ for rep in $(seq 1 "$REPS"); do
 			hak=$(grep '^HAKMEM ' "$f" | head -n 1 || true)
 			if [ "$status" = ok ]; then
 				ops=$(field ops_per_sec "$res")
-				line+=" $a $(awk -v x="$ops" 'BEGIN { printf "%.2fM", x / 1e6 }')"
+				case $unit in
+				time:*) line+=" $a $(field elapsed_sec "$res")s" ;;
+				*) line+=" $a $(awk -v x="$ops" 'BEGIN { printf "%.2fM", x / 1e6 }')" ;;
+				esac
 			else
 				ops=
 				line+=" $a ERR"
 				errors=$((errors + 1))
 				echo "bench: ERROR $name under $a (rep $rep): $status; output in $f" >&2
 			fi
-			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$name" "$a" \
+			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$name" "$a" \
 				"$( [ "$status" = ok ] && echo ok || echo ERR)" "$ops" \
 				"$(field peak_rss_kb "$res")" "$(field peak_live_bytes "$res")" \
 				"$(field provider_peak "$hak")" "$(field peak_bytes_out "$hak")" \
 				"$(field provider_held "$hak")" \
+				"$(field elapsed_sec "$res")" "$(field minflt "$res")" \
 				"$unit" >>"$RAW"
 		done
 		echo "$line"
@@ -101,7 +118,7 @@ done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 ELAPSED=$(( $(date +%s) - T_START ))
 python3 bench/report.py "$RAW" \
-	--reps "$REPS" --seconds "$S" --elapsed "$ELAPSED" \
+	--reps "$REPS" --large-reps "$LARGE_REPS" --seconds "$S" --elapsed "$ELAPSED" \
 	--load "$LOAD_START" --load-end "$LOAD_END" \
 	--tcmalloc "$(basename "$(preload_of tcmalloc)")" --hakmem "$(hakmem_version)" \
 	--out "$OUT/results.md"

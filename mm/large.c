@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: MIT
 /*
  * large.c - the Large tier: a block above HAK_POOL_MAX (or with an
- * alignment no class gives) is its own page run from the provider,
- * released on free. No header is written into the run: its page count is
- * kept in the page-map entry of its first page, so the whole run is the
- * caller's and a pointer into the middle of a run maps to nothing.
+ * alignment no class gives) is its own page run, from the large-run cache
+ * (large_cache.c) or the provider; on free it goes back to the cache, or
+ * to the provider when the cache refuses it. No header is written into
+ * the run: its real page count (which a run from the cache may exceed the
+ * request's by up to a quarter) is kept in the page-map entry of its first
+ * page, so the whole run is the caller's and a pointer into the middle of
+ * a run maps to nothing.
  *
- * Bounds: one provider call and at most two page-map node allocations,
- * under the global lock (the nodes zeroed with it dropped); when the
- * provider says no, one reclaim pass (hak_trim) and one more call.
+ * Bounds, under the global lock: a malloc makes at most one provider
+ * alloc, at most one release (decay) and at most two page-map node
+ * allocations (zeroed with the lock dropped); a free at most four
+ * releases (decay, two evictions, the run itself). When the provider says
+ * no, one reclaim pass (hak_trim) and one more call.
  */
 #include "internal.h"
 
@@ -61,9 +66,15 @@ void *hak_large_alloc(size_t size, size_t align)
 	if (align < HAK_PAGE_SIZE)
 		align = HAK_PAGE_SIZE;
 	flags = hak_lock(&hak_heap.lock);
-	p = align == HAK_PAGE_SIZE
-		    ? hak_large_cache_take(bytes >> HAK_PAGE_SHIFT)
-		    : NULL;
+	hak_large_cache_tick();
+	p = NULL;
+	if (align == HAK_PAGE_SIZE) {
+		size_t got;
+
+		p = hak_large_cache_take(bytes >> HAK_PAGE_SHIFT, &got);
+		if (p)
+			bytes = got << HAK_PAGE_SHIFT;
+	}
 	if (!p)
 		p = hak_provider_alloc(bytes, align, 0);
 	if (!p) {
@@ -114,6 +125,7 @@ void hak_large_free(void *p, uintptr_t entry)
 		hak_report(HAK_EV_DOUBLE_FREE, p, 0, "large block freed twice");
 		return;
 	}
+	hak_large_cache_tick();
 	bytes = hak_pm_pages(entry) << HAK_PAGE_SHIFT;
 	if (HAK_DEBUG)
 		map_tail(p, bytes, 0);

@@ -1,69 +1,283 @@
 // SPDX-License-Identifier: MIT
 /*
- * large_cache.c - recently freed large runs, kept for reuse.
+ * large_cache.c - freed large runs, kept for reuse by size and returned
+ * to the provider by decay.
  *
- * Without it every large malloc/free pair is a provider round trip (an
- * mmap and a munmap on the hosted port, with page faults on every touch).
- * Runs of up to HAK_LARGE_CACHE_PAGES pages are kept, up to
- * HAK_LARGE_CACHE_WAYS per exact page count and HAK_LARGE_CACHE_BYTES in
- * all, in a table in the heap's metadata: nothing is written into a cached
- * run, so a stray write there corrupts nothing of hakmem's. A cached run is
- * not in the page map (a free of it is reported as invalid), and reuse
- * needs an exact page count, so the cache adds no fragmentation of its own.
- * hak_trim (and the reclaim before an out-of-memory) gives every cached run
- * back. All under the global lock; every operation is O(1) except flush.
+ * Without it every large malloc/free pair is a provider round trip: an
+ * mmap and a munmap on the hosted port, then a page fault on every page
+ * the program touches. A freed run is kept here instead, up to
+ * HAK_LARGE_CACHE_BYTES in all, and a later request of n pages may take
+ * any cached run of n to n + n/4 pages. The block keeps the run's real
+ * length in the page map, so hak_usable_size, realloc and the free that
+ * follows see the real run; what a reused run adds over the request is at
+ * most a quarter of it, the bound the size classes keep too. (A window of
+ * n/8 would waste half as much per block, but on mimalloc-bench's
+ * malloc-large it finds a run for 531 of 2000 requests where n/4 finds
+ * one for 860, at the same peak RSS: a run that is reused is not also
+ * sitting in the cache.)
+ *
+ * Everything lives in the heap's metadata (struct hak_large_cache):
+ * nothing is written into a cached run, so a stray write there corrupts
+ * nothing of hakmem's, and a cached run is not in the page map, so a free
+ * of it is reported as invalid, as for a run the provider has back.
+ *
+ *   records   HAK_LC_SLOTS of {run, pages, stamp}, linked by number.
+ *   classes   page counts, exact below 32, then 32 classes per power of
+ *             two; one list per class, newest first, and a bitmap of the
+ *             classes that hold a run.
+ *   age list  every cached run, oldest first: eviction and decay.
+ *
+ * Bounds (global lock held; "provider calls" are releases):
+ *   take   O(1): for a request of n pages, the newest run of n's class
+ *          if it lies in the window [n, n + n/4]; else the newest run of
+ *          the first non-empty class wholly inside the window (a bitmap
+ *          search over at most twelve classes, two words); else the
+ *          newest run of the class holding n + n/4 if it is in the window.
+ *          So a
+ *          fitting run is missed only when it is not the newest of a
+ *          class that straddles an end of the window.
+ *   put    O(1): at most HAK_LC_EVICT (2) of the oldest runs go back to
+ *          make room within the byte bound and the HAK_LC_SLOTS (256)
+ *          records; a run that still does not fit, or is larger than the
+ *          bound, is refused and the caller gives it back.
+ *   tick   O(1), at most one provider call: every large malloc and free
+ *          calls it once. It counts large operations, and gives back the
+ *          oldest run if HAK_LC_DECAY (4096) of them have passed since the
+ *          free that cached it. Each operation caches at most one run, so
+ *          at most one run comes due per operation and none waits: an
+ *          idle run goes back at exactly the 4096th large operation after
+ *          its free. Bare metal has no clock, so operations are the clock.
+ *          4096, not less: rptest keeps ~20 blocks of 32-128 KiB live and
+ *          reuses a size long after it was freed; with 256 it lost a
+ *          third of its speed to mmap and page faults.
+ *   flush  every cached run (hak_trim and the reclaim before an
+ *          out-of-memory): at most HAK_LC_SLOTS provider calls.
  */
 #include "internal.h"
 
-void *hak_large_cache_take(size_t npages)
+static struct hak_lc_run *rec(struct hak_large_cache *lc, unsigned i)
+{
+	return &lc->run[i];
+}
+
+/* The class holding a run of n pages (n >= 1). */
+static unsigned lc_class(size_t n)
+{
+	unsigned e;
+
+	if (n < HAK_LC_SUB)
+		return (unsigned)n;
+	e = 63 - (unsigned)__builtin_clzll(n);
+	return ((e - HAK_LC_SUB_SHIFT + 1) << HAK_LC_SUB_SHIFT) |
+	       (unsigned)((n >> (e - HAK_LC_SUB_SHIFT)) & (HAK_LC_SUB - 1));
+}
+
+/* The first class in [lo, hi] that holds a run, or -1. */
+static int lc_first(const uint64_t *map, unsigned lo, unsigned hi)
+{
+	unsigned w = lo / 64;
+	uint64_t bits = map[w] & (~0ULL << (lo % 64));
+
+	for (;;) {
+		if (w == hi / 64) {
+			bits &= ~0ULL >> (63 - hi % 64);
+			return bits ? (int)(w * 64 + (unsigned)__builtin_ctzll(bits))
+				    : -1;
+		}
+		if (bits)
+			return (int)(w * 64 + (unsigned)__builtin_ctzll(bits));
+		bits = map[++w];
+	}
+}
+
+static void lc_unlink(struct hak_large_cache *lc, unsigned i)
+{
+	struct hak_lc_run *r = rec(lc, i);
+
+	if (r->prev)
+		rec(lc, r->prev)->next = r->next;
+	else
+		lc->head[r->cls] = r->next;
+	if (r->next)
+		rec(lc, r->next)->prev = r->prev;
+	if (!lc->head[r->cls])
+		lc->map[r->cls / 64] &= ~(1ULL << (r->cls % 64));
+	if (r->older)
+		rec(lc, r->older)->newer = r->newer;
+	else
+		lc->oldest = r->newer;
+	if (r->newer)
+		rec(lc, r->newer)->older = r->older;
+	else
+		lc->newest = r->older;
+	lc->bytes -= (uint64_t)r->npages << HAK_PAGE_SHIFT;
+	lc->count--;
+	r->next = lc->free;
+	lc->free = (uint16_t)i;
+}
+
+/* Give record i's run back to the provider. */
+static void lc_release(struct hak_large_cache *lc, unsigned i)
+{
+	struct hak_lc_run *r = rec(lc, i);
+	void *p = (void *)r->addr;
+	size_t bytes = (size_t)r->npages << HAK_PAGE_SHIFT;
+
+	lc_unlink(lc, i);
+	hak_provider_release(p, bytes);
+}
+
+void hak_large_cache_tick(void)
 {
 	struct hak_large_cache *lc = &hak_heap.large_cache;
+
+	HAK_ASSERT(hak_lock_held(&hak_heap.lock));
+	lc->now++;
+	if (lc->oldest &&
+	    lc->now - rec(lc, lc->oldest)->stamp >= HAK_LC_DECAY)
+		lc_release(lc, lc->oldest);
+}
+
+void *hak_large_cache_take(size_t npages, size_t *got)
+{
+	struct hak_large_cache *lc = &hak_heap.large_cache;
+	size_t max = npages + (npages >> HAK_LC_WINDOW_SHIFT);
+	unsigned c, top, i;
+	int j;
 	void *p;
 
 	HAK_ASSERT(hak_lock_held(&hak_heap.lock));
-	if (npages >= HAK_LARGE_CACHE_PAGES || !lc->n[npages])
+	if (!lc->count || npages > (HAK_LARGE_CACHE_BYTES >> HAK_PAGE_SHIFT))
 		return NULL;
-	p = lc->run[npages][--lc->n[npages]];
-	lc->bytes -= npages << HAK_PAGE_SHIFT;
+	/* n's own class holds runs on both sides of n: its newest, if it
+	 * fits. */
+	c = lc_class(npages);
+	i = lc->head[c];
+	if (i && rec(lc, i)->npages >= npages && rec(lc, i)->npages <= max)
+		goto found;
+	/* npages is below 2^32, so max's class is a valid index. */
+	top = lc_class(max);
+	/* The classes between lie wholly inside the window: any run. */
+	if (top > c + 1) {
+		j = lc_first(lc->map, c + 1, top - 1);
+		if (j >= 0) {
+			i = lc->head[j];
+			goto found;
+		}
+	}
+	/* max's class starts above n: its newest, if not above max. */
+	i = top > c ? lc->head[top] : 0;
+	if (i && rec(lc, i)->npages <= max)
+		goto found;
+	return NULL;
+found:
+	p = (void *)rec(lc, i)->addr;
+	*got = rec(lc, i)->npages;
+	lc_unlink(lc, i);
 	return p;
 }
 
 int hak_large_cache_put(void *p, size_t npages)
 {
 	struct hak_large_cache *lc = &hak_heap.large_cache;
-	size_t bytes = npages << HAK_PAGE_SHIFT;
+	uint64_t bytes = (uint64_t)npages << HAK_PAGE_SHIFT;
+	struct hak_lc_run *r;
+	unsigned i, k;
 
 	HAK_ASSERT(hak_lock_held(&hak_heap.lock));
-	if (npages >= HAK_LARGE_CACHE_PAGES ||
-	    lc->n[npages] >= HAK_LARGE_CACHE_WAYS ||
-	    lc->bytes + bytes > HAK_LARGE_CACHE_BYTES)
+	if (bytes > HAK_LARGE_CACHE_BYTES)
 		return 0;
-	lc->run[npages][lc->n[npages]++] = p;
+	for (k = 0; k < HAK_LC_EVICT && lc->oldest &&
+		    (lc->bytes + bytes > HAK_LARGE_CACHE_BYTES ||
+		     lc->count == HAK_LC_SLOTS);
+	     k++)
+		lc_release(lc, lc->oldest);
+	if (lc->bytes + bytes > HAK_LARGE_CACHE_BYTES ||
+	    lc->count == HAK_LC_SLOTS)
+		return 0;
+	if (lc->free) {
+		i = lc->free;
+		lc->free = rec(lc, i)->next;
+	} else {
+		i = ++lc->used;
+	}
+	r = rec(lc, i);
+	r->addr = (uintptr_t)p;
+	r->npages = (uint32_t)npages;
+	r->stamp = lc->now;
+	r->cls = (uint16_t)lc_class(npages);
+	r->prev = 0;
+	r->next = lc->head[r->cls];
+	if (r->next)
+		rec(lc, r->next)->prev = (uint16_t)i;
+	lc->head[r->cls] = (uint16_t)i;
+	lc->map[r->cls / 64] |= 1ULL << (r->cls % 64);
+	r->newer = 0;
+	r->older = lc->newest;
+	if (r->older)
+		rec(lc, r->older)->newer = (uint16_t)i;
+	else
+		lc->oldest = (uint16_t)i;
+	lc->newest = (uint16_t)i;
 	lc->bytes += bytes;
+	lc->count++;
 	return 1;
 }
 
-/* The lock is dropped every FLUSH_STEP page counts, so IRQs are not
- * masked over the whole table (each step: its counts' runs). */
+/* The lock is dropped every FLUSH_STEP runs released, so IRQs are not
+ * masked over the whole cache. */
 #define FLUSH_STEP 32
 
 void hak_large_cache_flush(void)
 {
 	struct hak_large_cache *lc = &hak_heap.large_cache;
-	size_t n = 1, end;
+	int more = 1;
 
-	while (n < HAK_LARGE_CACHE_PAGES) {
+	while (more) {
 		unsigned long flags = hak_lock(&hak_heap.lock);
+		unsigned k;
 
-		end = n + FLUSH_STEP < HAK_LARGE_CACHE_PAGES
-			      ? n + FLUSH_STEP
-			      : HAK_LARGE_CACHE_PAGES;
-		for (; n < end; n++)
-			while (lc->n[n]) {
-				hak_provider_release(lc->run[n][--lc->n[n]],
-						     n << HAK_PAGE_SHIFT);
-				lc->bytes -= n << HAK_PAGE_SHIFT;
-			}
+		for (k = 0; k < FLUSH_STEP && lc->oldest; k++)
+			lc_release(lc, lc->oldest);
+		more = lc->oldest != 0;
 		hak_unlock(&hak_heap.lock, flags);
 	}
+}
+
+/* hak_check: the lists, the bitmap and the totals agree. */
+int hak_large_cache_check(void)
+{
+	struct hak_large_cache *lc = &hak_heap.large_cache;
+	unsigned long flags = hak_lock(&hak_heap.lock);
+	uint64_t bytes = 0;
+	unsigned i, n = 0, in_classes = 0, c;
+	int bad = 0;
+
+	for (i = lc->oldest; i && n <= HAK_LC_SLOTS; i = rec(lc, i)->newer) {
+		struct hak_lc_run *r = rec(lc, i);
+
+		n++;
+		bytes += (uint64_t)r->npages << HAK_PAGE_SHIFT;
+		if (!r->npages || r->cls != lc_class(r->npages) ||
+		    (r->addr & (HAK_PAGE_SIZE - 1)) ||
+		    lc->now - r->stamp >= HAK_LC_DECAY ||
+		    hak_pagemap_get(r->addr))
+			bad++;
+	}
+	for (c = 0; c < HAK_LC_CLASSES && n <= HAK_LC_SLOTS; c++) {
+		unsigned k = 0;
+
+		for (i = lc->head[c]; i && k <= n; i = rec(lc, i)->next)
+			k++;
+		if (!k != !(lc->map[c / 64] & (1ULL << (c % 64))))
+			bad++;
+		in_classes += k;
+	}
+	if (n != lc->count || in_classes != n || bytes != lc->bytes ||
+	    bytes > HAK_LARGE_CACHE_BYTES)
+		bad++;
+	if (bad)
+		hak_report(HAK_EV_CORRUPTION, NULL, 0, "large run cache");
+	hak_unlock(&hak_heap.lock, flags);
+	return bad ? 1 : 0;
 }

@@ -238,18 +238,71 @@ static inline size_t hak_pm_pages(uintptr_t e)
 
 /* ---- large_cache.c --------------------------------------------------- */
 
-struct hak_large_cache {
-	void *run[HAK_LARGE_CACHE_PAGES][HAK_LARGE_CACHE_WAYS];
-	uint8_t n[HAK_LARGE_CACHE_PAGES];
-	uint64_t bytes;
+/*
+ * The large-run cache's shape (large_cache.c explains it). Only its byte
+ * bound is a knob (HAK_LARGE_CACHE_BYTES); these are structural:
+ *   HAK_LC_WINDOW_SHIFT a request of n pages takes a run of up to
+ *                    n + (n >> 2) pages: a block is at most a quarter
+ *                    larger than its request, as with the size classes;
+ *   HAK_LC_SLOTS     records, one per cached run: caps the metadata
+ *                    (8 KiB) and a flush at 256 provider calls when many
+ *                    small runs are cached;
+ *   HAK_LC_SUB_SHIFT size classes of page counts, exact below 32 pages,
+ *                    then 32 per power of two (1/64 to 1/32 of their
+ *                    sizes wide, so the window [n, n + n/4] holds whole
+ *                    classes);
+ *   HAK_LC_CLASSES   enough classes for any run below 2^36 pages;
+ *   HAK_LC_DECAY     large operations a cached run waits for a taker;
+ *   HAK_LC_EVICT     oldest runs one put may give back to make room.
+ */
+#define HAK_LC_WINDOW_SHIFT 2
+#define HAK_LC_SLOTS 256
+#define HAK_LC_SUB_SHIFT 5
+#define HAK_LC_SUB (1U << HAK_LC_SUB_SHIFT)
+#define HAK_LC_CLASSES 1024
+#define HAK_LC_DECAY 4096U
+#define HAK_LC_EVICT 2
+
+/* A cached run. Links are record numbers 1..HAK_LC_SLOTS, 0 = none (record
+ * 0 is never used), so the zeroed heap is an empty cache. */
+struct hak_lc_run {
+	uintptr_t addr;
+	uint32_t npages;
+	uint32_t stamp;	       /* the large operation that cached it */
+	uint16_t cls;	       /* its size class */
+	uint16_t next, prev;   /* its class's list, newest first; free list */
+	uint16_t older, newer; /* the age list */
 };
 
-_Static_assert(HAK_LARGE_CACHE_WAYS < 256, "way count fits a byte");
+struct hak_large_cache {
+	uint64_t bytes;		 /* of the runs cached now */
+	uint32_t now;		 /* large operations so far; wraps, only
+				    differences below 2^31 are used */
+	uint16_t count;		 /* runs cached now */
+	uint16_t used;		 /* records 1..used were handed out once */
+	uint16_t free;		 /* records given back, through next */
+	uint16_t oldest, newest; /* ends of the age list */
+	uint64_t map[HAK_LC_CLASSES / 64]; /* classes with a run */
+	uint16_t head[HAK_LC_CLASSES];	   /* each class's newest run */
+	struct hak_lc_run run[HAK_LC_SLOTS + 1];
+};
 
-/* Global lock held (flush takes it). */
-void *hak_large_cache_take(size_t npages);
+_Static_assert(HAK_LC_SLOTS < 65535, "record numbers fit 16 bits");
+_Static_assert(HAK_LC_CLASSES % 64 == 0, "whole bitmap words");
+_Static_assert(HAK_LC_CLASSES ==
+		       (36 - HAK_LC_SUB_SHIFT + 1) << HAK_LC_SUB_SHIFT,
+	       "classes cover page counts below 2^36");
+_Static_assert((HAK_LARGE_CACHE_BYTES >> HAK_PAGE_SHIFT) < (1ULL << 32),
+	       "a cached run's page count fits 32 bits");
+_Static_assert(HAK_LC_DECAY >= 1 && HAK_LC_DECAY < (1U << 31),
+	       "decay compares stamp differences below 2^31");
+
+/* Global lock held (flush and check take it). */
+void hak_large_cache_tick(void);
+void *hak_large_cache_take(size_t npages, size_t *got);
 int hak_large_cache_put(void *p, size_t npages);
 void hak_large_cache_flush(void);
+int hak_large_cache_check(void);
 
 /* ---- the heap ------------------------------------------------------- */
 

@@ -17,6 +17,7 @@ int hak_check(void)
 	bad = hak_remote_all(HAK_REQ_CHECK);
 	bad += hak_shared_check();
 	bad += hak_superslab_check();
+	bad += hak_large_cache_check();
 	return bad;
 }
 

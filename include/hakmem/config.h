@@ -56,17 +56,22 @@
 #define HAK_EMPTY_SUPERSLABS_KEPT 1
 #endif
 
-/* Freed large runs kept for reuse (mm/large_cache.c): runs below
- * HAK_LARGE_CACHE_PAGES pages, HAK_LARGE_CACHE_WAYS per page count,
- * HAK_LARGE_CACHE_BYTES in all. 0 bytes disables the cache. */
+/*
+ * Freed large runs kept for reuse (mm/large_cache.c): at most
+ * HAK_LARGE_CACHE_BYTES of them in all, any run no larger than that; a
+ * request of n pages takes a cached run of n to n + n/4 pages. A run no
+ * request took within 4096 large operations goes back to the provider
+ * (decay), and hak_trim gives back all. 0 disables the cache.
+ *
+ * 64 MiB: blocks of several MiB (image and I/O buffers, a program's big
+ * arrays) churn through the cache instead of an mmap, a munmap and a page
+ * fault per page each time, and it is the fixed slack the memory bound
+ * (docs/guarantees.md) adds. A bare-metal heap much smaller than that
+ * should lower it: the reclaim before an out-of-memory empties the cache,
+ * so it never costs an allocation, but it does hold memory until decay.
+ */
 #ifndef HAK_LARGE_CACHE_BYTES
-#define HAK_LARGE_CACHE_BYTES (8UL << 20)
-#endif
-#ifndef HAK_LARGE_CACHE_PAGES
-#define HAK_LARGE_CACHE_PAGES 257
-#endif
-#ifndef HAK_LARGE_CACHE_WAYS
-#define HAK_LARGE_CACHE_WAYS 4
+#define HAK_LARGE_CACHE_BYTES (64UL << 20)
 #endif
 
 /* The double-free checks of free() (the slab bitmap bit and the free

@@ -503,7 +503,12 @@ static void add_block(unsigned char *p, size_t req, size_t align, int tier,
 	if (tier == LARGE) {
 		REQUIRE(((uintptr_t)p & (PAGE - 1)) == 0 && (u & (PAGE - 1)) == 0,
 			"large run %p usable %zu not page-granular", (void *)p, u);
-		REQUIRE(kind == 2 || u < (req ? req : 1) + PAGE,
+		/* A run from the large-run cache may hold up to a quarter
+		 * more pages than the request's n (mm/large_cache.c). */
+		REQUIRE(kind == 2 ||
+				u <= (((req ? req : 1) + PAGE - 1) / PAGE +
+				      ((req ? req : 1) + PAGE - 1) / PAGE / 4) *
+					     PAGE,
 			"large usable %zu for %zu", u, req);
 	} else {
 		/* Natural alignment of the class, up to 4 KiB. */

@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_large_cache - the large-run cache (mm/large_cache.c), through a
+ * page provider that counts its calls and remembers what it got back:
+ *  - reuse by size: a freed 5 MiB run serves a later 4.8 MiB request
+ *    without a provider call, and the block reports the run's real length;
+ *    requests outside [n, n + n/4] of the run do not take it;
+ *  - the byte bound and the 256 records are never exceeded, whatever the
+ *    mix of runs freed, and a run above the bound is not kept;
+ *  - decay: a run nobody takes goes back at exactly the HAK_LC_DECAY-th
+ *    large operation after its free, not one earlier;
+ *  - hak_trim gives every cached run back;
+ *  - a freed (cached) large block still reads as not hakmem's: a second
+ *    free and usable size report an invalid pointer, an interior pointer
+ *    is reported as before, and usable size is exact for live blocks.
+ * The provider's own count of bytes held must agree with hakmem's
+ * throughout.
+ */
+#include "check.h"
+#include "../../mm/internal.h"
+
+#define MiB (1UL << 20)
+
+/* The allocator itself: the debug build's wrapping layer (header, red
+ * zone) would move the pointers and sizes this test reasons about. */
+#define M(n) HAK_RAW(hak_malloc)(n)
+#define F(p) HAK_RAW(hak_free)(p)
+#define U(p) HAK_RAW(hak_usable_size)(p)
+
+static struct report_log log;
+static struct hak_page_provider mm;
+static size_t held, allocs, releases;
+static uintptr_t released[64]; /* the last releases, a ring */
+
+static void *count_alloc(void *ctx, size_t bytes, size_t align)
+{
+	void *p = mm.alloc(ctx, bytes, align);
+
+	allocs++;
+	if (p)
+		held += bytes;
+	return p;
+}
+
+static void count_release(void *ctx, void *p, size_t bytes)
+{
+	released[releases++ % 64] = (uintptr_t)p;
+	held -= bytes;
+	mm.release(ctx, p, bytes);
+}
+
+static int was_released(const void *p, size_t since)
+{
+	size_t i;
+
+	for (i = since; i < releases; i++)
+		if (released[i % 64] == (uintptr_t)p)
+			return 1;
+	return 0;
+}
+
+static struct hak_stats stats(void)
+{
+	struct hak_stats st;
+
+	hak_stats(&st);
+	CHECK(held == st.provider_held, "provider holds %zu, hakmem says %llu",
+	      held, (unsigned long long)st.provider_held);
+	CHECK(st.large_cached == hak_heap.large_cache.bytes, "large_cached");
+	CHECK(st.large_cached <= HAK_LARGE_CACHE_BYTES,
+	      "cache holds %llu > bound %lu",
+	      (unsigned long long)st.large_cached, HAK_LARGE_CACHE_BYTES);
+	CHECK(hak_heap.large_cache.count <= HAK_LC_SLOTS, "record bound");
+	return st;
+}
+
+static int cached(const void *p)
+{
+	const struct hak_large_cache *lc = &hak_heap.large_cache;
+	unsigned i;
+
+	for (i = lc->oldest; i; i = lc->run[i].newer)
+		if (lc->run[i].addr == (uintptr_t)p)
+			return 1;
+	return 0;
+}
+
+static void reuse_by_size(void)
+{
+	size_t a0, r0;
+	char *p, *q, *r;
+	struct hak_stats st;
+
+	p = M(5 * MiB);
+	CHECK(p, "5 MiB");
+	memset(p, 1, 5 * MiB);
+	F(p);
+	CHECK(cached(p), "a freed 5 MiB run is kept");
+	a0 = allocs;
+	r0 = releases;
+	q = M(5033165); /* 4.8 MiB: 1229 pages, the run has 1280 */
+	CHECK(q == p, "4.8 MiB did not reuse the 5 MiB run (%p, %p)", q, p);
+	CHECK(allocs == a0 && releases == r0, "provider called on a reuse");
+	CHECK(U(q) == 5 * MiB, "usable %zu: not the real run",
+	      U(q));
+	st = stats();
+	CHECK(st.tier[HAK_TIER_LARGE].bytes_in_use == 5 * MiB &&
+		      st.large_cached == 0,
+	      "accounting after reuse: in use %llu cached %llu",
+	      (unsigned long long)st.tier[HAK_TIER_LARGE].bytes_in_use,
+	      (unsigned long long)st.large_cached);
+	/* The whole real run is the caller's. */
+	memset(q, 2, U(q));
+	F(q);
+	CHECK(cached(p) && stats().large_cached == 5 * MiB, "cached again");
+
+	/* Outside the window: larger than the run, or so small that the run
+	 * would waste more than a quarter. Neither takes it. */
+	r = M(5 * MiB + 1);
+	CHECK(r && r != p && cached(p), "5 MiB + 1 took the 5 MiB run");
+	q = M(1023 * 4096); /* 1023 + 1023/4 = 1278 < 1280 pages */
+	CHECK(q && q != p && cached(p), "1023 pages took the 5 MiB run");
+	/* Just inside: 1024 + 256 = 1280. (r stays live: freed now, it would
+	 * be the newest run of the 1280-1311 page class, the only one of that
+	 * class the window's top end looks at.) */
+	F(q);
+	a0 = allocs;
+	q = M(1024 * 4096);
+	CHECK(q == p && allocs == a0, "1024 pages did not take 1280");
+	CHECK(U(q) == 5 * MiB, "usable");
+	F(q);
+	F(r);
+	CHECK(hak_check() == 0, "check");
+	printf("reuse by size: ok\n");
+}
+
+/* Free runs of many sizes in an order that fills the cache every way. */
+static void byte_bound(void)
+{
+	enum { N = 300 };
+	static void *p[N];
+	uint64_t seed = 42;
+	size_t r0;
+	int i;
+
+	for (i = 0; i < N; i++) {
+		size_t size;
+
+		switch (i % 4) {
+		case 0:
+			size = rng_range(&seed, 33 * 1024, 256 * 1024);
+			break;
+		case 1:
+			size = rng_range(&seed, 256 * 1024, 2 * MiB);
+			break;
+		default:
+			size = rng_range(&seed, 2 * MiB, 30 * MiB);
+			break;
+		}
+		p[i] = M(size);
+		CHECK(p[i], "malloc %zu", size);
+	}
+	for (i = 0; i < N; i++) {
+		F(p[(i * 7) % N]);
+		stats();
+	}
+	/* Many small runs, far below the byte bound: the records bind. */
+	for (i = 0; i < N; i++)
+		p[i] = M(40000);
+	for (i = 0; i < N; i++) {
+		F(p[i]);
+		stats();
+	}
+	CHECK(hak_heap.large_cache.count == HAK_LC_SLOTS, "%u runs cached",
+	      hak_heap.large_cache.count);
+	/* A run above the bound goes straight back. */
+	p[0] = M(HAK_LARGE_CACHE_BYTES + 4096);
+	CHECK(p[0], "above the bound");
+	r0 = releases;
+	F(p[0]);
+	CHECK(releases > r0 && was_released(p[0], r0) && !cached(p[0]),
+	      "a run above the bound was kept");
+	stats();
+	CHECK(hak_check() == 0, "check");
+	printf("byte bound: ok (%u runs, %llu bytes cached at the end)\n",
+	       hak_heap.large_cache.count,
+	       (unsigned long long)hak_heap.large_cache.bytes);
+}
+
+static void decay(void)
+{
+	size_t r0;
+	char *idle, *p = NULL;
+	unsigned op;
+
+	hak_trim();
+	idle = M(3 * MiB);
+	CHECK(idle, "malloc");
+	F(idle); /* the large operation that caches it: number 0 */
+	r0 = releases;
+	/* Large traffic that never fits the idle run: 64 KiB blocks, each
+	 * served by the run the previous free cached. One call, one
+	 * operation. */
+	for (op = 1; op < HAK_LC_DECAY; op++) {
+		if (p) {
+			F(p);
+			p = NULL;
+		} else {
+			p = M(64 * 1024);
+			CHECK(p, "malloc");
+		}
+		CHECK(cached(idle) && !was_released(idle, r0),
+		      "the idle run went back at operation %u < %u", op,
+		      HAK_LC_DECAY);
+	}
+	/* Operation HAK_LC_DECAY. */
+	if (p) {
+		F(p);
+		p = NULL;
+	} else {
+		p = M(64 * 1024);
+	}
+	CHECK(!cached(idle) && was_released(idle, r0),
+	      "an idle run was not returned at operation %u", HAK_LC_DECAY);
+	/* And nothing else went: the 64 KiB run was reused all along. */
+	CHECK(releases == r0 + 1, "%zu releases, want 1", releases - r0);
+	F(p);
+	stats();
+	CHECK(hak_check() == 0, "check");
+	printf("decay: the idle run went back at large operation %u\n",
+	       HAK_LC_DECAY);
+}
+
+static void trim_returns_all(void)
+{
+	void *p[8];
+	struct hak_stats st;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = M((size_t)(i + 1) * MiB + 12345);
+	for (i = 0; i < 8; i++)
+		F(p[i]);
+	st = stats();
+	CHECK(st.large_cached > 0, "nothing cached");
+	hak_trim();
+	st = stats();
+	CHECK(st.large_cached == 0 && hak_heap.large_cache.count == 0,
+	      "trim left %llu bytes cached",
+	      (unsigned long long)st.large_cached);
+	CHECK(st.bytes_in_use == 0 && st.provider_held == st.meta_bytes,
+	      "held %llu, meta %llu", (unsigned long long)st.provider_held,
+	      (unsigned long long)st.meta_bytes);
+	printf("trim: everything back\n");
+}
+
+/* The bad calls go through the public API, whose reports this is about
+ * (in the debug build its wrapping layer makes them); the block itself is
+ * the plain allocator's. */
+static void bad_pointers(void)
+{
+	char *p = M(5 * MiB), *keep = M(5 * MiB);
+
+	CHECK(p && keep, "malloc");
+	CHECK(U(p) == 5 * MiB, "usable");
+	log.quiet = 1;
+	/* Interior pointers of a live run. */
+	hak_free(p + 16);
+	CHECK(log.last_event == HAK_EV_INTERIOR_FREE && log.last_ptr == p + 16,
+	      "interior free");
+	/* Past the first page: no block starts there (the debug build
+	 * calls its own blocks' pages interior: test_badinput). */
+	hak_free(p + 8192);
+	CHECK(log.last_event == HAK_EV_INVALID_FREE && log.last_ptr == p + 8192,
+	      "free past the first page");
+	CHECK(U(p) == 5 * MiB, "the run survived");
+	/* Freed into the cache: not hakmem's any more. */
+	F(p);
+	CHECK(cached(p), "cached");
+	hak_free(p);
+	CHECK(log.last_event == HAK_EV_INVALID_FREE && log.last_ptr == p,
+	      "second free of a cached run: %s", hak_event_name(log.last_event));
+	CHECK(hak_usable_size(p) == 0 && log.last_event == HAK_EV_INVALID_FREE,
+	      "usable size of a cached run");
+	CHECK(hak_realloc(p, 100) == NULL && log.last_event == HAK_EV_INVALID_FREE,
+	      "realloc of a cached run");
+	CHECK(cached(p), "the bad calls changed the cache");
+	log.quiet = 0;
+	F(keep);
+	stats();
+	CHECK(hak_check() == 0, "check");
+	printf("bad pointers: reported as before\n");
+}
+
+int main(void)
+{
+	struct hak_config cfg = { 0 };
+
+	mm = hak_hosted_mmap_provider();
+	cfg.provider.alloc = count_alloc;
+	cfg.provider.release = count_release;
+	cfg.provider.ctx = mm.ctx;
+	cfg.ncpus = 2;
+	cfg.report = report_record;
+	cfg.report_ctx = &log;
+	CHECK(hak_init(&cfg) == 0, "init");
+	reuse_by_size();
+	byte_bound();
+	decay();
+	trim_returns_all();
+	bad_pointers();
+	hak_trim();
+	stats();
+	printf("provider: %zu allocs, %zu releases\n", allocs, releases);
+	printf("PASS large_cache\n");
+	return 0;
+}
