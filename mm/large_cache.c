@@ -67,7 +67,7 @@ static unsigned lc_class(size_t n)
 
 	if (n < HAK_LC_SUB)
 		return (unsigned)n;
-	e = 63 - (unsigned)__builtin_clzll(n);
+	e = arch_fls64(n);
 	return ((e - HAK_LC_SUB_SHIFT + 1) << HAK_LC_SUB_SHIFT) |
 	       (unsigned)((n >> (e - HAK_LC_SUB_SHIFT)) & (HAK_LC_SUB - 1));
 }
@@ -81,11 +81,11 @@ static int lc_first(const uint64_t *map, unsigned lo, unsigned hi)
 	for (;;) {
 		if (w == hi / 64) {
 			bits &= ~0ULL >> (63 - hi % 64);
-			return bits ? (int)(w * 64 + (unsigned)__builtin_ctzll(bits))
+			return bits ? (int)(w * 64 + arch_ctz64(bits))
 				    : -1;
 		}
 		if (bits)
-			return (int)(w * 64 + (unsigned)__builtin_ctzll(bits));
+			return (int)(w * 64 + arch_ctz64(bits));
 		bits = map[++w];
 	}
 }

@@ -26,12 +26,14 @@
  * Nothing needs a double-width CAS.
  *
  * Bit scan
- *   ARCH_HAS_CTZ           1 if the compiler's __builtin_ctzll is an
- *                          instruction on this target (x86_64 BSF/TZCNT,
- *                          aarch64 RBIT+CLZ, riscv64 with Zbb); 0 and
- *                          this header supplies a portable one, since
- *                          the libgcc call it would become is not linked
+ *   ARCH_HAS_CTZ           1 if the compiler's __builtin_ctzll and
+ *                          __builtin_clzll are instructions on this target
+ *                          (x86_64 BSF/BSR, aarch64 RBIT+CLZ / CLZ,
+ *                          riscv64 with Zbb); 0 and this header supplies
+ *                          portable ones, since the libgcc calls they would
+ *                          become are not linked
  *   unsigned arch_ctz64(uint64_t v)     index of v's lowest set bit (v != 0)
+ *   unsigned arch_fls64(uint64_t v)     index of v's highest set bit (v != 0)
  *
  * Functions (kernel mode)
  *   void arch_cpu_relax(void)           spin-wait hint (PAUSE / YIELD)
@@ -78,7 +80,25 @@ static inline unsigned arch_ctz64(unsigned long long v)
 {
 	return (unsigned)__builtin_ctzll(v);
 }
+
+static inline unsigned arch_fls64(unsigned long long v)
+{
+	return 63 - (unsigned)__builtin_clzll(v);
+}
 #else
+/* Binary search: six steps, no table. */
+static inline unsigned arch_fls64(unsigned long long v)
+{
+	unsigned r = 0, s;
+
+	for (s = 32; s; s >>= 1)
+		if (v >> s) {
+			v >>= s;
+			r += s;
+		}
+	return r;
+}
+
 /* De Bruijn: isolate the lowest bit, multiply, look up. */
 static inline unsigned arch_ctz64(unsigned long long v)
 {
@@ -112,5 +132,6 @@ HAK_CONTRACT_FN(arch_cpu_id_source_ok, int (*)(void));
 HAK_CONTRACT_FN(arch_cpu_hw_id, unsigned long (*)(void));
 HAK_CONTRACT_FN(arch_entropy, unsigned long (*)(void));
 HAK_CONTRACT_FN(arch_ctz64, unsigned (*)(unsigned long long));
+HAK_CONTRACT_FN(arch_fls64, unsigned (*)(unsigned long long));
 
 #endif /* HAKMEM_ARCH_H */
