@@ -33,8 +33,7 @@
  *          the first non-empty class wholly inside the window (a bitmap
  *          search over at most twelve classes, two words); else the
  *          newest run of the class holding n + n/4 if it is in the window.
- *          So a
- *          fitting run is missed only when it is not the newest of a
+ *          So a fitting run is missed only when it is not the newest of a
  *          class that straddles an end of the window.
  *   put    O(1): at most HAK_LC_EVICT (2) of the oldest runs go back to
  *          make room within the byte bound and the HAK_LC_SLOTS (256)

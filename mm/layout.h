@@ -288,6 +288,8 @@ struct hak_large_cache {
 };
 
 _Static_assert(HAK_LC_SLOTS < 65535, "record numbers fit 16 bits");
+_Static_assert(HAK_LC_WINDOW_SHIFT >= 1 && HAK_LC_SUB_SHIFT <= 5,
+	       "a window spans fewer than 64 classes: two bitmap words");
 _Static_assert(HAK_LC_CLASSES % 64 == 0, "whole bitmap words");
 _Static_assert(HAK_LC_CLASSES ==
 		       (36 - HAK_LC_SUB_SHIFT + 1) << HAK_LC_SUB_SHIFT,
