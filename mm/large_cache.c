@@ -44,8 +44,9 @@
  *          oldest run if HAK_LC_DECAY (4096) of them have passed since the
  *          free that cached it. Each operation caches at most one run, so
  *          at most one run comes due per operation and none waits: an
- *          idle run goes back at exactly the 4096th large operation after
- *          its free. Bare metal has no clock, so operations are the clock.
+ *          idle run goes back at the 4096th large operation after its free
+ *          (earlier only if the byte or record bound evicted it). Bare
+ *          metal has no clock, so operations are the clock.
  *          4096, not less: rptest keeps ~20 blocks of 32-128 KiB live and
  *          reuses a size long after it was freed; with 256 it lost a
  *          third of its speed to mmap and page faults.
