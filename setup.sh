@@ -1,6 +1,8 @@
 #!/bin/sh
 # setup.sh - install what building and testing hakmem needs on Debian 12:
-# the aarch64 cross compiler, QEMU for both arches, clang (fuzzing),
+# the aarch64 (with its libc headers, for the hosted aarch64 Linux test)
+# and riscv64 cross compilers, QEMU for the three arches (riscv64 with
+# its OpenSBI firmware), clang (fuzzing),
 # valgrind (instruction counts), the allocators the benchmarks compare
 # against, and an arm64 kernel for the aarch64 Linux test. Does nothing
 # when everything is already there. Needs root (or sudo) only when it has
