@@ -15,14 +15,8 @@ static struct hak_pcpu *pcpu(unsigned cpu)
 uint64_t peek_cached(unsigned cpu)
 {
 	struct hak_pcpu *pc = pcpu(cpu);
-	uint64_t n = 0;
-	unsigned c;
 
-	if (!pc)
-		return 0;
-	for (c = 0; c < HAK_NCLASSES; c++)
-		n += hak_mag_hdr(&pc->mag[c]) & HAK_MAG_COUNT_MASK;
-	return n;
+	return pc ? hak_pcpu_cached(pc) : 0;
 }
 
 uint64_t peek_refills(unsigned cpu)

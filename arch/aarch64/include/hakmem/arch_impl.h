@@ -24,14 +24,7 @@ static inline void arch_cpu_relax(void)
 	__asm__ __volatile__("yield" ::: "memory");
 }
 
-#ifdef HAK_TEST_IRQ_WINDOW
-/* Test-only, never in a shipped library: the IRQ-window image of
- * tests/qemu/icount.c defines these to time every window with IRQs
- * masked. Called right after IRQs go from enabled to masked and right
- * before they go back. */
-void hak_test_irq_off(void);
-void hak_test_irq_on(void);
-#endif
+#include "hakmem/arch_test.h"
 
 static inline unsigned long arch_irq_save(void)
 {

@@ -34,12 +34,7 @@ static inline void arch_cpu_relax(void)
 	__asm__ __volatile__(".4byte 0x0100000f" ::: "memory");
 }
 
-#ifdef HAK_TEST_IRQ_WINDOW
-/* Test-only (tests/qemu/icount.c's IRQ-window image): called right after
- * IRQs go from enabled to masked and right before they go back. */
-void hak_test_irq_off(void);
-void hak_test_irq_on(void);
-#endif
+#include "hakmem/arch_test.h"
 
 static inline unsigned long arch_irq_save(void)
 {
