@@ -84,11 +84,20 @@ struct hak_report {
  *   alloc:   return `bytes` (a multiple of the page size) aligned to `align`
  *            (a power of two >= the page size), or NULL when exhausted.
  *   release: take back exactly a run alloc returned, whole.
+ *   span_base, span_size: optional (0, 0 = anywhere). A provider whose
+ *            runs all lie in [span_base, span_base + span_size), such as
+ *            hak_region_provider's, says so here: hakmem then keeps a
+ *            flat map over the span (8 bytes per 64 KiB, taken from the
+ *            provider at hak_init) and free() finds a block's slab with
+ *            one load instead of a page-map walk. A run outside the span
+ *            still works, through the page map.
  */
 struct hak_page_provider {
 	void *(*alloc)(void *ctx, size_t bytes, size_t align);
 	void (*release)(void *ctx, void *ptr, size_t bytes);
 	void *ctx;
+	uintptr_t span_base;
+	size_t span_size;
 };
 
 struct hak_config {

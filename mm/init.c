@@ -54,6 +54,7 @@ int hak_init(const struct hak_config *cfg)
 		__atomic_store_n(&init_claimed, 0, __ATOMIC_RELEASE);
 		return -1;
 	}
+	hak_slabmap_init(&cfg->provider);
 	hak_port_set_ncpus(cfg->ncpus);
 	/* Last: a CPU id is valid (pcpu_ops.h) only once its area exists. */
 	__atomic_store_n(&hak_heap.ncpus, cfg->ncpus, __ATOMIC_RELEASE);

@@ -101,6 +101,26 @@ int hak_pagemap_set(uintptr_t a, uintptr_t v);
  * nodes are never freed. */
 uintptr_t *hak_pagemap_entry(uintptr_t a);
 
+/* ---- slabmap.c ------------------------------------------------------ */
+
+/* At hak_init: the map over the provider's span, if it declares one. */
+void hak_slabmap_init(const struct hak_page_provider *pp);
+/* Superslab ss (on no list) gets (map) or loses its units' entries. */
+void hak_slabmap_set(struct hak_superslab *ss, int map);
+
+/* The page-map entry of a, through the slab map when a lies in the
+ * provider's span (0 there for anything but a slab unit), else through
+ * the page map. */
+static inline uintptr_t hak_slab_entry_get(uintptr_t a)
+{
+	uintptr_t off = a - hak_heap.sm_base;
+
+	if (likely(off < hak_heap.sm_len))
+		return __atomic_load_n(&hak_heap.sm[off >> HAK_SLAB_SHIFT],
+				       __ATOMIC_RELAXED);
+	return hak_pagemap_get(a);
+}
+
 /* ---- provider.c ----------------------------------------------------- */
 
 /* Global lock held. Accounting wrappers around the provider hooks. */

@@ -19,29 +19,46 @@
 struct hak_superslab;
 
 struct hak_slab {
-	/* Set under the shard lock before any object leaves the slab; read
-	 * lock-free by free(). span == 0 while the unit is not carved, so
-	 * every pointer into it fails the range check. */
-	uintptr_t start; /* address of object 0 */
-	uint32_t span;	 /* capacity * size */
-	uint32_t size;
-	uint32_t inv;
+	/*
+	 * What free() reads, lock-free, in one line: set under the shard
+	 * lock before any object leaves the slab (slab_carve, slab_take).
+	 * An uncarved unit has hwm_off 0, so every pointer into it fails
+	 * the first check.
+	 *   start    address of object 0
+	 *   hwm_off  hwm * size: objects below start + hwm_off have been
+	 *            handed out since the slab was carved (refills take the
+	 *            lowest index first); one at or above it never was, so
+	 *            one compare rejects pointers past the objects, below
+	 *            them and into never-allocated ones
+	 *   div      ceil(2^64 / size): an offset below 2^32 is a multiple
+	 *            of size iff off * div (mod 2^64) < div (the divisibility
+	 *            test of Lemire, Kaser and Kurz, 2019): the object-start
+	 *            check in one multiply, no index
+	 *   magoff   the class's magazine offset (cls << HAK_MAG_SHIFT)
+	 */
+	uintptr_t start;
+	uintptr_t hwm_off;
+	uint64_t div;
+	uint16_t magoff;
+	uint16_t cache_cap; /* the class's per-CPU cache capacity */
+	uint8_t cls;	    /* HAK_CLASS_NONE while free */
+	uint8_t index;	    /* position in its superslab, fixed */
 	uint16_t capacity;
-	uint8_t cls;   /* HAK_CLASS_NONE while free */
-	uint8_t index; /* position in its superslab, fixed */
+	uint32_t span; /* capacity * size; 0 while uncarved */
+	uint32_t size;
+	uint32_t inv; /* ceil(2^32 / size): index = off * inv >> 32 */
 	/* Under the shard lock. */
-	uint16_t nfree;	    /* bits set in bits[] */
-	uint16_t hint;	    /* no set bit in bits[0..hint) */
-	uint16_t on_list;   /* 0 none, 1 partial, 2 empty */
-	uint16_t cache_cap; /* the class's per-CPU cache capacity, for free() */
-	/* Objects [0, hwm) have been handed out since the slab was carved
-	 * (refills take the lowest free index first), so a free object at
-	 * or above hwm was never allocated: free() of it is an invalid free,
-	 * not a double free. Read lock-free when classifying a refusal. */
+	uint16_t nfree;	  /* bits set in bits[] */
+	uint16_t hint;	  /* no set bit in bits[0..hint) */
+	uint16_t on_list; /* 0 none, 1 partial, 2 empty */
+	/* Objects [0, hwm) have been handed out (see hwm_off): a free one
+	 * at or above hwm was never allocated, so free() of it is an
+	 * invalid free, not a double free. */
 	uint16_t hwm;
 	struct hak_list link; /* on its shard's partial or empty list */
 	/* 1 = object free in the slab. Written under the shard lock with
-	 * relaxed atomics, read lock-free by free()'s double-free check. */
+	 * relaxed atomics, read lock-free when a refused free is
+	 * classified. */
 	uint64_t bits[HAK_SLAB_BITMAP_WORDS];
 };
 
@@ -150,9 +167,11 @@ _Static_assert(__builtin_offsetof(struct hak_mag, hdr) == 0 &&
 		       __builtin_offsetof(struct hak_mag, slots) == 8 &&
 		       sizeof(struct hak_mag) == 16,
 	       "magazine layout");
+_Static_assert(sizeof(struct hak_mag) == 1U << HAK_MAG_SHIFT,
+	       "hak_class_lut entries are magazine offsets");
 #define HAK_MAG_OFFSET(cls)                                                    \
 	(__builtin_offsetof(struct hak_pcpu, mag) +                            \
-	 (unsigned long)(cls) * sizeof(struct hak_mag))
+	 ((unsigned long)(cls) << HAK_MAG_SHIFT))
 
 static inline uint64_t hak_mag_hdr(const struct hak_mag *m)
 {
@@ -312,6 +331,10 @@ struct hak_heap {
 	int ready;
 	unsigned ncpus;
 	uint64_t secret; /* free-block cookie key */
+	/* The slab map (slabmap.c): over the provider's span, one entry per
+	 * slab unit, page-map encoded; sm_len 0 when there is none. */
+	uintptr_t sm_base, sm_len;
+	uintptr_t *sm;
 	struct hak_config cfg;
 	struct hak_pcpu *pcpu[HAK_MAX_CPUS];
 

@@ -22,7 +22,7 @@
  */
 #include "pcpu_ops.h"
 
-#define COOKIE_WORD 1
+#define COOKIE_WORD HAK_COOKIE_WORD
 
 static inline void cookie_clear(void *p)
 {
@@ -61,23 +61,90 @@ static __attribute__((noinline)) void *alloc_slow(unsigned cls, size_t size,
 	return p;
 }
 
-/* The fast paths: one magazine operation, or a tail call to the slow path,
- * so they call nothing and save no registers. */
-static hak_always_inline void *cache_alloc(unsigned cls, size_t size,
+/*
+ * The fast paths: one magazine operation in one per-CPU critical section,
+ * or a tail call to the slow path, so they call nothing and save no
+ * registers. Written out rather than built on a pop that returns NULL,
+ * so that the miss branches go straight to the slow path and a hit tests
+ * nothing after the section.
+ */
+static hak_always_inline void *cache_alloc(uintptr_t magoff, size_t size,
 					   size_t align)
 {
-	void *p = hak_op_pop(cls);
+	unsigned long flags;
+	struct hak_mag *m;
+	uint64_t hdr;
+	void *p;
+	int cpu;
 
-	if (unlikely(!p))
-		return alloc_slow(cls, size, align);
+#if HAK_PORT_HAS_RSEQ
+	if (likely(hak_port_rseq_active())) {
+		p = arch_rseq_mag_pop(hak_port_rseq_area(),
+				      (void *const *)hak_heap.pcpu,
+				      HAK_MAG_OFFSET(0) + magoff);
+		if (unlikely(!p))
+			goto slow;
+		goto hit;
+	}
+#endif
+	cpu = hak_port_pcpu_try_enter(&flags);
+	if (HAK_PORT_TRYENTER_CAN_FAIL && unlikely(cpu < 0))
+		goto slow;
+	if (pcpu_id_bad(cpu))
+		goto miss;
+	m = hak_pcpu_mag((unsigned)cpu, magoff);
+	hdr = hak_mag_hdr(m);
+	if (unlikely(!(hdr & HAK_MAG_COUNT_MASK)))
+		goto miss;
+	p = m->slots[(hdr & HAK_MAG_COUNT_MASK) - 1];
+	hak_mag_set_hdr(m, hdr + HAK_MAG_OP - 1);
+	hak_port_pcpu_exit((unsigned)cpu, flags);
+#if HAK_PORT_HAS_RSEQ
+hit:
+#endif
 	cookie_clear(p);
 	return p;
+miss:
+	hak_port_pcpu_exit((unsigned)cpu, flags);
+slow:
+	return alloc_slow((unsigned)(magoff >> HAK_MAG_SHIFT), size, align);
 }
 
-static hak_always_inline void cache_free(unsigned cls, unsigned cap, void *p)
+static hak_always_inline void cache_free(uintptr_t magoff, unsigned cap,
+					 void *p)
 {
-	if (unlikely(hak_op_push(cls, cap, p)))
-		hak_pcpu_free_miss(cls, p);
+	unsigned long flags;
+	struct hak_mag *m;
+	uint64_t hdr;
+	int cpu;
+
+#if HAK_PORT_HAS_RSEQ
+	if (likely(hak_port_rseq_active())) {
+		if (unlikely(arch_rseq_mag_push(hak_port_rseq_area(),
+						(void *const *)hak_heap.pcpu,
+						HAK_MAG_OFFSET(0) + magoff, cap,
+						p)))
+			goto slow;
+		return;
+	}
+#endif
+	cpu = hak_port_pcpu_try_enter(&flags);
+	if (HAK_PORT_TRYENTER_CAN_FAIL && unlikely(cpu < 0))
+		goto slow;
+	if (pcpu_id_bad(cpu))
+		goto miss;
+	m = hak_pcpu_mag((unsigned)cpu, magoff);
+	hdr = hak_mag_hdr(m);
+	if (unlikely((hdr & HAK_MAG_COUNT_MASK) >= cap))
+		goto miss;
+	m->slots[hdr & HAK_MAG_COUNT_MASK] = p;
+	hak_mag_set_hdr(m, hdr + HAK_MAG_OP + 1);
+	hak_port_pcpu_exit((unsigned)cpu, flags);
+	return;
+miss:
+	hak_port_pcpu_exit((unsigned)cpu, flags);
+slow:
+	hak_pcpu_free_miss((unsigned)(magoff >> HAK_MAG_SHIFT), p);
 }
 
 static void *large_alloc(size_t size, size_t align)
@@ -91,7 +158,7 @@ static void *large_alloc(size_t size, size_t align)
 void *HAK_RAW(hak_malloc)(size_t size)
 {
 	if (likely(size <= HAK_POOL_MAX))
-		return cache_alloc(hak_size_to_class(size), size, 0);
+		return cache_alloc(hak_size_to_magoff(size), size, 0);
 	return large_alloc(size, 0);
 }
 
@@ -182,46 +249,57 @@ int hak_block_containing(const void *p, uintptr_t *start, size_t *usable)
 /* Off the fast path: classify and report what the fast checks refused. */
 static __attribute__((noinline, cold)) void free_refused(void *ptr)
 {
-	struct block b = block_lookup(ptr);
+	struct block b;
 
+	if (!ptr)
+		return;
+	b = block_lookup(ptr);
 	if (b.bad)
 		hak_report(b.bad, ptr, 0, b.what);
 	else if (!b.slab)
 		hak_large_free(ptr, b.entry);
+	else /* the full checks accept what the fast ones refused */
+		hak_report(HAK_EV_CORRUPTION, ptr, 0,
+			   "free: slab fields disagree with its bitmap");
 }
 
 /*
- * The checks of block_lookup, ordered so that the common case is a
- * straight line: each refusal goes to free_refused, which works out and
- * reports the precise reason. The cookie word is read only once the
- * pointer is known to be an object start, so it lies inside the object.
+ * free()'s checks, each one compare, with every refusal (and NULL, and
+ * every large block) going to free_refused, which works out and reports
+ * the precise reason with the full lookup:
+ *   the slab map (or page map) entry is a slab's;
+ *   the offset from its object 0 is below the high-water mark: inside
+ *   the objects ever handed out (layout.h, struct hak_slab);
+ *   the offset is a multiple of the object size (div);
+ *   the block does not carry the free cookie: it is not free already,
+ *   in a CPU cache or in its slab (every free object carries it:
+ *   shared_pool.c slab_mark_fresh).
+ * The cookie word lies inside the object once it is known to start one.
  */
 void HAK_RAW(hak_free)(void *ptr)
 {
-	uintptr_t p = (uintptr_t)ptr, e, off;
+	uintptr_t p = (uintptr_t)ptr, e, off, c;
 	struct hak_slab *s;
-	uint32_t idx;
 
-	if (unlikely(!ptr))
-		return;
-	e = hak_pagemap_get(p);
-	if (unlikely((e & HAK_PM_TAG_MASK) != HAK_PM_TAG_SLAB)) {
-		free_refused(ptr);
-		return;
-	}
-	s = hak_pm_slab(e);
+	/* A slab entry less its tag is the descriptor, with 0 in the tag
+	 * bits; any other entry keeps a tag bit set. */
+	e = hak_slab_entry_get(p) - HAK_PM_TAG_SLAB;
+	if (unlikely(e & HAK_PM_TAG_MASK))
+		goto refused;
+	s = (struct hak_slab *)e;
 	off = p - s->start;
-	idx = hak_obj_index(off, s->inv);
-	if (unlikely(off >= s->span || (uintptr_t)idx * s->size != off ||
-		     (HAK_HARDEN && (hak_slab_bit_is_free(s, idx) ||
-				     ((uintptr_t *)ptr)[COOKIE_WORD] ==
-					     (hak_heap.secret ^ p))))) {
-		free_refused(ptr);
-		return;
+	if (unlikely(off >= s->hwm_off || !hak_obj_aligned(off, s->div)))
+		goto refused;
+	if (HAK_HARDEN) {
+		c = hak_heap.secret ^ p;
+		if (unlikely(((uintptr_t *)ptr)[COOKIE_WORD] == c))
+			goto refused;
+		((uintptr_t *)ptr)[COOKIE_WORD] = c;
 	}
-	if (HAK_HARDEN)
-		((uintptr_t *)ptr)[COOKIE_WORD] = hak_heap.secret ^ p;
-	cache_free(s->cls, s->cache_cap, ptr);
+	cache_free(s->magoff, s->cache_cap, ptr);
+	return;
+refused:
+	free_refused(ptr);
 }
 
 static size_t block_usable(const void *ptr, const struct block *b)
@@ -315,6 +393,6 @@ void *HAK_RAW(hak_aligned_alloc)(size_t alignment, size_t size)
 		return not_initialised(size);
 	cls = hak_sizeclass_for_aligned(size, alignment);
 	if (cls != HAK_CLASS_NONE)
-		return cache_alloc(cls, size, alignment);
+		return cache_alloc((uintptr_t)cls << HAK_MAG_SHIFT, size, alignment);
 	return large_alloc(size, alignment);
 }

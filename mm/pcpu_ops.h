@@ -9,13 +9,11 @@
  * hosted fallback). Either way the magazine header is written once per
  * operation (see struct hak_mag).
  *
- *   hak_op_pop(cls)            -> object, or NULL: take the slow path
- *   hak_op_push(cls, cap, p)   -> 0, or -1: take the slow path (cap is
- *                                 the class's cache capacity)
  *   hak_op_push_batch(cls, objs, n) -> how many fitted (may be 0)
  *   hak_op_pop_batch(cls, out, n)   -> how many were taken (may be 0)
- * pop and push never wait; the batch forms may wait for a busy hosted
- * cache (never on bare metal, never in rseq mode).
+ * The batch forms may wait for a busy hosted cache (never on bare metal,
+ * never in rseq mode). The single pop and push are malloc.c's fast
+ * paths, written out there around mag_pop_locked / mag_push_locked.
  */
 #ifndef HAKMEM_MM_PCPU_OPS_H
 #define HAKMEM_MM_PCPU_OPS_H
@@ -75,59 +73,19 @@ static inline unsigned mag_pop_batch_locked(struct hak_mag *m, void **out,
 /*
  * The port's CPU id must index a per-CPU area: one compare against ncpus
  * on the fast path (ncpus is 0 before hak_init, so this is also the
- * "not initialised yet" test). pop and push answer a bad id like a miss,
- * calling nothing, so they stay leaf functions; the slow path they tail
- * into checks in first (hak_remote_poll) and panics naming the id, or
- * initialises. The batch forms, already on a slow path, call
+ * "not initialised yet" test). The fast paths answer a bad id like a
+ * miss, calling nothing, so they stay leaf functions; the slow path they
+ * tail into checks in first (hak_remote_poll) and panics naming the id,
+ * or initialises. The batch forms, already on a slow path, call
  * hak_pcpu_bad_id directly.
  */
 #define pcpu_id_bad(cpu) unlikely((unsigned)(cpu) >= hak_heap.ncpus)
 
-static hak_always_inline void *hak_op_pop(unsigned cls)
+/* The magazine at byte offset magoff (hak_class_lut) of cpu's array. */
+static hak_always_inline struct hak_mag *hak_pcpu_mag(unsigned cpu,
+						      uintptr_t magoff)
 {
-	unsigned long flags;
-	void *p;
-	int cpu;
-
-#if HAK_PORT_HAS_RSEQ
-	if (likely(hak_port_rseq_active()))
-		return arch_rseq_mag_pop(hak_port_rseq_area(),
-					 (void *const *)hak_heap.pcpu,
-					 HAK_MAG_OFFSET(cls));
-#endif
-	cpu = hak_port_pcpu_try_enter(&flags);
-	if (HAK_PORT_TRYENTER_CAN_FAIL && unlikely(cpu < 0))
-		return NULL;
-	if (pcpu_id_bad(cpu)) {
-		hak_port_pcpu_exit((unsigned)cpu, flags);
-		return NULL;
-	}
-	p = mag_pop_locked(&hak_heap.pcpu[(unsigned)cpu]->mag[cls]);
-	hak_port_pcpu_exit((unsigned)cpu, flags);
-	return p;
-}
-
-static hak_always_inline int hak_op_push(unsigned cls, unsigned cap, void *p)
-{
-	unsigned long flags;
-	int cpu, r;
-
-#if HAK_PORT_HAS_RSEQ
-	if (likely(hak_port_rseq_active()))
-		return arch_rseq_mag_push(hak_port_rseq_area(),
-					  (void *const *)hak_heap.pcpu,
-					  HAK_MAG_OFFSET(cls), cap, p);
-#endif
-	cpu = hak_port_pcpu_try_enter(&flags);
-	if (HAK_PORT_TRYENTER_CAN_FAIL && unlikely(cpu < 0))
-		return -1;
-	if (pcpu_id_bad(cpu)) {
-		hak_port_pcpu_exit((unsigned)cpu, flags);
-		return -1;
-	}
-	r = mag_push_locked(&hak_heap.pcpu[(unsigned)cpu]->mag[cls], cap, p);
-	hak_port_pcpu_exit((unsigned)cpu, flags);
-	return r;
+	return (struct hak_mag *)((char *)hak_heap.pcpu[cpu]->mag + magoff);
 }
 
 static inline unsigned hak_op_push_batch(unsigned cls, void *const *objs,

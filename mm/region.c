@@ -114,6 +114,8 @@ int hak_region_provider(void *base, size_t size,
 	out->alloc = region_alloc;
 	out->release = region_release;
 	out->ctx = r;
+	out->span_base = r->base;
+	out->span_size = r->npages << HAK_PAGE_SHIFT;
 	return 0;
 }
 

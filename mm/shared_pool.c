@@ -78,11 +78,14 @@ static void slab_carve(struct hak_slab *s, unsigned cls)
 	}
 	s->size = ci->size;
 	s->inv = ci->inv;
+	s->div = ci->div;
+	s->magoff = (uint16_t)(cls << HAK_MAG_SHIFT);
 	s->cache_cap = (uint16_t)ci->cache_cap;
 	s->capacity = (uint16_t)cap;
 	s->nfree = (uint16_t)cap;
 	s->hint = 0;
 	__atomic_store_n(&s->hwm, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->hwm_off, 0, __ATOMIC_RELAXED);
 	s->start = start;
 	s->span = cap * ci->size;
 	__atomic_store_n(&s->cls, (uint8_t)cls, __ATOMIC_RELAXED);
@@ -94,13 +97,35 @@ static void slab_carve(struct hak_slab *s, unsigned cls)
  * pointer into it (span 0) and hak_check no longer counts it as cls's. */
 static void slab_uncarve(struct hak_slab *s)
 {
+	__atomic_store_n(&s->hwm_off, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->cls, HAK_CLASS_NONE, __ATOMIC_RELAXED);
 	s->span = 0;
 	s->start = 0;
 	s->size = 0;
 	s->inv = 0;
+	s->div = 0;
 	s->capacity = 0;
 	s->nfree = 0;
+}
+
+/*
+ * The free cookie (malloc.c) marks every free object, so that free()
+ * needs no bitmap look to refuse a double free: free() writes it, malloc
+ * clears it, and objects that leave a slab for the first time get it
+ * here, since an object can go to a CPU cache and come back unallocated.
+ * Those are the ones at or above the high-water mark: written under the
+ * lock, so a free() that sees the new mark sees their cookies.
+ */
+static void slab_mark_fresh(struct hak_slab *s, void **out, unsigned got)
+{
+	uintptr_t fresh = s->start + s->hwm_off;
+	unsigned i;
+
+	if (!HAK_HARDEN)
+		return;
+	for (i = got; i-- > 0 && (uintptr_t)out[i] >= fresh;)
+		((uintptr_t *)out[i])[HAK_COOKIE_WORD] =
+			hak_heap.secret ^ (uintptr_t)out[i];
 }
 
 static unsigned slab_take(struct hak_slab *s, void **out, unsigned n)
@@ -130,9 +155,14 @@ static unsigned slab_take(struct hak_slab *s, void **out, unsigned n)
 		uint32_t top = hak_obj_index((uintptr_t)out[got - 1] - s->start,
 					     s->inv) + 1;
 
-		if (top > s->hwm)
+		if (top > s->hwm) {
+			slab_mark_fresh(s, out, got);
 			__atomic_store_n(&s->hwm, (uint16_t)top,
 					 __ATOMIC_RELAXED);
+			__atomic_store_n(&s->hwm_off,
+					 (uintptr_t)top * s->size,
+					 __ATOMIC_RELEASE);
+		}
 	}
 	return got;
 }

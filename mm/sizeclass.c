@@ -10,8 +10,7 @@
  * tests/host/test_sizeclass.c checks the bound and the lookup for every
  * size.
  *
- * Lookup is one table load: Tiny sizes index by 16-byte granule, Pool
- * sizes by 256-byte granule (every Pool class is a multiple of 256).
+ * Lookup is one table load by 16-byte granule (sizeclass.h).
  */
 #include "internal.h"
 
@@ -33,11 +32,11 @@ const uint32_t hak_class_size[HAK_NCLASSES] = {
 /* clang-format on */
 
 struct hak_class_info hak_classes[HAK_NCLASSES];
-uint8_t hak_class_tiny_lut[(HAK_TINY_MAX >> 4) + 1];
-uint8_t hak_class_pool_lut[(HAK_POOL_MAX >> 8) + 1];
+uint16_t hak_class_lut[(HAK_POOL_MAX >> 4) + 1];
 
 _Static_assert(HAK_NTINY < HAK_NCLASSES, "tiers");
 _Static_assert(HAK_NCLASSES < HAK_CLASS_NONE, "class fits a byte");
+_Static_assert((HAK_NCLASSES << HAK_MAG_SHIFT) <= 0xffff, "lut entries");
 
 static uint32_t cache_cap_for(uint32_t size)
 {
@@ -60,6 +59,7 @@ void hak_sizeclass_init(void)
 
 		ci->size = size;
 		ci->inv = (uint32_t)(((1ULL << 32) + size - 1) / size);
+		ci->div = UINT64_MAX / size + 1;
 		ci->cache_cap = cache_cap_for(size);
 		ci->batch = ci->cache_cap / 2;
 		ci->align = size & -size;
@@ -67,16 +67,10 @@ void hak_sizeclass_init(void)
 			ci->align = 4096;
 	}
 	c = 0;
-	for (g = 0; g <= (HAK_TINY_MAX >> 4); g++) {
+	for (g = 0; g <= (HAK_POOL_MAX >> 4); g++) {
 		while (hak_class_size[c] < g * 16)
 			c++;
-		hak_class_tiny_lut[g] = (uint8_t)c;
-	}
-	c = HAK_NTINY;
-	for (g = 0; g <= (HAK_POOL_MAX >> 8); g++) {
-		while (hak_class_size[c] < g * 256)
-			c++;
-		hak_class_pool_lut[g] = (uint8_t)c;
+		hak_class_lut[g] = (uint16_t)(c << HAK_MAG_SHIFT);
 	}
 }
 

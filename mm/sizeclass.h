@@ -19,14 +19,23 @@ extern const uint32_t hak_class_size[HAK_NCLASSES];
 struct hak_class_info {
 	uint32_t size;
 	uint32_t inv;	    /* ceil(2^32 / size): index = off * inv >> 32 */
+	uint64_t div;	    /* ceil(2^64 / size): off < 2^32 is a multiple of
+			       size iff off * div (mod 2^64) < div */
 	uint32_t cache_cap; /* per-CPU cache capacity, objects */
 	uint32_t batch;	    /* refill / drain batch, objects */
 	uint32_t align;	    /* largest power of two dividing size, <= 4 KiB */
 };
 
 extern struct hak_class_info hak_classes[HAK_NCLASSES];
-extern uint8_t hak_class_tiny_lut[(HAK_TINY_MAX >> 4) + 1];
-extern uint8_t hak_class_pool_lut[(HAK_POOL_MAX >> 8) + 1];
+/*
+ * Size -> class, for every size up to HAK_POOL_MAX by 16-byte granule
+ * (4 KiB): one load, no tier test. An entry is the class shifted left by
+ * HAK_MAG_SHIFT, which is also the byte offset of the class's magazine in
+ * a per-CPU area's array (layout.h asserts it), so the fast path indexes
+ * the magazine with the entry as it is.
+ */
+#define HAK_MAG_SHIFT 4
+extern uint16_t hak_class_lut[(HAK_POOL_MAX >> 4) + 1];
 
 void hak_sizeclass_init(void);
 /* Smallest class >= size whose objects are aligned to align, or
@@ -34,16 +43,27 @@ void hak_sizeclass_init(void);
 unsigned hak_sizeclass_for_aligned(size_t size, size_t align);
 
 /* size <= HAK_POOL_MAX */
+static inline uintptr_t hak_size_to_magoff(size_t size)
+{
+	return hak_class_lut[(size + 15) >> 4];
+}
+
 static inline unsigned hak_size_to_class(size_t size)
 {
-	if (size <= HAK_TINY_MAX)
-		return hak_class_tiny_lut[(size + 15) >> 4];
-	return hak_class_pool_lut[(size + 255) >> 8];
+	return (unsigned)(hak_size_to_magoff(size) >> HAK_MAG_SHIFT);
 }
 
 static inline uint32_t hak_obj_index(uintptr_t off, uint32_t inv)
 {
 	return (uint32_t)(((uint64_t)off * inv) >> 32);
+}
+
+/* off < 2^32: whether it is a multiple of the size whose div this is
+ * (Lemire, Kaser and Kurz, "Faster remainder by direct computation",
+ * 2019: with 64 fraction bits the test is exact for 32-bit offsets). */
+static inline int hak_obj_aligned(uintptr_t off, uint64_t div)
+{
+	return (uint64_t)off * div < div;
 }
 
 #endif /* HAKMEM_MM_SIZECLASS_H */

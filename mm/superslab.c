@@ -45,6 +45,7 @@ static void map_pages(struct hak_superslab *ss, int map)
 	uintptr_t first = base + HAK_SS_HEADER_SIZE, a;
 	uintptr_t *e = hak_pagemap_entry(first);
 
+	hak_slabmap_set(ss, map);
 	if (!e)
 		return;
 	for (a = first; a < base + HAK_SUPERSLAB_SIZE;

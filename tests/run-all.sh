@@ -30,6 +30,11 @@ if [ "$what" = host ] || [ "$what" = all ]; then
 		run "host/$(basename "$t")" "$t"
 	done
 	run "host/test_stress(region)" build/test/plain/test_stress 0 region
+	run "host/test_badinput(region)" build/test/plain/test_badinput region
+	run "asan+ubsan/test_badinput(region)" env \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		build/test/asan/test_badinput region
 	run "host/test_hosted_policy(continue)" \
 		build/test/continue/test_hosted_policy continue
 	for t in build/test/asan/test_*; do

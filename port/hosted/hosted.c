@@ -172,7 +172,10 @@ static void mmap_release(void *ctx, void *p, size_t bytes)
 
 struct hak_page_provider hak_hosted_mmap_provider(void)
 {
-	struct hak_page_provider pp = {mmap_alloc, mmap_release, NULL};
+	struct hak_page_provider pp = {
+		.alloc = mmap_alloc,
+		.release = mmap_release,
+	};
 
 	return pp;
 }

@@ -4,7 +4,9 @@
  * 16-byte granular, Pool classes on 256-byte steps, rounding waste < 25%
  * above 64 bytes, the lookup returns the smallest fitting class for every
  * size up to HAK_POOL_MAX, the reciprocal gives the exact object index for
- * every offset in a slab, and the aligned-class search is sound.
+ * every offset in a slab, the divisibility test free() uses is exact for
+ * every offset in a slab and beyond, the lookup's magazine offsets are
+ * the classes', and the aligned-class search is sound.
  */
 #include "check.h"
 #include "../../mm/internal.h"
@@ -37,6 +39,8 @@ int main(void)
 		uint32_t sz = hak_class_size[k];
 
 		CHECK(k < HAK_NCLASSES && sz >= size, "size %zu -> %u", size, k);
+		CHECK(hak_size_to_magoff(size) == (uintptr_t)k << HAK_MAG_SHIFT,
+		      "size %zu magazine offset", size);
 		CHECK(k == 0 || hak_class_size[k - 1] < size,
 		      "size %zu not smallest class %u", size, k);
 		CHECK(size <= 64 || (sz - size) * 4 < size,
@@ -51,7 +55,20 @@ int main(void)
 			uint32_t idx = hak_obj_index(off, hak_classes[c].inv);
 
 			CHECK(idx == off / sz, "class %u off %u: %u", c, off, idx);
+			CHECK(hak_obj_aligned(off, hak_classes[c].div) ==
+				      (off % sz == 0),
+			      "class %u off %u: divisibility", c, off);
 		}
+		/* Offsets up to 2^32 (free() tests only those below the
+		 * slab's high-water mark, but the claim is wider). */
+		for (uint64_t o = HAK_SLAB_SIZE; o < (1ULL << 32); o += 65521)
+			CHECK(hak_obj_aligned(o, hak_classes[c].div) ==
+				      (o % sz == 0),
+			      "class %u off %llu: divisibility", c,
+			      (unsigned long long)o);
+		CHECK(hak_obj_aligned(0xffffffffULL / sz * sz,
+				      hak_classes[c].div),
+		      "class %u: the last multiple below 2^32", c);
 	}
 
 	for (size = 1; size <= HAK_POOL_MAX; size += 37) {
