@@ -34,7 +34,7 @@ struct hak_slab {
 	 *            of size iff off * div (mod 2^64) < div (the divisibility
 	 *            test of Lemire, Kaser and Kurz, 2019): the object-start
 	 *            check in one multiply, no index
-	 *   magoff   the class's magazine offset (cls << HAK_MAG_SHIFT)
+	 *   magoff   the class's magazine offset, HAK_MAG_OFFSET(cls)
 	 */
 	uintptr_t start;
 	uintptr_t hwm_off;
@@ -167,11 +167,9 @@ _Static_assert(__builtin_offsetof(struct hak_mag, hdr) == 0 &&
 		       __builtin_offsetof(struct hak_mag, slots) == 8 &&
 		       sizeof(struct hak_mag) == 16,
 	       "magazine layout");
-_Static_assert(sizeof(struct hak_mag) == 1U << HAK_MAG_SHIFT,
-	       "hak_class_lut entries are magazine offsets");
-#define HAK_MAG_OFFSET(cls)                                                    \
-	(__builtin_offsetof(struct hak_pcpu, mag) +                            \
-	 ((unsigned long)(cls) << HAK_MAG_SHIFT))
+_Static_assert(sizeof(struct hak_mag) == 1U << HAK_MAG_SHIFT &&
+		       __builtin_offsetof(struct hak_pcpu, mag) == HAK_MAG_BASE,
+	       "class_lut entries are magazine offsets (sizeclass.h)");
 
 static inline uint64_t hak_mag_hdr(const struct hak_mag *m)
 {
@@ -328,6 +326,9 @@ int hak_large_cache_check(void);
 /* ---- the heap ------------------------------------------------------- */
 
 struct hak_heap {
+	/* Size granule -> magazine offset (sizeclass.h): first, so that
+	 * its address is the heap's. */
+	uint16_t class_lut[HAK_CLASS_LUT_SIZE];
 	int ready;
 	unsigned ncpus;
 	uint64_t secret; /* free-block cookie key */
@@ -361,5 +362,19 @@ struct hak_heap {
 };
 
 extern struct hak_heap hak_heap;
+
+_Static_assert(__builtin_offsetof(struct hak_heap, class_lut) == 0,
+	       "the size table starts the heap");
+
+/* size <= HAK_POOL_MAX */
+static inline uintptr_t hak_size_to_magoff(size_t size)
+{
+	return hak_heap.class_lut[(size + 15) >> 4];
+}
+
+static inline unsigned hak_size_to_class(size_t size)
+{
+	return HAK_MAG_CLASS(hak_size_to_magoff(size));
+}
 
 #endif /* HAKMEM_MM_LAYOUT_H */

@@ -81,7 +81,7 @@ static hak_always_inline void *cache_alloc(uintptr_t magoff, size_t size,
 	if (likely(hak_port_rseq_active())) {
 		p = arch_rseq_mag_pop(hak_port_rseq_area(),
 				      (void *const *)hak_heap.pcpu,
-				      HAK_MAG_OFFSET(0) + magoff);
+				      magoff);
 		if (unlikely(!p))
 			goto slow;
 		goto hit;
@@ -107,7 +107,7 @@ hit:
 miss:
 	hak_port_pcpu_exit((unsigned)cpu, flags);
 slow:
-	return alloc_slow((unsigned)(magoff >> HAK_MAG_SHIFT), size, align);
+	return alloc_slow(HAK_MAG_CLASS(magoff), size, align);
 }
 
 static hak_always_inline void cache_free(uintptr_t magoff, unsigned cap,
@@ -122,7 +122,7 @@ static hak_always_inline void cache_free(uintptr_t magoff, unsigned cap,
 	if (likely(hak_port_rseq_active())) {
 		if (unlikely(arch_rseq_mag_push(hak_port_rseq_area(),
 						(void *const *)hak_heap.pcpu,
-						HAK_MAG_OFFSET(0) + magoff, cap,
+						magoff, cap,
 						p)))
 			goto slow;
 		return;
@@ -144,7 +144,7 @@ static hak_always_inline void cache_free(uintptr_t magoff, unsigned cap,
 miss:
 	hak_port_pcpu_exit((unsigned)cpu, flags);
 slow:
-	hak_pcpu_free_miss((unsigned)(magoff >> HAK_MAG_SHIFT), p);
+	hak_pcpu_free_miss(HAK_MAG_CLASS(magoff), p);
 }
 
 static void *large_alloc(size_t size, size_t align)
@@ -393,6 +393,6 @@ void *HAK_RAW(hak_aligned_alloc)(size_t alignment, size_t size)
 		return not_initialised(size);
 	cls = hak_sizeclass_for_aligned(size, alignment);
 	if (cls != HAK_CLASS_NONE)
-		return cache_alloc((uintptr_t)cls << HAK_MAG_SHIFT, size, alignment);
+		return cache_alloc(HAK_MAG_OFFSET(cls), size, alignment);
 	return large_alloc(size, alignment);
 }

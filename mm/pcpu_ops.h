@@ -81,11 +81,11 @@ static inline unsigned mag_pop_batch_locked(struct hak_mag *m, void **out,
  */
 #define pcpu_id_bad(cpu) unlikely((unsigned)(cpu) >= hak_heap.ncpus)
 
-/* The magazine at byte offset magoff (hak_class_lut) of cpu's array. */
+/* The magazine at byte offset magoff (HAK_MAG_OFFSET) of cpu's area. */
 static hak_always_inline struct hak_mag *hak_pcpu_mag(unsigned cpu,
 						      uintptr_t magoff)
 {
-	return (struct hak_mag *)((char *)hak_heap.pcpu[cpu]->mag + magoff);
+	return (struct hak_mag *)((char *)hak_heap.pcpu[cpu] + magoff);
 }
 
 static inline unsigned hak_op_push_batch(unsigned cls, void *const *objs,

@@ -79,7 +79,7 @@ static void slab_carve(struct hak_slab *s, unsigned cls)
 	s->size = ci->size;
 	s->inv = ci->inv;
 	s->div = ci->div;
-	s->magoff = (uint16_t)(cls << HAK_MAG_SHIFT);
+	s->magoff = (uint16_t)HAK_MAG_OFFSET(cls);
 	s->cache_cap = (uint16_t)ci->cache_cap;
 	s->capacity = (uint16_t)cap;
 	s->nfree = (uint16_t)cap;

@@ -32,11 +32,10 @@ const uint32_t hak_class_size[HAK_NCLASSES] = {
 /* clang-format on */
 
 struct hak_class_info hak_classes[HAK_NCLASSES];
-uint16_t hak_class_lut[(HAK_POOL_MAX >> 4) + 1];
 
 _Static_assert(HAK_NTINY < HAK_NCLASSES, "tiers");
 _Static_assert(HAK_NCLASSES < HAK_CLASS_NONE, "class fits a byte");
-_Static_assert((HAK_NCLASSES << HAK_MAG_SHIFT) <= 0xffff, "lut entries");
+_Static_assert(HAK_MAG_OFFSET(HAK_NCLASSES) <= 0xffff, "lut entries");
 
 static uint32_t cache_cap_for(uint32_t size)
 {
@@ -70,7 +69,7 @@ void hak_sizeclass_init(void)
 	for (g = 0; g <= (HAK_POOL_MAX >> 4); g++) {
 		while (hak_class_size[c] < g * 16)
 			c++;
-		hak_class_lut[g] = (uint16_t)(c << HAK_MAG_SHIFT);
+		hak_heap.class_lut[g] = (uint16_t)HAK_MAG_OFFSET(c);
 	}
 }
 

@@ -28,14 +28,21 @@ struct hak_class_info {
 
 extern struct hak_class_info hak_classes[HAK_NCLASSES];
 /*
- * Size -> class, for every size up to HAK_POOL_MAX by 16-byte granule
- * (4 KiB): one load, no tier test. An entry is the class shifted left by
- * HAK_MAG_SHIFT, which is also the byte offset of the class's magazine in
- * a per-CPU area's array (layout.h asserts it), so the fast path indexes
- * the magazine with the entry as it is.
+ * Size -> class is one load from hak_heap.class_lut (layout.h), by
+ * 16-byte granule up to HAK_POOL_MAX, no tier test. An entry is the
+ * class's magazine offset in a per-CPU area, HAK_MAG_OFFSET(cls) =
+ * HAK_MAG_BASE + (cls << HAK_MAG_SHIFT) (layout.h asserts the layout),
+ * so the fast path indexes the per-CPU area with it as it is. The table
+ * is the heap object's first member: on load/store architectures the
+ * heap's one address serves the table, ncpus and the per-CPU pointers.
  */
 #define HAK_MAG_SHIFT 4
-extern uint16_t hak_class_lut[(HAK_POOL_MAX >> 4) + 1];
+#define HAK_MAG_BASE 8
+#define HAK_MAG_OFFSET(cls)                                                    \
+	(HAK_MAG_BASE + ((uintptr_t)(cls) << HAK_MAG_SHIFT))
+#define HAK_MAG_CLASS(magoff)                                                  \
+	((unsigned)(((magoff) - HAK_MAG_BASE) >> HAK_MAG_SHIFT))
+#define HAK_CLASS_LUT_SIZE ((HAK_POOL_MAX >> 4) + 1)
 
 void hak_sizeclass_init(void);
 /* Smallest class >= size whose objects are aligned to align, or
@@ -43,16 +50,6 @@ void hak_sizeclass_init(void);
 unsigned hak_sizeclass_for_aligned(size_t size, size_t align);
 
 /* size <= HAK_POOL_MAX */
-static inline uintptr_t hak_size_to_magoff(size_t size)
-{
-	return hak_class_lut[(size + 15) >> 4];
-}
-
-static inline unsigned hak_size_to_class(size_t size)
-{
-	return (unsigned)(hak_size_to_magoff(size) >> HAK_MAG_SHIFT);
-}
-
 static inline uint32_t hak_obj_index(uintptr_t off, uint32_t inv)
 {
 	return (uint32_t)(((uint64_t)off * inv) >> 32);

@@ -39,7 +39,7 @@ int main(void)
 		uint32_t sz = hak_class_size[k];
 
 		CHECK(k < HAK_NCLASSES && sz >= size, "size %zu -> %u", size, k);
-		CHECK(hak_size_to_magoff(size) == (uintptr_t)k << HAK_MAG_SHIFT,
+		CHECK(hak_size_to_magoff(size) == HAK_MAG_OFFSET(k),
 		      "size %zu magazine offset", size);
 		CHECK(k == 0 || hak_class_size[k - 1] < size,
 		      "size %zu not smallest class %u", size, k);
