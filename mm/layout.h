@@ -119,21 +119,22 @@ static inline int hak_slab_bit_is_free(struct hak_slab *s, uint32_t idx)
 /* ---- per-CPU caches ------------------------------------------------- */
 
 /*
- * A magazine: a bounded stack of free object pointers of one class.
- * hdr packs the count (low HAK_MAG_COUNT_BITS) with an operation counter
- * (the rest): every pop is one store of hdr + HAK_MAG_OP - 1, every push
- * one store of hdr + HAK_MAG_OP + 1. So an operation's commit, its count
- * and its statistics are the same single store: no separate counters on
- * the fast path, and exactly the one-store commit an rseq section needs.
- * The capacity is hak_classes[cls].cache_cap.
+ * A magazine: a bounded stack of free object pointers of one class, the
+ * objects base[0 .. top - base), room up to limit (base + the class's
+ * cache capacity), as tcmalloc's per-CPU slabs. Pop and push each move
+ * top by one slot and commit with its one store: exactly the one-store
+ * commit an rseq section needs, and no count to extract or scale.
+ * allocs counts pops (allocations the cache served); stats.c derives
+ * frees from it and the live count, so a push writes nothing else. On
+ * aarch64 top and allocs are stored together (STP: one instruction, one
+ * commit); on x86_64 an rseq pop increments allocs just before its
+ * commit, so an aborted and restarted pop may count twice (stats only).
  */
-#define HAK_MAG_COUNT_BITS 16
-#define HAK_MAG_COUNT_MASK ((1ULL << HAK_MAG_COUNT_BITS) - 1)
-#define HAK_MAG_OP (1ULL << HAK_MAG_COUNT_BITS)
-
 struct hak_mag {
-	uint64_t hdr;
-	void **slots;
+	void **top;
+	uint64_t allocs;
+	void **base;
+	void **limit;
 };
 
 struct hak_pcpu {
@@ -160,25 +161,32 @@ struct hak_pcpu {
 #define HAK_REQ_DRAIN 1u
 #define HAK_REQ_CHECK 2u
 
-_Static_assert(HAK_CACHE_MAX < HAK_MAG_COUNT_MASK, "count fits the header");
 /* What port/hosted/include/hakmem/rseq/<arch>.h assumes about the layout. */
 _Static_assert(__builtin_offsetof(struct hak_pcpu, excl) == 0, "excl first");
-_Static_assert(__builtin_offsetof(struct hak_mag, hdr) == 0 &&
-		       __builtin_offsetof(struct hak_mag, slots) == 8 &&
-		       sizeof(struct hak_mag) == 16,
+_Static_assert(__builtin_offsetof(struct hak_mag, top) == 0 &&
+		       __builtin_offsetof(struct hak_mag, allocs) == 8 &&
+		       __builtin_offsetof(struct hak_mag, base) == 16 &&
+		       __builtin_offsetof(struct hak_mag, limit) == 24 &&
+		       sizeof(struct hak_mag) == 32,
 	       "magazine layout");
 _Static_assert(sizeof(struct hak_mag) == 1U << HAK_MAG_SHIFT &&
 		       __builtin_offsetof(struct hak_pcpu, mag) == HAK_MAG_BASE,
 	       "class_lut entries are magazine offsets (sizeclass.h)");
 
-static inline uint64_t hak_mag_hdr(const struct hak_mag *m)
+/* top is read racily by stats and checks on other CPUs: relaxed atomics. */
+static inline void **hak_mag_top(const struct hak_mag *m)
 {
-	return __atomic_load_n(&m->hdr, __ATOMIC_RELAXED);
+	return __atomic_load_n(&m->top, __ATOMIC_RELAXED);
 }
 
-static inline void hak_mag_set_hdr(struct hak_mag *m, uint64_t hdr)
+static inline void hak_mag_set_top(struct hak_mag *m, void **top)
 {
-	__atomic_store_n(&m->hdr, hdr, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->top, top, __ATOMIC_RELAXED);
+}
+
+static inline unsigned hak_mag_count(const struct hak_mag *m)
+{
+	return (unsigned)(hak_mag_top(m) - m->base);
 }
 
 static inline void hak_stat_add(uint64_t *c, uint64_t v)

@@ -73,8 +73,7 @@ static hak_always_inline void *cache_alloc(uintptr_t magoff, size_t size,
 {
 	unsigned long flags;
 	struct hak_mag *m;
-	uint64_t hdr;
-	void *p;
+	void **top, *p;
 	int cpu;
 
 #if HAK_PORT_HAS_RSEQ
@@ -93,11 +92,12 @@ static hak_always_inline void *cache_alloc(uintptr_t magoff, size_t size,
 	if (pcpu_id_bad(cpu))
 		goto miss;
 	m = hak_pcpu_mag((unsigned)cpu, magoff);
-	hdr = hak_mag_hdr(m);
-	if (unlikely(!(hdr & HAK_MAG_COUNT_MASK)))
+	top = hak_mag_top(m);
+	if (unlikely(top == m->base))
 		goto miss;
-	p = m->slots[(hdr & HAK_MAG_COUNT_MASK) - 1];
-	hak_mag_set_hdr(m, hdr + HAK_MAG_OP - 1);
+	p = *--top;
+	hak_mag_set_top(m, top);
+	m->allocs++;
 	hak_port_pcpu_exit((unsigned)cpu, flags);
 #if HAK_PORT_HAS_RSEQ
 hit:
@@ -110,20 +110,18 @@ slow:
 	return alloc_slow(HAK_MAG_CLASS(magoff), size, align);
 }
 
-static hak_always_inline void cache_free(uintptr_t magoff, unsigned cap,
-					 void *p)
+static hak_always_inline void cache_free(uintptr_t magoff, void *p)
 {
 	unsigned long flags;
 	struct hak_mag *m;
-	uint64_t hdr;
+	void **top;
 	int cpu;
 
 #if HAK_PORT_HAS_RSEQ
 	if (likely(hak_port_rseq_active())) {
 		if (unlikely(arch_rseq_mag_push(hak_port_rseq_area(),
 						(void *const *)hak_heap.pcpu,
-						magoff, cap,
-						p)))
+						magoff, p)))
 			goto slow;
 		return;
 	}
@@ -134,11 +132,11 @@ static hak_always_inline void cache_free(uintptr_t magoff, unsigned cap,
 	if (pcpu_id_bad(cpu))
 		goto miss;
 	m = hak_pcpu_mag((unsigned)cpu, magoff);
-	hdr = hak_mag_hdr(m);
-	if (unlikely((hdr & HAK_MAG_COUNT_MASK) >= cap))
+	top = hak_mag_top(m);
+	if (unlikely(top >= m->limit))
 		goto miss;
-	m->slots[hdr & HAK_MAG_COUNT_MASK] = p;
-	hak_mag_set_hdr(m, hdr + HAK_MAG_OP + 1);
+	*top = p;
+	hak_mag_set_top(m, top + 1);
 	hak_port_pcpu_exit((unsigned)cpu, flags);
 	return;
 miss:
@@ -296,7 +294,7 @@ void HAK_RAW(hak_free)(void *ptr)
 			goto refused;
 		((uintptr_t *)ptr)[COOKIE_WORD] = c;
 	}
-	cache_free(s->magoff, s->cache_cap, ptr);
+	cache_free(s->magoff, ptr);
 	return;
 refused:
 	free_refused(ptr);

@@ -6,8 +6,8 @@
  * sequences (hosted Linux with rseq) each is an rseq section in the arch
  * directory that commits with one store; otherwise it is plain C between
  * the port's enter and exit (IRQs masked on bare metal, a trylock on the
- * hosted fallback). Either way the magazine header is written once per
- * operation (see struct hak_mag).
+ * hosted fallback). Either way an operation commits with one store of the
+ * magazine's top (see struct hak_mag).
  *
  *   hak_op_push_batch(cls, objs, n) -> how many fitted (may be 0)
  *   hak_op_pop_batch(cls, out, n)   -> how many were taken (may be 0)
@@ -22,51 +22,51 @@
 
 static hak_always_inline void *mag_pop_locked(struct hak_mag *m)
 {
-	uint64_t hdr = hak_mag_hdr(m);
-	void *p;
+	void **top = hak_mag_top(m);
 
-	if (!(hdr & HAK_MAG_COUNT_MASK))
+	if (top == m->base)
 		return NULL;
-	p = m->slots[(hdr & HAK_MAG_COUNT_MASK) - 1];
-	hak_mag_set_hdr(m, hdr + HAK_MAG_OP - 1);
-	return p;
+	m->allocs++;
+	hak_mag_set_top(m, top - 1);
+	return top[-1];
 }
 
-static hak_always_inline int mag_push_locked(struct hak_mag *m, unsigned cap,
-					     void *p)
+static hak_always_inline int mag_push_locked(struct hak_mag *m, void *p)
 {
-	uint64_t hdr = hak_mag_hdr(m);
+	void **top = hak_mag_top(m);
 
-	if ((hdr & HAK_MAG_COUNT_MASK) >= cap)
+	if (top >= m->limit)
 		return -1;
-	m->slots[hdr & HAK_MAG_COUNT_MASK] = p;
-	hak_mag_set_hdr(m, hdr + HAK_MAG_OP + 1);
+	*top = p;
+	hak_mag_set_top(m, top + 1);
 	return 0;
 }
 
-static inline unsigned mag_push_batch_locked(struct hak_mag *m, unsigned cap,
+/* The batch forms are not user operations: allocs does not move. */
+static inline unsigned mag_push_batch_locked(struct hak_mag *m,
 					     void *const *objs, unsigned n)
 {
-	uint64_t hdr = hak_mag_hdr(m);
-	unsigned count = (unsigned)(hdr & HAK_MAG_COUNT_MASK), k, i;
+	void **top = hak_mag_top(m);
+	unsigned room = (unsigned)(m->limit - top), k, i;
 
-	k = cap - count < n ? cap - count : n;
+	k = room < n ? room : n;
 	for (i = 0; i < k; i++)
-		m->slots[count + i] = objs[i];
-	hak_mag_set_hdr(m, hdr + k);
+		top[i] = objs[i];
+	hak_mag_set_top(m, top + k);
 	return k;
 }
 
 static inline unsigned mag_pop_batch_locked(struct hak_mag *m, void **out,
 					    unsigned n)
 {
-	uint64_t hdr = hak_mag_hdr(m);
-	unsigned count = (unsigned)(hdr & HAK_MAG_COUNT_MASK), k, i;
+	void **top = hak_mag_top(m);
+	unsigned count = (unsigned)(top - m->base), k, i;
 
 	k = count < n ? count : n;
+	top -= k;
 	for (i = 0; i < k; i++)
-		out[i] = m->slots[count - k + i];
-	hak_mag_set_hdr(m, hdr - k);
+		out[i] = top[i];
+	hak_mag_set_top(m, top);
 	return k;
 }
 
@@ -98,8 +98,7 @@ static inline unsigned hak_op_push_batch(unsigned cls, void *const *objs,
 	if (hak_port_rseq_active())
 		return (unsigned)arch_rseq_mag_push_batch(
 			hak_port_rseq_area(), (void *const *)hak_heap.pcpu,
-			HAK_MAG_OFFSET(cls), hak_classes[cls].cache_cap, objs,
-			n);
+			HAK_MAG_OFFSET(cls), objs, n);
 #endif
 	cpu = hak_port_pcpu_enter(&flags);
 	if (pcpu_id_bad(cpu)) {
@@ -107,8 +106,7 @@ static inline unsigned hak_op_push_batch(unsigned cls, void *const *objs,
 		hak_pcpu_bad_id(cpu);
 		return 0;
 	}
-	k = mag_push_batch_locked(&hak_heap.pcpu[cpu]->mag[cls],
-				  hak_classes[cls].cache_cap, objs, n);
+	k = mag_push_batch_locked(&hak_heap.pcpu[cpu]->mag[cls], objs, n);
 	hak_port_pcpu_exit(cpu, flags);
 	return k;
 }
@@ -169,8 +167,7 @@ static inline int hak_op_push_wait(unsigned cls, void *p)
 		return -1;
 #endif
 	cpu = hak_port_pcpu_enter(&flags);
-	r = mag_push_locked(&hak_heap.pcpu[cpu]->mag[cls],
-			    hak_classes[cls].cache_cap, p);
+	r = mag_push_locked(&hak_heap.pcpu[cpu]->mag[cls], p);
 	hak_port_pcpu_exit(cpu, flags);
 	return r;
 }

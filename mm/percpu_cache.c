@@ -47,8 +47,10 @@ int hak_pcpu_alloc_areas(unsigned ncpus)
 		hak_memset(pc, 0, head);
 		slot = (void **)((char *)pc + head);
 		for (c = 0; c < HAK_NCLASSES; c++) {
-			pc->mag[c].slots = slot;
+			pc->mag[c].base = slot;
+			pc->mag[c].top = slot;
 			slot += hak_classes[c].cache_cap;
+			pc->mag[c].limit = slot;
 		}
 		hak_heap.pcpu[cpu] = pc;
 	}
@@ -69,7 +71,7 @@ unsigned hak_pcpu_cached(const struct hak_pcpu *pc)
 	unsigned c, n = 0;
 
 	for (c = 0; c < HAK_NCLASSES; c++)
-		n += (unsigned)(hak_mag_hdr(&pc->mag[c]) & HAK_MAG_COUNT_MASK);
+		n += hak_mag_count(&pc->mag[c]);
 	return n;
 }
 
@@ -207,13 +209,12 @@ void hak_pcpu_flush(struct hak_pcpu *pc, unsigned cpu)
 	HAK_ASSERT(hak_port_pcpu_held(cpu));
 	for (c = 0; c < HAK_NCLASSES; c++) {
 		struct hak_mag *m = &pc->mag[c];
-		uint64_t hdr = hak_mag_hdr(m);
+		unsigned n = hak_mag_count(m);
 
-		if (!(hdr & HAK_MAG_COUNT_MASK))
+		if (!n)
 			continue;
-		hak_shared_drain(c, m->slots,
-				 (unsigned)(hdr & HAK_MAG_COUNT_MASK));
-		hak_mag_set_hdr(m, hdr & ~HAK_MAG_COUNT_MASK);
+		hak_shared_drain(c, m->base, n);
+		hak_mag_set_top(m, m->base);
 		hak_stat_add(&pc->drains, 1);
 	}
 }
@@ -228,22 +229,23 @@ int hak_pcpu_check(struct hak_pcpu *pc, unsigned cpu)
 	HAK_ASSERT(hak_port_pcpu_held(cpu));
 	for (c = 0; c < HAK_NCLASSES; c++) {
 		struct hak_mag *m = &pc->mag[c];
-		unsigned n = (unsigned)(hak_mag_hdr(m) & HAK_MAG_COUNT_MASK);
+		unsigned n = hak_mag_count(m);
 
-		if (n > hak_classes[c].cache_cap) {
+		if (hak_mag_top(m) < m->base || n > hak_classes[c].cache_cap ||
+		    m->limit != m->base + hak_classes[c].cache_cap) {
 			hak_report(HAK_EV_CORRUPTION, pc, cpu, "cache count");
 			bad++;
 			continue;
 		}
 		for (i = 0; i < n; i++) {
-			uintptr_t p = (uintptr_t)m->slots[i];
+			uintptr_t p = (uintptr_t)m->base[i];
 			uintptr_t e = hak_pagemap_get(p);
 			struct hak_slab *s = hak_pm_slab(e);
 			uint32_t idx;
 
 			if ((e & HAK_PM_TAG_MASK) != HAK_PM_TAG_SLAB ||
 			    p - s->start >= s->span) {
-				hak_report(HAK_EV_CORRUPTION, m->slots[i], cpu,
+				hak_report(HAK_EV_CORRUPTION, m->base[i], cpu,
 					   "cached pointer not in a slab");
 				bad++;
 				continue;
@@ -252,7 +254,7 @@ int hak_pcpu_check(struct hak_pcpu *pc, unsigned cpu)
 			if (s->cls != c ||
 			    (uintptr_t)idx * s->size != p - s->start ||
 			    hak_slab_bit_is_free(s, idx)) {
-				hak_report(HAK_EV_CORRUPTION, m->slots[i], cpu,
+				hak_report(HAK_EV_CORRUPTION, m->base[i], cpu,
 					   "cached pointer state");
 				bad++;
 			}

@@ -36,7 +36,7 @@ extern struct hak_class_info hak_classes[HAK_NCLASSES];
  * is the heap object's first member: on load/store architectures the
  * heap's one address serves the table, ncpus and the per-CPU pointers.
  */
-#define HAK_MAG_SHIFT 4
+#define HAK_MAG_SHIFT 5
 #define HAK_MAG_BASE 8
 #define HAK_MAG_OFFSET(cls)                                                    \
 	(HAK_MAG_BASE + ((uintptr_t)(cls) << HAK_MAG_SHIFT))

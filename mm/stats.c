@@ -25,12 +25,12 @@ void hak_stats_out_add(int64_t bytes)
 }
 
 /*
- * Per class: ops = sum of the magazines' operation counters (each alloc and
- * free served by a cache is one op), cached = sum of their counts, out =
- * objects outside the slabs (the shard's count, exact under its lock), and
- * the slow paths' bypass counts (operations served past the magazines).
- * Then live = out - cached, and with allocs + frees = ops + bypasses and
- * allocs - frees = live, both follow without a counter on the fast path.
+ * Per class: pops = sum of the magazines' allocs counters (each alloc a
+ * cache served), cached = sum of their counts, out = objects outside the
+ * slabs (the shard's count, exact under its lock), and the slow paths'
+ * bypass counts (operations served past the magazines). Then live = out -
+ * cached, allocs = pops + bypass allocs and frees = allocs - live: no
+ * counter on the free fast path.
  */
 static void add_classes(struct hak_stats *st)
 {
@@ -41,18 +41,17 @@ static void add_classes(struct hak_stats *st)
 		struct hak_tier_stats *t =
 			&st->tier[c < HAK_NTINY ? HAK_TIER_TINY
 						: HAK_TIER_POOL];
-		uint64_t ops = 0, cached = 0, out, live, ba, bf, a;
+		uint64_t pops = 0, cached = 0, out, live, ba, bf, a, f;
 		unsigned long flags;
 
 		for (cpu = 0; cpu < hak_heap.ncpus; cpu++) {
 			struct hak_pcpu *pc = hak_heap.pcpu[cpu];
-			uint64_t hdr;
 
 			if (!pc)
 				continue;
-			hdr = hak_mag_hdr(&pc->mag[c]);
-			ops += hdr >> HAK_MAG_COUNT_BITS;
-			cached += hdr & HAK_MAG_COUNT_MASK;
+			pops += __atomic_load_n(&pc->mag[c].allocs,
+						__ATOMIC_RELAXED);
+			cached += hak_mag_count(&pc->mag[c]);
 		}
 		flags = hak_lock(&sh->lock);
 		out = sh->out_objects;
@@ -60,16 +59,15 @@ static void add_classes(struct hak_stats *st)
 		ba = hak_stat_read(&sh->bypass_allocs);
 		bf = hak_stat_read(&sh->bypass_frees);
 		live = out > cached ? out - cached : 0; /* racing snapshot */
-		/* allocs through magazines: (ops + live - ba + bf) / 2 */
-		a = ops + live + bf >= ba ? (ops + live + bf - ba) / 2 : 0;
-		if (a > ops)
-			a = ops;
-		t->allocs += a + ba;
-		t->frees += ops - a + bf;
+		a = pops + ba;
+		f = a > live ? a - live : 0;
+		t->allocs += a;
+		t->frees += f;
 		t->objects_in_use += live;
 		t->bytes_in_use += live * hak_class_size[c];
 		st->cached_objects += cached;
-		st->cache_hits += ops;
+		/* Hits: allocs and frees the magazines served. */
+		st->cache_hits += pops + (f > bf ? f - bf : 0);
 	}
 	for (cpu = 0; cpu < hak_heap.ncpus; cpu++) {
 		struct hak_pcpu *pc = hak_heap.pcpu[cpu];
@@ -80,7 +78,6 @@ static void add_classes(struct hak_stats *st)
 		misses = hak_stat_read(&pc->alloc_misses) +
 			 hak_stat_read(&pc->free_misses);
 		st->cache_misses += misses;
-		st->cache_hits -= misses;
 		st->refills += hak_stat_read(&pc->refills);
 		st->drains += hak_stat_read(&pc->drains);
 	}

@@ -932,9 +932,8 @@ static void scen_refill_worst(void)
 		marks_clear();
 		*mark_of(p) = 1;
 		distinct = 1;
-		for (j = 0; j < (unsigned)(hak_mag_hdr(m) & HAK_MAG_COUNT_MASK);
-		     j++) {
-			uint8_t *mk = mark_of(m->slots[j]);
+		for (j = 0; j < hak_mag_count(m); j++) {
+			uint8_t *mk = mark_of(m->base[j]);
 
 			distinct += !*mk;
 			*mk = 1;

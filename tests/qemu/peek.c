@@ -50,9 +50,9 @@ void *peek_swap_cached(unsigned cpu, size_t size, unsigned i, void *v)
 	if (!pc || size > HAK_POOL_MAX)
 		return NULL;
 	m = &pc->mag[hak_size_to_class(size)];
-	if (i >= (hak_mag_hdr(m) & HAK_MAG_COUNT_MASK))
+	if (i >= hak_mag_count(m))
 		return NULL;
-	old = m->slots[i];
-	m->slots[i] = v;
+	old = m->base[i];
+	m->base[i] = v;
 	return old;
 }

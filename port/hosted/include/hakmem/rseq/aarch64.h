@@ -5,16 +5,17 @@
  * Same contract as rseq/x86_64.h: each operation is
  * one rseq critical section that reads the CPU id from the thread's rseq
  * area, finds that CPU's cache, checks that no remote CPU holds it
- * exclusively, and commits with a single 64-bit store of the magazine
- * header. Preemption, migration or a signal before the commit sends the
- * thread to the abort handler, which re-arms the section and starts over.
- * Writes into slots above the count before the commit are harmless.
+ * exclusively, and commits with a single store of the magazine's top (a
+ * pop stores top and its allocs counter together, with one STP).
+ * Preemption, migration or a signal before the commit sends the thread to
+ * the abort handler, which re-arms the section and starts over. Writes
+ * into slots at and above top before the commit are harmless.
  *
  * Layout the sections assume (checked by _Static_assert in mm/):
  *   table[cpu]            struct hak_pcpu *, NULL when not set up
  *   pcpu + 0              u32 excl: nonzero while a remote CPU owns it
- *   pcpu + magoff         struct hak_mag { u64 hdr; void **slots; }
- *   hdr                   count in bits 0..15, operation count above
+ *   pcpu + magoff         struct hak_mag { void **top; u64 allocs;
+ *                                          void **base, **limit; }
  * The rseq area (glibc's registration) is at TPIDR_EL0 + off: cpu_id at
  * +4, rseq_cs at +8. The abort signature is glibc's RSEQ_SIG for
  * little-endian aarch64 (RSEQ_SIG_DATA, the encoding of BRK #0x45e0),
@@ -28,11 +29,11 @@
  *
  * Registers: only general-purpose ones, x9..x14 as scratch (caller-saved
  * temporaries in AAPCS64), declared as clobbers.
- *   x9   cpu id, then count, then loop index
+ *   x9   cpu id, then base or limit, then count or loop index
  *   x10  TPIDR_EL0 + off (the rseq area)
  *   x11  pcpu, then &mag
- *   x12  excl, then hdr
- *   x13  slots (or the start of the run a batch copies)
+ *   x12  excl, then top
+ *   x13  allocs (pop), or the start of the run a batch copies
  *   x14  the word a batch copies
  * The inputs are never written, so a restart finds them intact.
  *
@@ -87,8 +88,7 @@
 	"ldr w12, [x11]\n\t"                                                  \
 	"cbnz w12, 8f\n\t"                                                    \
 	"add x11, x11, %[magoff]\n\t"                                         \
-	"ldr x12, [x11]\n\t"                                                  \
-	"and x9, x12, #0xffff\n\t"
+	"ldr x12, [x11]\n\t"
 
 /* Pop one object; NULL when the fast path cannot serve. */
 static inline void *arch_rseq_mag_pop(long off, void *const *table,
@@ -97,13 +97,12 @@ static inline void *arch_rseq_mag_pop(long off, void *const *table,
 	void *p;
 
 	__asm__ volatile(ARCH_RSEQ_PROLOGUE
-		     "cbz x9, 8f\n\t"
-		     "ldr x13, [x11, #8]\n\t"
-		     "sub x9, x9, #1\n\t"
-		     "ldr %[p], [x13, x9, lsl #3]\n\t"
-		     "add x12, x12, #0x10, lsl #12\n\t" /* hdr + 0xffff */
-		     "sub x12, x12, #1\n\t"
-		     "str x12, [x11]\n\t"
+		     "ldp x13, x9, [x11, #8]\n\t" /* allocs, base */
+		     "cmp x12, x9\n\t"
+		     "b.eq 8f\n\t"
+		     "ldr %[p], [x12, #-8]!\n\t"
+		     "add x13, x13, #1\n\t"
+		     "stp x12, x13, [x11]\n\t"
 		     "2:\n\t"
 		     "b 9f\n\t"
 		     "8:\n\t"
@@ -117,18 +116,15 @@ static inline void *arch_rseq_mag_pop(long off, void *const *table,
 
 /* Push one object; 0 on success, -1 when the fast path cannot serve. */
 static inline int arch_rseq_mag_push(long off, void *const *table,
-				     unsigned long magoff, unsigned long cap,
-				     void *p)
+				     unsigned long magoff, void *p)
 {
 	int r;
 
 	__asm__ volatile(ARCH_RSEQ_PROLOGUE
-		     "cmp x9, %[cap]\n\t"
+		     "ldr x9, [x11, #24]\n\t" /* limit */
+		     "cmp x12, x9\n\t"
 		     "b.hs 8f\n\t"
-		     "ldr x13, [x11, #8]\n\t"
-		     "str %[p], [x13, x9, lsl #3]\n\t"
-		     "add x12, x12, #0x10, lsl #12\n\t" /* hdr + 0x10001 */
-		     "add x12, x12, #1\n\t"
+		     "str %[p], [x12], #8\n\t"
 		     "str x12, [x11]\n\t"
 		     "2:\n\t"
 		     "mov %w[r], #0\n\t"
@@ -138,38 +134,37 @@ static inline int arch_rseq_mag_push(long off, void *const *table,
 		     "9:\n\t"
 		     : [r] "=&r"(r)
 		     : [off] "r"(off), [table] "r"(table), [magoff] "r"(magoff),
-		       [cap] "r"(cap), [p] "r"(p)
+		       [p] "r"(p)
 		     : "x9", "x10", "x11", "x12", "x13", "memory", "cc");
 	return r;
 }
 
 /* Push up to n objects (as many as fit); returns how many were pushed.
- * The operation counter does not move: these are not user operations. */
+ * allocs does not move: these are not user operations. */
 static inline unsigned long arch_rseq_mag_push_batch(long off,
 						     void *const *table,
 						     unsigned long magoff,
-						     unsigned long cap,
 						     void *const *objs,
 						     unsigned long n)
 {
 	unsigned long k;
 
 	__asm__ volatile(ARCH_RSEQ_PROLOGUE
-		     "sub %[k], %[cap], x9\n\t"     /* room (count <= cap) */
+		     "ldr x9, [x11, #24]\n\t"
+		     "sub %[k], x9, x12\n\t"
+		     "lsr %[k], %[k], #3\n\t"      /* room = (limit - top) / 8 */
 		     "cmp %[k], %[n]\n\t"
 		     "csel %[k], %[n], %[k], hi\n\t" /* k = min(room, n) */
-		     "ldr x13, [x11, #8]\n\t"
-		     "add x13, x13, x9, lsl #3\n\t" /* dst = slots + count */
 		     "mov x9, #0\n\t"
 		     "6:\n\t"
 		     "cmp x9, %[k]\n\t"
 		     "b.hs 7f\n\t"
 		     "ldr x14, [%[objs], x9, lsl #3]\n\t"
-		     "str x14, [x13, x9, lsl #3]\n\t"
+		     "str x14, [x12, x9, lsl #3]\n\t"
 		     "add x9, x9, #1\n\t"
 		     "b 6b\n\t"
 		     "7:\n\t"
-		     "add x12, x12, %[k]\n\t"
+		     "add x12, x12, %[k], lsl #3\n\t"
 		     "str x12, [x11]\n\t"
 		     "2:\n\t"
 		     "b 9f\n\t"
@@ -178,7 +173,7 @@ static inline unsigned long arch_rseq_mag_push_batch(long off,
 		     "9:\n\t"
 		     : [k] "=&r"(k)
 		     : [off] "r"(off), [table] "r"(table), [magoff] "r"(magoff),
-		       [cap] "r"(cap), [objs] "r"(objs), [n] "r"(n)
+		       [objs] "r"(objs), [n] "r"(n)
 		     : "x9", "x10", "x11", "x12", "x13", "x14", "memory", "cc");
 	return k;
 }
@@ -192,21 +187,21 @@ static inline unsigned long arch_rseq_mag_pop_batch(long off,
 	unsigned long k;
 
 	__asm__ volatile(ARCH_RSEQ_PROLOGUE
-		     "cmp x9, %[n]\n\t"
-		     "csel %[k], %[n], x9, hi\n\t"  /* k = min(count, n) */
-		     "sub x9, x9, %[k]\n\t"         /* first = count - k */
-		     "ldr x13, [x11, #8]\n\t"
-		     "add x13, x13, x9, lsl #3\n\t"
+		     "ldr x9, [x11, #16]\n\t"
+		     "sub %[k], x12, x9\n\t"
+		     "lsr %[k], %[k], #3\n\t"      /* count = (top - base) / 8 */
+		     "cmp %[k], %[n]\n\t"
+		     "csel %[k], %[n], %[k], hi\n\t" /* k = min(count, n) */
+		     "sub x12, x12, %[k], lsl #3\n\t" /* new top = top - k */
 		     "mov x9, #0\n\t"
 		     "6:\n\t"
 		     "cmp x9, %[k]\n\t"
 		     "b.hs 7f\n\t"
-		     "ldr x14, [x13, x9, lsl #3]\n\t"
+		     "ldr x14, [x12, x9, lsl #3]\n\t"
 		     "str x14, [%[out], x9, lsl #3]\n\t"
 		     "add x9, x9, #1\n\t"
 		     "b 6b\n\t"
 		     "7:\n\t"
-		     "sub x12, x12, %[k]\n\t"
 		     "str x12, [x11]\n\t"
 		     "2:\n\t"
 		     "b 9f\n\t"

@@ -59,8 +59,7 @@
 	"cmpl $0, (%%rdx)\n\t"                                                \
 	"jne 8f\n\t"                                                    \
 	"addq %[magoff], %%rdx\n\t"                                           \
-	"movq (%%rdx), %%rcx\n\t"                                             \
-	"movzwl %%cx, %%eax\n\t"
+	"movq (%%rdx), %%rcx\n\t"
 
 /* Pop one object; NULL when the fast path cannot serve. */
 static inline void *arch_rseq_mag_pop(long off, void *const *table,
@@ -69,11 +68,11 @@ static inline void *arch_rseq_mag_pop(long off, void *const *table,
 	void *p;
 
 	__asm__ volatile(ARCH_RSEQ_PROLOGUE
-		     "testl %%eax, %%eax\n\t"
-		     "jz 8f\n\t"
-		     "movq 8(%%rdx), %%r8\n\t"
-		     "movq -8(%%r8, %%rax, 8), %[p]\n\t"
-		     "addq $0xffff, %%rcx\n\t"
+		     "cmpq 16(%%rdx), %%rcx\n\t"
+		     "je 8f\n\t"
+		     "movq -8(%%rcx), %[p]\n\t"
+		     "subq $8, %%rcx\n\t"
+		     "incq 8(%%rdx)\n\t"
 		     "movq %%rcx, (%%rdx)\n\t"
 		     "2:\n\t"
 		     "jmp 9f\n\t"
@@ -82,23 +81,21 @@ static inline void *arch_rseq_mag_pop(long off, void *const *table,
 		     "9:\n\t"
 		     : [p] "=&r"(p)
 		     : [off] "r"(off), [table] "r"(table), [magoff] "r"(magoff)
-		     : "rax", "rcx", "rdx", "r8", "memory", "cc");
+		     : "rax", "rcx", "rdx", "memory", "cc");
 	return p;
 }
 
 /* Push one object; 0 on success, -1 when the fast path cannot serve. */
 static inline int arch_rseq_mag_push(long off, void *const *table,
-				     unsigned long magoff, unsigned long cap,
-				     void *p)
+				     unsigned long magoff, void *p)
 {
 	int r;
 
 	__asm__ volatile(ARCH_RSEQ_PROLOGUE
-		     "cmpq %[cap], %%rax\n\t"
+		     "cmpq 24(%%rdx), %%rcx\n\t"
 		     "jae 8f\n\t"
-		     "movq 8(%%rdx), %%r8\n\t"
-		     "movq %[p], (%%r8, %%rax, 8)\n\t"
-		     "addq $0x10001, %%rcx\n\t"
+		     "movq %[p], (%%rcx)\n\t"
+		     "addq $8, %%rcx\n\t"
 		     "movq %%rcx, (%%rdx)\n\t"
 		     "2:\n\t"
 		     "xorl %[r], %[r]\n\t"
@@ -108,39 +105,37 @@ static inline int arch_rseq_mag_push(long off, void *const *table,
 		     "9:\n\t"
 		     : [r] "=&r"(r)
 		     : [off] "r"(off), [table] "r"(table), [magoff] "r"(magoff),
-		       [cap] "r"(cap), [p] "r"(p)
-		     : "rax", "rcx", "rdx", "r8", "memory", "cc");
+		       [p] "r"(p)
+		     : "rax", "rcx", "rdx", "memory", "cc");
 	return r;
 }
 
 /* Push up to n objects (as many as fit); returns how many were pushed.
- * The operation counter does not move: these are not user operations. */
+ * allocs does not move: these are not user operations. */
 static inline unsigned long arch_rseq_mag_push_batch(long off,
 						     void *const *table,
 						     unsigned long magoff,
-						     unsigned long cap,
 						     void *const *objs,
 						     unsigned long n)
 {
 	unsigned long k;
 
 	__asm__ volatile(ARCH_RSEQ_PROLOGUE
-		     "movq %[cap], %[k]\n\t"
-		     "subq %%rax, %[k]\n\t"   /* room (count <= cap) */
+		     "movq 24(%%rdx), %[k]\n\t"
+		     "subq %%rcx, %[k]\n\t"
+		     "shrq $3, %[k]\n\t"	     /* room = (limit - top) / 8 */
 		     "cmpq %[n], %[k]\n\t"
 		     "cmovaq %[n], %[k]\n\t"  /* k = min(room, n) */
-		     "movq 8(%%rdx), %%r8\n\t"
-		     "leaq (%%r8, %%rax, 8), %%r8\n\t" /* dst = slots + count */
 		     "xorl %%eax, %%eax\n\t"
 		     "6:\n\t"
 		     "cmpq %[k], %%rax\n\t"
 		     "jae 7f\n\t"
 		     "movq (%[objs], %%rax, 8), %%r9\n\t"
-		     "movq %%r9, (%%r8, %%rax, 8)\n\t"
+		     "movq %%r9, (%%rcx, %%rax, 8)\n\t"
 		     "incq %%rax\n\t"
 		     "jmp 6b\n\t"
 		     "7:\n\t"
-		     "addq %[k], %%rcx\n\t"
+		     "leaq (%%rcx, %[k], 8), %%rcx\n\t"
 		     "movq %%rcx, (%%rdx)\n\t"
 		     "2:\n\t"
 		     "jmp 9f\n\t"
@@ -149,8 +144,8 @@ static inline unsigned long arch_rseq_mag_push_batch(long off,
 		     "9:\n\t"
 		     : [k] "=&r"(k)
 		     : [off] "r"(off), [table] "r"(table), [magoff] "r"(magoff),
-		       [cap] "r"(cap), [objs] "r"(objs), [n] "r"(n)
-		     : "rax", "rcx", "rdx", "r8", "r9", "memory", "cc");
+		       [objs] "r"(objs), [n] "r"(n)
+		     : "rax", "rcx", "rdx", "r9", "memory", "cc");
 	return k;
 }
 
@@ -163,22 +158,23 @@ static inline unsigned long arch_rseq_mag_pop_batch(long off,
 	unsigned long k;
 
 	__asm__ volatile(ARCH_RSEQ_PROLOGUE
-		     "movq %%rax, %[k]\n\t"
+		     "movq %%rcx, %[k]\n\t"
+		     "subq 16(%%rdx), %[k]\n\t"
+		     "shrq $3, %[k]\n\t"	     /* count = (top - base) / 8 */
 		     "cmpq %[n], %[k]\n\t"
 		     "cmovaq %[n], %[k]\n\t"  /* k = min(count, n) */
-		     "subq %[k], %%rax\n\t"   /* first = count - k */
-		     "movq 8(%%rdx), %%r8\n\t"
-		     "leaq (%%r8, %%rax, 8), %%r8\n\t"
+		     "movq %[k], %%rax\n\t"
+		     "shlq $3, %%rax\n\t"
+		     "subq %%rax, %%rcx\n\t"  /* new top = top - k */
 		     "xorl %%eax, %%eax\n\t"
 		     "6:\n\t"
 		     "cmpq %[k], %%rax\n\t"
 		     "jae 7f\n\t"
-		     "movq (%%r8, %%rax, 8), %%r9\n\t"
+		     "movq (%%rcx, %%rax, 8), %%r9\n\t"
 		     "movq %%r9, (%[out], %%rax, 8)\n\t"
 		     "incq %%rax\n\t"
 		     "jmp 6b\n\t"
 		     "7:\n\t"
-		     "subq %[k], %%rcx\n\t"
 		     "movq %%rcx, (%%rdx)\n\t"
 		     "2:\n\t"
 		     "jmp 9f\n\t"
@@ -188,7 +184,7 @@ static inline unsigned long arch_rseq_mag_pop_batch(long off,
 		     : [k] "=&r"(k)
 		     : [off] "r"(off), [table] "r"(table), [magoff] "r"(magoff),
 		       [out] "r"(out), [n] "r"(n)
-		     : "rax", "rcx", "rdx", "r8", "r9", "memory", "cc");
+		     : "rax", "rcx", "rdx", "r9", "memory", "cc");
 	return k;
 }
 
