@@ -154,11 +154,14 @@ struct hak_stats {
 	uint64_t refills;	   /* batches moved shared pool -> CPU */
 	uint64_t drains;	   /* batches moved CPU -> shared pool */
 	uint64_t cached_objects;   /* objects sitting in per-CPU caches */
+	uint64_t restarts;	   /* bare metal: fast-path sections an
+				      interrupt restarted (hak_restart_pc) */
 	uint64_t events[HAK_EV__COUNT]; /* reports, by kind */
 	unsigned ncpus;
-	/* How the per-CPU fast path runs on this port: "irq-off" (bare
-	 * metal), "rseq" (hosted, restartable sequences) or "trylock" (hosted
-	 * fallback when rseq is unavailable). */
+	/* How the per-CPU fast path runs on this port: "restart" (bare
+	 * metal, restartable sections), "irq-off" (bare metal, HAK_RESTART
+	 * 0 or debug builds), "rseq" (hosted, restartable sequences) or
+	 * "trylock" (hosted fallback when rseq is unavailable). */
 	const char *fast_path;
 };
 
@@ -268,6 +271,29 @@ void hak_tick(void);
  * hak_check requests until it does. cpu >= ncpus is reported
  * (HAK_EV_MISUSE) and ignored. */
 void hak_cpu_offline(unsigned cpu);
+
+/*
+ * hak_restart_pc - bare metal with restartable fast paths (HAK_RESTART,
+ * hakmem/config.h): every interrupt and exception entry that can lead to
+ * a hakmem call or a task switch on its CPU calls it, before either, with
+ * the interrupted kernel-mode PC (x86_64: the frame's RIP, aarch64:
+ * ELR_EL1, riscv64: sepc), and resumes at the address it returns: pc
+ * itself, or the start of the hakmem section pc was in, which then runs
+ * again from its start, on whichever CPU. Without it a handler that
+ * allocates could corrupt the cache of the code it interrupted.
+ * Lock-free, reentrant, any context: a compare per section (a dozen).
+ * Harmless in builds without the sections: it returns pc.
+ */
+uintptr_t hak_restart_pc(uintptr_t pc);
+
+/*
+ * The embedder of a library built with restartable fast paths defines
+ *	const int hak_irq_entry_calls_hak_restart_pc = 1;
+ * declaring that its entries call hak_restart_pc. hakmem refers to it, so
+ * an image that forgot the hook fails to link, naming it, instead of
+ * corrupting memory once in a while under interrupts.
+ */
+extern const int hak_irq_entry_calls_hak_restart_pc;
 
 /* A snapshot of the counters; exact when nothing runs concurrently.
  * out == NULL is reported (HAK_EV_MISUSE) and ignored. */

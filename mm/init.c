@@ -36,6 +36,18 @@ int hak_init(const struct hak_config *cfg)
 
 	if (!config_valid(cfg))
 		return -1;
+#if HAK_PORT_HAS_RESTART
+	/* The reference makes an image without the declaration fail to
+	 * link; a declaration of 0 is refused here. */
+	if (!__atomic_load_n(&hak_irq_entry_calls_hak_restart_pc,
+			     __ATOMIC_RELAXED)) {
+		hak_report(HAK_EV_MISUSE, NULL, 0,
+			   "hak_init: hak_irq_entry_calls_hak_restart_pc is 0: "
+			   "this build needs hak_restart_pc in the interrupt "
+			   "entries");
+		return -1;
+	}
+#endif
 	if (!__atomic_compare_exchange_n(&init_claimed, &expect, 1, 0,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		hak_report(HAK_EV_MISUSE, NULL, 0,

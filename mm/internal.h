@@ -108,17 +108,24 @@ void hak_slabmap_init(const struct hak_page_provider *pp);
 /* Superslab ss (on no list) gets (map) or loses its units' entries. */
 void hak_slabmap_set(struct hak_superslab *ss, int map);
 
-/* The page-map entry of a, through the slab map when a lies in the
- * provider's span (0 there for anything but a slab unit), else through
- * the page map. */
-static inline uintptr_t hak_slab_entry_get(uintptr_t a)
+/* A descriptor that is no slab's: zero, so hwm_off 0 fails every
+ * pointer. What the slab map holds where there is no slab unit. */
+extern struct hak_slab hak_null_slab;
+
+/* The slab unit a lies in, through the slab map when a lies in the
+ * provider's span, else through the page map; &hak_null_slab when a is
+ * in none. Never NULL, so free() tests no tag. */
+static inline struct hak_slab *hak_slab_lookup(uintptr_t a)
 {
-	uintptr_t off = a - hak_heap.sm_base;
+	uintptr_t off = a - hak_heap.sm_base, e;
 
 	if (likely(off < hak_heap.sm_len))
 		return __atomic_load_n(&hak_heap.sm[off >> HAK_SLAB_SHIFT],
 				       __ATOMIC_RELAXED);
-	return hak_pagemap_get(a);
+	e = hak_pagemap_get(a);
+	if ((e & HAK_PM_TAG_MASK) == HAK_PM_TAG_SLAB)
+		return hak_pm_slab(e);
+	return &hak_null_slab;
 }
 
 /* ---- provider.c ----------------------------------------------------- */
@@ -242,6 +249,9 @@ void *hak_aligned_alloc_raw(size_t alignment, size_t size);
 #define HAK_RAW(name) name
 #endif
 int hak_block_containing(const void *p, uintptr_t *start, size_t *usable);
+/* The restartable sections (HAK_PORT_HAS_RESTART): *table gets their
+ * {start, end} pairs; returns how many (0 without them). */
+unsigned hak_restart_ranges(const uintptr_t **table);
 int hak_calloc_bytes(size_t nmemb, size_t size, size_t *n);
 
 /* ---- stats.c -------------------------------------------------------- */

@@ -333,19 +333,26 @@ int hak_large_cache_check(void);
 
 /* ---- the heap ------------------------------------------------------- */
 
+/*
+ * The fast paths' fields come first and together, within reach of one
+ * base address on load/store architectures: the small ones at offsets a
+ * load-pair reaches (sm_base and sm_len are loaded as a pair), the size
+ * table right after them (hak_size_to_magoff indexes it from the heap's
+ * own address), the per-CPU table after it.
+ */
 struct hak_heap {
-	/* Size granule -> magazine offset (sizeclass.h): first, so that
-	 * its address is the heap's. */
-	uint16_t class_lut[HAK_CLASS_LUT_SIZE];
 	int ready;
 	unsigned ncpus;
 	uint64_t secret; /* free-block cookie key */
-	/* The slab map (slabmap.c): over the provider's span, one entry per
-	 * slab unit, page-map encoded; sm_len 0 when there is none. */
+	/* The slab map (slabmap.c): over the provider's span, one slab
+	 * descriptor per slab unit (&hak_null_slab where there is none);
+	 * sm_len 0 when there is no map. */
 	uintptr_t sm_base, sm_len;
-	uintptr_t *sm;
-	struct hak_config cfg;
+	struct hak_slab **sm;
+	/* Size granule -> magazine offset (sizeclass.h). */
+	uint16_t class_lut[HAK_CLASS_LUT_SIZE];
 	struct hak_pcpu *pcpu[HAK_MAX_CPUS];
+	struct hak_config cfg;
 
 	/* Global lock and what it guards. */
 	hak_spinlock_t lock hak_cacheline_aligned;
@@ -363,6 +370,7 @@ struct hak_heap {
 	/* Atomics. */
 	uint64_t out_bytes hak_cacheline_aligned;
 	uint64_t peak_out;
+	uint64_t restarts; /* sections hak_restart_pc rewound */
 	uint64_t events[HAK_EV__COUNT];
 
 	struct hak_shard shard[HAK_NCLASSES];
@@ -371,13 +379,23 @@ struct hak_heap {
 
 extern struct hak_heap hak_heap;
 
-_Static_assert(__builtin_offsetof(struct hak_heap, class_lut) == 0,
-	       "the size table starts the heap");
+#define HAK_HEAP_LUT_OFF __builtin_offsetof(struct hak_heap, class_lut)
+_Static_assert(HAK_HEAP_LUT_OFF % 2 == 0 && HAK_HEAP_LUT_OFF <= 256,
+	       "the size table near the heap's start, 2-byte aligned");
+_Static_assert(__builtin_offsetof(struct hak_heap, sm_len) ==
+		       __builtin_offsetof(struct hak_heap, sm_base) + 8,
+	       "sm_base and sm_len are a pair");
 
-/* size <= HAK_POOL_MAX */
+/*
+ * size <= HAK_POOL_MAX. Entry (size + 15) >> 4 of class_lut, indexed
+ * from the heap's own address as an array of 16-bit words: the table's
+ * offset, in 16-byte size granules, folds into the rounding add, so the
+ * heap's one address serves the table and the fields before it.
+ */
 static inline uintptr_t hak_size_to_magoff(size_t size)
 {
-	return hak_heap.class_lut[(size + 15) >> 4];
+	return ((const uint16_t *)(const void *)&hak_heap)
+		[(size + 15 + 8 * HAK_HEAP_LUT_OFF) >> 4];
 }
 
 static inline unsigned hak_size_to_class(size_t size)

@@ -61,6 +61,14 @@ static __attribute__((noinline)) void *alloc_slow(unsigned cls, size_t size,
 	return p;
 }
 
+#if HAK_PORT_HAS_RESTART
+/* What the arch's restartable sections need of the heap object. */
+#define RESTART_NCPUS __builtin_offsetof(struct hak_heap, ncpus)
+#define RESTART_PCPU __builtin_offsetof(struct hak_heap, pcpu)
+_Static_assert(RESTART_NCPUS < 16384 && RESTART_PCPU < 32768,
+	       "load offsets every arch reaches");
+#endif
+
 /*
  * The fast paths: one magazine operation in one per-CPU critical section,
  * or a tail call to the slow path, so they call nothing and save no
@@ -76,6 +84,17 @@ static hak_always_inline void *cache_alloc(uintptr_t magoff, size_t size,
 	void **top, *p;
 	int cpu;
 
+#if HAK_PORT_HAS_RESTART
+	{
+		int fail;
+
+		ARCH_RESTART_POP(p, fail, &hak_heap, RESTART_NCPUS,
+				 RESTART_PCPU, magoff);
+		if (unlikely(fail))
+			goto slow;
+		goto hit;
+	}
+#endif
 #if HAK_PORT_HAS_RSEQ
 	if (likely(hak_port_rseq_active())) {
 		p = arch_rseq_mag_pop(hak_port_rseq_area(),
@@ -99,7 +118,7 @@ static hak_always_inline void *cache_alloc(uintptr_t magoff, size_t size,
 	hak_mag_set_top(m, top);
 	m->allocs++;
 	hak_port_pcpu_exit((unsigned)cpu, flags);
-#if HAK_PORT_HAS_RSEQ
+#if HAK_PORT_HAS_RSEQ || HAK_PORT_HAS_RESTART
 hit:
 #endif
 	cookie_clear(p);
@@ -117,6 +136,11 @@ static hak_always_inline void cache_free(uintptr_t magoff, void *p)
 	void **top;
 	int cpu;
 
+#if HAK_PORT_HAS_RESTART
+	ARCH_RESTART_PUSH(p, &hak_heap, RESTART_NCPUS, RESTART_PCPU, magoff,
+			  slow);
+	return;
+#endif
 #if HAK_PORT_HAS_RSEQ
 	if (likely(hak_port_rseq_active())) {
 		if (unlikely(arch_rseq_mag_push(hak_port_rseq_area(),
@@ -143,6 +167,55 @@ miss:
 	hak_port_pcpu_exit((unsigned)cpu, flags);
 slow:
 	hak_pcpu_free_miss(HAK_MAG_CLASS(magoff), p);
+}
+
+/*
+ * The restartable sections' table (HAK_PORT_HAS_RESTART): each section
+ * above adds its {start, end} to .rodata.hak_restart, subsection 1; the
+ * labels in subsections 0 and 2 bound them, all in this one object.
+ */
+struct restart_range {
+	uintptr_t start, end;
+};
+
+#if HAK_PORT_HAS_RESTART
+__asm__(".pushsection .rodata.hak_restart, \"a\"\n\t"
+	".balign 8\n\t"
+	".globl hak_restart_table\n\t"
+	".hidden hak_restart_table\n"
+	"hak_restart_table:\n\t"
+	".subsection 2\n\t"
+	".globl hak_restart_table_end\n\t"
+	".hidden hak_restart_table_end\n"
+	"hak_restart_table_end:\n\t"
+	".popsection");
+extern const struct restart_range hak_restart_table[], hak_restart_table_end[];
+#endif
+
+uintptr_t hak_restart_pc(uintptr_t pc)
+{
+#if HAK_PORT_HAS_RESTART
+	const struct restart_range *r;
+
+	for (r = hak_restart_table; r < hak_restart_table_end; r++)
+		if (pc - r->start < r->end - r->start) {
+			hak_stat_add(&hak_heap.restarts, 1);
+			return r->start;
+		}
+#endif
+	return pc;
+}
+
+/* For tests (white box): the sections' table. */
+unsigned hak_restart_ranges(const uintptr_t **table)
+{
+#if HAK_PORT_HAS_RESTART
+	*table = &hak_restart_table[0].start;
+	return (unsigned)(hak_restart_table_end - hak_restart_table);
+#else
+	*table = NULL;
+	return 0;
+#endif
 }
 
 static void *large_alloc(size_t size, size_t align)
@@ -265,7 +338,8 @@ static __attribute__((noinline, cold)) void free_refused(void *ptr)
  * free()'s checks, each one compare, with every refusal (and NULL, and
  * every large block) going to free_refused, which works out and reports
  * the precise reason with the full lookup:
- *   the slab map (or page map) entry is a slab's;
+ *   the slab map (or page map) gives a slab, else hak_null_slab, which
+ *   fails the next check;
  *   the offset from its object 0 is below the high-water mark: inside
  *   the objects ever handed out (layout.h, struct hak_slab);
  *   the offset is a multiple of the object size (div);
@@ -276,15 +350,9 @@ static __attribute__((noinline, cold)) void free_refused(void *ptr)
  */
 void HAK_RAW(hak_free)(void *ptr)
 {
-	uintptr_t p = (uintptr_t)ptr, e, off, c;
-	struct hak_slab *s;
+	uintptr_t p = (uintptr_t)ptr, off, c;
+	struct hak_slab *s = hak_slab_lookup(p);
 
-	/* A slab entry less its tag is the descriptor, with 0 in the tag
-	 * bits; any other entry keeps a tag bit set. */
-	e = hak_slab_entry_get(p) - HAK_PM_TAG_SLAB;
-	if (unlikely(e & HAK_PM_TAG_MASK))
-		goto refused;
-	s = (struct hak_slab *)e;
 	off = p - s->start;
 	if (unlikely(off >= s->hwm_off || !hak_obj_aligned(off, s->div)))
 		goto refused;

@@ -7,15 +7,16 @@
  * provider does) hands out every superslab inside it, so a flat array
  * with one entry per slab unit of the span maps a pointer into the span
  * to its slab descriptor with a subtract, a compare, a shift and a load;
- * the page map (pagemap.c) takes three dependent loads. Entries use the
- * page map's encoding (layout.h): a carved-or-free slab unit's entry is
- * its descriptor | HAK_PM_TAG_SLAB, anything else reads 0 (large runs,
- * metadata, memory the provider still holds). The page map stays the
- * complete record: free() asks it about every pointer outside the span
- * and about every pointer the fast checks refuse.
+ * the page map (pagemap.c) takes three dependent loads. An entry is a
+ * slab unit's descriptor (carved or not), or &hak_null_slab, whose zero
+ * high-water mark fails every pointer, for anything else (large runs,
+ * metadata, memory the provider still holds): free() needs no test of
+ * the entry itself. The page map stays the complete record: free() asks
+ * it about every pointer outside the span and about every pointer the
+ * fast checks refuse.
  *
  * Cost: 8 bytes per HAK_SLAB_SIZE of span (128 KiB per GiB), taken from
- * the provider once at hak_init and zeroed there. Without a span, or if
+ * the provider once at hak_init and filled there. Without a span, or if
  * that allocation fails, sm_len stays 0 and free() uses the page map.
  *
  * Entries are written as the page map's are (superslab.c map_pages: by
@@ -26,12 +27,15 @@
  */
 #include "internal.h"
 
+struct hak_slab hak_null_slab;
+
 void hak_slabmap_init(const struct hak_page_provider *pp)
 {
 	uintptr_t base = pp->span_base & ~(HAK_SLAB_SIZE - 1), end, n;
 	unsigned long flags;
 	size_t bytes;
-	void *m;
+	struct hak_slab **m;
+	uintptr_t i;
 
 	end = pp->span_base + pp->span_size;
 	if (!pp->span_size || end < pp->span_base ||
@@ -45,7 +49,8 @@ void hak_slabmap_init(const struct hak_page_provider *pp)
 	hak_unlock(&hak_heap.lock, flags);
 	if (!m)
 		return;
-	hak_memset(m, 0, bytes);
+	for (i = 0; i < n; i++)
+		m[i] = &hak_null_slab;
 	hak_heap.sm = m;
 	hak_heap.sm_base = base;
 	hak_heap.sm_len = end - base;
@@ -54,13 +59,13 @@ void hak_slabmap_init(const struct hak_page_provider *pp)
 void hak_slabmap_set(struct hak_superslab *ss, int map)
 {
 	uintptr_t off = (uintptr_t)ss - hak_heap.sm_base;
-	uintptr_t *e;
+	struct hak_slab **e;
 	unsigned i;
 
 	if (off >= hak_heap.sm_len)
 		return;
 	e = &hak_heap.sm[off >> HAK_SLAB_SHIFT];
 	for (i = 0; i < HAK_SLABS_PER_SS; i++)
-		__atomic_store_n(&e[i], map ? hak_pm_slab_entry(&ss->slab[i]) : 0,
+		__atomic_store_n(&e[i], map ? &ss->slab[i] : &hak_null_slab,
 				 __ATOMIC_RELEASE);
 }

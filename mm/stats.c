@@ -95,6 +95,7 @@ void hak_stats(struct hak_stats *st)
 	hak_memset(st, 0, sizeof(*st));
 	st->ncpus = hak_heap.ncpus;
 	st->fast_path = hak_port_fast_path_name();
+	st->restarts = hak_stat_read(&hak_heap.restarts);
 	add_classes(st);
 	flags = hak_lock(&hak_heap.lock);
 	st->tier[HAK_TIER_LARGE].bytes_in_use = hak_heap.large_bytes;

@@ -6,6 +6,7 @@
  */
 #include "board.h"
 #include "board_priv.h"
+#include "hakmem.h"
 #include "hakmem/arch.h"
 
 #define UART_DR 0x000
@@ -280,6 +281,10 @@ void board_timer_stop(void)
 	timer_period[cpu] = 0;
 	arch_irq_restore(flags);
 }
+
+/* This board's IRQ entry (start.S irq_entry) calls hak_restart_pc
+ * (include/hakmem.h) on the saved ELR_EL1 before board_irq. */
+const int hak_irq_entry_calls_hak_restart_pc = 1;
 
 void board_irq(void)
 {

@@ -241,6 +241,10 @@ irq_entry:
 	mrs	x1, spsr_el1
 	stp	x30, x0, [sp, #160]
 	str	x1, [sp, #176]
+	/* An interrupted hakmem fast path resumes at its start: first, before
+	 * the handler can allocate (include/hakmem.h, hak_restart_pc). */
+	bl	hak_restart_pc
+	str	x0, [sp, #168]
 	bl	board_irq
 	ldr	x1, [sp, #176]
 	ldp	x30, x0, [sp, #160]

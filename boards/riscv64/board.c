@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "board.h"
+#include "hakmem.h"
 #include "hakmem/arch.h"
 
 #define MAX_CPUS 64
@@ -166,8 +167,16 @@ __attribute__((noreturn)) void board_exit(int status)
 
 /* ---------------------------------------------------------------- traps */
 
+/* This board's trap entry calls hak_restart_pc (include/hakmem.h); the
+ * riscv64 arch has no restartable sections yet, so it returns epc. */
+const int hak_irq_entry_calls_hak_restart_pc = 1;
+
 void board_trap(unsigned long cause, unsigned long epc, unsigned long tval)
 {
+	unsigned long pc = hak_restart_pc(epc);
+
+	if (pc != epc)
+		__asm__ __volatile__("csrw sepc, %0" : : "r"(pc));
 	if (cause == (CAUSE_IRQ | IRQ_S_TIMER)) {
 		unsigned cpu = arch_cpu_id();
 		void (*h)(unsigned) = cpu < MAX_CPUS ? timer_handler[cpu] : 0;

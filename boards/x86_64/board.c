@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "board.h"
+#include "hakmem.h"
 #include "hakmem/arch.h"
 
 typedef uint8_t u8;
@@ -484,8 +485,14 @@ static const char *const exc_names[32] = {
 
 void board_trap(struct trap_frame *f);
 
+/* This board's interrupt entry calls hak_restart_pc (include/hakmem.h). */
+const int hak_irq_entry_calls_hak_restart_pc = 1;
+
 void board_trap(struct trap_frame *f)
 {
+	/* First, before the handler can allocate: an interrupted hakmem
+	 * fast path resumes at its start (a no-op elsewhere). */
+	f->rip = hak_restart_pc(f->rip);
 	if (f->vec == VEC_TIMER) {
 		struct percpu *pc = this_cpu();
 

@@ -89,6 +89,21 @@
 #define HAK_REMOTE_WAIT_SPINS (1UL << 22)
 #endif
 
+/*
+ * Bare metal: the malloc and free fast paths as restartable sections
+ * (arch/<arch>/include/hakmem/restart.h) instead of IRQ-masked ones: no
+ * IRQ-off window on a cache hit, and 6 (x86_64) or 3 (aarch64) fewer
+ * instructions per call. The embedder's interrupt and exception entries
+ * must then call hak_restart_pc() and the image must define
+ * hak_irq_entry_calls_hak_restart_pc (include/hakmem.h; a library built
+ * so does not link without it). Used where the arch has the sections and
+ * not in debug builds; 0: IRQs are masked around each cache operation and
+ * the entries need nothing.
+ */
+#ifndef HAK_RESTART
+#define HAK_RESTART 1
+#endif
+
 /* Debug build (make DEBUG=1): red zones, poison, alloc/free records. */
 #ifndef HAK_DEBUG
 #define HAK_DEBUG 0

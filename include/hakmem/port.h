@@ -17,6 +17,10 @@
  *   HAK_PORT_TRYENTER_CAN_FAIL try_enter may fail on a busy cache
  *   HAK_PORT_HAS_RSEQ          the magazine operations may run as rseq
  *                              sections (hak_port_rseq_active/_area)
+ *   HAK_PORT_HAS_RESTART       the fast paths' magazine operations are
+ *                              the arch's restartable sections
+ *                              (hakmem/restart.h): the embedder's
+ *                              interrupt entries call hak_restart_pc
  *   HAK_PORT_HW_CPUS           an index is a hardware CPU (bare metal), so
  *                              HAK_CHECK_CPU_OWNER can check it
  *
@@ -88,7 +92,7 @@
 
 #if !defined(HAK_PORT_REMOTE_EXCLUSIVE) ||                                     \
 	!defined(HAK_PORT_TRYENTER_CAN_FAIL) || !defined(HAK_PORT_HAS_RSEQ) || \
-	!defined(HAK_PORT_HW_CPUS)
+	!defined(HAK_PORT_HW_CPUS) || !defined(HAK_PORT_HAS_RESTART)
 #error "port_impl.h must define every HAK_PORT_* capability (0 or 1)"
 #endif
 

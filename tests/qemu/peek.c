@@ -56,3 +56,8 @@ void *peek_swap_cached(unsigned cpu, size_t size, unsigned i, void *v)
 	m->base[i] = v;
 	return old;
 }
+
+unsigned peek_restart_ranges(const uintptr_t **table)
+{
+	return hak_restart_ranges(table);
+}

@@ -25,5 +25,8 @@ size_t peek_block_bytes(const void *p);
  * corruption, and its repair); returns the old pointer, or NULL if that
  * magazine holds fewer than i + 1 objects. Only while cpu is quiet. */
 void *peek_swap_cached(unsigned cpu, size_t size, unsigned i, void *v);
+/* The restartable fast-path sections' {start, end} pairs: how many (0 in
+ * builds without them), *table their first. */
+unsigned peek_restart_ranges(const uintptr_t **table);
 
 #endif

@@ -1014,6 +1014,50 @@ static void t_irq(unsigned cpu)
 	drain_mailbox();
 }
 
+/*
+ * Restartable fast paths (HAK_RESTART): the table holds the pop and push
+ * sections, hak_restart_pc maps every PC inside one to its start and any
+ * other PC to itself, and the IRQs above did land inside sections (the
+ * board's entry restarted them), so the test really covered restarts.
+ */
+static void restart_checks(void)
+{
+	const uintptr_t *t;
+	unsigned n = peek_restart_ranges(&t), i;
+	struct hak_stats st;
+	uintptr_t pc;
+	int restart;
+
+	hak_stats(&st);
+	restart = st.fast_path[0] == 'r' && st.fast_path[1] == 'e';
+	g_printf("  irq_safety: fast path %s, %u restartable sections, %lu "
+		 "restarts\n",
+		 st.fast_path, n, (unsigned long)st.restarts);
+	if (!restart) {
+		if (n || st.restarts)
+			g_fail("restart table without restartable fast path");
+		return;
+	}
+	if (n < 3)
+		g_fail("only %u restartable sections", n);
+	if (!st.restarts)
+		g_fail("no IRQ landed in a fast-path section: restarts untested");
+	for (i = 0; i < n; i++) {
+		uintptr_t start = t[2 * i], end = t[2 * i + 1];
+
+		if (end <= start || end - start > 128)
+			g_fail("section %u: [%p, %p)", i, (void *)start,
+			       (void *)end);
+		for (pc = start; pc < end; pc++)
+			if (hak_restart_pc(pc) != start)
+				g_fail("pc %p in section %u not restarted",
+				       (void *)pc, i);
+		if (hak_restart_pc(end) != end ||
+		    hak_restart_pc(start - 1) != start - 1)
+			g_fail("section %u: a pc outside it was moved", i);
+	}
+}
+
 static void c_irq(void)
 {
 	unsigned c;
@@ -1031,6 +1075,7 @@ static void c_irq(void)
 			g_fail("cpu %u took only %lu timer ticks", c,
 			       (unsigned long)irqs[c].ticks);
 	}
+	restart_checks();
 }
 
 /* ---- cpu_offline -------------------------------------------------------- */

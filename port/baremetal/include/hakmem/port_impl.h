@@ -21,6 +21,14 @@
 #define HAK_PORT_REMOTE_EXCLUSIVE 0
 #define HAK_PORT_TRYENTER_CAN_FAIL 0
 #define HAK_PORT_HAS_RSEQ 0
+/* Restartable fast paths (HAK_RESTART in hakmem/config.h) where the arch
+ * has them: the embedder's interrupt entries call hak_restart_pc. */
+#if HAK_RESTART && !HAK_DEBUG && __has_include("hakmem/restart.h")
+#include "hakmem/restart.h"
+#define HAK_PORT_HAS_RESTART 1
+#else
+#define HAK_PORT_HAS_RESTART 0
+#endif
 /* A CPU id is a hardware CPU: HAK_CHECK_CPU_OWNER can check it. */
 #define HAK_PORT_HW_CPUS 1
 
@@ -124,7 +132,7 @@ static inline int hak_port_rseq_active(void)
 
 static inline const char *hak_port_fast_path_name(void)
 {
-	return "irq-off";
+	return HAK_PORT_HAS_RESTART ? "restart" : "irq-off";
 }
 
 static inline int hak_port_lazy_init(void)

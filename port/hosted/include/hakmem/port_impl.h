@@ -39,6 +39,8 @@
 #else
 #define HAK_PORT_HAS_RSEQ 0
 #endif
+/* rseq instead: the kernel does the restarting. */
+#define HAK_PORT_HAS_RESTART 0
 
 struct hak_hosted_lock {
 	int v;

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * aarch64 restartable sections for the bare-metal fast paths (mm/malloc.c,
+ * HAK_RESTART): the magazine pop and push without masking IRQs.
+ *
+ * The contract is arch/x86_64/include/hakmem/restart.h's: each section
+ * reads the CPU id, finds that CPU's magazine and commits with one store
+ * (a pop stores top and its allocs counter together, with one STP), the
+ * last instruction of the section; an interrupt or exception that lands
+ * inside it resumes at its start, through the embedder calling
+ * hak_restart_pc() on ELR_EL1 (the table is .rodata.hak_restart,
+ * subsection 1, one {start, end} pair per section). Nothing before the
+ * commit is visible, so a pop or push interrupted on one CPU simply runs
+ * again, on whichever CPU the code then runs. The sections only read their
+ * inputs; scratch registers are x9..x13, declared clobbered.
+ *
+ * The CPU id is read as arch_cpu_id does (ARCH_A64_CPU_ID_SYSREG, and the
+ * word at ARCH_A64_CPU_ID_OFFSET from it if that is defined).
+ *
+ * Layout assumed (asserted in mm/layout.h): struct hak_mag is
+ * { void **top; u64 allocs; void **base; void **limit; }.
+ */
+#ifndef HAKMEM_ARCH_RESTART_H
+#define HAKMEM_ARCH_RESTART_H
+
+#define ARCH_HAS_RESTART 1
+
+#ifdef ARCH_A64_CPU_ID_OFFSET
+#define ARCH_RESTART_CPU_ID                                                    \
+	"mrs x9, " ARCH_A64_STR(ARCH_A64_CPU_ID_SYSREG) "\n\t"                 \
+	"ldr w9, [x9, #" ARCH_A64_STR(ARCH_A64_CPU_ID_OFFSET) "]\n\t"
+#else
+#define ARCH_RESTART_CPU_ID                                                    \
+	"mrs x9, " ARCH_A64_STR(ARCH_A64_CPU_ID_SYSREG) "\n\t"
+#endif
+
+/* The table entry for the section from label 1 to label 2, then its
+ * start: the CPU id checked against ncpus (to bad on failure; all 64 bits
+ * of the register, so stray high bits are a bad id, not an alias), and
+ * the magazine's address in x11. */
+#define ARCH_RESTART_BEGIN(bad)                                                \
+	".pushsection .rodata.hak_restart, \"a\"\n\t"                          \
+	".subsection 1\n\t"                                                    \
+	".balign 8\n\t"                                                        \
+	".quad 1f, 2f\n\t"                                                     \
+	".popsection\n\t"                                                      \
+	"1:\n\t" ARCH_RESTART_CPU_ID "ldr w10, [%[heap], #%[noff]]\n\t"       \
+	"cmp x9, x10\n\t"                                                      \
+	"b.hs " bad "\n\t"                                                     \
+	"add x11, %[heap], x9, lsl #3\n\t"                                     \
+	"ldr x11, [x11, #%[toff]]\n\t"                                         \
+	"add x11, x11, %[off]\n\t"
+
+/*
+ * The operands: heap is the heap object's address, noff and toff the
+ * offsets in it of ncpus (unsigned; a 32-bit load reaches 16 KiB) and of
+ * the per-CPU table (a 64-bit load reaches 32 KiB); magoff the magazine's
+ * offset in an area.
+ *
+ * Pop: p = the top object of the magazine at magoff in the CPU's area;
+ * fail (Z) is set when the section cannot serve (bad CPU id, empty
+ * magazine) and p is then garbage. On success the last flag write is the
+ * compare of top with base, which found them unequal: Z clear.
+ */
+#define ARCH_RESTART_POP(p_, fail_, heap_, noff_, toff_, magoff_)                        \
+	__asm__ volatile(ARCH_RESTART_BEGIN("7f")                              \
+			 "ldp x12, x13, [x11]\n\t" /* top, allocs */           \
+			 "ldr x10, [x11, #16]\n\t" /* base */                  \
+			 "cmp x12, x10\n\t"                                    \
+			 "b.eq 8f\n\t"                                         \
+			 "ldr %[obj], [x12, #-8]!\n\t"                         \
+			 "add x13, x13, #1\n\t"                                \
+			 "stp x12, x13, [x11]\n\t"                             \
+			 "2:\n\t"                                              \
+			 ".pushsection .text.unlikely, \"ax\"\n\t"             \
+			 "7:\n\t" /* a bad id: set Z, and out */               \
+			 "cmp x9, x9\n\t"                                      \
+			 "b 8f\n\t"                                            \
+			 ".popsection\n\t"                                     \
+			 "8:\n\t"                                              \
+			 : [obj] "=&r"(p_), "=@cceq"(fail_)                      \
+			 : [heap] "r"(heap_), [noff] "i"(noff_),               \
+			   [toff] "i"(toff_), [off] "r"(magoff_)                \
+			 : "x9", "x10", "x11", "x12", "x13", "memory")
+
+/* Push p on the magazine at magoff, or branch to the C label miss (bad
+ * CPU id, full magazine). */
+#define ARCH_RESTART_PUSH(p_, heap_, noff_, toff_, magoff_, miss_)                       \
+	__asm__ goto(ARCH_RESTART_BEGIN("%l[" #miss_ "]")                            \
+		     "ldr x12, [x11]\n\t"      /* top */                       \
+		     "ldr x10, [x11, #24]\n\t" /* limit */                     \
+		     "cmp x12, x10\n\t"                                        \
+		     "b.hs %l[" #miss_ "]\n\t"                                       \
+		     "str %[obj], [x12], #8\n\t"                               \
+		     "str x12, [x11]\n\t"                                      \
+		     "2:\n\t"                                                  \
+		     :                                                         \
+		     : [heap] "r"(heap_), [noff] "i"(noff_), [toff] "i"(toff_),  \
+		       [off] "r"(magoff_), [obj] "r"(p_)                       \
+		     : "x9", "x10", "x11", "x12", "x13", "memory", "cc"        \
+		     : miss_)
+
+#endif /* HAKMEM_ARCH_RESTART_H */
