@@ -277,9 +277,17 @@ void hak_shared_drain(unsigned cls, void *const *objs, unsigned n)
 			uint64_t *wp = &s->bits[idx >> 6];
 			uint64_t w = __atomic_load_n(wp, __ATOMIC_RELAXED);
 
-			if (s->cls != cls || (w & bit)) {
+			if (s->cls != cls) {
 				/* Cannot happen for objects free() validated. */
 				hak_report(HAK_EV_CORRUPTION, objs[i], 0,
+					   "cached object of another class");
+				continue;
+			}
+			if (w & bit) {
+				/* Freed twice, its cookie overwritten in between
+				 * (a write after the first free): free() took it,
+				 * the bitmap catches it here (docs/security.md). */
+				hak_report(HAK_EV_DOUBLE_FREE, objs[i], 0,
 					   "cached object already free in its slab");
 				continue;
 			}

@@ -14,7 +14,11 @@ if [ ! -f "$lib" ]; then
 fi
 (cd "$tmp" && "${cross}ar" x "$OLDPWD/$lib")
 "${cross}ld" -r -o "$tmp/all.o" "$tmp"/*.o
-undef=$("${cross}nm" -u "$tmp/all.o")
+# The one symbol the embedder must define (include/hakmem.h): a library
+# with restartable fast paths refers to it so that an image without the
+# interrupt hook does not link.
+undef=$("${cross}nm" -u "$tmp/all.o" |
+	grep -v ' hak_irq_entry_calls_hak_restart_pc$' || true)
 if [ -n "$undef" ]; then
 	echo "FAIL nm-check $lib: undefined symbols:"
 	echo "$undef"
@@ -37,5 +41,20 @@ if [ -n "$missing" ]; then
 	echo "$missing"
 	exit 1
 fi
+restart=
+if "${cross}nm" -u "$tmp/all.o" | grep -q ' hak_irq_entry_calls_hak_restart_pc$'; then
+	# Restartable fast paths: an image that does not declare the
+	# interrupt hook must fail to link, naming it.
+	if "${cross}ld" -o "$tmp/img" -e 0 "$tmp/all.o" 2>"$tmp/err"; then
+		echo "FAIL nm-check $lib: linked without hak_irq_entry_calls_hak_restart_pc"
+		exit 1
+	fi
+	if ! grep -q 'hak_irq_entry_calls_hak_restart_pc' "$tmp/err"; then
+		echo "FAIL nm-check $lib: the link error does not name the hook:"
+		cat "$tmp/err"
+		exit 1
+	fi
+	restart="; restartable fast paths: does not link without hak_irq_entry_calls_hak_restart_pc"
+fi
 defined=$(wc -l <"$tmp/global")
-echo "PASS nm-check $lib: 0 undefined, $defined global, all of them the public API"
+echo "PASS nm-check $lib: 0 undefined, $defined global, all of them the public API$restart"

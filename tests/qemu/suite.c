@@ -1036,6 +1036,11 @@ static void restart_checks(void)
 	if (!restart) {
 		if (n || st.restarts)
 			g_fail("restart table without restartable fast path");
+#if (defined(__x86_64__) || defined(__aarch64__)) && !HAK_DEBUG &&            \
+	HAK_RESTART
+		g_fail("x86_64/aarch64 release build without the restartable "
+		       "fast paths");
+#endif
 		return;
 	}
 	if (n < 3)
