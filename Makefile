@@ -45,7 +45,7 @@ HOST_CC ?= gcc
 CLANG ?= clang
 
 MM_SRCS := $(sort $(wildcard mm/*.c))
-HOSTED_SRCS := port/hosted/hosted.c
+HOSTED_SRCS := port/hosted/hosted.c port/hosted/arena.c
 
 WARN := -Wall -Wextra -Werror
 # An embedder's own flags, added to every freestanding library and QEMU

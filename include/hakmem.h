@@ -91,6 +91,9 @@ struct hak_report {
  *            provider at hak_init) and free() finds a block's slab with
  *            one load instead of a page-map walk. A run outside the span
  *            still works, through the page map.
+ *   zeroed:  optional: every run alloc returns reads as zeros (fresh
+ *            mmap memory). hakmem then leaves pages it would only zero
+ *            untouched (the hosted port's slab map over 64 GiB).
  */
 struct hak_page_provider {
 	void *(*alloc)(void *ctx, size_t bytes, size_t align);
@@ -98,6 +101,7 @@ struct hak_page_provider {
 	void *ctx;
 	uintptr_t span_base;
 	size_t span_size;
+	int zeroed;
 };
 
 struct hak_config {

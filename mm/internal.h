@@ -114,7 +114,8 @@ extern struct hak_slab hak_null_slab;
 
 /* The slab unit a lies in, through the slab map when a lies in the
  * provider's span, else through the page map; &hak_null_slab when a is
- * in none. Never NULL, so free() tests no tag. */
+ * in none. Never NULL, so free() tests no tag, except for a sparse map's
+ * never-written entries (HAK_PORT_SPARSE_SLABMAP). */
 static inline struct hak_slab *hak_slab_lookup(uintptr_t a)
 {
 	uintptr_t off = a - hak_heap.sm_base, e;

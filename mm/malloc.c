@@ -353,8 +353,13 @@ void HAK_RAW(hak_free)(void *ptr)
 	uintptr_t p = (uintptr_t)ptr, off, c;
 	struct hak_slab *s = hak_slab_lookup(p);
 
-	off = p - s->start;
-	if (unlikely(off >= s->hwm_off || !hak_obj_aligned(off, s->div)))
+	if (HAK_PORT_SPARSE_SLABMAP && unlikely(!s))
+		goto refused;
+	/* Racy reads: a refill raises hwm_off under the shard lock while
+	 * frees of the slab's other objects run (sync.h). */
+	off = p - hak_racy_load(s->start);
+	if (unlikely(off >= hak_racy_load(s->hwm_off) ||
+		     !hak_obj_aligned(off, hak_racy_load(s->div))))
 		goto refused;
 	if (HAK_HARDEN) {
 		c = hak_heap.secret ^ p;

@@ -78,7 +78,7 @@ static void slab_carve(struct hak_slab *s, unsigned cls)
 	}
 	s->size = ci->size;
 	s->inv = ci->inv;
-	s->div = ci->div;
+	__atomic_store_n(&s->div, ci->div, __ATOMIC_RELAXED);
 	s->magoff = (uint16_t)HAK_MAG_OFFSET(cls);
 	s->cache_cap = (uint16_t)ci->cache_cap;
 	s->capacity = (uint16_t)cap;
@@ -86,7 +86,7 @@ static void slab_carve(struct hak_slab *s, unsigned cls)
 	s->hint = 0;
 	__atomic_store_n(&s->hwm, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->hwm_off, 0, __ATOMIC_RELAXED);
-	s->start = start;
+	__atomic_store_n(&s->start, start, __ATOMIC_RELAXED);
 	s->span = cap * ci->size;
 	__atomic_store_n(&s->cls, (uint8_t)cls, __ATOMIC_RELAXED);
 	s->on_list = LIST_NONE;
@@ -100,10 +100,10 @@ static void slab_uncarve(struct hak_slab *s)
 	__atomic_store_n(&s->hwm_off, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->cls, HAK_CLASS_NONE, __ATOMIC_RELAXED);
 	s->span = 0;
-	s->start = 0;
+	__atomic_store_n(&s->start, 0, __ATOMIC_RELAXED);
 	s->size = 0;
 	s->inv = 0;
-	s->div = 0;
+	__atomic_store_n(&s->div, 0, __ATOMIC_RELAXED);
 	s->capacity = 0;
 	s->nfree = 0;
 }

@@ -16,7 +16,9 @@
  * fast checks refuse.
  *
  * Cost: 8 bytes per HAK_SLAB_SIZE of span (128 KiB per GiB), taken from
- * the provider once at hak_init and filled there. Without a span, or if
+ * the provider once at hak_init and filled there, unless the port's free()
+ * reads a 0 entry as "no slab" and the provider's runs come zeroed (the
+ * hosted arena: its map's pages stay untouched where there is no slab). Without a span, or if
  * that allocation fails, sm_len stays 0 and free() uses the page map.
  *
  * Entries are written as the page map's are (superslab.c map_pages: by
@@ -49,8 +51,12 @@ void hak_slabmap_init(const struct hak_page_provider *pp)
 	hak_unlock(&hak_heap.lock, flags);
 	if (!m)
 		return;
-	for (i = 0; i < n; i++)
-		m[i] = &hak_null_slab;
+	/* Where free() reads 0 as "no slab" (HAK_PORT_SPARSE_SLABMAP) and the
+	 * provider's memory comes zeroed, the map stays as it came, its pages
+	 * untouched until a superslab lands there. */
+	if (!HAK_PORT_SPARSE_SLABMAP || !pp->zeroed)
+		for (i = 0; i < n; i++)
+			m[i] = &hak_null_slab;
 	hak_heap.sm = m;
 	hak_heap.sm_base = base;
 	hak_heap.sm_len = end - base;

@@ -68,4 +68,18 @@ static inline void hak_unlock(hak_spinlock_t *l, unsigned long flags)
 	hak_port_irq_restore(flags);
 }
 
+/*
+ * A lock-free read of a field that other CPUs write, with relaxed atomic
+ * stores, under a lock, on a path that is right whatever value it reads
+ * (free()'s reads of a slab's start, high-water offset and divisor). An
+ * atomic load under ThreadSanitizer, which must see the race as intended;
+ * a plain one elsewhere, so that the compiler folds it into the compare or
+ * multiply that uses it (a separate load per field otherwise).
+ */
+#if defined(__SANITIZE_THREAD__)
+#define hak_racy_load(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#else
+#define hak_racy_load(x) (x)
+#endif
+
 #endif /* HAKMEM_MM_SYNC_H */

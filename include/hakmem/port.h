@@ -17,6 +17,11 @@
  *   HAK_PORT_TRYENTER_CAN_FAIL try_enter may fail on a busy cache
  *   HAK_PORT_HAS_RSEQ          the magazine operations may run as rseq
  *                              sections (hak_port_rseq_active/_area)
+ *   HAK_PORT_SPARSE_SLABMAP    the slab map (mm/slabmap.c) is left as the
+ *                              provider gave it (zeroed) instead of filled
+ *                              with hak_null_slab: a 0 entry means no
+ *                              slab, and free() tests for it (hosted: a
+ *                              64 GiB arena's map would be 8 MiB of RSS)
  *   HAK_PORT_HAS_RESTART       the fast paths' magazine operations are
  *                              the arch's restartable sections
  *                              (hakmem/restart.h): the embedder's
@@ -92,7 +97,8 @@
 
 #if !defined(HAK_PORT_REMOTE_EXCLUSIVE) ||                                     \
 	!defined(HAK_PORT_TRYENTER_CAN_FAIL) || !defined(HAK_PORT_HAS_RSEQ) || \
-	!defined(HAK_PORT_HW_CPUS) || !defined(HAK_PORT_HAS_RESTART)
+	!defined(HAK_PORT_HW_CPUS) || !defined(HAK_PORT_HAS_RESTART) ||      \
+	!defined(HAK_PORT_SPARSE_SLABMAP)
 #error "port_impl.h must define every HAK_PORT_* capability (0 or 1)"
 #endif
 

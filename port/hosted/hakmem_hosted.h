@@ -10,7 +10,12 @@
 
 #pragma GCC visibility push(default)
 
-/* The mmap page provider the hosted port initialises with. */
+/* The page provider the hosted port initialises with: superslabs from a
+ * reserved 64 GiB of address space (a span, so free() uses the slab map),
+ * the rest from mmap (port/hosted/arena.c). One arena per process: every
+ * call returns it. */
+struct hak_page_provider hak_hosted_arena_provider(void);
+/* Plain mmap for everything, no span (free() walks the page map). */
 struct hak_page_provider hak_hosted_mmap_provider(void);
 /* CPUs the kernel may run us on (capped at HAK_MAX_CPUS). */
 unsigned hak_hosted_possible_cpus(void);

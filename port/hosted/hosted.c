@@ -175,6 +175,7 @@ struct hak_page_provider hak_hosted_mmap_provider(void)
 	struct hak_page_provider pp = {
 		.alloc = mmap_alloc,
 		.release = mmap_release,
+		.zeroed = 1,
 	};
 
 	return pp;
@@ -286,7 +287,7 @@ int hak_hosted_lazy_init(void)
 	if (__atomic_compare_exchange_n(&init_state, &expect, 1, 0,
 					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		find_rseq();
-		cfg.provider = hak_hosted_mmap_provider();
+		cfg.provider = hak_hosted_arena_provider();
 		cfg.ncpus = hak_hosted_possible_cpus();
 		cfg.report = hak_hosted_report_default;
 		/* An explicit hak_init may have won the race: that is fine. */

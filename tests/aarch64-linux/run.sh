@@ -44,7 +44,7 @@ mkdir -p "$O/root/tests" "$O/obj" "$O/obj-trylock"
 
 # The hosted port's flags, as the Makefile writes them, for aarch64.
 CFLAGS="$(make -s --no-print-directory HOST_ARCH=aarch64 print-HOST_CFLAGS) -Itests/host"
-SRCS="$(ls mm/*.c) port/hosted/hosted.c"
+SRCS="$(ls mm/*.c) port/hosted/hosted.c port/hosted/arena.c"
 
 # shellcheck disable=SC2086
 build_lib() { # objdir extra-flags...

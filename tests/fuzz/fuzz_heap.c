@@ -318,11 +318,27 @@ struct range {
 	uintptr_t lo, hi;
 };
 
-/* The per-CPU areas (fixed at init) and the page-map nodes (they only
- * ever grow), refreshed at every input's start: no block may overlap. */
+/* The per-CPU areas and the slab map (fixed at init) and the page-map
+ * nodes (they only ever grow), refreshed at every input's start: no block
+ * may overlap. */
 static struct range meta_now[MAX_META];
 static unsigned nmeta_now;
-static size_t pcpu_bytes;
+static size_t pcpu_bytes, slabmap_bytes;
+
+/* The fixed metadata runs: the per-CPU areas, then the slab map (the
+ * region provider declares its span, so hak_init allocates one). */
+static unsigned fixed_meta(struct range *out)
+{
+	unsigned i;
+
+	for (i = 0; i < NCPUS; i++)
+		out[i] = (struct range){ (uintptr_t)hak_heap.pcpu[i],
+					 (uintptr_t)hak_heap.pcpu[i] +
+						 pcpu_bytes };
+	out[i++] = (struct range){ (uintptr_t)hak_heap.sm,
+				   (uintptr_t)hak_heap.sm + slabmap_bytes };
+	return i;
+}
 
 /* The page-map nodes into out[] (up to max); returns how many exist. */
 static unsigned count_nodes(struct range *out, unsigned max)
@@ -354,14 +370,10 @@ static unsigned count_nodes(struct range *out, unsigned max)
 
 static void refresh_meta(void)
 {
-	unsigned i, n = count_nodes(meta_now, MAX_META - NCPUS);
+	unsigned n = count_nodes(meta_now, MAX_META - NCPUS - 1);
 
-	REQUIRE(n <= MAX_META - NCPUS, "%u page-map nodes", n);
-	for (i = 0; i < NCPUS; i++)
-		meta_now[n++] = (struct range){ (uintptr_t)hak_heap.pcpu[i],
-						(uintptr_t)hak_heap.pcpu[i] +
-							pcpu_bytes };
-	nmeta_now = n;
+	REQUIRE(n <= MAX_META - NCPUS - 1, "%u page-map nodes", n);
+	nmeta_now = n + fixed_meta(meta_now + n);
 }
 
 NOCOV static int overlaps_meta(uintptr_t p, size_t u)
@@ -689,16 +701,13 @@ static void probe_region(void)
 	uintptr_t at;
 
 	hak_stats(&st);
-	nnodes = count_nodes(meta, MAX_META - NCPUS);
-	REQUIRE(nnodes <= MAX_META - NCPUS, "%u page-map nodes", nnodes);
-	REQUIRE(st.meta_bytes == nnodes * NODE_BYTES + NCPUS * pcpu_bytes,
+	nnodes = count_nodes(meta, MAX_META - NCPUS - 1);
+	REQUIRE(nnodes <= MAX_META - NCPUS - 1, "%u page-map nodes", nnodes);
+	REQUIRE(st.meta_bytes == nnodes * NODE_BYTES + NCPUS * pcpu_bytes +
+					 slabmap_bytes,
 		"meta %llu: %u nodes and %u per-CPU areas of %zu?",
 		(unsigned long long)st.meta_bytes, nnodes, NCPUS, pcpu_bytes);
-	nmeta = nnodes;
-	for (i = 0; i < NCPUS; i++)
-		meta[nmeta++] = (struct range){ (uintptr_t)hak_heap.pcpu[i],
-						(uintptr_t)hak_heap.pcpu[i] +
-							pcpu_bytes };
+	nmeta = nnodes + fixed_meta(meta + nnodes);
 	qsort(meta, nmeta, sizeof(meta[0]), range_cmp);
 	/* The first per-CPU area was the region's first run. */
 	REQUIRE(meta[0].lo == (uintptr_t)hak_heap.pcpu[0] &&
@@ -1314,7 +1323,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	}
 	hak_stats(&st);
-	pcpu_bytes = st.meta_bytes / NCPUS; /* no page-map node yet */
+	/* No page-map node yet: the per-CPU areas and the slab map. */
+	slabmap_bytes = ((hak_heap.sm_len >> HAK_SLAB_SHIFT) * sizeof(void *) +
+			 PAGE - 1) & ~(size_t)(PAGE - 1);
+	if (!hak_heap.sm || !slabmap_bytes) {
+		fprintf(stderr, "fuzz_heap: no slab map over the region\n");
+		abort();
+	}
+	pcpu_bytes = (st.meta_bytes - slabmap_bytes) / NCPUS;
 	if (!pcpu_bytes || (pcpu_bytes & (PAGE - 1))) {
 		fprintf(stderr, "fuzz_heap: per-CPU areas of %zu bytes?\n",
 			pcpu_bytes);

@@ -71,7 +71,7 @@ static inline void init_hosted(unsigned ncpus, struct report_log *log)
 {
 	struct hak_config cfg = { 0 };
 
-	cfg.provider = hak_hosted_mmap_provider();
+	cfg.provider = hak_hosted_arena_provider(); /* the port's default */
 	cfg.ncpus = ncpus;
 	cfg.report = report_record;
 	cfg.report_ctx = log;

@@ -5,9 +5,11 @@
  * live counts unchanged, no block lost or handed out twice), and later
  * calls still work.
  *
- * Run with the argument "region", the heap runs over a fixed region, whose
- * provider declares its span: free() then finds slabs through the slab
- * map (mm/slabmap.c) instead of the page map, and every case runs again.
+ * By default the heap runs on the hosted port's arena provider, whose span
+ * gets a sparse slab map (mm/slabmap.c); with the argument "region" over a
+ * fixed region, whose slab map is filled at init (the bare-metal
+ * default); with "mmap" on plain mmap, where free() walks the page map.
+ * Every case runs in each.
  */
 #include "check.h"
 #include "../../mm/internal.h"
@@ -178,12 +180,13 @@ static void never_allocated(void)
 static void returned_unallocated(void)
 {
 	const size_t size = 448; /* a class nothing else here uses */
-	char *p = hak_malloc(size), *q;
 	struct hak_slab *s;
+	char *p, *q;
 	uintptr_t e;
 
 	if (HAK_DEBUG) /* debug blocks are bigger: another class */
 		return;
+	p = hak_malloc(size);
 	e = hak_pagemap_get((uintptr_t)p);
 	CHECK((e & HAK_PM_TAG_MASK) == HAK_PM_TAG_SLAB, "slab entry");
 	s = hak_pm_slab(e);
@@ -263,7 +266,9 @@ static void misuse(void)
 int main(int argc, char **argv)
 {
 	static char region[64 << 20] __attribute__((aligned(4096)));
-	int use_region = argc > 1 && !strcmp(argv[1], "region");
+	const char *mode = argc > 1 ? argv[1] : "arena";
+	int use_region = !strcmp(mode, "region");
+	struct hak_config cfg = { 0 };
 	struct hak_stats st;
 	int i;
 
@@ -271,11 +276,20 @@ int main(int argc, char **argv)
 		CHECK(hak_init_region(region, sizeof(region), 2, report_record,
 				      &log) == 0,
 		      "init region");
-		CHECK(hak_heap.sm_len >= sizeof(region) - (1 << 20),
-		      "no slab map over the region");
+		CHECK(hak_heap.sm_len >= sizeof(region) - (1 << 20) &&
+			      hak_heap.sm[0] == &hak_null_slab,
+		      "no filled slab map over the region");
+	} else if (!strcmp(mode, "mmap")) {
+		cfg.provider = hak_hosted_mmap_provider();
+		cfg.ncpus = 2;
+		cfg.report = report_record;
+		cfg.report_ctx = &log;
+		CHECK(hak_init(&cfg) == 0, "hak_init");
+		CHECK(hak_heap.sm_len == 0, "slab map without a span");
 	} else {
 		init_hosted(2, &log);
-		CHECK(hak_heap.sm_len == 0, "slab map without a span");
+		CHECK(hak_heap.sm_len >= (1UL << 30) && !hak_heap.sm[0],
+		      "no sparse slab map over the arena");
 	}
 	log.quiet = 1;
 	/* Warm every tier so the pointers below land in live superslabs. */
@@ -300,6 +314,6 @@ int main(int argc, char **argv)
 	printf("reports: %d double, %d invalid, %d interior\n",
 	       log.count[HAK_EV_DOUBLE_FREE], log.count[HAK_EV_INVALID_FREE],
 	       log.count[HAK_EV_INTERIOR_FREE]);
-	printf("PASS badinput%s\n", use_region ? " (region)" : "");
+	printf("PASS badinput (%s)\n", mode);
 	return 0;
 }

@@ -21,6 +21,8 @@
 #define HAK_PORT_REMOTE_EXCLUSIVE 0
 #define HAK_PORT_TRYENTER_CAN_FAIL 0
 #define HAK_PORT_HAS_RSEQ 0
+/* The region's slab map is filled at init: free() tests no entry. */
+#define HAK_PORT_SPARSE_SLABMAP 0
 /* Restartable fast paths (HAK_RESTART in hakmem/config.h) where the arch
  * has them: the embedder's interrupt entries call hak_restart_pc. */
 #if HAK_RESTART && !HAK_DEBUG && __has_include("hakmem/restart.h")

@@ -41,6 +41,8 @@
 #endif
 /* rseq instead: the kernel does the restarting. */
 #define HAK_PORT_HAS_RESTART 0
+/* The arena's slab map is touched only where superslabs are (arena.c). */
+#define HAK_PORT_SPARSE_SLABMAP 1
 
 struct hak_hosted_lock {
 	int v;
