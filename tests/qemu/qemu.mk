@@ -341,3 +341,4 @@ QEMU_IRQWIN_IMAGES := $(foreach f,$(QEMU_ICOUNT_FLAVOURS),$(QB)/$(f)/icount-irq.
 icount-images: $(QEMU_IRQWIN_IMAGES)
 images: $(QEMU_IRQWIN_IMAGES)
 test-icount: $(QEMU_IRQWIN_IMAGES)
+include tests/qemu/lua/lua.mk
