@@ -43,6 +43,9 @@ void lua_run_job(void *arg)
 		luaL_requiref(L, lib->name, lib->func, 1);
 		lua_pop(L, 1);
 	}
+	/* Generational, as lua.c sets it: the scripts run under the GC mode
+	 * of the host's lua5.4 they are compared with. */
+	lua_gc(L, LUA_GCGEN, 0, 0);
 	/* The chunk name the host interpreter gives a file run from its
 	 * directory, so error positions match too. */
 	snprintf(chunk, sizeof(chunk), "@%s", job->script->name);
