@@ -56,6 +56,11 @@ if [ "$what" = host ] || [ "$what" = all ]; then
 		esac
 		run "nm/${lib#build/}" tests/check-nm.sh "$cross" "$lib/libhakmem.a"
 	done
+	# The libraries the picolibc images link as their C library's malloc.
+	run nm/aarch64-libc tests/check-nm.sh aarch64-linux-gnu- \
+		build/aarch64-libc/libhakmem.a malloc
+	run nm/riscv64-libc tests/check-nm.sh riscv64-linux-gnu- \
+		build/riscv64-libc/libhakmem.a malloc
 	run "preload/ls" tests/host/preload.sh
 	run "fuzz/fuzz_heap(short)" tests/fuzz/run.sh short
 fi

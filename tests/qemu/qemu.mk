@@ -6,6 +6,9 @@
 #   make test-qemu            the matrix (tests/qemu/run-matrix.sh)
 #   make run [ARCH=aarch64]   boot the demo on 4 CPUs (x86_64, or the
 #                             aarch64 LSE image on -cpu max)
+#   make run DEMO=lua [ARCH=] Lua 5.4 on picolibc + hakmem, 4 CPUs
+#                             (tests/qemu/lua/lua.mk; aarch64 for the
+#                             default x86_64, or riscv64)
 #
 # Images: build/qemu/<flavour>/<name>.elf, flavour x86_64, aarch64-llsc
 # (-march=armv8-a) or aarch64-lse (-march=armv8.1-a); each links the
@@ -272,7 +275,15 @@ else
 QEMU_RUN_FLAVOUR := x86_64
 endif
 
-run: $(QB)/$(QEMU_RUN_FLAVOUR)/demo.elf
+# make run DEMO=lua: the Lua image instead (aarch64 and riscv64 only:
+# tests/qemu/lua/lua.mk), each CPU's script output and hakmem's stats after
+# every round.
+DEMO ?= demo
+ifeq ($(DEMO),lua)
+QEMU_RUN_FLAVOUR := $(if $(filter x86_64,$(QEMU_RUN_FLAVOUR)),aarch64,$(QEMU_RUN_FLAVOUR:-lse=))-libc
+endif
+
+run: $(QB)/$(QEMU_RUN_FLAVOUR)/$(DEMO).elf
 	$(Q)VERBOSE=1 tests/qemu/run-image.sh $(QEMU_RUN_FLAVOUR) $< 4
 
 # ---- icount: exact guest instruction counts ---------------------------------

@@ -90,7 +90,7 @@ for i = 1, 8 do
   bigs[i] = t
 end
 local long = string.rep("0123456789", 20000)
-print("large", #bigs, #bigs[20], #long)
+print("large", #bigs, #bigs[8], #long)
 bigs, long = nil, nil
 collectgarbage("collect")
 print("large blocks freed", collectgarbage("count") < after_keep)
