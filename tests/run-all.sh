@@ -48,7 +48,7 @@ if [ "$what" = host ] || [ "$what" = all ]; then
 		build/aarch64-lse build/x86_64-gsoff build/aarch64-idoff \
 		build/debug/x86_64 build/debug/x86_64-kernel \
 		build/debug/aarch64-llsc build/debug/aarch64-lse build/riscv64 \
-		build/debug/riscv64; do
+		build/debug/riscv64 build/riscv64-sscratch; do
 		case $lib in
 		*x86_64*) cross="" ;;
 		*riscv64*) cross=riscv64-linux-gnu- ;;

@@ -175,14 +175,20 @@ images: $(QEMU_KERNEL_IMAGES)
 #   aarch64-idoff  TPIDR_EL1 holds a per-CPU base, the index is the
 #                  word at base + 64 (LSE, -cpu max)
 
+#   riscv64-sscratch  the index in sscratch, the hart id in tp (what the
+#                  picolibc images need: picolibc's TLS owns tp)
+
 QEMU_ID_x86_64-gsoff := -DARCH_X86_GS_CPU_OFFSET=64
 QEMU_ID_aarch64-idoff := -DARCH_A64_CPU_ID_SYSREG=tpidr_el1 \
 	-DARCH_A64_CPU_ID_OFFSET=64
+QEMU_ID_riscv64-sscratch := -DARCH_RV_CPU_ID_SSCRATCH
 
 $(eval $(call fs_lib,$(B)/x86_64-gsoff,$(X86_CC),$(X86_FS_CFLAGS) \
 	$(QEMU_ID_x86_64-gsoff)))
 $(eval $(call fs_lib,$(B)/aarch64-idoff,$(A64_CC),$(A64_FS_CFLAGS) \
 	$(ARCH_MARCH_aarch64-lse) $(QEMU_ID_aarch64-idoff)))
+$(eval $(call fs_lib,$(B)/riscv64-sscratch,$(RV_CC),$(RV_FS_CFLAGS) \
+	$(QEMU_ID_riscv64-sscratch)))
 
 QEMU_CC_x86_64-gsoff := $(X86_CC)
 QEMU_CFLAGS_x86_64-gsoff := $(QEMU_CFLAGS_x86_64) $(QEMU_ID_x86_64-gsoff)
@@ -197,7 +203,14 @@ QEMU_LDFLAGS_aarch64-idoff := $(QEMU_LDFLAGS_aarch64-lse)
 QEMU_LDSCRIPT_aarch64-idoff := $(QEMU_LDSCRIPT_aarch64-lse)
 QEMU_BOARD_aarch64-idoff := $(QEMU_BOARD_aarch64-lse)
 
-QEMU_ID_FLAVOURS := x86_64-gsoff aarch64-idoff
+QEMU_CC_riscv64-sscratch := $(RV_CC)
+QEMU_CFLAGS_riscv64-sscratch := $(QEMU_CFLAGS_riscv64) \
+	$(QEMU_ID_riscv64-sscratch)
+QEMU_LDFLAGS_riscv64-sscratch := $(QEMU_LDFLAGS_riscv64)
+QEMU_LDSCRIPT_riscv64-sscratch := $(QEMU_LDSCRIPT_riscv64)
+QEMU_BOARD_riscv64-sscratch := $(QEMU_BOARD_riscv64)
+
+QEMU_ID_FLAVOURS := x86_64-gsoff aarch64-idoff riscv64-sscratch
 $(foreach f,$(QEMU_ID_FLAVOURS),$(eval $(call qemu_objs,$(f)))\
 	$(eval $(call qemu_image,$(f),suite)))
 QEMU_ID_IMAGES := $(foreach f,$(QEMU_ID_FLAVOURS),$(QB)/$(f)/suite.elf)

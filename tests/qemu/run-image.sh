@@ -7,8 +7,8 @@
 #          (the id at %gs:64), aarch64, aarch64-llsc (default -cpu
 #          cortex-a72), aarch64-lse / aarch64 or aarch64-idoff (the id
 #          behind a per-CPU base; both default -cpu max), aarch64-libc
-#          (the picolibc images, -cpu max), riscv64, riscv64-libc; each
-#          flavour logs apart
+#          (the picolibc images, -cpu max), riscv64, riscv64-libc,
+#          riscv64-sscratch (the id in sscratch); each flavour logs apart
 #   IMAGE  an ELF built by tests/qemu/qemu.mk
 #   SMP    number of CPUs
 #   CPU    -cpu model (aarch64; x86_64 uses board.mk's)
@@ -32,7 +32,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 2
 
 usage() {
-	echo "usage: $0 x86_64|x86_64-kernel|x86_64-gsoff|aarch64|aarch64-llsc|aarch64-lse|aarch64-idoff|aarch64-libc|riscv64|riscv64-libc IMAGE SMP [CPU]" >&2
+	echo "usage: $0 x86_64|x86_64-kernel|x86_64-gsoff|aarch64|aarch64-llsc|aarch64-lse|aarch64-idoff|aarch64-libc|riscv64|riscv64-libc|riscv64-sscratch IMAGE SMP [CPU]" >&2
 	exit 2
 }
 if [ $# -lt 3 ] || [ $# -gt 4 ]; then usage; fi
@@ -64,7 +64,7 @@ aarch64 | aarch64-lse | aarch64-llsc | aarch64-idoff | aarch64-libc)
 		fi
 	fi
 	;;
-riscv64 | riscv64-libc)
+riscv64 | riscv64-libc | riscv64-sscratch)
 	mk=boards/riscv64/board.mk
 	flavour=$arch
 	;;

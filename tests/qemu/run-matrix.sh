@@ -12,7 +12,8 @@
 #   smoke, demo, embed  x86_64, aarch64 LSE and riscv64, -smp 4
 #   suite  x86_64-kernel (higher-half image, -mcmodel=kernel)  -smp 4
 #   suite  the other CPU id source, -smp 4: x86_64-gsoff (%gs:64),
-#          aarch64-idoff (TPIDR_EL1 a per-CPU base, the id at +64)
+#          aarch64-idoff (TPIDR_EL1 a per-CPU base, the id at +64),
+#          riscv64-sscratch (the id in sscratch, the hart id in tp)
 #   lua    aarch64-libc, riscv64-libc  -smp 4: Lua 5.4 on picolibc with
 #          hakmem as its malloc (tests/qemu/lua/): the image must pass, every
 #          CPU's output must equal the host lua5.4's (compare.py), and its
@@ -147,6 +148,7 @@ expect_pass x86_64-kernel suite 4
 # ---- the other CPU id source (board, tests and library built for it) -----
 expect_pass x86_64-gsoff suite 4
 expect_pass aarch64-idoff suite 4
+expect_pass riscv64-sscratch suite 4
 
 # ---- Lua 5.4 on picolibc, hakmem as its malloc ------------------------------
 expect_lua aarch64-libc 4
