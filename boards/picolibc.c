@@ -21,15 +21,12 @@
 #include <malloc.h>
 #include <picolibc.h>
 #include <picotls.h>
-#include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <signal.h>
 #include <sys/time.h>
-#include <time.h>
 #include <sys/times.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "board.h"
