@@ -106,7 +106,8 @@ host: $(B)/host/libhakmem.a $(B)/host/libhakmem.so
 
 # ---- freestanding libraries -------------------------------------------
 
-# $(1) build dir, $(2) compiler, $(3) flags
+# $(1) build dir, $(2) compiler, $(3) flags, $(4) the list of names kept
+# global (default: the public API)
 define fs_lib
 $(1)/obj/%.o: %.c $(wildcard include/*.h include/hakmem/*.h mm/*.h arch/*/include/hakmem/*.h port/baremetal/include/hakmem/*.h)
 	@mkdir -p $$(dir $$@)
@@ -115,10 +116,10 @@ $(1)/obj/%.o: %.c $(wildcard include/*.h include/hakmem/*.h mm/*.h arch/*/includ
 # What an embedder links: one object whose only global symbols are the
 # public API (tests/public-syms.sh), so no internal name can collide with
 # the kernel's own (a hak_panic of its own, say).
-$(1)/libhakmem.a: $(patsubst %.c,$(1)/obj/%.o,$(MM_SRCS)) $(B)/public.syms
+$(1)/libhakmem.a: $(patsubst %.c,$(1)/obj/%.o,$(MM_SRCS)) $(or $(4),$(B)/public.syms)
 	@echo "  AR      $$@"
 	$(Q)$(2:gcc=ld) -r -o $(1)/hakmem.o $$(filter %.o,$$^)
-	$(Q)$(2:gcc=objcopy) --keep-global-symbols=$(B)/public.syms $(1)/hakmem.o
+	$(Q)$(2:gcc=objcopy) --keep-global-symbols=$(or $(4),$(B)/public.syms) $(1)/hakmem.o
 	$(Q)rm -f $$@ && $(2:gcc=ar) rcs $$@ $(1)/hakmem.o
 # The same objects as they are, for the white-box test images that read
 # hakmem's internals (tests/qemu/peek.c, icount.c, fail.c).
@@ -130,6 +131,11 @@ endef
 $(B)/public.syms: include/hakmem.h tests/public-syms.sh
 	@mkdir -p $(dir $@)
 	$(Q)tests/public-syms.sh >$@
+
+# The public API plus the standard malloc names (HAK_EXPORT_MALLOC=1).
+$(B)/malloc.syms: include/hakmem.h mm/malloc_names.c tests/public-syms.sh
+	@mkdir -p $(dir $@)
+	$(Q)tests/public-syms.sh malloc >$@
 
 $(eval $(call fs_lib,$(B)/x86_64,$(X86_CC),$(X86_FS_CFLAGS)))
 $(eval $(call fs_lib,$(B)/aarch64-llsc,$(A64_CC),$(A64_FS_CFLAGS) $(ARCH_MARCH_aarch64-llsc)))

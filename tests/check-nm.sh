@@ -1,11 +1,14 @@
 #!/bin/sh
-# check-nm.sh CROSS_PREFIX LIB - a freestanding library must reference no
-# symbol it does not define itself: no libc, no libgcc, no compiler
-# runtime. Links the archive's objects into one relocatable object and
-# lists what is still undefined.
+# check-nm.sh CROSS_PREFIX LIB [malloc] - a freestanding library must
+# reference no symbol it does not define itself: no libc, no libgcc, no
+# compiler runtime. Links the archive's objects into one relocatable
+# object and lists what is still undefined. With "malloc", the library is
+# one built with HAK_EXPORT_MALLOC=1, whose globals are the public API
+# plus the standard malloc names (tests/public-syms.sh malloc).
 set -eu
 cross=$1
 lib=$2
+list=${3:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 if [ ! -f "$lib" ]; then
@@ -28,7 +31,7 @@ fi
 # hak_panic, say) must never collide with hakmem's internals.
 "${cross}nm" -g --defined-only "$tmp/all.o" | awk '{print $3}' | sort -u \
 	>"$tmp/global"
-"$(dirname "$0")/public-syms.sh" >"$tmp/public"
+"$(dirname "$0")/public-syms.sh" $list >"$tmp/public"
 extra=$(comm -23 "$tmp/global" "$tmp/public")
 if [ -n "$extra" ]; then
 	echo "FAIL nm-check $lib: global symbols outside the public API:"
@@ -57,4 +60,4 @@ if "${cross}nm" -u "$tmp/all.o" | grep -q ' hak_irq_entry_calls_hak_restart_pc$'
 	restart="; restartable fast paths: does not link without hak_irq_entry_calls_hak_restart_pc"
 fi
 defined=$(wc -l <"$tmp/global")
-echo "PASS nm-check $lib: 0 undefined, $defined global, all of them the public API$restart"
+echo "PASS nm-check $lib: 0 undefined, $defined global, all of them the public API${list:+ and the malloc names}$restart"

@@ -67,9 +67,35 @@ qemu() {
 	[ -s /usr/share/qemu/opensbi-riscv64-generic-fw_dynamic.bin ] ||
 		miss "OpenSBI firmware for qemu-system-riscv64" qemu-system-data
 	tool aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu
+	lua
 	checks=$((checks + 1))
 	k=${HAK_A64_KERNEL:-/usr/local/share/hakmem/arm64-kernel/vmlinuz}
 	[ -s "$k" ] || miss "the arm64 kernel $k" "linux-image-arm64:arm64, unpacked by setup.sh"
+}
+
+# The Lua images (tests/qemu/lua/): picolibc for both arches, the host
+# interpreter the outputs are compared with, and Lua's unpacked source.
+lua() {
+	tool lua5.4 lua5.4
+	tool python3 python3
+	tool riscv64-unknown-elf-gcc "gcc-riscv64-unknown-elf (with picolibc-riscv64-unknown-elf)"
+	for f in aarch64-linux-gnu/lib/libc.a:picolibc-aarch64-linux-gnu \
+		riscv64-unknown-elf/lib/rv64imac/lp64/libc.a:picolibc-riscv64-unknown-elf; do
+		checks=$((checks + 1))
+		[ -s "/usr/lib/picolibc/${f%%:*}" ] ||
+			miss "picolibc's /usr/lib/picolibc/${f%%:*}" "${f#*:}"
+	done
+	checks=$((checks + 1))
+	printf '#include <stdio.h>\n#include <picotls.h>\nint f(void){return puts("")<0;}\n' >"$tmp/p.c"
+	command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 &&
+		! aarch64-linux-gnu-gcc --specs=picolibc.specs -c -o "$tmp/p.o" \
+			"$tmp/p.c" >"$tmp/err" 2>&1 &&
+		miss "a working 'aarch64-linux-gnu-gcc --specs=picolibc.specs' ($(head -n 1 "$tmp/err"))" \
+			picolibc-aarch64-linux-gnu
+	checks=$((checks + 1))
+	d=${HAK_CACHE:-/usr/local/share/hakmem}/lua5.4
+	[ -s "$d/src/lapi.c" ] ||
+		miss "Lua 5.4's source in $d" "the lua5.4 source package (apt-get source), unpacked by setup.sh"
 }
 
 bench() {

@@ -54,7 +54,7 @@ if [ "$what" = host ] || [ "$what" = all ]; then
 		build/aarch64-lse build/x86_64-gsoff build/aarch64-idoff \
 		build/debug/x86_64 build/debug/x86_64-kernel \
 		build/debug/aarch64-llsc build/debug/aarch64-lse build/riscv64 \
-		build/debug/riscv64; do
+		build/debug/riscv64 build/riscv64-sscratch; do
 		case $lib in
 		*x86_64*) cross="" ;;
 		*riscv64*) cross=riscv64-linux-gnu- ;;
@@ -62,6 +62,11 @@ if [ "$what" = host ] || [ "$what" = all ]; then
 		esac
 		run "nm/${lib#build/}" tests/check-nm.sh "$cross" "$lib/libhakmem.a"
 	done
+	# The libraries the picolibc images link as their C library's malloc.
+	run nm/aarch64-libc tests/check-nm.sh aarch64-linux-gnu- \
+		build/aarch64-libc/libhakmem.a malloc
+	run nm/riscv64-libc tests/check-nm.sh riscv64-linux-gnu- \
+		build/riscv64-libc/libhakmem.a malloc
 	run "preload/ls" tests/host/preload.sh
 	run "fuzz/fuzz_heap(short)" tests/fuzz/run.sh short
 fi

@@ -208,7 +208,12 @@ unsigned board_ncpus(void)
 
 void board_set_cpu_id(unsigned id)
 {
+#ifdef ARCH_RV_CPU_ID_SSCRATCH
+	__asm__ __volatile__("csrw sscratch, %0" : : "r"((unsigned long)id)
+			     : "memory");
+#else
 	__asm__ __volatile__("mv tp, %0" : : "r"((unsigned long)id) : "memory");
+#endif
 }
 
 void board_unset_cpu_id(void)

@@ -7,9 +7,23 @@
  * with a0 = hart id, a1 = the opaque word (here: the dense index). Each
  * hart gets: IRQs masked, stvec -> trap_entry, sscratch = hart id (what
  * arch_cpu_hw_id reads), tp = dense index (what arch_cpu_id reads), and
- * its own 16 KiB stack in board_stacks.
+ * its own 16 KiB stack in board_stacks. Built with
+ * -DARCH_RV_CPU_ID_SSCRATCH the two swap (the index in sscratch, the
+ * hart id in tp), which leaves tp to a C library's TLS (the picolibc
+ * images).
  */
 #define STACK_SHIFT 14
+
+/* set_ids hart, index: write the two id registers. */
+	.macro	set_ids hart, idx
+#ifdef ARCH_RV_CPU_ID_SSCRATCH
+	csrw	sscratch, \idx
+	mv	tp, \hart
+#else
+	csrw	sscratch, \hart
+	mv	tp, \idx
+#endif
+	.endm
 
 	.section .text.boot, "ax"
 	.globl	_start
@@ -18,8 +32,7 @@ _start:
 	csrci	sstatus, 2
 	la	t0, trap_entry
 	csrw	stvec, t0
-	csrw	sscratch, a0
-	li	tp, 0
+	set_ids	a0, zero
 	la	sp, board_stacks
 	li	t0, 1 << STACK_SHIFT
 	add	sp, sp, t0
@@ -40,8 +53,7 @@ board_secondary_entry:
 	csrci	sstatus, 2
 	la	t0, trap_entry
 	csrw	stvec, t0
-	csrw	sscratch, a0
-	mv	tp, a1
+	set_ids	a0, a1
 	la	sp, board_stacks
 	addi	t0, a1, 1
 	slli	t0, t0, STACK_SHIFT
@@ -53,7 +65,8 @@ board_secondary_entry:
 /*
  * Traps (the timer interrupt, faults) run on the interrupted stack: the
  * board and the tests run in S-mode only. Caller-saved registers are
- * saved; C preserves the rest. tp is never touched by C code here.
+ * saved; C preserves the rest. tp is never touched by C code here, and
+ * neither is sscratch.
  */
 	.align	2
 trap_entry:

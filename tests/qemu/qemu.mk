@@ -6,6 +6,9 @@
 #   make test-qemu            the matrix (tests/qemu/run-matrix.sh)
 #   make run [ARCH=aarch64]   boot the demo on 4 CPUs (x86_64, or the
 #                             aarch64 LSE image on -cpu max)
+#   make run DEMO=lua [ARCH=] Lua 5.4 on picolibc + hakmem, 4 CPUs
+#                             (tests/qemu/lua/lua.mk; aarch64 for the
+#                             default x86_64, or riscv64)
 #
 # Images: build/qemu/<flavour>/<name>.elf, flavour x86_64, aarch64-llsc
 # (-march=armv8-a) or aarch64-lse (-march=armv8.1-a); each links the
@@ -172,14 +175,20 @@ images: $(QEMU_KERNEL_IMAGES)
 #   aarch64-idoff  TPIDR_EL1 holds a per-CPU base, the index is the
 #                  word at base + 64 (LSE, -cpu max)
 
+#   riscv64-sscratch  the index in sscratch, the hart id in tp (what the
+#                  picolibc images need: picolibc's TLS owns tp)
+
 QEMU_ID_x86_64-gsoff := -DARCH_X86_GS_CPU_OFFSET=64
 QEMU_ID_aarch64-idoff := -DARCH_A64_CPU_ID_SYSREG=tpidr_el1 \
 	-DARCH_A64_CPU_ID_OFFSET=64
+QEMU_ID_riscv64-sscratch := -DARCH_RV_CPU_ID_SSCRATCH
 
 $(eval $(call fs_lib,$(B)/x86_64-gsoff,$(X86_CC),$(X86_FS_CFLAGS) \
 	$(QEMU_ID_x86_64-gsoff)))
 $(eval $(call fs_lib,$(B)/aarch64-idoff,$(A64_CC),$(A64_FS_CFLAGS) \
 	$(ARCH_MARCH_aarch64-lse) $(QEMU_ID_aarch64-idoff)))
+$(eval $(call fs_lib,$(B)/riscv64-sscratch,$(RV_CC),$(RV_FS_CFLAGS) \
+	$(QEMU_ID_riscv64-sscratch)))
 
 QEMU_CC_x86_64-gsoff := $(X86_CC)
 QEMU_CFLAGS_x86_64-gsoff := $(QEMU_CFLAGS_x86_64) $(QEMU_ID_x86_64-gsoff)
@@ -194,7 +203,14 @@ QEMU_LDFLAGS_aarch64-idoff := $(QEMU_LDFLAGS_aarch64-lse)
 QEMU_LDSCRIPT_aarch64-idoff := $(QEMU_LDSCRIPT_aarch64-lse)
 QEMU_BOARD_aarch64-idoff := $(QEMU_BOARD_aarch64-lse)
 
-QEMU_ID_FLAVOURS := x86_64-gsoff aarch64-idoff
+QEMU_CC_riscv64-sscratch := $(RV_CC)
+QEMU_CFLAGS_riscv64-sscratch := $(QEMU_CFLAGS_riscv64) \
+	$(QEMU_ID_riscv64-sscratch)
+QEMU_LDFLAGS_riscv64-sscratch := $(QEMU_LDFLAGS_riscv64)
+QEMU_LDSCRIPT_riscv64-sscratch := $(QEMU_LDSCRIPT_riscv64)
+QEMU_BOARD_riscv64-sscratch := $(QEMU_BOARD_riscv64)
+
+QEMU_ID_FLAVOURS := x86_64-gsoff aarch64-idoff riscv64-sscratch
 $(foreach f,$(QEMU_ID_FLAVOURS),$(eval $(call qemu_objs,$(f)))\
 	$(eval $(call qemu_image,$(f),suite)))
 QEMU_ID_IMAGES := $(foreach f,$(QEMU_ID_FLAVOURS),$(QB)/$(f)/suite.elf)
@@ -272,7 +288,15 @@ else
 QEMU_RUN_FLAVOUR := x86_64
 endif
 
-run: $(QB)/$(QEMU_RUN_FLAVOUR)/demo.elf
+# make run DEMO=lua: the Lua image instead (aarch64 and riscv64 only:
+# tests/qemu/lua/lua.mk), each CPU's script output and hakmem's stats after
+# every round.
+DEMO ?= demo
+ifeq ($(DEMO),lua)
+QEMU_RUN_FLAVOUR := $(if $(filter x86_64,$(QEMU_RUN_FLAVOUR)),aarch64,$(QEMU_RUN_FLAVOUR:-lse=))-libc
+endif
+
+run: $(QB)/$(QEMU_RUN_FLAVOUR)/$(DEMO).elf
 	$(Q)VERBOSE=1 tests/qemu/run-image.sh $(QEMU_RUN_FLAVOUR) $< 4
 
 # ---- icount: exact guest instruction counts ---------------------------------
@@ -341,3 +365,4 @@ QEMU_IRQWIN_IMAGES := $(foreach f,$(QEMU_ICOUNT_FLAVOURS),$(QB)/$(f)/icount-irq.
 icount-images: $(QEMU_IRQWIN_IMAGES)
 images: $(QEMU_IRQWIN_IMAGES)
 test-icount: $(QEMU_IRQWIN_IMAGES)
+include tests/qemu/lua/lua.mk

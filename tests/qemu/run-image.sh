@@ -6,8 +6,9 @@
 #   ARCH   x86_64, x86_64-kernel (the higher-half image), x86_64-gsoff
 #          (the id at %gs:64), aarch64, aarch64-llsc (default -cpu
 #          cortex-a72), aarch64-lse / aarch64 or aarch64-idoff (the id
-#          behind a per-CPU base; both default -cpu max); each flavour
-#          logs apart
+#          behind a per-CPU base; both default -cpu max), aarch64-libc
+#          (the picolibc images, -cpu max), riscv64, riscv64-libc,
+#          riscv64-sscratch (the id in sscratch); each flavour logs apart
 #   IMAGE  an ELF built by tests/qemu/qemu.mk
 #   SMP    number of CPUs
 #   CPU    -cpu model (aarch64; x86_64 uses board.mk's)
@@ -31,7 +32,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 2
 
 usage() {
-	echo "usage: $0 x86_64|x86_64-kernel|x86_64-gsoff|aarch64|aarch64-llsc|aarch64-lse|aarch64-idoff IMAGE SMP [CPU]" >&2
+	echo "usage: $0 x86_64|x86_64-kernel|x86_64-gsoff|aarch64|aarch64-llsc|aarch64-lse|aarch64-idoff|aarch64-libc|riscv64|riscv64-libc|riscv64-sscratch IMAGE SMP [CPU]" >&2
 	exit 2
 }
 if [ $# -lt 3 ] || [ $# -gt 4 ]; then usage; fi
@@ -51,7 +52,7 @@ x86_64 | x86_64-kernel | x86_64-gsoff)
 	mk=boards/x86_64/board.mk
 	flavour=$arch
 	;;
-aarch64 | aarch64-lse | aarch64-llsc | aarch64-idoff)
+aarch64 | aarch64-lse | aarch64-llsc | aarch64-idoff | aarch64-libc)
 	mk=boards/aarch64/board.mk
 	flavour=$arch
 	[ "$arch" = aarch64 ] && flavour=aarch64-lse
@@ -63,7 +64,7 @@ aarch64 | aarch64-lse | aarch64-llsc | aarch64-idoff)
 		fi
 	fi
 	;;
-riscv64)
+riscv64 | riscv64-libc | riscv64-sscratch)
 	mk=boards/riscv64/board.mk
 	flavour=$arch
 	;;

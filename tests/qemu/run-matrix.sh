@@ -12,7 +12,13 @@
 #   smoke, demo, embed  x86_64, aarch64 LSE and riscv64, -smp 4
 #   suite  x86_64-kernel (higher-half image, -mcmodel=kernel)  -smp 4
 #   suite  the other CPU id source, -smp 4: x86_64-gsoff (%gs:64),
-#          aarch64-idoff (TPIDR_EL1 a per-CPU base, the id at +64)
+#          aarch64-idoff (TPIDR_EL1 a per-CPU base, the id at +64),
+#          riscv64-sscratch (the id in sscratch, the hart id in tp)
+#   lua    aarch64-libc, riscv64-libc  -smp 4: Lua 5.4 on picolibc with
+#          hakmem as its malloc (tests/qemu/lua/): the image must pass, every
+#          CPU's output must equal the host lua5.4's (compare.py), and its
+#          link map must show no picolibc allocator (check-map.sh, which
+#          must also fail on a map that has one)
 #   fail images (inverted): tests/qemu/run-image.sh must report FAIL for
 #          each, for the reason its mode is about (tests/qemu/fail.c)
 #
@@ -41,12 +47,12 @@ bad() { # name message
 # ---- tools ---------------------------------------------------------------
 missing=""
 for tool in qemu-system-x86_64 qemu-system-aarch64 qemu-system-riscv64 timeout make \
-	"${X86_CC:-gcc}" "${A64_CC:-aarch64-linux-gnu-gcc}"; do
+	"${X86_CC:-gcc}" "${A64_CC:-aarch64-linux-gnu-gcc}" lua5.4 python3; do
 	command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 done
 if [ -n "$missing" ]; then
 	echo "FAIL qemu matrix: missing tools:$missing"
-	echo "     (Debian: apt-get install qemu-system-x86 qemu-system-arm qemu-system-misc gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu)"
+	echo "     (Debian: apt-get install qemu-system-x86 qemu-system-arm qemu-system-misc gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu lua5.4 python3)"
 	exit 1
 fi
 
@@ -81,6 +87,33 @@ expect_fail() {
 	else
 		bad "$1/$2/smp$3" "(must fail with '$4', run-image exit $rc) $out"
 	fi
+}
+
+# expect_lua FLAVOUR SMP: the Lua image passes, its outputs equal the
+# host's, its link map has no picolibc allocator. It runs 7 to 9 s on a
+# quiet 2-core machine, over 20 s when other builds share it: a bound of
+# its own.
+LUA_TIMEOUT=${LUA_TIMEOUT:-180}
+expect_lua() {
+	log=$QB/logs/$1-lua-smp$2.log
+	out=$(LOG=$log TIMEOUT=$LUA_TIMEOUT $RUN "$1" "$QB/$1/lua.elf" "$2")
+	if [ $? -ne 0 ]; then
+		bad "$1/lua/smp$2" "$out"
+		[ -f "$log" ] && tail -n 15 "$log" | sed 's/^/      | /'
+		return
+	fi
+	cmp=$(tests/qemu/lua/compare.py "$log")
+	if [ $? -ne 0 ]; then
+		bad "$1/lua/smp$2" "$out; $(echo "$cmp" | grep -v '^ok ')"
+		return
+	fi
+	map=$(tests/qemu/lua/check-map.sh "$QB/$1/lua.elf.map")
+	if [ $? -ne 0 ]; then
+		bad "$1/lua/smp$2" "$map"
+		return
+	fi
+	ok=$((ok + 1))
+	echo "ok    $out; $(echo "$cmp" | tail -n 1); $map"
 }
 
 flavour_of() {
@@ -118,6 +151,26 @@ expect_pass x86_64-kernel suite 4
 # ---- the other CPU id source (board, tests and library built for it) -----
 expect_pass x86_64-gsoff suite 4
 expect_pass aarch64-idoff suite 4
+expect_pass riscv64-sscratch suite 4
+
+# ---- Lua 5.4 on picolibc, hakmem as its malloc ------------------------------
+expect_lua aarch64-libc 4
+expect_lua riscv64-libc 4
+# The map check must be able to fail: a copy of a map in which picolibc's
+# malloc defines the names.
+badmap=$QB/logs/lua-nano-malloc.map
+if [ -s "$QB/aarch64-libc/lua.elf.map" ]; then
+	sed 's|[^ ]*libhakmem\.a(hakmem\.o)$|libc.a(nano-malloc-malloc.c.o)|' \
+		"$QB/aarch64-libc/lua.elf.map" >"$badmap"
+	if out=$(tests/qemu/lua/check-map.sh "$badmap"); then
+		bad lua/check-map "(must fail) $out"
+	else
+		ok=$((ok + 1))
+		echo "ok    (must fail) $(echo "$out" | cut -c1-120)..."
+	fi
+else
+	bad lua/check-map "no map $QB/aarch64-libc/lua.elf.map (make images)"
+fi
 
 # ---- images that must fail -----------------------------------------------
 for arch in x86_64 aarch64-llsc aarch64-lse riscv64; do
