@@ -57,6 +57,8 @@ if [ "$what" = host ] || [ "$what" = all ]; then
 		run "nm/${lib#build/}" tests/check-nm.sh "$cross" "$lib/libhakmem.a"
 	done
 	run "preload/ls" tests/host/preload.sh
+	# Every benchmark workload once under hakmem, its output checked.
+	run "bench/smoke" bench/smoke.sh
 	run "fuzz/fuzz_heap(short)" tests/fuzz/run.sh short
 fi
 if [ "$what" = qemu ] || [ "$what" = all ]; then
