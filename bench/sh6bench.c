@@ -35,9 +35,11 @@
  * last byte are written with a non-zero marker instead of 0, so that the
  * check means something. One op = one malloc. time_sec = elapsed.
  */
+#include <unistd.h>
+
 #include "common.h"
 
-static long o_threads = 1, o_calls = 10000, o_max = 1000;
+static long o_threads = 0, o_calls = 10000, o_max = 1000;
 static uint64_t total_mallocs, total_leaked;
 
 static inline char marker(size_t size)
@@ -133,7 +135,7 @@ static void *bench(void *arg)
 int main(int argc, char **argv)
 {
 	const struct bench_opt opts[] = {
-		{ "--threads", NULL, &o_threads, "threads (mimalloc-bench: 2 x CPUs)" },
+		{ "--threads", NULL, &o_threads, "threads (0: the CPU count, the program's default; mimalloc-bench: 2 x CPUs)" },
 		{ "--calls", NULL, &o_calls, "call count, divided among the threads (10000)" },
 		{ "--max", NULL, &o_max, "max block size (1000)" },
 		{ NULL, NULL, NULL, NULL },
@@ -144,6 +146,8 @@ int main(int argc, char **argv)
 	long i;
 
 	bench_parse(argc, argv, opts);
+	if (o_threads == 0)
+		o_threads = sysconf(_SC_NPROCESSORS_ONLN);
 	if (o_threads < 1 || o_threads > BENCH_MAX_THREADS || o_max < 2 ||
 	    o_calls / o_threads < 5) {
 		fprintf(stderr, "sh6bench: bad parameters\n");

@@ -36,9 +36,11 @@
  * patch) and check it when freeing, with each block's size kept in a
  * side array. One op = one malloc. time_sec = elapsed.
  */
+#include <unistd.h>
+
 #include "common.h"
 
-static long o_threads = 1, o_iterations = 700000, o_heap = 1000000,
+static long o_threads = 0, o_iterations = 700000, o_heap = 1000000,
 	    o_foreign = 10000000;
 
 static const struct {
@@ -143,7 +145,7 @@ static void *bench(void *arg)
 int main(int argc, char **argv)
 {
 	const struct bench_opt opts[] = {
-		{ "--threads", NULL, &o_threads, "threads (mimalloc-bench: 2 x CPUs)" },
+		{ "--threads", NULL, &o_threads, "threads (0: the CPU count, the program's default; mimalloc-bench: 2 x CPUs)" },
 		{ "--iterations", NULL, &o_iterations, "divided among the threads (700000)" },
 		{ "--heap", NULL, &o_heap, "block slots, divided among the threads (1000000)" },
 		{ "--foreign", NULL, &o_foreign, "blocks the main thread allocates for the workers to free (10000000)" },
@@ -156,6 +158,8 @@ int main(int argc, char **argv)
 	long i, t2;
 
 	bench_parse(argc, argv, opts);
+	if (o_threads == 0)
+		o_threads = sysconf(_SC_NPROCESSORS_ONLN);
 	if (o_threads < 1 || o_threads > BENCH_MAX_THREADS || o_iterations < 1 ||
 	    o_heap / o_threads < 5 || o_foreign < 0) {
 		fprintf(stderr, "sh8bench: bad parameters\n");
