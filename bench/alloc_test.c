@@ -159,7 +159,7 @@ static size_t read_block(const struct slot *s)
 }
 
 static uint64_t total_ops;
-static volatile size_t sink;
+static size_t sink;
 
 static void *run(void *arg)
 {
@@ -215,7 +215,7 @@ static void *run(void *arg)
 		}
 	}
 	xfree(tid, buf, items * sizeof(*buf));
-	sink = dummy + rss_max;
+	__atomic_store_n(&sink, dummy + rss_max, __ATOMIC_RELAXED); /* keeps the reads */
 	__atomic_fetch_add(&total_ops, ops, __ATOMIC_RELAXED);
 	return NULL;
 }

@@ -17,9 +17,9 @@
  *    it swaps a random entry with a random slot of the transfer array
  *    (an atomic exchange), so objects move between threads. At the end it
  *    frees everything it still holds.
- *  - Sizes: 2% of the objects are 100 times larger, 0.04% 10,000 times
- *    and about 0.2% 1,000 times (the nested 1%/10% draws); an object of
- *    40 words becomes 41. Each word is written on allocation and every
+ *  - Sizes: 2% of the objects are larger (chance(1) is 2%): about 1.7%
+ *    100 times, 0.2% 1,000 times and 0.04% 10,000 times (the nested
+ *    draws); an object of 40 words becomes 41. Each word is written on allocation and every
  *    word is checked before the free; a mismatch is reported as corruption.
  *  - The random stream is the original's (the splitmix64 finaliser
  *    iterated on a per-thread state seeded (tid + 1) * 43; the main
