@@ -28,6 +28,10 @@
  *    state, 32-bit outputs, a 64-bit draw being two of them (high first).
  *  - Fixed work: the time is the elapsed time of the whole run.
  *
+ * Allocation is operator new[] / delete[] (the original's new-delete
+ * allocator), the preloaded allocator's own when it defines them
+ * (common.h, bench_cxx_init).
+ *
  * Deviations: the Pareto level probabilities are computed from the
  * binomial formula rather than taken from the original's table of
  * constants (the same values to double precision); when freeing we also
@@ -172,7 +176,7 @@ static void *run(void *arg)
 	uint64_t ops = 0;
 
 	pareto_init(&par, (uint32_t)items);
-	buf = xmalloc(tid, items * sizeof(*buf));
+	buf = xnew(tid, items * sizeof(*buf));
 	memset(buf, 0, items * sizeof(*buf));
 	for (i = 0; i < items / 32; i++) {
 		uint32_t bits = rng32(&rng);
@@ -183,7 +187,7 @@ static void *run(void *arg)
 			if (!((bits >> j) & 1))
 				continue;
 			s->sz = (uint32_t)draw_size(rng64(&rng), (unsigned)o_exp);
-			s->ptr = xmalloc(tid, s->sz);
+			s->ptr = xnew(tid, s->sz);
 			memset(s->ptr, (uint8_t)s->sz, s->sz);
 		}
 	}
@@ -196,11 +200,11 @@ static void *run(void *arg)
 
 			if (s->ptr) {
 				dummy += read_block(s);
-				xfree(tid, s->ptr, s->sz);
+				xdelete(tid, s->ptr, s->sz, 0);
 				s->ptr = NULL;
 			} else {
 				s->sz = (uint32_t)draw_size(rng64(&rng), (unsigned)o_exp);
-				s->ptr = xmalloc(tid, s->sz);
+				s->ptr = xnew(tid, s->sz);
 				memset(s->ptr, (uint8_t)s->sz, s->sz);
 			}
 			ops++;
@@ -211,10 +215,10 @@ static void *run(void *arg)
 	for (i = 0; i < items; i++) {
 		if (buf[i].ptr) {
 			dummy += read_block(&buf[i]);
-			xfree(tid, buf[i].ptr, buf[i].sz);
+			xdelete(tid, buf[i].ptr, buf[i].sz, 0);
 		}
 	}
-	xfree(tid, buf, items * sizeof(*buf));
+	xdelete(tid, buf, items * sizeof(*buf), 0);
 	__atomic_store_n(&sink, dummy + rss_max, __ATOMIC_RELAXED); /* keeps the reads */
 	__atomic_fetch_add(&total_ops, ops, __ATOMIC_RELAXED);
 	return NULL;
@@ -241,14 +245,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "alloc_test: bad parameters\n");
 		return 2;
 	}
+	bench_cxx_init();
 	t0 = now_sec();
 	for (i = 0; i < o_threads; i++)
 		xpthread_create(&th[i], run, (void *)(intptr_t)i);
 	for (i = 0; i < o_threads; i++)
 		pthread_join(th[i], NULL);
 	t1 = now_sec();
-	snprintf(extra, sizeof(extra), "threads=%ld ops=%ld items=%ld exp=%ld",
-		 o_threads, o_ops, o_items, o_exp);
+	snprintf(extra, sizeof(extra), "threads=%ld ops=%ld items=%ld exp=%ld cxx=%s",
+		 o_threads, o_ops, o_items, o_exp, cxx.from);
 	bench_report("alloc-test", extra, (double)total_ops, t1 - t0);
 	return 0;
 }

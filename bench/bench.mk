@@ -19,7 +19,7 @@
 
 BENCH_PROGS := $(patsubst bench/%.c,%,$(sort $(wildcard bench/*.c)))
 BENCH_BINS := $(addprefix $(B)/bench/,$(BENCH_PROGS))
-BENCH_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Iinclude -pthread
+BENCH_CFLAGS := -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -Iinclude -pthread
 BENCH_QUICK ?= 0
 BENCH_REPS ?=
 

@@ -20,6 +20,10 @@
  *    on one line causes the sharing itself (active false sharing).
  *  - Fixed work: the time is the elapsed time of the whole run.
  *
+ * Allocation is operator new[] / delete[] (and scalar delete for the
+ * given object), the preloaded allocator's own when it defines them, as
+ * in the C++ originals (common.h, bench_cxx_init).
+ *
  * Deviation: our object is written through a volatile pointer, so every
  * store of the inner loop reaches memory. The original writes through a
  * plain pointer and a compiler may keep fewer of those stores; the
@@ -45,10 +49,13 @@ static void *run(void *arg)
 	struct worker *w = arg;
 	long reps = o_repetitions / o_threads, i, j, k;
 
-	if (w->given)
-		xfree(w->slot, w->given, (size_t)o_objsize);
+	/* The original frees the given object with scalar delete. */
+	if (w->given) {
+		live_free(w->slot, (size_t)o_objsize);
+		cxx.del(w->given);
+	}
 	for (i = 0; i < o_iterations; i++) {
-		volatile char *obj = xmalloc(w->slot, (size_t)o_objsize);
+		volatile char *obj = xnew(w->slot, (size_t)o_objsize);
 
 		if (!i)
 			w->first = (uintptr_t)obj;
@@ -65,7 +72,7 @@ static void *run(void *arg)
 		for (k = 0; k < o_objsize; k++)
 			if (obj[k] != (char)k)
 				bench_fail("cache_sharing: byte %ld of an object changed", k);
-		xfree(w->slot, (void *)obj, (size_t)o_objsize);
+		xdelete(w->slot, (void *)obj, (size_t)o_objsize, 0);
 	}
 	return NULL;
 }
@@ -105,13 +112,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cache_sharing: bad parameters\n");
 		return 2;
 	}
+	bench_cxx_init();
 	t0 = now_sec();
 	/* The main thread's objects are accounted to the threads that free
 	 * them. */
 	for (i = 0; i < o_threads; i++) {
 		w[i].slot = (int)i;
 		if (o_passive)
-			w[i].given = xmalloc((int)i, (size_t)o_objsize);
+			w[i].given = xnew((int)i, (size_t)o_objsize);
 	}
 	for (i = 0; i < o_threads; i++)
 		xpthread_create(&th[i], run, &w[i]);
@@ -120,9 +128,9 @@ int main(int argc, char **argv)
 	t1 = now_sec();
 	snprintf(extra, sizeof(extra),
 		 "threads=%ld iterations=%ld objsize=%ld repetitions=%ld "
-		 "same_line_pairs=%d",
+		 "same_line_pairs=%d cxx=%s",
 		 o_threads, o_iterations, o_objsize, o_repetitions,
-		 same_line_pairs(w, (int)o_threads));
+		 same_line_pairs(w, (int)o_threads), cxx.from);
 	bench_report(o_passive ? "cache-scratch" : "cache-thrash", extra,
 		     (double)(o_threads * o_iterations), t1 - t0);
 	return 0;

@@ -25,7 +25,9 @@
 #ifndef BENCH_COMMON_H
 #define BENCH_COMMON_H
 
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* before any header: bench.mk also passes it */
+#endif
 #include <dlfcn.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -308,6 +310,84 @@ static inline long lran2_next(struct lran2 *d)
 	d->x = (LRAN2_IA * d->x + LRAN2_IC) % LRAN2_MAX;
 	d->v[j] = d->x;
 	return d->y;
+}
+
+/* ---- C++ allocation, for the originals that are C++ programs -------- */
+
+/*
+ * larson, cache-scratch, cache-thrash, alloc-test and malloc-large are C++
+ * programs: they allocate with operator new[] and free with operator
+ * delete[] (larson-sized with the sized operator delete[]). Under
+ * LD_PRELOAD those operators are the preloaded allocator's own when it
+ * defines them (mimalloc, jemalloc and tcmalloc do) and libstdc++'s,
+ * which call malloc/free, when it does not (hakmem, glibc). To measure the
+ * same calls, these programs load libstdc++ and resolve the operators in
+ * the global scope, where a preloaded library comes first.
+ */
+struct bench_cxx {
+	void *(*new_arr)(size_t);		/* operator new[](size_t) */
+	void (*del_arr)(void *);		/* operator delete[](void *) */
+	void (*del_arr_sized)(void *, size_t);	/* operator delete[](void *, size_t) */
+	void (*del)(void *);			/* operator delete(void *) */
+	char from[32];				/* the library new[] came from */
+};
+
+static struct bench_cxx cxx;
+
+__attribute__((unused)) static void *cxx_sym(const char *name)
+{
+	void *f = dlsym(RTLD_DEFAULT, name);
+
+	if (!f) {
+		fprintf(stderr, "bench: %s not found (libstdc++.so.6)\n", name);
+		exit(2);
+	}
+	return f;
+}
+
+__attribute__((unused)) static void bench_cxx_init(void)
+{
+	Dl_info info;
+	const char *b;
+	size_t i;
+
+	if (!dlopen("libstdc++.so.6", RTLD_NOW | RTLD_GLOBAL)) {
+		fprintf(stderr, "bench: cannot load libstdc++.so.6: %s\n", dlerror());
+		exit(2);
+	}
+	*(void **)&cxx.new_arr = cxx_sym("_Znam");
+	*(void **)&cxx.del_arr = cxx_sym("_ZdaPv");
+	*(void **)&cxx.del_arr_sized = cxx_sym("_ZdaPvm");
+	*(void **)&cxx.del = cxx_sym("_ZdlPv");
+	b = "?";
+	if (dladdr(*(void **)&cxx.new_arr, &info) && info.dli_fname) {
+		b = strrchr(info.dli_fname, '/');
+		b = b ? b + 1 : info.dli_fname;
+	}
+	/* "libmimalloc.so.2" -> "libmimalloc": a word for the RESULT line. */
+	for (i = 0; i + 1 < sizeof(cxx.from) && b[i] && b[i] != '.'; i++)
+		cxx.from[i] = b[i];
+	cxx.from[i] = 0;
+}
+
+/* new char[n], accounted; operator new[] throws rather than return NULL. */
+__attribute__((unused)) static inline void *xnew(int slot, size_t n)
+{
+	void *p = cxx.new_arr(n);
+
+	live_alloc(slot, n);
+	return p;
+}
+
+/* delete[] p, or the sized form (larson-sized). */
+__attribute__((unused)) static inline void xdelete(int slot, void *p, size_t n,
+						   int sized)
+{
+	live_free(slot, n);
+	if (sized)
+		cxx.del_arr_sized(p, n);
+	else
+		cxx.del_arr(p);
 }
 
 /* ---- the closing report -------------------------------------------- */

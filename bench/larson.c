@@ -24,6 +24,11 @@
  * sizes and victims follow the original's sequence. Like the original,
  * threads are joinable and never joined.
  *
+ * Allocation is operator new[] and delete[], resolved as the preloaded
+ * allocator's own when it defines them (common.h, bench_cxx_init), since
+ * mimalloc-bench builds larson as C++ (CPP=1); --sized 1 frees with the
+ * sized operator delete[], which is mimalloc-bench's larson-sized.
+ *
  * Deviations: named options instead of positional ones; the original
  * sleeps 2.5 s after printing its result, which we do not (it is outside
  * what is measured); at the end we wait until no worker is still running
@@ -40,7 +45,7 @@
 #include "common.h"
 
 static long o_threads = 1, o_min = 8, o_max = 1000, o_chunks = 5000,
-	    o_rounds = 100, o_seed = 4141;
+	    o_rounds = 100, o_seed = 4141, o_sized;
 static double o_seconds = 5.0;
 
 struct slice {
@@ -82,9 +87,9 @@ static void *worker(void *arg)
 		volatile char *p;
 		char c;
 
-		xfree(s->slot, s->blocks[v], s->sizes[v]);
+		xdelete(s->slot, s->blocks[v], s->sizes[v], (int)o_sized);
 		sz = block_size(&s->rng);
-		p = xmalloc(s->slot, sz);
+		p = xnew(s->slot, sz);
 		s->blocks[v] = (char *)p;
 		s->sizes[v] = sz;
 		s->allocs++;
@@ -124,6 +129,7 @@ int main(int argc, char **argv)
 		{ "--rounds", NULL, &o_rounds, "a thread makes rounds * chunks replacements (100)" },
 		{ "--seed", NULL, &o_seed, "lran2 seed (4141)" },
 		{ "--threads", NULL, &o_threads, "threads" },
+		{ "--sized", NULL, &o_sized, "1: sized operator delete[] (larson-sized)" },
 		{ NULL, NULL, NULL, NULL },
 	};
 	static struct slice sl[BENCH_MAX_THREADS];
@@ -141,6 +147,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "larson: bad parameters\n");
 		return 2;
 	}
+	bench_cxx_init();
 	n = o_threads * o_chunks;
 	blk = malloc(sizeof(*blk) * (size_t)n);
 	bsz = malloc(sizeof(*bsz) * (size_t)n);
@@ -151,7 +158,7 @@ int main(int argc, char **argv)
 	lran2_seed(&rng, o_seed);
 	for (i = 0; i < n; i++) {
 		bsz[i] = block_size(&rng);
-		blk[i] = xmalloc((int)(i / o_chunks), bsz[i]);
+		blk[i] = xnew((int)(i / o_chunks), bsz[i]);
 	}
 	for (i = n; i > 0; i--) {
 		long v = lran2_next(&rng) % i;
@@ -167,9 +174,9 @@ int main(int argc, char **argv)
 		long v = lran2_next(&rng) % n;
 		int slot = (int)(v / o_chunks);
 
-		xfree(slot, blk[v], bsz[v]);
+		xdelete(slot, blk[v], bsz[v], (int)o_sized);
 		bsz[v] = block_size(&rng);
-		blk[v] = xmalloc(slot, bsz[v]);
+		blk[v] = xnew(slot, bsz[v]);
 	}
 
 	for (t = 0; t < o_threads; t++) {
@@ -199,9 +206,11 @@ int main(int argc, char **argv)
 	bench_rtime = rate > 0 ? 1e9 / rate : 0;
 	snprintf(extra, sizeof(extra),
 		 "threads=%ld min=%ld max=%ld chunks=%ld rounds=%ld seed=%ld "
-		 "threads_created=%" PRIu64,
-		 o_threads, o_min, o_max, o_chunks, o_rounds, o_seed, gens);
-	bench_report("larson", extra, (double)allocs, t1 - t0);
+		 "sized=%ld cxx=%s threads_created=%" PRIu64,
+		 o_threads, o_min, o_max, o_chunks, o_rounds, o_seed, o_sized,
+		 cxx.from, gens);
+	bench_report(o_sized ? "larson-sized" : "larson", extra, (double)allocs,
+		     t1 - t0);
 	/* Like the original, the blocks are left to the process's exit. */
 	return 0;
 }

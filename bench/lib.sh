@@ -25,6 +25,8 @@ bench_workloads() {
 	cat <<EOF
 larson-1t|pub|larson|--seconds 5 $la --threads 1|--seconds 0.1 $la --threads 1
 larson-2t|pub|larson|--seconds 5 $la --threads 2|--seconds 0.1 $la --threads 2
+larson-sized-1t|pub|larson|--seconds 5 $la --threads 1 --sized 1|--seconds 0.1 $la --threads 1 --sized 1
+larson-sized-2t|pub|larson|--seconds 5 $la --threads 2 --sized 1|--seconds 0.1 $la --threads 2 --sized 1
 xmalloc-test-w1|pub|xmalloc_test|--workers 1 --seconds 5 --size 64|--workers 1 --seconds 0.1 --size 64
 xmalloc-test-w2|pub|xmalloc_test|--workers 2 --seconds 5 --size 64|--workers 2 --seconds 0.1 --size 64
 cache-scratch-1t|pub|cache_sharing|--passive 1 --threads 1 $cs|--passive 1 --threads 1 $csq
