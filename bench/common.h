@@ -259,6 +259,14 @@ static double bench_rtime = -1.0;
  * a number from a run that corrupted memory is not a result. */
 static int bench_failed;
 
+/*
+ * --verify 1: also check what the original itself never reads (a marker
+ * in a block, read before the free). Off by default, because such a read
+ * is a cache miss (on another CPU's line, for a cross-thread free) that
+ * the measured allocator might not take; the smoke runs turn it on.
+ */
+static long bench_verify __attribute__((unused));
+
 __attribute__((format(printf, 1, 2), unused))
 static void bench_fail(const char *fmt, ...)
 {
