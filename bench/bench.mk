@@ -2,11 +2,14 @@
 # Benchmarks (included by the top Makefile).
 #
 #   make bench                  every workload under hakmem, glibc, mimalloc,
-#                               jemalloc and tcmalloc, interleaved, 5 reps;
-#                               the table goes to stdout and
+#                               jemalloc and tcmalloc, interleaved, 3 rounds,
+#                               the published workloads with mimalloc-bench's
+#                               arguments; the table goes to stdout and
 #                               build/bench/results.md
-#   make bench BENCH_QUICK=1    smoke test: 1 rep, tiny durations
-#   make bench BENCH_REPS=N     more repetitions
+#   make bench BENCH_QUICK=1    smoke run: 1 round, short arguments
+#   make bench BENCH_REPS=N     N rounds
+#   make bench-smoke            each workload once under hakmem, checked
+#                               (part of make test)
 #   make bench-icount           instructions per malloc+free pair: callgrind
 #                               on the host, then exact guest counts of the
 #                               freestanding build under QEMU -icount
@@ -16,7 +19,7 @@
 
 BENCH_PROGS := $(patsubst bench/%.c,%,$(sort $(wildcard bench/*.c)))
 BENCH_BINS := $(addprefix $(B)/bench/,$(BENCH_PROGS))
-BENCH_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Iinclude -pthread
+BENCH_CFLAGS := -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -Iinclude -pthread
 BENCH_QUICK ?= 0
 BENCH_REPS ?=
 
@@ -27,12 +30,19 @@ $(B)/bench/%: bench/%.c bench/common.h include/hakmem.h
 
 bench-bins: $(BENCH_BINS)
 
+# make test runs bench/smoke.sh (tests/run-all.sh): each workload once
+# under hakmem, its output checked.
+test-bins: bench-bins
+
 bench: host bench-bins
 	$(Q)BENCH_QUICK=$(BENCH_QUICK) BENCH_REPS=$(BENCH_REPS) \
 		bench/run.sh $(B)
+
+bench-smoke: host bench-bins
+	$(Q)bench/smoke.sh $(B)
 
 bench-icount: host bench-bins icount-images
 	$(Q)BENCH_QUICK=$(BENCH_QUICK) bench/icount.sh $(B)
 	$(Q)tests/qemu/icount.sh
 
-.PHONY: bench-bins
+.PHONY: bench-bins bench-smoke

@@ -7,8 +7,9 @@
  * At exit each prints exactly one RESULT line plus two proof lines that
  * bench/run.sh checks before it accepts a number:
  *
- *   RESULT workload=... ops_per_sec=... mallocs=... peak_live_bytes=...
- *          peak_rss_kb=... minflt=... majflt=...
+ *   RESULT workload=... ops_per_sec=... time_sec=... check=ok|FAIL
+ *          mallocs=... peak_live_bytes=... peak_rss_kb=... minflt=...
+ *          majflt=...
  *   HAKMEM allocs=... frees=... provider_peak=... peak_bytes_out=...
  *          (or "HAKMEM absent" when hak_stats is not in the process)
  *   ALLOCATOR_MAPPED=libhakmem|libmimalloc|libjemalloc|libtcmalloc|none
@@ -24,10 +25,13 @@
 #ifndef BENCH_COMMON_H
 #define BENCH_COMMON_H
 
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* before any header: bench.mk also passes it */
+#endif
 #include <dlfcn.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -239,6 +243,161 @@ static inline void xfree(int slot, void *p, size_t n)
 	free(p);
 }
 
+/* ---- the original's time and the program's own checks -------------- */
+
+/*
+ * time_sec in the RESULT line is the figure mimalloc-bench ranks
+ * allocators by: the elapsed time of a fixed-work program, or, for the
+ * time-boxed ones whose output it converts (larson, xmalloc-test, rptest,
+ * glibc-thread), that conversion of the throughput. A program of the
+ * second kind sets bench_rtime; otherwise the elapsed time is used.
+ */
+static double bench_rtime = -1.0;
+
+/* Self-checks that failed (a block's contents, a count that must add
+ * up). Any failure prints check=FAIL, which run.sh and smoke.sh reject:
+ * a number from a run that corrupted memory is not a result. */
+static int bench_failed;
+
+/*
+ * --verify 1: also check what the original itself never reads (a marker
+ * in a block, read before the free). Off by default, because such a read
+ * is a cache miss (on another CPU's line, for a cross-thread free) that
+ * the measured allocator might not take; the smoke runs turn it on.
+ */
+static long bench_verify __attribute__((unused));
+
+__attribute__((format(printf, 1, 2), unused))
+static void bench_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (__atomic_fetch_add(&bench_failed, 1, __ATOMIC_RELAXED) < 10) {
+		va_start(ap, fmt);
+		fprintf(stderr, "check failed: ");
+		vfprintf(stderr, fmt, ap);
+		fprintf(stderr, "\n");
+		va_end(ap);
+	}
+}
+
+/*
+ * lran2: the small shuffled linear congruential generator (Wolfram
+ * Gloger, 1996, constants from Numerical Recipes) that larson and
+ * xmalloc-test draw from. Implemented from its published definition so
+ * that our larson draws the same sizes and victims as the original.
+ */
+#define LRAN2_MAX 714025L
+#define LRAN2_IA 1366L
+#define LRAN2_IC 150889L
+
+struct lran2 {
+	long x, y, v[97];
+};
+
+static inline void lran2_seed(struct lran2 *d, long seed)
+{
+	long x = (LRAN2_IC - seed) % LRAN2_MAX;
+	int j;
+
+	if (x < 0)
+		x = -x;
+	for (j = 0; j < 97; j++) {
+		x = (LRAN2_IA * x + LRAN2_IC) % LRAN2_MAX;
+		d->v[j] = x;
+	}
+	d->x = (LRAN2_IA * x + LRAN2_IC) % LRAN2_MAX;
+	d->y = d->x;
+}
+
+static inline long lran2_next(struct lran2 *d)
+{
+	int j = (int)(d->y % 97);
+
+	d->y = d->v[j];
+	d->x = (LRAN2_IA * d->x + LRAN2_IC) % LRAN2_MAX;
+	d->v[j] = d->x;
+	return d->y;
+}
+
+/* ---- C++ allocation, for the originals that are C++ programs -------- */
+
+/*
+ * larson, cache-scratch, cache-thrash, alloc-test and malloc-large are C++
+ * programs: they allocate with operator new[] and free with operator
+ * delete[] (larson-sized with the sized operator delete[]). Under
+ * LD_PRELOAD those operators are the preloaded allocator's own when it
+ * defines them (mimalloc, jemalloc and tcmalloc do) and libstdc++'s,
+ * which call malloc/free, when it does not (hakmem, glibc). To measure the
+ * same calls, these programs load libstdc++ and resolve the operators in
+ * the global scope, where a preloaded library comes first.
+ */
+struct bench_cxx {
+	void *(*new_arr)(size_t);		/* operator new[](size_t) */
+	void (*del_arr)(void *);		/* operator delete[](void *) */
+	void (*del_arr_sized)(void *, size_t);	/* operator delete[](void *, size_t) */
+	void (*del)(void *);			/* operator delete(void *) */
+	char from[32];				/* the library new[] came from */
+};
+
+static struct bench_cxx cxx;
+
+__attribute__((unused)) static void *cxx_sym(const char *name)
+{
+	void *f = dlsym(RTLD_DEFAULT, name);
+
+	if (!f) {
+		fprintf(stderr, "bench: %s not found (libstdc++.so.6)\n", name);
+		exit(2);
+	}
+	return f;
+}
+
+__attribute__((unused)) static void bench_cxx_init(void)
+{
+	Dl_info info;
+	const char *b;
+	size_t i;
+
+	if (!dlopen("libstdc++.so.6", RTLD_NOW | RTLD_GLOBAL)) {
+		fprintf(stderr, "bench: cannot load libstdc++.so.6: %s\n", dlerror());
+		exit(2);
+	}
+	*(void **)&cxx.new_arr = cxx_sym("_Znam");
+	*(void **)&cxx.del_arr = cxx_sym("_ZdaPv");
+	*(void **)&cxx.del_arr_sized = cxx_sym("_ZdaPvm");
+	*(void **)&cxx.del = cxx_sym("_ZdlPv");
+	b = "?";
+	if (dladdr(*(void **)&cxx.new_arr, &info) && info.dli_fname) {
+		b = strrchr(info.dli_fname, '/');
+		b = b ? b + 1 : info.dli_fname;
+	}
+	/* "libmimalloc.so.2" -> "libmimalloc": a word for the RESULT line. */
+	for (i = 0; i + 1 < sizeof(cxx.from) && b[i] && b[i] != '.'; i++)
+		cxx.from[i] = b[i];
+	cxx.from[i] = 0;
+}
+
+/* new char[n], accounted; operator new[] throws rather than return NULL. */
+__attribute__((unused)) static inline void *xnew(int slot, size_t n)
+{
+	void *p = cxx.new_arr(n);
+
+	live_alloc(slot, n);
+	return p;
+}
+
+/* delete[] p, or the sized form (larson-sized). */
+__attribute__((unused)) static inline void xdelete(int slot, void *p, size_t n,
+						   int sized)
+{
+	live_free(slot, n);
+	if (sized)
+		cxx.del_arr_sized(p, n);
+	else
+		cxx.del_arr(p);
+}
+
 /* ---- the closing report -------------------------------------------- */
 
 /* Which allocator libraries are mapped into this process. */
@@ -312,10 +471,13 @@ static void bench_report(const char *workload, const char *extra,
 	live_sample();
 	getrusage(RUSAGE_SELF, &ru);
 	printf("RESULT workload=%s %s%sops=%.0f elapsed_sec=%.4f "
-	       "ops_per_sec=%.0f mallocs=%" PRIu64 " peak_live_bytes=%" PRId64
+	       "ops_per_sec=%.0f time_sec=%.4f check=%s mallocs=%" PRIu64
+	       " peak_live_bytes=%" PRId64
 	       " peak_rss_kb=%ld minflt=%ld majflt=%ld\n",
 	       workload, extra, *extra ? " " : "", ops, elapsed,
-	       elapsed > 0 ? ops / elapsed : 0.0, live_mallocs(), live_peak,
+	       elapsed > 0 ? ops / elapsed : 0.0,
+	       bench_rtime >= 0 ? bench_rtime : elapsed,
+	       bench_failed ? "FAIL" : "ok", live_mallocs(), live_peak,
 	       ru.ru_maxrss, ru.ru_minflt, ru.ru_majflt);
 	print_mapped();
 	fflush(stdout);

@@ -1,32 +1,33 @@
 #!/bin/bash
-# harden-cost.sh HARDENED.so UNHARDENED.so [reps] - the throughput cost of
+# harden-cost.sh HARDENED.so UNHARDENED.so [reps] - the time cost of
 # free()'s double-free checks on the benchmark suite: every workload of
-# bench/run.sh under both builds, interleaved, median of reps runs each,
-# then the geometric mean of the ratios. Build the second library with
-# -DHAK_HARDEN=0 (see docs/security.md).
+# bench/lib.sh under both builds, interleaved, median of reps runs each
+# (time_sec, lower is better), then the geometric mean of the ratios.
+# HC_QUICK=1 uses the workloads' short arguments. Build the second
+# library with -DHAK_HARDEN=0 (see docs/security.md).
 set -u
 cd "$(dirname "$0")/.."
 hard=$1 soft=$2 reps=${3:-5}
-S=1
-workloads=$(sed -n '/^WORKLOADS=\$(cat <<EOF$/,/^EOF$/p' bench/run.sh | sed '1d;$d' |
-	sed "s/\$S/$S/g")
+. bench/lib.sh
+workloads=$(bench_workloads)
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 printf '%-18s %12s %12s %8s\n' workload hardened unhardened cost
 logsum=0 n=0
-while IFS='|' read -r name prog args _; do
+while IFS='|' read -r name _ prog args quick; do
+	[ "${HC_QUICK:-0}" = 1 ] && args=$quick
 	: >/tmp/hc.$$.h
 	: >/tmp/hc.$$.s
 	for ((r = 0; r < reps; r++)); do
 		for lib in "$hard" "$soft"; do
 			v=$(LD_PRELOAD=$lib build/bench/$prog $args 2>/dev/null |
-				grep -o 'ops_per_sec=[0-9.e+]*' | cut -d= -f2)
+				grep -o 'time_sec=[0-9.e+]*' | cut -d= -f2)
 			[ "$lib" = "$hard" ] && echo "$v" >>/tmp/hc.$$.h ||
 				echo "$v" >>/tmp/hc.$$.s
 		done
 	done
 	h=$(median </tmp/hc.$$.h)
 	s=$(median </tmp/hc.$$.s)
-	c=$(awk -v h="$h" -v s="$s" 'BEGIN {printf "%.3f", s / h}')
+	c=$(awk -v h="$h" -v s="$s" 'BEGIN {printf "%.3f", h / s}')
 	printf '%-18s %12.4g %12.4g %7.1f%%\n' "$name" "$h" "$s" \
 		"$(awk -v c="$c" 'BEGIN {print (c - 1) * 100}')"
 	logsum=$(awk -v a="$logsum" -v c="$c" 'BEGIN {print a + log(c)}')

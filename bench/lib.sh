@@ -6,6 +6,59 @@
 
 ALLOCS="hakmem glibc mimalloc jemalloc tcmalloc"
 
+# bench_workloads: the suite, one line per workload:
+#   name|kind|program|arguments|quick arguments
+# kind "pub" is a published workload (mimalloc-bench) with the arguments
+# mimalloc-bench's bench.sh gives it (the thread count set to 1 and 2
+# here, and to 4 = 2 x CPUs for sh6bench and sh8bench, as bench.sh does
+# on this 2-CPU machine); "ours" is a workload of our own, under a name
+# that does not claim to be a published one. The quick arguments shorten
+# the run for smoke tests (BENCH_QUICK=1, bench/smoke.sh) and turn on
+# --verify (checks of markers the originals never read) where a program
+# has it. docs/performance.md describes each workload and every deviation.
+bench_workloads() {
+	local la="--min 8 --max 1000 --chunks 5000 --rounds 100 --seed 4141"
+	local lp="--min 8192 --max 32769 --chunks 1000 --rounds 100 --seed 4141"
+	local rp="--mode 0 --size-mode 1 --cross 2 --loops 500 --allocs 1000 --ops 100 --min 8 --max 16000"
+	local cs="--iterations 1000 --objsize 1 --repetitions 2000000"
+	local csq="--iterations 50 --objsize 1 --repetitions 20000"
+	local ml="--slots 20 --min 5242880 --max 26214400 --seed 42"
+	cat <<EOF
+larson-1t|pub|larson|--seconds 5 $la --threads 1|--seconds 0.1 $la --threads 1
+larson-2t|pub|larson|--seconds 5 $la --threads 2|--seconds 0.1 $la --threads 2
+larson-sized-1t|pub|larson|--seconds 5 $la --threads 1 --sized 1|--seconds 0.1 $la --threads 1 --sized 1
+larson-sized-2t|pub|larson|--seconds 5 $la --threads 2 --sized 1|--seconds 0.1 $la --threads 2 --sized 1
+xmalloc-test-w1|pub|xmalloc_test|--workers 1 --seconds 5 --size 64|--workers 1 --seconds 0.1 --size 64 --verify 1
+xmalloc-test-w2|pub|xmalloc_test|--workers 2 --seconds 5 --size 64|--workers 2 --seconds 0.1 --size 64 --verify 1
+cache-scratch-1t|pub|cache_sharing|--passive 1 --threads 1 $cs|--passive 1 --threads 1 $csq
+cache-scratch-2t|pub|cache_sharing|--passive 1 --threads 2 $cs|--passive 1 --threads 2 $csq
+cache-thrash-1t|pub|cache_sharing|--passive 0 --threads 1 $cs|--passive 0 --threads 1 $csq
+cache-thrash-2t|pub|cache_sharing|--passive 0 --threads 2 $cs|--passive 0 --threads 2 $csq
+mstress-1t|pub|mstress|--threads 1 --scale 50 --iter 25|--threads 1 --scale 5 --iter 3
+mstress-2t|pub|mstress|--threads 2 --scale 50 --iter 25|--threads 2 --scale 5 --iter 3
+rptest-1t|pub|rptest|--threads 1 $rp|--threads 1 $rp --loops 20 --pause-ms 1 --verify 1
+rptest-2t|pub|rptest|--threads 2 $rp|--threads 2 $rp --loops 20 --pause-ms 1 --verify 1
+glibc-simple|pub|glibc_simple|--size 16|--size 16 --iters 20000
+glibc-thread-1t|pub|glibc_thread|--threads 1 --seconds 2|--threads 1 --seconds 0.05
+glibc-thread-2t|pub|glibc_thread|--threads 2 --seconds 2|--threads 2 --seconds 0.05
+alloc-test-1t|pub|alloc_test|--threads 1|--threads 1 --ops 100000
+alloc-test-2t|pub|alloc_test|--threads 2|--threads 2 --ops 100000
+sh6bench-1t|pub|sh6bench|--threads 1|--threads 1 --calls 200 --verify 1
+sh6bench-2t|pub|sh6bench|--threads 2|--threads 2 --calls 200 --verify 1
+sh6bench-4t|pub|sh6bench|--threads 4|--threads 4 --calls 200 --verify 1
+sh8bench-1t|pub|sh8bench|--threads 1|--threads 1 --iterations 10000 --heap 50000 --foreign 50000 --verify 1
+sh8bench-2t|pub|sh8bench|--threads 2|--threads 2 --iterations 10000 --heap 50000 --foreign 50000 --verify 1
+sh8bench-4t|pub|sh8bench|--threads 4|--threads 4 --iterations 10000 --heap 50000 --foreign 50000 --verify 1
+malloc-large|pub|malloc_large|--iterations 2000 $ml|--iterations 20 $ml
+mleak-5|pub|mleak|--iter 5|--iter 1 --verify 1
+mleak-50|pub|mleak|--iter 50|--iter 1 --verify 1
+larson-pool-1t|ours|larson|--seconds 5 $lp --threads 1|--seconds 0.1 $lp --threads 1
+larson-pool-2t|ours|larson|--seconds 5 $lp --threads 2|--seconds 0.1 $lp --threads 2
+fast-64|ours|fastpath|--size 64 --seconds 1|--size 64 --seconds 0.05
+fast-16k|ours|fastpath|--size 16384 --seconds 1|--size 16384 --seconds 0.05
+EOF
+}
+
 # The shared object a soname resolves to (ldconfig's cache), or "".
 soname_path() {
 	ldconfig -p | awk -v n="$1" '$1 == n && !f { print $NF; f = 1 }'
@@ -45,8 +98,9 @@ field() {
 	echo ""
 }
 
-# check_run ALLOC OUTFILE: 0 if the output proves the run used ALLOC, else
-# prints why to stdout and returns 1.
+# check_run ALLOC OUTFILE: 0 if the output proves the run used ALLOC and
+# the program's own checks passed (check=ok: no corrupted block, no lost
+# count), else prints why to stdout and returns 1.
 #   hakmem: hak_stats is present, its allocation counter covers at least
 #           every malloc the benchmark made, no bad-input event was
 #           reported, and libhakmem is mapped.
@@ -58,6 +112,7 @@ check_run() {
 	hak=$(grep '^HAKMEM ' "$out" | head -n 1)
 	mapped=$(sed -n 's/^ALLOCATOR_MAPPED=//p' "$out" | head -n 1)
 	[ "$(grep -c '^RESULT ' "$out")" = 1 ] || { echo "expected one RESULT line"; return 1; }
+	[ "$(field check "$res")" = ok ] || { echo "the program's own check failed (check=$(field check "$res"))"; return 1; }
 	[ -n "$hak" ] || { echo "no HAKMEM line"; return 1; }
 	[ -n "$mapped" ] || { echo "no ALLOCATOR_MAPPED line"; return 1; }
 	case $alloc in

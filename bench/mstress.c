@@ -1,95 +1,148 @@
 // SPDX-License-Identifier: MIT
 /*
- * mstress - thread churn: rounds of `threads` short-lived threads. Each
- * thread allocates `allocs` blocks of a mixed size (mostly small, a few up
- * to 256 KiB), frees a random earlier one after about every fourth
- * allocation, then frees the `transfer` blocks its predecessor in the
- * previous round left in its transfer slot, leaves `transfer` of its own
- * there for its successor, frees the rest and exits. The main thread joins
- * the round and starts the next one, until `seconds` pass (the round in
- * progress finishes). So threads are created and destroyed all the time
- * and some blocks outlive the thread that allocated them.
+ * mstress - Daan Leijen's allocator stress test (mimalloc-bench
+ * bench/mstress) as mimalloc-bench runs it: `mstress T 50 25` (threads,
+ * scale, iterations). Written from the original's behaviour:
  *
- * One op = one malloc (every block is freed). Reports mallocs/s.
+ *  - `iterations` rounds; each creates `threads` threads and joins them,
+ *    then the main thread empties a random half of the 1000-slot shared
+ *    transfer array (all of it after the last round), so some objects
+ *    outlive the round and the threads that allocated them.
+ *  - Thread tid makes allocs = 100 * scale * (tid % 8 + 1) allocations
+ *    and allocs / 2 "retained" ones. Per step: an allocation (always once
+ *    the retained ones are done, else with 51% chance while any are left)
+ *    of 2^(r % 5) words kept in a growing array (grown by 100,000 entries
+ *    with realloc), or else a retained one of 2^(r % 7) words; then with
+ *    67% chance it frees a random entry of its array, and with 26% chance
+ *    it swaps a random entry with a random slot of the transfer array
+ *    (an atomic exchange), so objects move between threads. At the end it
+ *    frees everything it still holds.
+ *  - Sizes: 2% of the objects are larger (chance(1) is 2%): about 1.7%
+ *    100 times, 0.2% 1,000 times and 0.04% 10,000 times (the nested
+ *    draws); an object of 40 words becomes 41. Each word is written on allocation and every
+ *    word is checked before the free; a mismatch is reported as corruption.
+ *  - The random stream is the original's (the splitmix64 finaliser
+ *    iterated on a per-thread state seeded (tid + 1) * 43; the main
+ *    thread's seeded 43 * 43), and "chance(p)" is r % 100 <= p as in the
+ *    original, so the draws, sizes and counts are the same.
+ *  - Fixed work: the time is the elapsed time of the whole run.
  *
- * --trim 1 calls hak_trim() (when hakmem is loaded) after the last free,
- * so the HAKMEM line's provider_held shows what trimming gives back.
+ * Deviation: a malloc that returns NULL aborts (the original stores the
+ * NULL and goes on). One op = one allocation. time_sec = elapsed.
  */
 #include "common.h"
 
-static long o_threads = 4, o_allocs = 2000, o_transfer = 200, o_trim = 0,
-	    o_seed = 42;
-static double o_seconds = 1.0;
+#define TRANSFERS 1000
+#define COOKIE 0xbf58476d1ce4e5b9ULL
 
-struct xfer {
-	void **blocks;
-	size_t *sizes;
-	long n;
-};
+static long o_threads = 32, o_scale = 50, o_iter = 10; /* the program's defaults */
+static void *transfer[TRANSFERS];
+static uint64_t total_allocs;
 
-struct worker {
-	int slot;
-	long round;
-	struct xfer *x; /* this thread's transfer slot */
-	uint64_t mallocs;
-};
-
-/* 80% 8-256 B, 15% 257 B-4 KiB, 4.9% 4-32 KiB, 0.1% 32-256 KiB. */
-static size_t mixed_size(struct rng *r)
+static uint64_t pick(uint64_t *r)
 {
-	uint64_t u = rng_below(r, 1000);
+	uint64_t x = *r;
 
-	if (u < 800)
-		return rng_range(r, 8, 256);
-	if (u < 950)
-		return rng_range(r, 257, 4096);
-	if (u < 999)
-		return rng_range(r, 4097, 32768);
-	return rng_range(r, 32769, 262144);
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	*r = x;
+	return x;
 }
 
-static void *run(void *arg)
+static int chance(int perc, uint64_t *r)
 {
-	struct worker *w = arg;
-	struct rng rng;
-	long n = o_allocs, i, live = 0;
-	void **b = xmalloc(w->slot, sizeof(void *) * (size_t)n);
-	size_t *sz = xmalloc(w->slot, sizeof(size_t) * (size_t)n);
+	return pick(r) % 100 <= (uint64_t)perc;
+}
 
-	rng_seed(&rng, (uint64_t)o_seed,
-		 (uint64_t)w->round * BENCH_MAX_THREADS + (uint64_t)w->slot);
-	for (i = 0; i < n; i++) {
-		sz[i] = mixed_size(&rng);
-		b[i] = xmalloc(w->slot, sz[i]);
-		((char *)b[i])[0] = (char)i;
-		live++;
-		if (rng_below(&rng, 4) == 0) {
-			long j = (long)rng_below(&rng, (uint64_t)i + 1);
+static void *alloc_items(int slot, uint64_t items, uint64_t *r)
+{
+	uint64_t *p, i;
 
-			if (b[j]) {
-				xfree(w->slot, b[j], sz[j]);
-				b[j] = NULL;
+	if (chance(1, r)) {
+		if (chance(1, r))
+			items *= 10000;
+		else if (chance(10, r))
+			items *= 1000;
+		else
+			items *= 100;
+	}
+	if (items == 40)
+		items++; /* the original avoids the size pthreads uses */
+	p = xmalloc(slot, items * sizeof(uint64_t));
+	for (i = 0; i < items; i++)
+		p[i] = (items - i) ^ COOKIE;
+	return p;
+}
+
+static void free_items(int slot, void *p)
+{
+	uint64_t *q = p, items = 0, i;
+
+	if (q) {
+		items = q[0] ^ COOKIE;
+		for (i = 0; i < items; i++)
+			if ((q[i] ^ COOKIE) != items - i) {
+				bench_fail("mstress: block %p corrupt at word %" PRIu64,
+					   p, i);
+				break;
 			}
-		}
 	}
-	/* The predecessor's blocks: allocated by a thread that has exited. */
-	for (i = 0; i < w->x->n; i++)
-		xfree(w->slot, w->x->blocks[i], w->x->sizes[i]);
-	w->x->n = 0;
-	for (i = 0; i < n; i++) {
-		if (!b[i])
-			continue;
-		if (w->x->n < o_transfer && rng_below(&rng, 2) == 0) {
-			w->x->blocks[w->x->n] = b[i];
-			w->x->sizes[w->x->n++] = sz[i];
+	/* The original calls free() for a NULL entry too. */
+	xfree(slot, p, items * sizeof(uint64_t));
+}
+
+static void *stress(void *arg)
+{
+	int tid = (int)(intptr_t)arg;
+	uint64_t r = (uint64_t)(tid + 1) * 43;
+	uint64_t allocs = 100 * (uint64_t)o_scale * (uint64_t)(tid % 8 + 1);
+	uint64_t retain = allocs / 2, n = 0;
+	void **data = NULL, **retained;
+	size_t data_size = 0, data_top = 0, retain_top = 0, i;
+
+	retained = malloc(retain * sizeof(void *));
+	if (!retained)
+		abort();
+	while (allocs > 0 || retain > 0) {
+		if (retain == 0 || (chance(50, &r) && allocs > 0)) {
+			allocs--;
+			if (data_top >= data_size) {
+				data_size += 100000;
+				data = realloc(data, data_size * sizeof(void *));
+				if (!data)
+					abort();
+			}
+			data[data_top++] = alloc_items(tid, 1ULL << (pick(&r) % 5), &r);
 		} else {
-			xfree(w->slot, b[i], sz[i]);
+			retained[retain_top++] =
+				alloc_items(tid, 1ULL << (pick(&r) % 7), &r);
+			retain--;
+		}
+		n++;
+		if (chance(66, &r) && data_top > 0) {
+			size_t idx = pick(&r) % data_top;
+
+			free_items(tid, data[idx]);
+			data[idx] = NULL;
+		}
+		if (chance(25, &r) && data_top > 0) {
+			size_t di = pick(&r) % data_top;
+			size_t ti = pick(&r) % TRANSFERS;
+
+			data[di] = __atomic_exchange_n(&transfer[ti], data[di],
+						       __ATOMIC_ACQ_REL);
 		}
 	}
-	xfree(w->slot, b, sizeof(void *) * (size_t)n);
-	xfree(w->slot, sz, sizeof(size_t) * (size_t)n);
-	w->mallocs = (uint64_t)n + 2;
-	(void)live;
+	for (i = 0; i < retain_top; i++)
+		free_items(tid, retained[i]);
+	for (i = 0; i < data_top; i++)
+		free_items(tid, data[i]);
+	free(retained);
+	free(data);
+	__atomic_fetch_add(&total_allocs, n, __ATOMIC_RELAXED);
 	return NULL;
 }
 
@@ -97,67 +150,40 @@ int main(int argc, char **argv)
 {
 	const struct bench_opt opts[] = {
 		{ "--threads", NULL, &o_threads, "threads per round" },
-		{ "--seconds", &o_seconds, NULL, "duration" },
-		{ "--allocs", NULL, &o_allocs, "mallocs per thread" },
-		{ "--transfer", NULL, &o_transfer, "blocks passed on per thread" },
-		{ "--trim", NULL, &o_trim, "1: hak_trim() before the report" },
-		{ "--seed", NULL, &o_seed, "RNG seed" },
+		{ "--scale", NULL, &o_scale, "load per thread (50)" },
+		{ "--iter", NULL, &o_iter, "rounds of thread creation (25 in mimalloc-bench)" },
 		{ NULL, NULL, NULL, NULL },
 	};
-	static struct xfer x[BENCH_MAX_THREADS];
-	static struct worker w[BENCH_MAX_THREADS];
 	pthread_t th[BENCH_MAX_THREADS];
-	uint64_t mallocs = 0;
-	long rounds = 0, i, k;
+	uint64_t r = 43 * 43;
 	double t0, t1;
 	char extra[160];
+	long n, i;
 
 	bench_parse(argc, argv, opts);
-	if (o_threads < 1 || o_threads > BENCH_MAX_THREADS || o_allocs < 1 ||
-	    o_transfer < 0 || o_transfer > o_allocs) {
+	if (o_threads < 1 || o_threads > BENCH_MAX_THREADS || o_scale < 1 ||
+	    o_iter < 1) {
 		fprintf(stderr, "mstress: bad parameters\n");
 		return 2;
 	}
-	for (i = 0; i < o_threads; i++) {
-		x[i].blocks = malloc(sizeof(void *) * (size_t)(o_transfer + 1));
-		x[i].sizes = malloc(sizeof(size_t) * (size_t)(o_transfer + 1));
-		if (!x[i].blocks || !x[i].sizes)
-			abort();
-		x[i].n = 0;
-	}
 	t0 = now_sec();
-	do {
-		for (i = 0; i < o_threads; i++) {
-			w[i].slot = (int)i;
-			w[i].round = rounds;
-			w[i].x = &x[i];
-			xpthread_create(&th[i], run, &w[i]);
-		}
-		for (i = 0; i < o_threads; i++) {
+	for (n = 0; n < o_iter; n++) {
+		for (i = 0; i < o_threads; i++)
+			xpthread_create(&th[i], stress, (void *)(intptr_t)i);
+		for (i = 0; i < o_threads; i++)
 			pthread_join(th[i], NULL);
-			mallocs += w[i].mallocs;
-		}
-		rounds++;
-	} while (now_sec() - t0 < o_seconds);
-	t1 = now_sec();
-	for (i = 0; i < o_threads; i++) {
-		for (k = 0; k < x[i].n; k++)
-			xfree((int)i, x[i].blocks[k], x[i].sizes[k]);
-		free(x[i].blocks);
-		free(x[i].sizes);
-	}
-	if (o_trim) {
-		void (*trim)(void) =
-			(void (*)(void))dlsym(RTLD_DEFAULT, "hak_trim");
+		for (i = 0; i < TRANSFERS; i++) {
+			if (chance(50, &r) || n + 1 == o_iter) {
+				void *p = __atomic_exchange_n(&transfer[i], NULL,
+							      __ATOMIC_ACQ_REL);
 
-		if (trim)
-			trim();
+				free_items(BENCH_MAX_THREADS, p);
+			}
+		}
 	}
-	snprintf(extra, sizeof(extra),
-		 "threads=%ld allocs=%ld transfer=%ld rounds=%ld "
-		 "threads_created=%ld trim=%ld",
-		 o_threads, o_allocs, o_transfer, rounds, rounds * o_threads,
-		 o_trim);
-	bench_report("mstress", extra, (double)mallocs, t1 - t0);
+	t1 = now_sec();
+	snprintf(extra, sizeof(extra), "threads=%ld scale=%ld iter=%ld",
+		 o_threads, o_scale, o_iter);
+	bench_report("mstress", extra, (double)total_allocs, t1 - t0);
 	return 0;
 }

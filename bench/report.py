@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""report.py RAW.tsv [options] - turn bench/run.sh's raw runs into the
-markdown tables: median throughput per allocator, hakmem's ratio to each
-peer (hakmem/peer, > 1 = hakmem faster), and median peak memory. A
-fixed-work workload (its unit says "time:") gets a table of its own:
-median seconds per run (peer/hakmem, > 1 = hakmem faster) and page faults.
+"""report.py RAW.tsv [options] - turn bench/run.sh's raw runs into markdown
+tables: per workload and allocator the median time (the figure
+mimalloc-bench ranks by: elapsed seconds, or the original's relative time
+for the time-boxed programs) with its min-max range, hakmem's ratio to the
+best peer (hakmem / best peer: > 1 means hakmem is slower), and the same
+for peak RSS. Geometric means are taken over the published workloads only.
 
 A (workload, allocator) cell with any failed run shows ERR: a run whose
-proof check failed is an error, not a number."""
+proof or self-check failed is an error, not a number."""
 import argparse
 import csv
+import math
 import os
 import platform
 import statistics
@@ -17,9 +19,8 @@ import subprocess
 import time
 
 ALLOCS = ["hakmem", "glibc", "mimalloc", "jemalloc", "tcmalloc"]
-PEERS = ALLOCS[1:]
 PACKAGES = ["libc6", "libmimalloc2.0", "libjemalloc2", "libtcmalloc-minimal4",
-            "gcc-12", "valgrind"]
+            "gcc-12"]
 
 
 def cpu_model():
@@ -46,44 +47,36 @@ def pkg_versions():
     return ", ".join(out)
 
 
-def machine_line():
-    return (f"{os.cpu_count()} CPUs ({cpu_model()}), kernel {platform.release()}; "
-            f"{pkg_versions()}")
-
-
-def fmt_rate(x):
+def fmt_t(x):
     if x is None:
         return "ERR"
-    m = x / 1e6
-    if m >= 100:
-        return f"{m:.0f}"
-    if m >= 10:
-        return f"{m:.1f}"
-    if m >= 1:
-        return f"{m:.2f}"
-    return f"{m:.3f}"
+    if x >= 100:
+        return f"{x:.0f}"
+    if x >= 10:
+        return f"{x:.1f}"
+    if x >= 1:
+        return f"{x:.2f}"
+    return f"{x:.3g}"
 
 
-def fmt_bytes(x):
+def fmt_kb(x):
     if x is None:
-        return "-"
-    if x >= 1048576:
-        return f"{x / 1048576:.1f} MiB"
+        return "ERR"
     if x >= 1024:
-        return f"{x / 1024:.0f} KiB"
-    return f"{x:.0f} B"
+        return f"{x / 1024:.1f} MiB"
+    return f"{x:.0f} KiB"
 
 
-def median(xs):
-    return statistics.median(xs) if xs else None
+def geomean(xs):
+    xs = [x for x in xs if x and x > 0]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("raw")
     ap.add_argument("--reps", default="?")
-    ap.add_argument("--large-reps", default="?")
-    ap.add_argument("--seconds", default="?")
+    ap.add_argument("--quick", default="0")
     ap.add_argument("--elapsed", default="?")
     ap.add_argument("--load", default="?")
     ap.add_argument("--load-end", default="?")
@@ -93,130 +86,110 @@ def main():
     a = ap.parse_args()
 
     rows = list(csv.DictReader(open(a.raw), delimiter="\t"))
-    workloads, units = [], {}
+    workloads, kinds = [], {}
+    allocs = [al for al in ALLOCS if any(r["alloc"] == al for r in rows)]
     for r in rows:
-        if r["workload"] not in units:
+        if r["workload"] not in kinds:
             workloads.append(r["workload"])
-            units[r["workload"]] = r["unit"]
+            kinds[r["workload"]] = r["kind"]
 
-    def cell(w, al):
+    def runs(w, al):
         rs = [r for r in rows if r["workload"] == w and r["alloc"] == al]
-        return rs, any(r["status"] != "ok" for r in rs) or not rs
+        bad = not rs or any(r["status"] != "ok" for r in rs)
+        return rs, bad
 
-    def num(rs, key):
+    def values(rs, key):
         return [float(r[key]) for r in rs if r["status"] == "ok" and r[key]]
 
+    def cell(w, al, key):
+        """(median, min, max) or None if any run failed."""
+        rs, bad = runs(w, al)
+        xs = values(rs, key)
+        if bad or not xs:
+            return None
+        return statistics.median(xs), min(xs), max(xs)
+
     L = []
-    L.append(f"Finished {time.strftime('%Y-%m-%d %H:%M %Z')}: {a.reps} repetitions "
-             f"per cell ({a.large_reps} for fixed-work workloads), "
-             f"{a.seconds} s per run, allocators interleaved; "
+    quick = a.quick == "1"
+    L.append(f"Finished {time.strftime('%Y-%m-%d %H:%M %Z')}: {a.reps} "
+             f"interleaved round(s){' of QUICK smoke runs (short arguments: not a measurement)' if quick else ''}, "
              f"{a.elapsed} s in all; load average {a.load} at the start, "
              f"{a.load_end} at the end.")
     L.append("")
-    L.append(f"Machine: {machine_line()}. hakmem = build/host/libhakmem.so "
-             f"at {a.hakmem}; tcmalloc = gperftools {a.tcmalloc}; "
-             f"glibc = no preload.")
+    L.append(f"Machine: {os.cpu_count()} CPUs ({cpu_model()}), kernel "
+             f"{platform.release()}; {pkg_versions()}. hakmem = "
+             f"build/host/libhakmem.so at {a.hakmem}; tcmalloc = gperftools "
+             f"{a.tcmalloc}; glibc = no preload.")
     L.append("")
-    L.append("Throughput: median of the runs, in millions of ops per second "
-             "(the op column says what one op is). hakmem/peer > 1 means "
-             "hakmem is faster. Spread = (max - min) / median of the noisiest "
-             "allocator in the row.")
+    L.append("Time: the median over the rounds, with the range (min-max) "
+             "below it; seconds for fixed-work programs, the original's "
+             "relative time for time-boxed ones (lower is better either "
+             "way). h/best = hakmem's median / the best peer's median "
+             "(> 1: hakmem slower). Kind: pub = published workload with "
+             "mimalloc-bench's arguments; ours = our own.")
     L.append("")
-    hdr = ["workload", "op"] + ALLOCS + [f"h/{p}" for p in PEERS] + ["spread"]
+    hdr = ["workload", "kind"] + allocs + ["best peer", "h/best", "h/mimalloc"]
     L.append("| " + " | ".join(hdr) + " |")
     L.append("|" + "---|" * len(hdr))
+    ratios_t, ratios_m, ratios_r = [], [], []
     for w in workloads:
-        if units[w].startswith("time:"):
-            continue
-        med, spread = {}, 0.0
-        for al in ALLOCS:
-            rs, bad = cell(w, al)
-            xs = num(rs, "ops_per_sec")
-            med[al] = None if bad else median(xs)
-            if not bad and len(xs) > 1 and med[al]:
-                spread = max(spread, (max(xs) - min(xs)) / med[al])
-        ratios = []
-        for p in PEERS:
-            if med["hakmem"] is None or med[p] is None or not med[p]:
-                ratios.append("-")
+        c = {al: cell(w, al, "time_sec") for al in allocs}
+        cells = []
+        for al in allocs:
+            if c[al] is None:
+                cells.append("ERR")
+            elif c[al][1] == c[al][2]:
+                cells.append(fmt_t(c[al][0]))
             else:
-                ratios.append(f"{med['hakmem'] / med[p]:.2f}")
-        L.append("| " + " | ".join([w, units[w]] + [fmt_rate(med[al]) for al in ALLOCS]
-                                   + ratios + [f"{spread * 100:.0f}%"]) + " |")
-    timed = [w for w in workloads if units[w].startswith("time:")]
-    if timed:
-        L.append("")
-        L.append("Fixed-work workloads: median seconds per run (lower is "
-                 "better; peer/hakmem > 1 means hakmem is faster), then the "
-                 "median minor page faults of the whole process (getrusage "
-                 "ru_minflt). Spread as above.")
-        L.append("")
-        hdr = (["workload", "one run"] + ALLOCS + [f"{p}/h" for p in PEERS]
-               + ["spread"])
-        L.append("| " + " | ".join(hdr) + " |")
-        L.append("|" + "---|" * len(hdr))
-        for w in timed:
-            med, spread = {}, 0.0
-            for al in ALLOCS:
-                rs, bad = cell(w, al)
-                xs = num(rs, "elapsed_sec")
-                med[al] = None if bad else median(xs)
-                if not bad and len(xs) > 1 and med[al]:
-                    spread = max(spread, (max(xs) - min(xs)) / med[al])
-            ratios = []
-            for p in PEERS:
-                if med["hakmem"] is None or med[p] is None or not med["hakmem"]:
-                    ratios.append("-")
-                else:
-                    ratios.append(f"{med[p] / med['hakmem']:.2f}")
-            L.append("| " + " | ".join(
-                [w, units[w][len("time:"):]]
-                + ["ERR" if med[al] is None else f"{med[al]:.2f} s" for al in ALLOCS]
-                + ratios + [f"{spread * 100:.0f}%"]) + " |")
-        L.append("")
-        hdr = ["workload"] + [f"faults {al}" for al in ALLOCS]
-        L.append("| " + " | ".join(hdr) + " |")
-        L.append("|" + "---|" * len(hdr))
-        for w in timed:
-            row = [w]
-            for al in ALLOCS:
-                rs, bad = cell(w, al)
-                x = median(num(rs, "minflt"))
-                row.append("ERR" if bad or x is None else f"{x / 1e6:.3f}M")
-            L.append("| " + " | ".join(row) + " |")
+                cells.append(f"{fmt_t(c[al][0])} ({fmt_t(c[al][1])}-{fmt_t(c[al][2])})")
+        peers = [al for al in allocs if al != "hakmem" and c[al] is not None]
+        best = min(peers, key=lambda al: c[al][0]) if peers else None
+        r = rm = None
+        if best and c.get("hakmem") and c[best][0] > 0:
+            r = c["hakmem"][0] / c[best][0]
+        if c.get("mimalloc") and c.get("hakmem") and c["mimalloc"][0] > 0:
+            rm = c["hakmem"][0] / c["mimalloc"][0]
+        if kinds[w] == "pub":
+            ratios_t.append(r)
+            ratios_m.append(rm)
+        L.append("| " + " | ".join(
+            [w, kinds[w]] + cells
+            + [best or "-", f"{r:.2f}" if r else "-", f"{rm:.2f}" if rm else "-"]) + " |")
+    g, gm = geomean(ratios_t), geomean(ratios_m)
     L.append("")
-    L.append("Memory: medians. Peak live = the most bytes the "
-             "benchmark itself held (requested sizes, sampled every 64 "
-             "mallocs per thread). Peak RSS = getrusage ru_maxrss of the "
-             "whole process. Provider peak = the most bytes hakmem held from "
-             "mmap (hak_stats provider_peak); bytes out = hakmem's "
-             "peak_bytes_out (live + per-CPU cached + large). The ratio is "
-             "shown for live sets of 256 KiB and more. Held at exit = "
-             "provider_held after the benchmark freed every block (no "
-             "hak_trim).")
+    L.append(f"Geometric mean over the {len([x for x in ratios_t if x])} published rows: "
+             f"hakmem / best peer {g:.2f}, hakmem / mimalloc {gm:.2f}." if g and gm else
+             "Geometric mean: no complete published row.")
     L.append("")
-    hdr = (["workload", "peak live"] + [f"RSS {al}" for al in ALLOCS]
-           + ["hakmem provider peak", "hakmem bytes out", "provider peak / live",
-              "hakmem held at exit"])
+    L.append("Peak RSS (getrusage ru_maxrss of the whole process): median over "
+             "the rounds. h/lowest = hakmem's median / the lowest peer's. "
+             "hakmem hit % = per-CPU cache hits / (hits + misses) from "
+             "hak_stats, summed over the rounds.")
+    L.append("")
+    hdr = ["workload"] + allocs + ["lowest peer", "h/lowest", "hakmem hit %"]
     L.append("| " + " | ".join(hdr) + " |")
     L.append("|" + "---|" * len(hdr))
     for w in workloads:
-        live = median(num([r for r in rows if r["workload"] == w], "peak_live_bytes"))
-        rss = []
-        for al in ALLOCS:
-            rs, bad = cell(w, al)
-            x = median(num(rs, "peak_rss_kb"))
-            rss.append("ERR" if bad else fmt_bytes(x * 1024 if x is not None else None))
-        hrs, hbad = cell(w, "hakmem")
-        pp = None if hbad else median(num(hrs, "provider_peak"))
-        po = None if hbad else median(num(hrs, "peak_bytes_out"))
-        ph = None if hbad else median(num(hrs, "provider_held"))
-        # Meaningless for a live set of a few blocks: hakmem's fixed cost
-        # (per-CPU areas, one superslab) dominates.
-        ratio = f"{pp / live:.2f}" if pp and live and live >= 262144 else "-"
-        L.append("| " + " | ".join([w, fmt_bytes(live)] + rss
-                                   + [fmt_bytes(pp), fmt_bytes(po), ratio,
-                                      fmt_bytes(ph)]) + " |")
+        c = {al: cell(w, al, "peak_rss_kb") for al in allocs}
+        peers = [al for al in allocs if al != "hakmem" and c[al] is not None]
+        low = min(peers, key=lambda al: c[al][0]) if peers else None
+        r = None
+        if low and c.get("hakmem") and c[low][0] > 0:
+            r = c["hakmem"][0] / c[low][0]
+        if kinds[w] == "pub":
+            ratios_r.append(r)
+        hrs, hbad = runs(w, "hakmem")
+        hits = sum(values(hrs, "cache_hits")) if not hbad else 0
+        miss = sum(values(hrs, "cache_misses")) if not hbad else 0
+        hit = f"{100 * hits / (hits + miss):.1f}" if hits + miss else "-"
+        L.append("| " + " | ".join(
+            [w] + [fmt_kb(c[al][0]) if c[al] else "ERR" for al in allocs]
+            + [low or "-", f"{r:.2f}" if r else "-", hit]) + " |")
+    g = geomean(ratios_r)
+    L.append("")
+    if g:
+        L.append(f"Geometric mean of hakmem / lowest peer's peak RSS over the "
+                 f"published rows: {g:.2f}.")
     text = "\n".join(L) + "\n"
     print(text, end="")
     if a.out:

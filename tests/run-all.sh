@@ -68,6 +68,8 @@ if [ "$what" = host ] || [ "$what" = all ]; then
 	run nm/riscv64-libc tests/check-nm.sh riscv64-linux-gnu- \
 		build/riscv64-libc/libhakmem.a malloc
 	run "preload/ls" tests/host/preload.sh
+	# Every benchmark workload once under hakmem, its output checked.
+	run "bench/smoke" bench/smoke.sh
 	run "fuzz/fuzz_heap(short)" tests/fuzz/run.sh short
 fi
 if [ "$what" = qemu ] || [ "$what" = all ]; then
