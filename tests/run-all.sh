@@ -80,6 +80,10 @@ if [ "$what" = qemu ] || [ "$what" = all ]; then
 	run "aarch64-linux/rseq" env \
 		HAK_A64_TESTS=test_api,test_badinput,test_mt,test_rseq_abort,test_mt_trylock \
 		tests/aarch64-linux/run.sh
+	# The same port's fast-path hits in exact user instructions (perf
+	# under -icount shift=0), rseq and trylock, against their bounds:
+	# one boot of 2 programs, about 15 s.
+	run "aarch64-linux/icount" tests/aarch64-linux/icount.sh
 	# Every image run of the matrix counts as one test.
 	mkdir -p build/test/logs
 	log=build/test/logs/qemu_matrix.log

@@ -14,8 +14,22 @@
 # /usr/local/share/hakmem/arm64-kernel/vmlinuz. Nothing is downloaded here.
 # Output: build/aarch64-linux/console.log (the whole boot), and on stdout
 # each program's ok/FAIL line, the fast path test_mt saw, and the total.
+#
+# `run.sh icount` is the instruction-count mode (tests/aarch64-linux/
+# icount.sh): it builds only icount_rseq.c, against the rseq library and
+# again against the trylock one, and boots them on 1 CPU with -icount
+# shift=0 (QEMU's PMU counts instructions only then; one CPU makes the
+# count deterministic), in build/aarch64-linux-icount.
 set -eu
 cd "$(dirname "$0")/../.."
+MODE=${1:-test}
+case $MODE in
+test | icount) ;;
+*)
+	echo "usage: $0 [icount]" >&2
+	exit 2
+	;;
+esac
 
 CC=${A64_CC:-aarch64-linux-gnu-gcc}
 QEMU=${QEMU_A64:-qemu-system-aarch64}
@@ -26,7 +40,14 @@ TIMEOUT=${HAK_A64_TIMEOUT:-600}
 # 391s with plain max, 110s with max,pauth-impdef=on, 82s like this.
 CPU=${HAK_A64_CPU:-max,pauth=off,sve=off}
 O=build/aarch64-linux
-J=$(nproc 2>/dev/null || echo 2)
+SMP=2
+ICOUNT=""
+if [ "$MODE" = icount ]; then
+	O=build/aarch64-linux-icount
+	SMP=1
+	ICOUNT="-icount shift=0"
+fi
+J=${HAK_A64_JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 if [ ! -r "$KERNEL" ]; then
 	echo "aarch64-linux: no arm64 kernel at $KERNEL (run setup.sh, or set HAK_A64_KERNEL)" >&2
@@ -61,6 +82,25 @@ echo "  CC      $O (aarch64, static)"
 build_lib "$O/obj"
 build_lib "$O/obj-trylock" -DHAK_HOSTED_NO_RSEQ_BUILD
 
+$CC -std=gnu11 -O2 -Wall -Wextra -Werror -static -o "$O/root/init" \
+	tests/aarch64-linux/init.c
+
+if [ "$MODE" = icount ]; then
+	# The same program on both fast paths; each checks it ran on its own.
+	# shellcheck disable=SC2086
+	$CC $CFLAGS -static -o "$O/root/tests/icount_rseq" \
+		tests/aarch64-linux/icount_rseq.c "$O/obj/libhakmem.a" -lpthread
+	# shellcheck disable=SC2086
+	$CC $CFLAGS -DHAK_HOSTED_NO_RSEQ_BUILD -static \
+		-o "$O/root/tests/icount_trylock" \
+		tests/aarch64-linux/icount_rseq.c "$O/obj-trylock/libhakmem.a" \
+		-lpthread
+	{
+		echo icount_rseq
+		echo icount_trylock
+	} >"$O/root/tests.list"
+fi
+
 # Every host test but test_debug (it needs DEBUG=1 builds), and this
 # directory's own (test_rseq_abort).
 srcs=""
@@ -69,35 +109,36 @@ for src in tests/host/test_*.c tests/aarch64-linux/test_*.c; do
 	srcs="$srcs $src"
 done
 tests=$(for s in $srcs; do basename "$s" .c; done)
-for s in $srcs; do echo "$s"; done |
-	xargs -P "$J" -I{} sh -c \
-		"$CC $(echo $CFLAGS) -static -o $O/root/tests/\$(basename {} .c) {} $O/obj/libhakmem.a -lpthread"
-# shellcheck disable=SC2086
-$CC $CFLAGS -DHAK_HOSTED_NO_RSEQ_BUILD -static -o "$O/root/tests/test_mt_trylock" \
-	tests/host/test_mt.c "$O/obj-trylock/libhakmem.a" -lpthread
-$CC -std=gnu11 -O2 -Wall -Wextra -Werror -static -o "$O/root/init" \
-	tests/aarch64-linux/init.c
+if [ "$MODE" = test ]; then
+	for s in $srcs; do echo "$s"; done |
+		xargs -P "$J" -I{} sh -c \
+			"$CC $(echo $CFLAGS) -static -o $O/root/tests/\$(basename {} .c) {} $O/obj/libhakmem.a -lpthread"
+	# shellcheck disable=SC2086
+	$CC $CFLAGS -DHAK_HOSTED_NO_RSEQ_BUILD -static -o "$O/root/tests/test_mt_trylock" \
+		tests/host/test_mt.c "$O/obj-trylock/libhakmem.a" -lpthread
 
-if [ -n "${HAK_A64_TESTS:-}" ]; then
-	echo "$HAK_A64_TESTS" | tr ',' '\n'
-else
-	for t in $tests; do echo "$t"; done
-	echo "test_mt_trylock"
-	echo "test_stress 0 region"
-fi >"$O/root/tests.list"
+	if [ -n "${HAK_A64_TESTS:-}" ]; then
+		echo "$HAK_A64_TESTS" | tr ',' '\n'
+	else
+		for t in $tests; do echo "$t"; done
+		echo "test_mt_trylock"
+		echo "test_stress 0 region"
+	fi >"$O/root/tests.list"
+fi
 want=$(grep -c . "$O/root/tests.list")
 python3 tests/aarch64-linux/mkcpio.py "$O/initramfs.cpio" "$O/root"
 
-echo "  QEMU    aarch64 virt, 2 CPUs, $(basename "$KERNEL")"
+echo "  QEMU    aarch64 virt, $SMP CPU(s)${ICOUNT:+, $ICOUNT}, $(basename "$KERNEL")"
 start=$(date +%s)
 rc=0
-timeout "$TIMEOUT" "$QEMU" -M virt -cpu "$CPU" -smp 2 -m 1G \
+# shellcheck disable=SC2086 # $ICOUNT is two words or none
+timeout "$TIMEOUT" "$QEMU" -M virt -cpu "$CPU" -smp "$SMP" -m 1G $ICOUNT \
 	-nographic -no-reboot -kernel "$KERNEL" -initrd "$O/initramfs.cpio" \
 	-append "console=ttyAMA0 panic=-1 quiet" \
 	</dev/null >"$O/console.log" 2>&1 || rc=$?
 secs=$(($(date +%s) - start))
 tr -d '\r' <"$O/console.log" >"$O/console.txt"
-grep -E '^(ok |FAIL |fast path:|PASS|aarch64-linux:)' "$O/console.txt" || true
+grep -E '^(ok |FAIL |fast path:|PASS|aarch64-linux:|icount_rseq: FAIL)' "$O/console.txt" || true
 echo "aarch64-linux: QEMU exit $rc after ${secs}s, log $O/console.log"
 if [ "$rc" -ne 0 ]; then
 	tail -n 30 "$O/console.txt" | sed 's/^/     | /'
@@ -107,6 +148,7 @@ grep -q "^aarch64-linux: $want passed, 0 failed" "$O/console.txt" || {
 	echo "aarch64-linux: expected $want passed, 0 failed" >&2
 	exit 1
 }
+[ "$MODE" = icount ] && exit 0
 grep -q '^fast path: rseq$' "$O/console.txt" || {
 	echo "aarch64-linux: test_mt did not use rseq" >&2
 	exit 1
