@@ -84,7 +84,7 @@ HOST_OBJS := $(patsubst %.c,$(B)/host/obj/%.o,$(MM_SRCS) $(HOSTED_SRCS))
 HOST_SO_OBJS := $(filter-out %/malloc_names.o,$(HOST_OBJS)) \
 		$(B)/host/obj/mm/malloc_names.export.o
 
-$(B)/host/obj/%.o: %.c $(wildcard include/*.h include/hakmem/*.h mm/*.h port/hosted/*.h port/hosted/include/hakmem/*.h)
+$(B)/host/obj/%.o: %.c $(wildcard include/*.h include/hakmem/*.h mm/*.h port/hosted/*.h port/hosted/include/hakmem/*.h port/hosted/include/hakmem/rseq/*.h arch/$(HOST_ARCH)/include/hakmem/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -c $< -o $@

@@ -17,6 +17,11 @@
 #define hak_cacheline_aligned __attribute__((aligned(ARCH_CACHELINE)))
 /* For the few functions that make up the fast paths. */
 #define hak_always_inline inline __attribute__((always_inline))
+/* On the extern declarations of hakmem's globals: -fvisibility=hidden
+ * hides their definitions, but a shared library's code reaches an extern
+ * it does not know is hidden through the GOT, one more load on every fast
+ * path (the hosted libhakmem.so). */
+#define hak_hidden __attribute__((visibility("hidden")))
 
 #define HAK_PAGE_SHIFT ARCH_PAGE_SHIFT
 #define HAK_PAGE_SIZE (1UL << HAK_PAGE_SHIFT)

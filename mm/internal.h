@@ -110,7 +110,7 @@ void hak_slabmap_set(struct hak_superslab *ss, int map);
 
 /* A descriptor that is no slab's: zero, so hwm_off 0 fails every
  * pointer. What the slab map holds where there is no slab unit. */
-extern struct hak_slab hak_null_slab;
+extern struct hak_slab hak_null_slab hak_hidden;
 
 /* The slab unit a lies in, through the slab map when a lies in the
  * provider's span, else through the page map; &hak_null_slab when a is

@@ -377,7 +377,7 @@ struct hak_heap {
 	uintptr_t **pagemap_root[HAK_PM_ROOT_SIZE];
 };
 
-extern struct hak_heap hak_heap;
+extern struct hak_heap hak_heap hak_hidden;
 
 #define HAK_HEAP_LUT_OFF __builtin_offsetof(struct hak_heap, class_lut)
 _Static_assert(HAK_HEAP_LUT_OFF % 2 == 0 && HAK_HEAP_LUT_OFF <= 256,

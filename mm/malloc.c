@@ -97,10 +97,9 @@ static hak_always_inline void *cache_alloc(uintptr_t magoff, size_t size,
 #endif
 #if HAK_PORT_HAS_RSEQ
 	if (likely(hak_port_rseq_active())) {
-		p = arch_rseq_mag_pop(hak_port_rseq_area(),
-				      (void *const *)hak_heap.pcpu,
-				      magoff);
-		if (unlikely(!p))
+		if (unlikely(arch_rseq_mag_pop(hak_port_rseq_area(),
+					       (void *const *)hak_heap.pcpu,
+					       magoff, &p)))
 			goto slow;
 		goto hit;
 	}

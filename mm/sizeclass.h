@@ -14,7 +14,7 @@
 #define HAK_CLASS_NONE 0xff
 
 /* The one class table; everything else is derived from it at init. */
-extern const uint32_t hak_class_size[HAK_NCLASSES];
+extern const uint32_t hak_class_size[HAK_NCLASSES] hak_hidden;
 
 struct hak_class_info {
 	uint32_t size;
@@ -26,7 +26,7 @@ struct hak_class_info {
 	uint32_t align;	    /* largest power of two dividing size, <= 4 KiB */
 };
 
-extern struct hak_class_info hak_classes[HAK_NCLASSES];
+extern struct hak_class_info hak_classes[HAK_NCLASSES] hak_hidden;
 /*
  * Size -> class is one load from hak_heap.class_lut (layout.h), by
  * 16-byte granule up to HAK_POOL_MAX, no tier test. An entry is the

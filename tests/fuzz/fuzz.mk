@@ -23,7 +23,7 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer $(WARN) \
 	       -Iport/hosted
 FUZZ_DEPS := tests/fuzz/fuzz_heap.c tests/fuzz/fuzz.mk $(FUZZ_SRCS) \
 	     $(wildcard include/*.h include/hakmem/*.h mm/*.h port/hosted/*.h \
-		port/hosted/include/hakmem/*.h arch/$(HOST_ARCH)/include/hakmem/*.h)
+		port/hosted/include/hakmem/*.h port/hosted/include/hakmem/rseq/*.h arch/$(HOST_ARCH)/include/hakmem/*.h)
 
 $(FUZZ_BIN): $(FUZZ_DEPS)
 	@mkdir -p $(dir $@)

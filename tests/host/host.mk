@@ -18,7 +18,7 @@ TEST_CFLAGS := $(HOST_CFLAGS) -Itests/host
 # test of that variant links: plain, asan, tsan and trylock (the hosted
 # port without rseq sections).
 TEST_LIB_HDRS := $(wildcard include/*.h include/hakmem/*.h mm/*.h \
-	port/hosted/*.h port/hosted/include/hakmem/*.h arch/$(HOST_ARCH)/include/hakmem/*.h)
+	port/hosted/*.h port/hosted/include/hakmem/*.h port/hosted/include/hakmem/rseq/*.h arch/$(HOST_ARCH)/include/hakmem/*.h)
 TEST_VARIANT_FLAGS_plain :=
 TEST_VARIANT_FLAGS_asan := $(ASAN_FLAGS)
 TEST_VARIANT_FLAGS_tsan := $(TSAN_FLAGS)

@@ -44,26 +44,29 @@
 /* The arena's slab map is touched only where superslabs are (arena.c). */
 #define HAK_PORT_SPARSE_SLABMAP 1
 
+/* Hidden (see mm/defs.h, hak_hidden): no GOT load on the fast path. */
+#define HAK_HOSTED_HIDDEN __attribute__((visibility("hidden")))
+
 struct hak_hosted_lock {
 	int v;
 } __attribute__((aligned(ARCH_CACHELINE)));
 
-extern struct hak_hosted_lock hak_hosted_locks[HAK_MAX_CPUS];
-extern unsigned hak_hosted_ncpus; /* >= 1 even before hak_init */
+extern struct hak_hosted_lock hak_hosted_locks[HAK_MAX_CPUS] HAK_HOSTED_HIDDEN;
+extern unsigned hak_hosted_ncpus HAK_HOSTED_HIDDEN; /* >= 1 even before hak_init */
 
 /* Offset from the thread pointer to the rseq area's cpu_id, copied from
  * glibc's registration (__rseq_offset + 4) at load time so the fast path
  * reads a hidden variable instead of two GOT entries; HAK_HOSTED_NO_RSEQ
  * when glibc did not register rseq (old kernel, valgrind, tunable off). */
-#define HAK_HOSTED_NO_RSEQ ((long)1 << 62)
-extern long hak_hosted_rseq_cpu_off;
+#define HAK_HOSTED_NO_RSEQ 1L /* never an offset: the area is 32-aligned */
+extern long hak_hosted_rseq_cpu_off HAK_HOSTED_HIDDEN;
 /* Rseq mode: glibc registered rseq, membarrier's rseq fence is registered
  * and every CPU id the kernel can report is below ncpus. Decided once at
  * init; then the magazine operations are rseq sections (pcpu_ops.h). */
 /* __rseq_offset in rseq mode, HAK_HOSTED_NO_RSEQ otherwise: one variable,
  * so the fast path's mode test and the offset are a single load. Written
  * once, by hak_init, before any block exists. */
-extern long hak_hosted_rseq_area_off;
+extern long hak_hosted_rseq_area_off HAK_HOSTED_HIDDEN;
 
 #if HAK_PORT_HAS_RSEQ
 static inline int hak_port_rseq_active(void)
@@ -98,7 +101,7 @@ void hak_hosted_remote_exit(unsigned cpu, uint32_t *excl);
 /* Tests and fuzzers only: when >= 0, the CPU every thread prefers, so a
  * single thread can play several CPUs (build with HAK_HOSTED_NO_RSEQ_BUILD
  * too: the rseq sections read the real CPU id). */
-extern int hak_hosted_test_cpu;
+extern int hak_hosted_test_cpu HAK_HOSTED_HIDDEN;
 #endif
 
 static inline unsigned hak_hosted_current_cpu(void)

@@ -12,7 +12,9 @@
  * into slots at and above top before the commit are harmless.
  *
  * Layout the sections assume (checked by _Static_assert in mm/):
- *   table[cpu]            struct hak_pcpu *, NULL when not set up
+ *   table[cpu]            struct hak_pcpu *: set for every id the kernel
+ *                         can report before rseq mode is chosen (it needs
+ *                         ncpus >= the possible CPUs), so never NULL here
  *   pcpu + 0              u32 excl: nonzero while a remote CPU owns it
  *   pcpu + magoff         struct hak_mag { void **top; u64 allocs;
  *                                          void **base, **limit; }
@@ -84,17 +86,31 @@
 	"1:\n\t"                                                              \
 	"ldr w9, [x10, #4]\n\t"                                               \
 	"ldr x11, [%[table], x9, lsl #3]\n\t"                                 \
-	"cbz x11, 8f\n\t"                                                     \
 	"ldr w12, [x11]\n\t"                                                  \
-	"cbnz w12, 8f\n\t"                                                    \
+	"cbnz w12, 10f\n\t"                                                    \
 	"add x11, x11, %[magoff]\n\t"                                         \
 	"ldr x12, [x11]\n\t"
 
-/* Pop one object; NULL when the fast path cannot serve. */
-static inline void *arch_rseq_mag_pop(long off, void *const *table,
-				      unsigned long magoff)
+/* A failed section leaves through label 10 (the batch forms use 6
+ * and 7 for their loops), which sets Z (the single
+ * operations report failure in it; CBNZ sets no flags), then 8, after the
+ * commit point. */
+#define ARCH_RSEQ_FAIL_Z                                                      \
+	".pushsection .text.unlikely, \"ax\"\n\t"                             \
+	"10:\n\t"                                                             \
+	"cmp xzr, xzr\n\t"                                                    \
+	"b 8f\n\t"                                                            \
+	".popsection\n\t"                                                     \
+	"8:\n\t"
+
+/* Pop one object into *p; returns nonzero (Z) when the fast path cannot
+ * serve. On success the last flag write is the compare of top with base,
+ * which found them unequal: Z clear. */
+static inline int arch_rseq_mag_pop(long off, void *const *table,
+				    unsigned long magoff, void **p)
 {
-	void *p;
+	void *obj;
+	int fail;
 
 	__asm__ volatile(ARCH_RSEQ_PROLOGUE
 		     "ldp x13, x9, [x11, #8]\n\t" /* allocs, base */
@@ -104,39 +120,35 @@ static inline void *arch_rseq_mag_pop(long off, void *const *table,
 		     "add x13, x13, #1\n\t"
 		     "stp x12, x13, [x11]\n\t"
 		     "2:\n\t"
-		     "b 9f\n\t"
-		     "8:\n\t"
-		     "mov %[p], #0\n\t"
-		     "9:\n\t"
-		     : [p] "=&r"(p)
+		     ARCH_RSEQ_FAIL_Z
+		     : [p] "=&r"(obj), "=@cceq"(fail)
 		     : [off] "r"(off), [table] "r"(table), [magoff] "r"(magoff)
-		     : "x9", "x10", "x11", "x12", "x13", "memory", "cc");
-	return p;
+		     : "x9", "x10", "x11", "x12", "x13", "memory");
+	*p = obj;
+	return fail;
 }
 
-/* Push one object; 0 on success, -1 when the fast path cannot serve. */
+/* Push one object; returns nonzero (Z) when the fast path cannot serve.
+ * On success the last flag write is the compare of top with limit,
+ * unequal (top below limit): Z clear. */
 static inline int arch_rseq_mag_push(long off, void *const *table,
 				     unsigned long magoff, void *p)
 {
-	int r;
+	int fail;
 
 	__asm__ volatile(ARCH_RSEQ_PROLOGUE
 		     "ldr x9, [x11, #24]\n\t" /* limit */
 		     "cmp x12, x9\n\t"
-		     "b.hs 8f\n\t"
+		     "b.hs 10f\n\t"
 		     "str %[p], [x12], #8\n\t"
 		     "str x12, [x11]\n\t"
 		     "2:\n\t"
-		     "mov %w[r], #0\n\t"
-		     "b 9f\n\t"
-		     "8:\n\t"
-		     "mov %w[r], #-1\n\t"
-		     "9:\n\t"
-		     : [r] "=&r"(r)
+		     ARCH_RSEQ_FAIL_Z
+		     : "=@cceq"(fail)
 		     : [off] "r"(off), [table] "r"(table), [magoff] "r"(magoff),
 		       [p] "r"(p)
-		     : "x9", "x10", "x11", "x12", "x13", "memory", "cc");
-	return r;
+		     : "x9", "x10", "x11", "x12", "x13", "memory");
+	return fail;
 }
 
 /* Push up to n objects (as many as fit); returns how many were pushed.
@@ -168,6 +180,7 @@ static inline unsigned long arch_rseq_mag_push_batch(long off,
 		     "str x12, [x11]\n\t"
 		     "2:\n\t"
 		     "b 9f\n\t"
+		     "10:\n\t"
 		     "8:\n\t"
 		     "mov %[k], #0\n\t"
 		     "9:\n\t"
@@ -205,6 +218,7 @@ static inline unsigned long arch_rseq_mag_pop_batch(long off,
 		     "str x12, [x11]\n\t"
 		     "2:\n\t"
 		     "b 9f\n\t"
+		     "10:\n\t"
 		     "8:\n\t"
 		     "mov %[k], #0\n\t"
 		     "9:\n\t"

@@ -12,7 +12,9 @@
  * space, so an aborted write into them is harmless.
  *
  * Layout the sections assume (checked by _Static_assert in mm/):
- *   table[cpu]            struct hak_pcpu *, NULL when not set up
+ *   table[cpu]            struct hak_pcpu *: set for every id the kernel
+ *                         can report before rseq mode is chosen (it needs
+ *                         ncpus >= the possible CPUs), so never NULL here
  *   pcpu + 0              u32 excl: nonzero while a remote CPU owns it
  *   pcpu + magoff         struct hak_mag { u64 hdr; void **slots; }
  *   hdr                   count in bits 0..15, operation count above
@@ -22,7 +24,8 @@
  * Each function returns its result, or its failure value when the fast
  * path cannot serve (empty/full magazine, cache not set up, or held
  * remotely); the caller's slow path handles those. The failure exits jump
- * to label 8, after the commit point, so they leave the section.
+ * to labels 10 or 8, after the commit point, so they leave the section;
+ * pop and push report failure in ZF, so their callers test nothing.
  * (Not asm goto: GCC 12 miscompiles asm goto outputs at -O1.)
  */
 #ifndef HAKMEM_ARCH_RSEQ_H
@@ -54,60 +57,67 @@
 	"1:\n\t"                                                              \
 	"movl %%fs:4(%[off]), %%eax\n\t"                                      \
 	"movq (%[table], %%rax, 8), %%rdx\n\t"                                \
-	"testq %%rdx, %%rdx\n\t"                                              \
-	"jz 8f\n\t"                                                     \
 	"cmpl $0, (%%rdx)\n\t"                                                \
-	"jne 8f\n\t"                                                    \
+	"jne 10f\n\t"                                                    \
 	"addq %[magoff], %%rdx\n\t"                                           \
 	"movq (%%rdx), %%rcx\n\t"
 
-/* Pop one object; NULL when the fast path cannot serve. */
-static inline void *arch_rseq_mag_pop(long off, void *const *table,
-				      unsigned long magoff)
+/* A failed section leaves through label 10 (the batch forms use 6
+ * and 7 for their loops), which sets ZF (the single
+ * operations report failure in it), then 8, after the commit point. */
+#define ARCH_RSEQ_FAIL_ZF                                                     \
+	".pushsection .text.unlikely, \"ax\"\n\t"                             \
+	"10:\n\t"                                                             \
+	"cmpl %%eax, %%eax\n\t"                                               \
+	"jmp 8f\n\t"                                                          \
+	".popsection\n\t"                                                     \
+	"8:\n\t"
+
+/* Pop one object into *p; returns nonzero (ZF, so the caller's test is
+ * one branch) when the fast path cannot serve. On success the last flag
+ * write is the subq of a top that stays above its base: ZF clear. */
+static inline int arch_rseq_mag_pop(long off, void *const *table,
+				    unsigned long magoff, void **p)
 {
-	void *p;
+	void *obj;
+	int fail;
 
 	__asm__ volatile(ARCH_RSEQ_PROLOGUE
 		     "cmpq 16(%%rdx), %%rcx\n\t"
 		     "je 8f\n\t"
 		     "movq -8(%%rcx), %[p]\n\t"
-		     "subq $8, %%rcx\n\t"
 		     "incq 8(%%rdx)\n\t"
+		     "subq $8, %%rcx\n\t"
 		     "movq %%rcx, (%%rdx)\n\t"
 		     "2:\n\t"
-		     "jmp 9f\n\t"
-		     "8:\n\t"
-		     "xorl %k[p], %k[p]\n\t"
-		     "9:\n\t"
-		     : [p] "=&r"(p)
+		     ARCH_RSEQ_FAIL_ZF
+		     : [p] "=&r"(obj), "=@ccz"(fail)
 		     : [off] "r"(off), [table] "r"(table), [magoff] "r"(magoff)
-		     : "rax", "rcx", "rdx", "memory", "cc");
-	return p;
+		     : "rax", "rcx", "rdx", "memory");
+	*p = obj;
+	return fail;
 }
 
-/* Push one object; 0 on success, -1 when the fast path cannot serve. */
+/* Push one object; returns nonzero (ZF) when the fast path cannot serve.
+ * On success the last flag write is the addq: ZF clear. */
 static inline int arch_rseq_mag_push(long off, void *const *table,
 				     unsigned long magoff, void *p)
 {
-	int r;
+	int fail;
 
 	__asm__ volatile(ARCH_RSEQ_PROLOGUE
 		     "cmpq 24(%%rdx), %%rcx\n\t"
-		     "jae 8f\n\t"
+		     "jae 10f\n\t"
 		     "movq %[p], (%%rcx)\n\t"
 		     "addq $8, %%rcx\n\t"
 		     "movq %%rcx, (%%rdx)\n\t"
 		     "2:\n\t"
-		     "xorl %[r], %[r]\n\t"
-		     "jmp 9f\n\t"
-		     "8:\n\t"
-		     "movl $-1, %[r]\n\t"
-		     "9:\n\t"
-		     : [r] "=&r"(r)
+		     ARCH_RSEQ_FAIL_ZF
+		     : "=@ccz"(fail)
 		     : [off] "r"(off), [table] "r"(table), [magoff] "r"(magoff),
 		       [p] "r"(p)
-		     : "rax", "rcx", "rdx", "memory", "cc");
-	return r;
+		     : "rax", "rcx", "rdx", "memory");
+	return fail;
 }
 
 /* Push up to n objects (as many as fit); returns how many were pushed.
@@ -139,6 +149,7 @@ static inline unsigned long arch_rseq_mag_push_batch(long off,
 		     "movq %%rcx, (%%rdx)\n\t"
 		     "2:\n\t"
 		     "jmp 9f\n\t"
+		     "10:\n\t"
 		     "8:\n\t"
 		     "xorl %k[k], %k[k]\n\t"
 		     "9:\n\t"
@@ -178,6 +189,7 @@ static inline unsigned long arch_rseq_mag_pop_batch(long off,
 		     "movq %%rcx, (%%rdx)\n\t"
 		     "2:\n\t"
 		     "jmp 9f\n\t"
+		     "10:\n\t"
 		     "8:\n\t"
 		     "xorl %k[k], %k[k]\n\t"
 		     "9:\n\t"
