@@ -157,7 +157,10 @@ struct hak_stats {
 	uint64_t cache_misses;	   /* alloc on empty / free on full cache */
 	uint64_t refills;	   /* batches moved shared pool -> CPU */
 	uint64_t drains;	   /* batches moved CPU -> shared pool */
-	uint64_t cached_objects;   /* objects sitting in per-CPU caches */
+	uint64_t cached_objects;   /* objects sitting in per-CPU caches and
+				      the transfer caches */
+	uint64_t transfer_batches; /* batches handed to and taken from the
+				      transfer caches (mm/transfer.c) */
 	uint64_t restarts;	   /* bare metal: fast-path sections an
 				      interrupt restarted (hak_restart_pc) */
 	uint64_t events[HAK_EV__COUNT]; /* reports, by kind */

@@ -160,6 +160,19 @@ void hak_shared_drain(unsigned cls, void *const *objs, unsigned n);
 void hak_shared_trim(void);
 int hak_shared_check(void);
 
+/* ---- transfer.c ------------------------------------------------------ */
+
+/* No lock held. Hand over / take one full batch (hak_classes[cls].batch
+ * objects) of class cls: 0, or -1 when the cache is full / empty (or its
+ * slots could not be allocated). */
+int hak_transfer_put(unsigned cls, void *const *objs);
+int hak_transfer_get(unsigned cls, void **out);
+/* Objects held for cls now (racy). */
+unsigned hak_transfer_count(unsigned cls);
+/* Every batch back to the slabs (hak_trim, the reclaim). No lock held. */
+void hak_transfer_flush(void);
+int hak_transfer_check(void);
+
 /* ---- percpu_cache.c ------------------------------------------------- */
 
 int hak_pcpu_alloc_areas(unsigned ncpus);
@@ -176,6 +189,10 @@ void hak_pcpu_drain_own(void);
 /* The same for cpu's cache, entered remotely once per chunk. */
 void hak_pcpu_drain_remote(struct hak_pcpu *pc, unsigned cpu);
 int hak_pcpu_check(struct hak_pcpu *pc, unsigned cpu);
+/* hak_check of one cached free object p of class cls (where says which
+ * cache): reports and returns 1 unless p is an object start of a carved
+ * slab of cls that is not free in its slab. */
+int hak_pcpu_check_object(void *p, unsigned cls, const char *where);
 /* Objects in pc's magazines (racy unless inside its critical section). */
 unsigned hak_pcpu_cached(const struct hak_pcpu *pc);
 /* The port returned a CPU id that is not below ncpus. Before hak_init

@@ -212,6 +212,16 @@ struct hak_shard {
 	uint64_t bypass_allocs, bypass_frees;
 } hak_cacheline_aligned;
 
+/* ---- the transfer cache (transfer.c) --------------------------------- */
+
+struct hak_transfer {
+	hak_spinlock_t lock;
+	uint32_t n;  /* full batches held: slots[0 .. n * batch) */
+	void **slots; /* HAK_TRANSFER_BATCHES batches; NULL until first use */
+	/* Atomic: batches put and taken, ever (stats). */
+	uint64_t puts, gets;
+} hak_cacheline_aligned;
+
 /* ---- page map ------------------------------------------------------- */
 
 #define HAK_PM_BITS 12
@@ -374,6 +384,7 @@ struct hak_heap {
 	uint64_t events[HAK_EV__COUNT];
 
 	struct hak_shard shard[HAK_NCLASSES];
+	struct hak_transfer xfer[HAK_NCLASSES];
 	uintptr_t **pagemap_root[HAK_PM_ROOT_SIZE];
 };
 

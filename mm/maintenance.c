@@ -15,6 +15,7 @@ int hak_check(void)
 	if (!__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE))
 		return 0;
 	bad = hak_remote_all(HAK_REQ_CHECK);
+	bad += hak_transfer_check();
 	bad += hak_shared_check();
 	bad += hak_superslab_check();
 	bad += hak_large_cache_check();
@@ -26,6 +27,7 @@ void hak_trim(void)
 	if (!__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE))
 		return;
 	hak_remote_all(HAK_REQ_DRAIN);
+	hak_transfer_flush();
 	hak_shared_trim();
 	hak_superslab_trim();
 	hak_large_cache_flush();

@@ -109,7 +109,12 @@ void *hak_pcpu_alloc_miss(unsigned cls)
 	if (p)
 		return p;
 	hak_stat_add(&stat_pcpu()->alloc_misses, 1);
-	n = hak_shared_refill(cls, batch, hak_classes[cls].batch);
+	/* A batch another CPU's free miss handed over, if any: O(1) an
+	 * object; else from the slabs. */
+	if (!hak_transfer_get(cls, batch))
+		n = hak_classes[cls].batch;
+	else
+		n = hak_shared_refill(cls, batch, hak_classes[cls].batch);
 	if (!n) {
 		/* Out of memory: give back what hysteresis and caches hold,
 		 * then try once more. */
@@ -128,8 +133,9 @@ void *hak_pcpu_alloc_miss(unsigned cls)
 }
 
 /*
- * Free miss: take a batch off the top of the magazine and return it, with
- * p, to the shard outside the critical section.
+ * Free miss: take a batch off the top of the magazine and hand it to the
+ * class's transfer cache whole, or, when that is full, return it with p
+ * to the slabs, outside the critical section.
  */
 void hak_pcpu_free_miss(unsigned cls, void *p)
 {
@@ -140,8 +146,15 @@ void hak_pcpu_free_miss(unsigned cls, void *p)
 	if (!hak_op_push_wait(cls, p))
 		return;
 	k = hak_op_pop_batch(cls, batch, hak_classes[cls].batch);
-	batch[k] = p;
-	hak_shared_drain(cls, batch, k + 1);
+	if (k == hak_classes[cls].batch && !hak_transfer_put(cls, batch)) {
+		/* The batch went over whole; p takes the room it left (on
+		 * whichever CPU we run on by now), else to its slab. */
+		if (!hak_op_push_batch(cls, &p, 1))
+			hak_shared_drain(cls, &p, 1);
+	} else {
+		batch[k] = p;
+		hak_shared_drain(cls, batch, k + 1);
+	}
 	hak_stat_add(&hak_heap.shard[cls].bypass_frees, 1);
 	hak_stat_add(&stat_pcpu()->free_misses, 1);
 	hak_stat_add(&stat_pcpu()->drains, 1);
@@ -219,6 +232,26 @@ void hak_pcpu_flush(struct hak_pcpu *pc, unsigned cpu)
 	}
 }
 
+int hak_pcpu_check_object(void *ptr, unsigned cls, const char *where)
+{
+	uintptr_t p = (uintptr_t)ptr, e = hak_pagemap_get(p);
+	struct hak_slab *s = hak_pm_slab(e);
+	uint32_t idx;
+
+	if ((e & HAK_PM_TAG_MASK) != HAK_PM_TAG_SLAB ||
+	    p - s->start >= s->span) {
+		hak_report(HAK_EV_CORRUPTION, ptr, cls, where);
+		return 1;
+	}
+	idx = hak_obj_index(p - s->start, s->inv);
+	if (s->cls != cls || (uintptr_t)idx * s->size != p - s->start ||
+	    hak_slab_bit_is_free(s, idx)) {
+		hak_report(HAK_EV_CORRUPTION, ptr, cls, where);
+		return 1;
+	}
+	return 0;
+}
+
 /* Inside cpu's critical section: every cached pointer must be an
  * allocated-from-slab object of the magazine's class. */
 int hak_pcpu_check(struct hak_pcpu *pc, unsigned cpu)
@@ -237,28 +270,8 @@ int hak_pcpu_check(struct hak_pcpu *pc, unsigned cpu)
 			bad++;
 			continue;
 		}
-		for (i = 0; i < n; i++) {
-			uintptr_t p = (uintptr_t)m->base[i];
-			uintptr_t e = hak_pagemap_get(p);
-			struct hak_slab *s = hak_pm_slab(e);
-			uint32_t idx;
-
-			if ((e & HAK_PM_TAG_MASK) != HAK_PM_TAG_SLAB ||
-			    p - s->start >= s->span) {
-				hak_report(HAK_EV_CORRUPTION, m->base[i], cpu,
-					   "cached pointer not in a slab");
-				bad++;
-				continue;
-			}
-			idx = hak_obj_index(p - s->start, s->inv);
-			if (s->cls != c ||
-			    (uintptr_t)idx * s->size != p - s->start ||
-			    hak_slab_bit_is_free(s, idx)) {
-				hak_report(HAK_EV_CORRUPTION, m->base[i], cpu,
-					   "cached pointer state");
-				bad++;
-			}
-		}
+		for (i = 0; i < n; i++)
+			bad += hak_pcpu_check_object(m->base[i], c, "CPU cache");
 	}
 	return bad;
 }

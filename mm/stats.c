@@ -53,6 +53,11 @@ static void add_classes(struct hak_stats *st)
 						__ATOMIC_RELAXED);
 			cached += hak_mag_count(&pc->mag[c]);
 		}
+		/* Objects in the transfer cache are free, outside the slabs. */
+		cached += hak_transfer_count(c);
+		st->transfer_batches +=
+			hak_stat_read(&hak_heap.xfer[c].puts) +
+			hak_stat_read(&hak_heap.xfer[c].gets);
 		flags = hak_lock(&sh->lock);
 		out = sh->out_objects;
 		hak_unlock(&sh->lock, flags);

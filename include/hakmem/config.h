@@ -47,6 +47,16 @@
 #define HAK_CACHE_MAX 128
 #endif
 
+/* Transfer cache (mm/transfer.c): whole batches (half a cache each) of
+ * free objects a class keeps between the CPUs' caches and its slabs, so
+ * objects one CPU frees and another allocates move at O(1) each. The
+ * memory they may hold is HAK_TRANSFER_BATCHES / 2 more caches' worth
+ * (docs/guarantees.md); the reclaim before an out-of-memory gives it back.
+ * 0 disables it. */
+#ifndef HAK_TRANSFER_BATCHES
+#define HAK_TRANSFER_BATCHES 8
+#endif
+
 /* Hysteresis: empty slabs a class keeps, empty superslabs the heap keeps,
  * before giving them back (hak_trim gives back all). */
 #ifndef HAK_EMPTY_SLABS_KEPT

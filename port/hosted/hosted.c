@@ -314,6 +314,8 @@ static void fork_prepare(void)
 		lock_wait(c);
 	for (c = 0; c < HAK_NCLASSES; c++)
 		hak_lock(&hak_heap.shard[c].lock);
+	for (c = 0; c < HAK_NCLASSES; c++)
+		hak_lock(&hak_heap.xfer[c].lock);
 	hak_lock(&hak_heap.lock);
 }
 
@@ -322,6 +324,8 @@ static void fork_release(void)
 	unsigned c;
 
 	hak_unlock(&hak_heap.lock, 0);
+	for (c = 0; c < HAK_NCLASSES; c++)
+		hak_unlock(&hak_heap.xfer[c].lock, 0);
 	for (c = 0; c < HAK_NCLASSES; c++)
 		hak_unlock(&hak_heap.shard[c].lock, 0);
 	for (c = 0; c < HAK_MAX_CPUS; c++)

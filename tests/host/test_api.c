@@ -171,6 +171,51 @@ static void test_stats(void)
 	CHECK(after.cache_hits > 0 && after.refills > 0, "cache counters");
 }
 
+/*
+ * The transfer cache: frees that overflow a CPU's cache hand whole batches
+ * to it, and the allocations that follow take them back instead of going
+ * to the slabs; the objects stay counted exactly (in use, cached) and
+ * hak_check and hak_trim cover them. One thread, so the counts are exact.
+ */
+static void test_transfer(void)
+{
+	enum { N = 2000 };
+	static void *p[N];
+	struct hak_stats a, b, c;
+	unsigned i;
+
+	hak_trim();
+	hak_stats(&a);
+	for (i = 0; i < N; i++)
+		CHECK(p[i] = hak_malloc(200), "malloc");
+	for (i = 0; i < N; i++)
+		hak_free(p[i]);
+	hak_stats(&b);
+	CHECK(b.transfer_batches > a.transfer_batches,
+	      "%d frees handed no batch over", N);
+	CHECK(b.tier[HAK_TIER_TINY].objects_in_use ==
+		      a.tier[HAK_TIER_TINY].objects_in_use,
+	      "objects in use %llu, before %llu",
+	      (unsigned long long)b.tier[HAK_TIER_TINY].objects_in_use,
+	      (unsigned long long)a.tier[HAK_TIER_TINY].objects_in_use);
+	CHECK(hak_check() == 0, "hak_check with batches held");
+	for (i = 0; i < N; i++)
+		CHECK(p[i] = hak_malloc(200), "malloc");
+	hak_stats(&c);
+	CHECK(c.transfer_batches > b.transfer_batches,
+	      "the allocations took no batch back");
+	CHECK(c.tier[HAK_TIER_TINY].objects_in_use ==
+		      a.tier[HAK_TIER_TINY].objects_in_use + N,
+	      "objects in use");
+	for (i = 0; i < N; i++)
+		hak_free(p[i]);
+	hak_trim();
+	hak_stats(&c);
+	CHECK(c.cached_objects == 0, "%llu objects still cached after trim",
+	      (unsigned long long)c.cached_objects);
+	CHECK(hak_check() == 0, "hak_check after trim");
+}
+
 int main(void)
 {
 	struct hak_stats st;
@@ -182,6 +227,7 @@ int main(void)
 	test_realloc();
 	test_sizes();
 	test_stats();
+	test_transfer();
 	CHECK(hak_check() == 0, "hak_check");
 	hak_trim();
 	hak_stats(&st);

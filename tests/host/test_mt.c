@@ -198,6 +198,9 @@ int main(void)
 	CHECK(!strcmp(st.fast_path, __rseq_size ? "rseq" : "trylock"),
 	      "fast path %s (rseq size %u)", st.fast_path, __rseq_size);
 #endif
+	/* Consumers free what producers allocate: batches must have moved
+	 * through the transfer caches. */
+	CHECK(st.transfer_batches > 0, "no batch went through a transfer cache");
 	hak_trim();
 	hak_stats(&st);
 	CHECK(st.cached_objects == 0, "cached after trim");
@@ -205,6 +208,7 @@ int main(void)
 	      (unsigned long long)st.provider_held,
 	      (unsigned long long)st.meta_bytes);
 	printf("fast path: %s\n", st.fast_path);
+	printf("transfer batches %llu\n", (unsigned long long)st.transfer_batches);
 	printf("allocs %llu, hits %llu, misses %llu, refills %llu, drains %llu\n",
 	       (unsigned long long)(st.tier[0].allocs + st.tier[1].allocs +
 				    st.tier[2].allocs),

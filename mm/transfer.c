@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: MIT
+/*
+ * transfer.c - the transfer cache: whole batches of free objects, per
+ * class, between the per-CPU caches and the slabs (tcmalloc's transfer
+ * cache; the "barn" of full sheaves in Linux's SLUB).
+ *
+ * Without it a free miss returns half a magazine to the slabs, one object
+ * at a time through their bitmaps under the shard lock, and an allocation
+ * miss takes objects out of bitmaps the same way: a producer/consumer
+ * pair, where one CPU frees what another allocates, pays per object under
+ * a shared lock on both sides. With it a free miss hands the batch over
+ * with one copy of its pointers under a short lock and an allocation miss
+ * takes one back the same way, so objects move between CPUs at O(1) per
+ * object and the slabs are touched only when the transfer cache is full
+ * (a free miss) or empty (an allocation miss).
+ *
+ * Objects here are free (they carry the free cookie) and count as outside
+ * their slabs (struct hak_shard.out_objects), like objects in a CPU cache.
+ *
+ * Bounds: at most HAK_TRANSFER_BATCHES batches of the class's batch size
+ * (half its cache capacity) per class, so the memory they hold is bounded
+ * like the per-CPU caches' (docs/guarantees.md). The pointer slots are
+ * taken from the provider as metadata the first time a class's free miss
+ * finds a batch to hand over (8 bytes a slot, at most 8 KiB a class). A
+ * lock hold copies one batch; the lock is a leaf: nothing else is taken
+ * while it is held, and it masks IRQs like every shared lock.
+ *
+ * hak_trim and the reclaim before an out-of-memory flush every batch back
+ * to the slabs; hak_check checks every object.
+ */
+#include "pcpu_ops.h"
+
+static size_t slots_bytes(unsigned cls)
+{
+	return hak_round_up((size_t)HAK_TRANSFER_BATCHES *
+				    hak_classes[cls].batch * sizeof(void *),
+			    HAK_PAGE_SIZE);
+}
+
+/* The class's slots, allocated on first use; NULL if the provider is
+ * out of memory (the caller then goes to the slabs as before). */
+static void **transfer_slots(struct hak_transfer *x, unsigned cls)
+{
+	unsigned long flags;
+	void **s = __atomic_load_n(&x->slots, __ATOMIC_ACQUIRE);
+
+	if (likely(s) || !HAK_TRANSFER_BATCHES)
+		return s;
+	flags = hak_lock(&hak_heap.lock);
+	s = x->slots;
+	if (!s) {
+		s = hak_provider_alloc(slots_bytes(cls), HAK_PAGE_SIZE, 1);
+		if (s)
+			__atomic_store_n(&x->slots, s, __ATOMIC_RELEASE);
+	}
+	hak_unlock(&hak_heap.lock, flags);
+	return s;
+}
+
+int hak_transfer_put(unsigned cls, void *const *objs)
+{
+	struct hak_transfer *x = &hak_heap.xfer[cls];
+	unsigned b = hak_classes[cls].batch, i;
+	void **s = transfer_slots(x, cls), **dst;
+	unsigned long flags;
+
+	if (!s)
+		return -1;
+	flags = hak_lock(&x->lock);
+	if (x->n == HAK_TRANSFER_BATCHES) {
+		hak_unlock(&x->lock, flags);
+		return -1;
+	}
+	dst = s + (size_t)x->n * b;
+	for (i = 0; i < b; i++)
+		dst[i] = objs[i];
+	__atomic_store_n(&x->n, x->n + 1, __ATOMIC_RELAXED);
+	hak_unlock(&x->lock, flags);
+	hak_stat_add(&x->puts, 1);
+	return 0;
+}
+
+int hak_transfer_get(unsigned cls, void **out)
+{
+	struct hak_transfer *x = &hak_heap.xfer[cls];
+	unsigned b = hak_classes[cls].batch, i;
+	unsigned long flags;
+	void **src;
+
+	/* An unlocked look first: an empty cache costs no lock. */
+	if (!__atomic_load_n(&x->n, __ATOMIC_RELAXED))
+		return -1;
+	flags = hak_lock(&x->lock);
+	if (!x->n) {
+		hak_unlock(&x->lock, flags);
+		return -1;
+	}
+	__atomic_store_n(&x->n, x->n - 1, __ATOMIC_RELAXED);
+	src = x->slots + (size_t)x->n * b;
+	for (i = 0; i < b; i++)
+		out[i] = src[i];
+	hak_unlock(&x->lock, flags);
+	hak_stat_add(&x->gets, 1);
+	return 0;
+}
+
+unsigned hak_transfer_count(unsigned cls)
+{
+	return __atomic_load_n(&hak_heap.xfer[cls].n, __ATOMIC_RELAXED) *
+	       hak_classes[cls].batch;
+}
+
+/* One batch per lock hold, each drained with the lock dropped. */
+void hak_transfer_flush(void)
+{
+	void *batch[HAK_CACHE_MAX / 2];
+	unsigned c;
+
+	for (c = 0; c < HAK_NCLASSES; c++)
+		while (!hak_transfer_get(c, batch))
+			hak_shared_drain(c, batch, hak_classes[c].batch);
+}
+
+/* hak_check: every object held is an allocated-from-slab object of its
+ * class, at an object start, not free in its slab. One batch is copied
+ * per lock hold and checked with the lock dropped, so objects may move
+ * meanwhile; each one checked was in the cache when copied. */
+int hak_transfer_check(void)
+{
+	void *batch[HAK_CACHE_MAX / 2];
+	int bad = 0;
+	unsigned c, i, k;
+
+	for (c = 0; c < HAK_NCLASSES; c++) {
+		struct hak_transfer *x = &hak_heap.xfer[c];
+		unsigned b = hak_classes[c].batch;
+
+		for (k = 0;; k++) {
+			unsigned long flags = hak_lock(&x->lock);
+
+			if (k >= x->n) {
+				hak_unlock(&x->lock, flags);
+				break;
+			}
+			for (i = 0; i < b; i++)
+				batch[i] = x->slots[(size_t)k * b + i];
+			hak_unlock(&x->lock, flags);
+			for (i = 0; i < b; i++)
+				bad += hak_pcpu_check_object(batch[i], c,
+							     "transfer cache");
+		}
+	}
+	return bad;
+}
