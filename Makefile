@@ -64,7 +64,9 @@ X86_FS_CFLAGS := $(FS_CFLAGS) -Iarch/x86_64/include $(ARCH_CFLAGS_x86_64)
 A64_FS_CFLAGS := $(FS_CFLAGS) -Iarch/aarch64/include $(ARCH_CFLAGS_aarch64)
 RV_FS_CFLAGS := $(FS_CFLAGS) -Iarch/riscv64/include $(ARCH_CFLAGS_riscv64)
 
-HOST_CFLAGS := -std=gnu11 -O2 -g -fPIC -fvisibility=hidden \
+# The hosted port's build-time choices (include/hakmem/config.h).
+HOSTED_DEFS := -DHAK_TRANSFER_BATCHES=8
+HOST_CFLAGS := -std=gnu11 -O2 -g -fPIC -fvisibility=hidden $(HOSTED_DEFS) \
 	       -fno-semantic-interposition $(WARN) $(DBG_FLAGS) -Iinclude \
 	       -Iarch/$(HOST_ARCH)/include -Iport/hosted/include -Iport/hosted
 

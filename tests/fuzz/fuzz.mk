@@ -15,7 +15,7 @@ FUZZ_SRCS := $(MM_SRCS) $(HOSTED_SRCS)
 FUZZ_TIME ?= 300
 FUZZ_SHORT_TIME ?= 25
 # Not $(HOST_CFLAGS): no -fPIC/-fvisibility games, -O1 for the sanitizers.
-FUZZ_CFLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer $(WARN) \
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer $(WARN) $(HOSTED_DEFS) \
 	       -fsanitize=fuzzer,address,undefined \
 	       -fno-sanitize-recover=undefined \
 	       -DHAK_HOSTED_TEST_HOOKS -DHAK_HOSTED_NO_RSEQ_BUILD \

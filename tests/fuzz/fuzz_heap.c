@@ -312,7 +312,7 @@ NOCOV static void verify_zero(const unsigned char *p, size_t n)
 /* ---- hakmem's metadata in the region -------------------------------- */
 
 #define NODE_BYTES (HAK_PM_FANOUT * sizeof(void *))
-#define MAX_META (NCPUS + 16)
+#define MAX_META (NCPUS + 1 + HAK_NCLASSES + 16)
 
 struct range {
 	uintptr_t lo, hi;
@@ -325,11 +325,20 @@ static struct range meta_now[MAX_META];
 static unsigned nmeta_now;
 static size_t pcpu_bytes, slabmap_bytes;
 
-/* The fixed metadata runs: the per-CPU areas, then the slab map (the
- * region provider declares its span, so hak_init allocates one). */
-static unsigned fixed_meta(struct range *out)
+/* A class's transfer-cache slots (mm/transfer.c), once it has them. */
+static size_t xfer_bytes(unsigned c)
 {
-	unsigned i;
+	return ((size_t)HAK_TRANSFER_BATCHES * hak_classes[c].batch *
+			sizeof(void *) + PAGE - 1) & ~(size_t)(PAGE - 1);
+}
+
+/* The other metadata runs: the per-CPU areas, the slab map (the region
+ * provider declares its span, so hak_init allocates one) and the transfer
+ * caches' slots (allocated on a class's first use, never freed). Their
+ * bytes in *bytes. */
+static unsigned fixed_meta(struct range *out, size_t *bytes)
+{
+	unsigned i, c;
 
 	for (i = 0; i < NCPUS; i++)
 		out[i] = (struct range){ (uintptr_t)hak_heap.pcpu[i],
@@ -337,6 +346,15 @@ static unsigned fixed_meta(struct range *out)
 						 pcpu_bytes };
 	out[i++] = (struct range){ (uintptr_t)hak_heap.sm,
 				   (uintptr_t)hak_heap.sm + slabmap_bytes };
+	*bytes = NCPUS * pcpu_bytes + slabmap_bytes;
+	for (c = 0; c < HAK_NCLASSES; c++) {
+		uintptr_t s = (uintptr_t)hak_heap.xfer[c].slots;
+
+		if (!s)
+			continue;
+		out[i++] = (struct range){ s, s + xfer_bytes(c) };
+		*bytes += xfer_bytes(c);
+	}
 	return i;
 }
 
@@ -370,10 +388,12 @@ static unsigned count_nodes(struct range *out, unsigned max)
 
 static void refresh_meta(void)
 {
-	unsigned n = count_nodes(meta_now, MAX_META - NCPUS - 1);
+	unsigned n = count_nodes(meta_now, MAX_META - NCPUS - 1 - HAK_NCLASSES);
+	size_t fixed;
 
-	REQUIRE(n <= MAX_META - NCPUS - 1, "%u page-map nodes", n);
-	nmeta_now = n + fixed_meta(meta_now + n);
+	REQUIRE(n <= MAX_META - NCPUS - 1 - HAK_NCLASSES, "%u page-map nodes",
+		n);
+	nmeta_now = n + fixed_meta(meta_now + n, &fixed);
 }
 
 NOCOV static int overlaps_meta(uintptr_t p, size_t u)
@@ -698,16 +718,17 @@ static void probe_region(void)
 	struct hak_stats st;
 	void *runs[REGION_SIZE / MIB];
 	unsigned nnodes, nmeta, k, n = 0, i, before;
+	size_t fixed;
 	uintptr_t at;
 
 	hak_stats(&st);
-	nnodes = count_nodes(meta, MAX_META - NCPUS - 1);
-	REQUIRE(nnodes <= MAX_META - NCPUS - 1, "%u page-map nodes", nnodes);
-	REQUIRE(st.meta_bytes == nnodes * NODE_BYTES + NCPUS * pcpu_bytes +
-					 slabmap_bytes,
+	nnodes = count_nodes(meta, MAX_META - NCPUS - 1 - HAK_NCLASSES);
+	REQUIRE(nnodes <= MAX_META - NCPUS - 1 - HAK_NCLASSES,
+		"%u page-map nodes", nnodes);
+	nmeta = nnodes + fixed_meta(meta + nnodes, &fixed);
+	REQUIRE(st.meta_bytes == nnodes * NODE_BYTES + fixed,
 		"meta %llu: %u nodes and %u per-CPU areas of %zu?",
 		(unsigned long long)st.meta_bytes, nnodes, NCPUS, pcpu_bytes);
-	nmeta = nnodes + fixed_meta(meta + nnodes);
 	qsort(meta, nmeta, sizeof(meta[0]), range_cmp);
 	/* The first per-CPU area was the region's first run. */
 	REQUIRE(meta[0].lo == (uintptr_t)hak_heap.pcpu[0] &&

@@ -19,6 +19,16 @@ uint64_t peek_cached(unsigned cpu)
 	return pc ? hak_pcpu_cached(pc) : 0;
 }
 
+uint64_t peek_transfer_cached(void)
+{
+	uint64_t n = 0;
+	unsigned c;
+
+	for (c = 0; c < HAK_NCLASSES; c++)
+		n += hak_transfer_count(c);
+	return n;
+}
+
 uint64_t peek_refills(unsigned cpu)
 {
 	struct hak_pcpu *pc = pcpu(cpu);

@@ -14,6 +14,8 @@
 
 /* Objects sitting in cpu's magazines, all classes. */
 uint64_t peek_cached(unsigned cpu);
+/* Objects the transfer caches hold (mm/transfer.c), all classes. */
+uint64_t peek_transfer_cached(void);
 /* cpu's refill and drain batch counters. */
 uint64_t peek_refills(unsigned cpu);
 uint64_t peek_drains(unsigned cpu);

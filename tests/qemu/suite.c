@@ -225,9 +225,9 @@ static void check_balance(const char *when, const uint64_t extra_objs[G_NTIERS],
 		       (unsigned long)st.tier[HAK_TIER_LARGE].bytes_in_use,
 		       (unsigned long)st.large_cached,
 		       (unsigned long)st.meta_bytes);
-	cached = sum_peek_cached();
+	cached = sum_peek_cached() + peek_transfer_cached();
 	if (st.cached_objects != cached)
-		g_fail("%s: cached_objects %lu, the magazines hold %lu", when,
+		g_fail("%s: cached_objects %lu, the caches hold %lu", when,
 		       (unsigned long)st.cached_objects, (unsigned long)cached);
 	for (k = 0; k < HAK_EV__COUNT; k++)
 		if (st.events[k] != __atomic_load_n(&g_events[k], __ATOMIC_RELAXED))
