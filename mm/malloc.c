@@ -72,38 +72,32 @@ _Static_assert(RESTART_NCPUS < 16384 && RESTART_PCPU < 32768,
 /*
  * The fast paths: one magazine operation in one per-CPU critical section,
  * or a tail call to the slow path, so they call nothing and save no
- * registers. Written out rather than built on a pop that returns NULL,
- * so that the miss branches go straight to the slow path and a hit tests
- * nothing after the section.
+ * registers. The miss branches go straight to the slow path and a hit
+ * tests nothing after the section (the sections report failure in a
+ * flag or jump to a label).
+ *
+ * The critical-section form of the fast paths: the port's enter and exit
+ * around the magazine operation. It is the fast path itself where the
+ * port has no sections (debug builds, riscv64, HAK_RESTART 0) and is
+ * inlined there; where the port has rseq it is only the fallback, kept
+ * out of line, so that the rseq hit path stays a leaf function (on
+ * aarch64 the trylock's atomics call out to libgcc's helpers, which would
+ * give every hit a stack frame).
  */
-static hak_always_inline void *cache_alloc(uintptr_t magoff, size_t size,
-					   size_t align)
+#if HAK_PORT_HAS_RSEQ
+#define LOCKED_PATH __attribute__((noinline))
+#else
+#define LOCKED_PATH hak_always_inline
+#endif
+
+static LOCKED_PATH void *alloc_locked(uintptr_t magoff, size_t size,
+				      size_t align)
 {
 	unsigned long flags;
 	struct hak_mag *m;
 	void **top, *p;
 	int cpu;
 
-#if HAK_PORT_HAS_RESTART
-	{
-		int fail;
-
-		ARCH_RESTART_POP(p, fail, &hak_heap, RESTART_NCPUS,
-				 RESTART_PCPU, magoff);
-		if (unlikely(fail))
-			goto slow;
-		goto hit;
-	}
-#endif
-#if HAK_PORT_HAS_RSEQ
-	if (likely(hak_port_rseq_active())) {
-		if (unlikely(arch_rseq_mag_pop(hak_port_rseq_area(),
-					       (void *const *)hak_heap.pcpu,
-					       magoff, &p)))
-			goto slow;
-		goto hit;
-	}
-#endif
 	cpu = hak_port_pcpu_try_enter(&flags);
 	if (HAK_PORT_TRYENTER_CAN_FAIL && unlikely(cpu < 0))
 		goto slow;
@@ -117,9 +111,6 @@ static hak_always_inline void *cache_alloc(uintptr_t magoff, size_t size,
 	hak_mag_set_top(m, top);
 	m->allocs++;
 	hak_port_pcpu_exit((unsigned)cpu, flags);
-#if HAK_PORT_HAS_RSEQ || HAK_PORT_HAS_RESTART
-hit:
-#endif
 	cookie_clear(p);
 	return p;
 miss:
@@ -128,27 +119,13 @@ slow:
 	return alloc_slow(HAK_MAG_CLASS(magoff), size, align);
 }
 
-static hak_always_inline void cache_free(uintptr_t magoff, void *p)
+static LOCKED_PATH void free_locked(uintptr_t magoff, void *p)
 {
 	unsigned long flags;
 	struct hak_mag *m;
 	void **top;
 	int cpu;
 
-#if HAK_PORT_HAS_RESTART
-	ARCH_RESTART_PUSH(p, &hak_heap, RESTART_NCPUS, RESTART_PCPU, magoff,
-			  slow);
-	return;
-#endif
-#if HAK_PORT_HAS_RSEQ
-	if (likely(hak_port_rseq_active())) {
-		if (unlikely(arch_rseq_mag_push(hak_port_rseq_area(),
-						(void *const *)hak_heap.pcpu,
-						magoff, p)))
-			goto slow;
-		return;
-	}
-#endif
 	cpu = hak_port_pcpu_try_enter(&flags);
 	if (HAK_PORT_TRYENTER_CAN_FAIL && unlikely(cpu < 0))
 		goto slow;
@@ -166,6 +143,61 @@ miss:
 	hak_port_pcpu_exit((unsigned)cpu, flags);
 slow:
 	hak_pcpu_free_miss(HAK_MAG_CLASS(magoff), p);
+}
+
+/* The fast paths: the port's sections where it has them, else the
+ * critical-section form above. */
+static hak_always_inline void *cache_alloc(uintptr_t magoff, size_t size,
+					   size_t align)
+{
+	void *p;
+
+#if HAK_PORT_HAS_RESTART
+	{
+		int fail;
+
+		ARCH_RESTART_POP(p, fail, &hak_heap, RESTART_NCPUS,
+				 RESTART_PCPU, magoff);
+		if (unlikely(fail))
+			return alloc_slow(HAK_MAG_CLASS(magoff), size, align);
+		cookie_clear(p);
+		return p;
+	}
+#endif
+#if HAK_PORT_HAS_RSEQ
+	if (likely(hak_port_rseq_active())) {
+		if (unlikely(arch_rseq_mag_pop(hak_port_rseq_area(),
+					       (void *const *)hak_heap.pcpu,
+					       magoff, &p)))
+			return alloc_slow(HAK_MAG_CLASS(magoff), size, align);
+		cookie_clear(p);
+		return p;
+	}
+#endif
+	(void)p;
+	return alloc_locked(magoff, size, align);
+}
+
+static hak_always_inline void cache_free(uintptr_t magoff, void *p)
+{
+#if HAK_PORT_HAS_RESTART
+	ARCH_RESTART_PUSH(p, &hak_heap, RESTART_NCPUS, RESTART_PCPU, magoff,
+			  slow);
+	return;
+slow:
+	hak_pcpu_free_miss(HAK_MAG_CLASS(magoff), p);
+	return;
+#endif
+#if HAK_PORT_HAS_RSEQ
+	if (likely(hak_port_rseq_active())) {
+		if (unlikely(arch_rseq_mag_push(hak_port_rseq_area(),
+						(void *const *)hak_heap.pcpu,
+						magoff, p)))
+			hak_pcpu_free_miss(HAK_MAG_CLASS(magoff), p);
+		return;
+	}
+#endif
+	free_locked(magoff, p);
 }
 
 /*

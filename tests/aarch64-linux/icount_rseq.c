@@ -70,9 +70,9 @@
  */
 enum { OP_MALLOC, OP_FREE, OP_PAIR };
 #ifdef HAK_HOSTED_NO_RSEQ_BUILD
-static const uint64_t bounds[] = { 81, 100, 181 };
+static const uint64_t bounds[] = { 80, 100, 180 };
 #else
-static const uint64_t bounds[] = { 56, 79, 135 };
+static const uint64_t bounds[] = { 43, 65, 108 };
 #endif
 
 static int perf_fd = -1;
