@@ -12,7 +12,8 @@
 
 #define MAX_CPUS 64
 #define STACK_SHIFT 14 /* start.S */
-#define MAX_HART_ID 256 /* probed with HSM hart_get_status */
+#define MAX_HART_ID 256 /* probed with HSM hart_get_status; start.S too */
+#define SBI_ERR_ALREADY_AVAILABLE (-6)
 
 #define UART_BASE 0x10000000UL /* NS16550A */
 #define UART_THR 0
@@ -40,6 +41,10 @@ void board_trap(unsigned long cause, unsigned long epc, unsigned long tval);
 
 static unsigned ncpus = 1;
 static unsigned long hart_of[MAX_CPUS];
+/* A hart the firmware sent to _start as well (start.S, late_hart) waits
+ * for its index + 1 here; in .data, out of the bss clearing's way. */
+volatile unsigned board_late_index[MAX_HART_ID]
+	__attribute__((section(".data")));
 static void (*volatile secondary_fn)(unsigned cpu);
 static volatile int entered[MAX_CPUS];
 static unsigned long timer_period[MAX_CPUS];
@@ -244,6 +249,15 @@ void board_start_secondaries(void (*fn)(unsigned cpu))
 				      hart_of[i],
 				      (unsigned long)board_secondary_entry, i);
 
+		if (r.error == SBI_ERR_ALREADY_AVAILABLE) {
+			/* Already running: a second hart the firmware sent to
+			 * _start, waiting in start.S for its index. */
+			board_puts("[board] riscv64: a hart the firmware had "
+				   "already started joins as a secondary\n");
+			__atomic_store_n(&board_late_index[hart_of[i]], i + 1,
+					 __ATOMIC_RELEASE);
+			continue;
+		}
 		if (r.error) {
 			board_puts("[board] FAIL: hart_start failed\n");
 			board_exit(4);

@@ -28,6 +28,19 @@
 	.section .text.boot, "ax"
 	.globl	_start
 _start:
+	/*
+	 * One hart boots. OpenSBI's boot lottery should let only its winner
+	 * in here, but it has been seen (1 run in 40 on QEMU 7.2's OpenSBI
+	 * 1.1, boot hart 1) to send a second hart, which zeroed the bss
+	 * under the first. A hart that loses this claim waits until the boot
+	 * hart, whose hart_start for it then fails, hands it its index, and
+	 * enters as a secondary. The claim and the hand-over live in .data,
+	 * which the bss clearing does not touch.
+	 */
+	la	t0, boot_claimed
+	li	t1, 1
+	amoswap.w.aq t1, t1, (t0)
+	bnez	t1, late_hart
 	csrw	sie, zero
 	csrci	sstatus, 2
 	la	t0, trap_entry
@@ -46,6 +59,26 @@ _start:
 park:	csrci	sstatus, 2
 	wfi
 	j	park
+
+late_hart:
+	csrw	sie, zero
+	csrci	sstatus, 2
+	li	t0, 256			/* MAX_HART_ID in board.c */
+	bgeu	a0, t0, park
+	la	t0, board_late_index
+	slli	t1, a0, 2
+	add	t0, t0, t1
+1:	lw	a1, 0(t0)
+	beqz	a1, 1b
+	fence	r, rw
+	addi	a1, a1, -1		/* index + 1 -> index */
+	j	board_secondary_entry
+
+	.section .data
+	.balign	4
+boot_claimed:
+	.word	0
+	.section .text.boot, "ax"
 
 	.globl	board_secondary_entry
 board_secondary_entry:
