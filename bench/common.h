@@ -281,6 +281,28 @@ static void bench_fail(const char *fmt, ...)
 	}
 }
 
+/* The sh*bench blocks: a marker in the first and last byte, written at
+ * malloc, checked (with --verify 1) and the block freed here. */
+static inline char block_marker(size_t size)
+{
+	return (char)(size | 1);
+}
+
+__attribute__((unused)) static void block_mark(char *p, size_t size)
+{
+	p[0] = block_marker(size);
+	p[size - 1] = block_marker(size);
+}
+
+__attribute__((unused)) static void block_release(int slot, char *p,
+						  uint32_t size)
+{
+	if (bench_verify && (p[0] != block_marker(size) ||
+			     p[size - 1] != block_marker(size)))
+		bench_fail("block %p of %u bytes changed", (void *)p, size);
+	xfree(slot, p, size);
+}
+
 /*
  * lran2: the small shuffled linear congruential generator (Wolfram
  * Gloger, 1996, constants from Numerical Recipes) that larson and

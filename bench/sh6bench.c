@@ -43,18 +43,6 @@
 static long o_threads = 0, o_calls = 10000, o_max = 1000;
 static uint64_t total_mallocs, total_leaked;
 
-static inline char marker(size_t size)
-{
-	return (char)(size | 1);
-}
-
-static void release(int slot, char *p, uint32_t size)
-{
-	if (bench_verify && (p[0] != marker(size) || p[size - 1] != marker(size)))
-		bench_fail("sh6bench: block %p of %u bytes changed", (void *)p, size);
-	xfree(slot, p, size);
-}
-
 static void *bench(void *arg)
 {
 	int slot = (int)(intptr_t)arg;
@@ -87,8 +75,7 @@ static void *bench(void *arg)
 					mem[mp] = p;
 					sz[mp++] = (uint32_t)size;
 					mallocs++;
-					p[0] = marker((size_t)size);
-					p[size - 1] = marker((size_t)size);
+					block_mark(p, (size_t)size);
 					if (mp == save_start)
 						mp = save_end;
 					if (mp < mpe)
@@ -102,13 +89,13 @@ static void *bench(void *arg)
 					if (save_end > mpe)
 						save_end = mpe;
 					while (mp < save_start) {
-						release(slot, mem[mp], sz[mp]);
+						block_release(slot, mem[mp], sz[mp]);
 						mem[mp++] = NULL;
 					}
 					mp = mpe;
 					while (mp > save_end) {
 						mp--;
-						release(slot, mem[mp], sz[mp]);
+						block_release(slot, mem[mp], sz[mp]);
 						mem[mp] = NULL;
 					}
 					mp = 0;
@@ -119,7 +106,7 @@ static void *bench(void *arg)
 	/* The residual blocks below the cursor; the rest stay allocated. */
 	for (i = 0; i < mp; i++) {
 		if (mem[i]) {
-			release(slot, mem[i], sz[i]);
+			block_release(slot, mem[i], sz[i]);
 			mem[i] = NULL;
 		}
 	}

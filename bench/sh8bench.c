@@ -53,18 +53,6 @@ static const struct {
 static void **foreign_mem; /* F slots, filled by the main thread */
 static uint64_t total_mallocs, total_foreign_freed;
 
-static inline char marker(size_t size)
-{
-	return (char)(size | 1);
-}
-
-static void release(int slot, char *p, uint32_t size)
-{
-	if (bench_verify && (p[0] != marker(size) || p[size - 1] != marker(size)))
-		bench_fail("sh8bench: block %p of %u bytes changed", (void *)p, size);
-	xfree(slot, p, size);
-}
-
 static void *bench(void *arg)
 {
 	int idx = (int)(intptr_t)arg;
@@ -116,13 +104,13 @@ static void *bench(void *arg)
 				if (save_end > mpe)
 					save_end = mpe;
 				while (mp < save_start) {
-					release(idx, mem[mp], sz[mp]);
+					block_release(idx, mem[mp], sz[mp]);
 					mp++;
 				}
 				mp = mpe;
 				while (mp > save_end) {
 					mp--;
-					release(idx, mem[mp], sz[mp]);
+					block_release(idx, mem[mp], sz[mp]);
 				}
 				mp = 0;
 			} else {
@@ -131,8 +119,7 @@ static void *bench(void *arg)
 				mem[mp] = p;
 				sz[mp++] = size;
 				mallocs++;
-				p[0] = marker(size);
-				p[size - 1] = marker(size);
+				block_mark(p, size);
 			}
 		}
 	}

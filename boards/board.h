@@ -29,6 +29,9 @@ void test_main(void);
  * callers that print from several CPUs serialise themselves. */
 void board_putc(char c);
 void board_puts(const char *s);
+/* A number in decimal / in hex with "0x" (print.c). */
+void board_putdec(unsigned long v);
+void board_puthex(unsigned long v);
 
 /* Number of CPUs QEMU gave the machine (-smp N), known after boot. */
 unsigned board_ncpus(void);

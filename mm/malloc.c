@@ -90,6 +90,22 @@ _Static_assert(RESTART_NCPUS < 16384 && RESTART_PCPU < 32768,
 #define LOCKED_PATH hak_always_inline
 #endif
 
+/* A pop's end, whichever way it ran: the object, or the slow path. */
+static hak_always_inline void *popped(void *p, int fail, uintptr_t magoff,
+				      size_t size, size_t align)
+{
+	if (unlikely(fail))
+		return alloc_slow(HAK_MAG_CLASS(magoff), size, align);
+	cookie_clear(p);
+	return p;
+}
+
+/*
+ * The pop and push are written out here rather than built on
+ * mag_pop_locked / mag_push_locked (pcpu_ops.h), whose NULL / -1 would be
+ * tested a second time after the exit: here every miss branch leaves the
+ * section and goes straight to the slow path.
+ */
 static LOCKED_PATH void *alloc_locked(uintptr_t magoff, size_t size,
 				      size_t align)
 {
@@ -111,12 +127,11 @@ static LOCKED_PATH void *alloc_locked(uintptr_t magoff, size_t size,
 	hak_mag_set_top(m, top);
 	m->allocs++;
 	hak_port_pcpu_exit((unsigned)cpu, flags);
-	cookie_clear(p);
-	return p;
+	return popped(p, 0, magoff, size, align);
 miss:
 	hak_port_pcpu_exit((unsigned)cpu, flags);
 slow:
-	return alloc_slow(HAK_MAG_CLASS(magoff), size, align);
+	return popped(NULL, 1, magoff, size, align);
 }
 
 static LOCKED_PATH void free_locked(uintptr_t magoff, void *p)
@@ -150,44 +165,38 @@ slow:
 static hak_always_inline void *cache_alloc(uintptr_t magoff, size_t size,
 					   size_t align)
 {
-	void *p;
-
 #if HAK_PORT_HAS_RESTART
-	{
-		int fail;
+	void *p;
+	int fail;
 
-		ARCH_RESTART_POP(p, fail, &hak_heap, RESTART_NCPUS,
-				 RESTART_PCPU, magoff);
-		if (unlikely(fail))
-			return alloc_slow(HAK_MAG_CLASS(magoff), size, align);
-		cookie_clear(p);
-		return p;
-	}
-#endif
+	ARCH_RESTART_POP(p, fail, &hak_heap, RESTART_NCPUS, RESTART_PCPU,
+			 magoff);
+	return popped(p, fail, magoff, size, align);
+#else
 #if HAK_PORT_HAS_RSEQ
+	void *p;
+	int fail;
+
 	if (likely(hak_port_rseq_active())) {
-		if (unlikely(arch_rseq_mag_pop(hak_port_rseq_area(),
-					       (void *const *)hak_heap.pcpu,
-					       magoff, &p)))
-			return alloc_slow(HAK_MAG_CLASS(magoff), size, align);
-		cookie_clear(p);
-		return p;
+		fail = arch_rseq_mag_pop(hak_port_rseq_area(),
+					 (void *const *)hak_heap.pcpu, magoff,
+					 &p);
+		return popped(p, fail, magoff, size, align);
 	}
 #endif
-	(void)p;
 	return alloc_locked(magoff, size, align);
+#endif
 }
 
 static hak_always_inline void cache_free(uintptr_t magoff, void *p)
 {
 #if HAK_PORT_HAS_RESTART
 	ARCH_RESTART_PUSH(p, &hak_heap, RESTART_NCPUS, RESTART_PCPU, magoff,
-			  slow);
+			  miss);
 	return;
-slow:
+miss:
 	hak_pcpu_free_miss(HAK_MAG_CLASS(magoff), p);
-	return;
-#endif
+#else
 #if HAK_PORT_HAS_RSEQ
 	if (likely(hak_port_rseq_active())) {
 		if (unlikely(arch_rseq_mag_push(hak_port_rseq_area(),
@@ -198,19 +207,20 @@ slow:
 	}
 #endif
 	free_locked(magoff, p);
+#endif
 }
 
 /*
  * The restartable sections' table (HAK_PORT_HAS_RESTART): each section
- * above adds its {start, end} to .rodata.hak_restart, subsection 1; the
- * labels in subsections 0 and 2 bound them, all in this one object.
+ * above records its {start, end} (hakmem/restart_table.h); the labels in
+ * subsections 0 and 2 of the same section bound them.
  */
+#if HAK_PORT_HAS_RESTART
 struct restart_range {
 	uintptr_t start, end;
 };
 
-#if HAK_PORT_HAS_RESTART
-__asm__(".pushsection .rodata.hak_restart, \"a\"\n\t"
+__asm__(".pushsection " HAK_RESTART_SECTION ", \"a\"\n\t"
 	".balign 8\n\t"
 	".globl hak_restart_table\n\t"
 	".hidden hak_restart_table\n"

@@ -60,21 +60,6 @@ static unsigned *percpu_id_word(unsigned long base)
 }
 #endif
 
-#define SYSREG_WRITE(reg, v)                                                  \
-	__asm__ __volatile__("msr " reg ", %0" ::"r"((unsigned long)(v))      \
-			     : "memory")
-#define SYSREG_READ(reg)                                                      \
-	({                                                                    \
-		unsigned long __v;                                            \
-		__asm__ __volatile__("mrs %0, " reg : "=r"(__v)::"memory");   \
-		__v;                                                          \
-	})
-
-static inline void isb(void)
-{
-	__asm__ __volatile__("isb" ::: "memory");
-}
-
 /* ------------------------------------------------------------ console */
 
 void board_putc(char c)
@@ -90,28 +75,6 @@ void board_puts(const char *s)
 {
 	while (*s)
 		board_putc(*s++);
-}
-
-void board_puthex(unsigned long v)
-{
-	int shift;
-
-	board_puts("0x");
-	for (shift = 60; shift >= 0; shift -= 4)
-		board_putc("0123456789abcdef"[(v >> shift) & 0xf]);
-}
-
-void board_putdec(unsigned long v)
-{
-	char buf[24];
-	int i = 0;
-
-	do {
-		buf[i++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (i)
-		board_putc(buf[--i]);
 }
 
 static void uart_init(void)

@@ -3,7 +3,7 @@
 # which adds -march (armv8-a for LL/SC images, armv8.1-a for LSE images),
 # the include paths, and -T $(BOARD_LDSCRIPT).
 
-BOARD_SRCS := \
+BOARD_SRCS := boards/print.c \
 	boards/aarch64/start.S \
 	boards/aarch64/board.c \
 	boards/aarch64/gic.c \

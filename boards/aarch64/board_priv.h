@@ -47,6 +47,22 @@
 
 #include <stddef.h>
 
+/* System registers by name or encoding (board.c, gic.c). */
+#define SYSREG_WRITE(reg, v)                                                  \
+	__asm__ __volatile__("msr " reg ", %0" ::"r"((unsigned long)(v))      \
+			     : "memory")
+#define SYSREG_READ(reg)                                                      \
+	({                                                                    \
+		unsigned long __v;                                            \
+		__asm__ __volatile__("mrs %0, " reg : "=r"(__v)::"memory");   \
+		__v;                                                          \
+	})
+
+static inline void isb(void)
+{
+	__asm__ __volatile__("isb" ::: "memory");
+}
+
 /* start.S */
 extern char board_secondary_entry[];
 
@@ -63,8 +79,6 @@ void board_boot_main(unsigned long x0);
 void board_secondary_main(unsigned long cpu);
 void board_irq(void);
 void board_fault(unsigned long type, unsigned long sp);
-void board_puthex(unsigned long v);
-void board_putdec(unsigned long v);
 
 /* gic.c: returns the detected architecture revision (2 or 3), 0 if none. */
 unsigned board_gic_init_dist(void);

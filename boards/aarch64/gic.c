@@ -56,16 +56,6 @@ static inline unsigned long rd64(unsigned long a)
 	return *(volatile unsigned long *)a;
 }
 
-#define SYSREG_WRITE(reg, v)                                                  \
-	__asm__ __volatile__("msr " reg ", %0" ::"r"((unsigned long)(v))      \
-			     : "memory")
-#define SYSREG_READ(reg)                                                      \
-	({                                                                    \
-		unsigned long __v;                                            \
-		__asm__ __volatile__("mrs %0, " reg : "=r"(__v)::"memory");   \
-		__v;                                                          \
-	})
-
 /* GICv3 CPU interface registers by encoding (assembler-version proof). */
 #define ICC_PMR_EL1 "S3_0_C4_C6_0"
 #define ICC_IAR1_EL1 "S3_0_C12_C12_0"
@@ -74,11 +64,6 @@ static inline unsigned long rd64(unsigned long a)
 #define ICC_CTLR_EL1 "S3_0_C12_C12_4"
 #define ICC_SRE_EL1 "S3_0_C12_C12_5"
 #define ICC_IGRPEN1_EL1 "S3_0_C12_C12_7"
-
-static void isb(void)
-{
-	__asm__ __volatile__("isb" ::: "memory");
-}
 
 /* Set byte `intid` of a priority register block with a word access. */
 static void set_prio(unsigned long block, unsigned intid, unsigned prio)

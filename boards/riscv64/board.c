@@ -91,18 +91,6 @@ void board_puts(const char *s)
 		board_putc(*s++);
 }
 
-static void put_uint(unsigned long v, unsigned base)
-{
-	char b[24];
-	int n = 0;
-
-	do
-		b[n++] = "0123456789abcdef"[v % base];
-	while ((v /= base) && n < 24);
-	while (n)
-		board_putc(b[--n]);
-}
-
 /* ---------------------------------------------------------------- time */
 
 unsigned long board_ticks(void)
@@ -163,7 +151,7 @@ __attribute__((noreturn)) void board_exit(int status)
 		for (;;)
 			__asm__ __volatile__("wfi");
 	board_puts("[board] exit status ");
-	put_uint((unsigned long)status, 10);
+	board_putdec((unsigned long)status);
 	board_puts("\n");
 	*t = status ? ((uint32_t)status << 16) | 0x3333 : 0x5555;
 	for (;;)
@@ -194,12 +182,12 @@ void board_trap(unsigned long cause, unsigned long epc, unsigned long tval)
 		h(cpu);
 		return;
 	}
-	board_puts("\n[board] fault: scause 0x");
-	put_uint(cause, 16);
-	board_puts(" sepc 0x");
-	put_uint(epc, 16);
-	board_puts(" stval 0x");
-	put_uint(tval, 16);
+	board_puts("\n[board] fault: scause ");
+	board_puthex(cause);
+	board_puts(" sepc ");
+	board_puthex(epc);
+	board_puts(" stval ");
+	board_puthex(tval);
 	board_puts("\n");
 	board_exit(2);
 }
@@ -289,9 +277,9 @@ void board_boot_main(unsigned long hartid, unsigned long dtb)
 		    !sbi(SBI_EXT_HSM, SBI_HSM_HART_GET_STATUS, h, 0, 0).error)
 			hart_of[ncpus++] = h;
 	board_puts("[board] riscv64: ");
-	put_uint(ncpus, 10);
+	board_putdec(ncpus);
 	board_puts(" harts (boot hart ");
-	put_uint(hartid, 10);
+	board_putdec(hartid);
 	board_puts("), S-mode under SBI, timebase 10 MHz\n");
 	test_main();
 	board_puts("[board] FAIL: test_main returned without board_exit\n");

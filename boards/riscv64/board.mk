@@ -2,7 +2,7 @@
 # riscv64 QEMU -M virt board (S-mode under OpenSBI): variables only,
 # included by tests/qemu/qemu.mk.
 
-BOARD_SRCS := boards/riscv64/start.S boards/riscv64/board.c \
+BOARD_SRCS := boards/print.c boards/riscv64/start.S boards/riscv64/board.c \
 	      boards/libc.c
 
 # The top Makefile's KERNEL_CFLAGS and arch/riscv64/arch.mk.

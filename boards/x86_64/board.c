@@ -246,30 +246,6 @@ void board_puts(const char *s)
 		board_putc(*s++);
 }
 
-static void put_dec(u64 v)
-{
-	char buf[24];
-	int i = 0;
-
-	do {
-		buf[i++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (i)
-		board_putc(buf[--i]);
-}
-
-static void put_hex(u64 v)
-{
-	int shift = 60;
-
-	board_puts("0x");
-	while (shift > 0 && !((v >> shift) & 0xf))
-		shift -= 4;
-	for (; shift >= 0; shift -= 4)
-		board_putc("0123456789abcdef"[(v >> shift) & 0xf]);
-}
-
 /* ---- exit ----------------------------------------------------------- */
 
 __attribute__((noreturn)) void board_exit(int status)
@@ -277,7 +253,7 @@ __attribute__((noreturn)) void board_exit(int status)
 	__asm__ __volatile__("cli");
 	if (status) {
 		board_puts("[board] exit status ");
-		put_dec((u64)(unsigned)status);
+		board_putdec((u64)(unsigned)status);
 		board_putc('\n');
 	}
 	/* isa-debug-exit: QEMU exits with (value << 1) | 1: 33 pass, 35 fail */
@@ -511,29 +487,29 @@ void board_trap(struct trap_frame *f)
 		board_exit(2);
 	if (f->vec < 32) {
 		board_puts("\n[board] FAULT vector ");
-		put_dec(f->vec);
+		board_putdec(f->vec);
 		board_puts(" (#");
 		board_puts(exc_names[f->vec]);
 		board_puts(")");
 	} else {
 		board_puts("\n[board] unexpected interrupt vector ");
-		put_dec(f->vec);
+		board_putdec(f->vec);
 	}
 	board_puts(" err ");
-	put_hex(f->err);
+	board_puthex(f->err);
 	board_puts(" rip ");
-	put_hex(f->rip);
+	board_puthex(f->rip);
 	board_puts(" rsp ");
-	put_hex(f->rsp);
+	board_puthex(f->rsp);
 	if (f->vec == 14) {
 		u64 cr2;
 
 		__asm__ __volatile__("mov %%cr2, %0" : "=r"(cr2));
 		board_puts(" cr2 ");
-		put_hex(cr2);
+		board_puthex(cr2);
 	}
 	board_puts(" cpu ");
-	put_dec(arch_cpu_id());
+	board_putdec(arch_cpu_id());
 	board_putc('\n');
 	board_exit(2);
 }
@@ -718,7 +694,7 @@ static void find_cpus(void)
 	}
 	if (dropped) {
 		board_puts("[board] warning: ignoring ");
-		put_dec(dropped);
+		board_putdec(dropped);
 		board_puts(" CPUs (limit 64, xAPIC ids < 255)\n");
 	}
 }
@@ -795,9 +771,9 @@ void board_start_secondaries(void (*fn)(unsigned cpu))
 			lapic_ipi(apic, ICR_SIPI | (TRAMP_BASE >> 12));
 			if (!wait_flag(&ap_alive, 5000000)) {
 				board_puts("[board] FAIL: cpu ");
-				put_dec(cpu);
+				board_putdec(cpu);
 				board_puts(" (apic id ");
-				put_dec(apic);
+				board_putdec(apic);
 				board_puts(") did not start\n");
 				board_exit(2);
 			}
@@ -853,17 +829,17 @@ void board_bsp_main(void)
 	calibrate();
 	find_cpus();
 	board_puts("[board] x86_64: ");
-	put_dec(ncpus);
+	board_putdec(ncpus);
 	board_puts(" cpus, tsc ");
-	put_dec(tsc_hz / 1000000);
+	board_putdec(tsc_hz / 1000000);
 	board_puts(" MHz, lapic timer ");
-	put_dec(lapic_hz * 16 / 1000000);
+	board_putdec(lapic_hz * 16 / 1000000);
 	board_puts(" MHz, cpu id ");
 #ifdef ARCH_X86_CPU_ID_RDPID
 	board_puts("rdpid\n");
 #else
 	board_puts("%gs:");
-	put_dec(ARCH_X86_GS_CPU_OFFSET);
+	board_putdec(ARCH_X86_GS_CPU_OFFSET);
 	board_putc('\n');
 #endif
 	test_main();

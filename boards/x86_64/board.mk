@@ -2,7 +2,7 @@
 # x86_64 QEMU board: variables only, included by tests/qemu/qemu.mk.
 # Paths are relative to the repository root.
 
-BOARD_SRCS := boards/x86_64/boot.S \
+BOARD_SRCS := boards/print.c boards/x86_64/boot.S \
 	      boards/x86_64/board.c \
 	      boards/x86_64/mem.c
 

@@ -33,18 +33,6 @@ static unsigned long ticks[MAX_CPUS];
 
 /* ---- the kernel's own console helpers ---------------------------------- */
 
-static void put_uint(unsigned long v)
-{
-	char b[24];
-	int n = 0;
-
-	do
-		b[n++] = (char)('0' + v % 10);
-	while ((v /= 10) && n < 24);
-	while (n)
-		board_putc(b[--n]);
-}
-
 static void fail(const char *what)
 {
 	board_puts("[test] FAIL embed: ");
@@ -159,23 +147,23 @@ void test_main(void)
 		fail("hak_check");
 	hak_stats(&st);
 	board_puts("embed: ");
-	put_uint(ncpus);
+	board_putdec(ncpus);
 	board_puts(" CPUs, ");
-	put_uint(st.tier[HAK_TIER_TINY].allocs + st.tier[HAK_TIER_POOL].allocs +
+	board_putdec(st.tier[HAK_TIER_TINY].allocs + st.tier[HAK_TIER_POOL].allocs +
 		 st.tier[HAK_TIER_LARGE].allocs);
 	board_puts(" allocations, ");
-	put_uint(st.cached_objects);
+	board_putdec(st.cached_objects);
 	board_puts(" objects cached, provider holds ");
-	put_uint(st.provider_held >> 10);
+	board_putdec(st.provider_held >> 10);
 	board_puts(" KiB\n");
 	hak_trim();
 	hak_stats(&st);
 	board_puts("embed: after hak_trim: ");
-	put_uint(st.cached_objects);
+	board_putdec(st.cached_objects);
 	board_puts(" objects cached, provider holds ");
-	put_uint(st.provider_held >> 10);
+	board_putdec(st.provider_held >> 10);
 	board_puts(" KiB (metadata ");
-	put_uint(st.meta_bytes >> 10);
+	board_putdec(st.meta_bytes >> 10);
 	board_puts(" KiB)\n");
 	__atomic_store_n(&done, 1, __ATOMIC_RELEASE);
 	if (st.bytes_in_use || st.cached_objects ||

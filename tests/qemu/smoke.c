@@ -24,19 +24,6 @@ static void unlock_print(void)
 	__atomic_store_n(&print_lock, 0, __ATOMIC_RELEASE);
 }
 
-static void put_uint(unsigned long v)
-{
-	char buf[24];
-	int i = 0;
-
-	do {
-		buf[i++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (i)
-		board_putc(buf[--i]);
-}
-
 static void on_tick(unsigned cpu)
 {
 	if (cpu != arch_cpu_id())
@@ -63,7 +50,7 @@ static void secondary(unsigned cpu)
 {
 	lock_print();
 	board_puts("hello from cpu ");
-	put_uint(cpu);
+	board_putdec(cpu);
 	board_puts("\n");
 	unlock_print();
 	wait_ticks(cpu, 5);
@@ -97,9 +84,9 @@ void test_main(void)
 		}
 	}
 	board_puts("cpus: ");
-	put_uint(n);
+	board_putdec(n);
 	board_puts(", heap bytes: ");
-	put_uint((unsigned long)(__heap_end - __heap_start));
+	board_putdec((unsigned long)(__heap_end - __heap_start));
 	board_puts("\n[test] pass smoke\n");
 	board_exit(0);
 }

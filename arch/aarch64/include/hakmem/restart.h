@@ -8,10 +8,9 @@
  * (a pop stores top and its allocs counter together, with one STP), the
  * last instruction of the section; an interrupt or exception that lands
  * inside it resumes at its start, through the embedder calling
- * hak_restart_pc() on ELR_EL1 (the table is .rodata.hak_restart,
- * subsection 1, one {start, end} pair per section). Nothing before the
- * commit is visible, so a pop or push interrupted on one CPU simply runs
- * again, on whichever CPU the code then runs. The sections only read their
+ * hak_restart_pc() on ELR_EL1 (the table: hakmem/restart_table.h).
+ * Nothing before the commit is visible, so a pop or push interrupted on
+ * one CPU simply runs again, on whichever CPU the code then runs. The sections only read their
  * inputs; scratch registers are x9..x13, declared clobbered.
  *
  * The CPU id is read as arch_cpu_id does (ARCH_A64_CPU_ID_SYSREG, and the
@@ -24,6 +23,8 @@
 #define HAKMEM_ARCH_RESTART_H
 
 #define ARCH_HAS_RESTART 1
+
+#include "hakmem/restart_table.h"
 
 #ifdef ARCH_A64_CPU_ID_OFFSET
 #define ARCH_RESTART_CPU_ID                                                    \
@@ -39,11 +40,7 @@
  * of the register, so stray high bits are a bad id, not an alias), and
  * the magazine's address in x11. */
 #define ARCH_RESTART_BEGIN(bad)                                                \
-	".pushsection .rodata.hak_restart, \"a\"\n\t"                          \
-	".subsection 1\n\t"                                                    \
-	".balign 8\n\t"                                                        \
-	".quad 1f, 2f\n\t"                                                     \
-	".popsection\n\t"                                                      \
+	HAK_RESTART_RECORD                                                     \
 	"1:\n\t" ARCH_RESTART_CPU_ID "ldr w10, [%[heap], #%[noff]]\n\t"       \
 	"cmp x9, x10\n\t"                                                      \
 	"b.hs " bad "\n\t"                                                     \

@@ -9,11 +9,10 @@
  * An interrupt or exception that lands inside a section must resume it at
  * its start: the embedder's entry code calls hak_restart_pc() on the
  * interrupted PC, which looks the PC up in the table these sections add to
- * (.rodata.hak_restart, subsection 1: one {start, end} pair each; the
- * bounds are labels in subsections 0 and 2, mm/malloc.c). So a handler
- * that allocates on the CPU it interrupted, or a task switch that moves
- * the interrupted code to another CPU, is followed by a fresh run of the
- * section on whatever CPU it then runs on. The one write before a pop's
+ * (hakmem/restart_table.h). So a handler that allocates on the CPU it
+ * interrupted, or a task switch that moves the interrupted code to another
+ * CPU, is followed by a fresh run of the section on whatever CPU it then
+ * runs on. The one write before a pop's
  * commit is its allocs counter: an interrupted and restarted pop counts
  * twice (statistics only, never fewer).
  *
@@ -35,6 +34,8 @@
 
 #define ARCH_HAS_RESTART 1
 
+#include "hakmem/restart_table.h"
+
 #define ARCH_RESTART_STR2(x) #x
 #define ARCH_RESTART_STR(x) ARCH_RESTART_STR2(x)
 
@@ -49,11 +50,7 @@
  * start: the CPU id, checked against ncpus (to bad on failure), and the
  * CPU's area in RDX. */
 #define ARCH_RESTART_BEGIN(bad)                                                \
-	".pushsection .rodata.hak_restart, \"a\"\n\t"                          \
-	".subsection 1\n\t"                                                    \
-	".balign 8\n\t"                                                        \
-	".quad 1f, 2f\n\t"                                                     \
-	".popsection\n\t"                                                      \
+	HAK_RESTART_RECORD                                                     \
 	"1:\n\t" ARCH_RESTART_CPU_ID "cmpl %c[heap]+%c[noff], %%edx\n\t"      \
 	"jae " bad "\n\t"                                                      \
 	"movq %c[heap]+%c[toff](, %%rdx, 8), %%rdx\n\t"
