@@ -60,7 +60,12 @@ enum hak_event {
 	HAK_EV_USE_AFTER_FREE,	/* debug build: a write into a freed block */
 	HAK_EV_MISUSE,		/* an API call out of contract: a second
 				   hak_init, an out-of-range CPU number,
-				   a NULL argument; nothing was changed */
+				   a NULL argument, a stale heap or cache
+				   handle; nothing was changed */
+	HAK_EV_LEAK,		/* a heap or object cache destroyed (or
+				   refused) with blocks still live: one
+				   report per block (ptr) up to 16, then
+				   one with the count (size) */
 	HAK_EV__COUNT
 };
 
@@ -305,6 +310,148 @@ extern const int hak_irq_entry_calls_hak_restart_pc;
 /* A snapshot of the counters; exact when nothing runs concurrently.
  * out == NULL is reported (HAK_EV_MISUSE) and ignored. */
 void hak_stats(struct hak_stats *out);
+
+/* ---- heaps ------------------------------------------------------------
+ *
+ * A heap is an allocator instance with its own page provider, byte limit,
+ * report sink and name: a guest VM's memory, a DMA or uncached region, a
+ * NUMA node. Its blocks are served by a per-CPU front like the default
+ * heap's (its per-CPU areas come from its own provider, on each CPU's
+ * first use: docs/guarantees.md gives the bound), its slabs and large
+ * runs are its own, and hak_heap_destroy gives all of it back at once.
+ * hak_free, hak_realloc and hak_usable_size take a block of any heap: the
+ * page map finds its owner. The default heap (hak_heap_default) is what
+ * hak_malloc and the standard names use; its fast path is unchanged.
+ *
+ * Handles: NULL, a destroyed heap's handle (heap objects are never
+ * reused for anything else, only for a later hak_heap_create) and the
+ * default heap where it cannot go are reported as HAK_EV_MISUSE, the call
+ * doing nothing. A pointer that never was a handle is undefined.
+ * Contexts: as hak_malloc (any CPU, IRQ handlers included), except
+ * create and destroy: thread or task context, not in an IRQ handler.
+ */
+struct hak_heap;
+
+struct hak_heap_config {
+	const char *name; /* for reports and stats; copied (31 bytes) */
+	/* Required. Its calls are serialised by the heap's own lock; it
+	 * may be the same hook code as another heap's over other memory,
+	 * but two heaps must not hand out the same pages. */
+	struct hak_page_provider provider;
+	/* Bytes the heap may hold from its provider at any moment
+	 * (superslabs, large runs and its per-CPU areas), enforced at every
+	 * provider call; 0 = no limit. An allocation that would exceed it
+	 * returns NULL with HAK_EV_OUT_OF_MEMORY naming the heap, after one
+	 * reclaim pass (caches drained, empty slabs given back). */
+	size_t limit;
+	/* Reports about this heap's blocks; NULL: the default heap's sink. */
+	void (*report)(const struct hak_report *r, void *ctx);
+	void *report_ctx;
+	/* Per-CPU magazine budget per size class, in bytes (clamped to
+	 * 4..HAK_CACHE_MAX objects); 0 = HAK_HEAP_CACHE_BYTES. Smaller:
+	 * less per-CPU memory per heap, more trips to the shared pool. */
+	size_t cache_bytes;
+};
+
+/* The heap hak_malloc uses; NULL before hak_init. */
+struct hak_heap *hak_heap_default(void);
+
+/*
+ * A new heap, empty: no provider call is made until its first
+ * allocation. NULL, reported (HAK_EV_MISUSE with the reason, through
+ * cfg->report when given), iff hakmem is not initialised, cfg or its
+ * provider hooks are missing, or the heap object cannot be allocated
+ * from the default heap's provider (about 24 KiB, type-stable).
+ * Complexity: O(HAK_MAX_CPUS).
+ */
+struct hak_heap *hak_heap_create(const struct hak_heap_config *cfg);
+
+#define HAK_HEAP_DESTROY_FORCE 1u
+
+/*
+ * Give every page h holds back to its provider: superslabs, large runs,
+ * cached runs and per-CPU areas, and destroy its object caches. Without
+ * HAK_HEAP_DESTROY_FORCE a heap with live blocks is not destroyed: the
+ * blocks are reported (HAK_EV_LEAK) and -1 returned. With it, live blocks
+ * go too (a dead VM's memory); a later hak_free of one of them is
+ * reported as an invalid free. Returns 0 when destroyed, -1 when refused
+ * (also for NULL, the default heap, a destroyed heap: HAK_EV_MISUSE).
+ * h must be quiescent: no call on h or its blocks may run concurrently
+ * or start afterwards (a destroyed VM's CPUs no longer allocate for it).
+ * Complexity: O(pages held) provider releases and page-map stores, in
+ * steps with the heap's lock dropped between them.
+ */
+int hak_heap_destroy(struct hak_heap *h, unsigned flags);
+
+/* As hak_malloc / hak_calloc / hak_aligned_alloc, from heap h. NULL iff
+ * h is bad (reported), its limit or provider is exhausted after one
+ * reclaim (reported, naming the heap), or the size cannot be served. */
+void *hak_heap_malloc(struct hak_heap *h, size_t size);
+void *hak_heap_calloc(struct hak_heap *h, size_t nmemb, size_t size);
+void *hak_heap_aligned_alloc(struct hak_heap *h, size_t alignment,
+			     size_t size);
+/* As hak_realloc, for a block of h (NULL: hak_heap_malloc(h, size)); a
+ * block of another heap is reported (HAK_EV_MISUSE) and NULL returned.
+ * hak_realloc itself keeps any block in its own heap. */
+void *hak_heap_realloc(struct hak_heap *h, void *ptr, size_t size);
+
+/* As hak_stats / hak_check / hak_trim, for heap h alone (its caches'
+ * shards included; hak_heap_check also walks every CPU's caches, as
+ * hak_check). */
+void hak_heap_stats(struct hak_heap *h, struct hak_stats *out);
+int hak_heap_check(struct hak_heap *h);
+void hak_heap_trim(struct hak_heap *h);
+/* h's name ("default" for the default heap), NULL for a bad handle. */
+const char *hak_heap_name(const struct hak_heap *h);
+
+/* ---- object caches ------------------------------------------------------
+ *
+ * kmem_cache-style typed caches: exact-size slots in their own slabs of a
+ * heap (NULL: the default heap), served by a per-CPU front like the size
+ * classes'. Objects are at least 16 bytes: a free object holds hakmem's
+ * free cookie in its second word. With a constructor (SLAB's rule) every
+ * object is constructed once, when its slab is carved, and must be given
+ * back in constructed state: hakmem then writes nothing into the object,
+ * keeping the cookie in one extra word after it (the slot is size + 8,
+ * rounded to align, as SLUB moves its free pointer out of constructed
+ * objects). hak_free of a cache object works (it finds the cache, more
+ * slowly); hak_realloc of one is reported.
+ */
+struct hak_cache;
+
+struct hak_cache_stats {
+	const char *name;
+	size_t object_size;	 /* as created */
+	size_t slot_size;	 /* what each object takes in its slab */
+	uint64_t objects_in_use; /* live objects */
+	uint64_t cached;	 /* free objects in per-CPU magazines */
+	uint64_t allocs, frees;	 /* ever */
+	uint64_t slabs;		 /* slabs carved for it now */
+};
+
+/*
+ * A cache of size-byte objects aligned to align (0: 8; a power of two up
+ * to the page size) in heap h (NULL: default). flags: 0 (reserved). NULL,
+ * reported (HAK_EV_MISUSE or HAK_EV_BAD_ALIGNMENT), iff h is bad, size
+ * is 0 or above HAK_POOL_MAX, align is not a power of two or above a
+ * page, or the cache object cannot be allocated.
+ */
+struct hak_cache *hak_cache_create(struct hak_heap *h, const char *name,
+				   size_t size, size_t align, unsigned flags,
+				   void (*ctor)(void *obj, void *arg),
+				   void *arg);
+/* An object, NULL iff c is bad (reported) or its heap is out of memory
+ * (reported). O(1); one per-CPU section on a hit. */
+void *hak_cache_alloc(struct hak_cache *c);
+/* Give p back to c. NULL: no-op. A pointer that is not a live object of
+ * c (another cache's or heap's block, foreign, interior, already free)
+ * is reported and ignored. */
+void hak_cache_free(struct hak_cache *c, void *p);
+/* Destroy c: 0, or -1 when objects are still live: each is reported
+ * (HAK_EV_LEAK, its address, up to 16, then the count) and c stays. Its
+ * slabs go back to its heap. c must be quiescent, as for heaps. */
+int hak_cache_destroy(struct hak_cache *c);
+void hak_cache_stats(struct hak_cache *c, struct hak_cache_stats *out);
 
 /* Human-readable name of an event kind. */
 const char *hak_event_name(enum hak_event ev);

@@ -123,7 +123,8 @@ static void *wrap(void *raw, size_t size, size_t head, const void *site)
 	return (void *)user;
 }
 
-static void *alloc_dbg(size_t align, size_t size, const void *site)
+static void *alloc_dbg(struct hak_heap *hp, size_t align, size_t size,
+		       const void *site)
 {
 	/* The header fits before the user pointer, which keeps the alignment.
 	 */
@@ -137,8 +138,11 @@ static void *alloc_dbg(size_t align, size_t size, const void *site)
 			   "request too large");
 		return NULL;
 	}
-	raw = align > HAK_MIN_ALIGN ? hak_aligned_alloc_raw(align, need)
-				    : hak_malloc_raw(need);
+	if (hp != &hak_heap)
+		raw = hak_heap_alloc_raw(hp, align, need);
+	else
+		raw = align > HAK_MIN_ALIGN ? hak_aligned_alloc_raw(align, need)
+					    : hak_malloc_raw(need);
 	return raw ? wrap(raw, size, head, site) : NULL;
 }
 
@@ -174,6 +178,15 @@ static struct dbg_hdr *live_block(const void *ptr, size_t *usable,
 	return NULL;
 }
 
+/* An object cache's objects are not wrapped (cache.c's debug notes). */
+static int cache_object(const void *ptr)
+{
+	uintptr_t e = hak_pagemap_get((uintptr_t)ptr);
+
+	return (e & HAK_PM_TAG_MASK) == HAK_PM_TAG_SLAB &&
+	       ((struct hak_slab *)hak_pm_slab(e))->cls == HAK_CLASS_CACHE;
+}
+
 static void free_dbg(void *ptr, const void *site)
 {
 	uintptr_t user = (uintptr_t)ptr, obj, end, bad;
@@ -182,6 +195,10 @@ static void free_dbg(void *ptr, const void *site)
 
 	if (!ptr)
 		return;
+	if (cache_object(ptr)) {
+		hak_free_raw(ptr);
+		return;
+	}
 	h = live_block(ptr, &usable, &obj);
 	if (!h)
 		return;
@@ -206,7 +223,13 @@ static void free_dbg(void *ptr, const void *site)
 
 void *hak_malloc(size_t size)
 {
-	return alloc_dbg(0, size, CALLER);
+	return alloc_dbg(&hak_heap, 0, size, CALLER);
+}
+
+void *hak_dbg_heap_alloc(struct hak_heap *hp, size_t align, size_t size,
+			 const void *site)
+{
+	return alloc_dbg(hp, align, size, site);
 }
 
 void hak_free(void *ptr)
@@ -221,7 +244,7 @@ void *hak_aligned_alloc(size_t alignment, size_t size)
 			   "alignment is not a power of two");
 		return NULL;
 	}
-	return alloc_dbg(alignment, size, CALLER);
+	return alloc_dbg(&hak_heap, alignment, size, CALLER);
 }
 
 void *hak_calloc(size_t nmemb, size_t size)
@@ -231,7 +254,7 @@ void *hak_calloc(size_t nmemb, size_t size)
 
 	if (hak_calloc_bytes(nmemb, size, &n))
 		return NULL;
-	p = alloc_dbg(0, n, CALLER);
+	p = alloc_dbg(&hak_heap, 0, n, CALLER);
 	if (p)
 		hak_memset(p, 0, n);
 	return p;
@@ -245,6 +268,8 @@ size_t hak_usable_size(const void *ptr)
 
 	if (!ptr)
 		return 0;
+	if (cache_object(ptr))
+		return hak_usable_size_raw(ptr);
 	h = live_block(ptr, &usable, &obj);
 	return h ? h->size : 0;
 }
@@ -257,7 +282,12 @@ void *hak_realloc(void *ptr, size_t size)
 	void *n;
 
 	if (!ptr)
-		return alloc_dbg(0, size, CALLER);
+		return alloc_dbg(&hak_heap, 0, size, CALLER);
+	if (cache_object(ptr)) {
+		hak_report(HAK_EV_MISUSE, ptr, size,
+			   "realloc of an object cache's object");
+		return NULL;
+	}
 	h = live_block(ptr, &usable, &obj);
 	if (!h)
 		return NULL;
@@ -267,7 +297,8 @@ void *hak_realloc(void *ptr, size_t size)
 	}
 	/* Always move: a stale pointer to the old block then trips the
 	 * poison check. */
-	n = alloc_dbg(0, size, CALLER);
+	/* A block stays in its own heap. */
+	n = alloc_dbg(hak_block_owner((void *)obj, 0), 0, size, CALLER);
 	if (!n)
 		return NULL;
 	hak_memcpy(n, ptr, size < h->size ? size : h->size);

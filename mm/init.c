@@ -2,10 +2,11 @@
 /*
  * init.c - the heap object and hak_init().
  *
- * There is one heap per image: hakmem is the system allocator of the
- * kernel or program it is linked into. hak_init copies the embedder's
- * hooks, derives the class constants, draws the cookie secret and
- * allocates the per-CPU areas; everything else is allocated on demand.
+ * The default heap is the image's system allocator: what hak_malloc and
+ * the standard names use. hak_init copies the embedder's hooks, derives
+ * the class constants, draws the cookie secret and allocates the default
+ * heap's per-CPU areas; everything else is allocated on demand. More
+ * heaps come from hak_heap_create (heap.c).
  */
 #include "internal.h"
 
@@ -33,6 +34,7 @@ static int init_claimed;
 int hak_init(const struct hak_config *cfg)
 {
 	int expect = 0;
+	unsigned c;
 
 	if (!config_valid(cfg))
 		return -1;
@@ -56,11 +58,17 @@ int hak_init(const struct hak_config *cfg)
 	}
 	hak_memcpy(&hak_heap.cfg, cfg, sizeof(*cfg));
 	hak_sizeclass_init();
+	for (c = 0; c < HAK_NCLASSES; c++)
+		hak_shard_init(&hak_heap.shard[c], &hak_heap, c,
+			       &hak_classes[c], hak_classes[c].cache_cap);
+	hak_memcpy(hak_heap.name, "default", 8);
+	hak_heap.pcpu_bytes = hak_pcpu_area_bytes(&hak_heap);
+	hak_heap.cache_budget = HAK_CACHE_BYTES;
 	hak_heap.secret = mix64((cfg->entropy ? cfg->entropy() : 0) ^
 				hak_port_entropy() ^ (uintptr_t)&hak_heap);
 	if (!hak_heap.secret)
 		hak_heap.secret = 0x5bd1e9955bd1e995ULL;
-	if (hak_pcpu_alloc_areas(cfg->ncpus)) {
+	if (hak_pcpu_alloc_areas(&hak_heap, cfg->ncpus)) {
 		/* Nothing is live yet: a later call may try again. */
 		hak_memset(&hak_heap.cfg, 0, sizeof(hak_heap.cfg));
 		__atomic_store_n(&init_claimed, 0, __ATOMIC_RELEASE);
@@ -69,6 +77,7 @@ int hak_init(const struct hak_config *cfg)
 	hak_slabmap_init(&cfg->provider);
 	hak_port_set_ncpus(cfg->ncpus);
 	/* Last: a CPU id is valid (pcpu_ops.h) only once its area exists. */
+	hak_heap.magic = HAK_HEAP_MAGIC;
 	__atomic_store_n(&hak_heap.ncpus, cfg->ncpus, __ATOMIC_RELEASE);
 	__atomic_store_n(&hak_heap.ready, 1, __ATOMIC_RELEASE);
 	return 0;

@@ -76,7 +76,7 @@ static inline uintptr_t hak_pagemap_get(uintptr_t a)
 
 	if (unlikely(i0 >> (HAK_PM_ADDR_BITS - HAK_PM_ROOT_SHIFT + 1)))
 		return 0;
-	mid = __atomic_load_n(&hak_heap.pagemap_root[i0], __ATOMIC_ACQUIRE);
+	mid = __atomic_load_n(&hak_pagemap_root[i0], __ATOMIC_ACQUIRE);
 	if (unlikely(!mid))
 		return 0;
 	leaf = __atomic_load_n(&mid[(a >> (HAK_PAGE_SHIFT + HAK_PM_BITS)) &
@@ -89,13 +89,15 @@ static inline uintptr_t hak_pagemap_get(uintptr_t a)
 		__ATOMIC_ACQUIRE);
 }
 
-/* Global lock held (flags: its hak_lock's). Make sure the nodes exist
- * for every entry of [a, a + bytes): may drop the lock and take it again
- * to zero a new node with IRQs on. Returns 0, or -1 if a node could not
- * be allocated (or the range is not mappable). */
-int hak_pagemap_grow(uintptr_t a, size_t bytes, unsigned long *flags);
-/* Global lock held: store v in a's entry. Returns 0, or -1 if its nodes
- * are missing (hak_pagemap_grow first) and v is not 0. */
+/* No lock held. Make sure the nodes exist for every entry of
+ * [a, a + bytes): takes the default heap's lock (the page map's: nodes
+ * come from its provider) and drops it to zero a new node with IRQs on.
+ * Returns 0, or -1 if a node could not be allocated (or the range is not
+ * mappable). */
+int hak_pagemap_reserve(uintptr_t a, size_t bytes);
+/* Store v in a's entry. The caller owns a's page (a run or superslab on
+ * no list, or under its heap's lock). Returns 0, or -1 if its nodes are
+ * missing (hak_pagemap_reserve first) and v is not 0. */
 int hak_pagemap_set(uintptr_t a, uintptr_t v);
 /* The entry of a's page, NULL if its nodes are missing. No lock needed:
  * nodes are never freed. */
@@ -131,68 +133,113 @@ static inline struct hak_slab *hak_slab_lookup(uintptr_t a)
 
 /* ---- provider.c ----------------------------------------------------- */
 
-/* Global lock held. Accounting wrappers around the provider hooks. */
-void *hak_provider_alloc(size_t bytes, size_t align, int meta);
-void hak_provider_release(void *p, size_t bytes);
+/* h's lock held. Accounting wrappers around h's provider hooks; alloc
+ * also enforces h's limit. */
+void *hak_provider_alloc(struct hak_heap *h, size_t bytes, size_t align,
+			 int meta);
+void hak_provider_release(struct hak_heap *h, void *p, size_t bytes);
 
 /* ---- superslab.c ---------------------------------------------------- */
 
 /* Take a free slab unit (creating a superslab if none). No lock held:
  * takes the global lock, and drops it while a new superslab is built.
  * NULL when the provider is exhausted. */
-struct hak_slab *hak_superslab_get_slab(void);
+struct hak_slab *hak_superslab_get_slab(struct hak_heap *h);
 /* Give a wholly free, uncarved slab unit back; force: release an emptied
  * superslab even below the hysteresis. No lock held: takes the global
  * lock, and unmaps a released superslab with it dropped. */
 void hak_superslab_put_slab(struct hak_slab *s, int force);
 /* Release every empty superslab. No lock held. */
-void hak_superslab_trim(void);
-int hak_superslab_check(void);
+void hak_superslab_trim(struct hak_heap *h);
+int hak_superslab_check(struct hak_heap *h);
+/* heap.c's destroy: every superslab of h back to its provider, mapped
+ * or not. h is quiescent; no lock held. */
+void hak_superslab_release_all(struct hak_heap *h);
 
 /* ---- shared_pool.c -------------------------------------------------- */
 
-/* Move up to n objects of class cls into out[]. Returns the number moved
- * (0 only when the provider is exhausted). */
-unsigned hak_shared_refill(unsigned cls, void **out, unsigned n);
-/* Return n objects of class cls to their slabs. */
-void hak_shared_drain(unsigned cls, void *const *objs, unsigned n);
-/* Give back every empty slab of every class. */
-void hak_shared_trim(void);
-int hak_shared_check(void);
+/* A shard of heap h: class cls (HAK_CLASS_CACHE: an object cache, whose
+ * ci is its own), cap objects per CPU magazine. */
+void hak_shard_init(struct hak_shard *sh, struct hak_heap *h, unsigned cls,
+		    const struct hak_class_info *ci, unsigned cap);
+/* Move up to n objects of sh into out[]. Returns the number moved (0 only
+ * when the provider is exhausted). */
+unsigned hak_shared_refill(struct hak_shard *sh, void **out, unsigned n);
+/* Return n objects of sh to their slabs. */
+void hak_shared_drain(struct hak_shard *sh, void *const *objs, unsigned n);
+/* Give back sh's empty slabs. */
+void hak_shard_trim(struct hak_shard *sh);
+int hak_shard_check(struct hak_shard *sh);
+/* Objects of sh outside its slabs (live or cached); racy. */
+uint64_t hak_shard_out(struct hak_shard *sh);
 
 /* ---- transfer.c ------------------------------------------------------ */
 
 /* No lock held. Hand over / take one full batch (hak_classes[cls].batch
  * objects) of class cls: 0, or -1 when the cache is full / empty (or its
  * slots could not be allocated). */
-int hak_transfer_put(unsigned cls, void *const *objs);
-int hak_transfer_get(unsigned cls, void **out);
+int hak_transfer_put(struct hak_heap *h, unsigned cls, void *const *objs);
+int hak_transfer_get(struct hak_heap *h, unsigned cls, void **out);
 /* Objects held for cls now (racy). */
-unsigned hak_transfer_count(unsigned cls);
+unsigned hak_transfer_count(struct hak_heap *h, unsigned cls);
 /* Every batch back to the slabs (hak_trim, the reclaim). No lock held. */
-void hak_transfer_flush(void);
-int hak_transfer_check(void);
+void hak_transfer_flush(struct hak_heap *h);
+int hak_transfer_check(struct hak_heap *h);
 
 /* ---- percpu_cache.c ------------------------------------------------- */
 
-int hak_pcpu_alloc_areas(unsigned ncpus);
+/*
+ * A per-CPU front: a table of per-CPU areas (a heap's struct hak_pcpu, a
+ * cache's struct hak_pcpu_one) and, in each, the magazine at magoff that
+ * holds sh's objects; xh: the heap whose transfer cache takes sh's
+ * batches, or NULL (object caches have none).
+ */
+struct hak_front {
+	void *const *table;
+	uintptr_t magoff;
+	struct hak_shard *sh;
+	struct hak_heap *xh;
+};
+
+/* The default heap's class cls. */
+static inline struct hak_front hak_front_of(struct hak_heap *h, unsigned cls)
+{
+	struct hak_front f = {(void *const *)h->pcpu, HAK_MAG_OFFSET(cls),
+			      &h->shard[cls], h};
+
+	return f;
+}
+
+int hak_pcpu_alloc_areas(struct hak_heap *h, unsigned ncpus);
+/* A created heap's (cache 0) or an object cache's (cache 1, cap slots)
+ * per-CPU area into *slot, if it has none: 0, or -1 (provider, limit). */
+int hak_pcpu_area_make(struct hak_heap *h, void **slot, int cache,
+		       unsigned cap);
+/* One per-CPU area's bytes for heap h (its shards' capacities). */
+size_t hak_pcpu_area_bytes(struct hak_heap *h);
 /* The misses, outside any critical section: refill from the shared pool
- * and hand one object over / drain a batch and p back to it. */
+ * and hand one object over / drain a batch and p back to it. The default
+ * heap's take a class (the fast paths' tail calls). */
 void *hak_pcpu_alloc_miss(unsigned cls);
 void hak_pcpu_free_miss(unsigned cls, void *p);
-/* Inside cpu's critical section: move every cached object back. */
-void hak_pcpu_flush(struct hak_pcpu *pc, unsigned cpu);
+void *hak_front_alloc_miss(const struct hak_front *f);
+void hak_front_free_miss(const struct hak_front *f, void *p);
+/* Inside cpu's critical section: move every cached object of heap h
+ * back. */
+void hak_pcpu_flush(struct hak_heap *h, struct hak_pcpu *pc, unsigned cpu);
 /* Outside any critical section: move the calling CPU's cached objects
- * back, HAK_DRAIN_CHUNK per critical section. */
+ * of f back, HAK_DRAIN_CHUNK per critical section. */
 #define HAK_DRAIN_CHUNK 16u
-void hak_pcpu_drain_own(void);
+void hak_front_drain_own(const struct hak_front *f);
+void hak_pcpu_drain_own(struct hak_heap *h);
 /* The same for cpu's cache, entered remotely once per chunk. */
-void hak_pcpu_drain_remote(struct hak_pcpu *pc, unsigned cpu);
-int hak_pcpu_check(struct hak_pcpu *pc, unsigned cpu);
-/* hak_check of one cached free object p of class cls (where says which
+void hak_pcpu_drain_remote(struct hak_heap *h, struct hak_pcpu *pc,
+			   unsigned cpu);
+int hak_pcpu_check(struct hak_heap *h, struct hak_pcpu *pc, unsigned cpu);
+/* hak_check of one cached free object p of shard sh (where says which
  * cache): reports and returns 1 unless p is an object start of a carved
- * slab of cls that is not free in its slab. */
-int hak_pcpu_check_object(void *p, unsigned cls, const char *where);
+ * slab of sh that is not free in its slab. */
+int hak_pcpu_check_object(void *p, struct hak_shard *sh, const char *where);
 /* Objects in pc's magazines (racy unless inside its critical section). */
 unsigned hak_pcpu_cached(const struct hak_pcpu *pc);
 /* The port returned a CPU id that is not below ncpus. Before hak_init
@@ -202,8 +249,12 @@ void hak_pcpu_bad_id(unsigned cpu);
 
 /* ---- maintenance.c ---------------------------------------------------- */
 
-/* The out-of-memory reclaim pass: what hak_trim gives back. No lock held. */
-void hak_reclaim(void);
+/* The out-of-memory reclaim pass of heap h: every CPU's caches drained,
+ * then what hak_heap_trim(h) gives back. No lock held. */
+void hak_reclaim(struct hak_heap *h);
+/* hak_trim of one heap, its caches' shards included, after the drain. */
+void hak_trim_heap(struct hak_heap *h);
+int hak_check_heap(struct hak_heap *h);
 
 /* ---- remote.c --------------------------------------------------------- */
 
@@ -217,9 +268,19 @@ void hak_remote_poll(void);
 
 /* ---- large.c -------------------------------------------------------- */
 
-void *hak_large_alloc(size_t size, size_t align);
+void *hak_large_alloc(struct hak_heap *h, size_t size, size_t align);
 void hak_large_free(void *p, uintptr_t entry);
 size_t hak_large_usable(const void *p, uintptr_t entry);
+/* destroy: every live run of h back to its provider; returns how many.
+ * h is quiescent. */
+uint64_t hak_large_release_all(struct hak_heap *h);
+int hak_large_check(struct hak_heap *h);
+/* The run record pool (type-stable). */
+struct hak_large_run *hak_large_run_get(void);
+void hak_large_run_lock(int take);
+/* The record pages (at most max of their addresses in out); how many. */
+unsigned hak_large_run_pages(uintptr_t *out, unsigned max);
+void hak_large_run_put(struct hak_large_run *r);
 
 /* ---- report.c ------------------------------------------------------- */
 
@@ -237,6 +298,10 @@ void hak_report_init(struct hak_report *r, enum hak_event ev, const void *ptr,
 		     size_t size, const char *what);
 void hak_report_full(struct hak_report *r);
 __attribute__((noreturn)) void hak_panic(const char *msg);
+/* A report about heap h: counted in h's events and sent to h's sink (a
+ * created heap's own, else the default's). */
+void hak_report_heap(struct hak_heap *h, enum hak_event ev, const void *ptr,
+		     size_t size, const char *what);
 
 /* ---- string.c ------------------------------------------------------- */
 
@@ -263,10 +328,16 @@ void *hak_malloc_raw(size_t size);
 void hak_free_raw(void *ptr);
 size_t hak_usable_size_raw(const void *ptr);
 void *hak_aligned_alloc_raw(size_t alignment, size_t size);
+/* debug.c: a wrapped block of created heap hp. */
+void *hak_dbg_heap_alloc(struct hak_heap *hp, size_t align, size_t size,
+			 const void *site);
 #else
 #define HAK_RAW(name) name
 #endif
 int hak_block_containing(const void *p, uintptr_t *start, size_t *usable);
+/* The heap a live block (a block start) belongs to; NULL if p is none,
+ * reported (why) when report is set. */
+struct hak_heap *hak_block_owner(const void *p, int report);
 /* The restartable sections (HAK_PORT_HAS_RESTART): *table gets their
  * {start, end} pairs; returns how many (0 without them). */
 unsigned hak_restart_ranges(const uintptr_t **table);
@@ -274,6 +345,49 @@ int hak_calloc_bytes(size_t nmemb, size_t size, size_t *n);
 
 /* ---- stats.c -------------------------------------------------------- */
 
-void hak_stats_out_add(int64_t bytes);
+void hak_stats_out_add(struct hak_heap *h, int64_t bytes);
+void hak_heap_stats_fill(struct hak_heap *h, struct hak_stats *st);
+
+/* ---- heap.c --------------------------------------------------------- */
+
+/* Every lock hakmem has but the per-CPU ones, taken in order (take 1)
+ * or released: the hosted port's fork. */
+void hak_locks_all(int take);
+/* A created heap's plain block (align <= HAK_MIN_ALIGN: any). */
+void *hak_heap_alloc_raw(struct hak_heap *h, size_t align, size_t size);
+/* hak_free of a created heap's or cache's object (div 0 in its slab):
+ * the checks made, push it on its owner's front. */
+void hak_owner_free(struct hak_slab *s, void *p);
+extern hak_spinlock_t hak_heaps_lock hak_hidden;
+/* What a remote request (HAK_REQ_*) does to the created heaps' and the
+ * object caches' areas of cpu: inside cpu's critical section (remote 0:
+ * we are cpu, serving), or each entered remotely or, for our own CPU,
+ * in its own section (remote 1). Returns the violations a check found. */
+int hak_fronts_cpu(unsigned cpu, unsigned what, int remote);
+/* fn on the shard of every object cache of heap h, under the list lock. */
+void hak_cache_shards_each(struct hak_heap *h,
+			   void (*fn)(struct hak_shard *sh, void *arg),
+			   void *arg);
+/* A type-stable object (heap and cache objects): from pool, else fresh
+ * pages of the default heap's provider, never returned. No lock held. */
+void *hak_stable_alloc(struct hak_list **pool, size_t bytes);
+void hak_stable_free(struct hak_list **pool, void *o);
+
+/* ---- cache.c -------------------------------------------------------- */
+
+/* p is a live object of c, checked: free it. */
+void hak_cache_free_checked(struct hak_cache *c, void *p);
+/* The list lock held: what hak_fronts_cpu does, for h's caches. */
+int hak_caches_cpu(struct hak_heap *h, unsigned cpu, unsigned what,
+		   int remote);
+int hak_caches_cached(struct hak_heap *h, unsigned cpu);
+/* Live objects of h's caches (h quiescent). */
+uint64_t hak_caches_live(struct hak_heap *h);
+/* h is being destroyed: its caches die with it. */
+void hak_caches_destroy_all(struct hak_heap *h);
+/* Leak reports: up to 16 addresses, then the count. */
+void hak_leaks_report(struct hak_shard *sh, uint64_t live);
+void hak_heap_leaks_report(struct hak_heap *h, uint64_t live);
+int hak_fronts_cached(unsigned cpu);
 
 #endif /* HAKMEM_MM_INTERNAL_H */

@@ -117,36 +117,37 @@ static void lc_unlink(struct hak_large_cache *lc, unsigned i)
 }
 
 /* Give record i's run back to the provider. */
-static void lc_release(struct hak_large_cache *lc, unsigned i)
+static void lc_release(struct hak_heap *h, struct hak_large_cache *lc,
+		       unsigned i)
 {
 	struct hak_lc_run *r = rec(lc, i);
 	void *p = (void *)r->addr;
 	size_t bytes = (size_t)r->npages << HAK_PAGE_SHIFT;
 
 	lc_unlink(lc, i);
-	hak_provider_release(p, bytes);
+	hak_provider_release(h, p, bytes);
 }
 
-void hak_large_cache_tick(void)
+void hak_large_cache_tick(struct hak_heap *h)
 {
-	struct hak_large_cache *lc = &hak_heap.large_cache;
+	struct hak_large_cache *lc = &h->large_cache;
 
-	HAK_ASSERT(hak_lock_held(&hak_heap.lock));
+	HAK_ASSERT(hak_lock_held(&h->lock));
 	lc->now++;
 	if (lc->oldest &&
 	    lc->now - rec(lc, lc->oldest)->stamp >= HAK_LC_DECAY)
-		lc_release(lc, lc->oldest);
+		lc_release(h, lc, lc->oldest);
 }
 
-void *hak_large_cache_take(size_t npages, size_t *got)
+void *hak_large_cache_take(struct hak_heap *h, size_t npages, size_t *got)
 {
-	struct hak_large_cache *lc = &hak_heap.large_cache;
+	struct hak_large_cache *lc = &h->large_cache;
 	size_t max = npages + (npages >> HAK_LC_WINDOW_SHIFT);
 	unsigned c, top, i;
 	int j;
 	void *p;
 
-	HAK_ASSERT(hak_lock_held(&hak_heap.lock));
+	HAK_ASSERT(hak_lock_held(&h->lock));
 	if (!lc->count || npages > (HAK_LARGE_CACHE_BYTES >> HAK_PAGE_SHIFT))
 		return NULL;
 	/* n's own class holds runs on both sides of n: its newest, if it
@@ -177,21 +178,21 @@ found:
 	return p;
 }
 
-int hak_large_cache_put(void *p, size_t npages)
+int hak_large_cache_put(struct hak_heap *h, void *p, size_t npages)
 {
-	struct hak_large_cache *lc = &hak_heap.large_cache;
+	struct hak_large_cache *lc = &h->large_cache;
 	uint64_t bytes = (uint64_t)npages << HAK_PAGE_SHIFT;
 	struct hak_lc_run *r;
 	unsigned i, k;
 
-	HAK_ASSERT(hak_lock_held(&hak_heap.lock));
+	HAK_ASSERT(hak_lock_held(&h->lock));
 	if (bytes > HAK_LARGE_CACHE_BYTES)
 		return 0;
 	for (k = 0; k < HAK_LC_EVICT && lc->oldest &&
 		    (lc->bytes + bytes > HAK_LARGE_CACHE_BYTES ||
 		     lc->count == HAK_LC_SLOTS);
 	     k++)
-		lc_release(lc, lc->oldest);
+		lc_release(h, lc, lc->oldest);
 	if (lc->bytes + bytes > HAK_LARGE_CACHE_BYTES ||
 	    lc->count == HAK_LC_SLOTS)
 		return 0;
@@ -228,27 +229,27 @@ int hak_large_cache_put(void *p, size_t npages)
  * masked over the whole cache. */
 #define FLUSH_STEP 32
 
-void hak_large_cache_flush(void)
+void hak_large_cache_flush(struct hak_heap *h)
 {
-	struct hak_large_cache *lc = &hak_heap.large_cache;
+	struct hak_large_cache *lc = &h->large_cache;
 	int more = 1;
 
 	while (more) {
-		unsigned long flags = hak_lock(&hak_heap.lock);
+		unsigned long flags = hak_lock(&h->lock);
 		unsigned k;
 
 		for (k = 0; k < FLUSH_STEP && lc->oldest; k++)
-			lc_release(lc, lc->oldest);
+			lc_release(h, lc, lc->oldest);
 		more = lc->oldest != 0;
-		hak_unlock(&hak_heap.lock, flags);
+		hak_unlock(&h->lock, flags);
 	}
 }
 
 /* hak_check: the lists, the bitmap and the totals agree. */
-int hak_large_cache_check(void)
+int hak_large_cache_check(struct hak_heap *h)
 {
-	struct hak_large_cache *lc = &hak_heap.large_cache;
-	unsigned long flags = hak_lock(&hak_heap.lock);
+	struct hak_large_cache *lc = &h->large_cache;
+	unsigned long flags = hak_lock(&h->lock);
 	uint64_t bytes = 0;
 	unsigned i, n = 0, in_classes = 0, c;
 	int bad = 0;
@@ -278,6 +279,6 @@ int hak_large_cache_check(void)
 		bad++;
 	if (bad)
 		hak_report(HAK_EV_CORRUPTION, NULL, 0, "large run cache");
-	hak_unlock(&hak_heap.lock, flags);
+	hak_unlock(&h->lock, flags);
 	return bad ? 1 : 0;
 }

@@ -33,15 +33,19 @@ struct hak_slab {
 	 *   div      ceil(2^64 / size): an offset below 2^32 is a multiple
 	 *            of size iff off * div (mod 2^64) < div (the divisibility
 	 *            test of Lemire, Kaser and Kurz, 2019): the object-start
-	 *            check in one multiply, no index
+	 *            check in one multiply, no index. 0 in the slabs of a
+	 *            created heap or an object cache: the test then fails
+	 *            every pointer, so hak_free takes their objects on its
+	 *            slow path, which finds their owner (heap.c)
 	 *   magoff   the class's magazine offset, HAK_MAG_OFFSET(cls)
 	 */
 	uintptr_t start;
 	uintptr_t hwm_off;
 	uint64_t div;
 	uint16_t magoff;
-	uint16_t cache_cap; /* the class's per-CPU cache capacity */
-	uint8_t cls;	    /* HAK_CLASS_NONE while free */
+	uint16_t pad0;
+	uint8_t cls;	    /* HAK_CLASS_NONE while free, HAK_CLASS_CACHE
+			       for an object cache's slab */
 	uint8_t index;	    /* position in its superslab, fixed */
 	uint16_t capacity;
 	uint32_t span; /* capacity * size; 0 while uncarved */
@@ -55,6 +59,9 @@ struct hak_slab {
 	 * at or above hwm was never allocated, so free() of it is an
 	 * invalid free, not a double free. */
 	uint16_t hwm;
+	/* The shard that carved it (its heap's class, or an object cache);
+	 * NULL while free. Set with cls, before any object leaves. */
+	struct hak_shard *shard;
 	struct hak_list link; /* on its shard's partial or empty list */
 	/* 1 = object free in the slab. Written under the shard lock with
 	 * relaxed atomics, read lock-free when a refused free is
@@ -64,6 +71,7 @@ struct hak_slab {
 
 struct hak_superslab {
 	uint64_t magic;
+	struct hak_heap *heap; /* the heap whose provider gave it */
 	/* Under the global lock. */
 	struct hak_list all;   /* on hak_heap.ss_all: every superslab */
 	struct hak_list avail; /* on hak_heap.ss_avail: with a free unit */
@@ -153,10 +161,25 @@ struct hak_pcpu {
 	/* HAK_CHECK_CPU_OWNER: arch_cpu_hw_id() + 1 of the CPU that first
 	 * used this slot; 0 while none has. */
 	uint64_t hw_owner;
-	/* Slow-path counters, atomic adds: misses, batches moved. */
-	uint64_t alloc_misses, free_misses, refills, drains;
 	/* slot storage follows, cache line aligned */
 } hak_cacheline_aligned;
+
+/*
+ * An object cache's per-CPU area (cache.c): the head of a struct hak_pcpu
+ * (excl, which the hosted rseq sections read at offset 0, and one
+ * magazine at HAK_MAG_BASE), so the same sections serve it.
+ */
+struct hak_pcpu_one {
+	uint32_t excl;
+	uint32_t pad;
+	struct hak_mag mag;
+	/* slot storage follows */
+} hak_cacheline_aligned;
+
+_Static_assert(__builtin_offsetof(struct hak_pcpu_one, excl) == 0 &&
+		       __builtin_offsetof(struct hak_pcpu_one, mag) ==
+			       HAK_MAG_BASE,
+	       "a cache's area has a per-CPU area's head");
 
 #define HAK_REQ_DRAIN 1u
 #define HAK_REQ_CHECK 2u
@@ -201,15 +224,28 @@ static inline uint64_t hak_stat_read(const uint64_t *c)
 
 /* ---- the shared pool ------------------------------------------------ */
 
+struct hak_heap;
+
 struct hak_shard {
 	hak_spinlock_t lock;
+	uint8_t cls;	 /* class index, or HAK_CLASS_CACHE */
+	uint16_t magoff; /* its slabs' magoff */
+	uint16_t cookie_word; /* where a free object's cookie is */
+	uint16_t cap;	 /* per-CPU magazine capacity, objects */
+	uint16_t batch;	 /* refill / drain batch: cap / 2 */
+	struct hak_heap *heap;
+	const struct hak_class_info *ci; /* size, inv, div, align */
+	/* Object caches: run on every object of a slab when it is carved. */
+	void (*ctor)(void *obj, void *arg);
+	void *ctor_arg;
 	struct hak_list *partial; /* slabs with some objects free */
 	struct hak_list *empty;	  /* all objects free, kept for hysteresis */
 	uint32_t nempty;
 	uint32_t nslabs;      /* carved slabs of this class */
 	uint64_t out_objects; /* objects outside the slabs: live or cached */
-	/* Atomic: user operations served past the caches (slow paths). */
-	uint64_t bypass_allocs, bypass_frees;
+	/* Atomic: user operations served past the caches (slow paths: the
+	 * misses), batches moved into and out of the CPU caches. */
+	uint64_t bypass_allocs, bypass_frees, refills, drains;
 } hak_cacheline_aligned;
 
 /* ---- the transfer cache (transfer.c) --------------------------------- */
@@ -253,10 +289,27 @@ static inline void *hak_pm_slab(uintptr_t e)
 	return (void *)(e - HAK_PM_TAG_SLAB);
 }
 
-/* A large run's first page: its length in pages. */
-static inline uintptr_t hak_pm_large_entry(size_t npages)
+/*
+ * A live large run: its first page's entry points here (large.c). The
+ * records are type-stable (never given back, reused through a free
+ * list), so a lock-free reader may follow a stale entry safely and then
+ * check it under the owner's lock.
+ */
+struct hak_large_run {
+	uintptr_t addr;
+	size_t npages;
+	struct hak_heap *heap;
+	struct hak_list link; /* on heap->large_runs; the free list */
+};
+
+static inline uintptr_t hak_pm_large_entry(struct hak_large_run *r)
 {
-	return ((uintptr_t)npages << 2) | HAK_PM_TAG_LARGE;
+	return (uintptr_t)r | HAK_PM_TAG_LARGE;
+}
+
+static inline struct hak_large_run *hak_pm_large_run(uintptr_t e)
+{
+	return (struct hak_large_run *)(e - HAK_PM_TAG_LARGE);
 }
 
 /* Debug build: page i of a large run: its distance from the first. */
@@ -265,7 +318,7 @@ static inline uintptr_t hak_pm_tail_entry(size_t i)
 	return ((uintptr_t)i << 2) | HAK_PM_TAG_TAIL;
 }
 
-/* The page count of a large entry, the distance of a tail entry. */
+/* The distance of a tail entry. */
 static inline size_t hak_pm_pages(uintptr_t e)
 {
 	return (size_t)(e >> 2);
@@ -334,16 +387,28 @@ _Static_assert((HAK_LARGE_CACHE_BYTES >> HAK_PAGE_SHIFT) < (1ULL << 32),
 _Static_assert(HAK_LC_DECAY >= 1 && HAK_LC_DECAY < (1U << 31),
 	       "decay compares stamp differences below 2^31");
 
-/* Global lock held (flush and check take it). */
-void hak_large_cache_tick(void);
-void *hak_large_cache_take(size_t npages, size_t *got);
-int hak_large_cache_put(void *p, size_t npages);
-void hak_large_cache_flush(void);
-int hak_large_cache_check(void);
+struct hak_heap;
+
+/* The heap's lock held (flush and check take it). */
+void hak_large_cache_tick(struct hak_heap *h);
+void *hak_large_cache_take(struct hak_heap *h, size_t npages, size_t *got);
+int hak_large_cache_put(struct hak_heap *h, void *p, size_t npages);
+void hak_large_cache_flush(struct hak_heap *h);
+int hak_large_cache_check(struct hak_heap *h);
 
 /* ---- the heap ------------------------------------------------------- */
 
+#define HAK_HEAP_MAGIC 0x68616b6d48454150ULL /* "hakmHEAP" */
+#define HAK_HEAP_DEAD 0x68616b6d44454144ULL  /* "hakmDEAD" */
+#define HAK_HEAP_NAME 32
+
 /*
+ * A heap: the default one (the object hak_heap, what hak_malloc uses) or
+ * one of hak_heap_create's (heap.c). Each has its own provider, shards,
+ * superslabs, large runs, per-CPU areas and lock. Some fields are the
+ * allocator's, kept in the default heap only: the slab map, the size
+ * table, the cookie secret and the page-map spare (marked "default").
+ *
  * The fast paths' fields come first and together, within reach of one
  * base address on load/store architectures: the small ones at offsets a
  * load-pair reaches (sm_base and sm_len are loaded as a pair), the size
@@ -353,26 +418,39 @@ int hak_large_cache_check(void);
 struct hak_heap {
 	int ready;
 	unsigned ncpus;
-	uint64_t secret; /* free-block cookie key */
-	/* The slab map (slabmap.c): over the provider's span, one slab
-	 * descriptor per slab unit (&hak_null_slab where there is none);
-	 * sm_len 0 when there is no map. */
+	uint64_t secret; /* default: free-block cookie key */
+	/* Default: the slab map (slabmap.c), over the provider's span, one
+	 * slab descriptor per slab unit (&hak_null_slab where there is
+	 * none); sm_len 0 when there is no map. */
 	uintptr_t sm_base, sm_len;
 	struct hak_slab **sm;
-	/* Size granule -> magazine offset (sizeclass.h). */
+	/* Default: size granule -> magazine offset (sizeclass.h). */
 	uint16_t class_lut[HAK_CLASS_LUT_SIZE];
+	/* Per-CPU areas; a created heap's point at hak_pcpu_none until
+	 * their CPU first misses (percpu_cache.c). */
 	struct hak_pcpu *pcpu[HAK_MAX_CPUS];
-	struct hak_config cfg;
+	struct hak_config cfg; /* a created heap's: provider, report */
 
-	/* Global lock and what it guards. */
+	/* Created heaps (heap.c). */
+	uint64_t magic;	      /* HAK_HEAP_MAGIC while live */
+	struct hak_list link; /* on the list of created heaps */
+	uint64_t limit;	      /* bytes from the provider; 0: none */
+	size_t pcpu_bytes;    /* one per-CPU area's size */
+	size_t cache_budget;  /* per-CPU bytes per class, object caches */
+	struct hak_list *caches; /* struct hak_cache.link */
+	char name[HAK_HEAP_NAME];
+
+	/* The heap lock and what it guards. */
 	hak_spinlock_t lock hak_cacheline_aligned;
 	struct hak_list *ss_all;   /* struct hak_superslab.all */
 	struct hak_list *ss_avail; /* struct hak_superslab.avail */
+	struct hak_list *large_runs; /* struct hak_large_run.link, live */
 	uint64_t nss;	     /* superslabs held */
 	uint64_t nss_empty;  /* of which on the lists and wholly empty */
 	uint64_t nss_transit; /* of which being built or torn down: on no
 			       * list (superslab.c) */
-	void *pm_spare;	     /* a zeroed page-map node not yet installed */
+	void *pm_spare;	     /* default: a zeroed page-map node not yet
+				installed */
 	uint64_t taken, returned, peak_held, meta;
 	uint64_t large_bytes, large_objects, large_allocs, large_frees;
 	struct hak_large_cache large_cache;
@@ -385,8 +463,41 @@ struct hak_heap {
 
 	struct hak_shard shard[HAK_NCLASSES];
 	struct hak_transfer xfer[HAK_NCLASSES];
-	uintptr_t **pagemap_root[HAK_PM_ROOT_SIZE];
 };
+
+/* ---- object caches (cache.c) ------------------------------------------ */
+
+#define HAK_CACHE_MAGIC 0x68616b6d43414348ULL /* "hakmCACH" */
+#define HAK_CACHE_DEAD 0x68616b6d44454144ULL  /* "hakmDEAD" */
+
+struct hak_cache {
+	struct hak_shard shard; /* first: a slab's shard is its cache */
+	uint64_t magic;		/* HAK_CACHE_MAGIC while live */
+	struct hak_list link;	/* on its heap's caches; the free list */
+	struct hak_class_info ci; /* the slot: size, inv, div, align */
+	size_t obj_size;	/* what the caller asked for */
+	size_t pcpu_bytes;	/* one per-CPU area's size */
+	char name[HAK_HEAP_NAME];
+	/* struct hak_pcpu_one areas; hak_pcpu_none until first used. */
+	void *pcpu[HAK_MAX_CPUS];
+};
+
+_Static_assert(__builtin_offsetof(struct hak_cache, shard) == 0,
+	       "a cache's shard is the cache");
+
+static inline size_t hak_slab_usable(const struct hak_slab *s)
+{
+	if (s->cls == HAK_CLASS_CACHE)
+		return ((const struct hak_cache *)(const void *)s->shard)
+			->obj_size;
+	return s->size;
+}
+
+/* The page map's root (pagemap.c), the allocator's, not a heap's. */
+extern uintptr_t **hak_pagemap_root[HAK_PM_ROOT_SIZE] hak_hidden;
+/* What a created heap's per-CPU table points at before its CPU's first
+ * miss: every magazine empty and full. */
+extern struct hak_pcpu hak_pcpu_none hak_hidden;
 
 extern struct hak_heap hak_heap hak_hidden;
 

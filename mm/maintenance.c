@@ -8,6 +8,31 @@
  */
 #include "internal.h"
 
+static void shard_check_one(struct hak_shard *sh, void *arg)
+{
+	*(int *)arg += hak_shard_check(sh);
+}
+
+static void shard_trim_one(struct hak_shard *sh, void *arg)
+{
+	(void)arg;
+	hak_shard_trim(sh);
+}
+
+int hak_check_heap(struct hak_heap *h)
+{
+	int bad = hak_transfer_check(h);
+	unsigned c;
+
+	for (c = 0; c < HAK_NCLASSES; c++)
+		bad += hak_shard_check(&h->shard[c]);
+	hak_cache_shards_each(h, shard_check_one, &bad);
+	bad += hak_superslab_check(h);
+	bad += hak_large_cache_check(h);
+	bad += hak_large_check(h);
+	return bad;
+}
+
 int hak_check(void)
 {
 	int bad;
@@ -15,11 +40,19 @@ int hak_check(void)
 	if (!__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE))
 		return 0;
 	bad = hak_remote_all(HAK_REQ_CHECK);
-	bad += hak_transfer_check();
-	bad += hak_shared_check();
-	bad += hak_superslab_check();
-	bad += hak_large_cache_check();
-	return bad;
+	return bad + hak_check_heap(&hak_heap);
+}
+
+void hak_trim_heap(struct hak_heap *h)
+{
+	unsigned c;
+
+	hak_transfer_flush(h);
+	for (c = 0; c < HAK_NCLASSES; c++)
+		hak_shard_trim(&h->shard[c]);
+	hak_cache_shards_each(h, shard_trim_one, NULL);
+	hak_superslab_trim(h);
+	hak_large_cache_flush(h);
 }
 
 void hak_trim(void)
@@ -27,26 +60,15 @@ void hak_trim(void)
 	if (!__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE))
 		return;
 	hak_remote_all(HAK_REQ_DRAIN);
-	hak_transfer_flush();
-	hak_shared_trim();
-	hak_superslab_trim();
-	hak_large_cache_flush();
+	hak_trim_heap(&hak_heap);
 }
 
-/* Before an allocation reports out-of-memory: give back everything
- * hak_trim gives back, every CPU's cache included, then retry once. No
- * lock may be held (it takes them all in order). */
-void hak_reclaim(void)
+void hak_reclaim(struct hak_heap *h)
 {
-	hak_trim();
+	hak_remote_all(HAK_REQ_DRAIN);
+	hak_trim_heap(h);
 }
 
-/*
- * The caller promises that cpu runs no hakmem code (bare metal: it is
- * parked or unplugged), so its cache may be drained from here even where
- * the port cannot exclude its owner. It stays marked offline, and is not
- * asked by hak_trim or hak_check, until its next slow path.
- */
 void hak_cpu_offline(unsigned cpu)
 {
 	struct hak_pcpu *pc;
@@ -66,9 +88,10 @@ void hak_cpu_offline(unsigned cpu)
 	 * hosted port masks nothing, and each remote entry may cost a
 	 * membarrier: one section there. */
 	if (!HAK_PORT_REMOTE_EXCLUSIVE)
-		hak_pcpu_drain_remote(pc, cpu);
+		hak_pcpu_drain_remote(&hak_heap, pc, cpu);
+	hak_fronts_cpu(cpu, HAK_REQ_DRAIN, 1);
 	hak_port_pcpu_enter_remote(cpu, &flags, &pc->excl);
-	hak_pcpu_flush(pc, cpu);
+	hak_pcpu_flush(&hak_heap, pc, cpu);
 	__atomic_store_n(&pc->hw_owner, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&pc->offline, 1, __ATOMIC_RELEASE);
 	hak_port_pcpu_exit_remote(cpu, flags, &pc->excl);

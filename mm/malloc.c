@@ -41,7 +41,7 @@ static void *not_initialised(size_t size)
  * that a first call that finds hakmem uninitialised can redo the class
  * lookup once the lazy init filled the tables.
  */
-static __attribute__((noinline)) void *alloc_slow(unsigned cls, size_t size,
+static __attribute__((noinline)) void *alloc_slow(size_t size, unsigned cls,
 						  size_t align)
 {
 	void *p;
@@ -95,7 +95,7 @@ static hak_always_inline void *popped(void *p, int fail, uintptr_t magoff,
 				      size_t size, size_t align)
 {
 	if (unlikely(fail))
-		return alloc_slow(HAK_MAG_CLASS(magoff), size, align);
+		return alloc_slow(size, HAK_MAG_CLASS(magoff), align);
 	cookie_clear(p);
 	return p;
 }
@@ -264,7 +264,7 @@ static void *large_alloc(size_t size, size_t align)
 	if (unlikely(!__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE)) &&
 	    hak_port_lazy_init())
 		return not_initialised(size);
-	return hak_large_alloc(size, align);
+	return hak_large_alloc(&hak_heap, size, align);
 }
 
 void *HAK_RAW(hak_malloc)(size_t size)
@@ -310,7 +310,8 @@ static struct block block_lookup(const void *ptr)
 				      : HAK_EV_DOUBLE_FREE;
 			b.what = never ? "block was never allocated"
 				       : "block is free in its slab";
-		} else if (unlikely(((const uintptr_t *)ptr)[COOKIE_WORD] ==
+		} else if (unlikely(((const uintptr_t *)ptr)
+					    [b.slab->shard->cookie_word] ==
 				    (hak_heap.secret ^ p))) {
 			b.bad = HAK_EV_DOUBLE_FREE;
 			b.what = "block is free in a CPU cache";
@@ -344,7 +345,7 @@ int hak_block_containing(const void *p, uintptr_t *start, size_t *usable)
 	}
 	if ((e & HAK_PM_TAG_MASK) == HAK_PM_TAG_LARGE) {
 		*start = a & ~(HAK_PAGE_SIZE - 1);
-		*usable = hak_pm_pages(e) << HAK_PAGE_SHIFT;
+		*usable = hak_pm_large_run(e)->npages << HAK_PAGE_SHIFT;
 		return 1;
 	}
 	if ((e & HAK_PM_TAG_MASK) != HAK_PM_TAG_SLAB)
@@ -356,6 +357,23 @@ int hak_block_containing(const void *p, uintptr_t *start, size_t *usable)
 	*start = s->start + (uintptr_t)hak_obj_index(off, s->inv) * s->size;
 	*usable = s->size;
 	return 1;
+}
+
+struct hak_heap *hak_block_owner(const void *ptr, int report)
+{
+	struct block b;
+
+	if (!ptr)
+		return NULL;
+	b = block_lookup(ptr);
+	if (b.bad) {
+		if (report)
+			hak_report(b.bad, ptr, 0, b.what);
+		return NULL;
+	}
+	if (b.slab)
+		return b.slab->shard->heap;
+	return hak_pm_large_run(b.entry)->heap;
 }
 
 /* Off the fast path: classify and report what the fast checks refused. */
@@ -370,6 +388,9 @@ static __attribute__((noinline, cold)) void free_refused(void *ptr)
 		hak_report(b.bad, ptr, 0, b.what);
 	else if (!b.slab)
 		hak_large_free(ptr, b.entry);
+	else if (b.slab->shard->heap != &hak_heap ||
+		 b.slab->cls == HAK_CLASS_CACHE)
+		hak_owner_free(b.slab, ptr); /* div 0: another owner's */
 	else /* the full checks accept what the fast ones refused */
 		hak_report(HAK_EV_CORRUPTION, ptr, 0,
 			   "free: slab fields disagree with its bitmap");
@@ -417,9 +438,19 @@ refused:
 static size_t block_usable(const void *ptr, const struct block *b)
 {
 	if (b->slab)
-		return b->slab->size;
+		return hak_slab_usable(b->slab);
 	return hak_large_usable(ptr, b->entry);
 }
+
+#if !HAK_DEBUG /* debug.c has its own realloc */
+/* The heap a live block belongs to (an object cache's: its heap). */
+static struct hak_heap *block_heap(const struct block *b)
+{
+	if (b->slab)
+		return b->slab->shard->heap;
+	return hak_pm_large_run(b->entry)->heap;
+}
+#endif
 
 size_t HAK_RAW(hak_usable_size)(const void *ptr)
 {
@@ -471,6 +502,11 @@ void *hak_realloc(void *ptr, size_t size)
 		hak_report(b.bad, ptr, size, b.what);
 		return NULL;
 	}
+	if (b.slab && b.slab->cls == HAK_CLASS_CACHE) {
+		hak_report(HAK_EV_MISUSE, ptr, size,
+			   "realloc of an object cache's object");
+		return NULL;
+	}
 	if (!size) {
 		hak_free(ptr);
 		return NULL;
@@ -479,7 +515,9 @@ void *hak_realloc(void *ptr, size_t size)
 	/* Keep the block while the new size still fits and wastes < half. */
 	if (size <= old && (size >= old / 2 || old <= HAK_MIN_OBJECT * 2))
 		return ptr;
-	n = hak_malloc(size);
+	/* A block stays in its own heap. */
+	n = block_heap(&b) == &hak_heap ? hak_malloc(size)
+					: hak_heap_malloc(block_heap(&b), size);
 	if (!n)
 		return NULL;
 	hak_memcpy(n, ptr, size < old ? size : old);

@@ -11,16 +11,21 @@
  * Entries:
  *   0                          not hakmem's (foreign, or released)
  *   &struct hak_slab | 1       a page of a carved-or-free slab unit
- *   (npages << 2) | 2          the first page of a large run
- * Nodes are installed under the global lock (hak_pagemap_grow), but
- * zeroed outside it. Entries of large runs are written under the global
- * lock; those of a superslab by the CPU creating or destroying it, with no
- * lock, while the superslab is on no list (superslab.c): no one else
- * writes them then. Readers use acquire loads, which pair with the
+ *   &struct hak_large_run | 2  the first page of a large run
+ * The map is the allocator's, shared by every heap: free() finds any
+ * heap's blocks through it. Nodes come from the default heap's provider
+ * and are installed under its lock (hak_pagemap_reserve), but zeroed
+ * outside it. Entries are written by whoever owns the pages: a large
+ * run's by its heap (its lock held, or the run on no list yet), a
+ * superslab's by the CPU creating or destroying it, with no lock, while
+ * the superslab is on no list (superslab.c): no one else writes them
+ * then. Readers use acquire loads, which pair with the
  * release stores so a reader that sees an entry sees the node and
  * superslab header initialised before it.
  */
 #include "internal.h"
+
+uintptr_t **hak_pagemap_root[HAK_PM_ROOT_SIZE];
 
 #define NODE_BYTES (HAK_PM_FANOUT * sizeof(void *))
 /* The bytes of address space one leaf maps. */
@@ -33,11 +38,11 @@ _Static_assert(HAK_SUPERSLAB_SHIFT <= HAK_PAGE_SHIFT + HAK_PM_BITS,
  * NULL when both nodes exist. */
 static void **missing_node(uintptr_t a)
 {
-	uintptr_t **mid = hak_heap.pagemap_root[hak_pm_root_index(a)];
+	uintptr_t **mid = hak_pagemap_root[hak_pm_root_index(a)];
 	size_t i1 = (a >> (HAK_PAGE_SHIFT + HAK_PM_BITS)) & (HAK_PM_FANOUT - 1);
 
 	if (!mid)
-		return (void **)&hak_heap.pagemap_root[hak_pm_root_index(a)];
+		return (void **)&hak_pagemap_root[hak_pm_root_index(a)];
 	if (!mid[i1])
 		return (void **)&mid[i1];
 	return NULL;
@@ -51,7 +56,7 @@ static void **missing_node(uintptr_t a)
  * in whichever slot is still missing. A spare that another CPU's node made
  * unneeded stays parked for the next node; a second one goes back.
  */
-int hak_pagemap_grow(uintptr_t a, size_t bytes, unsigned long *flags)
+static int pagemap_grow(uintptr_t a, size_t bytes, unsigned long *flags)
 {
 	uintptr_t end = a + (bytes ? bytes - 1 : 0);
 
@@ -80,7 +85,7 @@ int hak_pagemap_grow(uintptr_t a, size_t bytes, unsigned long *flags)
 			__atomic_store_n(slot, n, __ATOMIC_RELEASE);
 			continue;
 		}
-		n = hak_provider_alloc(NODE_BYTES, HAK_PAGE_SIZE, 1);
+		n = hak_provider_alloc(&hak_heap, NODE_BYTES, HAK_PAGE_SIZE, 1);
 		if (!n)
 			return -1;
 		hak_unlock(&hak_heap.lock, *flags);
@@ -89,11 +94,28 @@ int hak_pagemap_grow(uintptr_t a, size_t bytes, unsigned long *flags)
 		if (hak_heap.pm_spare) {
 			/* Parked by another CPU meanwhile: one is enough. */
 			hak_heap.meta -= NODE_BYTES;
-			hak_provider_release(n, NODE_BYTES);
+			hak_provider_release(&hak_heap, n, NODE_BYTES);
 			continue;
 		}
 		hak_heap.pm_spare = n;
 	}
+}
+
+int hak_pagemap_reserve(uintptr_t a, size_t bytes)
+{
+	unsigned long flags;
+	int r;
+
+	/* Nodes are never freed: a range found whole stays whole. */
+	if (hak_pagemap_entry(a) &&
+	    hak_pagemap_entry(a + (bytes ? bytes - 1 : 0)) &&
+	    bytes <= (1UL << (HAK_PAGE_SHIFT + HAK_PM_BITS)) &&
+	    ((a ^ (a + bytes - 1)) >> (HAK_PAGE_SHIFT + HAK_PM_BITS)) == 0)
+		return 0;
+	flags = hak_lock(&hak_heap.lock);
+	r = pagemap_grow(a, bytes, &flags);
+	hak_unlock(&hak_heap.lock, flags);
+	return r;
 }
 
 uintptr_t *hak_pagemap_entry(uintptr_t a)
@@ -103,7 +125,7 @@ uintptr_t *hak_pagemap_entry(uintptr_t a)
 
 	if (i0 >= HAK_PM_ROOT_SIZE)
 		return NULL;
-	mid = __atomic_load_n(&hak_heap.pagemap_root[i0], __ATOMIC_ACQUIRE);
+	mid = __atomic_load_n(&hak_pagemap_root[i0], __ATOMIC_ACQUIRE);
 	if (!mid)
 		return NULL;
 	leaf = __atomic_load_n(&mid[(a >> (HAK_PAGE_SHIFT + HAK_PM_BITS)) &
@@ -118,7 +140,6 @@ int hak_pagemap_set(uintptr_t a, uintptr_t v)
 {
 	uintptr_t *e = hak_pagemap_entry(a);
 
-	HAK_ASSERT(hak_lock_held(&hak_heap.lock));
 	if (!e)
 		return v ? -1 : 0;
 	__atomic_store_n(e, v, __ATOMIC_RELEASE);

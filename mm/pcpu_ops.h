@@ -9,8 +9,10 @@
  * hosted fallback). Either way an operation commits with one store of the
  * magazine's top (see struct hak_mag).
  *
- *   hak_op_push_batch(cls, objs, n) -> how many fitted (may be 0)
- *   hak_op_pop_batch(cls, out, n)   -> how many were taken (may be 0)
+ *   hak_op_push_batch(f, objs, n) -> how many fitted (may be 0)
+ *   hak_op_pop_batch(f, out, n)   -> how many were taken (may be 0)
+ * on the magazine of front f (struct hak_front: a per-CPU table and a
+ * magazine offset, so a created heap's and an object cache's too).
  * The batch forms may wait for a busy hosted cache (never on bare metal,
  * never in rseq mode). The single pop and push are malloc.c's fast
  * paths, written out there around mag_pop_locked / mag_push_locked.
@@ -88,8 +90,15 @@ static hak_always_inline struct hak_mag *hak_pcpu_mag(unsigned cpu,
 	return (struct hak_mag *)((char *)hak_heap.pcpu[cpu] + magoff);
 }
 
-static inline unsigned hak_op_push_batch(unsigned cls, void *const *objs,
-					 unsigned n)
+/* The magazine of front f in cpu's area. */
+static hak_always_inline struct hak_mag *
+hak_front_mag(const struct hak_front *f, unsigned cpu)
+{
+	return (struct hak_mag *)((char *)f->table[cpu] + f->magoff);
+}
+
+static inline unsigned hak_op_push_batch(const struct hak_front *f,
+					 void *const *objs, unsigned n)
 {
 	unsigned long flags;
 	unsigned cpu, k;
@@ -97,8 +106,7 @@ static inline unsigned hak_op_push_batch(unsigned cls, void *const *objs,
 #if HAK_PORT_HAS_RSEQ
 	if (hak_port_rseq_active())
 		return (unsigned)arch_rseq_mag_push_batch(
-			hak_port_rseq_area(), (void *const *)hak_heap.pcpu,
-			HAK_MAG_OFFSET(cls), objs, n);
+			hak_port_rseq_area(), f->table, f->magoff, objs, n);
 #endif
 	cpu = hak_port_pcpu_enter(&flags);
 	if (pcpu_id_bad(cpu)) {
@@ -106,12 +114,13 @@ static inline unsigned hak_op_push_batch(unsigned cls, void *const *objs,
 		hak_pcpu_bad_id(cpu);
 		return 0;
 	}
-	k = mag_push_batch_locked(&hak_heap.pcpu[cpu]->mag[cls], objs, n);
+	k = mag_push_batch_locked(hak_front_mag(f, cpu), objs, n);
 	hak_port_pcpu_exit(cpu, flags);
 	return k;
 }
 
-static inline unsigned hak_op_pop_batch(unsigned cls, void **out, unsigned n)
+static inline unsigned hak_op_pop_batch(const struct hak_front *f,
+					void **out, unsigned n)
 {
 	unsigned long flags;
 	unsigned cpu, k;
@@ -119,8 +128,7 @@ static inline unsigned hak_op_pop_batch(unsigned cls, void **out, unsigned n)
 #if HAK_PORT_HAS_RSEQ
 	if (hak_port_rseq_active())
 		return (unsigned)arch_rseq_mag_pop_batch(
-			hak_port_rseq_area(), (void *const *)hak_heap.pcpu,
-			HAK_MAG_OFFSET(cls), out, n);
+			hak_port_rseq_area(), f->table, f->magoff, out, n);
 #endif
 	cpu = hak_port_pcpu_enter(&flags);
 	if (pcpu_id_bad(cpu)) {
@@ -128,15 +136,66 @@ static inline unsigned hak_op_pop_batch(unsigned cls, void **out, unsigned n)
 		hak_pcpu_bad_id(cpu);
 		return 0;
 	}
-	k = mag_pop_batch_locked(&hak_heap.pcpu[cpu]->mag[cls], out, n);
+	k = mag_pop_batch_locked(hak_front_mag(f, cpu), out, n);
 	hak_port_pcpu_exit(cpu, flags);
 	return k;
+}
+
+/*
+ * One pop / push on front f: the fast paths of created heaps and object
+ * caches (heap.c, cache.c), whose per-CPU table is not a link-time
+ * constant. The port's rseq section where it has one, else one critical
+ * section (IRQs masked on bare metal). NULL / -1: empty / full, a bad or
+ * busy CPU: the caller takes its slow path.
+ */
+static hak_always_inline void *hak_op_pop(const struct hak_front *f)
+{
+	unsigned long flags;
+	int cpu;
+	void *p;
+
+#if HAK_PORT_HAS_RSEQ
+	if (likely(hak_port_rseq_active()))
+		return arch_rseq_mag_pop(hak_port_rseq_area(), f->table,
+					 f->magoff, &p)
+			       ? NULL
+			       : p;
+#endif
+	cpu = hak_port_pcpu_try_enter(&flags);
+	if (HAK_PORT_TRYENTER_CAN_FAIL && unlikely(cpu < 0))
+		return NULL;
+	p = NULL;
+	if (!pcpu_id_bad(cpu))
+		p = mag_pop_locked(hak_front_mag(f, (unsigned)cpu));
+	hak_port_pcpu_exit((unsigned)cpu, flags);
+	return p;
+}
+
+static hak_always_inline int hak_op_push(const struct hak_front *f, void *p)
+{
+	unsigned long flags;
+	int cpu, r = -1;
+
+#if HAK_PORT_HAS_RSEQ
+	if (likely(hak_port_rseq_active()))
+		return arch_rseq_mag_push(hak_port_rseq_area(), f->table,
+					  f->magoff, p)
+			       ? -1
+			       : 0;
+#endif
+	cpu = hak_port_pcpu_try_enter(&flags);
+	if (HAK_PORT_TRYENTER_CAN_FAIL && unlikely(cpu < 0))
+		return -1;
+	if (!pcpu_id_bad(cpu))
+		r = mag_push_locked(hak_front_mag(f, (unsigned)cpu), p);
+	hak_port_pcpu_exit((unsigned)cpu, flags);
+	return r;
 }
 
 /* Slow-path forms of pop and push: on the hosted fallback they wait for a
  * busy cache instead of failing. With rseq or IRQ masking a failure is
  * final (empty, full, or held remotely), so they just fail. */
-static inline void *hak_op_pop_wait(unsigned cls)
+static inline void *hak_op_pop_wait(const struct hak_front *f)
 {
 	unsigned long flags;
 	unsigned cpu;
@@ -149,16 +208,18 @@ static inline void *hak_op_pop_wait(unsigned cls)
 		return NULL;
 #endif
 	cpu = hak_port_pcpu_enter(&flags);
-	p = mag_pop_locked(&hak_heap.pcpu[(unsigned)cpu]->mag[cls]);
+	p = NULL;
+	if (!pcpu_id_bad(cpu))
+		p = mag_pop_locked(hak_front_mag(f, cpu));
 	hak_port_pcpu_exit(cpu, flags);
 	return p;
 }
 
-static inline int hak_op_push_wait(unsigned cls, void *p)
+static inline int hak_op_push_wait(const struct hak_front *f, void *p)
 {
 	unsigned long flags;
 	unsigned cpu;
-	int r;
+	int r = -1;
 
 	if (!HAK_PORT_TRYENTER_CAN_FAIL)
 		return -1;
@@ -167,7 +228,8 @@ static inline int hak_op_push_wait(unsigned cls, void *p)
 		return -1;
 #endif
 	cpu = hak_port_pcpu_enter(&flags);
-	r = mag_push_locked(&hak_heap.pcpu[cpu]->mag[cls], p);
+	if (!pcpu_id_bad(cpu))
+		r = mag_push_locked(hak_front_mag(f, cpu), p);
 	hak_port_pcpu_exit(cpu, flags);
 	return r;
 }

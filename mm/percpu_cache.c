@@ -15,7 +15,14 @@
  * the capacity bound is structural. Capacity is HAK_CACHE_BYTES of objects
  * per class, clamped to [HAK_CACHE_MIN, HAK_CACHE_MAX].
  *
- * Per-CPU areas are allocated once, at hak_init, for ncpus CPUs.
+ * The default heap's per-CPU areas are allocated once, at hak_init, for
+ * ncpus CPUs. A created heap's and an object cache's are allocated from
+ * its own provider when a CPU first misses in it (until then its table
+ * points at an area whose magazines are empty and full), so a heap costs
+ * per-CPU memory only on the CPUs that use it.
+ *
+ * The misses are written once, over a front (struct hak_front): the
+ * default heap's classes, a created heap's, an object cache.
  *
  * Every miss first checks in (hak_remote_poll): it serves what other CPUs
  * asked of this cache (remote.c) and, with HAK_CHECK_CPU_OWNER, checks
@@ -26,44 +33,112 @@
  */
 #include "pcpu_ops.h"
 
-int hak_pcpu_alloc_areas(unsigned ncpus)
+/* An area whose every magazine is empty and full: all zero. */
+struct hak_pcpu hak_pcpu_none;
+
+static size_t area_head(void)
 {
-	size_t head = hak_round_up(sizeof(struct hak_pcpu), ARCH_CACHELINE);
-	size_t slots = 0, bytes;
-	unsigned cpu, c;
+	return hak_round_up(sizeof(struct hak_pcpu), ARCH_CACHELINE);
+}
+
+size_t hak_pcpu_area_bytes(struct hak_heap *h)
+{
+	size_t slots = 0;
+	unsigned c;
 
 	for (c = 0; c < HAK_NCLASSES; c++)
-		slots += hak_classes[c].cache_cap;
-	bytes = hak_round_up(head + slots * sizeof(void *), HAK_PAGE_SIZE);
-	for (cpu = 0; cpu < ncpus; cpu++) {
-		unsigned long flags = hak_lock(&hak_heap.lock);
-		struct hak_pcpu *pc =
-			hak_provider_alloc(bytes, HAK_PAGE_SIZE, 1);
-		void **slot;
+		slots += h->shard[c].cap;
+	return hak_round_up(area_head() + slots * sizeof(void *),
+			    HAK_PAGE_SIZE);
+}
 
-		hak_unlock(&hak_heap.lock, flags);
+static void area_init(struct hak_heap *h, struct hak_pcpu *pc)
+{
+	void **slot = (void **)((char *)pc + area_head());
+	unsigned c;
+
+	hak_memset(pc, 0, area_head());
+	for (c = 0; c < HAK_NCLASSES; c++) {
+		pc->mag[c].base = slot;
+		pc->mag[c].top = slot;
+		slot += h->shard[c].cap;
+		pc->mag[c].limit = slot;
+	}
+}
+
+int hak_pcpu_alloc_areas(struct hak_heap *h, unsigned ncpus)
+{
+	size_t bytes = hak_pcpu_area_bytes(h);
+	unsigned cpu;
+
+	for (cpu = 0; cpu < ncpus; cpu++) {
+		unsigned long flags = hak_lock(&h->lock);
+		struct hak_pcpu *pc = hak_provider_alloc(h, bytes,
+							 HAK_PAGE_SIZE, 1);
+
+		hak_unlock(&h->lock, flags);
 		if (!pc)
 			return -1;
-		hak_memset(pc, 0, head);
-		slot = (void **)((char *)pc + head);
-		for (c = 0; c < HAK_NCLASSES; c++) {
-			pc->mag[c].base = slot;
-			pc->mag[c].top = slot;
-			slot += hak_classes[c].cache_cap;
-			pc->mag[c].limit = slot;
-		}
-		hak_heap.pcpu[cpu] = pc;
+		area_init(h, pc);
+		h->pcpu[cpu] = pc;
 	}
 	return 0;
 }
 
-/* Per-CPU slow-path counters are atomic adds, so any CPU's will do: take
- * the one we probably run on. */
-static struct hak_pcpu *stat_pcpu(void)
+/*
+ * A created heap's (cache 0) or an object cache's (cache 1: cap slots)
+ * area into *slot if it still points at hak_pcpu_none: from h's provider,
+ * under h's lock (the slot is re-read under it, so two racing CPUs make
+ * one area). Returns 0, or -1 when the provider or the limit says no.
+ */
+int hak_pcpu_area_make(struct hak_heap *h, void **slot, int cache,
+		       unsigned cap)
 {
-	unsigned c = hak_port_cpu_hint();
+	size_t bytes = cache ? hak_round_up(sizeof(struct hak_pcpu_one) +
+						    (size_t)cap *
+							    sizeof(void *),
+					    HAK_PAGE_SIZE)
+			     : h->pcpu_bytes;
+	unsigned long flags = hak_lock(&h->lock);
+	void *a = NULL;
+	int r = 0;
 
-	return hak_heap.pcpu[c < hak_heap.ncpus ? c : 0];
+	if (*slot == (void *)&hak_pcpu_none) {
+		a = hak_provider_alloc(h, bytes, HAK_PAGE_SIZE, 1);
+		r = a ? 0 : -1;
+	}
+	if (a) {
+		if (cache) {
+			struct hak_pcpu_one *one = a;
+
+			hak_memset(one, 0, sizeof(*one));
+			one->mag.base = (void **)(one + 1);
+			one->mag.top = one->mag.base;
+			one->mag.limit = one->mag.base + cap;
+		} else {
+			area_init(h, a);
+		}
+		__atomic_store_n(slot, a, __ATOMIC_RELEASE);
+	}
+	hak_unlock(&h->lock, flags);
+	return r;
+}
+
+/* On a miss: the area of the CPU we probably run on, if it has none yet.
+ * A failure leaves the CPU on the empty area: its operations then all go
+ * to the shard. */
+static void front_ensure(const struct hak_front *f)
+{
+	struct hak_shard *sh = f->sh;
+	unsigned cpu = hak_port_cpu_hint();
+	void **slot;
+
+	if (cpu >= hak_heap.ncpus || sh->heap == &hak_heap)
+		return;
+	slot = (void **)&f->table[cpu];
+	if (__atomic_load_n(slot, __ATOMIC_ACQUIRE) == (void *)&hak_pcpu_none)
+		hak_pcpu_area_make(sh->heap, slot, sh->cls == HAK_CLASS_CACHE,
+				   sh->cap);
 }
 
 unsigned hak_pcpu_cached(const struct hak_pcpu *pc)
@@ -97,91 +172,115 @@ void hak_pcpu_bad_id(unsigned cpu)
  * CPU we are on by now, and what no longer fits goes straight back.
  * The caller's object bypassed the magazine, so it is counted apart.
  */
-void *hak_pcpu_alloc_miss(unsigned cls)
+void *hak_front_alloc_miss(const struct hak_front *f)
 {
 	void *batch[HAK_CACHE_MAX / 2];
-	unsigned n, k;
+	struct hak_shard *sh = f->sh;
+	unsigned n, k, b = sh->batch;
 	void *p;
 
 	hak_remote_poll();
 	/* The fast path may only have met a busy cache (hosted fallback). */
-	p = hak_op_pop_wait(cls);
+	p = hak_op_pop_wait(f);
 	if (p)
 		return p;
-	hak_stat_add(&stat_pcpu()->alloc_misses, 1);
+	front_ensure(f);
 	/* A batch another CPU's free miss handed over, if any: O(1) an
 	 * object; else from the slabs. */
-	if (!hak_transfer_get(cls, batch))
-		n = hak_classes[cls].batch;
+	if (f->xh && !hak_transfer_get(f->xh, sh->cls, batch))
+		n = b;
 	else
-		n = hak_shared_refill(cls, batch, hak_classes[cls].batch);
+		n = hak_shared_refill(sh, batch, b);
 	if (!n) {
 		/* Out of memory: give back what hysteresis and caches hold,
 		 * then try once more. */
-		hak_reclaim();
-		n = hak_shared_refill(cls, batch, hak_classes[cls].batch);
+		hak_reclaim(sh->heap);
+		n = hak_shared_refill(sh, batch, b);
 		if (!n)
 			return NULL;
 	}
-	hak_stat_add(&stat_pcpu()->refills, 1);
-	hak_stat_add(&hak_heap.shard[cls].bypass_allocs, 1);
+	hak_stat_add(&sh->refills, 1);
+	hak_stat_add(&sh->bypass_allocs, 1);
 	p = batch[--n];
-	k = n ? hak_op_push_batch(cls, batch, n) : 0;
+	k = n ? hak_op_push_batch(f, batch, n) : 0;
 	if (k < n)
-		hak_shared_drain(cls, batch + k, n - k);
+		hak_shared_drain(sh, batch + k, n - k);
 	return p;
 }
 
 /*
  * Free miss: take a batch off the top of the magazine and hand it to the
- * class's transfer cache whole, or, when that is full, return it with p
- * to the slabs, outside the critical section.
+ * transfer cache whole, or, when that is full (or there is none), return
+ * it with p to the slabs, outside the critical section.
  */
-void hak_pcpu_free_miss(unsigned cls, void *p)
+void hak_front_free_miss(const struct hak_front *f, void *p)
 {
 	void *batch[HAK_CACHE_MAX / 2 + 1];
-	unsigned k;
+	struct hak_shard *sh = f->sh;
+	unsigned k, b = sh->batch;
 
 	hak_remote_poll();
-	if (!hak_op_push_wait(cls, p))
+	if (!hak_op_push_wait(f, p))
 		return;
-	k = hak_op_pop_batch(cls, batch, hak_classes[cls].batch);
-	if (k == hak_classes[cls].batch && !hak_transfer_put(cls, batch)) {
+	front_ensure(f);
+	k = hak_op_pop_batch(f, batch, b);
+	if (k == b && f->xh && !hak_transfer_put(f->xh, sh->cls, batch)) {
 		/* The batch went over whole; p takes the room it left (on
 		 * whichever CPU we run on by now), else to its slab. */
-		if (!hak_op_push_batch(cls, &p, 1))
-			hak_shared_drain(cls, &p, 1);
-	} else {
+		if (!hak_op_push_batch(f, &p, 1))
+			hak_shared_drain(sh, &p, 1);
+	} else if (k || !hak_op_push_batch(f, &p, 1)) {
+		/* (k 0: a first free on this CPU, whose area is there now,
+		 * or a full one that could not be emptied.) */
 		batch[k] = p;
-		hak_shared_drain(cls, batch, k + 1);
+		hak_shared_drain(sh, batch, k + 1);
 	}
-	hak_stat_add(&hak_heap.shard[cls].bypass_frees, 1);
-	hak_stat_add(&stat_pcpu()->free_misses, 1);
-	hak_stat_add(&stat_pcpu()->drains, 1);
+	hak_stat_add(&sh->bypass_frees, 1);
+	hak_stat_add(&sh->drains, 1);
+}
+
+void *hak_pcpu_alloc_miss(unsigned cls)
+{
+	struct hak_front f = hak_front_of(&hak_heap, cls);
+
+	return hak_front_alloc_miss(&f);
+}
+
+void hak_pcpu_free_miss(unsigned cls, void *p)
+{
+	struct hak_front f = hak_front_of(&hak_heap, cls);
+
+	hak_front_free_miss(&f, p);
 }
 
 /*
  * The calling CPU's cache back to the shards a chunk at a time: each
  * pop_batch is one short critical section and each drain runs outside
- * it, so IRQs are never masked for a whole cache. Per class at most what
- * a full magazine holds, plus one chunk: frees from IRQ handlers meanwhile
+ * it, so IRQs are never masked for a whole cache. At most what a full
+ * magazine holds, plus one chunk: frees from IRQ handlers meanwhile
  * cannot keep it going.
  */
-void hak_pcpu_drain_own(void)
+void hak_front_drain_own(const struct hak_front *f)
 {
 	void *chunk[HAK_DRAIN_CHUNK];
-	unsigned c, k, rounds, moved;
+	unsigned k, rounds = f->sh->cap / HAK_DRAIN_CHUNK + 1, moved = 0;
+
+	while (rounds-- && (k = hak_op_pop_batch(f, chunk, HAK_DRAIN_CHUNK))) {
+		hak_shared_drain(f->sh, chunk, k);
+		moved += k;
+	}
+	if (moved) /* one drain per class, as hak_pcpu_flush counts */
+		hak_stat_add(&f->sh->drains, 1);
+}
+
+void hak_pcpu_drain_own(struct hak_heap *h)
+{
+	unsigned c;
 
 	for (c = 0; c < HAK_NCLASSES; c++) {
-		rounds = hak_classes[c].cache_cap / HAK_DRAIN_CHUNK + 1;
-		moved = 0;
-		while (rounds-- &&
-		       (k = hak_op_pop_batch(c, chunk, HAK_DRAIN_CHUNK))) {
-			hak_shared_drain(c, chunk, k);
-			moved += k;
-		}
-		if (moved) /* one drain per class, as hak_pcpu_flush counts */
-			hak_stat_add(&stat_pcpu()->drains, 1);
+		struct hak_front f = hak_front_of(h, c);
+
+		hak_front_drain_own(&f);
 	}
 }
 
@@ -191,14 +290,15 @@ void hak_pcpu_drain_own(void)
  * cpu runs no hakmem code, or is the caller). Per class at most a full
  * magazine plus one chunk, as hak_pcpu_drain_own.
  */
-void hak_pcpu_drain_remote(struct hak_pcpu *pc, unsigned cpu)
+void hak_pcpu_drain_remote(struct hak_heap *h, struct hak_pcpu *pc,
+			   unsigned cpu)
 {
 	void *chunk[HAK_DRAIN_CHUNK];
 	unsigned long flags;
 	unsigned c, k, rounds, moved;
 
 	for (c = 0; c < HAK_NCLASSES; c++) {
-		rounds = hak_classes[c].cache_cap / HAK_DRAIN_CHUNK + 1;
+		rounds = h->shard[c].cap / HAK_DRAIN_CHUNK + 1;
 		moved = 0;
 		while (rounds--) {
 			hak_port_pcpu_enter_remote(cpu, &flags, &pc->excl);
@@ -207,32 +307,33 @@ void hak_pcpu_drain_remote(struct hak_pcpu *pc, unsigned cpu)
 			hak_port_pcpu_exit_remote(cpu, flags, &pc->excl);
 			if (!k)
 				break;
-			hak_shared_drain(c, chunk, k);
+			hak_shared_drain(&h->shard[c], chunk, k);
 			moved += k;
 		}
 		if (moved)
-			hak_stat_add(&pc->drains, 1);
+			hak_stat_add(&h->shard[c].drains, 1);
 	}
 }
 
-void hak_pcpu_flush(struct hak_pcpu *pc, unsigned cpu)
+void hak_pcpu_flush(struct hak_heap *h, struct hak_pcpu *pc, unsigned cpu)
 {
 	unsigned c;
 
 	HAK_ASSERT(hak_port_pcpu_held(cpu));
+	(void)cpu;
 	for (c = 0; c < HAK_NCLASSES; c++) {
 		struct hak_mag *m = &pc->mag[c];
 		unsigned n = hak_mag_count(m);
 
 		if (!n)
 			continue;
-		hak_shared_drain(c, m->base, n);
+		hak_shared_drain(&h->shard[c], m->base, n);
 		hak_mag_set_top(m, m->base);
-		hak_stat_add(&pc->drains, 1);
+		hak_stat_add(&h->shard[c].drains, 1);
 	}
 }
 
-int hak_pcpu_check_object(void *ptr, unsigned cls, const char *where)
+int hak_pcpu_check_object(void *ptr, struct hak_shard *sh, const char *where)
 {
 	uintptr_t p = (uintptr_t)ptr, e = hak_pagemap_get(p);
 	struct hak_slab *s = hak_pm_slab(e);
@@ -240,13 +341,13 @@ int hak_pcpu_check_object(void *ptr, unsigned cls, const char *where)
 
 	if ((e & HAK_PM_TAG_MASK) != HAK_PM_TAG_SLAB ||
 	    p - s->start >= s->span) {
-		hak_report(HAK_EV_CORRUPTION, ptr, cls, where);
+		hak_report(HAK_EV_CORRUPTION, ptr, sh->cls, where);
 		return 1;
 	}
 	idx = hak_obj_index(p - s->start, s->inv);
-	if (s->cls != cls || (uintptr_t)idx * s->size != p - s->start ||
+	if (s->shard != sh || (uintptr_t)idx * s->size != p - s->start ||
 	    hak_slab_bit_is_free(s, idx)) {
-		hak_report(HAK_EV_CORRUPTION, ptr, cls, where);
+		hak_report(HAK_EV_CORRUPTION, ptr, sh->cls, where);
 		return 1;
 	}
 	return 0;
@@ -254,7 +355,7 @@ int hak_pcpu_check_object(void *ptr, unsigned cls, const char *where)
 
 /* Inside cpu's critical section: every cached pointer must be an
  * allocated-from-slab object of the magazine's class. */
-int hak_pcpu_check(struct hak_pcpu *pc, unsigned cpu)
+int hak_pcpu_check(struct hak_heap *h, struct hak_pcpu *pc, unsigned cpu)
 {
 	int bad = 0;
 	unsigned c, i;
@@ -262,16 +363,17 @@ int hak_pcpu_check(struct hak_pcpu *pc, unsigned cpu)
 	HAK_ASSERT(hak_port_pcpu_held(cpu));
 	for (c = 0; c < HAK_NCLASSES; c++) {
 		struct hak_mag *m = &pc->mag[c];
-		unsigned n = hak_mag_count(m);
+		unsigned n = hak_mag_count(m), cap = h->shard[c].cap;
 
-		if (hak_mag_top(m) < m->base || n > hak_classes[c].cache_cap ||
-		    m->limit != m->base + hak_classes[c].cache_cap) {
+		if (hak_mag_top(m) < m->base || n > cap ||
+		    m->limit != m->base + cap) {
 			hak_report(HAK_EV_CORRUPTION, pc, cpu, "cache count");
 			bad++;
 			continue;
 		}
 		for (i = 0; i < n; i++)
-			bad += hak_pcpu_check_object(m->base[i], c, "CPU cache");
+			bad += hak_pcpu_check_object(m->base[i], &h->shard[c],
+						     "CPU cache");
 	}
 	return bad;
 }

@@ -50,11 +50,16 @@ static void serve(struct hak_pcpu *pc, unsigned cpu)
 		uint32_t what = __atomic_exchange_n(&pc->req, 0,
 						    __ATOMIC_SEQ_CST);
 
+		int bad = 0;
+
 		if (what & HAK_REQ_DRAIN)
-			hak_pcpu_flush(pc, cpu);
+			hak_pcpu_flush(&hak_heap, pc, cpu);
 		if (what & HAK_REQ_CHECK)
-			__atomic_fetch_add(&pc->check_bad,
-					   (uint32_t)hak_pcpu_check(pc, cpu),
+			bad = hak_pcpu_check(&hak_heap, pc, cpu);
+		/* The created heaps' and the caches' areas of this CPU. */
+		bad += hak_fronts_cpu(cpu, what, 0);
+		if (what & HAK_REQ_CHECK)
+			__atomic_fetch_add(&pc->check_bad, (uint32_t)bad,
 					   __ATOMIC_RELAXED);
 		__atomic_store_n(&pc->req_done, seq, __ATOMIC_RELEASE);
 	}
@@ -133,10 +138,11 @@ static int all_locked(unsigned what)
 
 		hak_port_pcpu_enter_remote(cpu, &flags, &pc->excl);
 		if (what & HAK_REQ_DRAIN)
-			hak_pcpu_flush(pc, cpu);
+			hak_pcpu_flush(&hak_heap, pc, cpu);
 		if (what & HAK_REQ_CHECK)
-			bad += hak_pcpu_check(pc, cpu);
+			bad += hak_pcpu_check(&hak_heap, pc, cpu);
 		hak_port_pcpu_exit_remote(cpu, flags, &pc->excl);
+		bad += hak_fronts_cpu(cpu, what, 1);
 	}
 	return bad;
 }
@@ -153,7 +159,7 @@ static int all_by_request(unsigned what)
 	/* Our own cache in chunks, not in one critical section: a full
 	 * cache is thousands of objects, and this runs with IRQs masked. */
 	if (what & HAK_REQ_DRAIN)
-		hak_pcpu_drain_own();
+		hak_pcpu_drain_own(&hak_heap);
 	self = hak_port_pcpu_enter(&flags);
 	if (unlikely(self >= hak_heap.ncpus)) {
 		hak_port_pcpu_exit(self, flags);
@@ -161,8 +167,11 @@ static int all_by_request(unsigned what)
 		return 0;
 	}
 	if (what & HAK_REQ_CHECK)
-		bad += hak_pcpu_check(hak_heap.pcpu[self], self);
+		bad += hak_pcpu_check(&hak_heap, hak_heap.pcpu[self], self);
+	/* The created heaps' and the caches' areas of this CPU, each in
+	 * its own critical section. */
 	hak_port_pcpu_exit(self, flags);
+	bad += hak_fronts_cpu(self, what, 1);
 
 	for (cpu = 0; cpu < hak_heap.ncpus; cpu++) {
 		struct hak_pcpu *pc = hak_heap.pcpu[cpu];
@@ -170,7 +179,7 @@ static int all_by_request(unsigned what)
 		asked[cpu] = 0;
 		if (cpu == self ||
 		    __atomic_load_n(&pc->offline, __ATOMIC_RELAXED) ||
-		    !hak_pcpu_cached(pc))
+		    (!hak_pcpu_cached(pc) && !hak_fronts_cached(cpu)))
 			continue;
 		bad0[cpu] = __atomic_load_n(&pc->check_bad, __ATOMIC_RELAXED);
 		__atomic_fetch_or(&pc->req, what, __ATOMIC_SEQ_CST);

@@ -19,6 +19,7 @@ static const char *const event_names[HAK_EV__COUNT] = {
 	[HAK_EV_BUFFER_OVERFLOW] = "buffer overflow",
 	[HAK_EV_USE_AFTER_FREE] = "use after free",
 	[HAK_EV_MISUSE] = "API misuse",
+	[HAK_EV_LEAK] = "leak",
 };
 
 const char *hak_event_name(enum hak_event ev)
@@ -70,6 +71,39 @@ void hak_report(enum hak_event ev, const void *ptr, size_t size,
 
 	hak_report_init(&r, ev, ptr, size, what);
 	hak_report_full(&r);
+}
+
+/*
+ * A created heap's report: its what names the heap ("heap vm2: ..."), it
+ * is counted in the heap's events, and it goes to the heap's sink, else
+ * to the default heap's (not counted there: hak_stats of the default heap
+ * counts its own).
+ */
+void hak_report_heap(struct hak_heap *h, enum hak_event ev, const void *ptr,
+		     size_t size, const char *what)
+{
+	char msg[160], *m = msg, *end = msg + sizeof(msg);
+	struct hak_report r;
+
+	if (h == &hak_heap) {
+		hak_report(ev, ptr, size, what);
+		return;
+	}
+	m = hak_fmt_str(m, end, "heap ");
+	m = hak_fmt_str(m, end, h->name);
+	m = hak_fmt_str(m, end, ": ");
+	hak_fmt_str(m, end, what);
+	hak_report_init(&r, ev, ptr, size, msg);
+	if (ev == HAK_EV_OUT_OF_MEMORY || ev == HAK_EV_SIZE_OVERFLOW)
+		hak_port_set_errno(HAK_ENOMEM);
+	else if (ev == HAK_EV_BAD_ALIGNMENT)
+		hak_port_set_errno(HAK_EINVAL);
+	__atomic_fetch_add(&h->events[ev], 1, __ATOMIC_RELAXED);
+	r.cpu = hak_port_cpu_hint();
+	if (h->cfg.report)
+		h->cfg.report(&r, h->cfg.report_ctx);
+	else if (hak_heap.cfg.report)
+		hak_heap.cfg.report(&r, hak_heap.cfg.report_ctx);
 }
 
 void hak_assert_fail(const char *cond, const char *file, int line)

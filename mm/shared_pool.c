@@ -55,17 +55,58 @@ static unsigned slab_words(const struct hak_slab *s)
 	return (s->capacity + 63u) / 64u;
 }
 
-static void slab_carve(struct hak_slab *s, unsigned cls)
+void hak_shard_init(struct hak_shard *sh, struct hak_heap *h, unsigned cls,
+		    const struct hak_class_info *ci, unsigned cap)
 {
-	const struct hak_class_info *ci = &hak_classes[cls];
-	uintptr_t base = hak_slab_base(s);
-	uintptr_t start = base;
-	unsigned cap, w;
+	sh->cls = (uint8_t)cls;
+	sh->heap = h;
+	sh->ci = ci;
+	sh->cap = (uint16_t)cap;
+	sh->batch = (uint16_t)(cap / 2);
+	sh->magoff = (uint16_t)(cls < HAK_NCLASSES ? HAK_MAG_OFFSET(cls)
+						   : HAK_MAG_BASE);
+	if (!sh->cookie_word)
+		sh->cookie_word = HAK_COOKIE_WORD;
+}
+
+/* Where the objects of unit s start, and how many fit, for ci. */
+static uintptr_t slab_geometry(struct hak_slab *s,
+			       const struct hak_class_info *ci, unsigned *cap)
+{
+	uintptr_t base = hak_slab_base(s), start = base;
 
 	if (s->index == 0)
 		start = hak_round_up(base + HAK_SS_HEADER_SIZE, ci->align);
-	cap = (unsigned)((base + HAK_SLAB_SIZE - start) / ci->size);
-	if (HAK_DEBUG) /* no stale debug header survives a new carving */
+	*cap = (unsigned)((base + HAK_SLAB_SIZE - start) / ci->size);
+	return start;
+}
+
+/*
+ * An object cache's constructor (SLAB's rule): once per object, when its
+ * slab is carved, so a cached object is handed out in constructed state.
+ * Run with no lock held, before the carve: the unit is ours alone, and
+ * the embedder's code must not run with IRQs masked under a shard lock.
+ */
+static void slab_construct(struct hak_slab *s, struct hak_shard *sh)
+{
+	unsigned cap, i;
+	uintptr_t start = slab_geometry(s, sh->ci, &cap);
+
+	for (i = 0; i < cap; i++)
+		sh->ctor((void *)(start + (uintptr_t)i * sh->ci->size),
+			 sh->ctor_arg);
+}
+
+/* Only the default heap's slabs take the inline free path: elsewhere div
+ * 0 makes free() hand the object to its owner (heap.c). */
+static void slab_carve(struct hak_slab *s, struct hak_shard *sh)
+{
+	const struct hak_class_info *ci = sh->ci;
+	unsigned cls = sh->cls;
+	unsigned cap, w;
+	uintptr_t start = slab_geometry(s, ci, &cap);
+
+	if (HAK_DEBUG && !sh->ctor) /* no stale debug header survives */
 		hak_memset((void *)start, 0, (size_t)cap * ci->size);
 	for (w = 0; w < HAK_SLAB_BITMAP_WORDS; w++) {
 		uint64_t v = 0;
@@ -78,9 +119,13 @@ static void slab_carve(struct hak_slab *s, unsigned cls)
 	}
 	s->size = ci->size;
 	s->inv = ci->inv;
-	__atomic_store_n(&s->div, ci->div, __ATOMIC_RELAXED);
-	s->magoff = (uint16_t)HAK_MAG_OFFSET(cls);
-	s->cache_cap = (uint16_t)ci->cache_cap;
+	__atomic_store_n(&s->div,
+			 sh->heap == &hak_heap && cls != HAK_CLASS_CACHE
+				 ? ci->div
+				 : 0,
+			 __ATOMIC_RELAXED);
+	s->magoff = sh->magoff;
+	s->shard = sh;
 	s->capacity = (uint16_t)cap;
 	s->nfree = (uint16_t)cap;
 	s->hint = 0;
@@ -106,6 +151,7 @@ static void slab_uncarve(struct hak_slab *s)
 	__atomic_store_n(&s->div, 0, __ATOMIC_RELAXED);
 	s->capacity = 0;
 	s->nfree = 0;
+	s->shard = NULL;
 }
 
 /*
@@ -119,13 +165,12 @@ static void slab_uncarve(struct hak_slab *s)
 static void slab_mark_fresh(struct hak_slab *s, void **out, unsigned got)
 {
 	uintptr_t fresh = s->start + s->hwm_off;
-	unsigned i;
+	unsigned i, w = s->shard->cookie_word;
 
 	if (!HAK_HARDEN)
 		return;
 	for (i = got; i-- > 0 && (uintptr_t)out[i] >= fresh;)
-		((uintptr_t *)out[i])[HAK_COOKIE_WORD] =
-			hak_heap.secret ^ (uintptr_t)out[i];
+		((uintptr_t *)out[i])[w] = hak_heap.secret ^ (uintptr_t)out[i];
 }
 
 static unsigned slab_take(struct hak_slab *s, void **out, unsigned n)
@@ -206,9 +251,8 @@ static __attribute__((noinline)) unsigned refill_hold(struct hak_shard *sh,
 	return got;
 }
 
-unsigned hak_shared_refill(unsigned cls, void **out, unsigned n)
+unsigned hak_shared_refill(struct hak_shard *sh, void **out, unsigned n)
 {
-	struct hak_shard *sh = &hak_heap.shard[cls];
 	unsigned long flags = hak_lock(&sh->lock);
 	unsigned got = 0;
 
@@ -227,16 +271,18 @@ unsigned hak_shared_refill(unsigned cls, void **out, unsigned n)
 		/* A fresh unit, the shard lock dropped: the global lock may
 		 * build a superslab meanwhile. */
 		hak_unlock(&sh->lock, flags);
-		s = hak_superslab_get_slab();
+		s = hak_superslab_get_slab(sh->heap);
+		if (s && sh->ctor)
+			slab_construct(s, sh);
 		flags = hak_lock(&sh->lock);
 		if (!s)
 			break;
-		slab_carve(s, cls);
+		slab_carve(s, sh);
 		sh->nslabs++;
 		list_add(&sh->partial, s, LIST_PARTIAL);
 	}
 	hak_unlock(&sh->lock, flags);
-	hak_stats_out_add((int64_t)got * hak_classes[cls].size);
+	hak_stats_out_add(sh->heap, (int64_t)got * sh->ci->size);
 	return got;
 }
 
@@ -258,9 +304,8 @@ static int slab_emptied(struct hak_shard *sh, struct hak_slab *s)
 	return 1;
 }
 
-void hak_shared_drain(unsigned cls, void *const *objs, unsigned n)
+void hak_shared_drain(struct hak_shard *sh, void *const *objs, unsigned n)
 {
-	struct hak_shard *sh = &hak_heap.shard[cls];
 	unsigned i = 0;
 
 	while (i < n) {
@@ -277,7 +322,7 @@ void hak_shared_drain(unsigned cls, void *const *objs, unsigned n)
 			uint64_t *wp = &s->bits[idx >> 6];
 			uint64_t w = __atomic_load_n(wp, __ATOMIC_RELAXED);
 
-			if (s->cls != cls) {
+			if (s->shard != sh) {
 				/* Cannot happen for objects free() validated. */
 				hak_report(HAK_EV_CORRUPTION, objs[i], 0,
 					   "cached object of another class");
@@ -305,45 +350,45 @@ void hak_shared_drain(unsigned cls, void *const *objs, unsigned n)
 		}
 		sh->out_objects -= done;
 		hak_unlock(&sh->lock, flags);
-		hak_stats_out_add(-(int64_t)done * hak_classes[cls].size);
+		hak_stats_out_add(sh->heap, -(int64_t)done * sh->ci->size);
 		/* One global-lock hold per slab, with IRQs on in between. */
 		for (k = 0; k < ngone; k++)
 			hak_superslab_put_slab(gone[k], 0);
 	}
 }
 
-void hak_shared_trim(void)
+void hak_shard_trim(struct hak_shard *sh)
 {
-	unsigned c, k;
+	struct hak_slab *gone[HAK_EMPTY_SLABS_KEPT + 1];
+	unsigned long flags = hak_lock(&sh->lock);
+	unsigned ngone = 0, k;
 
-	for (c = 0; c < HAK_NCLASSES; c++) {
-		struct hak_shard *sh = &hak_heap.shard[c];
-		struct hak_slab *gone[HAK_EMPTY_SLABS_KEPT + 1];
-		unsigned long flags = hak_lock(&sh->lock);
-		unsigned ngone = 0;
+	while (sh->empty && ngone < HAK_EMPTY_SLABS_KEPT) {
+		struct hak_slab *s = slab_of(sh->empty);
 
-		while (sh->empty && ngone < HAK_EMPTY_SLABS_KEPT) {
-			struct hak_slab *s = slab_of(sh->empty);
-
-			list_del(&sh->empty, s);
-			sh->nempty--;
-			sh->nslabs--;
-			slab_uncarve(s);
-			gone[ngone++] = s;
-		}
-		hak_unlock(&sh->lock, flags);
-		for (k = 0; k < ngone; k++)
-			hak_superslab_put_slab(gone[k], 1);
+		list_del(&sh->empty, s);
+		sh->nempty--;
+		sh->nslabs--;
+		slab_uncarve(s);
+		gone[ngone++] = s;
 	}
+	hak_unlock(&sh->lock, flags);
+	for (k = 0; k < ngone; k++)
+		hak_superslab_put_slab(gone[k], 1);
 }
 
-static int check_slab(struct hak_slab *s, unsigned cls)
+uint64_t hak_shard_out(struct hak_shard *sh)
+{
+	return __atomic_load_n(&sh->out_objects, __ATOMIC_RELAXED);
+}
+
+static int check_slab(struct hak_slab *s, struct hak_shard *sh)
 {
 	uintptr_t base = hak_slab_base(s);
 	unsigned w, pop = 0, words = slab_words(s);
 	int bad = 0;
 
-	if (s->size != hak_classes[cls].size || s->start < base ||
+	if (s->size != sh->ci->size || s->shard != sh || s->start < base ||
 	    s->start + s->span > base + HAK_SLAB_SIZE ||
 	    s->span != (uint32_t)s->capacity * s->size || !s->capacity ||
 	    (s->index == 0 && s->start < base + HAK_SS_HEADER_SIZE)) {
@@ -381,8 +426,8 @@ static int check_slab(struct hak_slab *s, unsigned cls)
 	return bad;
 }
 
-static int check_list(struct hak_list *first, unsigned tag, unsigned cls,
-		      uint32_t limit, uint32_t *n)
+static int check_list(struct hak_list *first, unsigned tag,
+		      struct hak_shard *sh, uint32_t limit, uint32_t *n)
 {
 	struct hak_slab *head;
 	int bad = 0;
@@ -393,7 +438,7 @@ static int check_list(struct hak_list *first, unsigned tag, unsigned cls,
 				   "slab list loop");
 			return bad + 1;
 		}
-		if (head->on_list != tag || head->cls != cls) {
+		if (head->on_list != tag || head->shard != sh) {
 			hak_report(HAK_EV_CORRUPTION, head, 0,
 				   "slab list member");
 			bad++;
@@ -403,56 +448,53 @@ static int check_list(struct hak_list *first, unsigned tag, unsigned cls,
 }
 
 /* Shard lock held: count this class's slabs and outstanding objects. */
-static int check_class(unsigned cls, struct hak_shard *sh)
+static int check_class(struct hak_shard *sh)
 {
-	unsigned long flags = hak_lock(&hak_heap.lock);
+	struct hak_heap *h = sh->heap;
+	unsigned long flags = hak_lock(&h->lock);
 	struct hak_superslab *ss;
 	uint64_t slabs = 0, out = 0, n = 0;
 	int bad = 0;
 	unsigned i;
 
-	for (ss = hak_list_entry(hak_heap.ss_all, struct hak_superslab, all);
-	     ss && n++ <= hak_heap.nss;
+	for (ss = hak_list_entry(h->ss_all, struct hak_superslab, all);
+	     ss && n++ <= h->nss;
 	     ss = hak_list_entry(ss->all.next, struct hak_superslab, all)) {
 		for (i = 0; i < HAK_SLABS_PER_SS; i++) {
 			struct hak_slab *s = &ss->slab[i];
 
-			/* Other classes carve concurrently: cls is atomic. */
-			if (__atomic_load_n(&s->cls, __ATOMIC_RELAXED) != cls)
+			/* Other classes carve concurrently: cls is atomic,
+			 * and shard is written before it. */
+			if (__atomic_load_n(&s->cls, __ATOMIC_RELAXED) !=
+				    sh->cls ||
+			    s->shard != sh)
 				continue;
 			slabs++;
 			out += s->capacity - s->nfree;
-			bad += check_slab(s, cls);
+			bad += check_slab(s, sh);
 		}
 	}
-	hak_unlock(&hak_heap.lock, flags);
+	hak_unlock(&h->lock, flags);
 	if (slabs != sh->nslabs || out != sh->out_objects) {
-		hak_report(HAK_EV_CORRUPTION, sh, cls, "shard counts");
+		hak_report(HAK_EV_CORRUPTION, sh, sh->cls, "shard counts");
 		bad++;
 	}
 	return bad;
 }
 
-int hak_shared_check(void)
+int hak_shard_check(struct hak_shard *sh)
 {
+	unsigned long flags = hak_lock(&sh->lock);
+	uint32_t np, ne;
 	int bad = 0;
-	unsigned c;
 
-	for (c = 0; c < HAK_NCLASSES; c++) {
-		struct hak_shard *sh = &hak_heap.shard[c];
-		unsigned long flags = hak_lock(&sh->lock);
-		uint32_t np, ne;
-
-		bad += check_list(sh->partial, LIST_PARTIAL, c, sh->nslabs,
-				  &np);
-		bad += check_list(sh->empty, LIST_EMPTY, c, sh->nslabs, &ne);
-		if (ne != sh->nempty || ne > HAK_EMPTY_SLABS_KEPT) {
-			hak_report(HAK_EV_CORRUPTION, sh, c,
-				   "shard empty count");
-			bad++;
-		}
-		bad += check_class(c, sh);
-		hak_unlock(&sh->lock, flags);
+	bad += check_list(sh->partial, LIST_PARTIAL, sh, sh->nslabs, &np);
+	bad += check_list(sh->empty, LIST_EMPTY, sh, sh->nslabs, &ne);
+	if (ne != sh->nempty || ne > HAK_EMPTY_SLABS_KEPT) {
+		hak_report(HAK_EV_CORRUPTION, sh, sh->cls, "shard empty count");
+		bad++;
 	}
+	bad += check_class(sh);
+	hak_unlock(&sh->lock, flags);
 	return bad;
 }

@@ -12,6 +12,7 @@
 #define HAK_NCLASSES 40
 #define HAK_NTINY 20 /* classes 0..19 are Tiny, 20..39 Pool */
 #define HAK_CLASS_NONE 0xff
+#define HAK_CLASS_CACHE 0xfe /* an object cache's slab (cache.c) */
 
 /* The one class table; everything else is derived from it at init. */
 extern const uint32_t hak_class_size[HAK_NCLASSES] hak_hidden;

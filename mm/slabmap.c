@@ -47,7 +47,7 @@ void hak_slabmap_init(const struct hak_page_provider *pp)
 	n = (end - base) >> HAK_SLAB_SHIFT;
 	bytes = hak_round_up(n * sizeof(uintptr_t), HAK_PAGE_SIZE);
 	flags = hak_lock(&hak_heap.lock);
-	m = hak_provider_alloc(bytes, HAK_PAGE_SIZE, 1);
+	m = hak_provider_alloc(&hak_heap, bytes, HAK_PAGE_SIZE, 1);
 	hak_unlock(&hak_heap.lock, flags);
 	if (!m)
 		return;

@@ -8,18 +8,18 @@
  */
 #include "internal.h"
 
-void hak_stats_out_add(int64_t bytes)
+void hak_stats_out_add(struct hak_heap *h, int64_t bytes)
 {
-	uint64_t now = __atomic_add_fetch(&hak_heap.out_bytes, (uint64_t)bytes,
+	uint64_t now = __atomic_add_fetch(&h->out_bytes, (uint64_t)bytes,
 					  __ATOMIC_RELAXED);
-	uint64_t peak = __atomic_load_n(&hak_heap.peak_out, __ATOMIC_RELAXED);
+	uint64_t peak = __atomic_load_n(&h->peak_out, __ATOMIC_RELAXED);
 	int tries;
 
 	/* A few attempts only: a peak is a statistic, not worth a loop whose
 	 * length another CPU decides. */
 	for (tries = 0; tries < 4 && now > peak; tries++)
-		if (__atomic_compare_exchange_n(&hak_heap.peak_out, &peak, now,
-						0, __ATOMIC_RELAXED,
+		if (__atomic_compare_exchange_n(&h->peak_out, &peak, now, 0,
+						__ATOMIC_RELAXED,
 						__ATOMIC_RELAXED))
 			break;
 }
@@ -32,12 +32,12 @@ void hak_stats_out_add(int64_t bytes)
  * cached, allocs = pops + bypass allocs and frees = allocs - live: no
  * counter on the free fast path.
  */
-static void add_classes(struct hak_stats *st)
+static void add_classes(struct hak_heap *h, struct hak_stats *st)
 {
 	unsigned cpu, c;
 
 	for (c = 0; c < HAK_NCLASSES; c++) {
-		struct hak_shard *sh = &hak_heap.shard[c];
+		struct hak_shard *sh = &h->shard[c];
 		struct hak_tier_stats *t =
 			&st->tier[c < HAK_NTINY ? HAK_TIER_TINY
 						: HAK_TIER_POOL];
@@ -45,7 +45,7 @@ static void add_classes(struct hak_stats *st)
 		unsigned long flags;
 
 		for (cpu = 0; cpu < hak_heap.ncpus; cpu++) {
-			struct hak_pcpu *pc = hak_heap.pcpu[cpu];
+			struct hak_pcpu *pc = h->pcpu[cpu];
 
 			if (!pc)
 				continue;
@@ -54,10 +54,9 @@ static void add_classes(struct hak_stats *st)
 			cached += hak_mag_count(&pc->mag[c]);
 		}
 		/* Objects in the transfer cache are free, outside the slabs. */
-		cached += hak_transfer_count(c);
-		st->transfer_batches +=
-			hak_stat_read(&hak_heap.xfer[c].puts) +
-			hak_stat_read(&hak_heap.xfer[c].gets);
+		cached += hak_transfer_count(h, c);
+		st->transfer_batches += hak_stat_read(&h->xfer[c].puts) +
+					hak_stat_read(&h->xfer[c].gets);
 		flags = hak_lock(&sh->lock);
 		out = sh->out_objects;
 		hak_unlock(&sh->lock, flags);
@@ -73,53 +72,48 @@ static void add_classes(struct hak_stats *st)
 		st->cached_objects += cached;
 		/* Hits: allocs and frees the magazines served. */
 		st->cache_hits += pops + (f > bf ? f - bf : 0);
-	}
-	for (cpu = 0; cpu < hak_heap.ncpus; cpu++) {
-		struct hak_pcpu *pc = hak_heap.pcpu[cpu];
-		uint64_t misses;
-
-		if (!pc)
-			continue;
-		misses = hak_stat_read(&pc->alloc_misses) +
-			 hak_stat_read(&pc->free_misses);
-		st->cache_misses += misses;
-		st->refills += hak_stat_read(&pc->refills);
-		st->drains += hak_stat_read(&pc->drains);
+		st->cache_misses += ba + bf;
+		st->refills += hak_stat_read(&sh->refills);
+		st->drains += hak_stat_read(&sh->drains);
 	}
 }
 
-void hak_stats(struct hak_stats *st)
+void hak_heap_stats_fill(struct hak_heap *h, struct hak_stats *st)
 {
 	unsigned long flags;
 	unsigned t;
 
+	hak_memset(st, 0, sizeof(*st));
+	st->ncpus = hak_heap.ncpus;
+	st->fast_path = hak_port_fast_path_name();
+	st->restarts = hak_stat_read(&h->restarts);
+	add_classes(h, st);
+	flags = hak_lock(&h->lock);
+	st->tier[HAK_TIER_LARGE].bytes_in_use = h->large_bytes;
+	st->tier[HAK_TIER_LARGE].objects_in_use = h->large_objects;
+	st->tier[HAK_TIER_LARGE].allocs = h->large_allocs;
+	st->tier[HAK_TIER_LARGE].frees = h->large_frees;
+	st->provider_taken = h->taken;
+	st->provider_returned = h->returned;
+	st->provider_held = h->taken - h->returned;
+	st->provider_peak = h->peak_held;
+	st->meta_bytes = h->meta;
+	st->superslabs = h->nss;
+	st->large_cached = h->large_cache.bytes;
+	hak_unlock(&h->lock, flags);
+	for (t = 0; t < HAK_TIER__COUNT; t++)
+		st->bytes_in_use += st->tier[t].bytes_in_use;
+	st->peak_bytes_out = __atomic_load_n(&h->peak_out, __ATOMIC_RELAXED);
+	for (t = 0; t < HAK_EV__COUNT; t++)
+		st->events[t] =
+			__atomic_load_n(&h->events[t], __ATOMIC_RELAXED);
+}
+
+void hak_stats(struct hak_stats *st)
+{
 	if (!st) {
 		hak_report(HAK_EV_MISUSE, NULL, 0, "hak_stats: NULL");
 		return;
 	}
-	hak_memset(st, 0, sizeof(*st));
-	st->ncpus = hak_heap.ncpus;
-	st->fast_path = hak_port_fast_path_name();
-	st->restarts = hak_stat_read(&hak_heap.restarts);
-	add_classes(st);
-	flags = hak_lock(&hak_heap.lock);
-	st->tier[HAK_TIER_LARGE].bytes_in_use = hak_heap.large_bytes;
-	st->tier[HAK_TIER_LARGE].objects_in_use = hak_heap.large_objects;
-	st->tier[HAK_TIER_LARGE].allocs = hak_heap.large_allocs;
-	st->tier[HAK_TIER_LARGE].frees = hak_heap.large_frees;
-	st->provider_taken = hak_heap.taken;
-	st->provider_returned = hak_heap.returned;
-	st->provider_held = hak_heap.taken - hak_heap.returned;
-	st->provider_peak = hak_heap.peak_held;
-	st->meta_bytes = hak_heap.meta;
-	st->superslabs = hak_heap.nss;
-	st->large_cached = hak_heap.large_cache.bytes;
-	hak_unlock(&hak_heap.lock, flags);
-	for (t = 0; t < HAK_TIER__COUNT; t++)
-		st->bytes_in_use += st->tier[t].bytes_in_use;
-	st->peak_bytes_out =
-		__atomic_load_n(&hak_heap.peak_out, __ATOMIC_RELAXED);
-	for (t = 0; t < HAK_EV__COUNT; t++)
-		st->events[t] =
-			__atomic_load_n(&hak_heap.events[t], __ATOMIC_RELAXED);
+	hak_heap_stats_fill(&hak_heap, st);
 }

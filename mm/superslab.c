@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * superslab.c - the pool of slab units, under the global lock.
+ * superslab.c - a heap's pool of slab units, under the heap's lock.
  *
  * A superslab is HAK_SUPERSLAB_SIZE bytes from the provider, aligned to its
  * size, holding HAK_SLABS_PER_SS slab units; its header (struct
@@ -18,15 +18,15 @@
 
 #define ss_of(n, member) hak_list_entry(n, struct hak_superslab, member)
 
-static void avail_add(struct hak_superslab *ss)
+static void avail_add(struct hak_heap *h, struct hak_superslab *ss)
 {
-	hak_list_push(&hak_heap.ss_avail, &ss->avail);
+	hak_list_push(&h->ss_avail, &ss->avail);
 	ss->in_avail = 1;
 }
 
-static void avail_del(struct hak_superslab *ss)
+static void avail_del(struct hak_heap *h, struct hak_superslab *ss)
 {
-	hak_list_del(&hak_heap.ss_avail, &ss->avail);
+	hak_list_del(&h->ss_avail, &ss->avail);
 	ss->in_avail = 0;
 }
 
@@ -57,7 +57,7 @@ static void map_pages(struct hak_superslab *ss, int map)
 }
 
 /* No lock held; ss is on no list. */
-static void superslab_init(struct hak_superslab *ss)
+static void superslab_init(struct hak_superslab *ss, struct hak_heap *h)
 {
 	unsigned i;
 
@@ -69,133 +69,181 @@ static void superslab_init(struct hak_superslab *ss)
 		ss->slab[i].index = (uint8_t)i;
 		ss->slab[i].cls = HAK_CLASS_NONE;
 	}
+	ss->heap = h;
 	ss->magic = HAK_SS_MAGIC;
 }
 
 /*
- * Global lock held on entry and return (flags: its hak_lock's). The
- * provider call and the page-map nodes are taken under the lock; the
- * header and the 253 page-map entries are written with it dropped (IRQs
- * on), while the new superslab is counted in transit and on no list, so
- * nothing but its own entries can lead to it.
+ * h's lock held on entry and return (flags: its hak_lock's). The provider
+ * call is made under the lock; the page-map nodes (under the default
+ * heap's lock), the header and the 253 page-map entries with it dropped
+ * (IRQs on), while the new superslab is counted in transit and on no
+ * list, so nothing but its own entries can lead to it.
  */
-static struct hak_superslab *superslab_create(unsigned long *flags)
+static struct hak_superslab *superslab_create(struct hak_heap *h,
+					      unsigned long *flags)
 {
 	struct hak_superslab *ss;
 
-	ss = hak_provider_alloc(HAK_SUPERSLAB_SIZE, HAK_SUPERSLAB_SIZE, 0);
+	ss = hak_provider_alloc(h, HAK_SUPERSLAB_SIZE, HAK_SUPERSLAB_SIZE, 0);
 	if (!ss)
 		return NULL;
-	if (hak_pagemap_grow((uintptr_t)ss + HAK_SS_HEADER_SIZE,
-			     HAK_SUPERSLAB_SIZE - HAK_SS_HEADER_SIZE, flags)) {
-		hak_provider_release(ss, HAK_SUPERSLAB_SIZE);
+	h->nss++;
+	h->nss_transit++;
+	hak_unlock(&h->lock, *flags);
+	if (hak_pagemap_reserve((uintptr_t)ss + HAK_SS_HEADER_SIZE,
+				HAK_SUPERSLAB_SIZE - HAK_SS_HEADER_SIZE)) {
+		*flags = hak_lock(&h->lock);
+		h->nss--;
+		h->nss_transit--;
+		hak_provider_release(h, ss, HAK_SUPERSLAB_SIZE);
 		return NULL;
 	}
-	hak_heap.nss++;
-	hak_heap.nss_transit++;
-	hak_unlock(&hak_heap.lock, *flags);
-	superslab_init(ss);
+	superslab_init(ss, h);
 	map_pages(ss, 1);
-	*flags = hak_lock(&hak_heap.lock);
-	hak_heap.nss_transit--;
-	hak_list_push(&hak_heap.ss_all, &ss->all);
-	avail_add(ss);
-	hak_heap.nss_empty++;
+	*flags = hak_lock(&h->lock);
+	h->nss_transit--;
+	hak_list_push(&h->ss_all, &ss->all);
+	avail_add(h, ss);
+	h->nss_empty++;
 	return ss;
 }
 
 /* Global lock held: take empty ss off every list, in transit; the caller
  * finishes with superslab_free once it dropped the lock. */
-static void superslab_unlink(struct hak_superslab *ss)
+static void superslab_unlink(struct hak_heap *h, struct hak_superslab *ss)
 {
-	HAK_ASSERT(hak_lock_held(&hak_heap.lock) && !ss->used_mask);
+	HAK_ASSERT(hak_lock_held(&h->lock) && !ss->used_mask);
 	if (ss->in_avail)
-		avail_del(ss);
-	hak_list_del(&hak_heap.ss_all, &ss->all);
+		avail_del(h, ss);
+	hak_list_del(&h->ss_all, &ss->all);
 	ss->magic = 0;
-	hak_heap.nss_empty--;
-	hak_heap.nss_transit++;
+	h->nss_empty--;
+	h->nss_transit++;
 }
 
 /* No lock held: unmap ss with IRQs on, then give it back under the lock
  * (the provider call and the accounting only). */
-static void superslab_free(struct hak_superslab *ss)
+static void superslab_free(struct hak_heap *h, struct hak_superslab *ss)
 {
 	unsigned long flags;
 
 	map_pages(ss, 0);
-	flags = hak_lock(&hak_heap.lock);
-	hak_heap.nss--;
-	hak_heap.nss_transit--;
-	hak_provider_release(ss, HAK_SUPERSLAB_SIZE);
-	hak_unlock(&hak_heap.lock, flags);
+	flags = hak_lock(&h->lock);
+	h->nss--;
+	h->nss_transit--;
+	hak_provider_release(h, ss, HAK_SUPERSLAB_SIZE);
+	hak_unlock(&h->lock, flags);
 }
 
-struct hak_slab *hak_superslab_get_slab(void)
+struct hak_slab *hak_superslab_get_slab(struct hak_heap *h)
 {
 	struct hak_superslab *ss;
 	struct hak_slab *s = NULL;
-	unsigned long flags = hak_lock(&hak_heap.lock);
+	unsigned long flags = hak_lock(&h->lock);
 	unsigned i;
 
-	ss = ss_of(hak_heap.ss_avail, avail);
+	ss = ss_of(h->ss_avail, avail);
 	if (!ss)
-		ss = superslab_create(&flags);
+		ss = superslab_create(h, &flags);
 	if (ss) {
 		i = arch_ctz64(~ss->used_mask & UNITS_ALL);
 		if (!ss->used_mask)
-			hak_heap.nss_empty--;
+			h->nss_empty--;
 		ss->used_mask |= 1U << i;
 		if (ss->used_mask == UNITS_ALL)
-			avail_del(ss);
+			avail_del(h, ss);
 		s = &ss->slab[i];
 	}
-	hak_unlock(&hak_heap.lock, flags);
+	hak_unlock(&h->lock, flags);
 	return s;
 }
 
 void hak_superslab_put_slab(struct hak_slab *s, int force)
 {
 	struct hak_superslab *ss = hak_slab_ss(s), *doomed = NULL;
-	unsigned long flags = hak_lock(&hak_heap.lock);
+	struct hak_heap *h = ss->heap;
+	unsigned long flags = hak_lock(&h->lock);
 
 	/* The shard uncarved it (hak_slab_uncarve) before letting go. */
 	HAK_ASSERT(s->cls == HAK_CLASS_NONE && !s->span);
 	if (!ss->in_avail)
-		avail_add(ss);
+		avail_add(h, ss);
 	ss->used_mask &= ~(1U << s->index);
 	if (!ss->used_mask) {
-		hak_heap.nss_empty++;
-		if (force || hak_heap.nss_empty > HAK_EMPTY_SUPERSLABS_KEPT) {
-			superslab_unlink(ss);
+		h->nss_empty++;
+		if (force || h->nss_empty > HAK_EMPTY_SUPERSLABS_KEPT) {
+			superslab_unlink(h, ss);
 			doomed = ss;
 		}
 	}
-	hak_unlock(&hak_heap.lock, flags);
+	hak_unlock(&h->lock, flags);
 	if (doomed)
-		superslab_free(doomed);
+		superslab_free(h, doomed);
 }
 
 /* The walk for empty superslabs is under the lock (hak_trim is linear in
  * the heap); each is then unmapped and released as put_slab does. */
-void hak_superslab_trim(void)
+void hak_superslab_trim(struct hak_heap *h)
 {
-	unsigned long flags = hak_lock(&hak_heap.lock);
-	struct hak_superslab *ss = ss_of(hak_heap.ss_all, all), *next;
+	unsigned long flags = hak_lock(&h->lock);
+	struct hak_superslab *ss = ss_of(h->ss_all, all), *next;
 	struct hak_list *doomed = NULL;
 
 	for (; ss; ss = next) {
 		next = ss_of(ss->all.next, all);
 		if (!ss->used_mask) {
-			superslab_unlink(ss);
+			superslab_unlink(h, ss);
 			hak_list_push(&doomed, &ss->all);
 		}
 	}
-	hak_unlock(&hak_heap.lock, flags);
+	hak_unlock(&h->lock, flags);
 	while (doomed) {
 		ss = ss_of(doomed, all);
 		hak_list_del(&doomed, &ss->all);
-		superslab_free(ss);
+		superslab_free(h, ss);
+	}
+}
+
+/*
+ * Destroy: every superslab, whatever its units hold, unmapped (its slabs'
+ * entries cleared, so a later free of an old pointer is an invalid free)
+ * and released: bounded work per page (one entry store each). Each slab
+ * descriptor is uncarved first, so a racing lookup sees span 0.
+ */
+void hak_superslab_release_all(struct hak_heap *h)
+{
+	struct hak_superslab *ss;
+	unsigned long flags;
+	unsigned i;
+
+	for (;;) {
+		flags = hak_lock(&h->lock);
+		ss = ss_of(h->ss_all, all);
+		if (!ss) {
+			hak_unlock(&h->lock, flags);
+			return;
+		}
+		if (ss->in_avail)
+			avail_del(h, ss);
+		hak_list_del(&h->ss_all, &ss->all);
+		if (!ss->used_mask)
+			h->nss_empty--;
+		h->nss_transit++;
+		ss->magic = 0;
+		hak_unlock(&h->lock, flags);
+		for (i = 0; i < HAK_SLABS_PER_SS; i++) {
+			struct hak_slab *s = &ss->slab[i];
+
+			__atomic_store_n(&s->hwm_off, 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&s->div, 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&s->cls, HAK_CLASS_NONE,
+					 __ATOMIC_RELAXED);
+			s->span = 0;
+			s->shard = NULL;
+		}
+		ss->used_mask = 0;
+		superslab_free(h, ss);
 	}
 }
 
@@ -243,28 +291,33 @@ static int check_one(struct hak_superslab *ss, uint64_t *empty)
 	return bad;
 }
 
-int hak_superslab_check(void)
+int hak_superslab_check(struct hak_heap *h)
 {
-	unsigned long flags = hak_lock(&hak_heap.lock);
+	unsigned long flags = hak_lock(&h->lock);
 	struct hak_superslab *ss;
 	uint64_t n = 0, empty = 0, avail = 0;
 	int bad = 0;
 
-	for (ss = ss_of(hak_heap.ss_all, all); ss && n <= hak_heap.nss;
+	for (ss = ss_of(h->ss_all, all); ss && n <= h->nss;
 	     ss = ss_of(ss->all.next, all)) {
 		n++;
 		bad += check_one(ss, &empty);
+		if (ss->heap != h) {
+			hak_report(HAK_EV_CORRUPTION, ss, 0,
+				   "superslab of another heap");
+			bad++;
+		}
 		if (bad && ss->magic != HAK_SS_MAGIC)
 			break;
 	}
-	for (ss = ss_of(hak_heap.ss_avail, avail); ss && avail <= n;
+	for (ss = ss_of(h->ss_avail, avail); ss && avail <= n;
 	     ss = ss_of(ss->avail.next, avail))
 		avail++;
-	if (n + hak_heap.nss_transit != hak_heap.nss ||
-	    empty != hak_heap.nss_empty || avail > n) {
+	if (n + h->nss_transit != h->nss || empty != h->nss_empty ||
+	    avail > n) {
 		hak_report(HAK_EV_CORRUPTION, NULL, 0, "superslab counts");
 		bad++;
 	}
-	hak_unlock(&hak_heap.lock, flags);
+	hak_unlock(&h->lock, flags);
 	return bad;
 }

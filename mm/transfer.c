@@ -30,38 +30,39 @@
  */
 #include "pcpu_ops.h"
 
-static size_t slots_bytes(unsigned cls)
+static size_t slots_bytes(struct hak_heap *h, unsigned cls)
 {
 	return hak_round_up((size_t)HAK_TRANSFER_BATCHES *
-				    hak_classes[cls].batch * sizeof(void *),
+				    h->shard[cls].batch * sizeof(void *),
 			    HAK_PAGE_SIZE);
 }
 
 /* The class's slots, allocated on first use; NULL if the provider is
  * out of memory (the caller then goes to the slabs as before). */
-static void **transfer_slots(struct hak_transfer *x, unsigned cls)
+static void **transfer_slots(struct hak_heap *h, unsigned cls)
 {
+	struct hak_transfer *x = &h->xfer[cls];
 	unsigned long flags;
 	void **s = __atomic_load_n(&x->slots, __ATOMIC_ACQUIRE);
 
 	if (likely(s) || !HAK_TRANSFER_BATCHES)
 		return s;
-	flags = hak_lock(&hak_heap.lock);
+	flags = hak_lock(&h->lock);
 	s = x->slots;
 	if (!s) {
-		s = hak_provider_alloc(slots_bytes(cls), HAK_PAGE_SIZE, 1);
+		s = hak_provider_alloc(h, slots_bytes(h, cls), HAK_PAGE_SIZE, 1);
 		if (s)
 			__atomic_store_n(&x->slots, s, __ATOMIC_RELEASE);
 	}
-	hak_unlock(&hak_heap.lock, flags);
+	hak_unlock(&h->lock, flags);
 	return s;
 }
 
-int hak_transfer_put(unsigned cls, void *const *objs)
+int hak_transfer_put(struct hak_heap *h, unsigned cls, void *const *objs)
 {
-	struct hak_transfer *x = &hak_heap.xfer[cls];
-	unsigned b = hak_classes[cls].batch, i;
-	void **s = transfer_slots(x, cls), **dst;
+	struct hak_transfer *x = &h->xfer[cls];
+	unsigned b = h->shard[cls].batch, i;
+	void **s = transfer_slots(h, cls), **dst;
 	unsigned long flags;
 
 	if (!s)
@@ -80,10 +81,10 @@ int hak_transfer_put(unsigned cls, void *const *objs)
 	return 0;
 }
 
-int hak_transfer_get(unsigned cls, void **out)
+int hak_transfer_get(struct hak_heap *h, unsigned cls, void **out)
 {
-	struct hak_transfer *x = &hak_heap.xfer[cls];
-	unsigned b = hak_classes[cls].batch, i;
+	struct hak_transfer *x = &h->xfer[cls];
+	unsigned b = h->shard[cls].batch, i;
 	unsigned long flags;
 	void **src;
 
@@ -104,36 +105,37 @@ int hak_transfer_get(unsigned cls, void **out)
 	return 0;
 }
 
-unsigned hak_transfer_count(unsigned cls)
+unsigned hak_transfer_count(struct hak_heap *h, unsigned cls)
 {
-	return __atomic_load_n(&hak_heap.xfer[cls].n, __ATOMIC_RELAXED) *
-	       hak_classes[cls].batch;
+	return __atomic_load_n(&h->xfer[cls].n, __ATOMIC_RELAXED) *
+	       h->shard[cls].batch;
 }
 
 /* One batch per lock hold, each drained with the lock dropped. */
-void hak_transfer_flush(void)
+void hak_transfer_flush(struct hak_heap *h)
 {
 	void *batch[HAK_CACHE_MAX / 2];
 	unsigned c;
 
 	for (c = 0; c < HAK_NCLASSES; c++)
-		while (!hak_transfer_get(c, batch))
-			hak_shared_drain(c, batch, hak_classes[c].batch);
+		while (!hak_transfer_get(h, c, batch))
+			hak_shared_drain(&h->shard[c], batch,
+					 h->shard[c].batch);
 }
 
 /* hak_check: every object held is an allocated-from-slab object of its
  * class, at an object start, not free in its slab. One batch is copied
  * per lock hold and checked with the lock dropped, so objects may move
  * meanwhile; each one checked was in the cache when copied. */
-int hak_transfer_check(void)
+int hak_transfer_check(struct hak_heap *h)
 {
 	void *batch[HAK_CACHE_MAX / 2];
 	int bad = 0;
 	unsigned c, i, k;
 
 	for (c = 0; c < HAK_NCLASSES; c++) {
-		struct hak_transfer *x = &hak_heap.xfer[c];
-		unsigned b = hak_classes[c].batch;
+		struct hak_transfer *x = &h->xfer[c];
+		unsigned b = h->shard[c].batch;
 
 		for (k = 0;; k++) {
 			unsigned long flags = hak_lock(&x->lock);
@@ -146,8 +148,9 @@ int hak_transfer_check(void)
 				batch[i] = x->slots[(size_t)k * b + i];
 			hak_unlock(&x->lock, flags);
 			for (i = 0; i < b; i++)
-				bad += hak_pcpu_check_object(batch[i], c,
-							     "transfer cache");
+				bad += hak_pcpu_check_object(
+					batch[i], &h->shard[c],
+					"transfer cache");
 		}
 	}
 	return bad;

@@ -40,6 +40,13 @@
 #ifndef HAK_CACHE_BYTES
 #define HAK_CACHE_BYTES (64 * 1024)
 #endif
+/* A created heap's default budget (struct hak_heap_config.cache_bytes):
+ * smaller, since a hypervisor may run many heaps on many CPUs. */
+#ifndef HAK_HEAP_CACHE_BYTES
+#define HAK_HEAP_CACHE_BYTES (8 * 1024)
+#endif
+/* How many heaps hak_heap_create may have live at once is not bounded;
+ * each costs its heap object (docs/guarantees.md). */
 #ifndef HAK_CACHE_MIN
 #define HAK_CACHE_MIN 4
 #endif

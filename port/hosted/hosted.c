@@ -312,22 +312,14 @@ static void fork_prepare(void)
 
 	for (c = 0; c < HAK_MAX_CPUS; c++)
 		lock_wait(c);
-	for (c = 0; c < HAK_NCLASSES; c++)
-		hak_lock(&hak_heap.shard[c].lock);
-	for (c = 0; c < HAK_NCLASSES; c++)
-		hak_lock(&hak_heap.xfer[c].lock);
-	hak_lock(&hak_heap.lock);
+	hak_locks_all(1);
 }
 
 static void fork_release(void)
 {
 	unsigned c;
 
-	hak_unlock(&hak_heap.lock, 0);
-	for (c = 0; c < HAK_NCLASSES; c++)
-		hak_unlock(&hak_heap.xfer[c].lock, 0);
-	for (c = 0; c < HAK_NCLASSES; c++)
-		hak_unlock(&hak_heap.shard[c].lock, 0);
+	hak_locks_all(0);
 	for (c = 0; c < HAK_MAX_CPUS; c++)
 		hak_port_pcpu_exit(c, 0);
 }

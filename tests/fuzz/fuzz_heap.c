@@ -312,7 +312,7 @@ NOCOV static void verify_zero(const unsigned char *p, size_t n)
 /* ---- hakmem's metadata in the region -------------------------------- */
 
 #define NODE_BYTES (HAK_PM_FANOUT * sizeof(void *))
-#define MAX_META (NCPUS + 1 + HAK_NCLASSES + 16)
+#define MAX_META (NCPUS + 1 + HAK_NCLASSES + 8 + 16)
 
 struct range {
 	uintptr_t lo, hi;
@@ -355,6 +355,16 @@ static unsigned fixed_meta(struct range *out, size_t *bytes)
 		out[i++] = (struct range){ s, s + xfer_bytes(c) };
 		*bytes += xfer_bytes(c);
 	}
+	/* The large-run records' pages (type-stable, never returned). */
+	{
+		uintptr_t pages[8];
+		unsigned k, n = hak_large_run_pages(pages, 8);
+
+		REQUIRE(n <= 8, "%u large-run record pages", n);
+		for (k = 0; k < n; k++)
+			out[i++] = (struct range){ pages[k], pages[k] + PAGE };
+		*bytes += (size_t)n * PAGE;
+	}
 	return i;
 }
 
@@ -364,8 +374,8 @@ static unsigned count_nodes(struct range *out, unsigned max)
 	unsigned n = 0;
 	size_t i, j;
 
-	for (i = 0; i < sizeof(hak_heap.pagemap_root) / sizeof(void *); i++) {
-		uintptr_t **mid = hak_heap.pagemap_root[i];
+	for (i = 0; i < sizeof(hak_pagemap_root) / sizeof(void *); i++) {
+		uintptr_t **mid = hak_pagemap_root[i];
 
 		if (!mid)
 			continue;
@@ -388,10 +398,10 @@ static unsigned count_nodes(struct range *out, unsigned max)
 
 static void refresh_meta(void)
 {
-	unsigned n = count_nodes(meta_now, MAX_META - NCPUS - 1 - HAK_NCLASSES);
+	unsigned n = count_nodes(meta_now, MAX_META - NCPUS - 1 - HAK_NCLASSES - 8);
 	size_t fixed;
 
-	REQUIRE(n <= MAX_META - NCPUS - 1 - HAK_NCLASSES, "%u page-map nodes",
+	REQUIRE(n <= MAX_META - NCPUS - 1 - HAK_NCLASSES - 8, "%u page-map nodes",
 		n);
 	nmeta_now = n + fixed_meta(meta_now + n, &fixed);
 }
@@ -722,8 +732,8 @@ static void probe_region(void)
 	uintptr_t at;
 
 	hak_stats(&st);
-	nnodes = count_nodes(meta, MAX_META - NCPUS - 1 - HAK_NCLASSES);
-	REQUIRE(nnodes <= MAX_META - NCPUS - 1 - HAK_NCLASSES,
+	nnodes = count_nodes(meta, MAX_META - NCPUS - 1 - HAK_NCLASSES - 8);
+	REQUIRE(nnodes <= MAX_META - NCPUS - 1 - HAK_NCLASSES - 8,
 		"%u page-map nodes", nnodes);
 	nmeta = nnodes + fixed_meta(meta + nnodes, &fixed);
 	REQUIRE(st.meta_bytes == nnodes * NODE_BYTES + fixed,
@@ -1140,7 +1150,7 @@ static void op_offline(void)
 		hak_stats(&st);
 		/* What is left cached is the transfer caches' (no CPU's). */
 		for (c = 0; c < HAK_NCLASSES; c++)
-			xfer += hak_transfer_count(c);
+			xfer += hak_transfer_count(&hak_heap, c);
 		REQUIRE(st.cached_objects == xfer,
 			"%llu objects cached with every CPU offline, %llu of "
 			"them in transfer caches",

@@ -48,8 +48,9 @@ struct report_log {
 	int count[HAK_EV__COUNT];
 	const void *last_ptr;
 	enum hak_event last_event;
-	const char *last_what;
+	const char *last_what; /* a copy: what lives only during the call */
 	int quiet;
+	char what_buf[200];
 };
 
 static inline void report_record(const struct hak_report *r, void *ctx)
@@ -60,7 +61,9 @@ static inline void report_record(const struct hak_report *r, void *ctx)
 		log->count[r->event]++;
 	log->last_ptr = r->ptr;
 	log->last_event = r->event;
-	log->last_what = r->what;
+	snprintf(log->what_buf, sizeof(log->what_buf), "%s",
+		 r->what ? r->what : "");
+	log->last_what = log->what_buf;
 	if (!log->quiet)
 		fprintf(stderr, "  report: %s: %s (%p) size %zu\n",
 			hak_event_name(r->event), r->what, r->ptr, r->size);

@@ -53,26 +53,25 @@ static uintptr_t entry_of(unsigned i)
 
 static void set_all(uintptr_t (*value)(unsigned))
 {
-	unsigned long flags = hak_lock(&hak_heap.lock);
 	unsigned i;
 
-	/* Nodes first (set never allocates one): grow may drop and retake
-	 * the lock to zero a node, and must refuse what set refuses. */
+	/* Nodes first (set never allocates one): reserve takes the default
+	 * heap's lock, may drop it to zero a node, and must refuse what set
+	 * refuses. */
 	for (i = 0; i < NCANON; i++) {
-		CHECK(hak_pagemap_grow(canonical[i], 1, &flags) == 0,
+		CHECK(hak_pagemap_reserve(canonical[i], 1) == 0,
 		      "grow %#lx", (unsigned long)canonical[i]);
 		CHECK(hak_pagemap_set(canonical[i], value(i)) == 0,
 		      "set %#lx", (unsigned long)canonical[i]);
 	}
 	for (i = 0; i < NNON; i++) {
-		CHECK(hak_pagemap_grow(noncanonical[i], 1, &flags) == -1,
+		CHECK(hak_pagemap_reserve(noncanonical[i], 1) == -1,
 		      "grow of non-canonical %#lx must fail",
 		      (unsigned long)noncanonical[i]);
 		CHECK(hak_pagemap_set(noncanonical[i], entry_of(i)) == -1,
 		      "set of non-canonical %#lx must fail",
 		      (unsigned long)noncanonical[i]);
 	}
-	hak_unlock(&hak_heap.lock, flags);
 }
 
 static uintptr_t zero(unsigned i)

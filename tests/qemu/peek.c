@@ -25,22 +25,32 @@ uint64_t peek_transfer_cached(void)
 	unsigned c;
 
 	for (c = 0; c < HAK_NCLASSES; c++)
-		n += hak_transfer_count(c);
+		n += hak_transfer_count(&hak_heap, c);
 	return n;
 }
 
+/* The counters are the shards' (all CPUs'): the icount images run the
+ * measured paths on one CPU. */
 uint64_t peek_refills(unsigned cpu)
 {
-	struct hak_pcpu *pc = pcpu(cpu);
+	uint64_t n = 0;
+	unsigned c;
 
-	return pc ? hak_stat_read(&pc->refills) : 0;
+	(void)cpu;
+	for (c = 0; c < HAK_NCLASSES; c++)
+		n += hak_stat_read(&hak_heap.shard[c].refills);
+	return n;
 }
 
 uint64_t peek_drains(unsigned cpu)
 {
-	struct hak_pcpu *pc = pcpu(cpu);
+	uint64_t n = 0;
+	unsigned c;
 
-	return pc ? hak_stat_read(&pc->drains) : 0;
+	(void)cpu;
+	for (c = 0; c < HAK_NCLASSES; c++)
+		n += hak_stat_read(&hak_heap.shard[c].drains);
+	return n;
 }
 
 size_t peek_block_bytes(const void *p)

@@ -1,0 +1,507 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cache.c - object caches (kmem_cache-style): hak_cache_create and the
+ * calls on a cache, plus the leak walk heap.c shares.
+ *
+ * A cache is a shard of its own (struct hak_cache starts with it) whose
+ * class is the cache's slot: exactly the object size rounded to 16 bytes
+ * and to the alignment, so a cache of 200-byte objects packs 208-byte
+ * slots where the classes would give 224. With a constructor the slot
+ * has one more word, past the object, for the free cookie: SLAB's rule
+ * (constructed once, when the slab is carved; given back constructed)
+ * needs hakmem to write nothing into a free object, as SLUB moves its
+ * free pointer out of constructed objects.
+ *
+ * Its front is one magazine per CPU (struct hak_pcpu_one: the head of a
+ * per-CPU area, so the hosted rseq sections serve it as they serve a
+ * class), allocated from the heap's provider on the CPU's first miss.
+ * Its slabs, like a created heap's, have div 0: hak_free of a cache
+ * object takes the slow path to hak_cache_free_checked.
+ *
+ * Cache objects are type-stable (a page each from the default heap's
+ * provider, reused by a later create), so a destroyed cache's handle is
+ * reported, not followed into freed memory.
+ */
+#include "pcpu_ops.h"
+
+static struct hak_list *cache_pool; /* destroyed cache objects */
+
+#define cache_of(n) hak_list_entry(n, struct hak_cache, link)
+
+static struct hak_front cache_front(struct hak_cache *c)
+{
+	struct hak_front f = {(void *const *)c->pcpu, HAK_MAG_BASE, &c->shard,
+			      NULL};
+
+	return f;
+}
+
+static int cache_bad(const struct hak_cache *c, const char *what)
+{
+	if (!c)
+		hak_report(HAK_EV_MISUSE, NULL, 0, what);
+	else if (__atomic_load_n(&c->magic, __ATOMIC_ACQUIRE) !=
+		 HAK_CACHE_MAGIC)
+		hak_report(HAK_EV_MISUSE, c, 0, what);
+	else
+		return 0;
+	return -1;
+}
+
+static unsigned cache_cap(const struct hak_heap *h, size_t slot)
+{
+	size_t cap = h->cache_budget / slot;
+
+	if (cap > HAK_CACHE_MAX)
+		cap = HAK_CACHE_MAX;
+	if (cap < HAK_CACHE_MIN)
+		cap = HAK_CACHE_MIN;
+	return (unsigned)cap & ~1U;
+}
+
+static void cache_setup(struct hak_cache *c, struct hak_heap *h,
+			const char *name, size_t size, size_t align,
+			void (*ctor)(void *, void *), void *arg)
+{
+	size_t slot = size < HAK_MIN_OBJECT ? HAK_MIN_OBJECT : size;
+	unsigned i;
+
+	hak_memset(c, 0, sizeof(*c));
+	if (ctor)
+		slot += sizeof(uintptr_t);
+	slot = hak_round_up(slot, align);
+	c->obj_size = size;
+	c->ci.size = (uint32_t)slot;
+	c->ci.inv = (uint32_t)(((1ULL << 32) + slot - 1) / slot);
+	c->ci.div = UINT64_MAX / slot + 1;
+	c->ci.align = (uint32_t)align;
+	for (i = 0; name && i + 1 < HAK_HEAP_NAME && name[i]; i++)
+		c->name[i] = name[i];
+	if (ctor)
+		c->shard.cookie_word = (uint16_t)(slot / sizeof(uintptr_t) - 1);
+	c->shard.ctor = ctor;
+	c->shard.ctor_arg = arg;
+	hak_shard_init(&c->shard, h, HAK_CLASS_CACHE, &c->ci,
+		       cache_cap(h, slot));
+	c->ci.cache_cap = c->shard.cap;
+	c->ci.batch = c->shard.batch;
+	for (i = 0; i < HAK_MAX_CPUS; i++)
+		c->pcpu[i] = &hak_pcpu_none;
+}
+
+struct hak_cache *hak_cache_create(struct hak_heap *h, const char *name,
+				   size_t size, size_t align, unsigned flags,
+				   void (*ctor)(void *obj, void *arg),
+				   void *arg)
+{
+	struct hak_cache *c;
+	unsigned long lf;
+
+	if (!h)
+		h = hak_heap_default();
+	if (!h || (h != &hak_heap &&
+		   __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) !=
+			   HAK_HEAP_MAGIC)) {
+		hak_report(HAK_EV_MISUSE, h, size,
+			   "hak_cache_create: hakmem not initialised, or a "
+			   "destroyed heap");
+		return NULL;
+	}
+	if (!size || size > HAK_POOL_MAX || flags) {
+		hak_report(HAK_EV_MISUSE, NULL, size,
+			   "hak_cache_create: size 0 or above HAK_POOL_MAX, "
+			   "or unknown flags");
+		return NULL;
+	}
+	if (!align)
+		align = HAK_MIN_ALIGN;
+	if ((align & (align - 1)) || align > HAK_PAGE_SIZE) {
+		hak_report(HAK_EV_BAD_ALIGNMENT, NULL, align,
+			   "hak_cache_create: alignment not a power of two "
+			   "up to a page");
+		return NULL;
+	}
+	c = hak_stable_alloc(&cache_pool, sizeof(*c));
+	if (!c) {
+		hak_report(HAK_EV_OUT_OF_MEMORY, NULL, sizeof(*c),
+			   "hak_cache_create: no memory for the cache object");
+		return NULL;
+	}
+	cache_setup(c, h, name, size, align, ctor, arg);
+	lf = hak_lock(&hak_heaps_lock);
+	hak_list_push(&h->caches, &c->link);
+	__atomic_store_n(&c->magic, HAK_CACHE_MAGIC, __ATOMIC_RELEASE);
+	hak_unlock(&hak_heaps_lock, lf);
+	return c;
+}
+
+void *hak_cache_alloc(struct hak_cache *c)
+{
+	struct hak_front f;
+	void *p;
+
+	if (unlikely(cache_bad(c, "hak_cache_alloc: NULL or destroyed cache")))
+		return NULL;
+	f = cache_front(c);
+	p = hak_op_pop(&f);
+	if (unlikely(!p)) {
+		p = hak_front_alloc_miss(&f);
+		if (!p) {
+			hak_report_heap(c->shard.heap, HAK_EV_OUT_OF_MEMORY,
+					NULL, c->obj_size, "object cache");
+			return NULL;
+		}
+	}
+	if (HAK_HARDEN) /* with a ctor: the word past the object */
+		((uintptr_t *)p)[c->shard.cookie_word] = 0;
+	return p;
+}
+
+/* p passed every check: mark it free and push it on c's front. */
+void hak_cache_free_checked(struct hak_cache *c, void *p)
+{
+	struct hak_front f = cache_front(c);
+
+	if (HAK_HARDEN)
+		((uintptr_t *)p)[c->shard.cookie_word] =
+			hak_heap.secret ^ (uintptr_t)p;
+	if (hak_op_push(&f, p))
+		hak_front_free_miss(&f, p);
+}
+
+void hak_cache_free(struct hak_cache *c, void *ptr)
+{
+	uintptr_t p = (uintptr_t)ptr, off;
+	struct hak_slab *s;
+
+	if (!ptr)
+		return;
+	if (cache_bad(c, "hak_cache_free: NULL or destroyed cache"))
+		return;
+	s = hak_slab_lookup(p);
+	if ((HAK_PORT_SPARSE_SLABMAP && !s) || s->shard != &c->shard) {
+		/* Foreign, or a block of someone else: which, precisely. */
+		if (hak_block_owner(ptr, 1))
+			hak_report(HAK_EV_MISUSE, ptr, 0,
+				   "hak_cache_free: not an object of this "
+				   "cache");
+		return;
+	}
+	off = p - hak_racy_load(s->start);
+	if (off >= hak_racy_load(s->hwm_off) ||
+	    !hak_obj_aligned(off, c->ci.div) ||
+	    ((uintptr_t *)ptr)[c->shard.cookie_word] ==
+		    (hak_heap.secret ^ p)) {
+		hak_block_owner(ptr, 1); /* reports why */
+		return;
+	}
+	hak_cache_free_checked(c, ptr);
+}
+
+/* cpu's magazine of c, a remote (or, remote 0, our own) critical section
+ * around it. */
+static int area_do(struct hak_cache *c, unsigned cpu, unsigned what,
+		   int remote)
+{
+	struct hak_pcpu_one *a = c->pcpu[cpu];
+	unsigned long flags = 0;
+	unsigned n, i;
+	int bad = 0;
+
+	if ((void *)a == (void *)&hak_pcpu_none)
+		return 0;
+	if (remote)
+		hak_port_pcpu_enter_remote(cpu, &flags, &a->excl);
+	n = hak_mag_count(&a->mag);
+	if ((what & HAK_REQ_CHECK) &&
+	    (n > c->shard.cap || a->mag.limit != a->mag.base + c->shard.cap)) {
+		hak_report(HAK_EV_CORRUPTION, a, cpu, "object cache count");
+		bad++;
+		n = 0;
+	}
+	for (i = 0; (what & HAK_REQ_CHECK) && i < n; i++)
+		bad += hak_pcpu_check_object(a->mag.base[i], &c->shard,
+					     "object cache CPU cache");
+	if ((what & HAK_REQ_DRAIN) && n) {
+		hak_shared_drain(&c->shard, a->mag.base, n);
+		hak_mag_set_top(&a->mag, a->mag.base);
+		hak_stat_add(&c->shard.drains, 1);
+	}
+	if (remote)
+		hak_port_pcpu_exit_remote(cpu, flags, &a->excl);
+	return bad;
+}
+
+/* The list lock held. */
+int hak_caches_cpu(struct hak_heap *h, unsigned cpu, unsigned what,
+		   int remote)
+{
+	struct hak_cache *c;
+	int bad = 0;
+
+	for (c = cache_of(h->caches); c; c = cache_of(c->link.next))
+		bad += area_do(c, cpu, what, remote);
+	return bad;
+}
+
+/* The list lock held. */
+int hak_caches_cached(struct hak_heap *h, unsigned cpu)
+{
+	struct hak_cache *c;
+
+	for (c = cache_of(h->caches); c; c = cache_of(c->link.next))
+		if (hak_mag_count(&((struct hak_pcpu_one *)c->pcpu[cpu])->mag))
+			return 1;
+	return 0;
+}
+
+static uint64_t cache_cached(struct hak_cache *c)
+{
+	uint64_t n = 0;
+	unsigned cpu;
+
+	for (cpu = 0; cpu < HAK_MAX_CPUS; cpu++)
+		n += hak_mag_count(&((struct hak_pcpu_one *)c->pcpu[cpu])->mag);
+	return n;
+}
+
+static uint64_t cache_live(struct hak_cache *c)
+{
+	uint64_t out = hak_shard_out(&c->shard), cached = cache_cached(c);
+
+	return out > cached ? out - cached : 0;
+}
+
+uint64_t hak_caches_live(struct hak_heap *h)
+{
+	unsigned long lf = hak_lock(&hak_heaps_lock);
+	struct hak_cache *c;
+	uint64_t n = 0;
+
+	for (c = cache_of(h->caches); c; c = cache_of(c->link.next))
+		n += cache_live(c);
+	hak_unlock(&hak_heaps_lock, lf);
+	return n;
+}
+
+void hak_cache_shards_each(struct hak_heap *h,
+			   void (*fn)(struct hak_shard *sh, void *arg),
+			   void *arg)
+{
+	unsigned long lf = hak_lock(&hak_heaps_lock);
+	struct hak_cache *c;
+
+	for (c = cache_of(h->caches); c; c = cache_of(c->link.next))
+		fn(&c->shard, arg);
+	hak_unlock(&hak_heaps_lock, lf);
+}
+
+void hak_cache_stats(struct hak_cache *c, struct hak_cache_stats *st)
+{
+	uint64_t pops = 0, cached = 0, live, a;
+	unsigned cpu;
+
+	if (!st) {
+		hak_report(HAK_EV_MISUSE, NULL, 0, "hak_cache_stats: NULL");
+		return;
+	}
+	if (cache_bad(c, "hak_cache_stats: NULL or destroyed cache"))
+		return;
+	for (cpu = 0; cpu < HAK_MAX_CPUS; cpu++) {
+		struct hak_pcpu_one *o = c->pcpu[cpu];
+
+		pops += __atomic_load_n(&o->mag.allocs, __ATOMIC_RELAXED);
+		cached += hak_mag_count(&o->mag);
+	}
+	live = hak_shard_out(&c->shard);
+	live = live > cached ? live - cached : 0;
+	a = pops + hak_stat_read(&c->shard.bypass_allocs);
+	st->name = c->name;
+	st->object_size = c->obj_size;
+	st->slot_size = c->ci.size;
+	st->objects_in_use = live;
+	st->cached = cached;
+	st->allocs = a;
+	st->frees = a > live ? a - live : 0;
+	st->slabs = __atomic_load_n(&c->shard.nslabs, __ATOMIC_RELAXED);
+}
+
+/* Every per-CPU area of c back to its heap's provider (c is quiescent,
+ * its magazines empty or about to be forgotten). */
+static void cache_release_areas(struct hak_cache *c)
+{
+	struct hak_heap *h = c->shard.heap;
+	size_t bytes = hak_round_up(sizeof(struct hak_pcpu_one) +
+					    (size_t)c->shard.cap *
+						    sizeof(void *),
+				    HAK_PAGE_SIZE);
+	unsigned cpu;
+
+	for (cpu = 0; cpu < HAK_MAX_CPUS; cpu++) {
+		unsigned long lf;
+		void *a = c->pcpu[cpu];
+
+		if (a == (void *)&hak_pcpu_none)
+			continue;
+		c->pcpu[cpu] = &hak_pcpu_none;
+		lf = hak_lock(&h->lock);
+		hak_provider_release(h, a, bytes);
+		hak_unlock(&h->lock, lf);
+	}
+}
+
+int hak_cache_destroy(struct hak_cache *c)
+{
+	struct hak_heap *h;
+	uint64_t live;
+	unsigned long lf;
+	unsigned cpu;
+
+	if (cache_bad(c, "hak_cache_destroy: NULL or destroyed cache"))
+		return -1;
+	h = c->shard.heap;
+	for (cpu = 0; cpu < HAK_MAX_CPUS; cpu++)
+		area_do(c, cpu, HAK_REQ_DRAIN, 1);
+	live = cache_live(c);
+	if (live) {
+		hak_leaks_report(&c->shard, live);
+		return -1;
+	}
+	/* Nothing live and every magazine drained: every slab is empty,
+	 * on the empty list (the drains gave back the rest). */
+	hak_shard_trim(&c->shard);
+	if (c->shard.nslabs)
+		hak_report(HAK_EV_CORRUPTION, c, c->shard.nslabs,
+			   "hak_cache_destroy: slabs left");
+	cache_release_areas(c);
+	lf = hak_lock(&hak_heaps_lock);
+	hak_list_del(&h->caches, &c->link);
+	__atomic_store_n(&c->magic, HAK_CACHE_DEAD, __ATOMIC_RELEASE);
+	hak_unlock(&hak_heaps_lock, lf);
+	hak_stable_free(&cache_pool, c);
+	return 0;
+}
+
+/* heap.c's destroy: h's caches go with it (their slabs go with its
+ * superslabs). */
+void hak_caches_destroy_all(struct hak_heap *h)
+{
+	for (;;) {
+		unsigned long lf = hak_lock(&hak_heaps_lock);
+		struct hak_cache *c = cache_of(h->caches);
+
+		if (c) {
+			hak_list_del(&h->caches, &c->link);
+			__atomic_store_n(&c->magic, HAK_CACHE_DEAD,
+					 __ATOMIC_RELEASE);
+		}
+		hak_unlock(&hak_heaps_lock, lf);
+		if (!c)
+			return;
+		cache_release_areas(c);
+		hak_stable_free(&cache_pool, c);
+	}
+}
+
+/* ---- leak reports ------------------------------------------------------ */
+
+#define LEAKS_SHOWN 16
+
+/* Whether p sits in a magazine of sh's front (sh quiescent). */
+static int in_magazines(struct hak_shard *sh, void *p)
+{
+	unsigned cpu, i;
+
+	for (cpu = 0; cpu < HAK_MAX_CPUS; cpu++) {
+		const struct hak_mag *m;
+		unsigned n;
+
+		if (sh->cls == HAK_CLASS_CACHE)
+			m = &((struct hak_pcpu_one *)((struct hak_cache *)sh)
+				      ->pcpu[cpu])
+				     ->mag;
+		else
+			m = &sh->heap->pcpu[cpu]->mag[sh->cls];
+		n = hak_mag_count(m);
+		for (i = 0; i < n; i++)
+			if (m->base[i] == p)
+				return 1;
+	}
+	return 0;
+}
+
+/* Report up to *left of sh's live objects (not free in their slab, not
+ * in a magazine), SLUB's "objects remaining" with addresses. */
+static void shard_leaks(struct hak_shard *sh, unsigned *left)
+{
+	struct hak_heap *h = sh->heap;
+	struct hak_superslab *ss;
+	unsigned long lf = hak_lock(&h->lock);
+	unsigned i, idx;
+
+	for (ss = hak_list_entry(h->ss_all, struct hak_superslab, all);
+	     ss && *left;
+	     ss = hak_list_entry(ss->all.next, struct hak_superslab, all)) {
+		for (i = 0; i < HAK_SLABS_PER_SS && *left; i++) {
+			struct hak_slab *s = &ss->slab[i];
+
+			if (s->shard != sh)
+				continue;
+			for (idx = 0; idx < s->hwm && *left; idx++) {
+				void *p = (void *)(s->start +
+						   (uintptr_t)idx * s->size);
+
+				if (hak_slab_bit_is_free(s, idx) ||
+				    in_magazines(sh, p))
+					continue;
+				hak_report_heap(h, HAK_EV_LEAK, p, s->size,
+						sh->cls == HAK_CLASS_CACHE
+							? "object remaining "
+							  "in its cache"
+							: "block remaining");
+				(*left)--;
+			}
+		}
+	}
+	hak_unlock(&h->lock, lf);
+}
+
+/* A cache's or a heap's (sh NULL: every shard of heap h) live blocks:
+ * up to LEAKS_SHOWN addresses, then the count. */
+void hak_leaks_report(struct hak_shard *sh, uint64_t live)
+{
+	unsigned left = LEAKS_SHOWN;
+	struct hak_heap *h = sh->heap;
+
+	shard_leaks(sh, &left);
+	hak_report_heap(h, HAK_EV_LEAK, sh, (size_t)live,
+			sh->cls == HAK_CLASS_CACHE
+				? "cache destroy refused: objects remaining"
+				: "blocks remaining");
+}
+
+void hak_heap_leaks_report(struct hak_heap *h, uint64_t live)
+{
+	unsigned long lf = hak_lock(&hak_heaps_lock);
+	unsigned left = LEAKS_SHOWN, c;
+	struct hak_cache *k;
+	struct hak_large_run *r;
+
+	for (c = 0; c < HAK_NCLASSES && left; c++)
+		shard_leaks(&h->shard[c], &left);
+	for (k = cache_of(h->caches); k && left; k = cache_of(k->link.next))
+		shard_leaks(&k->shard, &left);
+	hak_unlock(&hak_heaps_lock, lf);
+	lf = hak_lock(&h->lock);
+	for (r = hak_list_entry(h->large_runs, struct hak_large_run, link);
+	     r && left;
+	     r = hak_list_entry(r->link.next, struct hak_large_run, link)) {
+		hak_report_heap(h, HAK_EV_LEAK, (void *)r->addr,
+				r->npages << HAK_PAGE_SHIFT,
+				"large block remaining");
+		left--;
+	}
+	hak_unlock(&h->lock, lf);
+	hak_report_heap(h, HAK_EV_LEAK, h, (size_t)live,
+			"heap destroy refused: blocks remaining");
+}

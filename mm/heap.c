@@ -1,0 +1,496 @@
+// SPDX-License-Identifier: MIT
+/*
+ * heap.c - created heaps: hak_heap_create, their allocation calls, and
+ * hak_heap_destroy.
+ *
+ * A created heap is a struct hak_heap like the default one (layout.h):
+ * its own provider, lock, shards, superslabs, large runs and per-CPU
+ * areas, so nothing of one heap ever enters another's lists or caches.
+ * What the allocator has once is the default heap's: the page map (and
+ * its nodes, from the default provider), the slab map, the size table,
+ * the cookie secret.
+ *
+ * Its front is a struct hak_front over its own per-CPU table, served by
+ * pcpu_ops.h's hak_op_pop / hak_op_push: an rseq section on the hosted
+ * port, one IRQ-masked section on bare metal. Its slabs carry div 0, so
+ * hak_free's inline checks refuse its objects and its slow path brings
+ * them here (hak_owner_free) after the full checks; the default heap's
+ * fast path pays nothing for the existence of other heaps.
+ *
+ * Heap objects are type-stable: taken from the default provider, never
+ * given back, reused only by a later create. So a stale handle reads a
+ * dead magic instead of faulting, and a free racing a destroy's end
+ * locks a lock that still exists.
+ *
+ * Lock order: the heap list lock (hak_heaps_lock) is outer to the shard
+ * and heap locks; it is held only to link, unlink or walk heaps and
+ * caches.
+ */
+#include "pcpu_ops.h"
+
+hak_spinlock_t hak_heaps_lock;
+static struct hak_list *heaps;	   /* live created heaps */
+static struct hak_list *heap_pool; /* destroyed heap objects */
+
+#define heap_of(n) hak_list_entry(n, struct hak_heap, link)
+
+struct hak_heap *hak_heap_default(void)
+{
+	if (!__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE))
+		return NULL;
+	return &hak_heap;
+}
+
+/* A type-stable object of bytes: from pool, else fresh pages from the
+ * default heap's provider (metadata, never returned). No lock held. */
+void *hak_stable_alloc(struct hak_list **pool, size_t bytes)
+{
+	unsigned long flags = hak_lock(&hak_heaps_lock);
+	struct hak_list *n = *pool;
+	void *p;
+
+	if (n)
+		hak_list_del(pool, n);
+	hak_unlock(&hak_heaps_lock, flags);
+	if (n)
+		return n;
+	flags = hak_lock(&hak_heap.lock);
+	p = hak_provider_alloc(&hak_heap, hak_round_up(bytes, HAK_PAGE_SIZE),
+			       HAK_PAGE_SIZE, 1);
+	hak_unlock(&hak_heap.lock, flags);
+	return p;
+}
+
+/* o's first bytes become its pool link: the magic that follows them is
+ * already dead. */
+void hak_stable_free(struct hak_list **pool, void *o)
+{
+	unsigned long flags = hak_lock(&hak_heaps_lock);
+
+	hak_list_push(pool, o);
+	hak_unlock(&hak_heaps_lock, flags);
+}
+
+/* 0 when h may be used; else reports why (fn names the call) and -1. */
+static int heap_bad(const struct hak_heap *h, const char *what)
+{
+	if (!h)
+		hak_report(HAK_EV_MISUSE, NULL, 0, what);
+	else if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) !=
+		 HAK_HEAP_MAGIC)
+		hak_report(HAK_EV_MISUSE, h, 0, what);
+	else
+		return 0;
+	return -1;
+}
+
+static unsigned cap_for(size_t budget, uint32_t size)
+{
+	size_t cap = budget / size;
+
+	if (cap > HAK_CACHE_MAX)
+		cap = HAK_CACHE_MAX;
+	if (cap < HAK_CACHE_MIN)
+		cap = HAK_CACHE_MIN;
+	return (unsigned)cap & ~1U;
+}
+
+static void heap_setup(struct hak_heap *h, const struct hak_heap_config *cfg)
+{
+	size_t budget = cfg->cache_bytes ? cfg->cache_bytes
+					 : HAK_HEAP_CACHE_BYTES;
+	const char *name = cfg->name ? cfg->name : "heap";
+	unsigned c, i;
+
+	/* The pool link overlaid the first word: all of it goes. */
+	hak_memset(h, 0, sizeof(*h));
+	h->ncpus = hak_heap.ncpus;
+	h->cfg.provider = cfg->provider;
+	h->cfg.report = cfg->report;
+	h->cfg.report_ctx = cfg->report_ctx;
+	h->limit = cfg->limit;
+	for (i = 0; i + 1 < HAK_HEAP_NAME && name[i]; i++)
+		h->name[i] = name[i];
+	for (c = 0; c < HAK_NCLASSES; c++)
+		hak_shard_init(&h->shard[c], h, c, &hak_classes[c],
+			       cap_for(budget, hak_classes[c].size));
+	h->pcpu_bytes = hak_pcpu_area_bytes(h);
+	h->cache_budget = budget;
+	for (i = 0; i < HAK_MAX_CPUS; i++)
+		h->pcpu[i] = &hak_pcpu_none;
+	h->ready = 1;
+}
+
+/* The calling CPU's area, made through the miss path's own helper. */
+static int heap_first_area(struct hak_heap *h)
+{
+	unsigned cpu = hak_port_cpu_hint();
+
+	if (cpu >= hak_heap.ncpus)
+		cpu = 0;
+	return hak_pcpu_area_make(h, (void **)&h->pcpu[cpu], 0, 0) == 0;
+}
+
+struct hak_heap *hak_heap_create(const struct hak_heap_config *cfg)
+{
+	struct hak_heap *h;
+	unsigned long flags;
+
+	if (!__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE)) {
+		hak_report(HAK_EV_NOT_INITIALISED, NULL, 0,
+			   "hak_heap_create: call hak_init first");
+		return NULL;
+	}
+	if (!cfg || !cfg->provider.alloc || !cfg->provider.release) {
+		hak_report(HAK_EV_MISUSE, NULL, 0,
+			   "hak_heap_create: no config or provider hooks");
+		return NULL;
+	}
+	h = hak_stable_alloc(&heap_pool, sizeof(*h));
+	if (!h) {
+		struct hak_report r;
+
+		hak_report_init(&r, HAK_EV_OUT_OF_MEMORY, NULL, sizeof(*h),
+				"hak_heap_create: no memory for the heap "
+				"object (default provider)");
+		if (cfg->report)
+			cfg->report(&r, cfg->report_ctx);
+		else
+			hak_report_full(&r);
+		return NULL;
+	}
+	heap_setup(h, cfg);
+	/* One provider call now, so a provider that cannot give anything is
+	 * refused here rather than at the first allocation: the calling
+	 * CPU's per-CPU area. */
+	if (!heap_first_area(h)) {
+		hak_report_heap(h, HAK_EV_OUT_OF_MEMORY, NULL, h->pcpu_bytes,
+				"hak_heap_create: the provider (or the limit) "
+				"refused the first per-CPU area");
+		h->magic = HAK_HEAP_DEAD;
+		hak_stable_free(&heap_pool, h);
+		return NULL;
+	}
+	flags = hak_lock(&hak_heaps_lock);
+	hak_list_push(&heaps, &h->link);
+	__atomic_store_n(&h->magic, HAK_HEAP_MAGIC, __ATOMIC_RELEASE);
+	hak_unlock(&hak_heaps_lock, flags);
+	return h;
+}
+
+const char *hak_heap_name(const struct hak_heap *h)
+{
+	if (heap_bad(h, "hak_heap_name: NULL or destroyed heap"))
+		return NULL;
+	return h->name;
+}
+
+/* A created heap's class cls: its own table, no transfer cache. */
+static struct hak_front heap_front(struct hak_heap *h, unsigned cls)
+{
+	struct hak_front f = {(void *const *)h->pcpu, HAK_MAG_OFFSET(cls),
+			      &h->shard[cls], NULL};
+
+	return f;
+}
+
+/* h is live and not the default heap. */
+static void *heap_alloc(struct hak_heap *h, size_t size, size_t align)
+{
+	struct hak_front f;
+	unsigned cls;
+	void *p;
+
+	if (align <= HAK_MIN_ALIGN)
+		cls = size <= HAK_POOL_MAX ? hak_size_to_class(size)
+					   : HAK_CLASS_NONE;
+	else
+		cls = hak_sizeclass_for_aligned(size, align);
+	if (cls == HAK_CLASS_NONE)
+		return hak_large_alloc(h, size, align);
+	f = heap_front(h, cls);
+	p = hak_op_pop(&f);
+	if (unlikely(!p)) {
+		p = hak_front_alloc_miss(&f);
+		if (!p) {
+			hak_report_heap(h, HAK_EV_OUT_OF_MEMORY, NULL, size,
+					h->limit ? "no slab (limit or provider)"
+						 : "no slab (provider)");
+			return NULL;
+		}
+	}
+	if (HAK_HARDEN)
+		((uintptr_t *)p)[HAK_COOKIE_WORD] = 0;
+	return p;
+}
+
+void *hak_heap_alloc_raw(struct hak_heap *h, size_t align, size_t size)
+{
+	return heap_alloc(h, size, align);
+}
+
+/* Debug builds wrap a created heap's blocks as the default heap's
+ * (debug.c): red zone, poison, sites. */
+#if HAK_DEBUG
+#define HEAP_ALLOC(h, size, align)                                             \
+	hak_dbg_heap_alloc(h, align, size, __builtin_return_address(0))
+#else
+#define HEAP_ALLOC(h, size, align) heap_alloc(h, size, align)
+#endif
+
+void *hak_heap_malloc(struct hak_heap *h, size_t size)
+{
+	if (h == &hak_heap)
+		return hak_malloc(size);
+	if (heap_bad(h, "hak_heap_malloc: NULL or destroyed heap"))
+		return NULL;
+	return HEAP_ALLOC(h, size, 0);
+}
+
+void *hak_heap_aligned_alloc(struct hak_heap *h, size_t alignment,
+			     size_t size)
+{
+	if (h == &hak_heap)
+		return hak_aligned_alloc(alignment, size);
+	if (heap_bad(h, "hak_heap_aligned_alloc: NULL or destroyed heap"))
+		return NULL;
+	if (!alignment || (alignment & (alignment - 1))) {
+		hak_report_heap(h, HAK_EV_BAD_ALIGNMENT, NULL, alignment,
+				"alignment is not a power of two");
+		return NULL;
+	}
+	return HEAP_ALLOC(h, size, alignment);
+}
+
+void *hak_heap_calloc(struct hak_heap *h, size_t nmemb, size_t size)
+{
+	size_t n;
+	void *p;
+
+	if (h == &hak_heap)
+		return hak_calloc(nmemb, size);
+	if (heap_bad(h, "hak_heap_calloc: NULL or destroyed heap"))
+		return NULL;
+	if (hak_calloc_bytes(nmemb, size, &n))
+		return NULL;
+	p = HEAP_ALLOC(h, n, 0);
+	if (p) /* a created heap's memory is not known to be zero */
+		hak_memset(p, 0, n);
+	return p;
+}
+
+void *hak_heap_realloc(struct hak_heap *h, void *ptr, size_t size)
+{
+	if (h != &hak_heap &&
+	    heap_bad(h, "hak_heap_realloc: NULL or destroyed heap"))
+		return NULL;
+	if (!ptr)
+		return hak_heap_malloc(h, size);
+	if (hak_block_owner(ptr, 0) != h) {
+		hak_report(HAK_EV_MISUSE, ptr, size,
+			   "hak_heap_realloc: the block is not the heap's");
+		return NULL;
+	}
+	return hak_realloc(ptr, size);
+}
+
+void hak_owner_free(struct hak_slab *s, void *p)
+{
+	struct hak_shard *sh = s->shard;
+	struct hak_front f;
+
+	if (sh->cls == HAK_CLASS_CACHE) {
+		hak_cache_free_checked((struct hak_cache *)(void *)sh, p);
+		return;
+	}
+	if (HAK_HARDEN)
+		((uintptr_t *)p)[sh->cookie_word] =
+			hak_heap.secret ^ (uintptr_t)p;
+	f = heap_front(sh->heap, sh->cls);
+	if (hak_op_push(&f, p))
+		hak_front_free_miss(&f, p);
+}
+
+void hak_heap_stats(struct hak_heap *h, struct hak_stats *out)
+{
+	if (!out) {
+		hak_report(HAK_EV_MISUSE, NULL, 0, "hak_heap_stats: NULL");
+		return;
+	}
+	if (h != &hak_heap &&
+	    heap_bad(h, "hak_heap_stats: NULL or destroyed heap"))
+		return;
+	hak_heap_stats_fill(h, out);
+}
+
+int hak_heap_check(struct hak_heap *h)
+{
+	if (h != &hak_heap &&
+	    heap_bad(h, "hak_heap_check: NULL or destroyed heap"))
+		return 1;
+	return hak_remote_all(HAK_REQ_CHECK) + hak_check_heap(h);
+}
+
+void hak_heap_trim(struct hak_heap *h)
+{
+	if (h != &hak_heap &&
+	    heap_bad(h, "hak_heap_trim: NULL or destroyed heap"))
+		return;
+	hak_remote_all(HAK_REQ_DRAIN);
+	hak_trim_heap(h);
+}
+
+/* ---- every heap's and cache's per-CPU areas ------------------------- */
+
+/* cpu's area a of heap h (h's classes) gets what; remote: enter it. */
+static int heap_area_do(struct hak_heap *h, unsigned cpu, unsigned what,
+			int remote)
+{
+	struct hak_pcpu *pc = h->pcpu[cpu];
+	unsigned long flags = 0;
+	int bad = 0;
+
+	if (pc == &hak_pcpu_none)
+		return 0;
+	if (remote)
+		hak_port_pcpu_enter_remote(cpu, &flags, &pc->excl);
+	if (what & HAK_REQ_DRAIN)
+		hak_pcpu_flush(h, pc, cpu);
+	if (what & HAK_REQ_CHECK)
+		bad = hak_pcpu_check(h, pc, cpu);
+	if (remote)
+		hak_port_pcpu_exit_remote(cpu, flags, &pc->excl);
+	return bad;
+}
+
+int hak_fronts_cpu(unsigned cpu, unsigned what, int remote)
+{
+	unsigned long flags = hak_lock(&hak_heaps_lock);
+	struct hak_heap *h;
+	int bad = 0;
+
+	bad += hak_caches_cpu(&hak_heap, cpu, what, remote);
+	for (h = heap_of(heaps); h; h = heap_of(h->link.next)) {
+		bad += heap_area_do(h, cpu, what, remote);
+		bad += hak_caches_cpu(h, cpu, what, remote);
+	}
+	hak_unlock(&hak_heaps_lock, flags);
+	return bad;
+}
+
+int hak_fronts_cached(unsigned cpu)
+{
+	unsigned long flags = hak_lock(&hak_heaps_lock);
+	struct hak_heap *h;
+	int any = hak_caches_cached(&hak_heap, cpu);
+
+	for (h = heap_of(heaps); h && !any; h = heap_of(h->link.next))
+		any = hak_pcpu_cached(h->pcpu[cpu]) ||
+		      hak_caches_cached(h, cpu);
+	hak_unlock(&hak_heaps_lock, flags);
+	return any;
+}
+
+/* One heap's locks, taken (take) in the documented order or released. */
+static void heap_locks(struct hak_heap *h, int take)
+{
+	struct hak_cache *c;
+	unsigned i;
+
+	for (c = hak_list_entry(h->caches, struct hak_cache, link); c;
+	     c = hak_list_entry(c->link.next, struct hak_cache, link))
+		take ? (void)hak_lock(&c->shard.lock)
+		     : hak_unlock(&c->shard.lock, 0);
+	for (i = 0; i < HAK_NCLASSES; i++)
+		take ? (void)hak_lock(&h->shard[i].lock)
+		     : hak_unlock(&h->shard[i].lock, 0);
+	for (i = 0; i < HAK_NCLASSES; i++)
+		take ? (void)hak_lock(&h->xfer[i].lock)
+		     : hak_unlock(&h->xfer[i].lock, 0);
+	take ? (void)hak_lock(&h->lock) : hak_unlock(&h->lock, 0);
+}
+
+void hak_locks_all(int take)
+{
+	struct hak_heap *h;
+
+	if (take)
+		hak_lock(&hak_heaps_lock);
+	for (h = heap_of(heaps); h; h = heap_of(h->link.next))
+		heap_locks(h, take);
+	heap_locks(&hak_heap, take);
+	hak_large_run_lock(take);
+	if (!take)
+		hak_unlock(&hak_heaps_lock, 0);
+}
+
+/* ---- destroy ---------------------------------------------------------- */
+
+/* Live blocks of h: objects outside the slabs minus those cached (h is
+ * quiescent: its magazines are read directly), plus large runs. */
+static uint64_t heap_live(struct hak_heap *h)
+{
+	uint64_t live = h->large_objects;
+	unsigned c, cpu;
+
+	for (c = 0; c < HAK_NCLASSES; c++) {
+		uint64_t out = hak_shard_out(&h->shard[c]), cached = 0;
+
+		for (cpu = 0; cpu < HAK_MAX_CPUS; cpu++)
+			cached += hak_mag_count(&h->pcpu[cpu]->mag[c]);
+		live += out > cached ? out - cached : 0;
+	}
+	return live + hak_caches_live(h);
+}
+
+/* Report up to 16 of h's live blocks (their addresses), then the count.
+ * Walks its superslabs' slabs for objects neither free in their slab nor
+ * in a magazine; magazine membership is found per object, so this is
+ * O(objects x cached): a report for a leak, not a fast path. */
+static void report_leaks(struct hak_heap *h, uint64_t live)
+{
+	hak_heap_leaks_report(h, live);
+}
+
+int hak_heap_destroy(struct hak_heap *h, unsigned flags)
+{
+	unsigned long lf;
+	uint64_t live;
+	unsigned cpu;
+
+	if (h == &hak_heap) {
+		hak_report(HAK_EV_MISUSE, h, 0,
+			   "hak_heap_destroy: the default heap");
+		return -1;
+	}
+	if (heap_bad(h, "hak_heap_destroy: NULL or destroyed heap"))
+		return -1;
+	live = heap_live(h);
+	if (live && !(flags & HAK_HEAP_DESTROY_FORCE)) {
+		report_leaks(h, live);
+		return -1;
+	}
+	/* Off the list first: no remote drain or check visits it now. */
+	lf = hak_lock(&hak_heaps_lock);
+	hak_list_del(&heaps, &h->link);
+	__atomic_store_n(&h->magic, HAK_HEAP_DEAD, __ATOMIC_RELEASE);
+	hak_unlock(&hak_heaps_lock, lf);
+	hak_caches_destroy_all(h);
+	hak_superslab_release_all(h);
+	hak_large_release_all(h);
+	for (cpu = 0; cpu < HAK_MAX_CPUS; cpu++) {
+		struct hak_pcpu *pc = h->pcpu[cpu];
+
+		if (pc == &hak_pcpu_none)
+			continue;
+		h->pcpu[cpu] = &hak_pcpu_none;
+		lf = hak_lock(&h->lock);
+		hak_provider_release(h, pc, h->pcpu_bytes);
+		hak_unlock(&h->lock, lf);
+	}
+	if (h->taken != h->returned)
+		hak_report(HAK_EV_CORRUPTION, h, h->taken - h->returned,
+			   "hak_heap_destroy: bytes not returned");
+	hak_stable_free(&heap_pool, h);
+	return 0;
+}

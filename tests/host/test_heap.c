@@ -1,0 +1,667 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_heap - heap instances (hak_heap_create and friends) and object
+ * caches (hak_cache_*): each call's contract, the limit, destroy with and
+ * without live blocks, isolation between heaps, bad handles and pointers,
+ * the constructor rule, and threads allocating from several heaps while
+ * one is destroyed.
+ *
+ * Each heap runs over its own mmap'd region through a provider that
+ * counts what it holds, so "every page back" is checked against the
+ * provider's own books, not hakmem's.
+ */
+#include <pthread.h>
+#include <sys/mman.h>
+
+#include "check.h"
+
+static struct report_log log;
+
+/* A region provider wrapped to count bytes held. */
+struct vm {
+	struct hak_page_provider region;
+	void *base;
+	size_t size;
+	long long held, calls;
+	struct hak_heap *h;
+	struct report_log log;
+	int fail; /* refuse every alloc */
+};
+
+static void *vm_alloc(void *ctx, size_t bytes, size_t align)
+{
+	struct vm *v = ctx;
+	void *p;
+
+	if (v->fail)
+		return NULL;
+	p = v->region.alloc(v->region.ctx, bytes, align);
+	if (p) {
+		__atomic_add_fetch(&v->held, (long long)bytes, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&v->calls, 1, __ATOMIC_RELAXED);
+		CHECK((char *)p >= (char *)v->base &&
+			      (char *)p + bytes <= (char *)v->base + v->size,
+		      "run outside its region");
+	}
+	return p;
+}
+
+static void vm_release(void *ctx, void *p, size_t bytes)
+{
+	struct vm *v = ctx;
+
+	__atomic_sub_fetch(&v->held, (long long)bytes, __ATOMIC_RELAXED);
+	v->region.release(v->region.ctx, p, bytes);
+}
+
+static struct hak_heap *vm_create(struct vm *v, const char *name,
+				  size_t region, size_t limit)
+{
+	struct hak_heap_config cfg = { 0 };
+
+	memset(v, 0, sizeof(*v));
+	v->size = region;
+	v->base = mmap(NULL, region, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(v->base != MAP_FAILED, "mmap %zu", region);
+	CHECK(hak_region_provider(v->base, region, &v->region) == 0,
+	      "region provider");
+	v->log.quiet = 1;
+	cfg.name = name;
+	cfg.provider.alloc = vm_alloc;
+	cfg.provider.release = vm_release;
+	cfg.provider.ctx = v;
+	cfg.limit = limit;
+	cfg.report = report_record;
+	cfg.report_ctx = &v->log;
+	v->h = hak_heap_create(&cfg);
+	return v->h;
+}
+
+static void vm_unmap(struct vm *v)
+{
+	munmap(v->base, v->size);
+}
+
+static int in_vm(const struct vm *v, const void *p)
+{
+	return (const char *)p >= (const char *)v->base &&
+	       (const char *)p < (const char *)v->base + v->size;
+}
+
+static const size_t sizes[] = { 1, 16, 48, 200, 1000, 1025, 4096, 20000,
+				32768, 32769, 100000, 3 << 20 };
+#define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
+
+static void test_basics(void)
+{
+	struct vm v;
+	struct hak_heap *h = vm_create(&v, "vm0", 64 << 20, 0);
+	void *p[NSIZES];
+	struct hak_stats st;
+	unsigned i;
+
+	CHECK(h, "create");
+	CHECK(!strcmp(hak_heap_name(h), "vm0"), "name");
+	CHECK(v.held > 0, "create makes the first per-CPU area");
+	CHECK(hak_heap_default() && !strcmp(hak_heap_name(hak_heap_default()),
+					    "default"),
+	      "default heap");
+	for (i = 0; i < NSIZES; i++) {
+		p[i] = hak_heap_malloc(h, sizes[i]);
+		CHECK(p[i] && in_vm(&v, p[i]), "malloc %zu in its region",
+		      sizes[i]);
+		CHECK(hak_usable_size(p[i]) >= sizes[i], "usable %zu", sizes[i]);
+		fill(p[i], sizes[i], i);
+	}
+	hak_heap_stats(h, &st);
+	CHECK(st.tier[HAK_TIER_TINY].objects_in_use +
+			      st.tier[HAK_TIER_POOL].objects_in_use +
+			      st.tier[HAK_TIER_LARGE].objects_in_use ==
+		      NSIZES,
+	      "heap stats count %u blocks", (unsigned)NSIZES);
+	CHECK(st.provider_held == (uint64_t)v.held, "held %llu vs provider %lld",
+	      (unsigned long long)st.provider_held, v.held);
+	CHECK(hak_heap_check(h) == 0 && hak_check() == 0, "check");
+	/* realloc keeps a block in its heap, through either name. */
+	p[0] = hak_realloc(p[0], 5000);
+	CHECK(p[0] && in_vm(&v, p[0]) && verify(p[0], 1, 0), "realloc");
+	p[1] = hak_heap_realloc(h, p[1], 70000);
+	CHECK(p[1] && in_vm(&v, p[1]) && verify(p[1], 16, 1), "heap realloc");
+	for (i = 0; i < NSIZES; i++) {
+		CHECK(verify(p[i], i < 2 ? 1 : sizes[i], i), "data %u", i);
+		hak_free(p[i]);
+	}
+	/* calloc zeroes; aligned_alloc aligns. */
+	for (i = 0; i < 64; i++) {
+		unsigned char *c = hak_heap_calloc(h, 1, 300);
+		void *a = hak_heap_aligned_alloc(h, 4096, 100);
+
+		CHECK(c && a && in_vm(&v, c) && in_vm(&v, a), "calloc/aligned");
+		for (unsigned k = 0; k < 300; k++)
+			CHECK(!c[k], "calloc byte %u", k);
+		memset(c, 0xee, 300);
+		CHECK(((uintptr_t)a & 4095) == 0, "aligned %p", a);
+		hak_free(c);
+		hak_free(a);
+	}
+	CHECK(hak_heap_calloc(h, (size_t)1 << 40, (size_t)1 << 40) == NULL,
+	      "calloc overflow");
+	CHECK(hak_heap_aligned_alloc(h, 3, 10) == NULL &&
+		      v.log.count[HAK_EV_BAD_ALIGNMENT],
+	      "bad alignment reported to the heap's sink");
+	hak_heap_trim(h);
+	CHECK(hak_heap_check(h) == 0, "check after trim");
+	CHECK(hak_heap_destroy(h, 0) == 0, "destroy of an empty heap");
+	CHECK(v.held == 0, "%lld bytes not back in the region", v.held);
+	vm_unmap(&v);
+	printf("  basics: %lld provider calls\n", v.calls);
+}
+
+static void test_destroy(void)
+{
+	struct vm v;
+	struct hak_heap *h = vm_create(&v, "vm1", 64 << 20, 0);
+	void *keep[2000], *big;
+	unsigned i, before;
+	int leaks;
+
+	CHECK(h, "create");
+	for (i = 0; i < 2000; i++) {
+		keep[i] = hak_heap_malloc(h, 16 + (i % 300) * 8);
+		CHECK(keep[i], "malloc");
+	}
+	big = hak_heap_malloc(h, 1 << 20);
+	CHECK(big, "large");
+	/* Refused while blocks live: each reported, the heap intact. */
+	leaks = v.log.count[HAK_EV_LEAK];
+	CHECK(hak_heap_destroy(h, 0) == -1, "destroy with live blocks");
+	CHECK(v.log.count[HAK_EV_LEAK] - leaks == 17,
+	      "16 addresses and the count: %d", v.log.count[HAK_EV_LEAK] - leaks);
+	CHECK(v.log.last_event == HAK_EV_LEAK &&
+		      strstr(v.log.last_what, "vm1"),
+	      "the leak report names the heap: %s", v.log.last_what);
+	CHECK(hak_heap_check(h) == 0, "intact after the refusal");
+	hak_free(keep[0]);
+	keep[0] = hak_heap_malloc(h, 64);
+	CHECK(keep[0], "still usable");
+	/* The VM dies: everything goes. */
+	CHECK(hak_heap_destroy(h, HAK_HEAP_DESTROY_FORCE) == 0, "force");
+	CHECK(v.held == 0, "%lld bytes not back", v.held);
+	before = (unsigned)log.count[HAK_EV_INVALID_FREE];
+	hak_free(keep[5]);
+	hak_free(big);
+	CHECK((unsigned)log.count[HAK_EV_INVALID_FREE] == before + 2,
+	      "old pointers are invalid frees");
+	CHECK(hak_check() == 0, "hak_check after the destroy");
+	/* Bad handles. */
+	before = (unsigned)log.count[HAK_EV_MISUSE];
+	CHECK(hak_heap_destroy(h, 0) == -1, "destroy twice");
+	CHECK(hak_heap_malloc(h, 10) == NULL, "malloc from a dead heap");
+	CHECK(hak_heap_destroy(NULL, 0) == -1, "destroy NULL");
+	CHECK(hak_heap_malloc(NULL, 10) == NULL, "malloc NULL heap");
+	CHECK(hak_heap_destroy(hak_heap_default(), 0) == -1,
+	      "destroy the default heap");
+	CHECK(hak_heap_name(h) == NULL, "name of a dead heap");
+	CHECK((unsigned)log.count[HAK_EV_MISUSE] == before + 6,
+	      "each bad handle reported: %u",
+	      (unsigned)log.count[HAK_EV_MISUSE] - before);
+	vm_unmap(&v);
+}
+
+static void test_create_bad(void)
+{
+	struct hak_heap_config cfg = { 0 };
+	struct vm v;
+	unsigned before = (unsigned)log.count[HAK_EV_MISUSE];
+
+	CHECK(hak_heap_create(NULL) == NULL, "create(NULL)");
+	CHECK(hak_heap_create(&cfg) == NULL, "create without hooks");
+	CHECK((unsigned)log.count[HAK_EV_MISUSE] == before + 2, "reported");
+	/* A provider that gives nothing is refused at create, with why. */
+	memset(&v, 0, sizeof(v));
+	v.fail = 1;
+	v.log.quiet = 1;
+	cfg.name = "dead";
+	cfg.provider.alloc = vm_alloc;
+	cfg.provider.release = vm_release;
+	cfg.provider.ctx = &v;
+	cfg.report = report_record;
+	cfg.report_ctx = &v.log;
+	CHECK(hak_heap_create(&cfg) == NULL, "create over a failing provider");
+	CHECK(v.log.count[HAK_EV_OUT_OF_MEMORY] == 1 &&
+		      strstr(v.log.last_what, "dead"),
+	      "reason reported: %s", v.log.last_what ? v.log.last_what : "-");
+	/* A limit below one per-CPU area: refused the same way. */
+	v.fail = 0;
+	CHECK(vm_create(&v, "tiny", 16 << 20, 4096) == NULL, "limit 4 KiB");
+	vm_unmap(&v);
+}
+
+static void test_limit(void)
+{
+	const size_t limit = 8 << 20;
+	struct vm v;
+	struct hak_heap *h = vm_create(&v, "vm2", 64 << 20, limit);
+	static void *objs[200000];
+	unsigned n = 0, i, again = 0;
+	void *big;
+
+	CHECK(h, "create");
+	while (n < 200000 && (objs[n] = hak_heap_malloc(h, 1000)))
+		n++;
+	CHECK(n > 1000 && n < 200000, "%u blocks under an 8 MiB limit", n);
+	CHECK(v.held <= (long long)limit, "held %lld above the limit", v.held);
+	CHECK(v.log.count[HAK_EV_OUT_OF_MEMORY] >= 1 &&
+		      strstr(v.log.last_what, "vm2"),
+	      "out of memory names the heap: %s", v.log.last_what);
+	big = hak_heap_malloc(h, 4 << 20);
+	CHECK(!big, "a large block past the limit");
+	/* Freed memory makes room again. */
+	for (i = 0; i < n; i++)
+		hak_free(objs[i]);
+	big = hak_heap_malloc(h, 4 << 20);
+	CHECK(big, "room for a large block after the frees");
+	CHECK(v.held <= (long long)limit, "held %lld", v.held);
+	hak_free(big);
+	while (again < n && (objs[again] = hak_heap_malloc(h, 1000)))
+		again++;
+	CHECK(again + again / 20 >= n, "refilled %u of %u", again, n);
+	for (i = 0; i < again; i++)
+		hak_free(objs[i]);
+	CHECK(hak_heap_check(h) == 0, "check");
+	CHECK(hak_heap_destroy(h, 0) == 0 && v.held == 0, "destroy");
+	vm_unmap(&v);
+}
+
+/* Blocks of heap A never show up in heap B or the default heap. */
+static void test_isolation(void)
+{
+	struct vm a, b;
+	struct hak_heap *ha = vm_create(&a, "a", 32 << 20, 0);
+	struct hak_heap *hb = vm_create(&b, "b", 32 << 20, 0);
+	unsigned i, r;
+	void *p;
+
+	CHECK(ha && hb, "create");
+	for (r = 0; r < 20; r++) {
+		void *xs[300];
+
+		for (i = 0; i < 300; i++)
+			xs[i] = hak_heap_malloc(ha, 64);
+		for (i = 0; i < 300; i++)
+			hak_free(xs[i]);
+		for (i = 0; i < 300; i++) {
+			p = hak_heap_malloc(hb, 64);
+			CHECK(in_vm(&b, p) && !in_vm(&a, p), "b's block");
+			xs[i] = p;
+		}
+		for (i = 0; i < 300; i++)
+			hak_free(xs[i]);
+		p = hak_malloc(64);
+		CHECK(!in_vm(&a, p) && !in_vm(&b, p), "default's block");
+		hak_free(p);
+	}
+	p = hak_heap_malloc(ha, 100);
+	CHECK(hak_heap_realloc(hb, p, 200) == NULL &&
+		      log.last_event == HAK_EV_MISUSE,
+	      "heap realloc of another heap's block");
+	hak_free(p);
+	CHECK(hak_heap_destroy(ha, 0) == 0 && hak_heap_destroy(hb, 0) == 0,
+	      "destroy");
+	CHECK(a.held == 0 && b.held == 0, "held");
+	vm_unmap(&a);
+	vm_unmap(&b);
+}
+
+/* ---- object caches ------------------------------------------------------ */
+
+struct obj {
+	uint64_t magic; /* set by the constructor */
+	uint64_t state;
+	char payload[184];
+};
+
+static long ctor_calls;
+
+static void obj_ctor(void *p, void *arg)
+{
+	struct obj *o = p;
+
+	CHECK(arg == &ctor_calls, "ctor arg");
+	o->magic = 0xc0ffee;
+	o->state = 7;
+	memset(o->payload, 0x5a, sizeof(o->payload));
+	__atomic_add_fetch(&ctor_calls, 1, __ATOMIC_RELAXED);
+}
+
+static void test_cache_ctor(struct hak_heap *h)
+{
+	struct hak_cache *c = hak_cache_create(h, "obj", sizeof(struct obj), 8,
+					       0, obj_ctor, &ctor_calls);
+	struct hak_cache_stats st;
+	struct obj *o[3000];
+	long carved;
+	unsigned i, k;
+
+	CHECK(c, "create");
+	ctor_calls = 0;
+	hak_cache_stats(c, &st);
+	CHECK(st.object_size == 200 && st.slot_size == 208,
+	      "slot %zu for 200 bytes with a ctor (one word past the object)",
+	      st.slot_size);
+	for (i = 0; i < 3000; i++) {
+		o[i] = hak_cache_alloc(c);
+		CHECK(o[i] && o[i]->magic == 0xc0ffee && o[i]->state == 7,
+		      "constructed");
+		for (k = 0; k < sizeof(o[i]->payload); k++)
+			CHECK(o[i]->payload[k] == 0x5a, "payload");
+		o[i]->state = 8; /* in use */
+	}
+	carved = ctor_calls;
+	hak_cache_stats(c, &st);
+	CHECK(st.objects_in_use == 3000 && st.slabs >= 1, "stats: %llu live",
+	      (unsigned long long)st.objects_in_use);
+	CHECK(carved >= 3000 && carved <= 3000 + (long)st.slabs * 320,
+	      "ctor once per carved object: %ld", carved);
+	/* Given back constructed, handed out constructed. A slab emptied
+	 * beyond the kept one is given back to its heap, and constructed
+	 * again when carved again: only then does the ctor run again. */
+	for (i = 0; i < 3000; i++) {
+		o[i]->state = 7;
+		hak_cache_free(c, o[i]);
+	}
+	for (i = 0; i < 3000; i++) {
+		o[i] = hak_cache_alloc(c);
+		CHECK(o[i]->magic == 0xc0ffee && o[i]->state == 7 &&
+			      o[i]->payload[0] == 0x5a &&
+			      o[i]->payload[183] == 0x5a,
+		      "constructed state kept across free/alloc");
+	}
+	/* Steady state: objects come back from the magazines and slabs, and
+	 * the ctor never runs. */
+	carved = ctor_calls;
+	for (k = 0; k < 2000; k++) {
+		for (i = 0; i < 64; i++) {
+			hak_cache_free(c, o[i]);
+			o[i] = hak_cache_alloc(c);
+			CHECK(o[i]->magic == 0xc0ffee && o[i]->state == 7,
+			      "constructed");
+		}
+	}
+	CHECK(ctor_calls == carved, "ctor re-ran: %ld vs %ld", ctor_calls,
+	      carved);
+	for (i = 0; i < 3000; i++)
+		hak_cache_free(c, o[i]);
+	CHECK(hak_cache_destroy(c) == 0, "destroy");
+}
+
+static void test_cache_plain(struct hak_heap *h, struct vm *v)
+{
+	struct hak_cache *c = hak_cache_create(h, "plain200", 200, 0, 0, NULL,
+					       NULL);
+	struct hak_cache *d = hak_cache_create(h, "d", 64, 64, 0, NULL, NULL);
+	struct hak_cache *pg = hak_cache_create(h, "page", 4096, 4096, 0, NULL,
+						NULL);
+	struct hak_cache_stats st;
+	void *a[500], *x, *y;
+	unsigned i, ev;
+	int stack_var;
+
+	CHECK(c && d && pg, "create");
+	hak_cache_stats(c, &st);
+	CHECK(st.slot_size == 208, "exact-size slot: %zu", st.slot_size);
+	for (i = 0; i < 500; i++) {
+		a[i] = hak_cache_alloc(c);
+		CHECK(a[i] && (!v || in_vm(v, a[i])), "alloc");
+		CHECK(hak_usable_size(a[i]) == 200, "usable %zu",
+		      hak_usable_size(a[i]));
+		memset(a[i], (int)i, 200);
+	}
+	/* Packed: the closest two objects are one 208-byte slot apart. */
+	{
+		uintptr_t best = ~(uintptr_t)0;
+		unsigned j;
+
+		for (i = 0; i < 500; i++)
+			for (j = 0; j < 500; j++)
+				if ((uintptr_t)a[j] > (uintptr_t)a[i] &&
+				    (uintptr_t)a[j] - (uintptr_t)a[i] < best)
+					best = (uintptr_t)a[j] -
+					       (uintptr_t)a[i];
+		CHECK(best == 208, "closest objects %lu apart",
+		      (unsigned long)best);
+	}
+	for (i = 0; i < 100; i++) {
+		x = hak_cache_alloc(d);
+		y = hak_cache_alloc(pg);
+		CHECK(((uintptr_t)x & 63) == 0 && ((uintptr_t)y & 4095) == 0,
+		      "aligned %p %p", x, y);
+		hak_cache_free(d, x);
+		hak_cache_free(pg, y);
+	}
+	/* Bad frees: reported, nothing lost. */
+	ev = (unsigned)log.count[HAK_EV_MISUSE];
+	x = hak_cache_alloc(d);
+	hak_cache_free(c, x); /* another cache's object */
+	CHECK((unsigned)log.count[HAK_EV_MISUSE] == ev + 1,
+	      "another cache's object");
+	hak_cache_free(d, x); /* still live: freed by its own cache */
+	ev = (unsigned)log.count[HAK_EV_INVALID_FREE];
+	hak_cache_free(c, &stack_var);
+	CHECK((unsigned)log.count[HAK_EV_INVALID_FREE] == ev + 1, "foreign");
+	ev = (unsigned)log.count[HAK_EV_INTERIOR_FREE];
+	hak_cache_free(c, (char *)a[3] + 8);
+	CHECK((unsigned)log.count[HAK_EV_INTERIOR_FREE] == ev + 1, "interior");
+	x = hak_malloc(200);
+	ev = (unsigned)log.count[HAK_EV_MISUSE];
+	hak_cache_free(c, x);
+	CHECK((unsigned)log.count[HAK_EV_MISUSE] == ev + 1, "a heap block");
+	hak_free(x);
+	hak_cache_free(c, a[7]);
+	ev = (unsigned)log.count[HAK_EV_DOUBLE_FREE];
+	hak_cache_free(c, a[7]);
+	CHECK((unsigned)log.count[HAK_EV_DOUBLE_FREE] == ev + 1, "double");
+	a[7] = hak_cache_alloc(c);
+	/* hak_free of a cache object works; realloc is refused. */
+	hak_free(a[8]);
+	hak_cache_stats(c, &st);
+	CHECK(st.objects_in_use == 499, "hak_free of a cache object: %llu",
+	      (unsigned long long)st.objects_in_use);
+	a[8] = hak_cache_alloc(c);
+	ev = (unsigned)log.count[HAK_EV_MISUSE];
+	CHECK(hak_realloc(a[9], 300) == NULL &&
+		      (unsigned)log.count[HAK_EV_MISUSE] == ev + 1,
+	      "realloc of a cache object");
+	for (i = 0; i < 500; i++)
+		if (i != 7 && i != 8)
+			CHECK(((unsigned char *)a[i])[199] == (unsigned char)i,
+			      "object %u intact", i);
+	CHECK(hak_check() == 0 && hak_heap_check(h ? h : hak_heap_default()) == 0,
+	      "check");
+	/* Destroy with live objects: each reported, the cache stays. */
+	ev = (unsigned)log.count[HAK_EV_LEAK] +
+	     (unsigned)(v ? v->log.count[HAK_EV_LEAK] : 0);
+	CHECK(hak_cache_destroy(c) == -1, "destroy with live objects");
+	CHECK((unsigned)log.count[HAK_EV_LEAK] +
+			      (unsigned)(v ? v->log.count[HAK_EV_LEAK] : 0) ==
+		      ev + 17,
+	      "16 addresses and the count");
+	for (i = 0; i < 500; i++)
+		hak_cache_free(c, a[i]);
+	CHECK(hak_cache_destroy(c) == 0, "destroy");
+	ev = (unsigned)log.count[HAK_EV_MISUSE];
+	CHECK(hak_cache_alloc(c) == NULL &&
+		      (unsigned)log.count[HAK_EV_MISUSE] == ev + 1,
+	      "alloc from a destroyed cache");
+	CHECK(hak_cache_destroy(d) == 0 && hak_cache_destroy(pg) == 0,
+	      "destroy");
+	CHECK(hak_cache_create(h, "bad", 0, 0, 0, NULL, NULL) == NULL &&
+		      hak_cache_create(h, "bad", 64, 3, 0, NULL, NULL) == NULL &&
+		      hak_cache_create(h, "bad", 64, 8192, 0, NULL, NULL) ==
+			      NULL,
+	      "bad size / alignment");
+}
+
+static void test_caches(void)
+{
+	struct vm v;
+	struct hak_heap *h;
+	struct hak_cache *c;
+	void *p;
+
+	test_cache_ctor(NULL);
+	test_cache_plain(NULL, NULL);
+	h = vm_create(&v, "vm3", 64 << 20, 0);
+	CHECK(h, "create");
+	test_cache_ctor(h);
+	test_cache_plain(h, &v);
+	/* A heap's destroy takes its caches along. */
+	c = hak_cache_create(h, "dies", 100, 0, 0, NULL, NULL);
+	p = hak_cache_alloc(c);
+	CHECK(p && in_vm(&v, p), "object in the heap's region");
+	CHECK(hak_heap_destroy(h, HAK_HEAP_DESTROY_FORCE) == 0 && v.held == 0,
+	      "destroy with a live cache");
+	CHECK(hak_cache_alloc(c) == NULL, "the cache died with its heap");
+	CHECK(hak_check() == 0, "check");
+	vm_unmap(&v);
+}
+
+/* ---- threads --------------------------------------------------------------
+ *
+ * NT workers allocate from heaps 1 and 2 (and a cache of heap 2) and the
+ * default heap, and hand half their blocks to the next worker to free
+ * (cross-CPU frees). Meanwhile two "VM" threads use heap 0 alone, cross-
+ * freeing between them, and exit leaving blocks live; the main thread
+ * then destroys heap 0 (forced) while the workers keep going, and checks
+ * every heap.
+ */
+#define NT 4
+#define ROUNDS 200000
+static struct vm tv[3];
+static struct hak_cache *tcache;
+static void *volatile handoff[NT][32];
+static void *volatile vm0_box[64];
+static int workers_stop;
+
+static void *worker(void *arg)
+{
+	unsigned id = (unsigned)(uintptr_t)arg, r, slot;
+	uint64_t seed = id + 1;
+	void *mine[32] = { 0 };
+
+	for (r = 0; r < ROUNDS || !__atomic_load_n(&workers_stop,
+						   __ATOMIC_ACQUIRE);
+	     r++) {
+		unsigned k = (unsigned)rng_range(&seed, 0, 2);
+		size_t n = rng_range(&seed, 1, r % 97 ? 2048 : 70000);
+		void *p;
+
+		if (r % 5 == 0)
+			p = hak_cache_alloc(tcache);
+		else
+			p = k < 2 ? hak_heap_malloc(tv[k + 1].h, n)
+				  : hak_malloc(n);
+		CHECK(p, "alloc");
+		memset(p, (int)id, 16);
+		slot = (unsigned)rng_range(&seed, 0, 31);
+		if (r & 1) {
+			p = __atomic_exchange_n(&handoff[(id + 1) % NT][slot], p,
+						__ATOMIC_ACQ_REL);
+		} else {
+			void *old = mine[slot];
+
+			mine[slot] = p;
+			p = old;
+		}
+		hak_free(p);
+	}
+	for (slot = 0; slot < 32; slot++)
+		hak_free(mine[slot]);
+	return NULL;
+}
+
+static void *vm0_thread(void *arg)
+{
+	uint64_t seed = (uintptr_t)arg + 100;
+	unsigned r;
+
+	for (r = 0; r < ROUNDS; r++) {
+		void *p = hak_heap_malloc(tv[0].h, rng_range(&seed, 1, 5000));
+		unsigned slot = (unsigned)rng_range(&seed, 0, 63);
+
+		CHECK(p, "vm0 alloc");
+		p = __atomic_exchange_n(&vm0_box[slot], p, __ATOMIC_ACQ_REL);
+		hak_free(p);
+	}
+	return NULL; /* what is left in vm0_box stays live */
+}
+
+static void test_threads(void)
+{
+	pthread_t t[NT], v0[2];
+	struct hak_stats st;
+	unsigned i, j, inval;
+
+	for (i = 0; i < 3; i++)
+		CHECK(vm_create(&tv[i], i ? "t1" : "t0", 256 << 20, 0),
+		      "create");
+	tcache = hak_cache_create(tv[2].h, "tobj", 96, 0, 0, NULL, NULL);
+	CHECK(tcache, "cache");
+	for (i = 0; i < NT; i++)
+		pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)i);
+	for (i = 0; i < 2; i++)
+		pthread_create(&v0[i], NULL, vm0_thread, (void *)(uintptr_t)i);
+	for (i = 0; i < 2; i++)
+		pthread_join(v0[i], NULL);
+	/* The VM's threads are gone; its heap goes while the others run. */
+	hak_heap_stats(tv[0].h, &st);
+	CHECK(st.tier[HAK_TIER_TINY].objects_in_use +
+			      st.tier[HAK_TIER_POOL].objects_in_use ==
+		      64,
+	      "vm0: 64 live blocks");
+	CHECK(hak_heap_check(tv[0].h) == 0, "check heap 0");
+	CHECK(hak_heap_destroy(tv[0].h, HAK_HEAP_DESTROY_FORCE) == 0,
+	      "destroy heap 0 while the others run");
+	CHECK(tv[0].held == 0, "heap 0 holds %lld", tv[0].held);
+	CHECK(hak_check() == 0 && hak_heap_check(tv[1].h) == 0 &&
+		      hak_heap_check(tv[2].h) == 0,
+	      "checks while the workers run");
+	inval = (unsigned)log.count[HAK_EV_INVALID_FREE];
+	for (i = 0; i < 64; i++)
+		hak_free(vm0_box[i]);
+	CHECK((unsigned)log.count[HAK_EV_INVALID_FREE] == inval + 64,
+	      "heap 0's old blocks are invalid frees");
+	__atomic_store_n(&workers_stop, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < NT; i++)
+		pthread_join(t[i], NULL);
+	for (i = 0; i < NT; i++)
+		for (j = 0; j < 32; j++)
+			hak_free(handoff[i][j]);
+	for (i = 1; i < 3; i++)
+		CHECK(hak_heap_check(tv[i].h) == 0, "check heap %u", i);
+	CHECK(hak_check() == 0, "hak_check");
+	CHECK(hak_cache_destroy(tcache) == 0, "destroy the cache");
+	for (i = 1; i < 3; i++)
+		CHECK(hak_heap_destroy(tv[i].h, 0) == 0, "destroy %u", i);
+	for (i = 0; i < 3; i++) {
+		CHECK(tv[i].held == 0, "heap %u holds %lld", i, tv[i].held);
+		vm_unmap(&tv[i]);
+	}
+	CHECK(hak_check() == 0, "hak_check at the end");
+}
+
+int main(void)
+{
+	init_hosted(4, &log);
+	log.quiet = 1;
+	test_basics();
+	test_destroy();
+	test_create_bad();
+	test_limit();
+	test_isolation();
+	test_caches();
+	test_threads();
+	printf("PASS test_heap\n");
+	return 0;
+}
