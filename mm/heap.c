@@ -41,13 +41,27 @@ struct hak_heap *hak_heap_default(void)
 	return &hak_heap;
 }
 
-/* A type-stable object of bytes: from pool, else fresh pages from the
- * default heap's provider (metadata, never returned). No lock held. */
+/*
+ * Type-stable objects (heaps, caches) sit in chunks of whole pages from
+ * the default heap's provider, each after a header that lists the chunk
+ * (for tests that account for every metadata page); never returned.
+ */
+struct stable_chunk {
+	struct hak_list link; /* on stable_chunks */
+	size_t bytes;
+};
+
+#define STABLE_HEAD hak_round_up(sizeof(struct stable_chunk), ARCH_CACHELINE)
+
+static struct hak_list *stable_chunks;
+
+/* An object of bytes: from pool, else a fresh chunk. No lock held. */
 void *hak_stable_alloc(struct hak_list **pool, size_t bytes)
 {
 	unsigned long flags = hak_lock(&hak_heaps_lock);
 	struct hak_list *n = *pool;
-	void *p;
+	struct stable_chunk *c;
+	size_t len = hak_round_up(STABLE_HEAD + bytes, HAK_PAGE_SIZE);
 
 	if (n)
 		hak_list_del(pool, n);
@@ -55,10 +69,15 @@ void *hak_stable_alloc(struct hak_list **pool, size_t bytes)
 	if (n)
 		return n;
 	flags = hak_lock(&hak_heap.lock);
-	p = hak_provider_alloc(&hak_heap, hak_round_up(bytes, HAK_PAGE_SIZE),
-			       HAK_PAGE_SIZE, 1);
+	c = hak_provider_alloc(&hak_heap, len, HAK_PAGE_SIZE, 1);
 	hak_unlock(&hak_heap.lock, flags);
-	return p;
+	if (!c)
+		return NULL;
+	c->bytes = len;
+	flags = hak_lock(&hak_heaps_lock);
+	hak_list_push(&stable_chunks, &c->link);
+	hak_unlock(&hak_heaps_lock, flags);
+	return (char *)c + STABLE_HEAD;
 }
 
 /* o's first bytes become its pool link: the magic that follows them is
@@ -69,6 +88,21 @@ void hak_stable_free(struct hak_list **pool, void *o)
 
 	hak_list_push(pool, o);
 	hak_unlock(&hak_heaps_lock, flags);
+}
+
+unsigned hak_stable_chunks(uintptr_t *lo, size_t *len, unsigned max)
+{
+	unsigned long flags = hak_lock(&hak_heaps_lock);
+	struct hak_list *n;
+	unsigned k = 0;
+
+	for (n = stable_chunks; n; n = n->next, k++)
+		if (k < max) {
+			lo[k] = (uintptr_t)n;
+			len[k] = ((struct stable_chunk *)n)->bytes;
+		}
+	hak_unlock(&hak_heaps_lock, flags);
+	return k;
 }
 
 /* 0 when h may be used; else reports why (fn names the call) and -1. */

@@ -372,6 +372,8 @@ void hak_cache_shards_each(struct hak_heap *h,
  * pages of the default heap's provider, never returned. No lock held. */
 void *hak_stable_alloc(struct hak_list **pool, size_t bytes);
 void hak_stable_free(struct hak_list **pool, void *o);
+/* The chunks they sit in (at most max, in lo/len); how many. */
+unsigned hak_stable_chunks(uintptr_t *lo, size_t *len, unsigned max);
 
 /* ---- cache.c -------------------------------------------------------- */
 

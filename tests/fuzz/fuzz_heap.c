@@ -312,7 +312,7 @@ NOCOV static void verify_zero(const unsigned char *p, size_t n)
 /* ---- hakmem's metadata in the region -------------------------------- */
 
 #define NODE_BYTES (HAK_PM_FANOUT * sizeof(void *))
-#define MAX_META (NCPUS + 1 + HAK_NCLASSES + 8 + 16)
+#define MAX_META (NCPUS + 1 + HAK_NCLASSES + 16 + 16)
 
 struct range {
 	uintptr_t lo, hi;
@@ -354,6 +354,19 @@ static unsigned fixed_meta(struct range *out, size_t *bytes)
 			continue;
 		out[i++] = (struct range){ s, s + xfer_bytes(c) };
 		*bytes += xfer_bytes(c);
+	}
+	/* The heap and cache objects' chunks (type-stable, never
+	 * returned). */
+	{
+		uintptr_t lo[8];
+		size_t len[8];
+		unsigned k, n = hak_stable_chunks(lo, len, 8);
+
+		REQUIRE(n <= 8, "%u heap/cache object chunks", n);
+		for (k = 0; k < n; k++)
+			out[i++] = (struct range){ lo[k], lo[k] + len[k] };
+		for (k = 0; k < n; k++)
+			*bytes += len[k];
 	}
 	/* The large-run records' pages (type-stable, never returned). */
 	{
@@ -398,10 +411,10 @@ static unsigned count_nodes(struct range *out, unsigned max)
 
 static void refresh_meta(void)
 {
-	unsigned n = count_nodes(meta_now, MAX_META - NCPUS - 1 - HAK_NCLASSES - 8);
+	unsigned n = count_nodes(meta_now, MAX_META - NCPUS - 1 - HAK_NCLASSES - 16);
 	size_t fixed;
 
-	REQUIRE(n <= MAX_META - NCPUS - 1 - HAK_NCLASSES - 8, "%u page-map nodes",
+	REQUIRE(n <= MAX_META - NCPUS - 1 - HAK_NCLASSES - 16, "%u page-map nodes",
 		n);
 	nmeta_now = n + fixed_meta(meta_now + n, &fixed);
 }
@@ -732,8 +745,8 @@ static void probe_region(void)
 	uintptr_t at;
 
 	hak_stats(&st);
-	nnodes = count_nodes(meta, MAX_META - NCPUS - 1 - HAK_NCLASSES - 8);
-	REQUIRE(nnodes <= MAX_META - NCPUS - 1 - HAK_NCLASSES - 8,
+	nnodes = count_nodes(meta, MAX_META - NCPUS - 1 - HAK_NCLASSES - 16);
+	REQUIRE(nnodes <= MAX_META - NCPUS - 1 - HAK_NCLASSES - 16,
 		"%u page-map nodes", nnodes);
 	nmeta = nnodes + fixed_meta(meta + nnodes, &fixed);
 	REQUIRE(st.meta_bytes == nnodes * NODE_BYTES + fixed,
@@ -1312,6 +1325,318 @@ static void op_burst_free(void)
 	}
 }
 
+/* ---- created heaps and object caches ------------------------------
+ *
+ * Up to VM_HEAPS heaps, each over its own 8 MiB sub-region of a second
+ * mapping through a provider that counts what it holds, with a random
+ * limit; each may have an object cache of a random size and alignment.
+ * Their blocks have a shadow of their own (hblk). Their reports go to a
+ * hook of their own (hrep), since a created heap counts its events
+ * itself, not in hak_stats; bad handles are reported as the default
+ * heap's (rep). Checked: blocks inside their heap's region and apart
+ * from each other, patterns kept, exactly the reports expected, a
+ * refused destroy reports the leaks and changes nothing, a forced one
+ * gives every byte back to the provider, and a stale pointer is then an
+ * invalid free. Every input ends with every heap destroyed.
+ */
+#define VM_HEAPS 3
+#define VM_SIZE (8 * MIB)
+#define MAX_HBLK 512
+
+struct vm_heap {
+	struct hak_heap *h;
+	struct hak_cache *c;
+	size_t csize;
+	uintptr_t lo;
+	struct hak_page_provider region;
+	long long held;
+};
+
+struct hblk {
+	unsigned char *p;
+	size_t n;
+	unsigned vm, cached;
+	uint64_t tag;
+};
+
+static struct vm_heap vms[VM_HEAPS];
+static struct hblk hb[MAX_HBLK];
+static unsigned nhb;
+static uintptr_t vm_base;
+static struct {
+	unsigned count[HAK_EV__COUNT + 1], total;
+	enum hak_event last_ev;
+	const void *last_ptr;
+} hrep;
+
+static void on_heap_report(const struct hak_report *r, void *ctx)
+{
+	(void)ctx;
+	hrep.count[(unsigned)r->event < HAK_EV__COUNT ? r->event
+						       : HAK_EV__COUNT]++;
+	hrep.total++;
+	hrep.last_ev = r->event;
+	hrep.last_ptr = r->ptr;
+}
+
+static void *vm_alloc(void *ctx, size_t bytes, size_t align)
+{
+	struct vm_heap *v = ctx;
+	void *p = v->region.alloc(v->region.ctx, bytes, align);
+
+	if (p)
+		v->held += (long long)bytes;
+	return p;
+}
+
+static void vm_release(void *ctx, void *p, size_t bytes)
+{
+	struct vm_heap *v = ctx;
+
+	REQUIRE((uintptr_t)p >= v->lo && (uintptr_t)p + bytes <= v->lo + VM_SIZE,
+		"release outside the heap's region");
+	v->held -= (long long)bytes;
+	v->region.release(v->region.ctx, p, bytes);
+}
+
+static NOCOV void hfill(const struct hblk *b)
+{
+	size_t i, k = b->n < 32 ? b->n : 32;
+
+	for (i = 0; i < k; i++)
+		b->p[i] = (unsigned char)(b->tag + i);
+	for (i = 0; i < k; i++)
+		b->p[b->n - 1 - i] = (unsigned char)(b->tag * 7 + i);
+}
+
+/* What hfill left at byte j of the first or last 32: the tail's value
+ * where the two overlap (it is written second). */
+static NOCOV unsigned char hexpect(const struct hblk *b, size_t j, size_t k)
+{
+	if (j >= b->n - k)
+		return (unsigned char)(b->tag * 7 + (b->n - 1 - j));
+	return (unsigned char)(b->tag + j);
+}
+
+static NOCOV void hverify(const struct hblk *b)
+{
+	size_t i, k = b->n < 32 ? b->n : 32;
+
+	for (i = 0; i < k; i++)
+		REQUIRE(b->p[i] == hexpect(b, i, k) &&
+				b->p[b->n - 1 - i] ==
+					hexpect(b, b->n - 1 - i, k),
+			"heap block %p (%zu bytes, byte %zu) corrupted",
+			(void *)b->p, b->n, i);
+}
+
+static void vm_create(unsigned i)
+{
+	static const size_t limits[4] = { 0, 2 * MIB, 4 * MIB, 6 * MIB };
+	struct vm_heap *v = &vms[i];
+	struct hak_heap_config cfg = { 0 };
+	unsigned hb0 = hrep.total;
+
+	memset(&v->region, 0, sizeof(v->region));
+	v->lo = vm_base + i * VM_SIZE;
+	REQUIRE(hak_region_provider((void *)v->lo, VM_SIZE, &v->region) == 0,
+		"region provider");
+	v->held = 0;
+	cfg.name = "vm";
+	cfg.provider.alloc = vm_alloc;
+	cfg.provider.release = vm_release;
+	cfg.provider.ctx = v;
+	cfg.limit = limits[g8() & 3];
+	cfg.report = on_heap_report;
+	cfg.cache_bytes = (g8() & 1) ? 1024 : 0;
+	v->h = hak_heap_create(&cfg);
+	REQUIRE(v->h && hrep.total == hb0, "hak_heap_create");
+	v->c = NULL;
+}
+
+static void hb_add(void *p, size_t n, unsigned vm, unsigned cached)
+{
+	struct vm_heap *v = &vms[vm];
+	unsigned i;
+
+	REQUIRE((uintptr_t)p >= v->lo && (uintptr_t)p + n <= v->lo + VM_SIZE,
+		"block %p outside its heap's region", p);
+	for (i = 0; i < nhb; i++)
+		REQUIRE((uintptr_t)p + n <= (uintptr_t)hb[i].p ||
+				(uintptr_t)hb[i].p + hb[i].n <= (uintptr_t)p,
+			"heap blocks %p and %p overlap", p, (void *)hb[i].p);
+	hb[nhb] = (struct hblk){ p, n, vm, cached, next_tag() };
+	hfill(&hb[nhb]);
+	nhb++;
+}
+
+static void hb_free(unsigned i)
+{
+	struct hblk b = hb[i];
+	unsigned before = rep.total, hb0 = hrep.total;
+
+	hverify(&b);
+	hb[i] = hb[--nhb];
+	if (b.cached && (g8() & 1))
+		hak_cache_free(vms[b.vm].c, b.p);
+	else
+		hak_free(b.p);
+	expect_none(before);
+	REQUIRE(hrep.total == hb0, "report on a good heap free");
+}
+
+/* One allocation from a random heap (or its cache), created on demand. */
+static void vm_op_alloc(void)
+{
+	unsigned vm = g8() % VM_HEAPS, hb0 = hrep.total, before = rep.total;
+	struct vm_heap *v = &vms[vm];
+	size_t n;
+	void *p;
+	int cached = g8() & 1;
+
+	if (nhb == MAX_HBLK)
+		return;
+	if (!v->h)
+		vm_create(vm);
+	if (cached && !v->c) {
+		v->csize = 1 + g16() % 3000;
+		v->c = hak_cache_create(v->h, "obj", v->csize,
+					(size_t)8 << (g8() % 7), 0, NULL, NULL);
+		REQUIRE(v->c && rep.total == before, "hak_cache_create");
+	}
+	n = cached ? v->csize : get_size();
+	if (n > 3 * MIB)
+		n = 3 * MIB;
+	p = cached ? hak_cache_alloc(v->c) : hak_heap_malloc(v->h, n);
+	expect_none(before);
+	if (!p) {
+		/* The limit or the region: one report, naming the heap. */
+		REQUIRE(hrep.total == hb0 + 1 &&
+				hrep.last_ev == HAK_EV_OUT_OF_MEMORY,
+			"NULL from a heap without one out-of-memory report");
+		return;
+	}
+	REQUIRE(hrep.total == hb0, "report on a good heap alloc");
+	hb_add(p, n ? n : 1, vm, (unsigned)cached);
+}
+
+static void vm_destroy(unsigned vm, int force)
+{
+	struct vm_heap *v = &vms[vm];
+	unsigned i, live = 0, before = rep.total, hb0 = hrep.total;
+	unsigned char *stale = NULL;
+	int r;
+
+	for (i = 0; i < nhb; i++)
+		live += hb[i].vm == vm;
+	r = hak_heap_destroy(v->h, force ? HAK_HEAP_DESTROY_FORCE : 0);
+	expect_none(before);
+	if (live && !force) {
+		REQUIRE(r == -1, "destroy with %u live blocks", live);
+		REQUIRE(hrep.total == hb0 + (live < 16 ? live : 16) + 1 &&
+				hrep.last_ev == HAK_EV_LEAK,
+			"%u live blocks: %u leak reports", live,
+			hrep.total - hb0);
+		REQUIRE(hak_heap_check(v->h) == 0, "heap after a refusal");
+		return;
+	}
+	REQUIRE(r == 0 && hrep.total == hb0, "destroy");
+	REQUIRE(v->held == 0, "heap gave back all but %lld bytes", v->held);
+	for (i = 0; i < nhb;) {
+		if (hb[i].vm != vm) {
+			i++;
+			continue;
+		}
+		stale = hb[i].p;
+		hb[i] = hb[--nhb];
+	}
+	v->h = NULL;
+	v->c = NULL;
+	/* A block of the dead heap: its memory was given back. */
+	if (stale) {
+		hak_free(stale);
+		expect_one(before, HAK_EV_INVALID_FREE, stale);
+	}
+	/* The handle is dead too. */
+	before = rep.total;
+}
+
+static void op_heap(void)
+{
+	unsigned sub = g8() % 8, vm, i, before;
+
+	switch (sub) {
+	case 0: case 1: case 2:
+		vm_op_alloc();
+		break;
+	case 3: case 4:
+		if (nhb)
+			hb_free(g16() % nhb);
+		break;
+	case 5: /* a block of one heap given to another's calls */
+		if (!nhb)
+			break;
+		i = g16() % nhb;
+		vm = (hb[i].vm + 1 + g8() % (VM_HEAPS - 1)) % VM_HEAPS;
+		if (!vms[vm].h)
+			break;
+		before = rep.total;
+		REQUIRE(!hak_heap_realloc(vms[vm].h, hb[i].p, 10),
+			"realloc into another heap");
+		expect_one(before, HAK_EV_MISUSE, hb[i].p);
+		if (vms[vm].c) {
+			before = rep.total;
+			hak_cache_free(vms[vm].c, hb[i].p);
+			expect_one(before, HAK_EV_MISUSE, hb[i].p);
+		}
+		hverify(&hb[i]);
+		break;
+	case 6: /* realloc within its heap */
+		if (!nhb)
+			break;
+		i = g16() % nhb;
+		if (hb[i].cached)
+			break;
+		{
+			size_t n = get_size() % (2 * MIB) + 1;
+			unsigned hb0 = hrep.total;
+			unsigned char *p, first = hb[i].p[0];
+
+			before = rep.total;
+			hverify(&hb[i]);
+			p = hak_realloc(hb[i].p, n);
+			expect_none(before);
+			if (!p) {
+				REQUIRE(hrep.total == hb0 + 1,
+					"failed realloc without a report");
+				break;
+			}
+			REQUIRE(p[0] == first, "realloc lost the data");
+			vm = hb[i].vm;
+			hb[i] = hb[--nhb];
+			hb_add(p, n, vm, 0);
+		}
+		break;
+	case 7:
+		vm = g8() % VM_HEAPS;
+		if (vms[vm].h)
+			vm_destroy(vm, g8() & 1);
+		break;
+	}
+}
+
+/* End of input: every heap block freed, every heap destroyed. */
+static void heaps_end(void)
+{
+	unsigned vm;
+
+	while (nhb)
+		hb_free(nhb - 1);
+	for (vm = 0; vm < VM_HEAPS; vm++)
+		if (vms[vm].h)
+			vm_destroy(vm, 0);
+}
+
 struct op {
 	const char *name;
 	void (*fn)(void);
@@ -1320,13 +1645,13 @@ struct op {
 /* 32 opcodes; allocation and free weighted up. */
 static const struct op ops[32] = {
 	{ "malloc", op_malloc },	  { "malloc", op_malloc },
-	{ "malloc", op_malloc },	  { "malloc", op_malloc },
+	{ "malloc", op_malloc },	  { "heap", op_heap },
 	{ "malloc", op_malloc },	  { "calloc", op_calloc },
 	{ "calloc", op_calloc },	  { "realloc", op_realloc },
 	{ "realloc", op_realloc },	  { "realloc", op_realloc },
 	{ "aligned_alloc", op_aligned },  { "aligned_alloc", op_aligned },
 	{ "free", op_free },		  { "free", op_free },
-	{ "free", op_free },		  { "free", op_free },
+	{ "free", op_free },		  { "heap", op_heap },
 	{ "free", op_free },		  { "double free", op_free_twice },
 	{ "interior", op_interior },	  { "foreign", op_foreign },
 	{ "usable_size", op_usable },	  { "trim", op_trim },
@@ -1376,6 +1701,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	libc_block = malloc(64);
 	trace = getenv("FUZZ_HEAP_TRACE") != NULL;
+	m = mmap(NULL, VM_HEAPS * VM_SIZE + MIB, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED) {
+		perror("fuzz_heap: mmap");
+		abort();
+	}
+	vm_base = ((uintptr_t)m + MIB - 1) & ~(MIB - 1);
 	return 0;
 }
 
@@ -1387,7 +1719,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	in_len = size;
 	in_pos = 0;
 	nlive = 0;
+	nhb = 0;
 	memset(&rep, 0, sizeof(rep));
+	memset(&hrep, 0, sizeof(hrep));
 	memset(n_allocs, 0, sizeof(n_allocs));
 	memset(n_frees, 0, sizeof(n_frees));
 	hak_hosted_test_cpu = 0;
@@ -1411,6 +1745,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_heap(0);
 	}
 
+	opname = "final heaps";
+	heaps_end();
 	opname = "final free";
 	while (nlive)
 		free_at(nlive - 1);
