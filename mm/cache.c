@@ -26,6 +26,25 @@
 
 static struct hak_list *cache_pool; /* destroyed cache objects */
 
+/*
+ * Debug build (HAK_DEBUG): cache objects are not wrapped in debug.c's
+ * header (a cache's slot is its object), but each slot gets a red zone of
+ * DBG_RZ bytes right after the object (after its first 16 bytes for a
+ * smaller one, whose second word is the cookie): its first word (copied,
+ * unaligned) records the state
+ * (FREED after a free, anything else while live or never used), the rest
+ * is 0xA5. A free checks the red zone (a write past the object is a
+ * buffer overflow) and, for a cache without a constructor, poisons the
+ * object with 0xDD except its cookie word; an allocation of a block whose
+ * state says FREED checks that poison (a write after free). A cache with
+ * a constructor is never poisoned, so its objects stay constructed: it
+ * gets the red zone check only.
+ */
+#define DBG_RZ 16
+#define DBG_FREED 0x4652454546524545ULL /* "FREEFREE" */
+#define DBG_RZ_BYTE 0xa5
+#define DBG_POISON 0xdd
+
 #define cache_of(n) hak_list_entry(n, struct hak_cache, link)
 
 static struct hak_front cache_front(struct hak_cache *c)
@@ -67,6 +86,8 @@ static void cache_setup(struct hak_cache *c, struct hak_heap *h,
 	unsigned i;
 
 	hak_memset(c, 0, sizeof(*c));
+	if (HAK_DEBUG) /* the red zone, right after the object */
+		slot = hak_round_up(slot + DBG_RZ, 8);
 	if (ctor)
 		slot += sizeof(uintptr_t);
 	slot = hak_round_up(slot, align);
@@ -135,6 +156,76 @@ struct hak_cache *hak_cache_create(struct hak_heap *h, const char *name,
 	return c;
 }
 
+#if HAK_DEBUG
+static uint8_t *dbg_rz(struct hak_cache *c, void *p)
+{
+	/* Right after the object, but never over the cookie word. */
+	size_t n = c->obj_size < HAK_MIN_OBJECT ? HAK_MIN_OBJECT : c->obj_size;
+
+	return (uint8_t *)p + n;
+}
+
+/* Whether [p, p + n) is all b, skipping the cookie word. */
+static int dbg_all(struct hak_cache *c, const uint8_t *p, size_t n,
+		   uint8_t b, const uint8_t *obj)
+{
+	size_t i, w = c->shard.cookie_word * sizeof(uintptr_t);
+
+	for (i = 0; i < n; i++)
+		if (p[i] != b && (size_t)(p + i - obj) - w >= sizeof(uintptr_t))
+			return 0;
+	return 1;
+}
+
+static void dbg_on_alloc(struct hak_cache *c, void *p)
+{
+	uint8_t *rz = dbg_rz(c, p);
+	uint64_t state;
+
+	hak_memcpy(&state, rz, sizeof(state));
+	if (state == DBG_FREED && !c->shard.ctor &&
+	    !dbg_all(c, p, c->obj_size, DBG_POISON, p))
+		hak_report_heap(c->shard.heap, HAK_EV_USE_AFTER_FREE, p,
+				c->obj_size, "object cache: freed object "
+					     "written to");
+	hak_memset(rz, DBG_RZ_BYTE, DBG_RZ);
+}
+
+/* 0, or -1 after reporting an overflow (the object is then not freed:
+ * its neighbour may be the one damaged, and the caller learns of it). */
+static int dbg_on_free(struct hak_cache *c, void *p)
+{
+	uint8_t *rz = dbg_rz(c, p);
+	uint64_t state;
+
+	hak_memcpy(&state, rz, sizeof(state));
+	if (state != DBG_FREED && !dbg_all(c, rz, DBG_RZ, DBG_RZ_BYTE, p)) {
+		hak_report_heap(c->shard.heap, HAK_EV_BUFFER_OVERFLOW, rz,
+				c->obj_size, "object cache: red zone past the "
+					     "object written");
+		return -1;
+	}
+	if (!c->shard.ctor)
+		hak_memset(p, DBG_POISON, c->obj_size);
+	state = DBG_FREED;
+	hak_memcpy(rz, &state, sizeof(state));
+	return 0;
+}
+#else
+static void dbg_on_alloc(struct hak_cache *c, void *p)
+{
+	(void)c;
+	(void)p;
+}
+
+static int dbg_on_free(struct hak_cache *c, void *p)
+{
+	(void)c;
+	(void)p;
+	return 0;
+}
+#endif
+
 void *hak_cache_alloc(struct hak_cache *c)
 {
 	struct hak_front f;
@@ -152,6 +243,7 @@ void *hak_cache_alloc(struct hak_cache *c)
 			return NULL;
 		}
 	}
+	dbg_on_alloc(c, p);
 	if (HAK_HARDEN) /* with a ctor: the word past the object */
 		((uintptr_t *)p)[c->shard.cookie_word] = 0;
 	return p;
@@ -162,6 +254,8 @@ void hak_cache_free_checked(struct hak_cache *c, void *p)
 {
 	struct hak_front f = cache_front(c);
 
+	if (dbg_on_free(c, p))
+		return;
 	if (HAK_HARDEN)
 		((uintptr_t *)p)[c->shard.cookie_word] =
 			hak_heap.secret ^ (uintptr_t)p;

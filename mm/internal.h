@@ -335,8 +335,9 @@ void *hak_dbg_heap_alloc(struct hak_heap *hp, size_t align, size_t size,
 #define HAK_RAW(name) name
 #endif
 int hak_block_containing(const void *p, uintptr_t *start, size_t *usable);
-/* The heap a live block (a block start) belongs to; NULL if p is none,
- * reported (why) when report is set. */
+/* The heap a live block belongs to (p its start; in debug builds any
+ * pointer into it); NULL if p is none, reported (why) when report is
+ * set. */
 struct hak_heap *hak_block_owner(const void *p, int report);
 /* The restartable sections (HAK_PORT_HAS_RESTART): *table gets their
  * {start, end} pairs; returns how many (0 without them). */

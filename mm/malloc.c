@@ -365,6 +365,16 @@ struct hak_heap *hak_block_owner(const void *ptr, int report)
 
 	if (!ptr)
 		return NULL;
+	if (HAK_DEBUG) { /* a wrapped block's user pointer: its block */
+		uintptr_t start, e = hak_pagemap_get((uintptr_t)ptr);
+		size_t usable;
+		int cache = (e & HAK_PM_TAG_MASK) == HAK_PM_TAG_SLAB &&
+			    ((struct hak_slab *)hak_pm_slab(e))->cls ==
+				    HAK_CLASS_CACHE;
+
+		if (!cache && hak_block_containing(ptr, &start, &usable))
+			ptr = (const void *)start;
+	}
 	b = block_lookup(ptr);
 	if (b.bad) {
 		if (report)

@@ -120,6 +120,61 @@ static void __attribute__((noinline)) double_free(int *before)
 	hak_free(keep);
 }
 
+static void obj_ctor(void *p, void *arg)
+{
+	(void)arg;
+	memset(p, 0x77, 100);
+}
+
+/* Object caches: a red zone after each object, poison for caches without
+ * a constructor (mm/cache.c). */
+static void caches(int *before)
+{
+	struct hak_cache *c = hak_cache_create(NULL, "dbg", 100, 0, 0, NULL,
+					       NULL);
+	struct hak_cache *k = hak_cache_create(NULL, "dbgctor", 100, 0, 0,
+					       obj_ctor, NULL);
+	unsigned char *p, *q;
+	unsigned i;
+
+	CHECK(c && k, "create");
+	p = hak_cache_alloc(c);
+	p[100] = 1; /* one byte past the object */
+	hak_cache_free(c, p);
+	expect(HAK_EV_BUFFER_OVERFLOW, p + 100, before);
+	p[100] = 0xa5; /* repaired: now it frees */
+	hak_cache_free(c, p);
+	CHECK(log.count[HAK_EV_BUFFER_OVERFLOW] == before[HAK_EV_BUFFER_OVERFLOW],
+	      "a repaired red zone");
+	p[50] = 3; /* after the free */
+	q = hak_cache_alloc(c);
+	CHECK(q == p, "the magazine hands the same object back");
+	expect(HAK_EV_USE_AFTER_FREE, p, before);
+	hak_free(q); /* hak_free checks the red zone too */
+	q[101] = 9;
+	q = hak_cache_alloc(c);
+	CHECK(q == p, "same object");
+	q[103] = 1;
+	hak_free(q);
+	expect(HAK_EV_BUFFER_OVERFLOW, q + 100, before);
+	q[103] = 0xa5;
+	hak_cache_free(c, q);
+	/* With a constructor: never poisoned, so constructed state stays. */
+	p = hak_cache_alloc(k);
+	hak_cache_free(k, p);
+	q = hak_cache_alloc(k);
+	CHECK(q == p, "same object");
+	for (i = 0; i < 100; i++)
+		CHECK(q[i] == 0x77, "constructed byte %u", i);
+	q[100] = 0;
+	hak_cache_free(k, q);
+	expect(HAK_EV_BUFFER_OVERFLOW, q + 100, before);
+	q[100] = 0xa5;
+	hak_cache_free(k, q);
+	CHECK(hak_cache_destroy(c) == 0 && hak_cache_destroy(k) == 0,
+	      "destroy");
+}
+
 int main(void)
 {
 	struct hak_config cfg = { 0 };
@@ -135,6 +190,7 @@ int main(void)
 	overflows(before);
 	use_after_free(before);
 	double_free(before);
+	caches(before);
 	hak_trim();
 	CHECK(hak_check() == 0, "final check");
 	hak_stats(&st);
