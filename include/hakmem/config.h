@@ -45,8 +45,6 @@
 #ifndef HAK_HEAP_CACHE_BYTES
 #define HAK_HEAP_CACHE_BYTES (8 * 1024)
 #endif
-/* How many heaps hak_heap_create may have live at once is not bounded;
- * each costs its heap object (docs/guarantees.md). */
 #ifndef HAK_CACHE_MIN
 #define HAK_CACHE_MIN 4
 #endif
