@@ -55,6 +55,50 @@ static struct hak_front cache_front(struct hak_cache *c)
 	return f;
 }
 
+/* One pop / push on c's magazine: as heap.c's heap_pop / heap_push. */
+#if HAK_PORT_HAS_RESTART
+#define C_NCPUS __builtin_offsetof(struct hak_cache, ncpus)
+#define C_PCPU __builtin_offsetof(struct hak_cache, pcpu)
+_Static_assert(C_NCPUS < 16384 && C_PCPU < 32768,
+	       "load offsets every arch reaches");
+
+static hak_always_inline void cache_pop(struct hak_cache *c, void **p,
+				       int *fail)
+{
+	ARCH_RESTART_POP_R(*p, *fail, c, C_NCPUS, C_PCPU,
+			   (uintptr_t)HAK_MAG_BASE);
+}
+
+static hak_always_inline int cache_push(struct hak_cache *c,
+					const struct hak_front *f, void *p)
+{
+	(void)f;
+	ARCH_RESTART_PUSH_R(p, c, C_NCPUS, C_PCPU, (uintptr_t)HAK_MAG_BASE,
+			    miss);
+	return 0;
+miss:
+	return -1;
+}
+#else
+static hak_always_inline void cache_pop(struct hak_cache *c, void **p,
+				       int *fail)
+{
+	struct hak_front f = cache_front(c);
+
+	*p = hak_op_pop(&f);
+	*fail = !*p;
+}
+
+static hak_always_inline int cache_push(struct hak_cache *c,
+					const struct hak_front *f, void *p)
+{
+	struct hak_front own = cache_front(c);
+
+	(void)f;
+	return hak_op_push(&own, p);
+}
+#endif
+
 static int cache_bad(const struct hak_cache *c, const char *what)
 {
 	if (!c)
@@ -108,6 +152,7 @@ static void cache_setup(struct hak_cache *c, struct hak_heap *h,
 	c->ci.batch = c->shard.batch;
 	for (i = 0; i < HAK_MAX_CPUS; i++)
 		c->pcpu[i] = &hak_pcpu_none;
+	c->ncpus = hak_heap.ncpus;
 }
 
 struct hak_cache *hak_cache_create(struct hak_heap *h, const char *name,
@@ -226,27 +271,46 @@ static int dbg_on_free(struct hak_cache *c, void *p)
 }
 #endif
 
-void *hak_cache_alloc(struct hak_cache *c)
+/* An object's way out: the debug build's checks, the cookie cleared
+ * (with a ctor: the word past the object). */
+static hak_always_inline void *cache_handed(struct hak_cache *c, void *p)
 {
-	struct hak_front f;
-	void *p;
-
-	if (unlikely(cache_bad(c, "hak_cache_alloc: NULL or destroyed cache")))
-		return NULL;
-	f = cache_front(c);
-	p = hak_op_pop(&f);
-	if (unlikely(!p)) {
-		p = hak_front_alloc_miss(&f);
-		if (!p) {
-			hak_report_heap(c->shard.heap, HAK_EV_OUT_OF_MEMORY,
-					NULL, c->obj_size, "object cache");
-			return NULL;
-		}
-	}
 	dbg_on_alloc(c, p);
-	if (HAK_HARDEN) /* with a ctor: the word past the object */
+	if (HAK_HARDEN)
 		((uintptr_t *)p)[c->shard.cookie_word] = 0;
 	return p;
+}
+
+static __attribute__((noinline)) void *cache_alloc_slow(struct hak_cache *c)
+{
+	struct hak_front f = cache_front(c);
+	void *p;
+
+	if (cache_bad(c, "hak_cache_alloc: NULL or destroyed cache"))
+		return NULL;
+	p = hak_front_alloc_miss(&f);
+	if (!p) {
+		hak_report_heap(c->shard.heap, HAK_EV_OUT_OF_MEMORY, NULL,
+				c->obj_size, "object cache");
+		return NULL;
+	}
+	return cache_handed(c, p);
+}
+
+/* A miss goes to the slow path, which checks the handle: a destroyed
+ * cache's per-CPU table points at hak_pcpu_none only, so it always
+ * misses. NULL is the one handle tested here. A hit calls nothing. */
+void *hak_cache_alloc(struct hak_cache *c)
+{
+	void *p;
+	int fail;
+
+	if (unlikely(!c))
+		return cache_alloc_slow(c);
+	cache_pop(c, &p, &fail);
+	if (unlikely(fail))
+		return cache_alloc_slow(c);
+	return cache_handed(c, p);
 }
 
 /* p passed every check: mark it free and push it on c's front. */
@@ -259,37 +323,76 @@ void hak_cache_free_checked(struct hak_cache *c, void *p)
 	if (HAK_HARDEN)
 		((uintptr_t *)p)[c->shard.cookie_word] =
 			hak_heap.secret ^ (uintptr_t)p;
-	if (hak_op_push(&f, p))
+	if (cache_push(c, &f, p))
 		hak_front_free_miss(&f, p);
 }
 
+/* What hak_cache_free's inline checks refused: NULL, a bad handle, a
+ * pointer that is not a live object of c (reported precisely), or a
+ * full magazine (then p passed them all). */
+static __attribute__((noinline)) void cache_free_slow(struct hak_cache *c,
+						      void *ptr, int passed)
+{
+	struct hak_front f;
+
+	if (!ptr || cache_bad(c, "hak_cache_free: NULL or destroyed cache"))
+		return;
+	if (passed) {
+		f = cache_front(c);
+		hak_front_free_miss(&f, ptr);
+		return;
+	}
+	if (hak_slab_lookup((uintptr_t)ptr) != NULL &&
+	    hak_slab_lookup((uintptr_t)ptr)->shard == &c->shard) {
+		hak_block_owner(ptr, 1); /* interior, never allocated, double */
+		return;
+	}
+	/* Foreign, or a block of someone else: which, precisely. */
+	if (hak_block_owner(ptr, 1))
+		hak_report(HAK_EV_MISUSE, ptr, 0,
+			   "hak_cache_free: not an object of this cache");
+}
+
+/*
+ * The checks free() makes, against c: the slab is c's (one compare of its
+ * shard), the offset is below its high-water mark and a multiple of the
+ * slot (c's own div: the slab's is 0), and the block does not carry the
+ * free cookie. Then the cookie, and one push; a hit calls nothing. The
+ * handle needs no test of its own: a destroyed cache has no slab (its
+ * slabs went back uncarved, their shard NULL), so the shard compare
+ * refuses, or, for NULL, the high-water mark of a slab with no shard
+ * (0); the slow path then reports the handle.
+ */
 void hak_cache_free(struct hak_cache *c, void *ptr)
 {
-	uintptr_t p = (uintptr_t)ptr, off;
+	uintptr_t p = (uintptr_t)ptr, off, k;
 	struct hak_slab *s;
 
-	if (!ptr)
-		return;
-	if (cache_bad(c, "hak_cache_free: NULL or destroyed cache"))
-		return;
 	s = hak_slab_lookup(p);
-	if ((HAK_PORT_SPARSE_SLABMAP && !s) || s->shard != &c->shard) {
-		/* Foreign, or a block of someone else: which, precisely. */
-		if (hak_block_owner(ptr, 1))
-			hak_report(HAK_EV_MISUSE, ptr, 0,
-				   "hak_cache_free: not an object of this "
-				   "cache");
-		return;
-	}
+	if (unlikely((HAK_PORT_SPARSE_SLABMAP && !s) || s->shard != &c->shard))
+		goto refused;
 	off = p - hak_racy_load(s->start);
-	if (off >= hak_racy_load(s->hwm_off) ||
-	    !hak_obj_aligned(off, c->ci.div) ||
-	    ((uintptr_t *)ptr)[c->shard.cookie_word] ==
-		    (hak_heap.secret ^ p)) {
-		hak_block_owner(ptr, 1); /* reports why */
+	if (unlikely(off >= hak_racy_load(s->hwm_off) ||
+		     !hak_obj_aligned(off, c->ci.div)))
+		goto refused;
+	k = hak_heap.secret ^ p;
+	if (HAK_HARDEN &&
+	    unlikely(((uintptr_t *)ptr)[c->shard.cookie_word] == k))
+		goto refused;
+	if (HAK_DEBUG) {
+		hak_cache_free_checked(c, ptr);
 		return;
 	}
-	hak_cache_free_checked(c, ptr);
+	if (HAK_HARDEN)
+		((uintptr_t *)ptr)[c->shard.cookie_word] = k;
+	if (unlikely(cache_push(c, NULL, ptr)))
+		goto missed;
+	return;
+refused:
+	cache_free_slow(c, ptr, 0);
+	return;
+missed:
+	cache_free_slow(c, ptr, 1);
 }
 
 /* cpu's magazine of c, a remote (or, remote 0, our own) critical section
@@ -439,6 +542,7 @@ static void cache_release_areas(struct hak_cache *c)
 			continue;
 		c->pcpu[cpu] = &hak_pcpu_none;
 		lf = hak_lock(&h->lock);
+		h->meta -= bytes; /* the one metadata that goes back */
 		hak_provider_release(h, a, bytes);
 		hak_unlock(&h->lock, lf);
 	}

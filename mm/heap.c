@@ -228,6 +228,50 @@ static struct hak_front heap_front(struct hak_heap *h, unsigned cls)
 	return f;
 }
 
+/*
+ * One pop / push on h's magazine of class cls: where the port has
+ * restartable sections, the same sections as the default heap's over h's
+ * address in a register (no IRQ masked); else pcpu_ops.h's (rseq on the
+ * hosted port, a critical section otherwise).
+ */
+#if HAK_PORT_HAS_RESTART
+#define H_NCPUS __builtin_offsetof(struct hak_heap, ncpus)
+#define H_PCPU __builtin_offsetof(struct hak_heap, pcpu)
+
+static hak_always_inline void *heap_pop(struct hak_heap *h,
+					const struct hak_front *f)
+{
+	void *p;
+	int fail;
+
+	ARCH_RESTART_POP_R(p, fail, h, H_NCPUS, H_PCPU, f->magoff);
+	return fail ? NULL : p;
+}
+
+static hak_always_inline int heap_push(struct hak_heap *h,
+				       const struct hak_front *f, void *p)
+{
+	ARCH_RESTART_PUSH_R(p, h, H_NCPUS, H_PCPU, f->magoff, miss);
+	return 0;
+miss:
+	return -1;
+}
+#else
+static hak_always_inline void *heap_pop(struct hak_heap *h,
+					const struct hak_front *f)
+{
+	(void)h;
+	return hak_op_pop(f);
+}
+
+static hak_always_inline int heap_push(struct hak_heap *h,
+				       const struct hak_front *f, void *p)
+{
+	(void)h;
+	return hak_op_push(f, p);
+}
+#endif
+
 /* h is live and not the default heap. */
 static void *heap_alloc(struct hak_heap *h, size_t size, size_t align)
 {
@@ -241,9 +285,9 @@ static void *heap_alloc(struct hak_heap *h, size_t size, size_t align)
 	else
 		cls = hak_sizeclass_for_aligned(size, align);
 	if (cls == HAK_CLASS_NONE)
-		return hak_large_alloc(h, size, align);
+		return hak_large_alloc(size, align, h);
 	f = heap_front(h, cls);
-	p = hak_op_pop(&f);
+	p = heap_pop(h, &f);
 	if (unlikely(!p)) {
 		p = hak_front_alloc_miss(&f);
 		if (!p) {
@@ -272,13 +316,39 @@ void *hak_heap_alloc_raw(struct hak_heap *h, size_t align, size_t size)
 #define HEAP_ALLOC(h, size, align) heap_alloc(h, size, align)
 #endif
 
-void *hak_heap_malloc(struct hak_heap *h, size_t size)
+static __attribute__((noinline)) void *heap_malloc_slow(struct hak_heap *h,
+							size_t size)
 {
-	if (h == &hak_heap)
-		return hak_malloc(size);
 	if (heap_bad(h, "hak_heap_malloc: NULL or destroyed heap"))
 		return NULL;
 	return HEAP_ALLOC(h, size, 0);
+}
+
+/*
+ * The hit inline: one magazine pop. Everything else (a bad handle, a
+ * large size, a miss, the debug build's wrapping) goes to the slow path;
+ * a destroyed heap's per-CPU table points at hak_pcpu_none only, so its
+ * pop always fails there.
+ */
+void *hak_heap_malloc(struct hak_heap *h, size_t size)
+{
+	struct hak_front f;
+	void *p;
+
+	if (h == &hak_heap)
+		return hak_malloc(size);
+	if (HAK_DEBUG || unlikely(!h || size > HAK_POOL_MAX))
+		return heap_malloc_slow(h, size);
+	f.magoff = hak_size_to_magoff(size);
+	f.table = (void *const *)h->pcpu;
+	f.sh = &h->shard[HAK_MAG_CLASS(f.magoff)];
+	f.xh = NULL;
+	p = heap_pop(h, &f);
+	if (unlikely(!p))
+		return heap_malloc_slow(h, size);
+	if (HAK_HARDEN)
+		((uintptr_t *)p)[HAK_COOKIE_WORD] = 0;
+	return p;
 }
 
 void *hak_heap_aligned_alloc(struct hak_heap *h, size_t alignment,
@@ -341,7 +411,7 @@ void hak_owner_free(struct hak_slab *s, void *p)
 		((uintptr_t *)p)[sh->cookie_word] =
 			hak_heap.secret ^ (uintptr_t)p;
 	f = heap_front(sh->heap, sh->cls);
-	if (hak_op_push(&f, p))
+	if (heap_push(sh->heap, &f, p))
 		hak_front_free_miss(&f, p);
 }
 
@@ -519,6 +589,7 @@ int hak_heap_destroy(struct hak_heap *h, unsigned flags)
 			continue;
 		h->pcpu[cpu] = &hak_pcpu_none;
 		lf = hak_lock(&h->lock);
+		h->meta -= h->pcpu_bytes;
 		hak_provider_release(h, pc, h->pcpu_bytes);
 		hak_unlock(&h->lock, lf);
 	}

@@ -268,7 +268,8 @@ void hak_remote_poll(void);
 
 /* ---- large.c -------------------------------------------------------- */
 
-void *hak_large_alloc(struct hak_heap *h, size_t size, size_t align);
+/* (The heap last: the default heap's malloc passes size on in place.) */
+void *hak_large_alloc(size_t size, size_t align, struct hak_heap *h);
 void hak_large_free(void *p, uintptr_t entry);
 size_t hak_large_usable(const void *p, uintptr_t entry);
 /* destroy: every live run of h back to its provider; returns how many.

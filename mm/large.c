@@ -110,7 +110,7 @@ static void *large_oom(struct hak_heap *h, size_t size, const char *what)
 	return NULL;
 }
 
-void *hak_large_alloc(struct hak_heap *h, size_t size, size_t align)
+void *hak_large_alloc(size_t size, size_t align, struct hak_heap *h)
 {
 	struct hak_large_run *r;
 	size_t bytes;

@@ -398,8 +398,9 @@ int hak_large_cache_check(struct hak_heap *h);
 
 /* ---- the heap ------------------------------------------------------- */
 
-#define HAK_HEAP_MAGIC 0x68616b6d48454150ULL /* "hakmHEAP" */
-#define HAK_HEAP_DEAD 0x68616b6d44454144ULL  /* "hakmDEAD" */
+/* 32 bits: one compare with an immediate on the allocation paths. */
+#define HAK_HEAP_MAGIC 0x48454150U /* "HEAP" */
+#define HAK_HEAP_DEAD 0x44454144U  /* "DEAD" */
 #define HAK_HEAP_NAME 32
 
 /*
@@ -432,7 +433,7 @@ struct hak_heap {
 	struct hak_config cfg; /* a created heap's: provider, report */
 
 	/* Created heaps (heap.c). */
-	uint64_t magic;	      /* HAK_HEAP_MAGIC while live */
+	uint32_t magic;	      /* HAK_HEAP_MAGIC while live */
 	struct hak_list link; /* on the list of created heaps */
 	uint64_t limit;	      /* bytes from the provider; 0: none */
 	size_t pcpu_bytes;    /* one per-CPU area's size */
@@ -467,16 +468,17 @@ struct hak_heap {
 
 /* ---- object caches (cache.c) ------------------------------------------ */
 
-#define HAK_CACHE_MAGIC 0x68616b6d43414348ULL /* "hakmCACH" */
-#define HAK_CACHE_DEAD 0x68616b6d44454144ULL  /* "hakmDEAD" */
+#define HAK_CACHE_MAGIC 0x43414348U /* "CACH" */
+#define HAK_CACHE_DEAD 0x44454144U  /* "DEAD" */
 
 struct hak_cache {
 	struct hak_shard shard; /* first: a slab's shard is its cache */
-	uint64_t magic;		/* HAK_CACHE_MAGIC while live */
+	uint32_t magic;		/* HAK_CACHE_MAGIC while live */
 	struct hak_list link;	/* on its heap's caches; the free list */
 	struct hak_class_info ci; /* the slot: size, inv, div, align */
 	size_t obj_size;	/* what the caller asked for */
 	size_t pcpu_bytes;	/* one per-CPU area's size */
+	unsigned ncpus;		/* the restartable sections' bound check */
 	char name[HAK_HEAP_NAME];
 	/* struct hak_pcpu_one areas; hak_pcpu_none until first used. */
 	void *pcpu[HAK_MAX_CPUS];

@@ -41,9 +41,11 @@ static void *not_initialised(size_t size)
  * that a first call that finds hakmem uninitialised can redo the class
  * lookup once the lazy init filled the tables.
  */
-static __attribute__((noinline)) void *alloc_slow(size_t size, unsigned cls,
+static __attribute__((noinline)) void *alloc_slow(size_t size,
+						  uintptr_t magoff,
 						  size_t align)
 {
+	unsigned cls = HAK_MAG_CLASS(magoff);
 	void *p;
 
 	if (unlikely(!__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE))) {
@@ -95,7 +97,7 @@ static hak_always_inline void *popped(void *p, int fail, uintptr_t magoff,
 				      size_t size, size_t align)
 {
 	if (unlikely(fail))
-		return alloc_slow(size, HAK_MAG_CLASS(magoff), align);
+		return alloc_slow(size, magoff, align);
 	cookie_clear(p);
 	return p;
 }
@@ -264,7 +266,7 @@ static void *large_alloc(size_t size, size_t align)
 	if (unlikely(!__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE)) &&
 	    hak_port_lazy_init())
 		return not_initialised(size);
-	return hak_large_alloc(&hak_heap, size, align);
+	return hak_large_alloc(size, align, &hak_heap);
 }
 
 void *HAK_RAW(hak_malloc)(size_t size)

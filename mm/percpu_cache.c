@@ -133,7 +133,9 @@ static void front_ensure(const struct hak_front *f)
 	unsigned cpu = hak_port_cpu_hint();
 	void **slot;
 
-	if (cpu >= hak_heap.ncpus || sh->heap == &hak_heap)
+	/* The default heap's classes have their areas from hak_init. */
+	if (cpu >= hak_heap.ncpus ||
+	    (sh->heap == &hak_heap && sh->cls != HAK_CLASS_CACHE))
 		return;
 	slot = (void **)&f->table[cpu];
 	if (__atomic_load_n(slot, __ATOMIC_ACQUIRE) == (void *)&hak_pcpu_none)

@@ -195,7 +195,13 @@ int main(void)
 	CHECK(hak_check() == 0, "final check");
 	hak_stats(&st);
 	CHECK(st.bytes_in_use == 0, "leak %llu", (unsigned long long)st.bytes_in_use);
-	CHECK(st.provider_held == st.meta_bytes, "pages not returned");
+	CHECK(st.provider_held == st.meta_bytes,
+	      "pages not returned: held %llu, meta %llu, superslabs %llu, "
+	      "large cached %llu",
+	      (unsigned long long)st.provider_held,
+	      (unsigned long long)st.meta_bytes,
+	      (unsigned long long)st.superslabs,
+	      (unsigned long long)st.large_cached);
 	printf("reports: %d overflow, %d use-after-free, %d double, %d interior\n",
 	       log.count[HAK_EV_BUFFER_OVERFLOW], log.count[HAK_EV_USE_AFTER_FREE],
 	       log.count[HAK_EV_DOUBLE_FREE], log.count[HAK_EV_INTERIOR_FREE]);

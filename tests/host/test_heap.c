@@ -668,6 +668,19 @@ int main(void)
 	test_isolation();
 	test_caches();
 	test_threads();
+	/* The default heap's own books: with every block, cache and heap
+	 * gone, it holds its metadata only (heap and cache objects, records
+	 * and per-CPU areas; a destroyed cache's areas went back). */
+	{
+		struct hak_stats st;
+
+		hak_trim();
+		hak_stats(&st);
+		CHECK(st.bytes_in_use == 0 && st.provider_held == st.meta_bytes,
+		      "default heap holds %llu, meta %llu",
+		      (unsigned long long)st.provider_held,
+		      (unsigned long long)st.meta_bytes);
+	}
 	printf("PASS test_heap\n");
 	return 0;
 }

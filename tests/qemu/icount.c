@@ -132,6 +132,9 @@ extern void icount_null(void);
 
 typedef void *(*malloc_fn)(size_t);
 typedef void (*free_fn)(void *);
+/* Object caches: hak_cache_alloc(c) and hak_cache_free(c, p). */
+typedef void *(*calloc_fn)(void *);
+typedef void (*cfree_fn)(void *, void *);
 typedef void *(*palloc_fn)(void *, size_t, size_t);
 typedef void (*prelease_fn)(void *, void *, size_t);
 
@@ -250,6 +253,28 @@ static NOIPA uint64_t m_pair(malloc_fn mf, free_fn ff, size_t n)
 	return cdelta(t0, t1);
 }
 
+static NOIPA uint64_t m_cfree(cfree_fn f, void *c, void *p)
+{
+	uint64_t t0, t1;
+
+	IRQWIN_RESET();
+	t0 = icnt();
+	f(c, p);
+	t1 = icnt();
+	return cdelta(t0, t1);
+}
+
+static NOIPA uint64_t m_cpair(calloc_fn a, cfree_fn f, void *c)
+{
+	uint64_t t0, t1;
+
+	IRQWIN_RESET();
+	t0 = icnt();
+	f(c, a(c));
+	t1 = icnt();
+	return cdelta(t0, t1);
+}
+
 static NOIPA uint64_t m_pair_loop(malloc_fn mf, free_fn ff, size_t n,
 				  unsigned iters)
 {
@@ -308,6 +333,7 @@ static NOIPA uint64_t calib_loop(unsigned long n)
 
 /* Overheads: the helper on the null function, minus the null's `ret`. */
 static uint64_t ovh_malloc, ovh_free, ovh_pair, ovh_palloc, ovh_prelease;
+static uint64_t ovh_cfree, ovh_cpair;
 #define LOOP_ITERS 1000
 static uint64_t ovh_loop; /* whole loop of LOOP_ITERS null pairs, less rets */
 
@@ -399,6 +425,11 @@ enum {
 	P_FREE_DOUBLE,
 	P_FREE_DOUBLE_SLAB,
 	P_FREE_INTERIOR,
+	P_CACHE_PAIR,
+	P_CACHE_ALLOC,
+	P_CACHE_FREE,
+	P_HEAP_MALLOC,
+	P_HEAP_FREE,
 	P_NPATHS,
 	P_NONE = -1
 };
@@ -461,6 +492,13 @@ static const struct path_info {
 	[P_FREE_DOUBLE] = { "free_double", { 220, 260, 260, 230 }, 0 },
 	[P_FREE_DOUBLE_SLAB] = { "free_double_slab", { 200, 250, 240, 225 }, 0 },
 	[P_FREE_INTERIOR] = { "free_interior", { 185, 230, 230, 200 }, 0 },
+	/* An object cache's hit: the Tiny tier's bounds (issue 11). */
+	[P_CACHE_PAIR] = { "cache_pair", { 55, 70, 70, 100 }, 0 },
+	[P_CACHE_ALLOC] = { "cache_alloc", { 20, 28, 28, 42 }, 0 },
+	[P_CACHE_FREE] = { "cache_free", { 36, 45, 45, 56 }, 0 },
+	/* A created heap's hit; its free takes hak_free's slow path. */
+	[P_HEAP_MALLOC] = { "heap_malloc", { 32, 36, 36, 52 }, 0 },
+	[P_HEAP_FREE] = { "heap_free", { 155, 155, 155, 200 }, 0 },
 };
 
 struct pstat {
@@ -677,6 +715,15 @@ static uint64_t run_null_pair(void)
 {
 	return m_pair(NULL_MALLOC, NULL_FREE, 64) - 2;
 }
+static uint64_t run_null_cfree(void)
+{
+	return m_cfree((cfree_fn)icount_null, NULL, NULL) - 1;
+}
+static uint64_t run_null_cpair(void)
+{
+	return m_cpair((calloc_fn)icount_null, (cfree_fn)icount_null, NULL) -
+	       2;
+}
 static uint64_t run_null_loop(void)
 {
 	return m_pair_loop(NULL_MALLOC, NULL_FREE, 64, LOOP_ITERS) -
@@ -716,6 +763,8 @@ static void test_calibration(void)
 	ovh_free = same3(run_null_free, "free bracket");
 	ovh_pair = same3(run_null_pair, "pair bracket");
 	ovh_loop = same3(run_null_loop, "pair loop");
+	ovh_cfree = same3(run_null_cfree, "cache free bracket");
+	ovh_cpair = same3(run_null_cpair, "cache pair bracket");
 	ovh_palloc = same3(run_null_palloc, "provider bracket");
 	ovh_prelease = same3(run_null_prelease, "provider bracket");
 	g_printf("ICOUNT overhead arch=%s loop_2001=%lu bracket_malloc=%lu "
@@ -831,6 +880,71 @@ static void scen_fast(size_t size, int p_pair, int p_malloc, int p_free,
 	pst[p_loop].max_irqwin = irqwin_op;
 #endif
 	hak_free(keep);
+}
+
+/*
+ * An object cache of 200-byte objects in the default heap, and a created
+ * heap over a part of the board's heap taken from the default one (a
+ * large block): their hits, after a warm-up that made both CPUs' areas
+ * and filled the magazines.
+ */
+static struct hak_page_provider sub_provider;
+
+static void scen_heaps(void)
+{
+	struct hak_heap_config cfg = { 0 };
+	struct hak_cache *c = hak_cache_create(NULL, "icount", 200, 0, 0,
+					       NULL, NULL);
+	size_t sub = 8 << 20;
+	void *region = hak_malloc(sub), *p, *keep;
+	struct hak_heap *h;
+	struct op o;
+	unsigned i;
+
+	if (!c || !region ||
+	    hak_region_provider(region, sub, &sub_provider))
+		g_fail("cache or sub-region");
+	cfg.name = "icount";
+	cfg.provider = sub_provider;
+	h = hak_heap_create(&cfg);
+	if (!h)
+		g_fail("hak_heap_create");
+	keep = hak_cache_alloc(c);
+	for (i = 0; i < 16; i++)
+		hak_cache_free(c, hak_cache_alloc(c));
+	for (i = 0; i < FAST_SAMPLES; i++) {
+		o = (struct op){ 0 };
+		o.total = m_cpair((calloc_fn)hak_cache_alloc,
+				  (cfree_fn)hak_cache_free, c) - ovh_cpair;
+		rec(P_CACHE_PAIR, &o);
+		o = (struct op){ 0 };
+		o.total = m_malloc((malloc_fn)(uintptr_t)hak_cache_alloc,
+				   (size_t)(uintptr_t)c, &p) - ovh_malloc;
+		rec(P_CACHE_ALLOC, &o);
+		o.total = m_cfree((cfree_fn)hak_cache_free, c, p) - ovh_cfree;
+		rec(P_CACHE_FREE, &o);
+	}
+	hak_cache_free(c, keep);
+	keep = hak_heap_malloc(h, TINY_SIZE);
+	for (i = 0; i < 16; i++)
+		hak_free(hak_heap_malloc(h, TINY_SIZE));
+	for (i = 0; i < FAST_SAMPLES; i++) {
+		uint64_t t0, t1;
+
+		IRQWIN_RESET();
+		t0 = icnt();
+		p = hak_heap_malloc(h, TINY_SIZE);
+		t1 = icnt();
+		o = (struct op){ 0 };
+		o.total = cdelta(t0, t1) - ovh_malloc;
+		rec(P_HEAP_MALLOC, &o);
+		o.total = m_free(hak_free, p) - ovh_free;
+		rec(P_HEAP_FREE, &o);
+	}
+	hak_free(keep);
+	if (hak_cache_destroy(c) || hak_heap_destroy(h, 0))
+		g_fail("cache or heap destroy refused");
+	hak_free(region);
 }
 
 #define MISS_MAX (3 * HAK_CACHE_MAX + 1)
@@ -1353,6 +1467,7 @@ void test_main(void)
 		  P_TINY_PAIR_LOOP);
 	scen_fast(POOL_SIZE, P_POOL_PAIR, P_POOL_MALLOC, P_POOL_FREE,
 		  P_POOL_PAIR_LOOP);
+	scen_heaps();
 	scen_miss(TINY_SIZE, 2, P_TINY_REFILL, P_TINY_DRAIN);
 	scen_miss(POOL_SIZE, 8, P_POOL_REFILL, P_POOL_DRAIN);
 	scen_superslabs();

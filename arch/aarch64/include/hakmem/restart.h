@@ -97,4 +97,9 @@
 		     : "x9", "x10", "x11", "x12", "x13", "memory", "cc"        \
 		     : miss_)
 
+/* A base address in a register (mm/heap.c, mm/cache.c): the sections
+ * above already take the heap's address in one. */
+#define ARCH_RESTART_POP_R ARCH_RESTART_POP
+#define ARCH_RESTART_PUSH_R ARCH_RESTART_PUSH
+
 #endif /* HAKMEM_ARCH_RESTART_H */

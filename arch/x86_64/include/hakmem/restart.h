@@ -103,4 +103,51 @@
 		     : "rcx", "rdx", "memory", "cc"                            \
 		     : miss_)
 
+/*
+ * The same sections over a base address in a register (a created heap's
+ * or an object cache's object, mm/heap.c and mm/cache.c): ncpus and the
+ * per-CPU table at offsets noff and toff from base.
+ */
+#define ARCH_RESTART_BEGIN_R(bad)                                              \
+	HAK_RESTART_RECORD                                                     \
+	"1:\n\t" ARCH_RESTART_CPU_ID "cmpl %c[noff](%[heap]), %%edx\n\t"      \
+	"jae " bad "\n\t"                                                      \
+	"movq %c[toff](%[heap], %%rdx, 8), %%rdx\n\t"
+
+#define ARCH_RESTART_POP_R(p_, fail_, base_, noff_, toff_, magoff_)           \
+	__asm__ volatile(ARCH_RESTART_BEGIN_R("7f")                            \
+			 "movq (%%rdx, %[off]), %%rcx\n\t"                     \
+			 "cmpq 16(%%rdx, %[off]), %%rcx\n\t"                   \
+			 "je 8f\n\t"                                           \
+			 "movq -8(%%rcx), %[obj]\n\t"                          \
+			 "incq 8(%%rdx, %[off])\n\t"                           \
+			 "subq $8, %%rcx\n\t"                                  \
+			 "movq %%rcx, (%%rdx, %[off])\n\t"                     \
+			 "2:\n\t"                                              \
+			 ".pushsection .text.unlikely, \"ax\"\n\t"             \
+			 "7:\n\t"                                              \
+			 "cmpl %%edx, %%edx\n\t"                               \
+			 "jmp 8f\n\t"                                          \
+			 ".popsection\n\t"                                     \
+			 "8:\n\t"                                              \
+			 : [obj] "=&a"(p_), "=@ccz"(fail_)                     \
+			 : [heap] "r"(base_), [noff] "i"(noff_),               \
+			   [toff] "i"(toff_), [off] "r"(magoff_)               \
+			 : "rcx", "rdx", "memory")
+
+#define ARCH_RESTART_PUSH_R(p_, base_, noff_, toff_, magoff_, miss_)          \
+	__asm__ goto(ARCH_RESTART_BEGIN_R("%l[" #miss_ "]")                    \
+		     "movq (%%rdx, %[off]), %%rcx\n\t"                         \
+		     "cmpq 24(%%rdx, %[off]), %%rcx\n\t"                       \
+		     "jae %l[" #miss_ "]\n\t"                                  \
+		     "movq %[obj], (%%rcx)\n\t"                                \
+		     "addq $8, %%rcx\n\t"                                      \
+		     "movq %%rcx, (%%rdx, %[off])\n\t"                         \
+		     "2:\n\t"                                                  \
+		     :                                                         \
+		     : [heap] "r"(base_), [noff] "i"(noff_), [toff] "i"(toff_), \
+		       [off] "r"(magoff_), [obj] "r"(p_)                       \
+		     : "rcx", "rdx", "memory", "cc"                            \
+		     : miss_)
+
 #endif /* HAKMEM_ARCH_RESTART_H */
