@@ -99,6 +99,13 @@ struct hak_report {
  *   zeroed:  optional: every run alloc returns reads as zeros (fresh
  *            mmap memory). hakmem then leaves pages it would only zero
  *            untouched (the hosted port's slab map over 64 GiB).
+ *   split:   optional: release takes any page-aligned part of a run, and
+ *            adjacent runs (of one or several allocs) together, as a
+ *            page-granular allocator does (hak_region_provider, mmap).
+ *            The large-run cache then splits a cached run to serve a
+ *            smaller request and merges a freed run with cached
+ *            neighbours (mm/large_cache.c), so large blocks of varying
+ *            sizes reuse each other's pages.
  */
 struct hak_page_provider {
 	void *(*alloc)(void *ctx, size_t bytes, size_t align);
@@ -107,6 +114,7 @@ struct hak_page_provider {
 	uintptr_t span_base;
 	size_t span_size;
 	int zeroed;
+	int split;
 };
 
 struct hak_config {

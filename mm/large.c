@@ -173,6 +173,8 @@ void *hak_large_alloc(size_t size, size_t align, struct hak_heap *h)
 	hak_list_push(&h->large_runs, &r->link);
 	hak_pagemap_set((uintptr_t)p, hak_pm_large_entry(r));
 	h->large_bytes += bytes;
+	if (h->large_bytes > h->large_peak)
+		h->large_peak = h->large_bytes;
 	h->large_objects++;
 	h->large_allocs++;
 	hak_unlock(&h->lock, flags);

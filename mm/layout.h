@@ -360,7 +360,12 @@ struct hak_lc_run {
 	uint16_t cls;	       /* its size class */
 	uint16_t next, prev;   /* its class's list, newest first; free list */
 	uint16_t older, newer; /* the age list */
+	/* Split providers: the chains of the by-start and by-end hashes. */
+	uint16_t snext, sprev, enext, eprev;
 };
+
+#define HAK_LC_HASH 256 /* buckets of the address hashes */
+#define HAK_LC_PROBE 8	/* records a neighbour lookup looks at, at most */
 
 struct hak_large_cache {
 	uint64_t bytes;		 /* of the runs cached now */
@@ -372,6 +377,8 @@ struct hak_large_cache {
 	uint16_t oldest, newest; /* ends of the age list */
 	uint64_t map[HAK_LC_CLASSES / 64]; /* classes with a run */
 	uint16_t head[HAK_LC_CLASSES];	   /* each class's newest run */
+	/* Split providers: runs by first page and by end, for merging. */
+	uint16_t by_start[HAK_LC_HASH], by_end[HAK_LC_HASH];
 	struct hak_lc_run run[HAK_LC_SLOTS + 1];
 };
 
@@ -454,6 +461,7 @@ struct hak_heap {
 				installed */
 	uint64_t taken, returned, peak_held, meta;
 	uint64_t large_bytes, large_objects, large_allocs, large_frees;
+	uint64_t large_peak; /* most large_bytes ever: the cache's bound */
 	struct hak_large_cache large_cache;
 
 	/* Atomics. */

@@ -87,7 +87,10 @@ static void region_release(void *ctx, void *p, size_t bytes)
 	size_t i = ((uintptr_t)p - r->base) >> HAK_PAGE_SHIFT;
 	size_t n = bytes >> HAK_PAGE_SHIFT;
 
-	if ((uintptr_t)p < r->base || i + n > r->npages || !page_used(r, i))
+	/* Any page range the provider handed out (the provider splits):
+	 * its first and last pages must be in use. */
+	if ((uintptr_t)p < r->base || !n || i + n > r->npages ||
+	    !page_used(r, i) || !page_used(r, i + n - 1))
 		hak_panic("region provider: release of a run it never gave");
 	mark(r, i, n, 0);
 	r->used -= n;
@@ -116,6 +119,7 @@ int hak_region_provider(void *base, size_t size,
 	out->ctx = r;
 	out->span_base = r->base;
 	out->span_size = r->npages << HAK_PAGE_SHIFT;
+	out->split = 1; /* a bitmap: any page range goes back */
 	return 0;
 }
 

@@ -32,6 +32,7 @@ if [ "$what" = host ] || [ "$what" = all ]; then
 	run "host/test_stress(region)" build/test/plain/test_stress 0 region
 	run "host/test_badinput(region)" build/test/plain/test_badinput region
 	run "host/test_badinput(mmap)" build/test/plain/test_badinput mmap
+	run "host/test_large_cache(split)" build/test/plain/test_large_cache split
 	run "asan+ubsan/test_badinput(region)" env \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

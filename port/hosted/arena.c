@@ -68,20 +68,42 @@ static void *arena_alloc(void *ctx, size_t bytes, size_t align)
 	return p;
 }
 
+/* Fresh PROT_NONE pages over [p, p + bytes) of the arena: its memory
+ * and its commit charge go back, the address space stays reserved. */
+static void arena_drop(void *p, size_t bytes)
+{
+	mmap(p, bytes, PROT_NONE,
+	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+}
+
+/*
+ * The provider splits (hakmem's large-run cache may give back part of a
+ * run, or adjacent runs together): a range may reach outside the arena
+ * (mmap's part goes to munmap) and cover chunks whole (each goes back on
+ * the stack) or in part (only a large block aligned to 1 MiB is ever an
+ * arena chunk that hakmem splits: its pages go back, and the chunk's
+ * number stays out of the stack, 1 MiB of address space of 64 GiB).
+ */
 static void arena_release(void *ctx, void *p, size_t bytes)
 {
 	struct arena *a = ctx;
-	uintptr_t off = (uintptr_t)p - a->base;
+	uintptr_t lo = (uintptr_t)p, hi = lo + bytes;
+	uintptr_t alo = a->base, ahi = a->base + (uintptr_t)NCHUNKS * CHUNK;
+	uintptr_t c;
 
-	if (off >= (uintptr_t)NCHUNKS * CHUNK) {
+	if (!a->base || hi <= alo || lo >= ahi) {
 		a->mmap_pp.release(a->mmap_pp.ctx, p, bytes);
 		return;
 	}
-	/* Fresh PROT_NONE pages over the chunk: its memory and its commit
-	 * charge go back, the address space stays reserved. */
-	mmap(p, CHUNK, PROT_NONE,
-	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
-	a->stack[a->nfree++] = (uint32_t)(off / CHUNK);
+	if (lo < alo)
+		a->mmap_pp.release(a->mmap_pp.ctx, p, alo - lo);
+	if (hi > ahi)
+		a->mmap_pp.release(a->mmap_pp.ctx, (void *)ahi, hi - ahi);
+	lo = lo < alo ? alo : lo;
+	hi = hi > ahi ? ahi : hi;
+	arena_drop((void *)lo, hi - lo);
+	for (c = (lo + CHUNK - 1) & ~(CHUNK - 1); c + CHUNK <= hi; c += CHUNK)
+		a->stack[a->nfree++] = (uint32_t)((c - alo) / CHUNK);
 }
 
 struct hak_page_provider hak_hosted_arena_provider(void)
@@ -107,5 +129,6 @@ done:
 	pp.span_base = arena.base;
 	pp.span_size = HAK_HOSTED_ARENA_BYTES;
 	pp.zeroed = 1; /* mmap and mprotect of untouched PROT_NONE pages */
+	pp.split = 1;
 	return pp;
 }

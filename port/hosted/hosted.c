@@ -176,6 +176,7 @@ struct hak_page_provider hak_hosted_mmap_provider(void)
 		.alloc = mmap_alloc,
 		.release = mmap_release,
 		.zeroed = 1,
+		.split = 1, /* munmap takes any page range */
 	};
 
 	return pp;
