@@ -296,7 +296,8 @@ else
 QEMU_RUN_FLAVOUR := x86_64
 endif
 
-# make run DEMO=lua: the Lua image instead (aarch64 and riscv64 only:
+# make run DEMO=<image>: that image of the flavour instead, e.g.
+# DEMO=hypervisor. DEMO=lua: the Lua image (aarch64 and riscv64 only:
 # tests/qemu/lua/lua.mk), each CPU's script output and hakmem's stats after
 # every round.
 DEMO ?= demo
