@@ -8,10 +8,11 @@
  *
  * Every CPU allocates for every VM and for the default heap, in threads
  * and in its timer IRQ handler, frees blocks other CPUs hand it (per-heap
- * mailboxes, drained by threads and IRQ handlers alike), and uses each
- * VM's object cache. Phases, each ended by a barrier and checked on CPU 0
- * (hak_check, hak_heap_check of every VM, the provider's own books, no
- * unexpected report):
+ * mailboxes, drained by threads and IRQ handlers alike), uses each VM's
+ * object cache, and now and then trims or checks one heap under load
+ * (hak_heap_trim; hak_heap_check must find 0 violations). Phases, each
+ * ended by a barrier and checked on CPU 0 (hak_check, hak_heap_check of
+ * every VM, the provider's own books, no unexpected report):
  *   mixed      everything on every heap
  *   limit      vm1 is driven to its limit by every CPU at once: NULL with
  *              an out-of-memory report naming it, never more held than
@@ -19,9 +20,10 @@
  *   resume     everything again, vm1 included
  *   teardown   vm3 is killed: every CPU stops using it (barrier), CPU 0
  *              destroys it with HAK_HEAP_DESTROY_FORCE, blocks still
- *              live, while the others keep working on the other heaps;
- *              its whole sub-region must be back in its provider, and a
- *              free of an old block must be one invalid-free report
+ *              live, while the others keep working on the other heaps
+ *              (CPU 1 trimming and checking them); its whole sub-region
+ *              must be back in its provider, and a free of an old block
+ *              must be one invalid-free report
  *   survivors  everything on the heaps left
  *   cleanup    every block freed; the caches and the VMs left destroyed
  *              clean (no live block, every byte back)
@@ -119,7 +121,7 @@ static unsigned long deadline;
 /* The old blocks of the killed VM that are freed after its destroy. */
 static struct g_blk old_small, old_large, old_obj;
 
-/* ---- strings ------------------------------------------------------------ */
+/* ---- strings ------------------------------------------------------------- */
 
 static void copy_str(char *dst, size_t n, const char *src)
 {
@@ -143,7 +145,7 @@ static int contains(const char *hay, const char *needle)
 	return 0;
 }
 
-/* ---- reports ------------------------------------------------------------ */
+/* ---- reports ------------------------------------------------------------- */
 
 /* The one invalid free the teardown expects, and what it saw. */
 static const void *expect_ptr;
@@ -224,13 +226,13 @@ static void check_no_unexpected(const char *when)
 		       hak_event_name((enum hak_event)ev), what, ptr, cpu);
 	for (i = 0; i < NVM; i++)
 		if (__atomic_load_n(&vms[i].bad_ev, __ATOMIC_ACQUIRE))
-			g_fail("%s: unexpected report to %s's sink: %s (%s, %p)",
-			       when, vms[i].name,
+			g_fail("%s: unexpected report to %s's sink: %s "
+			       "(%s, %p)", when, vms[i].name,
 			       hak_event_name((enum hak_event)vms[i].bad_ev),
 			       vms[i].bad_what, vms[i].bad_ptr);
 }
 
-/* ---- the counting provider ------------------------------------------------ */
+/* ---- the counting provider ----------------------------------------------- */
 
 static void *vm_palloc(void *ctx, size_t bytes, size_t align)
 {
@@ -305,7 +307,7 @@ static void vm_create(unsigned i)
 		g_fail("hak_cache_create on %s failed", v->name);
 }
 
-/* ---- blocks --------------------------------------------------------------- */
+/* ---- blocks -------------------------------------------------------------- */
 
 static struct hak_heap *heap_of(unsigned hi)
 {
@@ -346,9 +348,13 @@ static void blk_alloc(unsigned hi, struct g_blk *b, size_t size,
 		      uint64_t *r, int ctx)
 {
 	unsigned x = (unsigned)(g_rand(r) % 10);
-	enum g_how how = x == 0 ? G_CALLOC : x == 1 ? G_ALIGNED_ALLOC : G_MALLOC;
 	size_t align = (size_t)64 << (g_rand(r) % 7);
+	enum g_how how = G_MALLOC;
 
+	if (x == 0)
+		how = G_CALLOC;
+	else if (x == 1)
+		how = G_ALIGNED_ALLOC;
 	if (g_alloc_heap(heap_of(hi), b, size, how, align, g_rand(r), ctx))
 		g_fail("%s: allocation of %lu bytes failed%s", heap_name(hi),
 		       (unsigned long)size, ctx == G_CTX_IRQ ? " (IRQ)" : "");
@@ -390,7 +396,7 @@ static void item_free(unsigned hi, struct g_blk *b, int obj, int ctx)
 		g_free(b, ctx);
 }
 
-/* ---- mailboxes ------------------------------------------------------------ */
+/* ---- mailboxes ----------------------------------------------------------- */
 
 static int box_send(unsigned to, unsigned hi, const struct g_blk *b, int obj)
 {
@@ -445,7 +451,8 @@ static void release(unsigned hi, struct g_blk *b, int obj, uint64_t *r,
 	unsigned cpu = g_cpu(), to;
 
 	if (g_ncpus > 1 && g_rand(r) % 100 < HV_SEND_PCT) {
-		to = (cpu + 1 + (unsigned)(g_rand(r) % (g_ncpus - 1))) % g_ncpus;
+		to = cpu + 1 + (unsigned)(g_rand(r) % (g_ncpus - 1));
+		to %= g_ncpus;
 		if (box_send(to, hi, b, obj)) {
 			g_acct[cpu][ctx].cross_sent++;
 			b->p = NULL;
@@ -455,7 +462,7 @@ static void release(unsigned hi, struct g_blk *b, int obj, uint64_t *r,
 	item_free(hi, b, obj, ctx);
 }
 
-/* ---- the workload ------------------------------------------------------- */
+/* ---- the workload -------------------------------------------------------- */
 
 static void hv_op(unsigned cpu, unsigned mask)
 {
@@ -522,6 +529,25 @@ static void hv_tick(unsigned cpu)
 		release(hi, b, 0, &d->irq_rng, G_CTX_IRQ);
 }
 
+/* What a hypervisor's housekeeping does while every CPU works: trim or
+ * check one heap of mask (the check must pass under load too). */
+static void housekeeping(unsigned cpu, unsigned mask, unsigned n)
+{
+	unsigned hi = pick(&hc[cpu].rng, mask);
+	struct hak_heap *h = hi == HV_DEFAULT ? hak_heap_default()
+					      : vms[hi].h;
+	int bad;
+
+	if (n & 1) {
+		hak_heap_trim(h);
+		return;
+	}
+	bad = hak_heap_check(h);
+	if (bad)
+		g_fail("hak_heap_check(%s) = %d under load", heap_name(hi),
+		       bad);
+}
+
 static void work(unsigned cpu, unsigned mask, unsigned ops, const int *until)
 {
 	unsigned i;
@@ -534,6 +560,8 @@ static void work(unsigned cpu, unsigned mask, unsigned ops, const int *until)
 			box_drain(mask, G_CTX_THREAD, 8);
 			g_check_deadline(deadline, "hypervisor workload");
 		}
+		if ((i & 1023) == 1023)
+			housekeeping(cpu, mask, i >> 10);
 	}
 }
 
@@ -564,7 +592,7 @@ static void free_mine(unsigned cpu, unsigned mask)
 	}
 }
 
-/* ---- stats ------------------------------------------------------------------ */
+/* ---- stats --------------------------------------------------------------- */
 
 static unsigned long kib(uint64_t v)
 {
@@ -594,8 +622,8 @@ static void print_heap(unsigned hi)
 	struct hak_stats st;
 
 	if (!((live_mask >> hi) & 1)) {
-		g_printf("  %-7s destroyed; its provider holds %lu bytes in %lu "
-			 "runs, its %lu KiB region all free again: %s\n",
+		g_printf("  %-7s destroyed; its provider holds %lu bytes in "
+			 "%lu runs, its %lu KiB region all free again: %s\n",
 			 vms[hi].name, (unsigned long)vms[hi].held,
 			 (unsigned long)vms[hi].runs, kib(vms[hi].size),
 			 region_all_free(&vms[hi]) ? "yes" : "NO");
@@ -655,7 +683,8 @@ static void print_cpus(void)
 	unsigned c;
 
 	g_printf("\nper CPU: blocks allocated/freed (thread, IRQ), sent to / "
-		 "freed for other CPUs, cache objects allocated/freed, ticks\n");
+		 "freed for other CPUs, cache objects allocated/freed, "
+		 "ticks\n");
 	g_printf("          allocs  frees  irq-allocs  irq-frees  x-sent  "
 		 "x-freed  objs  obj-frees  ticks\n");
 	for (c = 0; c < g_ncpus; c++) {
@@ -677,7 +706,7 @@ static void print_cpus(void)
 	}
 }
 
-/* ---- checks (CPU 0, the others waiting in a barrier) -------------------- */
+/* ---- checks (CPU 0, the others waiting in a barrier) --------------------- */
 
 static void check_heaps(const char *when)
 {
@@ -695,12 +724,13 @@ static void check_heaps(const char *when)
 			continue;
 		bad = hak_heap_check(v->h);
 		if (bad)
-			g_fail("%s: hak_heap_check(%s) = %d", when, v->name, bad);
+			g_fail("%s: hak_heap_check(%s) = %d", when, v->name,
+			       bad);
 		hak_heap_stats(v->h, &st);
-		if (st.provider_held != v->held || st.provider_held > v->limit ||
-		    st.provider_peak > v->limit)
-			g_fail("%s: %s holds %lu bytes (peak %lu), its provider "
-			       "counts %lu, limit %lu", when, v->name,
+		if (st.provider_held != v->held ||
+		    st.provider_held > v->limit || st.provider_peak > v->limit)
+			g_fail("%s: %s holds %lu bytes (peak %lu), its "
+			       "provider counts %lu, limit %lu", when, v->name,
 			       (unsigned long)st.provider_held,
 			       (unsigned long)st.provider_peak,
 			       (unsigned long)v->held, (unsigned long)v->limit);
@@ -729,7 +759,7 @@ static void phase_end(unsigned cpu, const char *next, void (*then)(void))
 	board_irq_enable();
 }
 
-/* ---- the limit phase --------------------------------------------------- */
+/* ---- the limit phase ----------------------------------------------------- */
 
 static void limit_setup(void)
 {
@@ -986,7 +1016,7 @@ static void limit_phase(unsigned cpu)
 	}
 }
 
-/* ---- the teardown ---------------------------------------------------------- */
+/* ---- the teardown -------------------------------------------------------- */
 
 static void resume_setup(void)
 {
@@ -1079,14 +1109,24 @@ static void teardown_phase(unsigned cpu)
 {
 	unsigned mask = HV_ALL & ~(1u << HV_KILL_VM);
 
+	unsigned n = 0;
+
 	if (cpu == 0) {
 		kill_vm();
 		__atomic_store_n(&teardown_done, 1, __ATOMIC_RELEASE);
 		work(cpu, mask, HV_OPS / 4, NULL);
-	} else {
-		/* At work on the other heaps until the destroy is over. */
-		work(cpu, mask, HV_OPS / 4, &teardown_done);
+		return;
 	}
+	/* With 3 CPUs or more, CPU 1 trims and checks the other heaps
+	 * (requests to every CPU, CPU 0 inside the destroy included) until
+	 * the destroy is over. */
+	while (cpu == 1 && g_ncpus > 2 &&
+	       !__atomic_load_n(&teardown_done, __ATOMIC_ACQUIRE)) {
+		housekeeping(cpu, mask, n++);
+		g_check_deadline(deadline, "housekeeping during the destroy");
+	}
+	/* The others at work on the other heaps until it is over. */
+	work(cpu, mask, HV_OPS / 4, &teardown_done);
 }
 
 static void after_teardown(void)
@@ -1146,7 +1186,7 @@ static void cleanup_phase(unsigned cpu)
 	g_barrier("cleanup done");
 }
 
-/* ---- main ------------------------------------------------------------------ */
+/* ---- main ---------------------------------------------------------------- */
 
 static void cpu_main(unsigned cpu)
 {
