@@ -116,6 +116,7 @@ static unsigned irq_mask;
 /* Heaps still alive: a killed VM's blocks are never touched again. */
 static unsigned live_mask = HV_ALL;
 static int teardown_done;
+static unsigned hk_during; /* CPU 1's trims and checks during the destroy */
 static unsigned long deadline;
 
 /* The old blocks of the killed VM that are freed after its destroy. */
@@ -1080,6 +1081,10 @@ static void kill_vm(void)
 	if (st.tier[0].objects_in_use + st.tier[1].objects_in_use <= 2 ||
 	    !st.tier[2].objects_in_use)
 		g_fail("%s: too little live to destroy with it", v->name);
+	/* The others must be at work when it starts, not still waking. */
+	others = other_ops();
+	while (g_ncpus > 1 && other_ops() < others + 32)
+		g_check_deadline(deadline, "the others to start work");
 	t0 = board_ticks();
 	others = other_ops();
 	rc = hak_heap_destroy(v->h, HAK_HEAP_DESTROY_FORCE);
@@ -1125,12 +1130,17 @@ static void teardown_phase(unsigned cpu)
 		housekeeping(cpu, mask, n++);
 		g_check_deadline(deadline, "housekeeping during the destroy");
 	}
+	if (cpu == 1)
+		hk_during = n;
 	/* The others at work on the other heaps until it is over. */
 	work(cpu, mask, HV_OPS / 4, &teardown_done);
 }
 
 static void after_teardown(void)
 {
+	if (g_ncpus > 2)
+		g_printf("[hv] CPU 1 trimmed or checked the other heaps %u "
+			 "times around the destroy\n", hk_during);
 	print_heaps("after the teardown");
 }
 
