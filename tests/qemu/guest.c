@@ -362,7 +362,7 @@ static inline uint8_t pat_byte(uint64_t seed, size_t o)
 
 /* The pattern covers the whole usable size, not just the request: bytes
  * hakmem says are usable must really be ours alone. */
-static void fill(const struct g_blk *b)
+void g_fill(const struct g_blk *b)
 {
 	uint64_t *w = b->p;
 	size_t n = b->usable / 8, i;
@@ -457,8 +457,8 @@ static void check_block(const struct g_blk *b, size_t align)
 		       b->usable, (unsigned long)natural);
 }
 
-int g_alloc(struct g_blk *b, size_t size, enum g_how how, size_t align,
-	    uint64_t seed, int ctx)
+int g_alloc_heap(struct hak_heap *h, struct g_blk *b, size_t size,
+		 enum g_how how, size_t align, uint64_t seed, int ctx)
 {
 	struct g_acct *ac = &g_acct[g_cpu()][ctx];
 	void *p;
@@ -466,13 +466,19 @@ int g_alloc(struct g_blk *b, size_t size, enum g_how how, size_t align,
 	switch (how) {
 	case G_CALLOC:
 		/* Both argument orders: nmemb * size is what counts. */
-		p = (seed & 1) ? hak_calloc(size, 1) : hak_calloc(1, size);
+		if (h)
+			p = (seed & 1) ? hak_heap_calloc(h, size, 1)
+				       : hak_heap_calloc(h, 1, size);
+		else
+			p = (seed & 1) ? hak_calloc(size, 1)
+				       : hak_calloc(1, size);
 		break;
 	case G_ALIGNED_ALLOC:
-		p = hak_aligned_alloc(align, size);
+		p = h ? hak_heap_aligned_alloc(h, align, size)
+		      : hak_aligned_alloc(align, size);
 		break;
 	default:
-		p = hak_malloc(size);
+		p = h ? hak_heap_malloc(h, size) : hak_malloc(size);
 		align = 0;
 		break;
 	}
@@ -493,10 +499,16 @@ int g_alloc(struct g_blk *b, size_t size, enum g_how how, size_t align,
 				g_fail("calloc(%lu) block %p not zero at %lu",
 				       (unsigned long)size, p, (unsigned long)i);
 	}
-	fill(b);
+	g_fill(b);
 	ac->allocs[g_tier(b->acct)]++;
 	ac->bytes_filled += b->usable;
 	return 0;
+}
+
+int g_alloc(struct g_blk *b, size_t size, enum g_how how, size_t align,
+	    uint64_t seed, int ctx)
+{
+	return g_alloc_heap(NULL, b, size, how, align, seed, ctx);
 }
 
 void g_free(struct g_blk *b, int ctx)
@@ -533,7 +545,7 @@ void g_realloc(struct g_blk *b, size_t new_size, uint64_t seed, int ctx)
 		       b->usable, n.usable);
 	}
 	n.seed = seed ^ (uintptr_t)n.p;
-	fill(&n);
+	g_fill(&n);
 	ac->bytes_filled += n.usable;
 	*b = n;
 }
@@ -687,23 +699,39 @@ static void g_panic_hook(const char *msg)
 	g_fail("hakmem panic: %s", msg);
 }
 
-void g_heap_init(void)
+/* hakmem over [__heap_start, __heap_start + bytes) with g_ncpus CPUs. */
+static void heap_init(size_t bytes,
+		     void (*report)(const struct hak_report *, void *))
 {
 	struct hak_config cfg = { 0 };
 
 	g_ncpus = board_ncpus();
 	if (g_ncpus < 1 || g_ncpus > G_MAX_CPUS)
 		g_fail("board reports %u CPUs", g_ncpus);
-	if (hak_region_provider(__heap_start, g_heap_bytes(), &cfg.provider))
+	if (hak_region_provider(__heap_start, bytes, &cfg.provider))
 		g_fail("hak_region_provider(%p, %lu) failed", __heap_start,
-		       (unsigned long)g_heap_bytes());
+		       (unsigned long)bytes);
 	cfg.ncpus = g_ncpus;
-	cfg.report = g_report_hook;
+	cfg.report = report;
 	cfg.panic = g_panic_hook;
 	/* Every waiting CPU here answers from hak_tick, but under TCG on a
 	 * loaded host a vCPU can stall for a long time: a bound of seconds. */
 	cfg.remote_wait = 1UL << 26;
 	if (hak_init(&cfg))
 		g_fail("hak_init over %p, %lu bytes, %u CPUs failed",
-		       __heap_start, (unsigned long)g_heap_bytes(), g_ncpus);
+		       __heap_start, (unsigned long)bytes, g_ncpus);
+}
+
+void g_heap_init(void)
+{
+	heap_init(g_heap_bytes(), g_report_hook);
+}
+
+void g_heap_init_part(size_t bytes,
+		      void (*report)(const struct hak_report *, void *))
+{
+	if (!bytes || bytes > g_heap_bytes())
+		g_fail("default heap of %lu bytes in a %lu-byte board heap",
+		       (unsigned long)bytes, (unsigned long)g_heap_bytes());
+	heap_init(bytes, report ? report : g_report_hook);
 }

@@ -148,6 +148,12 @@ enum g_how { G_MALLOC, G_CALLOC, G_ALIGNED_ALLOC };
  */
 int g_alloc(struct g_blk *b, size_t size, enum g_how how, size_t align,
 	    uint64_t seed, int ctx);
+/* g_alloc from heap h through hak_heap_*; h NULL: the hak_* calls. */
+int g_alloc_heap(struct hak_heap *h, struct g_blk *b, size_t size,
+		 enum g_how how, size_t align, uint64_t seed, int ctx);
+/* Writes b's pattern over its b->usable bytes (for blocks that did not
+ * come from g_alloc, such as object cache objects). */
+void g_fill(const struct g_blk *b);
 /* Checks the pattern, frees, counts the free; b->p becomes NULL. */
 void g_free(struct g_blk *b, int ctx);
 /* Checks the pattern of b's first len bytes; fails the test if broken. */
@@ -188,6 +194,10 @@ void g_clear_unexpected(void);
 
 /* hak_init_region over the board's heap with g_report_hook; fails on error. */
 void g_heap_init(void);
+/* The same over the board heap's first `bytes` only, reports to `report`
+ * (NULL: g_report_hook): the rest is the caller's (hypervisor.c's VMs). */
+void g_heap_init_part(size_t bytes,
+		      void (*report)(const struct hak_report *, void *));
 size_t g_heap_bytes(void);
 
 /* Copy of hak_stats with a short name. */

@@ -9,6 +9,9 @@
 #   make run DEMO=lua [ARCH=] Lua 5.4 on picolibc + hakmem, 4 CPUs
 #                             (tests/qemu/lua/lua.mk; aarch64 for the
 #                             default x86_64, or riscv64)
+#   make run DEMO=hypervisor [ARCH=]  four VM heaps and their object
+#                             caches on 4 CPUs: a limit hit, a VM killed
+#                             while the others run, each heap's stats
 #
 # Images: build/qemu/<flavour>/<name>.elf, flavour x86_64, aarch64-llsc
 # (-march=armv8-a) or aarch64-lse (-march=armv8.1-a); each links the
@@ -19,6 +22,9 @@
 # second-id-source flavours x86_64-gsoff and aarch64-idoff (below).
 #   suite        the in-guest test suite (tests/qemu/suite.c)
 #   demo         what `make run` boots (tests/qemu/demo.c)
+#   hypervisor   the board heap split between the default heap and four
+#                VM heaps (hak_heap_create), their limits, object caches
+#                and a forced destroy (tests/qemu/hypervisor.c)
 #   smoke        board bring-up check (tests/qemu/smoke.c)
 #   fail         deliberately failing: corrupts slab metadata
 #   fail-<mode>  deliberately failing in other ways (tests/qemu/fail.c)
@@ -97,10 +103,12 @@ QEMU_FAIL_MODES := nopass failline exit fault nobegin hang reset \
 # Misuse only the debug build catches: fail-<mode>-debug.elf against the
 # debug library.
 QEMU_DEBUG_FAIL_MODES := cpuid_alias cpuid_unset
-QEMU_IMAGE_NAMES := suite demo smoke embed fail $(addprefix fail-,$(QEMU_FAIL_MODES))
+QEMU_IMAGE_NAMES := suite demo hypervisor smoke embed fail \
+	$(addprefix fail-,$(QEMU_FAIL_MODES))
 
 QEMU_OBJS_suite := tests/qemu/suite.o tests/qemu/guest.o tests/qemu/peek.o
 QEMU_OBJS_demo := tests/qemu/demo.o tests/qemu/guest.o
+QEMU_OBJS_hypervisor := tests/qemu/hypervisor.o tests/qemu/guest.o
 QEMU_OBJS_smoke := tests/qemu/smoke.o
 # docs/embedding.md's example: the public header, the board, the public
 # library, nothing else (its own compile rule drops every other -I).
@@ -136,7 +144,7 @@ endef
 # Images that use only the public API link the library an embedder gets
 # (internal symbols local); the white-box ones (peek.c, icount.c, fail.c
 # read internals) link the same objects with their symbols global.
-QEMU_PUBLIC_IMAGES := demo smoke embed
+QEMU_PUBLIC_IMAGES := demo hypervisor smoke embed
 qemu_lib = $(if $(filter $(QEMU_PUBLIC_IMAGES),$(1)),libhakmem.a,libhakmem-internal.a)
 
 # $(1) flavour, $(2) image name: link rule.
@@ -288,7 +296,8 @@ else
 QEMU_RUN_FLAVOUR := x86_64
 endif
 
-# make run DEMO=lua: the Lua image instead (aarch64 and riscv64 only:
+# make run DEMO=<image>: that image of the flavour instead, e.g.
+# DEMO=hypervisor. DEMO=lua: the Lua image (aarch64 and riscv64 only:
 # tests/qemu/lua/lua.mk), each CPU's script output and hakmem's stats after
 # every round.
 DEMO ?= demo

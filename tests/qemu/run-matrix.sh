@@ -10,6 +10,10 @@
 #   suite-debug (HAK_DEBUG=1 suite and library)
 #          x86_64 -smp 1, -smp 4; aarch64 LL/SC and LSE -smp 4
 #   smoke, demo, embed  x86_64, aarch64 LSE and riscv64, -smp 4
+#   hypervisor  x86_64, aarch64 LL/SC and LSE, riscv64 -smp 4; x86_64
+#          -smp 1: four VM heaps (hak_heap_create) over sub-regions, their
+#          limits and object caches, one VM destroyed (FORCE) while the
+#          other CPUs work (tests/qemu/hypervisor.c)
 #   suite  x86_64-kernel (higher-half image, -mcmodel=kernel)  -smp 4
 #   suite  the other CPU id source, -smp 4: x86_64-gsoff (%gs:64),
 #          aarch64-idoff (TPIDR_EL1 a per-CPU base, the id at +64),
@@ -144,6 +148,12 @@ for arch in x86_64 aarch64-lse riscv64; do
 	expect_pass $arch embed 4
 done
 expect_pass x86_64-kernel embed 4
+
+# ---- heaps as VMs: limits, object caches, a forced destroy under load ----
+for arch in x86_64 aarch64-llsc aarch64-lse riscv64; do
+	expect_pass $arch hypervisor 4
+done
+expect_pass x86_64 hypervisor 1
 
 # ---- the suite as a higher-half kernel (linked at 0xffffffff80000000) -----
 expect_pass x86_64-kernel suite 4
