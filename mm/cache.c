@@ -57,6 +57,9 @@ static struct hak_front cache_front(struct hak_cache *c)
 
 /* One pop / push on c's magazine: as heap.c's heap_pop / heap_push. */
 #if HAK_PORT_HAS_RESTART
+/* This object's restartable sections' records (malloc.c searches it). */
+HAK_RESTART_TABLE(hak_restart_table_cache);
+
 #define C_NCPUS __builtin_offsetof(struct hak_cache, ncpus)
 #define C_PCPU __builtin_offsetof(struct hak_cache, pcpu)
 _Static_assert(C_NCPUS < 16384 && C_PCPU < 32768,

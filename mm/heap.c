@@ -235,6 +235,9 @@ static struct hak_front heap_front(struct hak_heap *h, unsigned cls)
  * hosted port, a critical section otherwise).
  */
 #if HAK_PORT_HAS_RESTART
+/* This object's restartable sections' records (malloc.c searches it). */
+HAK_RESTART_TABLE(hak_restart_table_heap);
+
 #define H_NCPUS __builtin_offsetof(struct hak_heap, ncpus)
 #define H_PCPU __builtin_offsetof(struct hak_heap, pcpu)
 

@@ -340,9 +340,11 @@ int hak_block_containing(const void *p, uintptr_t *start, size_t *usable);
  * pointer into it); NULL if p is none, reported (why) when report is
  * set. */
 struct hak_heap *hak_block_owner(const void *p, int report);
-/* The restartable sections (HAK_PORT_HAS_RESTART): *table gets their
- * {start, end} pairs; returns how many (0 without them). */
-unsigned hak_restart_ranges(const uintptr_t **table);
+/* The restartable sections (HAK_PORT_HAS_RESTART): *table gets the
+ * {start, end} pairs of object k's table (malloc.c, heap.c, cache.c);
+ * returns how many (0 without them, or for k past the last: *table
+ * NULL). */
+unsigned hak_restart_ranges(unsigned k, const uintptr_t **table);
 int hak_calloc_bytes(size_t nmemb, size_t size, size_t *n);
 
 /* ---- stats.c -------------------------------------------------------- */

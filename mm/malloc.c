@@ -213,52 +213,60 @@ miss:
 }
 
 /*
- * The restartable sections' table (HAK_PORT_HAS_RESTART): each section
- * above records its {start, end} (hakmem/restart_table.h); the labels in
- * subsections 0 and 2 of the same section bound them.
+ * The restartable sections' tables (HAK_PORT_HAS_RESTART): each section
+ * records its {start, end} (hakmem/restart_table.h), and each object
+ * bounds its own records: this file's (the default heap's fast paths),
+ * heap.c's and cache.c's (created heaps' and object caches' hits).
  */
 #if HAK_PORT_HAS_RESTART
 struct restart_range {
 	uintptr_t start, end;
 };
 
-__asm__(".pushsection " HAK_RESTART_SECTION ", \"a\"\n\t"
-	".balign 8\n\t"
-	".globl hak_restart_table\n\t"
-	".hidden hak_restart_table\n"
-	"hak_restart_table:\n\t"
-	".subsection 2\n\t"
-	".globl hak_restart_table_end\n\t"
-	".hidden hak_restart_table_end\n"
-	"hak_restart_table_end:\n\t"
-	".popsection");
+HAK_RESTART_TABLE(hak_restart_table);
 extern const struct restart_range hak_restart_table[], hak_restart_table_end[];
+extern const struct restart_range hak_restart_table_heap[],
+	hak_restart_table_heap_end[];
+extern const struct restart_range hak_restart_table_cache[],
+	hak_restart_table_cache_end[];
+
+static const struct restart_range *const restart_tables[][2] = {
+	{ hak_restart_table, hak_restart_table_end },
+	{ hak_restart_table_heap, hak_restart_table_heap_end },
+	{ hak_restart_table_cache, hak_restart_table_cache_end },
+};
+#define NTABLES (sizeof(restart_tables) / sizeof(restart_tables[0]))
 #endif
 
 uintptr_t hak_restart_pc(uintptr_t pc)
 {
 #if HAK_PORT_HAS_RESTART
 	const struct restart_range *r;
+	unsigned k;
 
-	for (r = hak_restart_table; r < hak_restart_table_end; r++)
-		if (pc - r->start < r->end - r->start) {
-			hak_stat_add(&hak_heap.restarts, 1);
-			return r->start;
-		}
+	for (k = 0; k < NTABLES; k++)
+		for (r = restart_tables[k][0]; r < restart_tables[k][1]; r++)
+			if (pc - r->start < r->end - r->start) {
+				hak_stat_add(&hak_heap.restarts, 1);
+				return r->start;
+			}
 #endif
 	return pc;
 }
 
-/* For tests (white box): the sections' table. */
-unsigned hak_restart_ranges(const uintptr_t **table)
+/* For tests (white box): object k's table (mm/malloc.c's, heap.c's,
+ * cache.c's); k past the last: NULL and 0. */
+unsigned hak_restart_ranges(unsigned k, const uintptr_t **table)
 {
 #if HAK_PORT_HAS_RESTART
-	*table = &hak_restart_table[0].start;
-	return (unsigned)(hak_restart_table_end - hak_restart_table);
-#else
+	if (k < NTABLES) {
+		*table = &restart_tables[k][0]->start;
+		return (unsigned)(restart_tables[k][1] - restart_tables[k][0]);
+	}
+#endif
+	(void)k;
 	*table = NULL;
 	return 0;
-#endif
 }
 
 static void *large_alloc(size_t size, size_t align)

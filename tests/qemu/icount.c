@@ -478,16 +478,16 @@ static const struct path_info {
 	[P_NEW_SS_NODES] = { "new_superslab_nodes", { 50500, 39500, 39500, 40710 }, 0 },
 	[P_RELEASE_SLAB] = { "release_slab", { 640, 660, 640, 875 }, 0 },
 	[P_RELEASE_SS] = { "release_superslab", { 3350, 3700, 3650, 4285 }, 0 },
-	[P_LARGE_64K_MALLOC] = { "large_64k_malloc", { 400, 370, 360, 515 }, 0 },
-	[P_LARGE_64K_FREE] = { "large_64k_free", { 375, 340, 335, 490 }, 0 },
-	[P_LARGE_64K_PAIR] = { "large_64k_pair", { 780, 730, 715, 1025 }, 0 },
-	[P_LARGE_1M_MALLOC] = { "large_1m_malloc", { 415, 380, 370, 570 }, 0 },
-	[P_LARGE_1M_FREE] = { "large_1m_free", { 395, 360, 355, 515 }, 0 },
-	[P_LARGE_1M_PAIR] = { "large_1m_pair", { 810, 760, 745, 1140 }, 0 },
+	[P_LARGE_64K_MALLOC] = { "large_64k_malloc", { 680, 605, 595, 905 }, 0 },
+	[P_LARGE_64K_FREE] = { "large_64k_free", { 580, 575, 565, 810 }, 0 },
+	[P_LARGE_64K_PAIR] = { "large_64k_pair", { 1260, 1180, 1165, 1715 }, 0 },
+	[P_LARGE_1M_MALLOC] = { "large_1m_malloc", { 685, 605, 595, 985 }, 0 },
+	[P_LARGE_1M_FREE] = { "large_1m_free", { 580, 575, 565, 810 }, 0 },
+	[P_LARGE_1M_PAIR] = { "large_1m_pair", { 1265, 1180, 1165, 1795 }, 0 },
 	[P_LARGE_NODES] = { "large_malloc_nodes", { 42000, 32000, 32000, 54600 }, OPTIONAL },
-	[P_LARGE_MALLOC_DECAY] = { "large_malloc_decay", { 470, 440, 430, 605 }, 0 },
-	[P_LARGE_FREE_DECAY] = { "large_free_decay", { 455, 425, 420, 595 }, 0 },
-	[P_LARGE_FREE_EVICT] = { "large_free_evict", { 485, 450, 445, 635 }, 0 },
+	[P_LARGE_MALLOC_DECAY] = { "large_malloc_decay", { 555, 535, 525, 760 }, 0 },
+	[P_LARGE_FREE_DECAY] = { "large_free_decay", { 575, 570, 565, 765 }, 0 },
+	[P_LARGE_FREE_EVICT] = { "large_free_evict", { 625, 655, 650, 850 }, 0 },
 	[P_FREE_FOREIGN] = { "free_foreign", { 160, 200, 200, 175 }, 0 },
 	[P_FREE_DOUBLE] = { "free_double", { 220, 260, 260, 230 }, 0 },
 	[P_FREE_DOUBLE_SLAB] = { "free_double_slab", { 200, 250, 240, 225 }, 0 },
@@ -1165,13 +1165,24 @@ static void scen_large_decay(void)
 	unsigned k, op;
 
 	for (k = 0; k < 2; k++) {
-		void *idle, *p = NULL;
+		void *idle, *spacer, *p;
 		struct op o;
 
 		hak_trim();
-		if (k == 0)
-			p = hak_malloc(small); /* so the last operation is a malloc */
+		/*
+		 * p's run is the churn's: kept live for k 0 (so the last
+		 * operation is a malloc), freed before the idle run for k 1,
+		 * so that the churn's first malloc finds it cached rather
+		 * than splitting the idle run (the region provider splits).
+		 * The live spacer keeps the two from merging.
+		 */
+		p = hak_malloc(small);
+		spacer = hak_malloc(small);
 		idle = hak_malloc(2 * 1024 * 1024);
+		if (k == 1) {
+			hak_free(p);
+			p = NULL;
+		}
 		hak_free(idle); /* operation 0 */
 		for (op = 1; op < HAK_LC_DECAY; op++) {
 			if (p) {
@@ -1196,6 +1207,7 @@ static void scen_large_decay(void)
 		rec(k == 0 ? P_LARGE_MALLOC_DECAY : P_LARGE_FREE_DECAY, &o);
 		if (p)
 			hak_free(p);
+		hak_free(spacer);
 	}
 	hak_trim();
 }
@@ -1207,14 +1219,18 @@ static void scen_large_decay(void)
  */
 static void scen_large_evict(void)
 {
-	static void *blk[HAK_LC_SLOTS + 1];
+	static void *blk[HAK_LC_SLOTS + 1], *spacer[HAK_LC_SLOTS + 1];
 	const size_t size = 40000;
 	unsigned i;
 	struct op o;
 
 	hak_trim();
-	for (i = 0; i <= HAK_LC_SLOTS; i++)
+	/* A live spacer after each run: the region provider splits, so
+	 * adjacent freed runs would merge into one record. */
+	for (i = 0; i <= HAK_LC_SLOTS; i++) {
 		blk[i] = hak_malloc(size);
+		spacer[i] = hak_malloc(size);
+	}
 	for (i = 0; i < HAK_LC_SLOTS; i++)
 		hak_free(blk[i]);
 	if (hak_heap.large_cache.count != HAK_LC_SLOTS)
@@ -1228,6 +1244,8 @@ static void scen_large_evict(void)
 		       "run's release",
 		       o.calls);
 	rec(P_LARGE_FREE_EVICT, &o);
+	for (i = 0; i <= HAK_LC_SLOTS; i++)
+		hak_free(spacer[i]);
 	hak_trim();
 }
 

@@ -77,7 +77,28 @@ void *peek_swap_cached(unsigned cpu, size_t size, unsigned i, void *v)
 	return old;
 }
 
+/* Every object's table, gathered into one array of {start, end}. */
 unsigned peek_restart_ranges(const uintptr_t **table)
 {
-	return hak_restart_ranges(table);
+	static uintptr_t all[2 * 64];
+	const uintptr_t *t;
+	unsigned k, n = 0, i, m;
+
+	for (k = 0; (m = hak_restart_ranges(k, &t)) || t; k++)
+		for (i = 0; i < m && n < 64; i++, n++) {
+			all[2 * n] = t[2 * i];
+			all[2 * n + 1] = t[2 * i + 1];
+		}
+	*table = all;
+	return n;
+}
+
+unsigned peek_restart_tables(void)
+{
+	const uintptr_t *t;
+	unsigned k, full = 0;
+
+	for (k = 0; hak_restart_ranges(k, &t) || t; k++)
+		full += hak_restart_ranges(k, &t) != 0;
+	return full;
 }

@@ -30,5 +30,8 @@ void *peek_swap_cached(unsigned cpu, size_t size, unsigned i, void *v);
 /* The restartable fast-path sections' {start, end} pairs: how many (0 in
  * builds without them), *table their first. */
 unsigned peek_restart_ranges(const uintptr_t **table);
+/* How many objects have restartable sections (3: malloc.c, heap.c,
+ * cache.c, where the port has them). */
+unsigned peek_restart_tables(void);
 
 #endif

@@ -1045,6 +1045,11 @@ static void restart_checks(void)
 	}
 	if (n < 3)
 		g_fail("only %u restartable sections", n);
+	/* The default heap's, the created heaps' and the object caches':
+	 * each object's sections must be in a table hak_restart_pc reads. */
+	if (peek_restart_tables() != 3)
+		g_fail("restartable sections in %u objects' tables, want 3",
+		       peek_restart_tables());
 	if (!st.restarts)
 		g_fail("no IRQ landed in a fast-path section: restarts untested");
 	for (i = 0; i < n; i++) {
