@@ -256,6 +256,11 @@ void hak_reclaim(struct hak_heap *h);
 void hak_trim_heap(struct hak_heap *h);
 int hak_check_heap(struct hak_heap *h);
 
+/* ---- decay.c -------------------------------------------------------- */
+
+/* One O(1) step of idle decay on the calling CPU (hak_tick, misses). */
+void hak_decay_step(void);
+
 /* ---- remote.c --------------------------------------------------------- */
 
 /* Every CPU's cache gets `what` (HAK_REQ_*): the caller's own directly,

@@ -270,6 +270,15 @@ static void lc_release(struct hak_heap *h, struct hak_large_cache *lc,
 	hak_provider_release(h, p, bytes);
 }
 
+void hak_large_cache_release_oldest(struct hak_heap *h)
+{
+	struct hak_large_cache *lc = &h->large_cache;
+
+	HAK_ASSERT(hak_lock_held(&h->lock));
+	if (lc->oldest)
+		lc_release(h, lc, lc->oldest);
+}
+
 void hak_large_cache_tick(struct hak_heap *h)
 {
 	struct hak_large_cache *lc = &h->large_cache;

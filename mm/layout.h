@@ -161,6 +161,13 @@ struct hak_pcpu {
 	/* HAK_CHECK_CPU_OWNER: arch_cpu_hw_id() + 1 of the CPU that first
 	 * used this slot; 0 while none has. */
 	uint64_t hw_owner;
+	/* Idle decay (decay.c), touched by decay steps run on this CPU,
+	 * relaxed atomics (a heuristic: a migrated step only misjudges):
+	 * the next class to look at, each class's allocs as last seen and
+	 * how many visits in a row it has not moved. */
+	uint32_t decay_next;
+	uint32_t decay_idle[HAK_NCLASSES];
+	uint64_t decay_seen[HAK_NCLASSES];
 	/* slot storage follows, cache line aligned */
 } hak_cacheline_aligned;
 
@@ -401,6 +408,8 @@ void hak_large_cache_tick(struct hak_heap *h);
 void *hak_large_cache_take(struct hak_heap *h, size_t npages, size_t *got);
 int hak_large_cache_put(struct hak_heap *h, void *p, size_t npages);
 void hak_large_cache_flush(struct hak_heap *h);
+/* Give back the oldest cached run (idle decay). */
+void hak_large_cache_release_oldest(struct hak_heap *h);
 int hak_large_cache_check(struct hak_heap *h);
 
 /* ---- the heap ------------------------------------------------------- */
@@ -462,6 +471,11 @@ struct hak_heap {
 	uint64_t taken, returned, peak_held, meta;
 	uint64_t large_bytes, large_objects, large_allocs, large_frees;
 	uint64_t large_peak; /* most large_bytes ever: the cache's bound */
+	/* Idle decay (decay.c), under the lock: the large-run cache's clock
+	 * and the next transfer cache, as last seen; their puts + gets. */
+	uint32_t decay_lc_now, decay_xfer_next;
+	uint32_t decay_off; /* tests: no decay step runs (white box) */
+	uint64_t decay_xfer_seen[HAK_NCLASSES];
 	struct hak_large_cache large_cache;
 
 	/* Atomics. */

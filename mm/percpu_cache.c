@@ -244,8 +244,10 @@ void hak_front_free_miss(const struct hak_front *f, void *p)
 void *hak_pcpu_alloc_miss(unsigned cls)
 {
 	struct hak_front f = hak_front_of(&hak_heap, cls);
+	void *p = hak_front_alloc_miss(&f);
 
-	return hak_front_alloc_miss(&f);
+	hak_decay_step(); /* idle classes drain while others miss */
+	return p;
 }
 
 void hak_pcpu_free_miss(unsigned cls, void *p)

@@ -122,8 +122,10 @@ void hak_remote_poll(void)
 
 void hak_tick(void)
 {
-	if (__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE))
-		hak_remote_poll();
+	if (!__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE))
+		return;
+	hak_remote_poll();
+	hak_decay_step();
 }
 
 /* Hosted: lock each cache in turn, whoever runs it. */

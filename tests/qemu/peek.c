@@ -102,3 +102,8 @@ unsigned peek_restart_tables(void)
 		full += hak_restart_ranges(k, &t) != 0;
 	return full;
 }
+
+void peek_decay(int on)
+{
+	__atomic_store_n(&hak_heap.decay_off, !on, __ATOMIC_RELAXED);
+}

@@ -33,5 +33,9 @@ unsigned peek_restart_ranges(const uintptr_t **table);
 /* How many objects have restartable sections (3: malloc.c, heap.c,
  * cache.c, where the port has them). */
 unsigned peek_restart_tables(void);
+/* Idle decay on (1) or off (0): the suite keeps it off but for its own
+ * test, since its other tests check that a call changed nothing while
+ * the other CPUs tick in their barrier loops. */
+void peek_decay(int on);
 
 #endif

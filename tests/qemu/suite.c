@@ -28,6 +28,8 @@
  *   cpu_offline    a CPU drains its own cache; then one CPU parks and CPU
  *                  0 offlines it while the others keep going; it comes
  *                  back and allocates again
+ *   idle_decay     every CPU's cache full, then only hak_tick: the heap
+ *                  returns to what hak_trim leaves, plus one superslab
  *   remote         other CPUs' caches reached by request (hak_tick): a
  *                  bad pointer planted in CPU 1's cache is found by
  *                  hak_check on CPU 0; CPU 0 exhausts the region while the
@@ -1752,12 +1754,66 @@ struct test {
 	void (*check)(void);	   /* on CPU 0, the others quiet */
 };
 
+/*
+ * idle_decay: every CPU fills its cache (every class, some large blocks)
+ * and frees everything, then ticks as a timer would, with no trim; what
+ * the heap holds must then be what hak_trim would leave, plus at most the
+ * one kept empty superslab (mm/decay.c, docs/guarantees.md).
+ */
+static void t_decay(unsigned cpu)
+{
+	static struct g_blk blk[G_MAX_CPUS][256];
+	unsigned i;
+
+	for (i = 0; i < 256; i++)
+		if (g_alloc(&blk[cpu][i],
+			    g_size_mix(&cs[cpu].rng, 70, 2, 256 * 1024),
+			    G_MALLOC, 0, g_rand(&cs[cpu].rng), G_CTX_THREAD))
+			g_fail("out of memory");
+	for (i = 0; i < 256; i++)
+		g_free(&blk[cpu][i], G_CTX_THREAD);
+	g_barrier("decay: all freed");
+	if (cpu == 0)
+		peek_decay(1);
+	g_barrier("decay: on");
+	for (i = 0; i < 100000; i++)
+		hak_tick();
+	g_barrier("decay: ticked");
+	if (cpu == 0)
+		peek_decay(0);
+}
+
+static void c_decay(void)
+{
+	struct hak_stats st, tr;
+
+	hak_stats(&st);
+	hak_trim();
+	hak_stats(&tr);
+	g_printf("  idle_decay: after the ticks %lu objects cached, %lu KiB "
+		 "of large runs, provider holds %lu KiB; after hak_trim "
+		 "%lu KiB\n",
+		 (unsigned long)st.cached_objects,
+		 (unsigned long)(st.large_cached >> 10),
+		 (unsigned long)(st.provider_held >> 10),
+		 (unsigned long)(tr.provider_held >> 10));
+	if (st.cached_objects || st.large_cached)
+		g_fail("idle decay left %lu objects and %lu large bytes "
+		       "cached",
+		       (unsigned long)st.cached_objects,
+		       (unsigned long)st.large_cached);
+	if (st.provider_held > tr.provider_held + (1UL << 20))
+		g_fail("idle decay left %lu bytes more than a trim",
+		       (unsigned long)(st.provider_held - tr.provider_held));
+}
+
 static const struct test tests[] = {
 	{ "bad_input", t_bad_input, c_bad_input },
 	{ "percpu_stress", t_stress, c_stress },
 	{ "irq_safety", t_irq, c_irq },
 	{ "cpu_offline", t_offline, NULL },
 	{ "remote", t_remote, NULL },
+	{ "idle_decay", t_decay, c_decay },
 	{ "exhaustion", t_exhaust, NULL },
 };
 
@@ -1803,6 +1859,7 @@ void test_main(void)
 {
 	g_test_begin("init");
 	g_heap_init();
+	peek_decay(0); /* but for idle_decay: see peek.h */
 	g_printf("  %u CPUs, heap %lu KiB at %p, arch %s\n", g_ncpus,
 		 (unsigned long)(g_heap_bytes() >> 10), __heap_start, ARCH_NAME);
 	api_checks();

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: MIT
+/*
+ * decay.c - idle memory goes back without hak_trim.
+ *
+ * Objects cached per CPU pin their slabs, and their superslabs, until a
+ * trim; a heap that goes idle would keep them forever. So each CPU runs
+ * decay steps: at every hak_tick() (bare metal: from a timer or the idle
+ * loop; any port may call it) and at every allocation miss. A step is
+ * O(1) and looks at one class of the calling CPU's cache, round robin:
+ * if the magazine's allocation count has not moved for DECAY_ROUNDS
+ * visits in a row, one chunk (HAK_DRAIN_CHUNK objects) goes back to the
+ * shard, with one short critical section, as hak_trim's drain does. The
+ * fast paths pay nothing: the count they keep anyway (struct hak_mag
+ * allocs) is the activity signal.
+ *
+ * Once per round (every HAK_NCLASSES steps) the step also looks at the
+ * heap-wide caches, under the heap's lock: the large-run cache gives
+ * back its oldest run if no large operation happened since the last
+ * round (its own decay counts operations, which an idle heap makes
+ * none of), and one class's transfer cache, round robin, one batch if
+ * nobody put or took one since its last visit.
+ *
+ * An idle class whose magazine is empty also gives back the empty slab
+ * its shard keeps (the hysteresis is for a class in use), so what an
+ * idle heap returns to (docs/guarantees.md) is its live blocks' slabs
+ * and their superslabs, once every CPU that cached objects has run about
+ * HAK_NCLASSES x (DECAY_ROUNDS + its objects per class / 16) steps.
+ * The default heap's per-CPU caches only: a created heap's are drained
+ * by hak_heap_trim (docs/heaps.md).
+ */
+#include "pcpu_ops.h"
+
+#define DECAY_ROUNDS 2
+
+static void decay_heapwide(struct hak_heap *h)
+{
+	void *batch[HAK_CACHE_MAX / 2];
+	unsigned long flags = hak_lock(&h->lock);
+	struct hak_large_cache *lc = &h->large_cache;
+	unsigned c;
+	uint64_t moves;
+	int take = 0;
+
+	if (lc->oldest && lc->now == h->decay_lc_now)
+		hak_large_cache_release_oldest(h);
+	h->decay_lc_now = lc->now;
+	c = h->decay_xfer_next++ % HAK_NCLASSES;
+	moves = hak_stat_read(&h->xfer[c].puts) +
+		hak_stat_read(&h->xfer[c].gets);
+	if (moves == h->decay_xfer_seen[c] && hak_transfer_count(h, c))
+		take = 1;
+	h->decay_xfer_seen[c] = moves;
+	hak_unlock(&h->lock, flags);
+	/* (Its own get counts as a move: the next visit waits a round.) */
+	if (take && !hak_transfer_get(h, c, batch))
+		hak_shared_drain(&h->shard[c], batch, h->shard[c].batch);
+}
+
+void hak_decay_step(void)
+{
+	void *chunk[HAK_DRAIN_CHUNK];
+	unsigned cpu = hak_port_cpu_hint(), cls, k;
+	struct hak_front f;
+	struct hak_pcpu *pc;
+	uint64_t allocs;
+
+	if (cpu >= __atomic_load_n(&hak_heap.ncpus, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&hak_heap.decay_off, __ATOMIC_RELAXED))
+		return;
+	pc = hak_heap.pcpu[cpu];
+	cls = __atomic_fetch_add(&pc->decay_next, 1, __ATOMIC_RELAXED) %
+	      HAK_NCLASSES;
+	if (cls == 0)
+		decay_heapwide(&hak_heap);
+	allocs = __atomic_load_n(&pc->mag[cls].allocs, __ATOMIC_RELAXED);
+	if (allocs != __atomic_load_n(&pc->decay_seen[cls], __ATOMIC_RELAXED)) {
+		__atomic_store_n(&pc->decay_seen[cls], allocs,
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&pc->decay_idle[cls], 0, __ATOMIC_RELAXED);
+		return;
+	}
+	if (__atomic_load_n(&pc->decay_idle[cls], __ATOMIC_RELAXED) <
+	    DECAY_ROUNDS) {
+		__atomic_fetch_add(&pc->decay_idle[cls], 1, __ATOMIC_RELAXED);
+		return;
+	}
+	if (!hak_mag_count(&pc->mag[cls])) {
+		/* Drained: the slab the shard keeps empty goes too (the
+		 * hysteresis is for a class in use), and its superslab with
+		 * it when that empties. One lock hold, O(1). */
+		if (__atomic_load_n(&hak_heap.shard[cls].nempty,
+				    __ATOMIC_RELAXED))
+			hak_shard_trim(&hak_heap.shard[cls]);
+		return;
+	}
+	/* The batch pop moves no allocs: the class stays idle. */
+	f = hak_front_of(&hak_heap, cls);
+	k = hak_op_pop_batch(&f, chunk, HAK_DRAIN_CHUNK);
+	if (k) {
+		hak_shared_drain(&hak_heap.shard[cls], chunk, k);
+		hak_stat_add(&hak_heap.shard[cls].drains, 1);
+	}
+}

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_decay - an idle heap gives its memory back without hak_trim
+ * (mm/decay.c): two threads, each pinned to its own CPU, fill their
+ * per-CPU caches across every size class, with some large blocks, and
+ * free everything; then each calls hak_tick() as a timer would. The
+ * cached objects, the superslabs beyond the hysteresis and the cached
+ * large runs must all go back, to the documented slack, with no trim; a
+ * class still in use keeps its cache while the idle ones drain; and the
+ * allocation misses of a busy class drain the idle classes too.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
+
+#include "check.h"
+
+#define N 20000
+static struct report_log log;
+
+static void pin(unsigned cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	CHECK(!pthread_setaffinity_np(pthread_self(), sizeof(set), &set),
+	      "pin to cpu %u", cpu);
+}
+
+/* Every class, and a few large blocks, allocated then all freed: the
+ * caches are left full. */
+static void churn(uint64_t seed)
+{
+	static __thread void *p[N];
+	unsigned i;
+
+	for (i = 0; i < N; i++)
+		p[i] = hak_malloc(rng_range(&seed, 1, i % 500 ? 32768 : 300000));
+	for (i = 0; i < N; i++)
+		hak_free(p[i]);
+}
+
+static void *worker(void *arg)
+{
+	unsigned cpu = (unsigned)(uintptr_t)arg, i;
+
+	pin(cpu);
+	churn(cpu + 1);
+	/* A timer's ticks, as an idle CPU would see them. */
+	for (i = 0; i < 200000; i++)
+		hak_tick();
+	return NULL;
+}
+
+static struct hak_stats snap(const char *what)
+{
+	struct hak_stats st;
+
+	hak_stats(&st);
+	printf("  %s: cached %llu objects, %llu superslabs, large cached "
+	       "%llu KiB, provider holds %llu KiB (meta %llu KiB)\n",
+	       what, (unsigned long long)st.cached_objects,
+	       (unsigned long long)st.superslabs,
+	       (unsigned long long)(st.large_cached >> 10),
+	       (unsigned long long)(st.provider_held >> 10),
+	       (unsigned long long)(st.meta_bytes >> 10));
+	return st;
+}
+
+static void idle_returns(void)
+{
+	pthread_t t[2];
+	struct hak_stats st;
+	unsigned i;
+
+	for (i = 0; i < 2; i++) {
+		pin(i);
+		churn(i + 10);
+	}
+	st = snap("after the frees");
+	CHECK(st.cached_objects > 1000 && st.bytes_in_use == 0,
+	      "the caches should hold the freed objects");
+	for (i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)i);
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	st = snap("after the ticks, no trim");
+	/* docs/guarantees.md's idle slack: no cached object, no cached
+	 * large run, no kept empty slab (an idle class gives its back),
+	 * at most the one kept empty superslab. */
+	CHECK(st.bytes_in_use == 0 && st.cached_objects == 0,
+	      "%llu objects still cached",
+	      (unsigned long long)st.cached_objects);
+	CHECK(st.large_cached == 0, "large runs still cached");
+	CHECK(st.superslabs <= HAK_EMPTY_SUPERSLABS_KEPT,
+	      "%llu superslabs", (unsigned long long)st.superslabs);
+	CHECK(st.provider_held <=
+		      st.meta_bytes + (uint64_t)st.superslabs * (1 << 20),
+	      "held %llu", (unsigned long long)st.provider_held);
+	CHECK(hak_check() == 0, "check");
+}
+
+/* A class in use keeps its cache; the idle ones drain. */
+static void busy_class_kept(void)
+{
+	struct hak_stats st0, st;
+	void *keep[64], *p;
+	unsigned i, k;
+
+	pin(0);
+	for (i = 0; i < 64; i++)
+		keep[i] = hak_malloc(200);
+	for (i = 0; i < 64; i++)
+		hak_free(keep[i]);
+	for (i = 0; i < 64; i++)
+		keep[i] = hak_malloc(3000);
+	for (i = 0; i < 64; i++)
+		hak_free(keep[i]);
+	hak_stats(&st0);
+	/* 200-byte blocks stay busy; 3000-byte ones are idle. */
+	for (k = 0; k < 100000; k++) {
+		p = hak_malloc(200);
+		hak_free(p);
+		hak_tick();
+	}
+	hak_stats(&st);
+	CHECK(st.cached_objects > 0 && st.cached_objects < st0.cached_objects,
+	      "cached %llu -> %llu: the busy class keeps some, the idle one "
+	      "drains", (unsigned long long)st0.cached_objects,
+	      (unsigned long long)st.cached_objects);
+	p = hak_malloc(200);
+	hak_free(p);
+	CHECK(hak_check() == 0, "check");
+}
+
+/* Without ticks: the misses of a busy class drain idle classes. */
+static void misses_drain(void)
+{
+	struct hak_stats st0, st;
+	static void *p[4096];
+	unsigned i, r;
+
+	pin(1);
+	for (i = 0; i < 512; i++)
+		p[i] = hak_malloc(64);
+	for (i = 0; i < 512; i++)
+		hak_free(p[i]);
+	hak_stats(&st0);
+	/* 4096 blocks of another class in and out: refill misses. */
+	for (r = 0; r < 200; r++) {
+		for (i = 0; i < 4096; i++)
+			p[i] = hak_malloc(5000);
+		for (i = 0; i < 4096; i++)
+			hak_free(p[i]);
+	}
+	hak_stats(&st);
+	printf("  misses: cached %llu -> %llu objects\n",
+	       (unsigned long long)st0.cached_objects,
+	       (unsigned long long)st.cached_objects);
+	CHECK(st.cached_objects < st0.cached_objects + 256,
+	      "the 64-byte class's cache did not drain");
+	CHECK(hak_check() == 0, "check");
+}
+
+int main(void)
+{
+	init_hosted(2, &log);
+	log.quiet = 1;
+	idle_returns();
+	busy_class_kept();
+	misses_drain();
+	printf("PASS decay\n");
+	return 0;
+}
