@@ -277,11 +277,16 @@ void hak_trim(void);
 /*
  * hak_tick - serve what other CPUs asked of the calling CPU's cache
  * (drain it for their hak_trim or out-of-memory reclaim, check it for
- * their hak_check). Bare metal: call it from a periodic timer interrupt
- * or the idle loop of each CPU, or from the IPI handler behind cpu_kick;
- * any context the allocator may be called from, IRQ handlers included.
- * O(1) when nothing was asked (one load); else one cache drain or check.
- * Hosted: never needed (other CPUs' caches are locked directly), harmless.
+ * their hak_check), then run one step of idle decay: a size class of this
+ * CPU's cache that saw no allocation for two visits gives back up to 16
+ * objects (mm/decay.c), so an idle heap returns its memory without
+ * hak_trim. Bare metal: call it from a periodic timer interrupt or the
+ * idle loop of each CPU, or from the IPI handler behind cpu_kick; any
+ * context the allocator may be called from, IRQ handlers included. O(1):
+ * one load when nothing was asked, plus at most one chunk of 16 objects
+ * back to the shared pool; else one cache drain or check.
+ * Hosted: optional (other CPUs' caches are locked directly, and misses
+ * run decay steps too); a timer thread may call it.
  */
 void hak_tick(void);
 

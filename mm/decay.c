@@ -56,48 +56,57 @@ static void decay_heapwide(struct hak_heap *h)
 		hak_shared_drain(&h->shard[c], batch, h->shard[c].batch);
 }
 
+/*
+ * The look at the class is one critical section of the calling CPU: the
+ * decay fields are touched only there, and the magazine's allocs and top
+ * are read where its owner cannot be writing them (the hosted trylock;
+ * under rseq the read is racy, which a heuristic tolerates).
+ */
 void hak_decay_step(void)
 {
 	void *chunk[HAK_DRAIN_CHUNK];
-	unsigned cpu = hak_port_cpu_hint(), cls, k;
+	unsigned long flags;
+	unsigned cpu, cls, k;
 	struct hak_front f;
 	struct hak_pcpu *pc;
 	uint64_t allocs;
+	int drain = 0, trim = 0;
 
-	if (cpu >= __atomic_load_n(&hak_heap.ncpus, __ATOMIC_ACQUIRE) ||
-	    __atomic_load_n(&hak_heap.decay_off, __ATOMIC_RELAXED))
+	if (__atomic_load_n(&hak_heap.decay_off, __ATOMIC_RELAXED))
 		return;
+	cpu = hak_port_pcpu_enter(&flags);
+	if (cpu >= __atomic_load_n(&hak_heap.ncpus, __ATOMIC_ACQUIRE)) {
+		hak_port_pcpu_exit(cpu, flags);
+		return;
+	}
 	pc = hak_heap.pcpu[cpu];
-	cls = __atomic_fetch_add(&pc->decay_next, 1, __ATOMIC_RELAXED) %
-	      HAK_NCLASSES;
+	cls = pc->decay_next++ % HAK_NCLASSES;
+	allocs = pc->mag[cls].allocs;
+	if (allocs != pc->decay_seen[cls]) {
+		pc->decay_seen[cls] = allocs;
+		pc->decay_idle[cls] = 0;
+	} else if (pc->decay_idle[cls] < DECAY_ROUNDS) {
+		pc->decay_idle[cls]++;
+	} else if (hak_mag_count(&pc->mag[cls])) {
+		drain = 1;
+	} else {
+		trim = 1;
+	}
+	hak_port_pcpu_exit(cpu, flags);
 	if (cls == 0)
 		decay_heapwide(&hak_heap);
-	allocs = __atomic_load_n(&pc->mag[cls].allocs, __ATOMIC_RELAXED);
-	if (allocs != __atomic_load_n(&pc->decay_seen[cls], __ATOMIC_RELAXED)) {
-		__atomic_store_n(&pc->decay_seen[cls], allocs,
-				 __ATOMIC_RELAXED);
-		__atomic_store_n(&pc->decay_idle[cls], 0, __ATOMIC_RELAXED);
-		return;
-	}
-	if (__atomic_load_n(&pc->decay_idle[cls], __ATOMIC_RELAXED) <
-	    DECAY_ROUNDS) {
-		__atomic_fetch_add(&pc->decay_idle[cls], 1, __ATOMIC_RELAXED);
-		return;
-	}
-	if (!hak_mag_count(&pc->mag[cls])) {
+	if (drain) {
+		/* The batch pop moves no allocs: the class stays idle. */
+		f = hak_front_of(&hak_heap, cls);
+		k = hak_op_pop_batch(&f, chunk, HAK_DRAIN_CHUNK);
+		if (k) {
+			hak_shared_drain(&hak_heap.shard[cls], chunk, k);
+			hak_stat_add(&hak_heap.shard[cls].drains, 1);
+		}
+	} else if (trim) {
 		/* Drained: the slab the shard keeps empty goes too (the
 		 * hysteresis is for a class in use), and its superslab with
 		 * it when that empties. One lock hold, O(1). */
-		if (__atomic_load_n(&hak_heap.shard[cls].nempty,
-				    __ATOMIC_RELAXED))
-			hak_shard_trim(&hak_heap.shard[cls]);
-		return;
-	}
-	/* The batch pop moves no allocs: the class stays idle. */
-	f = hak_front_of(&hak_heap, cls);
-	k = hak_op_pop_batch(&f, chunk, HAK_DRAIN_CHUNK);
-	if (k) {
-		hak_shared_drain(&hak_heap.shard[cls], chunk, k);
-		hak_stat_add(&hak_heap.shard[cls].drains, 1);
+		hak_shard_trim(&hak_heap.shard[cls]);
 	}
 }

@@ -161,10 +161,9 @@ struct hak_pcpu {
 	/* HAK_CHECK_CPU_OWNER: arch_cpu_hw_id() + 1 of the CPU that first
 	 * used this slot; 0 while none has. */
 	uint64_t hw_owner;
-	/* Idle decay (decay.c), touched by decay steps run on this CPU,
-	 * relaxed atomics (a heuristic: a migrated step only misjudges):
-	 * the next class to look at, each class's allocs as last seen and
-	 * how many visits in a row it has not moved. */
+	/* Idle decay (decay.c), touched only inside this CPU's critical
+	 * section: the next class to look at, each class's allocs as last
+	 * seen and how many visits in a row it has not moved. */
 	uint32_t decay_next;
 	uint32_t decay_idle[HAK_NCLASSES];
 	uint64_t decay_seen[HAK_NCLASSES];
