@@ -56,17 +56,31 @@
 	"movq %c[heap]+%c[toff](, %%rdx, 8), %%rdx\n\t"
 
 /*
- * The operands: heap is the heap object's address, noff and toff the
- * offsets in it of ncpus (unsigned) and of the per-CPU table (an array of
- * pointers to the CPUs' areas); magoff the magazine's offset in an area.
+ * The same start over a base address in a register (a created heap's or
+ * an object cache's object, mm/heap.c and mm/cache.c): ncpus and the
+ * per-CPU table at offsets noff and toff from base.
+ */
+#define ARCH_RESTART_BEGIN_R(bad)                                              \
+	HAK_RESTART_RECORD                                                     \
+	"1:\n\t" ARCH_RESTART_CPU_ID "cmpl %c[noff](%[heap]), %%edx\n\t"      \
+	"jae " bad "\n\t"                                                      \
+	"movq %c[toff](%[heap], %%rdx, 8), %%rdx\n\t"
+
+/*
+ * The operands: heap is the heap object's address (a link-time constant,
+ * "i", for ARCH_RESTART_BEGIN; a register, "r", for _R), noff and toff
+ * the offsets in it of ncpus (unsigned) and of the per-CPU table (an
+ * array of pointers to the CPUs' areas); magoff the magazine's offset in
+ * an area.
  *
  * Pop: p = the top object of the magazine at magoff in the CPU's area;
  * fail (ZF) is set when the section cannot serve (bad CPU id, empty
  * magazine) and p is then garbage. On success the last flag write is the
  * subq of a top that stays above its base: ZF clear.
  */
-#define ARCH_RESTART_POP(p_, fail_, heap_, noff_, toff_, magoff_)                        \
-	__asm__ volatile(ARCH_RESTART_BEGIN("7f")                              \
+#define ARCH_RESTART_POP_AS(begin, hc, p_, fail_, heap_, noff_, toff_,        \
+			    magoff_)                                           \
+	__asm__ volatile(begin("7f")                                           \
 			 "movq (%%rdx, %[off]), %%rcx\n\t"                     \
 			 "cmpq 16(%%rdx, %[off]), %%rcx\n\t"                   \
 			 "je 8f\n\t"                                           \
@@ -79,64 +93,18 @@
 			 "7:\n\t" /* a bad id: set ZF, and out */              \
 			 "cmpl %%edx, %%edx\n\t"                               \
 			 "jmp 8f\n\t"                                          \
-			 ".popsection\n\t"                                      \
+			 ".popsection\n\t"                                     \
 			 "8:\n\t"                                              \
-			 : [obj] "=&a"(p_), "=@ccz"(fail_)                       \
-			 : [heap] "i"(heap_), [noff] "i"(noff_),               \
-			   [toff] "i"(toff_), [off] "r"(magoff_)                \
+			 : [obj] "=&a"(p_), "=@ccz"(fail_)                     \
+			 : [heap] hc(heap_), [noff] "i"(noff_),                \
+			   [toff] "i"(toff_), [off] "r"(magoff_)               \
 			 : "rcx", "rdx", "memory")
 
 /* Push p on the magazine at magoff, or jump to the C label miss (bad CPU
  * id, full magazine). */
-#define ARCH_RESTART_PUSH(p_, heap_, noff_, toff_, magoff_, miss_)                       \
-	__asm__ goto(ARCH_RESTART_BEGIN("%l[" #miss_ "]")                            \
-		     "movq (%%rdx, %[off]), %%rcx\n\t"                         \
-		     "cmpq 24(%%rdx, %[off]), %%rcx\n\t"                       \
-		     "jae %l[" #miss_ "]\n\t"                                        \
-		     "movq %[obj], (%%rcx)\n\t"                                \
-		     "addq $8, %%rcx\n\t"                                      \
-		     "movq %%rcx, (%%rdx, %[off])\n\t"                         \
-		     "2:\n\t"                                                  \
-		     :                                                         \
-		     : [heap] "i"(heap_), [noff] "i"(noff_), [toff] "i"(toff_),  \
-		       [off] "r"(magoff_), [obj] "r"(p_)                       \
-		     : "rcx", "rdx", "memory", "cc"                            \
-		     : miss_)
-
-/*
- * The same sections over a base address in a register (a created heap's
- * or an object cache's object, mm/heap.c and mm/cache.c): ncpus and the
- * per-CPU table at offsets noff and toff from base.
- */
-#define ARCH_RESTART_BEGIN_R(bad)                                              \
-	HAK_RESTART_RECORD                                                     \
-	"1:\n\t" ARCH_RESTART_CPU_ID "cmpl %c[noff](%[heap]), %%edx\n\t"      \
-	"jae " bad "\n\t"                                                      \
-	"movq %c[toff](%[heap], %%rdx, 8), %%rdx\n\t"
-
-#define ARCH_RESTART_POP_R(p_, fail_, base_, noff_, toff_, magoff_)           \
-	__asm__ volatile(ARCH_RESTART_BEGIN_R("7f")                            \
-			 "movq (%%rdx, %[off]), %%rcx\n\t"                     \
-			 "cmpq 16(%%rdx, %[off]), %%rcx\n\t"                   \
-			 "je 8f\n\t"                                           \
-			 "movq -8(%%rcx), %[obj]\n\t"                          \
-			 "incq 8(%%rdx, %[off])\n\t"                           \
-			 "subq $8, %%rcx\n\t"                                  \
-			 "movq %%rcx, (%%rdx, %[off])\n\t"                     \
-			 "2:\n\t"                                              \
-			 ".pushsection .text.unlikely, \"ax\"\n\t"             \
-			 "7:\n\t"                                              \
-			 "cmpl %%edx, %%edx\n\t"                               \
-			 "jmp 8f\n\t"                                          \
-			 ".popsection\n\t"                                     \
-			 "8:\n\t"                                              \
-			 : [obj] "=&a"(p_), "=@ccz"(fail_)                     \
-			 : [heap] "r"(base_), [noff] "i"(noff_),               \
-			   [toff] "i"(toff_), [off] "r"(magoff_)               \
-			 : "rcx", "rdx", "memory")
-
-#define ARCH_RESTART_PUSH_R(p_, base_, noff_, toff_, magoff_, miss_)          \
-	__asm__ goto(ARCH_RESTART_BEGIN_R("%l[" #miss_ "]")                    \
+#define ARCH_RESTART_PUSH_AS(begin, hc, p_, heap_, noff_, toff_, magoff_,     \
+			     miss_)                                            \
+	__asm__ goto(begin("%l[" #miss_ "]")                                   \
 		     "movq (%%rdx, %[off]), %%rcx\n\t"                         \
 		     "cmpq 24(%%rdx, %[off]), %%rcx\n\t"                       \
 		     "jae %l[" #miss_ "]\n\t"                                  \
@@ -145,9 +113,22 @@
 		     "movq %%rcx, (%%rdx, %[off])\n\t"                         \
 		     "2:\n\t"                                                  \
 		     :                                                         \
-		     : [heap] "r"(base_), [noff] "i"(noff_), [toff] "i"(toff_), \
+		     : [heap] hc(heap_), [noff] "i"(noff_), [toff] "i"(toff_), \
 		       [off] "r"(magoff_), [obj] "r"(p_)                       \
 		     : "rcx", "rdx", "memory", "cc"                            \
 		     : miss_)
+
+#define ARCH_RESTART_POP(p_, fail_, heap_, noff_, toff_, magoff_)             \
+	ARCH_RESTART_POP_AS(ARCH_RESTART_BEGIN, "i", p_, fail_, heap_, noff_,  \
+			    toff_, magoff_)
+#define ARCH_RESTART_PUSH(p_, heap_, noff_, toff_, magoff_, miss_)            \
+	ARCH_RESTART_PUSH_AS(ARCH_RESTART_BEGIN, "i", p_, heap_, noff_, toff_, \
+			     magoff_, miss_)
+#define ARCH_RESTART_POP_R(p_, fail_, base_, noff_, toff_, magoff_)           \
+	ARCH_RESTART_POP_AS(ARCH_RESTART_BEGIN_R, "r", p_, fail_, base_,       \
+			    noff_, toff_, magoff_)
+#define ARCH_RESTART_PUSH_R(p_, base_, noff_, toff_, magoff_, miss_)          \
+	ARCH_RESTART_PUSH_AS(ARCH_RESTART_BEGIN_R, "r", p_, base_, noff_,      \
+			     toff_, magoff_, miss_)
 
 #endif /* HAKMEM_ARCH_RESTART_H */
