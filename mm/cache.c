@@ -403,7 +403,7 @@ missed:
 static int area_do(struct hak_cache *c, unsigned cpu, unsigned what,
 		   int remote)
 {
-	struct hak_pcpu_one *a = c->pcpu[cpu];
+	struct hak_pcpu_one *a = hak_area_load(&c->pcpu[cpu]);
 	unsigned long flags = 0;
 	unsigned n, i;
 	int bad = 0;
@@ -450,7 +450,9 @@ int hak_caches_cached(struct hak_heap *h, unsigned cpu)
 	struct hak_cache *c;
 
 	for (c = cache_of(h->caches); c; c = cache_of(c->link.next))
-		if (hak_mag_count(&((struct hak_pcpu_one *)c->pcpu[cpu])->mag))
+		if (hak_mag_count(&((struct hak_pcpu_one *)hak_area_load(
+					     &c->pcpu[cpu]))
+					    ->mag))
 			return 1;
 	return 0;
 }
@@ -461,7 +463,9 @@ static uint64_t cache_cached(struct hak_cache *c)
 	unsigned cpu;
 
 	for (cpu = 0; cpu < HAK_MAX_CPUS; cpu++)
-		n += hak_mag_count(&((struct hak_pcpu_one *)c->pcpu[cpu])->mag);
+		n += hak_mag_count(&((struct hak_pcpu_one *)hak_area_load(
+					     &c->pcpu[cpu]))
+					    ->mag);
 	return n;
 }
 
@@ -508,7 +512,7 @@ void hak_cache_stats(struct hak_cache *c, struct hak_cache_stats *st)
 	if (cache_bad(c, "hak_cache_stats: NULL or destroyed cache"))
 		return;
 	for (cpu = 0; cpu < HAK_MAX_CPUS; cpu++) {
-		struct hak_pcpu_one *o = c->pcpu[cpu];
+		struct hak_pcpu_one *o = hak_area_load(&c->pcpu[cpu]);
 
 		pops += __atomic_load_n(&o->mag.allocs, __ATOMIC_RELAXED);
 		cached += hak_mag_count(&o->mag);

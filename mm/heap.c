@@ -453,7 +453,7 @@ void hak_heap_trim(struct hak_heap *h)
 static int heap_area_do(struct hak_heap *h, unsigned cpu, unsigned what,
 			int remote)
 {
-	struct hak_pcpu *pc = h->pcpu[cpu];
+	struct hak_pcpu *pc = hak_area_load((void *const *)&h->pcpu[cpu]);
 	unsigned long flags = 0;
 	int bad = 0;
 
@@ -492,7 +492,8 @@ int hak_fronts_cached(unsigned cpu)
 	int any = hak_caches_cached(&hak_heap, cpu);
 
 	for (h = heap_of(heaps); h && !any; h = heap_of(h->link.next))
-		any = hak_pcpu_cached(h->pcpu[cpu]) ||
+		any = hak_pcpu_cached(hak_area_load(
+			      (void *const *)&h->pcpu[cpu])) ||
 		      hak_caches_cached(h, cpu);
 	hak_unlock(&hak_heaps_lock, flags);
 	return any;
@@ -544,7 +545,10 @@ static uint64_t heap_live(struct hak_heap *h)
 		uint64_t out = hak_shard_out(&h->shard[c]), cached = 0;
 
 		for (cpu = 0; cpu < HAK_MAX_CPUS; cpu++)
-			cached += hak_mag_count(&h->pcpu[cpu]->mag[c]);
+			cached += hak_mag_count(
+				&((struct hak_pcpu *)hak_area_load(
+					  (void *const *)&h->pcpu[cpu]))
+					 ->mag[c]);
 		live += out > cached ? out - cached : 0;
 	}
 	return live + hak_caches_live(h);

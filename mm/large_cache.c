@@ -333,11 +333,12 @@ void *hak_large_cache_take(struct hak_heap *h, size_t npages, size_t *got)
 			struct hak_lc_run *r = rec(lc, lc->head[j]);
 			uintptr_t a = r->addr;
 			size_t rest = r->npages - npages;
-			uint32_t stamp = r->stamp;
 
+			/* The rest is the newest run: it is stamped now, as
+			 * the age list (oldest first, decay) needs. */
 			lc_unlink(lc, lc->head[j]);
 			lc_insert(lc, a + (npages << HAK_PAGE_SHIFT), rest,
-				  stamp);
+				  lc->now);
 			*got = npages;
 			return (void *)a;
 		}

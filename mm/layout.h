@@ -516,6 +516,13 @@ static inline size_t hak_slab_usable(const struct hak_slab *s)
 	return s->size;
 }
 
+/* A per-CPU table entry of a created heap or a cache: published by
+ * hak_pcpu_area_make with a release store, so read with acquire. */
+static inline void *hak_area_load(void *const *slot)
+{
+	return __atomic_load_n((void **)slot, __ATOMIC_ACQUIRE);
+}
+
 /* The page map's root (pagemap.c), the allocator's, not a heap's. */
 extern uintptr_t **hak_pagemap_root[HAK_PM_ROOT_SIZE] hak_hidden;
 /* What a created heap's per-CPU table points at before its CPU's first

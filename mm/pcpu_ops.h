@@ -90,11 +90,14 @@ static hak_always_inline struct hak_mag *hak_pcpu_mag(unsigned cpu,
 	return (struct hak_mag *)((char *)hak_heap.pcpu[cpu] + magoff);
 }
 
-/* The magazine of front f in cpu's area. */
+/* The magazine of front f in cpu's area. A created heap's or a cache's
+ * table entry is published by another CPU's miss (hak_pcpu_area_make,
+ * a release store): read it with acquire. */
 static hak_always_inline struct hak_mag *
 hak_front_mag(const struct hak_front *f, unsigned cpu)
 {
-	return (struct hak_mag *)((char *)f->table[cpu] + f->magoff);
+	return (struct hak_mag *)((char *)hak_area_load(&f->table[cpu]) +
+				  f->magoff);
 }
 
 static inline unsigned hak_op_push_batch(const struct hak_front *f,

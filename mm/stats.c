@@ -45,7 +45,8 @@ static void add_classes(struct hak_heap *h, struct hak_stats *st)
 		unsigned long flags;
 
 		for (cpu = 0; cpu < hak_heap.ncpus; cpu++) {
-			struct hak_pcpu *pc = h->pcpu[cpu];
+			struct hak_pcpu *pc =
+				hak_area_load((void *const *)&h->pcpu[cpu]);
 
 			if (!pc)
 				continue;
