@@ -374,7 +374,7 @@ struct hak_heap *hak_heap_default(void);
  * allocation. NULL, reported (HAK_EV_MISUSE with the reason, through
  * cfg->report when given), iff hakmem is not initialised, cfg or its
  * provider hooks are missing, or the heap object cannot be allocated
- * from the default heap's provider (about 24 KiB, type-stable).
+ * from the default heap's provider (32 KiB, type-stable).
  * Complexity: O(HAK_MAX_CPUS).
  */
 struct hak_heap *hak_heap_create(const struct hak_heap_config *cfg);

@@ -114,17 +114,6 @@ static int cache_bad(const struct hak_cache *c, const char *what)
 	return -1;
 }
 
-static unsigned cache_cap(const struct hak_heap *h, size_t slot)
-{
-	size_t cap = h->cache_budget / slot;
-
-	if (cap > HAK_CACHE_MAX)
-		cap = HAK_CACHE_MAX;
-	if (cap < HAK_CACHE_MIN)
-		cap = HAK_CACHE_MIN;
-	return (unsigned)cap & ~1U;
-}
-
 static void cache_setup(struct hak_cache *c, struct hak_heap *h,
 			const char *name, size_t size, size_t align,
 			void (*ctor)(void *, void *), void *arg)
@@ -150,7 +139,7 @@ static void cache_setup(struct hak_cache *c, struct hak_heap *h,
 	c->shard.ctor = ctor;
 	c->shard.ctor_arg = arg;
 	hak_shard_init(&c->shard, h, HAK_CLASS_CACHE, &c->ci,
-		       cache_cap(h, slot));
+		       hak_cache_cap(h->cache_budget, slot));
 	c->ci.cache_cap = c->shard.cap;
 	c->ci.batch = c->shard.batch;
 	for (i = 0; i < HAK_MAX_CPUS; i++)
@@ -535,10 +524,7 @@ void hak_cache_stats(struct hak_cache *c, struct hak_cache_stats *st)
 static void cache_release_areas(struct hak_cache *c)
 {
 	struct hak_heap *h = c->shard.heap;
-	size_t bytes = hak_round_up(sizeof(struct hak_pcpu_one) +
-					    (size_t)c->shard.cap *
-						    sizeof(void *),
-				    HAK_PAGE_SIZE);
+	size_t bytes = hak_pcpu_one_bytes(c->shard.cap);
 	unsigned cpu;
 
 	for (cpu = 0; cpu < HAK_MAX_CPUS; cpu++) {
@@ -671,8 +657,8 @@ static void shard_leaks(struct hak_shard *sh, unsigned *left)
 	hak_unlock(&h->lock, lf);
 }
 
-/* A cache's or a heap's (sh NULL: every shard of heap h) live blocks:
- * up to LEAKS_SHOWN addresses, then the count. */
+/* A cache's live objects: up to LEAKS_SHOWN addresses, then the count
+ * (hak_heap_leaks_report does a heap's). */
 void hak_leaks_report(struct hak_shard *sh, uint64_t live)
 {
 	unsigned left = LEAKS_SHOWN;
@@ -680,11 +666,12 @@ void hak_leaks_report(struct hak_shard *sh, uint64_t live)
 
 	shard_leaks(sh, &left);
 	hak_report_heap(h, HAK_EV_LEAK, sh, (size_t)live,
-			sh->cls == HAK_CLASS_CACHE
-				? "cache destroy refused: objects remaining"
-				: "blocks remaining");
+			"cache destroy refused: objects remaining");
 }
 
+/* A heap's live blocks, every shard's and large run's: magazine
+ * membership is found per object, so this is O(objects x cached), a
+ * report for a leak, not a fast path. */
 void hak_heap_leaks_report(struct hak_heap *h, uint64_t live)
 {
 	unsigned long lf = hak_lock(&hak_heaps_lock);

@@ -118,17 +118,6 @@ static int heap_bad(const struct hak_heap *h, const char *what)
 	return -1;
 }
 
-static unsigned cap_for(size_t budget, uint32_t size)
-{
-	size_t cap = budget / size;
-
-	if (cap > HAK_CACHE_MAX)
-		cap = HAK_CACHE_MAX;
-	if (cap < HAK_CACHE_MIN)
-		cap = HAK_CACHE_MIN;
-	return (unsigned)cap & ~1U;
-}
-
 static void heap_setup(struct hak_heap *h, const struct hak_heap_config *cfg)
 {
 	size_t budget = cfg->cache_bytes ? cfg->cache_bytes
@@ -147,7 +136,7 @@ static void heap_setup(struct hak_heap *h, const struct hak_heap_config *cfg)
 		h->name[i] = name[i];
 	for (c = 0; c < HAK_NCLASSES; c++)
 		hak_shard_init(&h->shard[c], h, c, &hak_classes[c],
-			       cap_for(budget, hak_classes[c].size));
+			       hak_cache_cap(budget, hak_classes[c].size));
 	h->pcpu_bytes = hak_pcpu_area_bytes(h);
 	h->cache_budget = budget;
 	for (i = 0; i < HAK_MAX_CPUS; i++)
@@ -219,15 +208,6 @@ const char *hak_heap_name(const struct hak_heap *h)
 	return h->name;
 }
 
-/* A created heap's class cls: its own table, no transfer cache. */
-static struct hak_front heap_front(struct hak_heap *h, unsigned cls)
-{
-	struct hak_front f = {(void *const *)h->pcpu, HAK_MAG_OFFSET(cls),
-			      &h->shard[cls], NULL};
-
-	return f;
-}
-
 /*
  * One pop / push on h's magazine of class cls: where the port has
  * restartable sections, the same sections as the default heap's over h's
@@ -289,7 +269,7 @@ static void *heap_alloc(struct hak_heap *h, size_t size, size_t align)
 		cls = hak_sizeclass_for_aligned(size, align);
 	if (cls == HAK_CLASS_NONE)
 		return hak_large_alloc(size, align, h);
-	f = heap_front(h, cls);
+	f = hak_front_of(h, cls);
 	p = heap_pop(h, &f);
 	if (unlikely(!p)) {
 		p = hak_front_alloc_miss(&f);
@@ -342,10 +322,10 @@ void *hak_heap_malloc(struct hak_heap *h, size_t size)
 		return hak_malloc(size);
 	if (HAK_DEBUG || unlikely(!h || size > HAK_POOL_MAX))
 		return heap_malloc_slow(h, size);
+	/* The size table gives the magazine offset itself: no class round
+	 * trip on the hit (sh is for the slow path only). */
+	f = hak_front_of(h, hak_size_to_class(size));
 	f.magoff = hak_size_to_magoff(size);
-	f.table = (void *const *)h->pcpu;
-	f.sh = &h->shard[HAK_MAG_CLASS(f.magoff)];
-	f.xh = NULL;
 	p = heap_pop(h, &f);
 	if (unlikely(!p))
 		return heap_malloc_slow(h, size);
@@ -413,7 +393,7 @@ void hak_owner_free(struct hak_slab *s, void *p)
 	if (HAK_HARDEN)
 		((uintptr_t *)p)[sh->cookie_word] =
 			hak_heap.secret ^ (uintptr_t)p;
-	f = heap_front(sh->heap, sh->cls);
+	f = hak_front_of(sh->heap, sh->cls);
 	if (heap_push(sh->heap, &f, p))
 		hak_front_free_miss(&f, p);
 }
@@ -554,15 +534,6 @@ static uint64_t heap_live(struct hak_heap *h)
 	return live + hak_caches_live(h);
 }
 
-/* Report up to 16 of h's live blocks (their addresses), then the count.
- * Walks its superslabs' slabs for objects neither free in their slab nor
- * in a magazine; magazine membership is found per object, so this is
- * O(objects x cached): a report for a leak, not a fast path. */
-static void report_leaks(struct hak_heap *h, uint64_t live)
-{
-	hak_heap_leaks_report(h, live);
-}
-
 int hak_heap_destroy(struct hak_heap *h, unsigned flags)
 {
 	unsigned long lf;
@@ -578,7 +549,7 @@ int hak_heap_destroy(struct hak_heap *h, unsigned flags)
 		return -1;
 	live = heap_live(h);
 	if (live && !(flags & HAK_HEAP_DESTROY_FORCE)) {
-		report_leaks(h, live);
+		hak_heap_leaks_report(h, live);
 		return -1;
 	}
 	/* Off the list first: no remote drain or check visits it now. */

@@ -201,11 +201,11 @@ struct hak_front {
 	struct hak_heap *xh;
 };
 
-/* The default heap's class cls. */
+/* Heap h's class cls; only the default heap has transfer caches. */
 static inline struct hak_front hak_front_of(struct hak_heap *h, unsigned cls)
 {
 	struct hak_front f = {(void *const *)h->pcpu, HAK_MAG_OFFSET(cls),
-			      &h->shard[cls], h};
+			      &h->shard[cls], h == &hak_heap ? h : NULL};
 
 	return f;
 }
@@ -215,6 +215,8 @@ int hak_pcpu_alloc_areas(struct hak_heap *h, unsigned ncpus);
  * per-CPU area into *slot, if it has none: 0, or -1 (provider, limit). */
 int hak_pcpu_area_make(struct hak_heap *h, void **slot, int cache,
 		       unsigned cap);
+/* An object cache's per-CPU area's bytes (cap slots). */
+size_t hak_pcpu_one_bytes(unsigned cap);
 /* One per-CPU area's bytes for heap h (its shards' capacities). */
 size_t hak_pcpu_area_bytes(struct hak_heap *h);
 /* The misses, outside any critical section: refill from the shared pool

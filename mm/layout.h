@@ -498,7 +498,6 @@ struct hak_cache {
 	struct hak_list link;	/* on its heap's caches; the free list */
 	struct hak_class_info ci; /* the slot: size, inv, div, align */
 	size_t obj_size;	/* what the caller asked for */
-	size_t pcpu_bytes;	/* one per-CPU area's size */
 	unsigned ncpus;		/* the restartable sections' bound check */
 	char name[HAK_HEAP_NAME];
 	/* struct hak_pcpu_one areas; hak_pcpu_none until first used. */

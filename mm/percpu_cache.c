@@ -41,6 +41,13 @@ static size_t area_head(void)
 	return hak_round_up(sizeof(struct hak_pcpu), ARCH_CACHELINE);
 }
 
+size_t hak_pcpu_one_bytes(unsigned cap)
+{
+	return hak_round_up(sizeof(struct hak_pcpu_one) +
+				    (size_t)cap * sizeof(void *),
+			    HAK_PAGE_SIZE);
+}
+
 size_t hak_pcpu_area_bytes(struct hak_heap *h)
 {
 	size_t slots = 0;
@@ -94,11 +101,7 @@ int hak_pcpu_alloc_areas(struct hak_heap *h, unsigned ncpus)
 int hak_pcpu_area_make(struct hak_heap *h, void **slot, int cache,
 		       unsigned cap)
 {
-	size_t bytes = cache ? hak_round_up(sizeof(struct hak_pcpu_one) +
-						    (size_t)cap *
-							    sizeof(void *),
-					    HAK_PAGE_SIZE)
-			     : h->pcpu_bytes;
+	size_t bytes = cache ? hak_pcpu_one_bytes(cap) : h->pcpu_bytes;
 	unsigned long flags = hak_lock(&h->lock);
 	void *a = NULL;
 	int r = 0;

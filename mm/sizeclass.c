@@ -37,15 +37,15 @@ _Static_assert(HAK_NTINY < HAK_NCLASSES, "tiers");
 _Static_assert(HAK_NCLASSES < HAK_CLASS_NONE, "class fits a byte");
 _Static_assert(HAK_MAG_OFFSET(HAK_NCLASSES) <= 0xffff, "lut entries");
 
-static uint32_t cache_cap_for(uint32_t size)
+unsigned hak_cache_cap(size_t budget, size_t size)
 {
-	uint32_t cap = HAK_CACHE_BYTES / size;
+	size_t cap = budget / size;
 
 	if (cap > HAK_CACHE_MAX)
 		cap = HAK_CACHE_MAX;
 	if (cap < HAK_CACHE_MIN)
 		cap = HAK_CACHE_MIN;
-	return cap & ~1U;
+	return (unsigned)cap & ~1U;
 }
 
 void hak_sizeclass_init(void)
@@ -59,7 +59,7 @@ void hak_sizeclass_init(void)
 		ci->size = size;
 		ci->inv = (uint32_t)(((1ULL << 32) + size - 1) / size);
 		ci->div = UINT64_MAX / size + 1;
-		ci->cache_cap = cache_cap_for(size);
+		ci->cache_cap = hak_cache_cap(HAK_CACHE_BYTES, size);
 		ci->batch = ci->cache_cap / 2;
 		ci->align = size & -size;
 		if (ci->align > 4096)

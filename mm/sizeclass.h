@@ -46,6 +46,10 @@ extern struct hak_class_info hak_classes[HAK_NCLASSES] hak_hidden;
 #define HAK_CLASS_LUT_SIZE ((HAK_POOL_MAX >> 4) + 1)
 
 void hak_sizeclass_init(void);
+/* A per-CPU magazine's capacity for objects of size under a byte budget:
+ * budget / size clamped to [HAK_CACHE_MIN, HAK_CACHE_MAX], even (a batch
+ * is half). Every heap's classes and every object cache use it. */
+unsigned hak_cache_cap(size_t budget, size_t size);
 /* Smallest class >= size whose objects are aligned to align, or
  * HAK_CLASS_NONE. */
 unsigned hak_sizeclass_for_aligned(size_t size, size_t align);

@@ -158,7 +158,9 @@ static void misses_drain(void)
 	printf("  misses: cached %llu -> %llu objects\n",
 	       (unsigned long long)st0.cached_objects,
 	       (unsigned long long)st.cached_objects);
-	CHECK(st.cached_objects < st0.cached_objects + 256,
+	/* Without decay the 64-byte objects would all still be cached, and
+	 * the 5000-byte class's added to them. */
+	CHECK(st.cached_objects < st0.cached_objects / 2,
 	      "the 64-byte class's cache did not drain");
 	CHECK(hak_check() == 0, "check");
 }
