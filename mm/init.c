@@ -10,7 +10,7 @@
  */
 #include "internal.h"
 
-struct hak_heap hak_heap;
+struct hak_heap hak_heap __attribute__((aligned(HAK_HEAP_ALIGN)));
 
 static int config_valid(const struct hak_config *cfg)
 {
@@ -57,6 +57,17 @@ int hak_init(const struct hak_config *cfg)
 		return -1;
 	}
 	hak_memcpy(&hak_heap.cfg, cfg, sizeof(*cfg));
+#if HAK_PCPU_REG
+	/* The one CPU whose setup hakmem sees before its first call. */
+	if (arch_pcpu_reg_get()) { /* reported through cfg's hook */
+		hak_report(HAK_EV_MISUSE, NULL, 0,
+			   "hak_init: the per-CPU pointer register is not 0: "
+			   "zero it on each CPU before its first call "
+			   "(docs/embedding.md)");
+		__atomic_store_n(&init_claimed, 0, __ATOMIC_RELEASE);
+		return -1;
+	}
+#endif
 	hak_sizeclass_init();
 	for (c = 0; c < HAK_NCLASSES; c++)
 		hak_shard_init(&hak_heap.shard[c], &hak_heap, c,

@@ -118,17 +118,23 @@ extern struct hak_slab hak_null_slab hak_hidden;
  * provider's span, else through the page map; &hak_null_slab when a is
  * in none. Never NULL, so free() tests no tag, except for a sparse map's
  * never-written entries (HAK_PORT_SPARSE_SLABMAP). */
-static inline struct hak_slab *hak_slab_lookup(uintptr_t a)
+static inline struct hak_slab *hak_slab_lookup_in(const struct hak_heap *h,
+						  uintptr_t a)
 {
-	uintptr_t off = a - hak_heap.sm_base, e;
+	uintptr_t off = a - h->sm_base, e;
 
-	if (likely(off < hak_heap.sm_len))
-		return __atomic_load_n(&hak_heap.sm[off >> HAK_SLAB_SHIFT],
-				       __ATOMIC_RELAXED);
+	if (likely(off < h->sm_len))
+		return hak_racy_load(h->sm[off >> HAK_SLAB_SHIFT]);
 	e = hak_pagemap_get(a);
 	if ((e & HAK_PM_TAG_MASK) == HAK_PM_TAG_SLAB)
 		return hak_pm_slab(e);
 	return &hak_null_slab;
+}
+
+/* h: the default heap, whose address the fast path already holds. */
+static inline struct hak_slab *hak_slab_lookup(uintptr_t a)
+{
+	return hak_slab_lookup_in(hak_dflt(), a);
 }
 
 /* ---- provider.c ----------------------------------------------------- */
@@ -347,6 +353,15 @@ int hak_block_containing(const void *p, uintptr_t *start, size_t *usable);
  * pointer into it); NULL if p is none, reported (why) when report is
  * set. */
 struct hak_heap *hak_block_owner(const void *p, int report);
+/* The default heap's restartable sections find the calling CPU's area
+ * in the arch's per-CPU pointer register (ARCH_HAS_PCPU_REG) instead of
+ * through its id: 0 there sends them to the slow path, which sets it
+ * (percpu_cache.c, hak_pcpu_reg_claim). */
+#if HAK_PORT_HAS_RESTART && defined(ARCH_HAS_PCPU_REG)
+#define HAK_PCPU_REG 1
+#else
+#define HAK_PCPU_REG 0
+#endif
 /* The restartable sections (HAK_PORT_HAS_RESTART): *table gets the
  * {start, end} pairs of object k's table (malloc.c, heap.c, cache.c);
  * returns how many (0 without them, or for k past the last: *table

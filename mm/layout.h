@@ -528,7 +528,25 @@ extern uintptr_t **hak_pagemap_root[HAK_PM_ROOT_SIZE] hak_hidden;
  * miss: every magazine empty and full. */
 extern struct hak_pcpu hak_pcpu_none hak_hidden;
 
-extern struct hak_heap hak_heap hak_hidden;
+/* Page-aligned (4 KiB, whatever the page size), so that an arch that
+ * can form such an object's address in one instruction does so on the
+ * fast paths (ARCH_PAGE_OBJ_ADDR; aarch64's ADRP). */
+#define HAK_HEAP_ALIGN 4096
+extern struct hak_heap hak_heap hak_hidden
+	__attribute__((aligned(HAK_HEAP_ALIGN)));
+
+/* The default heap's address, for the fast paths. */
+static hak_always_inline struct hak_heap *hak_dflt(void)
+{
+#ifdef ARCH_PAGE_OBJ_ADDR
+	struct hak_heap *h;
+
+	ARCH_PAGE_OBJ_ADDR(h, hak_heap);
+	return h;
+#else
+	return &hak_heap;
+#endif
+}
 
 #define HAK_HEAP_LUT_OFF __builtin_offsetof(struct hak_heap, class_lut)
 _Static_assert(HAK_HEAP_LUT_OFF % 2 == 0 && HAK_HEAP_LUT_OFF <= 256,
@@ -545,7 +563,7 @@ _Static_assert(__builtin_offsetof(struct hak_heap, sm_len) ==
  */
 static inline uintptr_t hak_size_to_magoff(size_t size)
 {
-	return ((const uint16_t *)(const void *)&hak_heap)
+	return ((const uint16_t *)(const void *)hak_dflt())
 		[(size + 15 + 8 * HAK_HEAP_LUT_OFF) >> 4];
 }
 

@@ -167,7 +167,13 @@ slow:
 static hak_always_inline void *cache_alloc(uintptr_t magoff, size_t size,
 					   size_t align)
 {
-#if HAK_PORT_HAS_RESTART
+#if HAK_PCPU_REG
+	void *p;
+	int fail;
+
+	ARCH_RESTART_POP_PCPU(p, fail, magoff);
+	return popped(p, fail, magoff, size, align);
+#elif HAK_PORT_HAS_RESTART
 	void *p;
 	int fail;
 
@@ -193,8 +199,12 @@ static hak_always_inline void *cache_alloc(uintptr_t magoff, size_t size,
 static hak_always_inline void cache_free(uintptr_t magoff, void *p)
 {
 #if HAK_PORT_HAS_RESTART
+#if HAK_PCPU_REG
+	ARCH_RESTART_PUSH_PCPU(p, magoff, miss);
+#else
 	ARCH_RESTART_PUSH(p, &hak_heap, RESTART_NCPUS, RESTART_PCPU, magoff,
 			  miss);
+#endif
 	return;
 miss:
 	hak_pcpu_free_miss(HAK_MAG_CLASS(magoff), p);
@@ -432,8 +442,9 @@ static __attribute__((noinline, cold)) void free_refused(void *ptr)
  */
 void HAK_RAW(hak_free)(void *ptr)
 {
+	const struct hak_heap *h = hak_dflt();
 	uintptr_t p = (uintptr_t)ptr, off, c;
-	struct hak_slab *s = hak_slab_lookup(p);
+	struct hak_slab *s = hak_slab_lookup_in(h, p);
 
 	if (HAK_PORT_SPARSE_SLABMAP && unlikely(!s))
 		goto refused;
@@ -444,7 +455,7 @@ void HAK_RAW(hak_free)(void *ptr)
 		     !hak_obj_aligned(off, hak_racy_load(s->div))))
 		goto refused;
 	if (HAK_HARDEN) {
-		c = hak_heap.secret ^ p;
+		c = h->secret ^ p;
 		if (unlikely(((uintptr_t *)ptr)[COOKIE_WORD] == c))
 			goto refused;
 		((uintptr_t *)ptr)[COOKIE_WORD] = c;

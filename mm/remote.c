@@ -110,6 +110,12 @@ void hak_remote_poll(void)
 	}
 	pc = hak_heap.pcpu[cpu];
 	owner_check(pc, cpu);
+#if HAK_PCPU_REG
+	/* The id checked out: from now on the default heap's fast paths
+	 * on this CPU find its area in the register. */
+	if (unlikely(arch_pcpu_reg_get() != pc))
+		arch_pcpu_reg_set(pc);
+#endif
 	if (!HAK_PORT_REMOTE_EXCLUSIVE) {
 		if (unlikely(__atomic_load_n(&pc->offline, __ATOMIC_RELAXED)))
 			__atomic_store_n(&pc->offline, 0, __ATOMIC_RELAXED);

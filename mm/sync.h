@@ -71,7 +71,8 @@ static inline void hak_unlock(hak_spinlock_t *l, unsigned long flags)
 /*
  * A lock-free read of a field that other CPUs write, with relaxed atomic
  * stores, under a lock, on a path that is right whatever value it reads
- * (free()'s reads of a slab's start, high-water offset and divisor). An
+ * (free()'s reads of a slab's start, high-water offset and divisor) and
+ * the slab map entry it reads them through. An
  * atomic load under ThreadSanitizer, which must see the race as intended;
  * a plain one elsewhere, so that the compiler folds it into the compare or
  * multiply that uses it (a separate load per field otherwise).

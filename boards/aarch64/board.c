@@ -300,8 +300,18 @@ static long psci_call(unsigned long fn, unsigned long a1, unsigned long a2,
 	return (long)x0;
 }
 
+/* As a kernel that set the id up wrongly from the start would leave it:
+ * hakmem's per-CPU pointer not yet set either. */
+static void pcpu_reg_zero(void)
+{
+#ifdef ARCH_HAS_PCPU_REG
+	SYSREG_WRITE(ARCH_A64_STR(ARCH_A64_PCPU_SYSREG), 0);
+#endif
+}
+
 void board_set_cpu_id(unsigned id)
 {
+	pcpu_reg_zero();
 #ifdef ARCH_A64_CPU_ID_OFFSET
 	*percpu_id_word(SYSREG_READ(ID_SYSREG)) = id;
 #else
@@ -313,6 +323,7 @@ void board_set_cpu_id(unsigned id)
  * aliasing CPU 0's, or a per-CPU base debug builds reject. */
 void board_unset_cpu_id(void)
 {
+	pcpu_reg_zero();
 	SYSREG_WRITE(ID_SYSREG, 0);
 }
 

@@ -23,13 +23,12 @@
  * with ARCH_A64_CPU_ID_OFFSET, the base of the CPU's slot in
  * board_percpu[] (1 << BOARD_PERCPU_SHIFT bytes each), whose 32-bit word
  * at that offset is the index. Any register EL1 may write works:
- * tpidr_el1, tpidr_el0, tpidrro_el0.
+ * tpidr_el1, tpidr_el0, tpidrro_el0. The board zeroes hakmem's per-CPU
+ * pointer register (ARCH_A64_PCPU_SYSREG, when the build has one) with
+ * it, as the contract asks (hakmem/arch_regs.h).
  */
-#ifdef ARCH_A64_CPU_ID_SYSREG
+#include "hakmem/arch_regs.h"
 #define BOARD_ID_SYSREG ARCH_A64_CPU_ID_SYSREG
-#else
-#define BOARD_ID_SYSREG tpidr_el1
-#endif
 #define BOARD_PERCPU_SHIFT 7
 
 /* QEMU -M virt physical map (identity mapped). */

@@ -46,6 +46,9 @@
 #else
 	msr	BOARD_ID_SYSREG, \idx
 #endif
+#ifdef ARCH_HAS_PCPU_REG
+	msr	ARCH_A64_PCPU_SYSREG, xzr
+#endif
 	.endm
 
 /*

@@ -25,6 +25,16 @@
  * 8 bytes): tests/check-nm.sh fails any library that calls out for one.
  * Nothing needs a double-width CAS.
  *
+ * Optional
+ *   ARCH_HAS_PCPU_REG      a register hakmem may keep its per-CPU pointer
+ *                          in (aarch64: arch_regs.h), with
+ *   void *arch_pcpu_reg_get(void)       this CPU's value (NULL: unset)
+ *   void arch_pcpu_reg_set(void *)      set this CPU's value
+ *                          The bare-metal fast paths (restart.h) then
+ *                          find the default heap's per-CPU area in it.
+ *   ARCH_PAGE_OBJ_ADDR(p, obj)  p = &obj in one instruction, for a
+ *                          page-aligned obj (aarch64: ADRP)
+ *
  * Bit scan
  *   ARCH_HAS_CTZ           1 if the compiler's __builtin_ctzll and
  *                          __builtin_clzll are instructions on this target
@@ -133,5 +143,9 @@ HAK_CONTRACT_FN(arch_cpu_hw_id, unsigned long (*)(void));
 HAK_CONTRACT_FN(arch_entropy, unsigned long (*)(void));
 HAK_CONTRACT_FN(arch_ctz64, unsigned (*)(unsigned long long));
 HAK_CONTRACT_FN(arch_fls64, unsigned (*)(unsigned long long));
+#ifdef ARCH_HAS_PCPU_REG
+HAK_CONTRACT_FN(arch_pcpu_reg_get, void *(*)(void));
+HAK_CONTRACT_FN(arch_pcpu_reg_set, void (*)(void *));
+#endif
 
 #endif /* HAKMEM_ARCH_H */

@@ -26,6 +26,11 @@
  *   double_init  a second hak_init_region over the live heap: returns
  *             -1, the heap is intact (checked), and the API-misuse report
  *             is what fails the image
+ *   pcpu_reg  aarch64: CPU 0's per-CPU pointer register holds garbage
+ *             at hak_init (a kernel that did not zero it): hak_init must
+ *             refuse, naming it; once zeroed, init works and the first
+ *             slow path points the register at CPU 0's area (checked);
+ *             the API-misuse report is what fails the image
  *   reset     x86_64: every test passes, then a triple fault, after which
  *             QEMU -no-reboot exits with 0, which is not the pass code.
  *             aarch64: a test begins, then PSCI SYSTEM_OFF: exit code 0,
@@ -48,6 +53,7 @@ enum {
 	FAIL_cpuid_alias,
 	FAIL_cpuid_unset,
 	FAIL_double_init,
+	FAIL_pcpu_reg,
 };
 
 #ifndef FAIL_MODE
@@ -154,6 +160,42 @@ static void double_init(void)
 	board_exit(0);
 }
 
+static void pcpu_reg(void)
+{
+	const char *what;
+	const void *ptr;
+	unsigned cpu;
+	void *p;
+	int ev;
+
+	g_test_begin("pcpu_reg");
+#if HAK_PCPU_REG
+	arch_pcpu_reg_set(&ev);
+	if (hak_init_region(__heap_start, g_heap_bytes(), board_ncpus(),
+			    g_report_hook, NULL) != -1)
+		g_fail("hak_init took a per-CPU register that was not 0");
+	arch_pcpu_reg_set(NULL);
+	g_heap_init();
+	p = hak_malloc(100);
+	if (!p)
+		g_fail("malloc failed");
+	if (arch_pcpu_reg_get() != hak_heap.pcpu[0])
+		g_fail("after a slow path the register holds %p, not CPU 0's "
+		       "area %p", arch_pcpu_reg_get(), (void *)hak_heap.pcpu[0]);
+	hak_free(p);
+	if (hak_check())
+		g_fail("heap inconsistent");
+	ev = g_unexpected_event(&what, &ptr, &cpu);
+	if (ev)
+		g_fail("report '%s' (%s)", hak_event_name((enum hak_event)ev),
+		       what);
+	g_printf("the dirty register was not reported\n");
+#else
+	g_printf("no per-CPU pointer register in this build\n");
+#endif
+	board_exit(0);
+}
+
 static __attribute__((noreturn)) void reset(void)
 {
 #if defined(__x86_64__)
@@ -225,6 +267,9 @@ void test_main(void)
 		break;
 	case FAIL_double_init:
 		double_init();
+		break;
+	case FAIL_pcpu_reg:
+		pcpu_reg();
 		break;
 	case FAIL_reset:
 		g_test_begin("first");

@@ -99,7 +99,7 @@ QEMU_BOARD_riscv64 := $(RV_BOARD_SRCS)
 
 # Failure modes of tests/qemu/fail.c (fail.elf itself is mode "corrupt").
 QEMU_FAIL_MODES := nopass failline exit fault nobegin hang reset \
-	cpuid_range double_init
+	cpuid_range double_init pcpu_reg
 # Misuse only the debug build catches: fail-<mode>-debug.elf against the
 # debug library.
 QEMU_DEBUG_FAIL_MODES := cpuid_alias cpuid_unset

@@ -69,11 +69,7 @@ static inline int arch_irqs_disabled(void)
  *                            the 32-bit word at base + offset; else the
  *                            register holds the index itself
  */
-#ifndef ARCH_A64_CPU_ID_SYSREG
-#define ARCH_A64_CPU_ID_SYSREG tpidr_el1
-#endif
-#define ARCH_A64_STR2(x) #x
-#define ARCH_A64_STR(x) ARCH_A64_STR2(x)
+#include "hakmem/arch_regs.h"
 
 static inline unsigned arch_cpu_id(void)
 {
@@ -103,6 +99,34 @@ static inline int arch_cpu_id_source_ok(void)
 	return 1;
 #endif
 }
+
+#ifdef ARCH_HAS_PCPU_REG
+/* The per-CPU pointer (arch_regs.h): this CPU's, or NULL while unset. */
+static inline void *arch_pcpu_reg_get(void)
+{
+	void *v;
+
+	__asm__ __volatile__("mrs %0, " ARCH_A64_STR(ARCH_A64_PCPU_SYSREG)
+			     : "=r"(v)::"memory");
+	return v;
+}
+
+static inline void arch_pcpu_reg_set(void *p)
+{
+	__asm__ __volatile__("msr " ARCH_A64_STR(ARCH_A64_PCPU_SYSREG) ", %0"
+			     ::"r"(p)
+			     : "memory");
+}
+#endif
+
+/*
+ * The address of a page-aligned object in one instruction: ADRP alone,
+ * since the object's offset in its page is 0 (the compiler would add
+ * the low 12 bits, not knowing that). Only for an object whose
+ * definition asserts the alignment (mm/init.c, hak_heap).
+ */
+#define ARCH_PAGE_OBJ_ADDR(ptr_, obj_)                                         \
+	__asm__("adrp %0, %1" : "=r"(ptr_) : "S"(&(obj_)))
 
 /* A hardware identity of this CPU: MPIDR_EL1's affinity fields. */
 static inline unsigned long arch_cpu_hw_id(void)

@@ -24,6 +24,7 @@
 
 #define ARCH_HAS_RESTART 1
 
+#include "hakmem/arch_regs.h"
 #include "hakmem/restart_table.h"
 
 #ifdef ARCH_A64_CPU_ID_OFFSET
@@ -59,43 +60,78 @@
  * magazine) and p is then garbage. On success the last flag write is the
  * compare of top with base, which found them unequal: Z clear.
  */
-#define ARCH_RESTART_POP(p_, fail_, heap_, noff_, toff_, magoff_)                        \
-	__asm__ volatile(ARCH_RESTART_BEGIN("7f")                              \
-			 "ldp x12, x13, [x11]\n\t" /* top, allocs */           \
-			 "ldr x10, [x11, #16]\n\t" /* base */                  \
-			 "cmp x12, x10\n\t"                                    \
-			 "b.eq 8f\n\t"                                         \
-			 "ldr %[obj], [x12, #-8]!\n\t"                         \
-			 "add x13, x13, #1\n\t"                                \
-			 "stp x12, x13, [x11]\n\t"                             \
-			 "2:\n\t"                                              \
-			 ".pushsection .text.unlikely, \"ax\"\n\t"             \
-			 "7:\n\t" /* a bad id: set Z, and out */               \
-			 "cmp x9, x9\n\t"                                      \
-			 "b 8f\n\t"                                            \
-			 ".popsection\n\t"                                     \
-			 "8:\n\t"                                              \
-			 : [obj] "=&r"(p_), "=@cceq"(fail_)                      \
+#define ARCH_RESTART_POP_BODY                                                  \
+	"ldp x12, x13, [x11]\n\t" /* top, allocs */                            \
+	"ldr x10, [x11, #16]\n\t" /* base */                                   \
+	"cmp x12, x10\n\t"                                                     \
+	"b.eq 8f\n\t"                                                          \
+	"ldr %[obj], [x12, #-8]!\n\t"                                          \
+	"add x13, x13, #1\n\t"                                                 \
+	"stp x12, x13, [x11]\n\t"                                              \
+	"2:\n\t"                                                               \
+	".pushsection .text.unlikely, \"ax\"\n\t"                              \
+	"7:\n\t" /* a bad id: set Z, and out */                                \
+	"cmp x9, x9\n\t"                                                       \
+	"b 8f\n\t"                                                             \
+	".popsection\n\t"                                                      \
+	"8:\n\t"
+
+#define ARCH_RESTART_POP(p_, fail_, heap_, noff_, toff_, magoff_)              \
+	__asm__ volatile(ARCH_RESTART_BEGIN("7f") ARCH_RESTART_POP_BODY        \
+			 : [obj] "=&r"(p_), "=@cceq"(fail_)                    \
 			 : [heap] "r"(heap_), [noff] "i"(noff_),               \
-			   [toff] "i"(toff_), [off] "r"(magoff_)                \
+			   [toff] "i"(toff_), [off] "r"(magoff_)               \
 			 : "x9", "x10", "x11", "x12", "x13", "memory")
 
 /* Push p on the magazine at magoff, or branch to the C label miss (bad
  * CPU id, full magazine). */
-#define ARCH_RESTART_PUSH(p_, heap_, noff_, toff_, magoff_, miss_)                       \
-	__asm__ goto(ARCH_RESTART_BEGIN("%l[" #miss_ "]")                            \
-		     "ldr x12, [x11]\n\t"      /* top */                       \
-		     "ldr x10, [x11, #24]\n\t" /* limit */                     \
-		     "cmp x12, x10\n\t"                                        \
-		     "b.hs %l[" #miss_ "]\n\t"                                       \
-		     "str %[obj], [x12], #8\n\t"                               \
-		     "str x12, [x11]\n\t"                                      \
-		     "2:\n\t"                                                  \
+#define ARCH_RESTART_PUSH_BODY(miss_)                                          \
+	"ldr x12, [x11]\n\t"      /* top */                                    \
+	"ldr x10, [x11, #24]\n\t" /* limit */                                  \
+	"cmp x12, x10\n\t"                                                     \
+	"b.hs %l[" #miss_ "]\n\t"                                              \
+	"str %[obj], [x12], #8\n\t"                                            \
+	"str x12, [x11]\n\t"                                                   \
+	"2:\n\t"
+
+#define ARCH_RESTART_PUSH(p_, heap_, noff_, toff_, magoff_, miss_)             \
+	__asm__ goto(ARCH_RESTART_BEGIN("%l[" #miss_ "]")                      \
+		     ARCH_RESTART_PUSH_BODY(miss_)                             \
 		     :                                                         \
 		     : [heap] "r"(heap_), [noff] "i"(noff_), [toff] "i"(toff_),  \
 		       [off] "r"(magoff_), [obj] "r"(p_)                       \
 		     : "x9", "x10", "x11", "x12", "x13", "memory", "cc"        \
 		     : miss_)
+
+#ifdef ARCH_HAS_PCPU_REG
+/*
+ * The default heap's sections where the per-CPU pointer register is
+ * hakmem's (arch_regs.h): the area straight from it, no id, no bound, no
+ * table. 0 (not set yet on this CPU) goes to bad like a bad id: the slow
+ * path checks the id and sets the register (mm/percpu_cache.c). Same
+ * operands, less heap, noff and toff.
+ */
+#define ARCH_RESTART_BEGIN_PCPU(bad)                                           \
+	HAK_RESTART_RECORD                                                     \
+	"1:\n\t"                                                               \
+	"mrs x9, " ARCH_A64_STR(ARCH_A64_PCPU_SYSREG) "\n\t"                   \
+	"cbz x9, " bad "\n\t"                                                  \
+	"add x11, x9, %[off]\n\t"
+
+#define ARCH_RESTART_POP_PCPU(p_, fail_, magoff_)                              \
+	__asm__ volatile(ARCH_RESTART_BEGIN_PCPU("7f") ARCH_RESTART_POP_BODY   \
+			 : [obj] "=&r"(p_), "=@cceq"(fail_)                    \
+			 : [off] "r"(magoff_)                                  \
+			 : "x9", "x10", "x11", "x12", "x13", "memory")
+
+#define ARCH_RESTART_PUSH_PCPU(p_, magoff_, miss_)                             \
+	__asm__ goto(ARCH_RESTART_BEGIN_PCPU("%l[" #miss_ "]")                 \
+		     ARCH_RESTART_PUSH_BODY(miss_)                             \
+		     :                                                         \
+		     : [off] "r"(magoff_), [obj] "r"(p_)                       \
+		     : "x9", "x10", "x11", "x12", "x13", "memory", "cc"        \
+		     : miss_)
+#endif
 
 /* A base address in a register (mm/heap.c, mm/cache.c): the sections
  * above already take the heap's address in one. */
