@@ -162,6 +162,7 @@ static void double_init(void)
 
 static void pcpu_reg(void)
 {
+#if HAK_PCPU_REG
 	const char *what;
 	const void *ptr;
 	unsigned cpu;
@@ -169,7 +170,6 @@ static void pcpu_reg(void)
 	int ev;
 
 	g_test_begin("pcpu_reg");
-#if HAK_PCPU_REG
 	arch_pcpu_reg_set(&ev);
 	if (hak_init_region(__heap_start, g_heap_bytes(), board_ncpus(),
 			    g_report_hook, NULL) != -1)
@@ -191,6 +191,7 @@ static void pcpu_reg(void)
 		       what);
 	g_printf("the dirty register was not reported\n");
 #else
+	g_test_begin("pcpu_reg");
 	g_printf("no per-CPU pointer register in this build\n");
 #endif
 	board_exit(0);
