@@ -75,7 +75,11 @@ TEST_BINS := $(addprefix $(B)/test/plain/,$(HOST_TESTS)) \
 
 test-bins: $(TEST_BINS) $(B)/host/libhakmem.so
 
+# run-all.sh host also runs the debug build's tests and nm-checks the
+# debug freestanding libraries: build those too, so that make test-host
+# works on its own (it failed on a fresh tree with "missing").
 test-host: test-bins $(FS_LIBS)
+	$(Q)$(MAKE) --no-print-directory DEBUG=1 test-bins freestanding
 	$(Q)tests/run-all.sh host
 
 $(B)/test/preload_probe: tests/host/preload_probe.c include/hakmem.h
