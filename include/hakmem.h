@@ -152,6 +152,8 @@ struct hak_tier_stats {
 	uint64_t objects_in_use; /* live blocks */
 	uint64_t allocs;	 /* allocations served, ever */
 	uint64_t frees;		 /* frees served, ever */
+	uint64_t cache_hits;	 /* Tiny and Pool: as struct hak_stats' */
+	uint64_t cache_misses;
 };
 
 struct hak_stats {
@@ -176,6 +178,11 @@ struct hak_stats {
 				      transfer caches (mm/transfer.c) */
 	uint64_t restarts;	   /* bare metal: fast-path sections an
 				      interrupt restarted (hak_restart_pc) */
+	uint64_t cache_grows;	   /* default heap: a class's per-CPU
+				      capacity grew by a batch, ever */
+	uint64_t cache_shrinks;	   /* ... went back to its initial one */
+	uint64_t cache_capacity;   /* bytes the per-CPU caches may hold
+				      now: sum over CPUs and classes */
 	uint64_t events[HAK_EV__COUNT]; /* reports, by kind */
 	unsigned ncpus;
 	/* How the per-CPU fast path runs on this port: "restart" (bare

@@ -34,7 +34,7 @@
 
 static void decay_heapwide(struct hak_heap *h)
 {
-	void *batch[HAK_CACHE_MAX / 2];
+	void *batch[HAK_BATCH_MAX];
 	unsigned long flags = hak_lock(&h->lock);
 	struct hak_large_cache *lc = &h->large_cache;
 	unsigned c;
@@ -108,5 +108,8 @@ void hak_decay_step(void)
 		 * hysteresis is for a class in use), and its superslab with
 		 * it when that empties. One lock hold, O(1). */
 		hak_shard_trim(&hak_heap.shard[cls]);
+		/* And its capacity back to the initial one: the bytes it
+		 * grew by go back to the CPU's budget. */
+		hak_pcpu_cap_reset(cls);
 	}
 }

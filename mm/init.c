@@ -69,9 +69,13 @@ int hak_init(const struct hak_config *cfg)
 	}
 #endif
 	hak_sizeclass_init();
-	for (c = 0; c < HAK_NCLASSES; c++)
+	for (c = 0; c < HAK_NCLASSES; c++) {
 		hak_shard_init(&hak_heap.shard[c], &hak_heap, c,
 			       &hak_classes[c], hak_classes[c].cache_cap);
+		/* Only the default heap's classes grow (percpu_cache.c). */
+		hak_heap.shard[c].cap_max = (uint16_t)hak_classes[c].cache_max;
+	}
+	hak_heap.cpu_budget = HAK_CACHE_CPU_BYTES;
 	hak_memcpy(hak_heap.name, "default", 8);
 	hak_heap.pcpu_bytes = hak_pcpu_area_bytes(&hak_heap);
 	hak_heap.cache_budget = HAK_CACHE_BYTES;

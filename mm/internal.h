@@ -235,6 +235,9 @@ void hak_front_free_miss(const struct hak_front *f, void *p);
 /* Inside cpu's critical section: move every cached object of heap h
  * back. */
 void hak_pcpu_flush(struct hak_heap *h, struct hak_pcpu *pc, unsigned cpu);
+/* The calling CPU's class cls of the default heap back at its initial
+ * capacity if its magazine is empty (dynamic capacity). */
+void hak_pcpu_cap_reset(unsigned cls);
 /* Outside any critical section: move the calling CPU's cached objects
  * of f back, HAK_DRAIN_CHUNK per critical section. */
 #define HAK_DRAIN_CHUNK 16u

@@ -167,6 +167,11 @@ struct hak_pcpu {
 	uint32_t decay_next;
 	uint32_t decay_idle[HAK_NCLASSES];
 	uint64_t decay_seen[HAK_NCLASSES];
+	/* Dynamic capacity (percpu_cache.c), changed only in this CPU's
+	 * critical section: the bytes its classes' capacities come to, and
+	 * each class's allocs when it last grew. */
+	uint64_t cap_bytes;
+	uint64_t grow_seen[HAK_NCLASSES];
 	/* slot storage follows, cache line aligned */
 } hak_cacheline_aligned;
 
@@ -237,8 +242,10 @@ struct hak_shard {
 	uint8_t cls;	 /* class index, or HAK_CLASS_CACHE */
 	uint16_t magoff; /* its slabs' magoff */
 	uint16_t cookie_word; /* where a free object's cookie is */
-	uint16_t cap;	 /* per-CPU magazine capacity, objects */
-	uint16_t batch;	 /* refill / drain batch: cap / 2 */
+	uint16_t cap;	 /* per-CPU magazine capacity, objects: initial */
+	uint16_t cap_max; /* slots each CPU's area reserves: the most cap
+			   * may grow to (the default heap; else cap) */
+	uint16_t batch;	 /* refill / drain batch: min(cap / 2, 64) */
 	struct hak_heap *heap;
 	const struct hak_class_info *ci; /* size, inv, div, align */
 	/* Object caches: run on every object of a slab when it is carved. */
@@ -252,6 +259,7 @@ struct hak_shard {
 	/* Atomic: user operations served past the caches (slow paths: the
 	 * misses), batches moved into and out of the CPU caches. */
 	uint64_t bypass_allocs, bypass_frees, refills, drains;
+	uint64_t grows, shrinks; /* capacity moves (percpu_cache.c) */
 } hak_cacheline_aligned;
 
 /* ---- the transfer cache (transfer.c) --------------------------------- */
@@ -474,6 +482,8 @@ struct hak_heap {
 	 * and the next transfer cache, as last seen; their puts + gets. */
 	uint32_t decay_lc_now, decay_xfer_next;
 	uint32_t decay_off; /* tests: no decay step runs (white box) */
+	uint32_t grow_off;  /* tests: no class grows (white box) */
+	uint64_t cpu_budget; /* per-CPU capacity budget, bytes (config.h) */
 	uint64_t decay_xfer_seen[HAK_NCLASSES];
 	struct hak_large_cache large_cache;
 

@@ -54,7 +54,7 @@ size_t hak_pcpu_area_bytes(struct hak_heap *h)
 	unsigned c;
 
 	for (c = 0; c < HAK_NCLASSES; c++)
-		slots += h->shard[c].cap;
+		slots += h->shard[c].cap_max;
 	return hak_round_up(area_head() + slots * sizeof(void *),
 			    HAK_PAGE_SIZE);
 }
@@ -68,8 +68,10 @@ static void area_init(struct hak_heap *h, struct hak_pcpu *pc)
 	for (c = 0; c < HAK_NCLASSES; c++) {
 		pc->mag[c].base = slot;
 		pc->mag[c].top = slot;
-		slot += h->shard[c].cap;
-		pc->mag[c].limit = slot;
+		pc->mag[c].limit = slot + h->shard[c].cap;
+		slot += h->shard[c].cap_max;
+		pc->cap_bytes += (uint64_t)h->shard[c].cap *
+				 h->shard[c].ci->size;
 	}
 }
 
@@ -171,6 +173,113 @@ void hak_pcpu_bad_id(unsigned cpu)
 }
 
 /*
+ * Dynamic capacity (the default heap: its shards' cap_max > cap). Each
+ * class starts at its initial capacity, cap; the area reserves cap_max
+ * slots for it. A free that finds the magazine full grows the class by a
+ * batch instead of draining one, if
+ *   - this CPU has served at least the new capacity's worth of
+ *     allocations of the class from its cache since the class was last
+ *     at cap (a CPU that only frees what others allocate, a consumer,
+ *     never grows: its objects would only sit there), and
+ *   - the CPU's classes together stay within hak_heap.cpu_budget bytes.
+ * Idle decay, hak_trim and hak_cpu_offline put an emptied class back at
+ * cap (cap_reset_locked), which returns its bytes to the budget: so the
+ * budget moves from idle classes to the ones that miss.
+ *
+ * Only this CPU's critical section changes a magazine's limit and the
+ * budget. A grow's one store of the limit races with nothing that
+ * matters: a concurrent hosted rseq section reads the old or the new
+ * limit, and the slots up to cap_max are the class's either way. A
+ * shrink must not let top pass the new limit, so on the hosted port it
+ * takes the cache exclusively (no rseq section there runs meanwhile).
+ */
+static void cap_reset_locked(struct hak_heap *h, struct hak_pcpu *pc,
+			     unsigned cls)
+{
+	struct hak_shard *sh = &h->shard[cls];
+	struct hak_mag *m = &pc->mag[cls];
+	unsigned cur = (unsigned)(m->limit - m->base);
+
+	if (cur <= sh->cap || hak_mag_top(m) != m->base)
+		return;
+	pc->cap_bytes -= (uint64_t)(cur - sh->cap) * sh->ci->size;
+	pc->grow_seen[cls] = m->allocs;
+	__atomic_store_n(&m->limit, m->base + sh->cap, __ATOMIC_RELAXED);
+	hak_stat_add(&sh->shrinks, 1);
+}
+
+/* The calling CPU's class cls of the default heap back at cap, if its
+ * magazine is empty. */
+void hak_pcpu_cap_reset(unsigned cls)
+{
+	struct hak_pcpu *pc;
+	unsigned long flags;
+	unsigned cpu;
+
+	if (hak_heap.shard[cls].cap_max <= hak_heap.shard[cls].cap)
+		return;
+	if (HAK_PORT_REMOTE_EXCLUSIVE) {
+		struct hak_mag *m;
+
+		cpu = hak_port_cpu_hint();
+		if (cpu >= hak_heap.ncpus)
+			return;
+		pc = hak_heap.pcpu[cpu];
+		/* A racy look first: taking the cache exclusively costs a
+		 * membarrier, which only a grown, empty class is worth. */
+		m = &pc->mag[cls];
+		if (__atomic_load_n(&m->limit, __ATOMIC_RELAXED) - m->base <=
+			    (long)hak_heap.shard[cls].cap ||
+		    hak_mag_top(m) != m->base)
+			return;
+		hak_port_pcpu_enter_remote(cpu, &flags, &pc->excl);
+		cap_reset_locked(&hak_heap, pc, cls);
+		hak_port_pcpu_exit_remote(cpu, flags, &pc->excl);
+		return;
+	}
+	cpu = hak_port_pcpu_enter(&flags);
+	if (cpu < hak_heap.ncpus)
+		cap_reset_locked(&hak_heap, hak_heap.pcpu[cpu], cls);
+	hak_port_pcpu_exit(cpu, flags);
+}
+
+/* A free found f's magazine full: 1 if the class grew (see above). */
+static int cap_grow(const struct hak_front *f)
+{
+	struct hak_shard *sh = f->sh;
+	struct hak_heap *h = sh->heap;
+	unsigned long flags;
+	unsigned cpu, cur, g;
+	int grew = 0;
+
+	if (sh->cap_max <= sh->cap ||
+	    __atomic_load_n(&h->grow_off, __ATOMIC_RELAXED))
+		return 0;
+	cpu = hak_port_pcpu_enter(&flags);
+	if (cpu < h->ncpus) {
+		struct hak_pcpu *pc = h->pcpu[cpu];
+		struct hak_mag *m = &pc->mag[sh->cls];
+		uint64_t bytes;
+
+		cur = (unsigned)(m->limit - m->base);
+		g = sh->cap_max - cur < sh->batch ? sh->cap_max - cur
+						  : sh->batch;
+		bytes = (uint64_t)g * sh->ci->size;
+		if (g && m->allocs - pc->grow_seen[sh->cls] >= cur + g &&
+		    pc->cap_bytes + bytes <= h->cpu_budget) {
+			pc->cap_bytes += bytes;
+			__atomic_store_n(&m->limit, m->limit + g,
+					 __ATOMIC_RELAXED);
+			grew = 1;
+		}
+	}
+	hak_port_pcpu_exit(cpu, flags);
+	if (grew)
+		hak_stat_add(&sh->grows, 1);
+	return grew;
+}
+
+/*
  * Allocation miss. One batch comes from the shard outside any critical
  * section (with IRQs enabled on bare metal, except under the shard lock);
  * one object is the caller's, the rest go into the magazine of whichever
@@ -179,7 +288,7 @@ void hak_pcpu_bad_id(unsigned cpu)
  */
 void *hak_front_alloc_miss(const struct hak_front *f)
 {
-	void *batch[HAK_CACHE_MAX / 2];
+	void *batch[HAK_BATCH_MAX];
 	struct hak_shard *sh = f->sh;
 	unsigned n, k, b = sh->batch;
 	void *p;
@@ -220,7 +329,7 @@ void *hak_front_alloc_miss(const struct hak_front *f)
  */
 void hak_front_free_miss(const struct hak_front *f, void *p)
 {
-	void *batch[HAK_CACHE_MAX / 2 + 1];
+	void *batch[HAK_BATCH_MAX + 1];
 	struct hak_shard *sh = f->sh;
 	unsigned k, b = sh->batch;
 
@@ -228,6 +337,10 @@ void hak_front_free_miss(const struct hak_front *f, void *p)
 	if (!hak_op_push_wait(f, p))
 		return;
 	front_ensure(f);
+	/* Room instead of a drain: p is then a cache hit after all, which
+	 * the grows count tells hak_stats (stats.c). */
+	if (cap_grow(f) && hak_op_push_batch(f, &p, 1))
+		return;
 	k = hak_op_pop_batch(f, batch, b);
 	if (k == b && f->xh && !hak_transfer_put(f->xh, sh->cls, batch)) {
 		/* The batch went over whole; p takes the room it left (on
@@ -270,7 +383,7 @@ void hak_pcpu_free_miss(unsigned cls, void *p)
 void hak_front_drain_own(const struct hak_front *f)
 {
 	void *chunk[HAK_DRAIN_CHUNK];
-	unsigned k, rounds = f->sh->cap / HAK_DRAIN_CHUNK + 1, moved = 0;
+	unsigned k, rounds = f->sh->cap_max / HAK_DRAIN_CHUNK + 1, moved = 0;
 
 	while (rounds-- && (k = hak_op_pop_batch(f, chunk, HAK_DRAIN_CHUNK))) {
 		hak_shared_drain(f->sh, chunk, k);
@@ -288,6 +401,8 @@ void hak_pcpu_drain_own(struct hak_heap *h)
 		struct hak_front f = hak_front_of(h, c);
 
 		hak_front_drain_own(&f);
+		if (h == &hak_heap)
+			hak_pcpu_cap_reset(c);
 	}
 }
 
@@ -305,12 +420,14 @@ void hak_pcpu_drain_remote(struct hak_heap *h, struct hak_pcpu *pc,
 	unsigned c, k, rounds, moved;
 
 	for (c = 0; c < HAK_NCLASSES; c++) {
-		rounds = h->shard[c].cap / HAK_DRAIN_CHUNK + 1;
+		rounds = h->shard[c].cap_max / HAK_DRAIN_CHUNK + 1;
 		moved = 0;
 		while (rounds--) {
 			hak_port_pcpu_enter_remote(cpu, &flags, &pc->excl);
 			k = mag_pop_batch_locked(&pc->mag[c], chunk,
 						 HAK_DRAIN_CHUNK);
+			if (!k && h == &hak_heap)
+				cap_reset_locked(h, pc, c);
 			hak_port_pcpu_exit_remote(cpu, flags, &pc->excl);
 			if (!k)
 				break;
@@ -332,11 +449,13 @@ void hak_pcpu_flush(struct hak_heap *h, struct hak_pcpu *pc, unsigned cpu)
 		struct hak_mag *m = &pc->mag[c];
 		unsigned n = hak_mag_count(m);
 
-		if (!n)
-			continue;
-		hak_shared_drain(&h->shard[c], m->base, n);
-		hak_mag_set_top(m, m->base);
-		hak_stat_add(&h->shard[c].drains, 1);
+		if (n) {
+			hak_shared_drain(&h->shard[c], m->base, n);
+			hak_mag_set_top(m, m->base);
+			hak_stat_add(&h->shard[c].drains, 1);
+		}
+		if (h == &hak_heap)
+			cap_reset_locked(h, pc, c);
 	}
 }
 
@@ -371,9 +490,10 @@ int hak_pcpu_check(struct hak_heap *h, struct hak_pcpu *pc, unsigned cpu)
 	for (c = 0; c < HAK_NCLASSES; c++) {
 		struct hak_mag *m = &pc->mag[c];
 		unsigned n = hak_mag_count(m), cap = h->shard[c].cap;
+		unsigned lim = (unsigned)(m->limit - m->base);
 
-		if (hak_mag_top(m) < m->base || n > cap ||
-		    m->limit != m->base + cap) {
+		if (hak_mag_top(m) < m->base || n > lim || lim < cap ||
+		    lim > h->shard[c].cap_max) {
 			hak_report(HAK_EV_CORRUPTION, pc, cpu, "cache count");
 			bad++;
 			continue;

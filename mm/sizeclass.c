@@ -60,7 +60,14 @@ void hak_sizeclass_init(void)
 		ci->inv = (uint32_t)(((1ULL << 32) + size - 1) / size);
 		ci->div = UINT64_MAX / size + 1;
 		ci->cache_cap = hak_cache_cap(HAK_CACHE_BYTES, size);
-		ci->batch = ci->cache_cap / 2;
+		ci->cache_max = (uint32_t)(HAK_CACHE_GROW_BYTES / size) & ~1U;
+		if (ci->cache_max > HAK_CACHE_SLOTS_MAX)
+			ci->cache_max = HAK_CACHE_SLOTS_MAX & ~1U;
+		if (ci->cache_max < ci->cache_cap)
+			ci->cache_max = ci->cache_cap;
+		ci->batch = ci->cache_cap / 2 < HAK_BATCH_MAX
+				    ? ci->cache_cap / 2
+				    : HAK_BATCH_MAX;
 		ci->align = size & -size;
 		if (ci->align > 4096)
 			ci->align = 4096;

@@ -22,7 +22,8 @@ struct hak_class_info {
 	uint32_t inv;	    /* ceil(2^32 / size): index = off * inv >> 32 */
 	uint64_t div;	    /* ceil(2^64 / size): off < 2^32 is a multiple of
 			       size iff off * div (mod 2^64) < div */
-	uint32_t cache_cap; /* per-CPU cache capacity, objects */
+	uint32_t cache_cap; /* per-CPU cache capacity, objects: initial */
+	uint32_t cache_max; /* ... and the most it may grow to (config.h) */
 	uint32_t batch;	    /* refill / drain batch, objects */
 	uint32_t align;	    /* largest power of two dividing size, <= 4 KiB */
 };

@@ -41,7 +41,8 @@ static void add_classes(struct hak_heap *h, struct hak_stats *st)
 		struct hak_tier_stats *t =
 			&st->tier[c < HAK_NTINY ? HAK_TIER_TINY
 						: HAK_TIER_POOL];
-		uint64_t pops = 0, cached = 0, out, live, ba, bf, a, f;
+		uint64_t pops = 0, cached = 0, out, live, ba, bf, a, f, gr;
+		uint64_t hits, misses;
 		unsigned long flags;
 
 		for (cpu = 0; cpu < hak_heap.ncpus; cpu++) {
@@ -53,6 +54,11 @@ static void add_classes(struct hak_heap *h, struct hak_stats *st)
 			pops += __atomic_load_n(&pc->mag[c].allocs,
 						__ATOMIC_RELAXED);
 			cached += hak_mag_count(&pc->mag[c]);
+			st->cache_capacity +=
+				(uint64_t)(__atomic_load_n(&pc->mag[c].limit,
+							   __ATOMIC_RELAXED) -
+					   pc->mag[c].base) *
+				hak_class_size[c];
 		}
 		/* Objects in the transfer cache are free, outside the slabs. */
 		cached += hak_transfer_count(h, c);
@@ -71,9 +77,17 @@ static void add_classes(struct hak_heap *h, struct hak_stats *st)
 		t->objects_in_use += live;
 		t->bytes_in_use += live * hak_class_size[c];
 		st->cached_objects += cached;
-		/* Hits: allocs and frees the magazines served. */
-		st->cache_hits += pops + (f > bf ? f - bf : 0);
-		st->cache_misses += ba + bf;
+		/* Hits: allocs and frees the magazines served; a free that
+		 * grew its class took the slow path: a miss. */
+		gr = hak_stat_read(&sh->grows);
+		hits = pops + (f > bf + gr ? f - bf - gr : 0);
+		misses = ba + bf + gr;
+		st->cache_hits += hits;
+		st->cache_misses += misses;
+		t->cache_hits += hits;
+		t->cache_misses += misses;
+		st->cache_grows += gr;
+		st->cache_shrinks += hak_stat_read(&sh->shrinks);
 		st->refills += hak_stat_read(&sh->refills);
 		st->drains += hak_stat_read(&sh->drains);
 	}

@@ -114,7 +114,7 @@ unsigned hak_transfer_count(struct hak_heap *h, unsigned cls)
 /* One batch per lock hold, each drained with the lock dropped. */
 void hak_transfer_flush(struct hak_heap *h)
 {
-	void *batch[HAK_CACHE_MAX / 2];
+	void *batch[HAK_BATCH_MAX];
 	unsigned c;
 
 	for (c = 0; c < HAK_NCLASSES; c++)
@@ -129,7 +129,7 @@ void hak_transfer_flush(struct hak_heap *h)
  * meanwhile; each one checked was in the cache when copied. */
 int hak_transfer_check(struct hak_heap *h)
 {
-	void *batch[HAK_CACHE_MAX / 2];
+	void *batch[HAK_BATCH_MAX];
 	int bad = 0;
 	unsigned c, i, k;
 

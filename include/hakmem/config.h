@@ -51,6 +51,30 @@
 #ifndef HAK_CACHE_MAX
 #define HAK_CACHE_MAX 128
 #endif
+/* The most objects a refill or drain moves: batch = min(cap / 2, this),
+ * so a class's capacity may grow without lengthening a miss. */
+#ifndef HAK_BATCH_MAX
+#define HAK_BATCH_MAX 64
+#endif
+/*
+ * Dynamic capacity (the default heap; percpu_cache.c): a class whose
+ * magazine overflows while it also serves allocations on that CPU grows
+ * by a batch, up to HAK_CACHE_GROW_BYTES of objects (at most
+ * HAK_CACHE_SLOTS_MAX, at least its initial capacity), as long as the
+ * CPU's classes together stay within HAK_CACHE_CPU_BYTES; idle decay
+ * shrinks an idle class back (decay.c). The slots for the largest
+ * capacity are reserved in each CPU's area up front (docs/guarantees.md
+ * has the memory this costs).
+ */
+#ifndef HAK_CACHE_GROW_BYTES
+#define HAK_CACHE_GROW_BYTES (256 * 1024)
+#endif
+#ifndef HAK_CACHE_SLOTS_MAX
+#define HAK_CACHE_SLOTS_MAX 2048
+#endif
+#ifndef HAK_CACHE_CPU_BYTES
+#define HAK_CACHE_CPU_BYTES (4UL << 20)
+#endif
 
 /* Transfer cache (mm/transfer.c): whole batches (half a cache each) of
  * free objects a class keeps between the CPUs' caches and its slabs, so
