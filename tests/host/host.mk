@@ -78,7 +78,11 @@ test-bins: $(TEST_BINS) $(B)/host/libhakmem.so
 # run-all.sh host also runs the debug build's tests and nm-checks the
 # debug freestanding libraries: build those too, so that make test-host
 # works on its own (it failed on a fresh tree with "missing").
-test-host: test-bins $(FS_LIBS)
+# ... and nm-checks the QEMU images' library flavours (tests/qemu/qemu.mk,
+# tests/qemu/lua/lua.mk).
+NM_FLAVOUR_LIBS := $(foreach f,x86_64-gsoff aarch64-idoff riscv64-sscratch \
+	aarch64-libc riscv64-libc,$(B)/$(f)/libhakmem.a)
+test-host: test-bins $(FS_LIBS) $(NM_FLAVOUR_LIBS)
 	$(Q)$(MAKE) --no-print-directory DEBUG=1 test-bins freestanding
 	$(Q)tests/run-all.sh host
 

@@ -40,6 +40,17 @@ static unsigned cap_of(unsigned cpu, unsigned cls)
 			  m->base);
 }
 
+/* The class blocks of size come from (debug builds add a header and a
+ * red zone, so it is not always hak_size_to_class(size)'s). */
+static unsigned class_of(size_t size)
+{
+	void *p = hak_malloc(size);
+	unsigned cls = hak_slab_lookup((uintptr_t)p)->cls;
+
+	hak_free(p);
+	return cls;
+}
+
 static uint64_t initial_bytes(void)
 {
 	uint64_t b = 0;
@@ -70,7 +81,7 @@ static void cycle(size_t size, unsigned n, unsigned rounds)
  * grows past its initial 128 and the cycles then all hit. */
 static void grows_to_fit(void)
 {
-	unsigned cls = hak_size_to_class(64), c0 = hak_heap.shard[cls].cap;
+	unsigned cls = class_of(64), c0 = hak_heap.shard[cls].cap;
 	struct hak_stats a, b;
 
 	pin(0);
@@ -104,7 +115,7 @@ static void *consumer(void *arg)
 static void consumer_does_not_grow(void)
 {
 	static void *q[4096];
-	unsigned cls = hak_size_to_class(1000), r, i;
+	unsigned cls = class_of(1000), r, i;
 	pthread_t t;
 
 	pin(0);
@@ -166,7 +177,7 @@ static void *ticker(void *arg)
 
 static void shrink_back(void)
 {
-	unsigned cls = hak_size_to_class(64), c;
+	unsigned cls = class_of(64), c;
 	struct hak_stats st;
 	pthread_t t;
 

@@ -404,6 +404,7 @@ enum {
 	P_TINY_DRAIN,
 	P_POOL_REFILL,
 	P_POOL_DRAIN,
+	P_TINY_GROW,
 	P_TINY_REFILL_WORST,
 	P_TINY_DRAIN_WORST,
 	P_NEW_SLAB,
@@ -475,6 +476,9 @@ static const struct path_info {
 	[P_TINY_DRAIN] = { "tiny_drain", { 4900, 5000, 4950, 5260 }, 0 },
 	[P_POOL_REFILL] = { "pool_refill", { 1800, 1700, 1700, 1850 }, 0 },
 	[P_POOL_DRAIN] = { "pool_drain", { 530, 550, 540, 690 }, 0 },
+	/* A free that grows its class instead of draining (dynamic
+	 * capacity): one short critical section and the push. */
+	[P_TINY_GROW] = { "tiny_grow", { 400, 400, 400, 500 }, 0 },
 	[P_TINY_REFILL_WORST] = { "tiny_refill_64slabs", { 11500, 8800, 8750, 10435 }, 0 },
 	[P_TINY_DRAIN_WORST] = { "tiny_drain_65slabs", { 20500, 22200, 22000, 25570 }, 0 },
 	[P_NEW_SLAB] = { "new_slab", { 4200, 3900, 3900, 4500 }, 0 },
@@ -516,7 +520,7 @@ struct op {
 	uint64_t total; /* with the region provider's instructions */
 	uint64_t prov;	/* the provider's own */
 	unsigned ss_alloc, ss_release, nodes, calls;
-	int refill, drain, dslabs;
+	int refill, drain, dslabs, grow;
 	uint64_t events;
 };
 
@@ -568,7 +572,7 @@ static uint64_t ev_total(void)
 }
 
 struct snap {
-	uint64_t refills, drains, plog, events;
+	uint64_t refills, drains, grows, plog, events;
 	uint32_t nslabs;
 };
 
@@ -576,6 +580,8 @@ static void snap_take(struct snap *s, unsigned cls)
 {
 	s->refills = peek_refills(0);
 	s->drains = peek_drains(0);
+	s->grows = cls < HAK_NCLASSES ? hak_stat_read(&hak_heap.shard[cls].grows)
+				      : 0;
 	s->plog = plog_n;
 	s->events = ev_total();
 	s->nslabs = cls < HAK_NCLASSES ? hak_heap.shard[cls].nslabs : 0;
@@ -611,6 +617,7 @@ static void op_finish(struct op *o, uint64_t raw, uint64_t ovh,
 	}
 	o->refill = (int)(a.refills - b->refills);
 	o->drain = (int)(a.drains - b->drains);
+	o->grow = (int)(a.grows - b->grows);
 	o->dslabs = (int)(a.nslabs - b->nslabs);
 	o->events = a.events - b->events;
 }
@@ -671,6 +678,8 @@ static int classify_free(const struct op *o, int hit, int drain)
 		return P_RELEASE_SLAB;
 	if (o->drain)
 		return drain;
+	if (o->grow)
+		return P_TINY_GROW;
 	return hit;
 }
 
@@ -969,6 +978,28 @@ static void scen_miss(size_t size, unsigned rounds, int p_refill, int p_drain)
 			m_free_rec(blk[i], size, P_NONE, p_drain);
 	}
 	hak_free(keep);
+}
+
+/* Dynamic capacity: the Tiny class cycled through three times its
+ * initial capacity, with growth on for once, so that its frees grow the
+ * class instead of draining it (percpu_cache.c); hak_trim then puts it
+ * back for the scenarios after. */
+static void scen_grow(void)
+{
+	unsigned cls = cls_of(TINY_SIZE), n = 3 * hak_classes[cls].cache_cap;
+	unsigned r, i;
+
+	hak_heap.grow_off = 0;
+	for (r = 0; r < 3; r++) {
+		for (i = 0; i < n; i++)
+			m_alloc_rec(TINY_SIZE, &blk[i], P_NONE, P_NONE);
+		for (i = 0; i < n; i++)
+			m_free_rec(blk[i], TINY_SIZE, P_NONE, P_NONE);
+	}
+	hak_heap.grow_off = 1;
+	if (!pst[P_TINY_GROW].n)
+		g_fail("grow: no free grew the class");
+	hak_trim();
 }
 
 /* Blocks of the largest class, held: every other malloc carves a slab,
@@ -1495,6 +1526,7 @@ void test_main(void)
 	scen_heaps();
 	scen_miss(TINY_SIZE, 2, P_TINY_REFILL, P_TINY_DRAIN);
 	scen_miss(POOL_SIZE, 8, P_POOL_REFILL, P_POOL_DRAIN);
+	scen_grow();
 	scen_superslabs();
 	scen_large(64 * 1024, P_LARGE_64K_MALLOC, P_LARGE_64K_FREE,
 		   P_LARGE_64K_PAIR);
