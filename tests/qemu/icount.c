@@ -478,7 +478,7 @@ static const struct path_info {
 	[P_POOL_DRAIN] = { "pool_drain", { 530, 550, 540, 690 }, 0 },
 	/* A free that grows its class instead of draining (dynamic
 	 * capacity): one short critical section and the push. */
-	[P_TINY_GROW] = { "tiny_grow", { 400, 400, 400, 500 }, 0 },
+	[P_TINY_GROW] = { "tiny_grow", { 245, 255, 250, 325 }, 0 },
 	[P_TINY_REFILL_WORST] = { "tiny_refill_64slabs", { 11500, 8800, 8750, 10435 }, 0 },
 	[P_TINY_DRAIN_WORST] = { "tiny_drain_65slabs", { 20500, 22200, 22000, 25570 }, 0 },
 	[P_NEW_SLAB] = { "new_slab", { 4200, 3900, 3900, 4500 }, 0 },
