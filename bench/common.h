@@ -473,12 +473,19 @@ static void print_hakmem(void)
 	       " large_allocs=%" PRIu64 " provider_peak=%" PRIu64
 	       " provider_held=%" PRIu64 " peak_bytes_out=%" PRIu64
 	       " meta_bytes=%" PRIu64 " cache_hits=%" PRIu64
-	       " cache_misses=%" PRIu64 " refills=%" PRIu64 " drains=%" PRIu64
+	       " cache_misses=%" PRIu64 " tiny_hits=%" PRIu64
+	       " tiny_misses=%" PRIu64 " pool_hits=%" PRIu64
+	       " pool_misses=%" PRIu64 " cache_grows=%" PRIu64
+	       " refills=%" PRIu64 " drains=%" PRIu64
 	       " events=%" PRIu64 " fast_path=%s\n",
 	       allocs, frees, st.tier[HAK_TIER_TINY].allocs,
 	       st.tier[HAK_TIER_POOL].allocs, st.tier[HAK_TIER_LARGE].allocs,
 	       st.provider_peak, st.provider_held, st.peak_bytes_out,
-	       st.meta_bytes, st.cache_hits, st.cache_misses, st.refills,
+	       st.meta_bytes, st.cache_hits, st.cache_misses,
+	       st.tier[HAK_TIER_TINY].cache_hits,
+	       st.tier[HAK_TIER_TINY].cache_misses,
+	       st.tier[HAK_TIER_POOL].cache_hits,
+	       st.tier[HAK_TIER_POOL].cache_misses, st.cache_grows, st.refills,
 	       st.drains, events, st.fast_path ? st.fast_path : "unknown");
 }
 

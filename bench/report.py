@@ -164,9 +164,11 @@ def main():
     L.append("Peak RSS (getrusage ru_maxrss of the whole process): median over "
              "the rounds. h/lowest = hakmem's median / the lowest peer's. "
              "hakmem hit % = per-CPU cache hits / (hits + misses) from "
-             "hak_stats, summed over the rounds.")
+             "hak_stats, summed over the rounds: all, then the Tiny and "
+             "Pool tiers (- where the tier served nothing).")
     L.append("")
-    hdr = ["workload"] + allocs + ["lowest peer", "h/lowest", "hakmem hit %"]
+    hdr = ["workload"] + allocs + ["lowest peer", "h/lowest", "hakmem hit %",
+                                   "Tiny hit %", "Pool hit %"]
     L.append("| " + " | ".join(hdr) + " |")
     L.append("|" + "---|" * len(hdr))
     for w in workloads:
@@ -182,9 +184,14 @@ def main():
         hits = sum(values(hrs, "cache_hits")) if not hbad else 0
         miss = sum(values(hrs, "cache_misses")) if not hbad else 0
         hit = f"{100 * hits / (hits + miss):.1f}" if hits + miss else "-"
+        tiers = []
+        for t in ("tiny", "pool"):
+            th = sum(values(hrs, t + "_hits")) if not hbad else 0
+            tm = sum(values(hrs, t + "_misses")) if not hbad else 0
+            tiers.append(f"{100 * th / (th + tm):.1f}" if th + tm else "-")
         L.append("| " + " | ".join(
             [w] + [fmt_kb(c[al][0]) if c[al] else "ERR" for al in allocs]
-            + [low or "-", f"{r:.2f}" if r else "-", hit]) + " |")
+            + [low or "-", f"{r:.2f}" if r else "-", hit] + tiers) + " |")
     g = geomean(ratios_r)
     L.append("")
     if g:
