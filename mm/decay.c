@@ -32,6 +32,20 @@
 
 #define DECAY_ROUNDS 2
 
+/*
+ * Rounds with no large operation before the large-run cache counts as
+ * idle and gives back its oldest run, one per round after that. Not one
+ * round: rounds are counted in misses, which a program making small
+ * blocks makes many of between two large ones. xmalloc-test makes about
+ * 64 (a batch of 4096 objects: 64 refills and 64 drains, for one 32 KiB
+ * batch record allocated and freed), so a one-round rule gave back a
+ * cached record every few batches, and each came back as an mmap, its
+ * page faults and a munmap with its TLB shootdown (about 800 of each in
+ * 2 s, 1 munmap after). Sixteen rounds are 640 steps: an idle release
+ * costs at most one provider round trip per 640 misses.
+ */
+#define LC_IDLE_ROUNDS 16
+
 static void decay_heapwide(struct hak_heap *h)
 {
 	void *batch[HAK_CACHE_MAX / 2];
@@ -41,7 +55,11 @@ static void decay_heapwide(struct hak_heap *h)
 	uint64_t moves;
 	int take = 0;
 
-	if (lc->oldest && lc->now == h->decay_lc_now)
+	if (lc->now != h->decay_lc_now)
+		h->decay_lc_idle = 0;
+	else if (h->decay_lc_idle < LC_IDLE_ROUNDS)
+		h->decay_lc_idle++;
+	else if (lc->oldest)
 		hak_large_cache_release_oldest(h);
 	h->decay_lc_now = lc->now;
 	c = h->decay_xfer_next++ % HAK_NCLASSES;

@@ -471,8 +471,9 @@ struct hak_heap {
 	uint64_t large_bytes, large_objects, large_allocs, large_frees;
 	uint64_t large_peak; /* most large_bytes ever: the cache's bound */
 	/* Idle decay (decay.c), under the lock: the large-run cache's clock
-	 * and the next transfer cache, as last seen; their puts + gets. */
-	uint32_t decay_lc_now, decay_xfer_next;
+	 * as last seen and the rounds it has not moved for; the next
+	 * transfer cache; their puts + gets as last seen. */
+	uint32_t decay_lc_now, decay_lc_idle, decay_xfer_next;
 	uint32_t decay_off; /* tests: no decay step runs (white box) */
 	uint64_t decay_xfer_seen[HAK_NCLASSES];
 	struct hak_large_cache large_cache;
