@@ -49,6 +49,7 @@
 static void decay_heapwide(struct hak_heap *h)
 {
 	void *batch[HAK_CACHE_MAX / 2];
+	struct hak_pending pd = { 0 };
 	unsigned long flags = hak_lock(&h->lock);
 	struct hak_large_cache *lc = &h->large_cache;
 	unsigned c;
@@ -60,7 +61,7 @@ static void decay_heapwide(struct hak_heap *h)
 	else if (h->decay_lc_idle < LC_IDLE_ROUNDS)
 		h->decay_lc_idle++;
 	else if (lc->oldest)
-		hak_large_cache_release_oldest(h);
+		hak_large_cache_release_oldest(h, &pd);
 	h->decay_lc_now = lc->now;
 	c = h->decay_xfer_next++ % HAK_NCLASSES;
 	moves = hak_stat_read(&h->xfer[c].puts) +
@@ -69,6 +70,7 @@ static void decay_heapwide(struct hak_heap *h)
 		take = 1;
 	h->decay_xfer_seen[c] = moves;
 	hak_unlock(&h->lock, flags);
+	hak_provider_release_pending(h, &pd);
 	/* (Its own get counts as a move: the next visit waits a round.) */
 	if (take && !hak_transfer_get(h, c, batch))
 		hak_shared_drain(&h->shard[c], batch, h->shard[c].batch);

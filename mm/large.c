@@ -16,11 +16,18 @@
  * free that read an entry just before a racing free cleared it follows a
  * record that is still a record, and finds out under the heap's lock.
  *
- * Bounds, under the heap's lock: a malloc makes at most one provider
- * alloc and at most one release (decay); the page-map nodes are made with
- * the lock dropped; a free at most four releases (decay, two evictions,
- * the run itself). When the provider says no, one reclaim pass and one
- * more call.
+ * No provider call runs under the heap's lock, which every CPU's large
+ * (and slab) traffic waits on: an mmap or munmap is microseconds, and a
+ * munmap in a threaded process is a TLB shootdown too. A malloc's run is
+ * charged against the heap's limit under the lock and taken from the
+ * provider with it dropped (provider.c); the runs a malloc or free gives
+ * back (decay, evictions, a refused run) leave the books under the lock
+ * and go back after it is dropped.
+ *
+ * Bounds: a malloc makes at most one provider alloc and at most one
+ * release (decay); the page-map nodes are made with the lock dropped; a
+ * free at most four releases (decay, two evictions, the run itself).
+ * When the provider says no, one reclaim pass and one more call.
  */
 #include "internal.h"
 
@@ -45,9 +52,8 @@ struct hak_large_run *hak_large_run_get(void)
 	hak_unlock(&run_lock, flags);
 	if (r)
 		return r;
-	flags = hak_lock(&hak_heap.lock);
-	page = hak_provider_alloc(&hak_heap, HAK_PAGE_SIZE, HAK_PAGE_SIZE, 1);
-	hak_unlock(&hak_heap.lock, flags);
+	page = hak_provider_alloc_unlocked(&hak_heap, HAK_PAGE_SIZE,
+					   HAK_PAGE_SIZE, 1);
 	if (!page)
 		return NULL;
 	hak_memset(page, 0, HAK_PAGE_SIZE);
@@ -110,11 +116,79 @@ static void *large_oom(struct hak_heap *h, size_t size, const char *what)
 	return NULL;
 }
 
+/*
+ * No lock held. A run of at least *bytes at align: from the cache (*bytes
+ * becomes its real length), else from the provider, charged under the
+ * lock and called with it dropped; when the provider says no, one
+ * reclaim pass and one more try. *fresh: the run is the provider's, its
+ * charge still to settle (the caller does, under the lock it takes
+ * anyway).
+ */
+static void *large_get(struct hak_heap *h, size_t *bytes, size_t align,
+		       int *fresh)
+{
+	struct hak_pending pd = { 0 };
+	unsigned long flags;
+	unsigned tries;
+	void *p = NULL;
+
+	*fresh = 0;
+	for (tries = 0; tries < 2 && !p; tries++) {
+		if (tries)
+			hak_reclaim(h);
+		flags = hak_lock(&h->lock);
+		if (!tries)
+			hak_large_cache_tick(h, &pd);
+		if (align == HAK_PAGE_SIZE) {
+			size_t got;
+
+			p = hak_large_cache_take(h, *bytes >> HAK_PAGE_SHIFT,
+						 &got);
+			if (p)
+				*bytes = got << HAK_PAGE_SHIFT;
+		}
+		*fresh = !p && !hak_provider_charge(h, *bytes);
+		hak_unlock(&h->lock, flags);
+		hak_provider_release_pending(h, &pd);
+		if (!*fresh)
+			continue;
+		p = hak_provider_get(h, *bytes, align);
+		if (!p) {
+			flags = hak_lock(&h->lock);
+			hak_provider_settle(h, *bytes, NULL, 0);
+			hak_unlock(&h->lock, flags);
+			*fresh = 0;
+		}
+	}
+	return p;
+}
+
+/* No lock held: give back a run large_get returned, nobody's block. */
+static void large_unget(struct hak_heap *h, void *p, size_t bytes, int fresh)
+{
+	struct hak_pending pd = { 0 };
+	unsigned long flags;
+
+	if (!fresh) {
+		/* From the cache: booked as taken. */
+		hak_pending_add(&pd, p, bytes);
+		hak_provider_release_pending(h, &pd);
+		return;
+	}
+	/* Released before the charge goes: the heap never counts less
+	 * than its provider has given it. */
+	hak_provider_put(h, p, bytes);
+	flags = hak_lock(&h->lock);
+	hak_provider_settle(h, bytes, NULL, 0);
+	hak_unlock(&h->lock, flags);
+}
+
 void *hak_large_alloc(size_t size, size_t align, struct hak_heap *h)
 {
 	struct hak_large_run *r;
 	size_t bytes;
 	unsigned long flags;
+	int fresh;
 	void *p;
 
 	if (size > ((size_t)1 << (HAK_PM_ADDR_BITS - 1))) {
@@ -128,33 +202,11 @@ void *hak_large_alloc(size_t size, size_t align, struct hak_heap *h)
 	r = hak_large_run_get();
 	if (!r)
 		return large_oom(h, size, "large run record");
-	flags = hak_lock(&h->lock);
-	hak_large_cache_tick(h);
-	p = NULL;
-	if (align == HAK_PAGE_SIZE) {
-		size_t got;
-
-		p = hak_large_cache_take(h, bytes >> HAK_PAGE_SHIFT, &got);
-		if (p)
-			bytes = got << HAK_PAGE_SHIFT;
-	}
-	if (!p)
-		p = hak_provider_alloc(h, bytes, align, 0);
-	if (!p) {
-		/* Out of memory: give back what hysteresis and caches hold,
-		 * then try once more. */
-		hak_unlock(&h->lock, flags);
-		hak_reclaim(h);
-		flags = hak_lock(&h->lock);
-		p = hak_provider_alloc(h, bytes, align, 0);
-	}
-	hak_unlock(&h->lock, flags);
+	p = large_get(h, &bytes, align, &fresh);
 	/* The run is nobody else's yet: its page-map nodes are made with
 	 * no lock held, its entries then written under the heap's lock. */
 	if (p && hak_pagemap_reserve((uintptr_t)p, HAK_DEBUG ? bytes : 1)) {
-		flags = hak_lock(&h->lock);
-		hak_provider_release(h, p, bytes);
-		hak_unlock(&h->lock, flags);
+		large_unget(h, p, bytes, fresh);
 		p = NULL;
 	}
 	if (!p) {
@@ -170,6 +222,8 @@ void *hak_large_alloc(size_t size, size_t align, struct hak_heap *h)
 	if (HAK_DEBUG)
 		map_tail(p, bytes, 1);
 	flags = hak_lock(&h->lock);
+	if (fresh)
+		hak_provider_settle(h, bytes, p, 0);
 	hak_list_push(&h->large_runs, &r->link);
 	hak_pagemap_set((uintptr_t)p, hak_pm_large_entry(r));
 	h->large_bytes += bytes;
@@ -201,6 +255,7 @@ void hak_large_free(void *p, uintptr_t entry)
 {
 	struct hak_large_run *r = hak_pm_large_run(entry);
 	struct hak_heap *h = __atomic_load_n(&r->heap, __ATOMIC_RELAXED);
+	struct hak_pending pd = { 0 };
 	unsigned long flags;
 	size_t bytes;
 
@@ -216,12 +271,13 @@ void hak_large_free(void *p, uintptr_t entry)
 		hak_report(HAK_EV_DOUBLE_FREE, p, 0, "large block freed twice");
 		return;
 	}
-	hak_large_cache_tick(h);
+	hak_large_cache_tick(h, &pd);
 	bytes = run_unmap(h, r);
-	if (!hak_large_cache_put(h, p, bytes >> HAK_PAGE_SHIFT))
-		hak_provider_release(h, p, bytes);
+	if (!hak_large_cache_put(h, p, bytes >> HAK_PAGE_SHIFT, &pd))
+		hak_pending_add(&pd, p, bytes);
 	hak_unlock(&h->lock, flags);
 	hak_large_run_put(r);
+	hak_provider_release_pending(h, &pd);
 	hak_stats_out_add(h, -(int64_t)bytes);
 }
 
@@ -232,28 +288,36 @@ size_t hak_large_usable(const void *p, uintptr_t entry)
 	return hak_pm_large_run(entry)->npages << HAK_PAGE_SHIFT;
 }
 
-/* One run per lock hold: a release each. */
+/* Heap destroy (h quiescent): HAK_PENDING_MAX runs off the books per
+ * lock hold, given back with it dropped. */
 uint64_t hak_large_release_all(struct hak_heap *h)
 {
+	struct hak_large_run *done[HAK_PENDING_MAX];
+	struct hak_pending pd = { 0 };
 	uint64_t n = 0;
+	unsigned i, k;
 
-	for (;;) {
+	do {
 		unsigned long flags = hak_lock(&h->lock);
-		struct hak_large_run *r = run_of(h->large_runs);
-		size_t bytes;
+		struct hak_large_run *r;
+		int64_t bytes = 0;
 
-		if (!r) {
-			hak_unlock(&h->lock, flags);
-			break;
+		while (pd.n < HAK_PENDING_MAX &&
+		       (r = run_of(h->large_runs))) {
+			bytes += (int64_t)run_unmap(h, r);
+			h->large_frees--; /* not a free the user made */
+			done[pd.n] = r;
+			hak_pending_add(&pd, (void *)r->addr,
+					r->npages << HAK_PAGE_SHIFT);
 		}
-		bytes = run_unmap(h, r);
-		h->large_frees--; /* not a free the user made */
-		hak_provider_release(h, (void *)r->addr, bytes);
 		hak_unlock(&h->lock, flags);
-		hak_stats_out_add(h, -(int64_t)bytes);
-		hak_large_run_put(r);
-		n++;
-	}
+		k = pd.n;
+		hak_provider_release_pending(h, &pd);
+		hak_stats_out_add(h, -bytes);
+		for (i = 0; i < k; i++)
+			hak_large_run_put(done[i]);
+		n += k;
+	} while (k == HAK_PENDING_MAX);
 	hak_large_cache_flush(h);
 	return n;
 }

@@ -402,13 +402,32 @@ _Static_assert(HAK_LC_DECAY >= 1 && HAK_LC_DECAY < (1U << 31),
 
 struct hak_heap;
 
-/* The heap's lock held (flush and check take it). */
-void hak_large_cache_tick(struct hak_heap *h);
+/*
+ * Runs off a heap's books, to go back to its provider once the heap's
+ * lock is dropped (provider.c). At most four per lock hold: a large
+ * free's tick (1) and put (2 evictions and a merged run it refuses, or
+ * the freed run itself), a large malloc's tick, or a flush step.
+ */
+#define HAK_PENDING_MAX 4
+
+struct hak_pending {
+	unsigned n;
+	struct {
+		void *p;
+		size_t bytes;
+	} run[HAK_PENDING_MAX];
+};
+
+/* The heap's lock held (flush and check take it). Runs they give back
+ * go on pd, for the caller to release with the lock dropped. */
+void hak_large_cache_tick(struct hak_heap *h, struct hak_pending *pd);
 void *hak_large_cache_take(struct hak_heap *h, size_t npages, size_t *got);
-int hak_large_cache_put(struct hak_heap *h, void *p, size_t npages);
+int hak_large_cache_put(struct hak_heap *h, void *p, size_t npages,
+			struct hak_pending *pd);
 void hak_large_cache_flush(struct hak_heap *h);
-/* Give back the oldest cached run (idle decay). */
-void hak_large_cache_release_oldest(struct hak_heap *h);
+/* The oldest cached run onto pd (idle decay). */
+void hak_large_cache_release_oldest(struct hak_heap *h,
+				    struct hak_pending *pd);
 int hak_large_cache_check(struct hak_heap *h);
 
 /* ---- the heap ------------------------------------------------------- */
@@ -468,6 +487,7 @@ struct hak_heap {
 	void *pm_spare;	     /* default: a zeroed page-map node not yet
 				installed */
 	uint64_t taken, returned, peak_held, meta;
+	uint64_t charged; /* to provider calls in flight (provider.c) */
 	uint64_t large_bytes, large_objects, large_allocs, large_frees;
 	uint64_t large_peak; /* most large_bytes ever: the cache's bound */
 	/* Idle decay (decay.c), under the lock: the large-run cache's clock
@@ -477,6 +497,10 @@ struct hak_heap {
 	uint32_t decay_off; /* tests: no decay step runs (white box) */
 	uint64_t decay_xfer_seen[HAK_NCLASSES];
 	struct hak_large_cache large_cache;
+
+	/* Serialises the calls to the provider, and nothing else: taken
+	 * inside the lock above, or alone (provider.c). */
+	hak_spinlock_t provider_lock hak_cacheline_aligned;
 
 	/* Atomics. */
 	uint64_t out_bytes hak_cacheline_aligned;
