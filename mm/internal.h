@@ -99,6 +99,9 @@ static inline uintptr_t hak_pagemap_get(uintptr_t a)
  * Returns 0, or -1 if a node could not be allocated (or the range is not
  * mappable). */
 int hak_pagemap_reserve(uintptr_t a, size_t bytes);
+/* No lock needed: 1 if the nodes of [a, a + bytes) exist (one leaf), as
+ * hak_pagemap_reserve would find them; 0 means "reserve first". */
+int hak_pagemap_covered(uintptr_t a, size_t bytes);
 /* Store v in a's entry. The caller owns a's page (a run or superslab on
  * no list, or under its heap's lock). Returns 0, or -1 if its nodes are
  * missing (hak_pagemap_reserve first) and v is not 0. */
@@ -385,6 +388,8 @@ int hak_calloc_bytes(size_t nmemb, size_t size, size_t *n);
 /* ---- stats.c -------------------------------------------------------- */
 
 void hak_stats_out_add(struct hak_heap *h, int64_t bytes);
+/* h's lock held: large_bytes grew; raise the peak of bytes out. */
+void hak_stats_large_peak(struct hak_heap *h);
 void hak_heap_stats_fill(struct hak_heap *h, struct hak_stats *st);
 
 /* ---- heap.c --------------------------------------------------------- */

@@ -12,9 +12,18 @@
  * them all.
  *
  * Records are type-stable: taken from pages of the default heap's
- * provider that are never given back, reused through a free list. So a
+ * provider that are never given back, reused through free lists. So a
  * free that read an entry just before a racing free cleared it follows a
  * record that is still a record, and finds out under the heap's lock.
+ * A freed run's record goes on its heap's own list, under the heap's
+ * lock the free holds anyway, and the next malloc takes it there; the
+ * global list (its own lock) serves a heap with none, and takes back a
+ * destroyed heap's.
+ *
+ * A malloc the cache serves, whose page-map nodes exist, is one hold of
+ * the heap's lock; a free is one too: the path just above 32 KiB
+ * (xmalloc-test's batch records) costs about what a slab miss does, not
+ * four locks and a provider round trip.
  *
  * No provider call runs under the heap's lock, which every CPU's large
  * (and slab) traffic waits on: an mmap or munmap is microseconds, and a
@@ -116,93 +125,111 @@ static void *large_oom(struct hak_heap *h, size_t size, const char *what)
 	return NULL;
 }
 
-/*
- * No lock held. A run of at least *bytes at align: from the cache (*bytes
- * becomes its real length), else from the provider, charged under the
- * lock and called with it dropped; when the provider says no, one
- * reclaim pass and one more try. *fresh: the run is the provider's, its
- * charge still to settle (the caller does, under the lock it takes
- * anyway).
- */
-static void *large_get(struct hak_heap *h, size_t *bytes, size_t align,
-		       int *fresh)
+/* h's lock held: a cached run of at least *bytes (page-aligned requests
+ * only); *bytes becomes its real length. */
+static void *large_take(struct hak_heap *h, size_t *bytes, size_t align)
 {
-	struct hak_pending pd = { 0 };
+	size_t got;
+	void *p;
+
+	if (align != HAK_PAGE_SIZE)
+		return NULL;
+	p = hak_large_cache_take(h, *bytes >> HAK_PAGE_SHIFT, &got);
+	if (p)
+		*bytes = got << HAK_PAGE_SHIFT;
+	return p;
+}
+
+/* No lock held: the provider call of a charged run; a refusal settles
+ * the charge. */
+static void *large_call(struct hak_heap *h, size_t bytes, size_t align,
+			int *fresh)
+{
 	unsigned long flags;
-	unsigned tries;
-	void *p = NULL;
+	void *p = hak_provider_get(h, bytes, align);
 
-	*fresh = 0;
-	for (tries = 0; tries < 2 && !p; tries++) {
-		if (tries)
-			hak_reclaim(h);
+	if (!p) {
 		flags = hak_lock(&h->lock);
-		if (!tries)
-			hak_large_cache_tick(h, &pd);
-		if (align == HAK_PAGE_SIZE) {
-			size_t got;
-
-			p = hak_large_cache_take(h, *bytes >> HAK_PAGE_SHIFT,
-						 &got);
-			if (p)
-				*bytes = got << HAK_PAGE_SHIFT;
-		}
-		*fresh = !p && !hak_provider_charge(h, *bytes);
+		hak_provider_settle(h, bytes, NULL, 0);
 		hak_unlock(&h->lock, flags);
-		hak_provider_release_pending(h, &pd);
-		if (!*fresh)
-			continue;
-		p = hak_provider_get(h, *bytes, align);
-		if (!p) {
-			flags = hak_lock(&h->lock);
-			hak_provider_settle(h, *bytes, NULL, 0);
-			hak_unlock(&h->lock, flags);
-			*fresh = 0;
-		}
+		*fresh = 0;
 	}
 	return p;
 }
 
-/* No lock held: give back a run large_get returned, nobody's block. */
+/* No lock held: give back a run (p, or only a charge when p is NULL)
+ * that became nobody's block. */
 static void large_unget(struct hak_heap *h, void *p, size_t bytes, int fresh)
 {
 	struct hak_pending pd = { 0 };
 	unsigned long flags;
 
 	if (!fresh) {
-		/* From the cache: booked as taken. */
-		hak_pending_add(&pd, p, bytes);
+		/* From the cache, booked as taken (or nothing). */
+		if (p)
+			hak_pending_add(&pd, p, bytes);
 		hak_provider_release_pending(h, &pd);
 		return;
 	}
 	/* Released before the charge goes: the heap never counts less
 	 * than its provider has given it. */
-	hak_provider_put(h, p, bytes);
+	if (p)
+		hak_provider_put(h, p, bytes);
 	flags = hak_lock(&h->lock);
 	hak_provider_settle(h, bytes, NULL, 0);
 	hak_unlock(&h->lock, flags);
 }
 
-void *hak_large_alloc(size_t size, size_t align, struct hak_heap *h)
+/* h's lock held: r becomes the record of the block p of bytes, on h's
+ * list, in the page map (its nodes exist) and in h's books. */
+static void large_map(struct hak_heap *h, struct hak_large_run *r, void *p,
+		      size_t bytes)
 {
-	struct hak_large_run *r;
-	size_t bytes;
-	unsigned long flags;
-	int fresh;
-	void *p;
+	r->addr = (uintptr_t)p;
+	r->npages = bytes >> HAK_PAGE_SHIFT;
+	__atomic_store_n(&r->heap, h, __ATOMIC_RELAXED);
+	hak_list_push(&h->large_runs, &r->link);
+	hak_pagemap_set((uintptr_t)p, hak_pm_large_entry(r));
+	__atomic_store_n(&h->large_bytes, h->large_bytes + bytes,
+			 __ATOMIC_RELAXED);
+	if (h->large_bytes > h->large_peak)
+		h->large_peak = h->large_bytes;
+	h->large_objects++;
+	h->large_allocs++;
+	hak_stats_large_peak(h);
+}
 
-	if (size > ((size_t)1 << (HAK_PM_ADDR_BITS - 1))) {
-		hak_report_heap(h, HAK_EV_SIZE_OVERFLOW, NULL, size,
-				"request too large");
-		return NULL;
-	}
-	bytes = hak_round_up(size ? size : 1, HAK_PAGE_SIZE);
-	if (align < HAK_PAGE_SIZE)
-		align = HAK_PAGE_SIZE;
-	r = hak_large_run_get();
+/*
+ * No lock held. What the first hold left: a record r or none, a cached
+ * run p or none, or a charge (fresh) for a provider call. Gets what is
+ * missing (a reclaim pass and one more try when the provider says no),
+ * makes the page-map nodes and maps the run.
+ */
+static void *large_alloc_slow(struct hak_heap *h, size_t size, size_t align,
+			      size_t bytes, struct hak_large_run *r, void *p,
+			      int fresh)
+{
+	unsigned long flags;
+
 	if (!r)
+		r = hak_large_run_get();
+	if (!r) {
+		large_unget(h, p, bytes, fresh);
 		return large_oom(h, size, "large run record");
-	p = large_get(h, &bytes, align, &fresh);
+	}
+	if (!p && fresh)
+		p = large_call(h, bytes, align, &fresh);
+	if (!p) {
+		/* Out of memory: give back what hysteresis and caches hold,
+		 * then try once more. */
+		hak_reclaim(h);
+		flags = hak_lock(&h->lock);
+		p = large_take(h, &bytes, align);
+		fresh = !p && !hak_provider_charge(h, bytes);
+		hak_unlock(&h->lock, flags);
+		if (fresh)
+			p = large_call(h, bytes, align, &fresh);
+	}
 	/* The run is nobody else's yet: its page-map nodes are made with
 	 * no lock held, its entries then written under the heap's lock. */
 	if (p && hak_pagemap_reserve((uintptr_t)p, HAK_DEBUG ? bytes : 1)) {
@@ -216,24 +243,56 @@ void *hak_large_alloc(size_t size, size_t align, struct hak_heap *h)
 						  : "large run (heap limit or "
 						    "provider)");
 	}
-	r->addr = (uintptr_t)p;
-	r->npages = bytes >> HAK_PAGE_SHIFT;
-	r->heap = h;
 	if (HAK_DEBUG)
 		map_tail(p, bytes, 1);
 	flags = hak_lock(&h->lock);
 	if (fresh)
 		hak_provider_settle(h, bytes, p, 0);
-	hak_list_push(&h->large_runs, &r->link);
-	hak_pagemap_set((uintptr_t)p, hak_pm_large_entry(r));
-	h->large_bytes += bytes;
-	if (h->large_bytes > h->large_peak)
-		h->large_peak = h->large_bytes;
-	h->large_objects++;
-	h->large_allocs++;
+	large_map(h, r, p, bytes);
 	hak_unlock(&h->lock, flags);
-	hak_stats_out_add(h, (int64_t)bytes);
 	return p;
+}
+
+/*
+ * One hold of h's lock: the decay tick, a record from h's list and a run
+ * from the cache; if both are there and the run's page-map nodes exist
+ * (release builds: only its first page is mapped), the block is mapped
+ * in the same hold. Else the hold charges a provider call, and the rest
+ * runs with the lock dropped (large_alloc_slow).
+ */
+void *hak_large_alloc(size_t size, size_t align, struct hak_heap *h)
+{
+	struct hak_pending pd = { 0 };
+	struct hak_large_run *r;
+	unsigned long flags;
+	size_t bytes;
+	int fresh;
+	void *p;
+
+	if (size > ((size_t)1 << (HAK_PM_ADDR_BITS - 1))) {
+		hak_report_heap(h, HAK_EV_SIZE_OVERFLOW, NULL, size,
+				"request too large");
+		return NULL;
+	}
+	bytes = hak_round_up(size ? size : 1, HAK_PAGE_SIZE);
+	if (align < HAK_PAGE_SIZE)
+		align = HAK_PAGE_SIZE;
+	flags = hak_lock(&h->lock);
+	hak_large_cache_tick(h, &pd);
+	r = run_of(h->run_free);
+	if (r)
+		hak_list_del(&h->run_free, &r->link);
+	p = large_take(h, &bytes, align);
+	if (p && r && !HAK_DEBUG && hak_pagemap_covered((uintptr_t)p, 1)) {
+		large_map(h, r, p, bytes);
+		hak_unlock(&h->lock, flags);
+		hak_provider_release_pending(h, &pd);
+		return p;
+	}
+	fresh = !p && !hak_provider_charge(h, bytes);
+	hak_unlock(&h->lock, flags);
+	hak_provider_release_pending(h, &pd);
+	return large_alloc_slow(h, size, align, bytes, r, p, fresh);
 }
 
 /* h's lock held: r's run off the map and h's books; returns its bytes. */
@@ -245,7 +304,8 @@ static size_t run_unmap(struct hak_heap *h, struct hak_large_run *r)
 		map_tail((void *)r->addr, bytes, 0);
 	hak_pagemap_set(r->addr, 0);
 	hak_list_del(&h->large_runs, &r->link);
-	h->large_bytes -= bytes;
+	__atomic_store_n(&h->large_bytes, h->large_bytes - bytes,
+			 __ATOMIC_RELAXED);
 	h->large_objects--;
 	h->large_frees++;
 	return bytes;
@@ -275,10 +335,13 @@ void hak_large_free(void *p, uintptr_t entry)
 	bytes = run_unmap(h, r);
 	if (!hak_large_cache_put(h, p, bytes >> HAK_PAGE_SHIFT, &pd))
 		hak_pending_add(&pd, p, bytes);
+	/* The record stays h's, for its next malloc; a racing second free
+	 * of p finds addr 0 under the lock. */
+	r->addr = 0;
+	r->npages = 0;
+	hak_list_push(&h->run_free, &r->link);
 	hak_unlock(&h->lock, flags);
-	hak_large_run_put(r);
 	hak_provider_release_pending(h, &pd);
-	hak_stats_out_add(h, -(int64_t)bytes);
 }
 
 size_t hak_large_usable(const void *p, uintptr_t entry)
@@ -286,6 +349,21 @@ size_t hak_large_usable(const void *p, uintptr_t entry)
 	if ((uintptr_t)p & (HAK_PAGE_SIZE - 1))
 		return 0;
 	return hak_pm_large_run(entry)->npages << HAK_PAGE_SHIFT;
+}
+
+/* Heap destroy (h quiescent): h's free records back on the global list,
+ * for other heaps. */
+static void large_records_back(struct hak_heap *h)
+{
+	unsigned long flags = hak_lock(&h->lock);
+	struct hak_large_run *r = run_of(h->run_free), *next;
+
+	h->run_free = NULL;
+	hak_unlock(&h->lock, flags);
+	for (; r; r = next) {
+		next = run_of(r->link.next);
+		hak_large_run_put(r);
+	}
 }
 
 /* Heap destroy (h quiescent): HAK_PENDING_MAX runs off the books per
@@ -300,11 +378,10 @@ uint64_t hak_large_release_all(struct hak_heap *h)
 	do {
 		unsigned long flags = hak_lock(&h->lock);
 		struct hak_large_run *r;
-		int64_t bytes = 0;
 
 		while (pd.n < HAK_PENDING_MAX &&
 		       (r = run_of(h->large_runs))) {
-			bytes += (int64_t)run_unmap(h, r);
+			run_unmap(h, r);
 			h->large_frees--; /* not a free the user made */
 			done[pd.n] = r;
 			hak_pending_add(&pd, (void *)r->addr,
@@ -313,12 +390,12 @@ uint64_t hak_large_release_all(struct hak_heap *h)
 		hak_unlock(&h->lock, flags);
 		k = pd.n;
 		hak_provider_release_pending(h, &pd);
-		hak_stats_out_add(h, -bytes);
 		for (i = 0; i < k; i++)
 			hak_large_run_put(done[i]);
 		n += k;
 	} while (k == HAK_PENDING_MAX);
 	hak_large_cache_flush(h);
+	large_records_back(h);
 	return n;
 }
 

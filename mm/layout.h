@@ -305,7 +305,7 @@ struct hak_large_run {
 	uintptr_t addr;
 	size_t npages;
 	struct hak_heap *heap;
-	struct hak_list link; /* on heap->large_runs; the free list */
+	struct hak_list link; /* on heap->large_runs; a free list */
 };
 
 static inline uintptr_t hak_pm_large_entry(struct hak_large_run *r)
@@ -480,6 +480,7 @@ struct hak_heap {
 	struct hak_list *ss_all;   /* struct hak_superslab.all */
 	struct hak_list *ss_avail; /* struct hak_superslab.avail */
 	struct hak_list *large_runs; /* struct hak_large_run.link, live */
+	struct hak_list *run_free;   /* records of its freed runs (large.c) */
 	uint64_t nss;	     /* superslabs held */
 	uint64_t nss_empty;  /* of which on the lists and wholly empty */
 	uint64_t nss_transit; /* of which being built or torn down: on no
@@ -488,6 +489,8 @@ struct hak_heap {
 				installed */
 	uint64_t taken, returned, peak_held, meta;
 	uint64_t charged; /* to provider calls in flight (provider.c) */
+	/* large_bytes: written under the lock with relaxed atomic stores,
+	 * read without it for the peak of bytes out (stats.c). */
 	uint64_t large_bytes, large_objects, large_allocs, large_frees;
 	uint64_t large_peak; /* most large_bytes ever: the cache's bound */
 	/* Idle decay (decay.c), under the lock: the large-run cache's clock
@@ -503,8 +506,8 @@ struct hak_heap {
 	hak_spinlock_t provider_lock hak_cacheline_aligned;
 
 	/* Atomics. */
-	uint64_t out_bytes hak_cacheline_aligned;
-	uint64_t peak_out;
+	uint64_t out_bytes hak_cacheline_aligned; /* slab tiers' (stats.c) */
+	uint64_t peak_out; /* most out_bytes + large_bytes seen */
 	uint64_t restarts; /* sections hak_restart_pc rewound */
 	uint64_t events[HAK_EV__COUNT];
 
