@@ -83,9 +83,9 @@ struct hak_report {
 
 /*
  * Page provider: replaces mmap. hakmem serialises its calls (they run under
- * hakmem's global lock, with IRQs masked on bare metal), so the provider
- * needs no locking of its own, but it must not call back into hakmem and
- * must do bounded work.
+ * the heap's provider lock, a lock held for the call alone, with IRQs
+ * masked on bare metal), so the provider needs no locking of its own, but
+ * it must not call back into hakmem and must do bounded work.
  *   alloc:   return `bytes` (a multiple of the page size) aligned to `align`
  *            (a power of two >= the page size), or NULL when exhausted.
  *   release: take back exactly a run alloc returned, whole.
@@ -354,9 +354,9 @@ struct hak_heap;
 
 struct hak_heap_config {
 	const char *name; /* for reports and stats; copied (31 bytes) */
-	/* Required. Its calls are serialised by the heap's own lock; it
-	 * may be the same hook code as another heap's over other memory,
-	 * but two heaps must not hand out the same pages. */
+	/* Required. Its calls are serialised by the heap's own provider
+	 * lock; it may be the same hook code as another heap's over other
+	 * memory, but two heaps must not hand out the same pages. */
 	struct hak_page_provider provider;
 	/* Bytes the heap may hold from its provider at any moment
 	 * (superslabs, large runs and its per-CPU areas), enforced at every

@@ -496,6 +496,8 @@ static void heap_locks(struct hak_heap *h, int take)
 		take ? (void)hak_lock(&h->xfer[i].lock)
 		     : hak_unlock(&h->xfer[i].lock, 0);
 	take ? (void)hak_lock(&h->lock) : hak_unlock(&h->lock, 0);
+	take ? (void)hak_lock(&h->provider_lock)
+	     : hak_unlock(&h->provider_lock, 0);
 }
 
 void hak_locks_all(int take)

@@ -19,7 +19,11 @@
  *   1. a per-CPU critical section   (hak_port_pcpu_enter)
  *   2. one shard lock               (struct hak_shard.lock, per class)
  *   3. the global lock              (hak_heap.lock: superslab pool, page
- *                                    map writes, large runs, provider calls)
+ *                                    map writes, large runs, provider
+ *                                    accounting)
+ *   4. the heap's provider lock     (struct hak_heap.provider_lock: the
+ *                                    provider call alone; the large tier
+ *                                    takes it with no other lock held)
  * Shared locks are taken with IRQs masked (hak_lock) and held for bounded
  * work, so a waiter never spins on a holder preempted on its own CPU.
  * That work is also short (a few hundred instructions): batches move in
@@ -95,6 +99,9 @@ static inline uintptr_t hak_pagemap_get(uintptr_t a)
  * Returns 0, or -1 if a node could not be allocated (or the range is not
  * mappable). */
 int hak_pagemap_reserve(uintptr_t a, size_t bytes);
+/* No lock needed: 1 if the nodes of [a, a + bytes) exist (one leaf), as
+ * hak_pagemap_reserve would find them; 0 means "reserve first". */
+int hak_pagemap_covered(uintptr_t a, size_t bytes);
 /* Store v in a's entry. The caller owns a's page (a run or superslab on
  * no list, or under its heap's lock). Returns 0, or -1 if its nodes are
  * missing (hak_pagemap_reserve first) and v is not 0. */
@@ -140,10 +147,34 @@ static inline struct hak_slab *hak_slab_lookup(uintptr_t a)
 /* ---- provider.c ----------------------------------------------------- */
 
 /* h's lock held. Accounting wrappers around h's provider hooks; alloc
- * also enforces h's limit. */
+ * also enforces h's limit. The call runs with h's lock held: for paths
+ * whose provider calls are rare (superslabs, metadata). */
 void *hak_provider_alloc(struct hak_heap *h, size_t bytes, size_t align,
 			 int meta);
 void hak_provider_release(struct hak_heap *h, void *p, size_t bytes);
+
+/*
+ * The same in steps, for a call made with h's lock dropped:
+ *   charge  h's lock held: count bytes against h's limit as held while
+ *           the call runs; -1 (nothing charged) if over the limit.
+ *   get     no lock of h's held: the provider's run, or NULL.
+ *   settle  h's lock held: the charge goes, and p (if not NULL) is
+ *           booked as taken (meta: as permanent metadata too).
+ *   put     no lock of h's held: give a run back, unbooked (the caller
+ *           books it as returned, or settles a charge after it).
+ */
+int hak_provider_charge(struct hak_heap *h, size_t bytes);
+void *hak_provider_get(struct hak_heap *h, size_t bytes, size_t align);
+void hak_provider_settle(struct hak_heap *h, size_t bytes, void *p, int meta);
+void hak_provider_put(struct hak_heap *h, void *p, size_t bytes);
+/* No lock held: charge, get and settle, taking h's lock twice. */
+void *hak_provider_alloc_unlocked(struct hak_heap *h, size_t bytes,
+				  size_t align, int meta);
+/* Runs taken off h's books under its lock, to give back once it is
+ * dropped: hak_provider_release_pending (no lock held) releases them,
+ * then books them as returned under h's lock. */
+void hak_pending_add(struct hak_pending *pd, void *p, size_t bytes);
+void hak_provider_release_pending(struct hak_heap *h, struct hak_pending *pd);
 
 /* ---- superslab.c ---------------------------------------------------- */
 
@@ -375,6 +406,8 @@ int hak_calloc_bytes(size_t nmemb, size_t size, size_t *n);
 /* ---- stats.c -------------------------------------------------------- */
 
 void hak_stats_out_add(struct hak_heap *h, int64_t bytes);
+/* h's lock held: large_bytes grew; raise the peak of bytes out. */
+void hak_stats_large_peak(struct hak_heap *h);
 void hak_heap_stats_fill(struct hak_heap *h, struct hak_stats *st);
 
 /* ---- heap.c --------------------------------------------------------- */

@@ -12,15 +12,31 @@
  * them all.
  *
  * Records are type-stable: taken from pages of the default heap's
- * provider that are never given back, reused through a free list. So a
+ * provider that are never given back, reused through free lists. So a
  * free that read an entry just before a racing free cleared it follows a
  * record that is still a record, and finds out under the heap's lock.
+ * A freed run's record goes on its heap's own list, under the heap's
+ * lock the free holds anyway, and the next malloc takes it there; the
+ * global list (its own lock) serves a heap with none, and takes back a
+ * destroyed heap's.
  *
- * Bounds, under the heap's lock: a malloc makes at most one provider
- * alloc and at most one release (decay); the page-map nodes are made with
- * the lock dropped; a free at most four releases (decay, two evictions,
- * the run itself). When the provider says no, one reclaim pass and one
- * more call.
+ * A malloc the cache serves, whose page-map nodes exist, is one hold of
+ * the heap's lock; a free is one too: the path just above 32 KiB
+ * (xmalloc-test's batch records) costs about what a slab miss does, not
+ * four locks and a provider round trip.
+ *
+ * No provider call runs under the heap's lock, which every CPU's large
+ * (and slab) traffic waits on: an mmap or munmap is microseconds, and a
+ * munmap in a threaded process is a TLB shootdown too. A malloc's run is
+ * charged against the heap's limit under the lock and taken from the
+ * provider with it dropped (provider.c); the runs a malloc or free gives
+ * back (decay, evictions, a refused run) leave the books under the lock
+ * and go back after it is dropped.
+ *
+ * Bounds: a malloc makes at most one provider alloc and at most one
+ * release (decay); the page-map nodes are made with the lock dropped; a
+ * free at most four releases (decay, two evictions, the run itself).
+ * When the provider says no, one reclaim pass and one more call.
  */
 #include "internal.h"
 
@@ -45,9 +61,8 @@ struct hak_large_run *hak_large_run_get(void)
 	hak_unlock(&run_lock, flags);
 	if (r)
 		return r;
-	flags = hak_lock(&hak_heap.lock);
-	page = hak_provider_alloc(&hak_heap, HAK_PAGE_SIZE, HAK_PAGE_SIZE, 1);
-	hak_unlock(&hak_heap.lock, flags);
+	page = hak_provider_alloc_unlocked(&hak_heap, HAK_PAGE_SIZE,
+					   HAK_PAGE_SIZE, 1);
 	if (!page)
 		return NULL;
 	hak_memset(page, 0, HAK_PAGE_SIZE);
@@ -110,11 +125,148 @@ static void *large_oom(struct hak_heap *h, size_t size, const char *what)
 	return NULL;
 }
 
+/* h's lock held: a cached run of at least *bytes (page-aligned requests
+ * only); *bytes becomes its real length. */
+static void *large_take(struct hak_heap *h, size_t *bytes, size_t align)
+{
+	size_t got;
+	void *p;
+
+	if (align != HAK_PAGE_SIZE)
+		return NULL;
+	p = hak_large_cache_take(h, *bytes >> HAK_PAGE_SHIFT, &got);
+	if (p)
+		*bytes = got << HAK_PAGE_SHIFT;
+	return p;
+}
+
+/* No lock held: the provider call of a charged run; a refusal settles
+ * the charge. */
+static void *large_call(struct hak_heap *h, size_t bytes, size_t align,
+			int *fresh)
+{
+	unsigned long flags;
+	void *p = hak_provider_get(h, bytes, align);
+
+	if (!p) {
+		flags = hak_lock(&h->lock);
+		hak_provider_settle(h, bytes, NULL, 0);
+		hak_unlock(&h->lock, flags);
+		*fresh = 0;
+	}
+	return p;
+}
+
+/* No lock held: give back a run (p, or only a charge when p is NULL)
+ * that became nobody's block. */
+static void large_unget(struct hak_heap *h, void *p, size_t bytes, int fresh)
+{
+	struct hak_pending pd = { 0 };
+	unsigned long flags;
+
+	if (!fresh) {
+		/* From the cache, booked as taken (or nothing). */
+		if (p)
+			hak_pending_add(&pd, p, bytes);
+		hak_provider_release_pending(h, &pd);
+		return;
+	}
+	/* Released before the charge goes: the heap never counts less
+	 * than its provider has given it. */
+	if (p)
+		hak_provider_put(h, p, bytes);
+	flags = hak_lock(&h->lock);
+	hak_provider_settle(h, bytes, NULL, 0);
+	hak_unlock(&h->lock, flags);
+}
+
+/* h's lock held: r becomes the record of the block p of bytes, on h's
+ * list, in the page map (its nodes exist) and in h's books. */
+static void large_map(struct hak_heap *h, struct hak_large_run *r, void *p,
+		      size_t bytes)
+{
+	r->addr = (uintptr_t)p;
+	r->npages = bytes >> HAK_PAGE_SHIFT;
+	__atomic_store_n(&r->heap, h, __ATOMIC_RELAXED);
+	hak_list_push(&h->large_runs, &r->link);
+	hak_pagemap_set((uintptr_t)p, hak_pm_large_entry(r));
+	__atomic_store_n(&h->large_bytes, h->large_bytes + bytes,
+			 __ATOMIC_RELAXED);
+	if (h->large_bytes > h->large_peak)
+		h->large_peak = h->large_bytes;
+	h->large_objects++;
+	h->large_allocs++;
+	hak_stats_large_peak(h);
+}
+
+/*
+ * No lock held. What the first hold left: a record r or none, a cached
+ * run p or none, or a charge (fresh) for a provider call. Gets what is
+ * missing (a reclaim pass and one more try when the provider says no),
+ * makes the page-map nodes and maps the run.
+ */
+static void *large_alloc_slow(struct hak_heap *h, size_t size, size_t align,
+			      size_t bytes, struct hak_large_run *r, void *p,
+			      int fresh)
+{
+	unsigned long flags;
+
+	if (!r)
+		r = hak_large_run_get();
+	if (!r) {
+		large_unget(h, p, bytes, fresh);
+		return large_oom(h, size, "large run record");
+	}
+	if (!p && fresh)
+		p = large_call(h, bytes, align, &fresh);
+	if (!p) {
+		/* Out of memory: give back what hysteresis and caches hold,
+		 * then try once more. */
+		hak_reclaim(h);
+		flags = hak_lock(&h->lock);
+		p = large_take(h, &bytes, align);
+		fresh = !p && !hak_provider_charge(h, bytes);
+		hak_unlock(&h->lock, flags);
+		if (fresh)
+			p = large_call(h, bytes, align, &fresh);
+	}
+	/* The run is nobody else's yet: its page-map nodes are made with
+	 * no lock held, its entries then written under the heap's lock. */
+	if (p && hak_pagemap_reserve((uintptr_t)p, HAK_DEBUG ? bytes : 1)) {
+		large_unget(h, p, bytes, fresh);
+		p = NULL;
+	}
+	if (!p) {
+		hak_large_run_put(r);
+		return large_oom(h, size, h == &hak_heap
+						  ? "large run"
+						  : "large run (heap limit or "
+						    "provider)");
+	}
+	if (HAK_DEBUG)
+		map_tail(p, bytes, 1);
+	flags = hak_lock(&h->lock);
+	if (fresh)
+		hak_provider_settle(h, bytes, p, 0);
+	large_map(h, r, p, bytes);
+	hak_unlock(&h->lock, flags);
+	return p;
+}
+
+/*
+ * One hold of h's lock: the decay tick, a record from h's list and a run
+ * from the cache; if both are there and the run's page-map nodes exist
+ * (release builds: only its first page is mapped), the block is mapped
+ * in the same hold. Else the hold charges a provider call, and the rest
+ * runs with the lock dropped (large_alloc_slow).
+ */
 void *hak_large_alloc(size_t size, size_t align, struct hak_heap *h)
 {
+	struct hak_pending pd = { 0 };
 	struct hak_large_run *r;
-	size_t bytes;
 	unsigned long flags;
+	size_t bytes;
+	int fresh;
 	void *p;
 
 	if (size > ((size_t)1 << (HAK_PM_ADDR_BITS - 1))) {
@@ -125,61 +277,22 @@ void *hak_large_alloc(size_t size, size_t align, struct hak_heap *h)
 	bytes = hak_round_up(size ? size : 1, HAK_PAGE_SIZE);
 	if (align < HAK_PAGE_SIZE)
 		align = HAK_PAGE_SIZE;
-	r = hak_large_run_get();
-	if (!r)
-		return large_oom(h, size, "large run record");
 	flags = hak_lock(&h->lock);
-	hak_large_cache_tick(h);
-	p = NULL;
-	if (align == HAK_PAGE_SIZE) {
-		size_t got;
-
-		p = hak_large_cache_take(h, bytes >> HAK_PAGE_SHIFT, &got);
-		if (p)
-			bytes = got << HAK_PAGE_SHIFT;
-	}
-	if (!p)
-		p = hak_provider_alloc(h, bytes, align, 0);
-	if (!p) {
-		/* Out of memory: give back what hysteresis and caches hold,
-		 * then try once more. */
+	hak_large_cache_tick(h, &pd);
+	r = run_of(h->run_free);
+	if (r)
+		hak_list_del(&h->run_free, &r->link);
+	p = large_take(h, &bytes, align);
+	if (p && r && !HAK_DEBUG && hak_pagemap_covered((uintptr_t)p, 1)) {
+		large_map(h, r, p, bytes);
 		hak_unlock(&h->lock, flags);
-		hak_reclaim(h);
-		flags = hak_lock(&h->lock);
-		p = hak_provider_alloc(h, bytes, align, 0);
+		hak_provider_release_pending(h, &pd);
+		return p;
 	}
+	fresh = !p && !hak_provider_charge(h, bytes);
 	hak_unlock(&h->lock, flags);
-	/* The run is nobody else's yet: its page-map nodes are made with
-	 * no lock held, its entries then written under the heap's lock. */
-	if (p && hak_pagemap_reserve((uintptr_t)p, HAK_DEBUG ? bytes : 1)) {
-		flags = hak_lock(&h->lock);
-		hak_provider_release(h, p, bytes);
-		hak_unlock(&h->lock, flags);
-		p = NULL;
-	}
-	if (!p) {
-		hak_large_run_put(r);
-		return large_oom(h, size, h == &hak_heap
-						  ? "large run"
-						  : "large run (heap limit or "
-						    "provider)");
-	}
-	r->addr = (uintptr_t)p;
-	r->npages = bytes >> HAK_PAGE_SHIFT;
-	r->heap = h;
-	if (HAK_DEBUG)
-		map_tail(p, bytes, 1);
-	flags = hak_lock(&h->lock);
-	hak_list_push(&h->large_runs, &r->link);
-	hak_pagemap_set((uintptr_t)p, hak_pm_large_entry(r));
-	h->large_bytes += bytes;
-	if (h->large_bytes > h->large_peak)
-		h->large_peak = h->large_bytes;
-	h->large_objects++;
-	h->large_allocs++;
-	hak_unlock(&h->lock, flags);
-	hak_stats_out_add(h, (int64_t)bytes);
-	return p;
+	hak_provider_release_pending(h, &pd);
+	return large_alloc_slow(h, size, align, bytes, r, p, fresh);
 }
 
 /* h's lock held: r's run off the map and h's books; returns its bytes. */
@@ -191,7 +304,8 @@ static size_t run_unmap(struct hak_heap *h, struct hak_large_run *r)
 		map_tail((void *)r->addr, bytes, 0);
 	hak_pagemap_set(r->addr, 0);
 	hak_list_del(&h->large_runs, &r->link);
-	h->large_bytes -= bytes;
+	__atomic_store_n(&h->large_bytes, h->large_bytes - bytes,
+			 __ATOMIC_RELAXED);
 	h->large_objects--;
 	h->large_frees++;
 	return bytes;
@@ -201,6 +315,7 @@ void hak_large_free(void *p, uintptr_t entry)
 {
 	struct hak_large_run *r = hak_pm_large_run(entry);
 	struct hak_heap *h = __atomic_load_n(&r->heap, __ATOMIC_RELAXED);
+	struct hak_pending pd = { 0 };
 	unsigned long flags;
 	size_t bytes;
 
@@ -216,13 +331,17 @@ void hak_large_free(void *p, uintptr_t entry)
 		hak_report(HAK_EV_DOUBLE_FREE, p, 0, "large block freed twice");
 		return;
 	}
-	hak_large_cache_tick(h);
+	hak_large_cache_tick(h, &pd);
 	bytes = run_unmap(h, r);
-	if (!hak_large_cache_put(h, p, bytes >> HAK_PAGE_SHIFT))
-		hak_provider_release(h, p, bytes);
+	if (!hak_large_cache_put(h, p, bytes >> HAK_PAGE_SHIFT, &pd))
+		hak_pending_add(&pd, p, bytes);
+	/* The record stays h's, for its next malloc; a racing second free
+	 * of p finds addr 0 under the lock. */
+	r->addr = 0;
+	r->npages = 0;
+	hak_list_push(&h->run_free, &r->link);
 	hak_unlock(&h->lock, flags);
-	hak_large_run_put(r);
-	hak_stats_out_add(h, -(int64_t)bytes);
+	hak_provider_release_pending(h, &pd);
 }
 
 size_t hak_large_usable(const void *p, uintptr_t entry)
@@ -232,29 +351,51 @@ size_t hak_large_usable(const void *p, uintptr_t entry)
 	return hak_pm_large_run(entry)->npages << HAK_PAGE_SHIFT;
 }
 
-/* One run per lock hold: a release each. */
+/* Heap destroy (h quiescent): h's free records back on the global list,
+ * for other heaps. */
+static void large_records_back(struct hak_heap *h)
+{
+	unsigned long flags = hak_lock(&h->lock);
+	struct hak_large_run *r = run_of(h->run_free), *next;
+
+	h->run_free = NULL;
+	hak_unlock(&h->lock, flags);
+	for (; r; r = next) {
+		next = run_of(r->link.next);
+		hak_large_run_put(r);
+	}
+}
+
+/* Heap destroy (h quiescent): HAK_PENDING_MAX runs off the books per
+ * lock hold, given back with it dropped. */
 uint64_t hak_large_release_all(struct hak_heap *h)
 {
+	struct hak_large_run *done[HAK_PENDING_MAX];
+	struct hak_pending pd = { 0 };
 	uint64_t n = 0;
+	unsigned i, k;
 
-	for (;;) {
+	do {
 		unsigned long flags = hak_lock(&h->lock);
-		struct hak_large_run *r = run_of(h->large_runs);
-		size_t bytes;
+		struct hak_large_run *r;
 
-		if (!r) {
-			hak_unlock(&h->lock, flags);
-			break;
+		while (pd.n < HAK_PENDING_MAX &&
+		       (r = run_of(h->large_runs))) {
+			run_unmap(h, r);
+			h->large_frees--; /* not a free the user made */
+			done[pd.n] = r;
+			hak_pending_add(&pd, (void *)r->addr,
+					r->npages << HAK_PAGE_SHIFT);
 		}
-		bytes = run_unmap(h, r);
-		h->large_frees--; /* not a free the user made */
-		hak_provider_release(h, (void *)r->addr, bytes);
 		hak_unlock(&h->lock, flags);
-		hak_stats_out_add(h, -(int64_t)bytes);
-		hak_large_run_put(r);
-		n++;
-	}
+		k = pd.n;
+		hak_provider_release_pending(h, &pd);
+		for (i = 0; i < k; i++)
+			hak_large_run_put(done[i]);
+		n += k;
+	} while (k == HAK_PENDING_MAX);
 	hak_large_cache_flush(h);
+	large_records_back(h);
 	return n;
 }
 

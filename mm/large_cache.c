@@ -27,7 +27,9 @@
  *             classes that hold a run.
  *   age list  every cached run, oldest first: eviction and decay.
  *
- * Bounds (global lock held; "provider calls" are releases):
+ * Bounds (the heap's lock held; "provider calls" are releases, which go
+ * on the caller's struct hak_pending and are made once it drops the
+ * lock: no provider call runs under the heap's lock):
  *   take   O(1): for a request of n pages, the newest run of n's class
  *          if it lies in the window [n, n + n/4]; else the newest run of
  *          the first non-empty class wholly inside the window (a bitmap
@@ -263,28 +265,30 @@ static void lc_insert(struct hak_large_cache *lc, uintptr_t p, size_t npages,
 	lc->count++;
 }
 
-/* Give record i's run back to the provider. */
-static void lc_release(struct hak_heap *h, struct hak_large_cache *lc,
-		       unsigned i)
+/* Record i's run out of the cache, onto pd: the caller gives it back to
+ * the provider once the heap's lock is dropped. */
+static void lc_release(struct hak_large_cache *lc, unsigned i,
+		       struct hak_pending *pd)
 {
 	struct hak_lc_run *r = rec(lc, i);
 	void *p = (void *)r->addr;
 	size_t bytes = (size_t)r->npages << HAK_PAGE_SHIFT;
 
 	lc_unlink(lc, i);
-	hak_provider_release(h, p, bytes);
+	hak_pending_add(pd, p, bytes);
 }
 
-void hak_large_cache_release_oldest(struct hak_heap *h)
+void hak_large_cache_release_oldest(struct hak_heap *h,
+				    struct hak_pending *pd)
 {
 	struct hak_large_cache *lc = &h->large_cache;
 
 	HAK_ASSERT(hak_lock_held(&h->lock));
 	if (lc->oldest)
-		lc_release(h, lc, lc->oldest);
+		lc_release(lc, lc->oldest, pd);
 }
 
-void hak_large_cache_tick(struct hak_heap *h)
+void hak_large_cache_tick(struct hak_heap *h, struct hak_pending *pd)
 {
 	struct hak_large_cache *lc = &h->large_cache;
 
@@ -292,7 +296,7 @@ void hak_large_cache_tick(struct hak_heap *h)
 	lc->now++;
 	if (lc->oldest &&
 	    lc->now - rec(lc, lc->oldest)->stamp >= HAK_LC_DECAY)
-		lc_release(h, lc, lc->oldest);
+		lc_release(lc, lc->oldest, pd);
 }
 
 void *hak_large_cache_take(struct hak_heap *h, size_t npages, size_t *got)
@@ -354,10 +358,12 @@ found:
 /*
  * Cache the freed run p of npages, merged first with cached neighbours
  * where the provider splits. Returns 1 when the run is the cache's
- * (cached, or, merged, too large to cache and given back whole here), 0
- * when it was refused untouched: the caller gives it back.
+ * (cached, or, merged, too large to cache and put on pd whole), 0 when
+ * it was refused untouched: the caller gives it back. Puts at most 3
+ * runs on pd.
  */
-int hak_large_cache_put(struct hak_heap *h, void *p, size_t npages)
+int hak_large_cache_put(struct hak_heap *h, void *p, size_t npages,
+			struct hak_pending *pd)
 {
 	struct hak_large_cache *lc = &h->large_cache;
 	uintptr_t a = (uintptr_t)p;
@@ -390,7 +396,7 @@ int hak_large_cache_put(struct hak_heap *h, void *p, size_t npages)
 		    (lc->bytes + bytes > lc_bound(h) ||
 		     lc->count == HAK_LC_SLOTS);
 	     k++)
-		lc_release(h, lc, lc->oldest);
+		lc_release(lc, lc->oldest, pd);
 	if (lc->bytes + bytes > lc_bound(h) || lc->count == HAK_LC_SLOTS)
 		goto refuse;
 	lc_insert(lc, a, npages, lc->now);
@@ -398,27 +404,28 @@ int hak_large_cache_put(struct hak_heap *h, void *p, size_t npages)
 refuse:
 	if (!merged)
 		return 0;
-	hak_provider_release(h, (void *)a, bytes);
+	hak_pending_add(pd, (void *)a, bytes);
 	return 1;
 }
 
-/* The lock is dropped every FLUSH_STEP runs released, so IRQs are not
- * masked over the whole cache. */
-#define FLUSH_STEP 32
-
+/* HAK_PENDING_MAX runs out per lock hold, given back with the lock
+ * dropped: a full cache takes HAK_LC_SLOTS / HAK_PENDING_MAX holds. At
+ * most HAK_LC_SLOTS + 1: frees racing the flush are not chased forever. */
 void hak_large_cache_flush(struct hak_heap *h)
 {
 	struct hak_large_cache *lc = &h->large_cache;
+	struct hak_pending pd = { 0 };
+	unsigned steps;
 	int more = 1;
 
-	while (more) {
+	for (steps = 0; more && steps <= HAK_LC_SLOTS; steps++) {
 		unsigned long flags = hak_lock(&h->lock);
-		unsigned k;
 
-		for (k = 0; k < FLUSH_STEP && lc->oldest; k++)
-			lc_release(h, lc, lc->oldest);
+		while (pd.n < HAK_PENDING_MAX && lc->oldest)
+			lc_release(lc, lc->oldest, &pd);
 		more = lc->oldest != 0;
 		hak_unlock(&h->lock, flags);
+		hak_provider_release_pending(h, &pd);
 	}
 }
 

@@ -313,7 +313,7 @@ struct hak_large_run {
 	uintptr_t addr;
 	size_t npages;
 	struct hak_heap *heap;
-	struct hak_list link; /* on heap->large_runs; the free list */
+	struct hak_list link; /* on heap->large_runs; a free list */
 };
 
 static inline uintptr_t hak_pm_large_entry(struct hak_large_run *r)
@@ -410,13 +410,32 @@ _Static_assert(HAK_LC_DECAY >= 1 && HAK_LC_DECAY < (1U << 31),
 
 struct hak_heap;
 
-/* The heap's lock held (flush and check take it). */
-void hak_large_cache_tick(struct hak_heap *h);
+/*
+ * Runs off a heap's books, to go back to its provider once the heap's
+ * lock is dropped (provider.c). At most four per lock hold: a large
+ * free's tick (1) and put (2 evictions and a merged run it refuses, or
+ * the freed run itself), a large malloc's tick, or a flush step.
+ */
+#define HAK_PENDING_MAX 4
+
+struct hak_pending {
+	unsigned n;
+	struct {
+		void *p;
+		size_t bytes;
+	} run[HAK_PENDING_MAX];
+};
+
+/* The heap's lock held (flush and check take it). Runs they give back
+ * go on pd, for the caller to release with the lock dropped. */
+void hak_large_cache_tick(struct hak_heap *h, struct hak_pending *pd);
 void *hak_large_cache_take(struct hak_heap *h, size_t npages, size_t *got);
-int hak_large_cache_put(struct hak_heap *h, void *p, size_t npages);
+int hak_large_cache_put(struct hak_heap *h, void *p, size_t npages,
+			struct hak_pending *pd);
 void hak_large_cache_flush(struct hak_heap *h);
-/* Give back the oldest cached run (idle decay). */
-void hak_large_cache_release_oldest(struct hak_heap *h);
+/* The oldest cached run onto pd (idle decay). */
+void hak_large_cache_release_oldest(struct hak_heap *h,
+				    struct hak_pending *pd);
 int hak_large_cache_check(struct hak_heap *h);
 
 /* ---- the heap ------------------------------------------------------- */
@@ -469,6 +488,7 @@ struct hak_heap {
 	struct hak_list *ss_all;   /* struct hak_superslab.all */
 	struct hak_list *ss_avail; /* struct hak_superslab.avail */
 	struct hak_list *large_runs; /* struct hak_large_run.link, live */
+	struct hak_list *run_free;   /* records of its freed runs (large.c) */
 	uint64_t nss;	     /* superslabs held */
 	uint64_t nss_empty;  /* of which on the lists and wholly empty */
 	uint64_t nss_transit; /* of which being built or torn down: on no
@@ -476,20 +496,28 @@ struct hak_heap {
 	void *pm_spare;	     /* default: a zeroed page-map node not yet
 				installed */
 	uint64_t taken, returned, peak_held, meta;
+	uint64_t charged; /* to provider calls in flight (provider.c) */
+	/* large_bytes: written under the lock with relaxed atomic stores,
+	 * read without it for the peak of bytes out (stats.c). */
 	uint64_t large_bytes, large_objects, large_allocs, large_frees;
 	uint64_t large_peak; /* most large_bytes ever: the cache's bound */
 	/* Idle decay (decay.c), under the lock: the large-run cache's clock
-	 * and the next transfer cache, as last seen; their puts + gets. */
-	uint32_t decay_lc_now, decay_xfer_next;
+	 * as last seen and the rounds it has not moved for; the next
+	 * transfer cache; their puts + gets as last seen. */
+	uint32_t decay_lc_now, decay_lc_idle, decay_xfer_next;
 	uint32_t decay_off; /* tests: no decay step runs (white box) */
 	uint32_t grow_off;  /* tests: no class grows (white box) */
 	uint64_t cpu_budget; /* per-CPU capacity budget, bytes (config.h) */
 	uint64_t decay_xfer_seen[HAK_NCLASSES];
 	struct hak_large_cache large_cache;
 
+	/* Serialises the calls to the provider, and nothing else: taken
+	 * inside the lock above, or alone (provider.c). */
+	hak_spinlock_t provider_lock hak_cacheline_aligned;
+
 	/* Atomics. */
-	uint64_t out_bytes hak_cacheline_aligned;
-	uint64_t peak_out;
+	uint64_t out_bytes hak_cacheline_aligned; /* slab tiers' (stats.c) */
+	uint64_t peak_out; /* most out_bytes + large_bytes seen */
 	uint64_t restarts; /* sections hak_restart_pc rewound */
 	uint64_t events[HAK_EV__COUNT];
 

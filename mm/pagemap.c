@@ -101,16 +101,21 @@ static int pagemap_grow(uintptr_t a, size_t bytes, unsigned long *flags)
 	}
 }
 
+int hak_pagemap_covered(uintptr_t a, size_t bytes)
+{
+	/* Nodes are never freed: a range found whole stays whole. */
+	return hak_pagemap_entry(a) &&
+	       hak_pagemap_entry(a + (bytes ? bytes - 1 : 0)) &&
+	       bytes <= (1UL << (HAK_PAGE_SHIFT + HAK_PM_BITS)) &&
+	       ((a ^ (a + bytes - 1)) >> (HAK_PAGE_SHIFT + HAK_PM_BITS)) == 0;
+}
+
 int hak_pagemap_reserve(uintptr_t a, size_t bytes)
 {
 	unsigned long flags;
 	int r;
 
-	/* Nodes are never freed: a range found whole stays whole. */
-	if (hak_pagemap_entry(a) &&
-	    hak_pagemap_entry(a + (bytes ? bytes - 1 : 0)) &&
-	    bytes <= (1UL << (HAK_PAGE_SHIFT + HAK_PM_BITS)) &&
-	    ((a ^ (a + bytes - 1)) >> (HAK_PAGE_SHIFT + HAK_PM_BITS)) == 0)
+	if (hak_pagemap_covered(a, bytes))
 		return 0;
 	flags = hak_lock(&hak_heap.lock);
 	r = pagemap_grow(a, bytes, &flags);

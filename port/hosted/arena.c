@@ -20,9 +20,10 @@
  * zeroed, and the port's free() takes a 0 entry for "no slab"
  * (HAK_PORT_SPARSE_SLABMAP).
  *
- * hakmem serialises provider calls (its global lock), so the arena needs
- * no lock. Chunks are taken from a stack of released ones, else from the
- * never-used top, so the work per call is O(1) plus the system call.
+ * hakmem serialises provider calls (the heap's provider lock), so the
+ * arena needs no lock. Chunks are taken from a stack of released ones,
+ * else from the never-used top, so the work per call is O(1) plus the
+ * system call.
  */
 #define _GNU_SOURCE
 #include <stdint.h>
