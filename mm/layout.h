@@ -253,7 +253,7 @@ struct hak_shard {
 	void *ctor_arg;
 	struct hak_list *partial; /* slabs with some objects free */
 	struct hak_list *empty;	  /* all objects free, kept for hysteresis */
-	uint32_t nempty;
+	uint32_t nempty; /* written atomically: decay.c reads it unlocked */
 	uint32_t nslabs;      /* carved slabs of this class */
 	uint64_t out_objects; /* objects outside the slabs: live or cached */
 	/* Atomic: user operations served past the caches (slow paths: the

@@ -63,7 +63,8 @@ void hak_shard_init(struct hak_shard *sh, struct hak_heap *h, unsigned cls,
 	sh->ci = ci;
 	sh->cap = (uint16_t)cap;
 	sh->cap_max = (uint16_t)cap; /* the default heap's grow: init.c */
-	sh->batch = (uint16_t)(cap / 2 < HAK_BATCH_MAX ? cap / 2 : HAK_BATCH_MAX);
+	sh->batch =
+		(uint16_t)(cap / 2 < HAK_BATCH_MAX ? cap / 2 : HAK_BATCH_MAX);
 	sh->magoff = (uint16_t)(cls < HAK_NCLASSES ? HAK_MAG_OFFSET(cls)
 						   : HAK_MAG_BASE);
 	if (!sh->cookie_word)
@@ -236,7 +237,8 @@ static __attribute__((noinline)) unsigned refill_hold(struct hak_shard *sh,
 		if (!s && sh->empty) {
 			s = slab_of(sh->empty);
 			list_del(&sh->empty, s);
-			sh->nempty--;
+			__atomic_store_n(&sh->nempty, sh->nempty - 1,
+					 __ATOMIC_RELAXED);
 			list_add(&sh->partial, s, LIST_PARTIAL);
 		}
 		if (!s)
@@ -297,7 +299,8 @@ static int slab_emptied(struct hak_shard *sh, struct hak_slab *s)
 		list_del(&sh->partial, s);
 	if (sh->nempty < HAK_EMPTY_SLABS_KEPT) {
 		list_add(&sh->empty, s, LIST_EMPTY);
-		sh->nempty++;
+		__atomic_store_n(&sh->nempty, sh->nempty + 1,
+				 __ATOMIC_RELAXED);
 		return 0;
 	}
 	sh->nslabs--;
@@ -368,7 +371,8 @@ void hak_shard_trim(struct hak_shard *sh)
 		struct hak_slab *s = slab_of(sh->empty);
 
 		list_del(&sh->empty, s);
-		sh->nempty--;
+		__atomic_store_n(&sh->nempty, sh->nempty - 1,
+				 __ATOMIC_RELAXED);
 		sh->nslabs--;
 		slab_uncarve(s);
 		gone[ngone++] = s;
