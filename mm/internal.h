@@ -389,8 +389,8 @@ int hak_block_containing(const void *p, uintptr_t *start, size_t *usable);
 struct hak_heap *hak_block_owner(const void *p, int report);
 /* The default heap's restartable sections find the calling CPU's area
  * in the arch's per-CPU pointer register (ARCH_HAS_PCPU_REG) instead of
- * through its id: 0 there sends them to the slow path, which sets it
- * (percpu_cache.c, hak_pcpu_reg_claim). */
+ * through its id: 0 there sends them to the slow path, whose check-in
+ * sets it (remote.c, hak_remote_poll). */
 #if HAK_PORT_HAS_RESTART && defined(ARCH_HAS_PCPU_REG)
 #define HAK_PCPU_REG 1
 #else

@@ -169,7 +169,8 @@ struct hak_pcpu {
 	uint64_t decay_seen[HAK_NCLASSES];
 	/* Dynamic capacity (percpu_cache.c), changed only in this CPU's
 	 * critical section: the bytes its classes' capacities come to, and
-	 * each class's allocs when it last grew. */
+	 * each class's allocs when it was last put back at its initial
+	 * capacity (a grow needs that many more served since). */
 	uint64_t cap_bytes;
 	uint64_t grow_seen[HAK_NCLASSES];
 	/* slot storage follows, cache line aligned */

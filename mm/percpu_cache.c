@@ -193,6 +193,20 @@ void hak_pcpu_bad_id(unsigned cpu)
  * shrink must not let top pass the new limit, so on the hosted port it
  * takes the cache exclusively (no rseq section there runs meanwhile).
  */
+
+/* Whether m has grown past sh's initial capacity and is empty: what a
+ * shrink needs. Exact inside the CPU's critical section; outside it, a
+ * racy look that spares the section when there is nothing to do. */
+static int cap_grown_empty(const struct hak_shard *sh,
+			   const struct hak_mag *m)
+{
+	return __atomic_load_n(&m->limit, __ATOMIC_RELAXED) - m->base >
+		       (long)sh->cap &&
+	       hak_mag_top(m) == m->base;
+}
+
+/* Inside pc's critical section (or with the cache taken exclusively). A
+ * created heap's classes never grow: nothing to do for them. */
 static void cap_reset_locked(struct hak_heap *h, struct hak_pcpu *pc,
 			     unsigned cls)
 {
@@ -200,7 +214,7 @@ static void cap_reset_locked(struct hak_heap *h, struct hak_pcpu *pc,
 	struct hak_mag *m = &pc->mag[cls];
 	unsigned cur = (unsigned)(m->limit - m->base);
 
-	if (cur <= sh->cap || hak_mag_top(m) != m->base)
+	if (!cap_grown_empty(sh, m))
 		return;
 	pc->cap_bytes -= (uint64_t)(cur - sh->cap) * sh->ci->size;
 	pc->grow_seen[cls] = m->allocs;
@@ -208,30 +222,25 @@ static void cap_reset_locked(struct hak_heap *h, struct hak_pcpu *pc,
 	hak_stat_add(&sh->shrinks, 1);
 }
 
-/* The calling CPU's class cls of the default heap back at cap, if its
- * magazine is empty. */
+/*
+ * The calling CPU's class cls of the default heap back at cap, if its
+ * magazine is empty. A racy look first, on every port: idle decay calls
+ * this at each visit to an idle, empty class, and the section it spares
+ * is IRQs masked on bare metal and a membarrier on the hosted port.
+ */
 void hak_pcpu_cap_reset(unsigned cls)
 {
 	struct hak_pcpu *pc;
 	unsigned long flags;
-	unsigned cpu;
+	unsigned cpu = hak_port_cpu_hint();
 
-	if (hak_heap.shard[cls].cap_max <= hak_heap.shard[cls].cap)
+	if (cpu >= hak_heap.ncpus ||
+	    !cap_grown_empty(&hak_heap.shard[cls],
+			     &hak_heap.pcpu[cpu]->mag[cls]))
 		return;
 	if (HAK_PORT_REMOTE_EXCLUSIVE) {
-		struct hak_mag *m;
-
-		cpu = hak_port_cpu_hint();
-		if (cpu >= hak_heap.ncpus)
-			return;
+		/* Exclusive: no rseq section there pushes meanwhile. */
 		pc = hak_heap.pcpu[cpu];
-		/* A racy look first: taking the cache exclusively costs a
-		 * membarrier, which only a grown, empty class is worth. */
-		m = &pc->mag[cls];
-		if (__atomic_load_n(&m->limit, __ATOMIC_RELAXED) - m->base <=
-			    (long)hak_heap.shard[cls].cap ||
-		    hak_mag_top(m) != m->base)
-			return;
 		hak_port_pcpu_enter_remote(cpu, &flags, &pc->excl);
 		cap_reset_locked(&hak_heap, pc, cls);
 		hak_port_pcpu_exit_remote(cpu, flags, &pc->excl);
@@ -426,7 +435,7 @@ void hak_pcpu_drain_remote(struct hak_heap *h, struct hak_pcpu *pc,
 			hak_port_pcpu_enter_remote(cpu, &flags, &pc->excl);
 			k = mag_pop_batch_locked(&pc->mag[c], chunk,
 						 HAK_DRAIN_CHUNK);
-			if (!k && h == &hak_heap)
+			if (!k)
 				cap_reset_locked(h, pc, c);
 			hak_port_pcpu_exit_remote(cpu, flags, &pc->excl);
 			if (!k)
@@ -454,8 +463,7 @@ void hak_pcpu_flush(struct hak_heap *h, struct hak_pcpu *pc, unsigned cpu)
 			hak_mag_set_top(m, m->base);
 			hak_stat_add(&h->shard[c].drains, 1);
 		}
-		if (h == &hak_heap)
-			cap_reset_locked(h, pc, c);
+		cap_reset_locked(h, pc, c);
 	}
 }
 

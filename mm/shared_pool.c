@@ -63,8 +63,7 @@ void hak_shard_init(struct hak_shard *sh, struct hak_heap *h, unsigned cls,
 	sh->ci = ci;
 	sh->cap = (uint16_t)cap;
 	sh->cap_max = (uint16_t)cap; /* the default heap's grow: init.c */
-	sh->batch =
-		(uint16_t)(cap / 2 < HAK_BATCH_MAX ? cap / 2 : HAK_BATCH_MAX);
+	sh->batch = (uint16_t)hak_cache_batch(cap);
 	sh->magoff = (uint16_t)(cls < HAK_NCLASSES ? HAK_MAG_OFFSET(cls)
 						   : HAK_MAG_BASE);
 	if (!sh->cookie_word)

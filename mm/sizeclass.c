@@ -65,9 +65,7 @@ void hak_sizeclass_init(void)
 			ci->cache_max = HAK_CACHE_SLOTS_MAX & ~1U;
 		if (ci->cache_max < ci->cache_cap)
 			ci->cache_max = ci->cache_cap;
-		ci->batch = ci->cache_cap / 2 < HAK_BATCH_MAX
-				    ? ci->cache_cap / 2
-				    : HAK_BATCH_MAX;
+		ci->batch = hak_cache_batch(ci->cache_cap);
 		ci->align = size & -size;
 		if (ci->align > 4096)
 			ci->align = 4096;

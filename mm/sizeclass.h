@@ -51,6 +51,12 @@ void hak_sizeclass_init(void);
  * budget / size clamped to [HAK_CACHE_MIN, HAK_CACHE_MAX], even (a batch
  * is half). Every heap's classes and every object cache use it. */
 unsigned hak_cache_cap(size_t budget, size_t size);
+/* The refill / drain batch of a magazine of capacity cap: half of it, at
+ * most HAK_BATCH_MAX, whatever the capacity grows to. */
+static inline unsigned hak_cache_batch(unsigned cap)
+{
+	return cap / 2 < HAK_BATCH_MAX ? cap / 2 : HAK_BATCH_MAX;
+}
 /* Smallest class >= size whose objects are aligned to align, or
  * HAK_CLASS_NONE. */
 unsigned hak_sizeclass_for_aligned(size_t size, size_t align);

@@ -13,23 +13,10 @@
  * Threads are pinned, so each plays one CPU.
  */
 #define _GNU_SOURCE
-#include <pthread.h>
-#include <sched.h>
-
-#include "check.h"
+#include "pin.h"
 #include "../../mm/internal.h"
 
 static struct report_log log;
-
-static void pin(unsigned cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	CHECK(!pthread_setaffinity_np(pthread_self(), sizeof(set), &set),
-	      "pin to cpu %u", cpu);
-}
 
 /* The capacity of class cls on cpu, in objects. */
 static unsigned cap_of(unsigned cpu, unsigned cls)

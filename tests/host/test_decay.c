@@ -10,23 +10,10 @@
  * allocation misses of a busy class drain the idle classes too.
  */
 #define _GNU_SOURCE
-#include <pthread.h>
-#include <sched.h>
-
-#include "check.h"
+#include "pin.h"
 
 #define N 20000
 static struct report_log log;
-
-static void pin(unsigned cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	CHECK(!pthread_setaffinity_np(pthread_self(), sizeof(set), &set),
-	      "pin to cpu %u", cpu);
-}
 
 /* Every class, and a few large blocks, allocated then all freed: the
  * caches are left full. */
