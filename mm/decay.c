@@ -14,7 +14,9 @@
  * allocs) is the activity signal.
  *
  * Once per round (every HAK_NCLASSES steps) the step also looks at the
- * heap-wide caches, under the heap's lock: the large-run cache gives
+ * heap-wide caches, under the heap's lock: the kept empty superslabs
+ * give one back (down to HAK_EMPTY_SUPERSLABS_KEPT) once no slab unit was
+ * taken for LC_IDLE_ROUNDS rounds, the large-run cache gives
  * back its oldest run if no large operation happened since the last
  * round (its own decay counts operations, which an idle heap makes
  * none of), and one class's transfer cache, round robin, one batch if
@@ -54,7 +56,7 @@ static void decay_heapwide(struct hak_heap *h)
 	struct hak_large_cache *lc = &h->large_cache;
 	unsigned c;
 	uint64_t moves;
-	int take = 0;
+	int take = 0, ss = 0;
 
 	if (lc->now != h->decay_lc_now)
 		h->decay_lc_idle = 0;
@@ -63,6 +65,14 @@ static void decay_heapwide(struct hak_heap *h)
 	else if (lc->oldest)
 		hak_large_cache_release_oldest(h, &pd);
 	h->decay_lc_now = lc->now;
+	/* Kept empty superslabs: the same rule, on the units taken. */
+	if (h->ss_gets != h->decay_ss_gets)
+		h->decay_ss_idle = 0;
+	else if (h->decay_ss_idle < LC_IDLE_ROUNDS)
+		h->decay_ss_idle++;
+	else
+		ss = h->nss_empty > HAK_EMPTY_SUPERSLABS_KEPT;
+	h->decay_ss_gets = h->ss_gets;
 	c = h->decay_xfer_next++ % HAK_NCLASSES;
 	moves = hak_stat_read(&h->xfer[c].puts) +
 		hak_stat_read(&h->xfer[c].gets);
@@ -71,6 +81,8 @@ static void decay_heapwide(struct hak_heap *h)
 	h->decay_xfer_seen[c] = moves;
 	hak_unlock(&h->lock, flags);
 	hak_provider_release_pending(h, &pd);
+	if (ss)
+		hak_superslab_decay(h);
 	/* (Its own get counts as a move: the next visit waits a round.) */
 	if (take && !hak_transfer_get(h, c, batch))
 		hak_shared_drain(&h->shard[c], batch, h->shard[c].batch);

@@ -188,6 +188,9 @@ struct hak_slab *hak_superslab_get_slab(struct hak_heap *h);
 void hak_superslab_put_slab(struct hak_slab *s, int force);
 /* Release every empty superslab. No lock held. */
 void hak_superslab_trim(struct hak_heap *h);
+/* Idle decay: release one kept empty superslab above
+ * HAK_EMPTY_SUPERSLABS_KEPT, if any. No lock held; O(1). */
+void hak_superslab_decay(struct hak_heap *h);
 int hak_superslab_check(struct hak_heap *h);
 /* heap.c's destroy: every superslab of h back to its provider, mapped
  * or not. h is quiescent; no lock held. */

@@ -75,6 +75,7 @@ struct hak_superslab {
 	/* Under the global lock. */
 	struct hak_list all;   /* on hak_heap.ss_all: every superslab */
 	struct hak_list avail; /* on hak_heap.ss_avail: with a free unit */
+	struct hak_list empty; /* on hak_heap.ss_empty: every unit free */
 	uint32_t used_mask; /* bit i: slab i carved for some class */
 	uint32_t in_avail;
 	struct hak_slab slab[HAK_SLABS_PER_SS];
@@ -488,10 +489,13 @@ struct hak_heap {
 	hak_spinlock_t lock hak_cacheline_aligned;
 	struct hak_list *ss_all;   /* struct hak_superslab.all */
 	struct hak_list *ss_avail; /* struct hak_superslab.avail */
+	struct hak_list *ss_empty; /* struct hak_superslab.empty */
 	struct hak_list *large_runs; /* struct hak_large_run.link, live */
 	struct hak_list *run_free;   /* records of its freed runs (large.c) */
 	uint64_t nss;	     /* superslabs held */
 	uint64_t nss_empty;  /* of which on the lists and wholly empty */
+	uint64_t nss_peak;   /* most superslabs ever held */
+	uint32_t ss_gets;    /* slab units taken: decay's clock */
 	uint64_t nss_transit; /* of which being built or torn down: on no
 			       * list (superslab.c) */
 	void *pm_spare;	     /* default: a zeroed page-map node not yet
@@ -506,6 +510,7 @@ struct hak_heap {
 	 * as last seen and the rounds it has not moved for; the next
 	 * transfer cache; their puts + gets as last seen. */
 	uint32_t decay_lc_now, decay_lc_idle, decay_xfer_next;
+	uint32_t decay_ss_gets, decay_ss_idle; /* the same for ss_gets */
 	uint32_t decay_off; /* tests: no decay step runs (white box) */
 	uint32_t grow_off;  /* tests: no class grows (white box) */
 	uint64_t cpu_budget; /* per-CPU capacity budget, bytes (config.h) */

@@ -7,10 +7,12 @@
  * hak_superslab, the slab descriptors) fills the first pages of unit 0.
  * Units are handed to the shards one at a time and come back when a class
  * no longer needs them. Superslabs with a free unit sit on ss_avail, so
- * taking a unit is O(1); a superslab whose every unit came back is released
- * to the provider unless fewer than HAK_EMPTY_SUPERSLABS_KEPT empty ones
- * are held (hysteresis against map/unmap churn). There is no limit on the
- * number of superslabs other than the provider's memory.
+ * taking a unit is O(1); a superslab whose every unit came back is kept
+ * (on ss_empty too) while the heap holds no more empty ones than
+ * ss_keep() allows, else released to the provider (hysteresis against
+ * map/unmap churn). Kept ones above HAK_EMPTY_SUPERSLABS_KEPT go back by
+ * idle decay (hak_superslab_decay), one per call. There is no limit on
+ * the number of superslabs other than the provider's memory.
  */
 #include "internal.h"
 
@@ -28,6 +30,38 @@ static void avail_del(struct hak_heap *h, struct hak_superslab *ss)
 {
 	hak_list_del(&h->ss_avail, &ss->avail);
 	ss->in_avail = 0;
+}
+
+/*
+ * Empty superslabs kept: the default heap keeps as many as it ever held
+ * at once (so it never holds more superslabs than at its peak), and idle
+ * decay gives them back down to HAK_EMPTY_SUPERSLABS_KEPT once nobody
+ * takes a unit (hak_superslab_decay); hak_trim and the reclaim before an
+ * out-of-memory give back all of them. One kept was too few for a
+ * producer/consumer pair: xmalloc-test's live set swings by megabytes as
+ * its stack of batches fills and drains, and every swing released and
+ * re-took superslabs (an mprotect, a PROT_NONE mmap and 256 page faults
+ * each: 80-220k faults in 5 s against mimalloc's 8k). Created heaps keep
+ * HAK_EMPTY_SUPERSLABS_KEPT: idle decay runs on none of them.
+ */
+static uint64_t ss_keep(const struct hak_heap *h)
+{
+	uint64_t q = h == &hak_heap ? h->nss_peak : 0;
+
+	return q > HAK_EMPTY_SUPERSLABS_KEPT ? q : HAK_EMPTY_SUPERSLABS_KEPT;
+}
+
+/* Global lock held: ss's last unit came back, or its first goes. */
+static void empty_add(struct hak_heap *h, struct hak_superslab *ss)
+{
+	hak_list_push(&h->ss_empty, &ss->empty);
+	h->nss_empty++;
+}
+
+static void empty_del(struct hak_heap *h, struct hak_superslab *ss)
+{
+	hak_list_del(&h->ss_empty, &ss->empty);
+	h->nss_empty--;
 }
 
 /*
@@ -89,6 +123,8 @@ static struct hak_superslab *superslab_create(struct hak_heap *h,
 	if (!ss)
 		return NULL;
 	h->nss++;
+	if (h->nss > h->nss_peak)
+		h->nss_peak = h->nss;
 	h->nss_transit++;
 	hak_unlock(&h->lock, *flags);
 	if (hak_pagemap_reserve((uintptr_t)ss + HAK_SS_HEADER_SIZE,
@@ -105,7 +141,7 @@ static struct hak_superslab *superslab_create(struct hak_heap *h,
 	h->nss_transit--;
 	hak_list_push(&h->ss_all, &ss->all);
 	avail_add(h, ss);
-	h->nss_empty++;
+	empty_add(h, ss);
 	return ss;
 }
 
@@ -118,7 +154,7 @@ static void superslab_unlink(struct hak_heap *h, struct hak_superslab *ss)
 		avail_del(h, ss);
 	hak_list_del(&h->ss_all, &ss->all);
 	ss->magic = 0;
-	h->nss_empty--;
+	empty_del(h, ss);
 	h->nss_transit++;
 }
 
@@ -149,7 +185,8 @@ struct hak_slab *hak_superslab_get_slab(struct hak_heap *h)
 	if (ss) {
 		i = arch_ctz64(~ss->used_mask & UNITS_ALL);
 		if (!ss->used_mask)
-			h->nss_empty--;
+			empty_del(h, ss);
+		h->ss_gets++;
 		ss->used_mask |= 1U << i;
 		if (ss->used_mask == UNITS_ALL)
 			avail_del(h, ss);
@@ -171,8 +208,8 @@ void hak_superslab_put_slab(struct hak_slab *s, int force)
 		avail_add(h, ss);
 	ss->used_mask &= ~(1U << s->index);
 	if (!ss->used_mask) {
-		h->nss_empty++;
-		if (force || h->nss_empty > HAK_EMPTY_SUPERSLABS_KEPT) {
+		empty_add(h, ss);
+		if (force || h->nss_empty > ss_keep(h)) {
 			superslab_unlink(h, ss);
 			doomed = ss;
 		}
@@ -180,6 +217,22 @@ void hak_superslab_put_slab(struct hak_slab *s, int force)
 	hak_unlock(&h->lock, flags);
 	if (doomed)
 		superslab_free(h, doomed);
+}
+
+/* Idle decay, no lock held: one kept empty superslab above
+ * HAK_EMPTY_SUPERSLABS_KEPT back to the provider. O(1). */
+void hak_superslab_decay(struct hak_heap *h)
+{
+	unsigned long flags = hak_lock(&h->lock);
+	struct hak_superslab *ss = ss_of(h->ss_empty, empty);
+
+	if (ss && h->nss_empty > HAK_EMPTY_SUPERSLABS_KEPT)
+		superslab_unlink(h, ss);
+	else
+		ss = NULL;
+	hak_unlock(&h->lock, flags);
+	if (ss)
+		superslab_free(h, ss);
 }
 
 /* The walk for empty superslabs is under the lock (hak_trim is linear in
@@ -228,7 +281,7 @@ void hak_superslab_release_all(struct hak_heap *h)
 			avail_del(h, ss);
 		hak_list_del(&h->ss_all, &ss->all);
 		if (!ss->used_mask)
-			h->nss_empty--;
+			empty_del(h, ss);
 		h->nss_transit++;
 		ss->magic = 0;
 		hak_unlock(&h->lock, flags);
@@ -295,7 +348,7 @@ int hak_superslab_check(struct hak_heap *h)
 {
 	unsigned long flags = hak_lock(&h->lock);
 	struct hak_superslab *ss;
-	uint64_t n = 0, empty = 0, avail = 0;
+	uint64_t n = 0, empty = 0, avail = 0, on_empty = 0;
 	int bad = 0;
 
 	for (ss = ss_of(h->ss_all, all); ss && n <= h->nss;
@@ -313,8 +366,14 @@ int hak_superslab_check(struct hak_heap *h)
 	for (ss = ss_of(h->ss_avail, avail); ss && avail <= n;
 	     ss = ss_of(ss->avail.next, avail))
 		avail++;
+	for (ss = ss_of(h->ss_empty, empty); ss && on_empty <= n;
+	     ss = ss_of(ss->empty.next, empty)) {
+		on_empty++;
+		if (ss->used_mask)
+			bad++;
+	}
 	if (n + h->nss_transit != h->nss || empty != h->nss_empty ||
-	    avail > n) {
+	    on_empty != empty || avail > n) {
 		hak_report(HAK_EV_CORRUPTION, NULL, 0, "superslab counts");
 		bad++;
 	}
