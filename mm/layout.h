@@ -513,6 +513,8 @@ struct hak_heap {
 	uint32_t decay_ss_gets, decay_ss_idle; /* the same for ss_gets */
 	uint32_t decay_off; /* tests: no decay step runs (white box) */
 	uint32_t grow_off;  /* tests: no class grows (white box) */
+	uint32_t ss_keep_off; /* tests: keep HAK_EMPTY_SUPERSLABS_KEPT empty
+			       * superslabs, as a created heap (white box) */
 	uint64_t cpu_budget; /* per-CPU capacity budget, bytes (config.h) */
 	uint64_t decay_xfer_seen[HAK_NCLASSES];
 	struct hak_large_cache large_cache;

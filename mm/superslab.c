@@ -46,7 +46,7 @@ static void avail_del(struct hak_heap *h, struct hak_superslab *ss)
  */
 static uint64_t ss_keep(const struct hak_heap *h)
 {
-	uint64_t q = h == &hak_heap ? h->nss_peak : 0;
+	uint64_t q = h == &hak_heap && !h->ss_keep_off ? h->nss_peak : 0;
 
 	return q > HAK_EMPTY_SUPERSLABS_KEPT ? q : HAK_EMPTY_SUPERSLABS_KEPT;
 }

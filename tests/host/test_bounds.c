@@ -15,7 +15,10 @@
  * little live data as possible: one survivor per slab, classes
  * interleaved, sizes climbing so freed memory never fits, large churn.
  * After a trim the tighter bound (no kept empties, no cached objects)
- * must hold too.
+ * must hold too. KEPT_SS is the created heaps' rule (one empty superslab
+ * kept), which the run sets on the default heap (hak_heap.ss_keep_off):
+ * the default heap also keeps empty superslabs up to the most it ever
+ * held until idle decay gives them back, which test_decay checks.
  */
 #include "check.h"
 #include "../../mm/internal.h"
@@ -99,6 +102,7 @@ int main(void)
 	int i, k;
 
 	init_hosted(2, &log);
+	hak_heap.ss_keep_off = 1;
 	/* One survivor per slab-sized stride, class by class. */
 	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 		int per_slab = (int)(HAK_SLAB_SIZE / sizes[s]);

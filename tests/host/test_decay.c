@@ -7,10 +7,12 @@
  * cached objects, the superslabs beyond the hysteresis and the cached
  * large runs must all go back, to the documented slack, with no trim; a
  * class still in use keeps its cache while the idle ones drain; and the
- * allocation misses of a busy class drain the idle classes too.
+ * allocation misses of a busy class drain the idle classes too; a live
+ * set that swings by megabytes keeps its superslabs until decay.
  */
 #define _GNU_SOURCE
 #include "pin.h"
+#include "../../mm/internal.h" /* hak_heap.ss_keep_off (white box) */
 
 #define N 20000
 static struct report_log log;
@@ -152,6 +154,68 @@ static void misses_drain(void)
 	CHECK(hak_check() == 0, "check");
 }
 
+/*
+ * A live set that swings by megabytes (xmalloc-test's producer and
+ * consumer) must not give superslabs back and take them again on every
+ * swing: the default heap keeps empty ones up to its peak, and idle decay
+ * gives them back. The control run, with the created heaps' rule (keep
+ * one), must retake them, or the first half proves nothing.
+ */
+#define SWING_N 1536 /* 6 MiB of 4 KiB blocks: several superslabs */
+static uint64_t swing(unsigned rounds)
+{
+	static void *p[SWING_N];
+	struct hak_stats st0, st;
+	unsigned r, i;
+
+	for (r = 0; r < rounds; r++) {
+		if (r == 1)
+			hak_stats(&st0);
+		for (i = 0; i < SWING_N; i++) {
+			p[i] = hak_malloc(4096);
+			CHECK(p[i], "malloc");
+		}
+		for (i = 0; i < SWING_N; i++)
+			hak_free(p[i]);
+	}
+	hak_stats(&st);
+	return st.provider_taken - st0.provider_taken;
+}
+
+static void swings_keep_superslabs(void)
+{
+	struct hak_stats st;
+	uint64_t kept, control;
+	unsigned i;
+
+	pin(0);
+	hak_trim();
+	kept = swing(5);
+	hak_stats(&st);
+	printf("  swings: %llu superslabs held, %llu KiB taken after the "
+	       "first swing\n", (unsigned long long)st.superslabs,
+	       (unsigned long long)(kept >> 10));
+	CHECK(kept == 0, "%llu KiB taken again by later swings",
+	      (unsigned long long)(kept >> 10));
+	CHECK(st.superslabs > 2, "only %llu superslabs held",
+	      (unsigned long long)st.superslabs);
+	for (i = 0; i < 200000; i++)
+		hak_tick();
+	hak_stats(&st);
+	CHECK(st.superslabs <= HAK_EMPTY_SUPERSLABS_KEPT,
+	      "idle decay left %llu superslabs",
+	      (unsigned long long)st.superslabs);
+	hak_heap.ss_keep_off = 1;
+	hak_trim();
+	control = swing(5);
+	hak_heap.ss_keep_off = 0;
+	printf("  swings, keeping one: %llu KiB taken again\n",
+	       (unsigned long long)(control >> 10));
+	CHECK(control > 0, "the control run kept its superslabs");
+	hak_trim();
+	CHECK(hak_check() == 0, "check");
+}
+
 int main(void)
 {
 	init_hosted(2, &log);
@@ -159,6 +223,7 @@ int main(void)
 	idle_returns();
 	busy_class_kept();
 	misses_drain();
+	swings_keep_superslabs();
 	printf("PASS decay\n");
 	return 0;
 }

@@ -1512,6 +1512,12 @@ void test_main(void)
 	/* The miss paths measured are refills and drains: a class that
 	 * would grow instead (percpu_cache.c, dynamic capacity) stays put. */
 	hak_heap.grow_off = 1;
+	/* The release paths measured are a free's: keep one empty
+	 * superslab, as a created heap does, so that the free that empties
+	 * a second gives it back (superslab.c ss_keep). The default heap's
+	 * kept ones go back by idle decay, one per step (an unlink under
+	 * the lock, then the same release). */
+	hak_heap.ss_keep_off = 1;
 	/* Thread context: IRQs on, so the critical sections' restore path
 	 * is the one a thread takes. Nothing here arms an interrupt. */
 	board_irq_enable();
