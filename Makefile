@@ -83,15 +83,16 @@ all: host freestanding images
 # ---- host (the hosted port) -------------------------------------------
 
 HOST_OBJS := $(patsubst %.c,$(B)/host/obj/%.o,$(MM_SRCS) $(HOSTED_SRCS))
-HOST_SO_OBJS := $(filter-out %/malloc_names.o,$(HOST_OBJS)) \
-		$(B)/host/obj/mm/malloc_names.export.o
+HOST_SO_OBJS := $(filter-out %/malloc_names.o %/mm/malloc.o,$(HOST_OBJS)) \
+		$(B)/host/obj/mm/malloc_names.export.o \
+		$(B)/host/obj/mm/malloc.export.o
 
 $(B)/host/obj/%.o: %.c $(wildcard include/*.h include/hakmem/*.h mm/*.h port/hosted/*.h port/hosted/include/hakmem/*.h port/hosted/include/hakmem/rseq/*.h arch/$(HOST_ARCH)/include/hakmem/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -c $< -o $@
 
-$(B)/host/obj/mm/malloc_names.export.o: mm/malloc_names.c
+$(B)/host/obj/mm/%.export.o: mm/%.c $(wildcard include/*.h include/hakmem/*.h mm/*.h port/hosted/*.h port/hosted/include/hakmem/*.h port/hosted/include/hakmem/rseq/*.h arch/$(HOST_ARCH)/include/hakmem/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -DHAK_EXPORT_MALLOC=1 -c $< -o $@

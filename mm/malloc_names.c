@@ -12,7 +12,10 @@
 
 /* Every NULL the hak_* calls return comes with a report, and hak_report
  * sets errno (ENOMEM, or EINVAL for a bad alignment): so these are plain
- * tail calls. */
+ * tail calls. malloc and free are other names for hak_malloc and
+ * hak_free themselves (malloc.c), but in the debug build, whose hak_*
+ * are debug.c's wrappers. */
+#if HAK_DEBUG
 HAK_EXPORT void *malloc(size_t size)
 {
 	return hak_malloc(size);
@@ -22,6 +25,7 @@ HAK_EXPORT void free(void *ptr)
 {
 	hak_free(ptr);
 }
+#endif
 
 HAK_EXPORT void *calloc(size_t nmemb, size_t size)
 {
