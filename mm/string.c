@@ -7,6 +7,7 @@
  */
 #include "internal.h"
 
+#ifndef HAK_PORT_MEMSET
 void hak_memset(void *d, int c, size_t n)
 {
 	unsigned char *p = d;
@@ -21,7 +22,9 @@ void hak_memset(void *d, int c, size_t n)
 	while (n--)
 		*p++ = (unsigned char)c;
 }
+#endif
 
+#ifndef HAK_PORT_MEMCPY
 void hak_memcpy(void *d, const void *s, size_t n)
 {
 	unsigned char *dp = d;
@@ -36,6 +39,7 @@ void hak_memcpy(void *d, const void *s, size_t n)
 	while (n--)
 		*dp++ = *sp++;
 }
+#endif
 
 unsigned hak_popcount64(uint64_t v)
 {

@@ -224,6 +224,11 @@ static inline void hak_port_set_ncpus(unsigned n)
 	hak_hosted_choose_mode(n);
 }
 
+/* libc's memset and memcpy (vector loops: calloc and realloc of large
+ * blocks), through the builtins, which call them. */
+#define HAK_PORT_MEMSET(d, c, n) __builtin_memset(d, c, n)
+#define HAK_PORT_MEMCPY(d, s, n) __builtin_memcpy(d, s, n)
+
 static inline void hak_port_set_errno(int e)
 {
 	hak_hosted_set_errno(e);
