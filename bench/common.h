@@ -477,6 +477,8 @@ static void print_hakmem(void)
 	       " tiny_misses=%" PRIu64 " pool_hits=%" PRIu64
 	       " pool_misses=%" PRIu64 " cache_grows=%" PRIu64
 	       " refills=%" PRIu64 " drains=%" PRIu64
+	       " transfer_batches=%" PRIu64 " lock_holds=%" PRIu64
+	       " lock_waits=%" PRIu64
 	       " events=%" PRIu64 " fast_path=%s\n",
 	       allocs, frees, st.tier[HAK_TIER_TINY].allocs,
 	       st.tier[HAK_TIER_POOL].allocs, st.tier[HAK_TIER_LARGE].allocs,
@@ -486,7 +488,8 @@ static void print_hakmem(void)
 	       st.tier[HAK_TIER_TINY].cache_misses,
 	       st.tier[HAK_TIER_POOL].cache_hits,
 	       st.tier[HAK_TIER_POOL].cache_misses, st.cache_grows, st.refills,
-	       st.drains, events, st.fast_path ? st.fast_path : "unknown");
+	       st.drains, st.transfer_batches, st.lock_holds, st.lock_waits,
+	       events, st.fast_path ? st.fast_path : "unknown");
 }
 
 /* extra: workload-specific "key=value ..." fields, or "". */

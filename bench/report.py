@@ -99,7 +99,7 @@ def main():
         return rs, bad
 
     def values(rs, key):
-        return [float(r[key]) for r in rs if r["status"] == "ok" and r[key]]
+        return [float(r[key]) for r in rs if r["status"] == "ok" and r.get(key)]
 
     def cell(w, al, key):
         """(median, min, max) or None if any run failed."""
@@ -165,10 +165,15 @@ def main():
              "the rounds. h/lowest = hakmem's median / the lowest peer's. "
              "hakmem hit % = per-CPU cache hits / (hits + misses) from "
              "hak_stats, summed over the rounds: all, then the Tiny and "
-             "Pool tiers (- where the tier served nothing).")
+             "Pool tiers (- where the tier served nothing). Locks = "
+             "hakmem's shared-lock acquisitions per million operations "
+             "(allocs + frees), and the share of them that found the lock "
+             "taken (hak_stats lock_holds, lock_waits), summed over the "
+             "rounds.")
     L.append("")
     hdr = ["workload"] + allocs + ["lowest peer", "h/lowest", "hakmem hit %",
-                                   "Tiny hit %", "Pool hit %"]
+                                   "Tiny hit %", "Pool hit %",
+                                   "locks / M ops", "lock waits %"]
     L.append("| " + " | ".join(hdr) + " |")
     L.append("|" + "---|" * len(hdr))
     for w in workloads:
@@ -189,6 +194,12 @@ def main():
             th = sum(values(hrs, t + "_hits")) if not hbad else 0
             tm = sum(values(hrs, t + "_misses")) if not hbad else 0
             tiers.append(f"{100 * th / (th + tm):.1f}" if th + tm else "-")
+        holds = sum(values(hrs, "lock_holds")) if not hbad else 0
+        waits = sum(values(hrs, "lock_waits")) if not hbad else 0
+        ops = (sum(values(hrs, "allocs")) + sum(values(hrs, "frees"))
+               if not hbad else 0)
+        tiers.append(f"{holds * 1e6 / ops:.0f}" if ops else "-")
+        tiers.append(f"{100 * waits / holds:.1f}" if holds else "-")
         L.append("| " + " | ".join(
             [w] + [fmt_kb(c[al][0]) if c[al] else "ERR" for al in allocs]
             + [low or "-", f"{r:.2f}" if r else "-", hit] + tiers) + " |")

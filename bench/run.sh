@@ -42,7 +42,7 @@ fi
 rm -rf "$OUT/runs"
 mkdir -p "$OUT/runs"
 RAW=$OUT/raw.tsv
-printf 'rep\tworkload\tkind\talloc\tstatus\ttime_sec\tops_per_sec\tpeak_rss_kb\telapsed_sec\tminflt\tprovider_peak\tprovider_held\tcache_hits\tcache_misses\ttiny_hits\ttiny_misses\tpool_hits\tpool_misses\n' >"$RAW"
+printf 'rep\tworkload\tkind\talloc\tstatus\ttime_sec\tops_per_sec\tpeak_rss_kb\telapsed_sec\tminflt\tprovider_peak\tprovider_held\tcache_hits\tcache_misses\ttiny_hits\ttiny_misses\tpool_hits\tpool_misses\tallocs\tfrees\tlock_holds\tlock_waits\n' >"$RAW"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 T_START=$(date +%s)
 nwl=$(wc -l <<<"$WORKLOADS")
@@ -80,7 +80,7 @@ for rep in $(seq 1 "$REPS"); do
 				errors=$((errors + 1))
 				echo "bench: ERROR $name under $a (round $rep): $status; output in $f" >&2
 			fi
-			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
 				"$rep" "$name" "$kind" "$a" \
 				"$( [ "$status" = ok ] && echo ok || echo ERR)" \
 				"$(field time_sec "$res")" "$(field ops_per_sec "$res")" \
@@ -89,7 +89,9 @@ for rep in $(seq 1 "$REPS"); do
 				"$(field provider_held "$hak")" "$(field cache_hits "$hak")" \
 				"$(field cache_misses "$hak")" \
 				"$(field tiny_hits "$hak")" "$(field tiny_misses "$hak")" \
-				"$(field pool_hits "$hak")" "$(field pool_misses "$hak")" >>"$RAW"
+				"$(field pool_hits "$hak")" "$(field pool_misses "$hak")" \
+				"$(field allocs "$hak")" "$(field frees "$hak")" \
+				"$(field lock_holds "$hak")" "$(field lock_waits "$hak")" >>"$RAW"
 		done
 		echo "$line"
 	done <<<"$WORKLOADS"

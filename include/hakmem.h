@@ -183,6 +183,11 @@ struct hak_stats {
 	uint64_t cache_shrinks;	   /* ... went back to its initial one */
 	uint64_t cache_capacity;   /* bytes the per-CPU caches may hold
 				      now: sum over CPUs and classes */
+	uint64_t lock_holds;	   /* shared-lock acquisitions, ever: the
+				      heap's, its shards' and transfer
+				      caches' (the default heap: and the
+				      global ones) */
+	uint64_t lock_waits;	   /* ... of which found the lock taken */
 	uint64_t events[HAK_EV__COUNT]; /* reports, by kind */
 	unsigned ncpus;
 	/* How the per-CPU fast path runs on this port: "restart" (bare

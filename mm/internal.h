@@ -326,6 +326,8 @@ size_t hak_large_usable(const void *p, uintptr_t entry);
  * h is quiescent. */
 uint64_t hak_large_release_all(struct hak_heap *h);
 int hak_large_check(struct hak_heap *h);
+/* hak_stats: add the run records' lock's acquisitions and waits. */
+void hak_large_run_lock_stats(uint64_t *holds, uint64_t *waits);
 /* The run record pool (type-stable). */
 struct hak_large_run *hak_large_run_get(void);
 void hak_large_run_lock(int take);

@@ -48,6 +48,12 @@ static struct hak_list *run_free;
  * for tests that account for every metadata page. */
 static struct hak_list *run_pages;
 
+/* hak_stats: the run records' lock's counts. */
+void hak_large_run_lock_stats(uint64_t *holds, uint64_t *waits)
+{
+	hak_lock_stats(&run_lock, holds, waits);
+}
+
 /* No lock held. A record: from the free list, else a fresh page of them
  * from the default heap's provider (metadata, never returned). */
 struct hak_large_run *hak_large_run_get(void)

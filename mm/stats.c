@@ -82,6 +82,9 @@ static void add_classes(struct hak_heap *h, struct hak_stats *st)
 		cached += hak_transfer_count(h, c);
 		st->transfer_batches += hak_stat_read(&h->xfer[c].puts) +
 					hak_stat_read(&h->xfer[c].gets);
+		hak_lock_stats(&sh->lock, &st->lock_holds, &st->lock_waits);
+		hak_lock_stats(&h->xfer[c].lock, &st->lock_holds,
+			       &st->lock_waits);
 		flags = hak_lock(&sh->lock);
 		out = sh->out_objects;
 		hak_unlock(&sh->lock, flags);
@@ -137,6 +140,13 @@ void hak_heap_stats_fill(struct hak_heap *h, struct hak_stats *st)
 	for (t = 0; t < HAK_TIER__COUNT; t++)
 		st->bytes_in_use += st->tier[t].bytes_in_use;
 	st->peak_bytes_out = __atomic_load_n(&h->peak_out, __ATOMIC_RELAXED);
+	hak_lock_stats(&h->lock, &st->lock_holds, &st->lock_waits);
+	hak_lock_stats(&h->provider_lock, &st->lock_holds, &st->lock_waits);
+	if (h == &hak_heap) {
+		hak_lock_stats(&hak_heaps_lock, &st->lock_holds,
+			       &st->lock_waits);
+		hak_large_run_lock_stats(&st->lock_holds, &st->lock_waits);
+	}
 	for (t = 0; t < HAK_EV__COUNT; t++)
 		st->events[t] =
 			__atomic_load_n(&h->events[t], __ATOMIC_RELAXED);

@@ -35,6 +35,11 @@ __attribute__((noreturn, cold)) void hak_assert_fail(const char *cond,
 
 typedef struct {
 	int v;
+	/* Acquisitions, and those that found the lock taken (hak_stats):
+	 * written by the holder only, with relaxed atomic stores, so that
+	 * hak_stats can read them without the lock. */
+	uint32_t waits;
+	uint64_t holds;
 } hak_spinlock_t;
 
 /*
@@ -47,12 +52,24 @@ static inline unsigned long hak_lock(hak_spinlock_t *l)
 	unsigned long flags = hak_port_irq_save();
 	unsigned spins = 0;
 
-	while (__atomic_exchange_n(&l->v, 1, __ATOMIC_ACQUIRE)) {
-		do
-			hak_port_spin_wait(++spins);
-		while (__atomic_load_n(&l->v, __ATOMIC_RELAXED));
+	if (unlikely(__atomic_exchange_n(&l->v, 1, __ATOMIC_ACQUIRE))) {
+		do {
+			do
+				hak_port_spin_wait(++spins);
+			while (__atomic_load_n(&l->v, __ATOMIC_RELAXED));
+		} while (__atomic_exchange_n(&l->v, 1, __ATOMIC_ACQUIRE));
+		__atomic_store_n(&l->waits, l->waits + 1, __ATOMIC_RELAXED);
 	}
+	__atomic_store_n(&l->holds, l->holds + 1, __ATOMIC_RELAXED);
 	return flags;
+}
+
+/* hak_stats: add l's counts, read without the lock. */
+static inline void hak_lock_stats(const hak_spinlock_t *l, uint64_t *holds,
+				  uint64_t *waits)
+{
+	*holds += __atomic_load_n(&l->holds, __ATOMIC_RELAXED);
+	*waits += __atomic_load_n(&l->waits, __ATOMIC_RELAXED);
 }
 
 /* Someone holds l (for assertions: a spinlock records no owner). */

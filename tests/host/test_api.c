@@ -172,6 +172,33 @@ static void test_stats(void)
 }
 
 /*
+ * Cache hits take no shared lock: the lock holds counted across hits are
+ * exactly those hak_stats takes itself (measured by two calls in a row).
+ */
+static void test_hits_lock_free(void)
+{
+	struct hak_stats a, b, c;
+	void *p;
+	unsigned i;
+
+	p = hak_malloc(48); /* the class's cache has objects */
+	hak_free(p);
+	hak_stats(&a);
+	hak_stats(&b);
+	for (i = 0; i < 1000; i++) {
+		p = hak_malloc(48);
+		CHECK(p, "malloc");
+		hak_free(p);
+	}
+	hak_stats(&c);
+	CHECK(b.lock_holds > a.lock_holds, "hak_stats counted no lock hold");
+	CHECK(c.lock_holds - b.lock_holds == b.lock_holds - a.lock_holds,
+	      "1000 hits took %llu shared locks",
+	      (unsigned long long)((c.lock_holds - b.lock_holds) -
+				   (b.lock_holds - a.lock_holds)));
+}
+
+/*
  * The transfer cache: frees that overflow a CPU's cache hand whole batches
  * to it, and the allocations that follow take them back instead of going
  * to the slabs; the objects stay counted exactly (in use, cached) and
@@ -193,6 +220,14 @@ static void test_transfer(void)
 	hak_stats(&b);
 	CHECK(b.transfer_batches > a.transfer_batches,
 	      "%d frees handed no batch over", N);
+	/* Each batch handed over is one transfer-cache lock hold; one
+	 * thread, so none waited. */
+	CHECK(b.lock_holds - a.lock_holds >=
+		      b.transfer_batches - a.transfer_batches,
+	      "lock holds %llu for %llu batches",
+	      (unsigned long long)(b.lock_holds - a.lock_holds),
+	      (unsigned long long)(b.transfer_batches - a.transfer_batches));
+	CHECK(b.lock_waits == a.lock_waits, "a lock waited, one thread");
 	CHECK(b.tier[HAK_TIER_TINY].objects_in_use ==
 		      a.tier[HAK_TIER_TINY].objects_in_use,
 	      "objects in use %llu, before %llu",
@@ -227,6 +262,7 @@ int main(void)
 	test_realloc();
 	test_sizes();
 	test_stats();
+	test_hits_lock_free();
 	test_transfer();
 	CHECK(hak_check() == 0, "hak_check");
 	hak_trim();

@@ -201,6 +201,15 @@ int main(void)
 	/* Consumers free what producers allocate: batches must have moved
 	 * through the transfer caches. */
 	CHECK(st.transfer_batches > 0, "no batch went through a transfer cache");
+	CHECK(st.lock_holds >= st.transfer_batches &&
+		      st.lock_waits <= st.lock_holds,
+	      "lock holds %llu, waits %llu, batches %llu",
+	      (unsigned long long)st.lock_holds,
+	      (unsigned long long)st.lock_waits,
+	      (unsigned long long)st.transfer_batches);
+	printf("shared locks: %llu holds, %llu waited\n",
+	       (unsigned long long)st.lock_holds,
+	       (unsigned long long)st.lock_waits);
 	hak_trim();
 	hak_stats(&st);
 	CHECK(st.cached_objects == 0, "cached after trim");
