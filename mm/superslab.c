@@ -108,37 +108,52 @@ static void superslab_init(struct hak_superslab *ss, struct hak_heap *h)
 }
 
 /*
- * h's lock held on entry and return (flags: its hak_lock's). The provider
- * call is made under the lock; the page-map nodes (under the default
- * heap's lock), the header and the 253 page-map entries with it dropped
- * (IRQs on), while the new superslab is counted in transit and on no
- * list, so nothing but its own entries can lead to it.
+ * h's lock held on entry and return (flags: its hak_lock's), dropped in
+ * between: the provider call (an mmap on the hosted port, which every
+ * CPU waiting on h's lock would wait for), the page-map nodes (under the
+ * default heap's lock), the header and the 253 page-map entries all run
+ * with it dropped (IRQs on), while the new superslab is charged, counted
+ * in transit and on no list, so nothing but its own entries can lead to
+ * it. Two CPUs that both found no free unit may both make one: the
+ * second is kept as an empty one like any other.
  */
 static struct hak_superslab *superslab_create(struct hak_heap *h,
 					      unsigned long *flags)
 {
 	struct hak_superslab *ss;
 
-	ss = hak_provider_alloc(h, HAK_SUPERSLAB_SIZE, HAK_SUPERSLAB_SIZE, 0);
-	if (!ss)
+	if (hak_provider_charge(h, HAK_SUPERSLAB_SIZE))
 		return NULL;
 	h->nss++;
-	if (h->nss > h->nss_peak)
-		h->nss_peak = h->nss;
 	h->nss_transit++;
 	hak_unlock(&h->lock, *flags);
-	if (hak_pagemap_reserve((uintptr_t)ss + HAK_SS_HEADER_SIZE,
-				HAK_SUPERSLAB_SIZE - HAK_SS_HEADER_SIZE)) {
+	ss = hak_provider_get(h, HAK_SUPERSLAB_SIZE, HAK_SUPERSLAB_SIZE);
+	if (ss && hak_pagemap_reserve((uintptr_t)ss + HAK_SS_HEADER_SIZE,
+				      HAK_SUPERSLAB_SIZE -
+					      HAK_SS_HEADER_SIZE)) {
+		/* Given back before it is booked: what the heap counts as
+		 * held is never less than what its provider gave it. */
+		hak_provider_put(h, ss, HAK_SUPERSLAB_SIZE);
 		*flags = hak_lock(&h->lock);
+		hak_provider_settle(h, HAK_SUPERSLAB_SIZE, ss, 0);
+		h->returned += HAK_SUPERSLAB_SIZE;
+		ss = NULL;
+	} else if (ss) {
+		superslab_init(ss, h);
+		map_pages(ss, 1);
+		*flags = hak_lock(&h->lock);
+		hak_provider_settle(h, HAK_SUPERSLAB_SIZE, ss, 0);
+	} else {
+		*flags = hak_lock(&h->lock);
+		hak_provider_settle(h, HAK_SUPERSLAB_SIZE, NULL, 0);
+	}
+	h->nss_transit--;
+	if (!ss) {
 		h->nss--;
-		h->nss_transit--;
-		hak_provider_release(h, ss, HAK_SUPERSLAB_SIZE);
 		return NULL;
 	}
-	superslab_init(ss, h);
-	map_pages(ss, 1);
-	*flags = hak_lock(&h->lock);
-	h->nss_transit--;
+	if (h->nss > h->nss_peak)
+		h->nss_peak = h->nss;
 	hak_list_push(&h->ss_all, &ss->all);
 	avail_add(h, ss);
 	empty_add(h, ss);
@@ -158,17 +173,18 @@ static void superslab_unlink(struct hak_heap *h, struct hak_superslab *ss)
 	h->nss_transit++;
 }
 
-/* No lock held: unmap ss with IRQs on, then give it back under the lock
- * (the provider call and the accounting only). */
+/* No lock held: unmap ss with IRQs on and give it back to the provider,
+ * then book it under the lock (the accounting only). */
 static void superslab_free(struct hak_heap *h, struct hak_superslab *ss)
 {
 	unsigned long flags;
 
 	map_pages(ss, 0);
+	hak_provider_put(h, ss, HAK_SUPERSLAB_SIZE);
 	flags = hak_lock(&h->lock);
 	h->nss--;
 	h->nss_transit--;
-	hak_provider_release(h, ss, HAK_SUPERSLAB_SIZE);
+	h->returned += HAK_SUPERSLAB_SIZE;
 	hak_unlock(&h->lock, flags);
 }
 

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 
 #include "check.h"
+#include "../../mm/internal.h" /* struct hak_heap's lock (white box) */
 
 static struct report_log log;
 
@@ -26,7 +27,22 @@ struct vm {
 	struct hak_heap *h;
 	struct report_log log;
 	int fail; /* refuse every alloc */
+	/* Superslab calls (1 MiB, aligned to it) made with the heap's
+	 * lock free, as every non-metadata call must be (no CPU waits on
+	 * it for an mmap), and those made with it held. */
+	long long ss_unlocked, ss_locked;
 };
+
+static void ss_call(struct vm *v, size_t bytes, size_t align_or_addr)
+{
+	if (!v->h || bytes != HAK_SUPERSLAB_SIZE ||
+	    (align_or_addr & (HAK_SUPERSLAB_SIZE - 1)))
+		return;
+	if (hak_lock_held(&v->h->lock))
+		__atomic_add_fetch(&v->ss_locked, 1, __ATOMIC_RELAXED);
+	else
+		__atomic_add_fetch(&v->ss_unlocked, 1, __ATOMIC_RELAXED);
+}
 
 static void *vm_alloc(void *ctx, size_t bytes, size_t align)
 {
@@ -35,6 +51,7 @@ static void *vm_alloc(void *ctx, size_t bytes, size_t align)
 
 	if (v->fail)
 		return NULL;
+	ss_call(v, bytes, align);
 	p = v->region.alloc(v->region.ctx, bytes, align);
 	if (p) {
 		__atomic_add_fetch(&v->held, (long long)bytes, __ATOMIC_RELAXED);
@@ -51,6 +68,7 @@ static void vm_release(void *ctx, void *p, size_t bytes)
 	struct vm *v = ctx;
 
 	__atomic_sub_fetch(&v->held, (long long)bytes, __ATOMIC_RELAXED);
+	ss_call(v, bytes, (uintptr_t)p);
 	v->region.release(v->region.ctx, p, bytes);
 }
 
@@ -157,6 +175,10 @@ static void test_basics(void)
 	CHECK(hak_heap_check(h) == 0, "check after trim");
 	CHECK(hak_heap_destroy(h, 0) == 0, "destroy of an empty heap");
 	CHECK(v.held == 0, "%lld bytes not back in the region", v.held);
+	/* One thread: the lock is held only by the call itself. */
+	CHECK(v.ss_unlocked >= 2 && !v.ss_locked,
+	      "superslab provider calls: %lld with the heap's lock held, "
+	      "%lld without", v.ss_locked, v.ss_unlocked);
 	vm_unmap(&v);
 	printf("  basics: %lld provider calls\n", v.calls);
 }
