@@ -309,7 +309,7 @@ static int slab_emptied(struct hak_shard *sh, struct hak_slab *s)
 
 void hak_shared_drain(struct hak_shard *sh, void *const *objs, unsigned n)
 {
-	unsigned i = 0;
+	unsigned i = 0, total = 0;
 
 	while (i < n) {
 		struct hak_slab *gone[HOLD_OBJECTS];
@@ -353,11 +353,13 @@ void hak_shared_drain(struct hak_shard *sh, void *const *objs, unsigned n)
 		}
 		sh->out_objects -= done;
 		hak_unlock(&sh->lock, flags);
-		hak_stats_out_add(sh->heap, -(int64_t)done * sh->ci->size);
+		total += done;
 		/* One global-lock hold per slab, with IRQs on in between. */
 		for (k = 0; k < ngone; k++)
 			hak_superslab_put_slab(gone[k], 0);
 	}
+	/* One atomic on the heap-wide count per drain, not per hold. */
+	hak_stats_out_add(sh->heap, -(int64_t)total * sh->ci->size);
 }
 
 void hak_shard_trim(struct hak_shard *sh)
