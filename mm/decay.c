@@ -16,7 +16,7 @@
  * Once per round (every HAK_NCLASSES steps) the step also looks at the
  * heap-wide caches, under the heap's lock: the kept empty superslabs
  * give one back (down to HAK_EMPTY_SUPERSLABS_KEPT) once no slab unit was
- * taken for LC_IDLE_ROUNDS rounds, the large-run cache gives
+ * taken for IDLE_ROUNDS rounds, the large-run cache gives
  * back its oldest run if no large operation happened since the last
  * round (its own decay counts operations, which an idle heap makes
  * none of), and one class's transfer cache, round robin, one batch if
@@ -46,7 +46,27 @@
  * 2 s, 1 munmap after). Sixteen rounds are 640 steps: an idle release
  * costs at most one provider round trip per 640 misses.
  */
-#define LC_IDLE_ROUNDS 16
+#define IDLE_ROUNDS 16
+
+/*
+ * Round by round, a clock (now) against its value last round (*seen):
+ * 1 once it has not moved for IDLE_ROUNDS rounds in a row, and every
+ * round after that while it stays still. The large-run cache's clock is
+ * its operations, the superslabs' the slab units taken.
+ */
+static int idle_for(uint32_t now, uint32_t *seen, uint32_t *idle)
+{
+	int ret = 0;
+
+	if (now != *seen)
+		*idle = 0;
+	else if (*idle < IDLE_ROUNDS)
+		(*idle)++;
+	else
+		ret = 1;
+	*seen = now;
+	return ret;
+}
 
 static void decay_heapwide(struct hak_heap *h)
 {
@@ -56,23 +76,14 @@ static void decay_heapwide(struct hak_heap *h)
 	struct hak_large_cache *lc = &h->large_cache;
 	unsigned c;
 	uint64_t moves;
-	int take = 0, ss = 0;
+	int take = 0, ss;
 
-	if (lc->now != h->decay_lc_now)
-		h->decay_lc_idle = 0;
-	else if (h->decay_lc_idle < LC_IDLE_ROUNDS)
-		h->decay_lc_idle++;
-	else if (lc->oldest)
+	if (idle_for(lc->now, &h->decay_lc_now, &h->decay_lc_idle) &&
+	    lc->oldest)
 		hak_large_cache_release_oldest(h, &pd);
-	h->decay_lc_now = lc->now;
 	/* Kept empty superslabs: the same rule, on the units taken. */
-	if (h->ss_gets != h->decay_ss_gets)
-		h->decay_ss_idle = 0;
-	else if (h->decay_ss_idle < LC_IDLE_ROUNDS)
-		h->decay_ss_idle++;
-	else
-		ss = h->nss_empty > HAK_EMPTY_SUPERSLABS_KEPT;
-	h->decay_ss_gets = h->ss_gets;
+	ss = idle_for(h->ss_gets, &h->decay_ss_gets, &h->decay_ss_idle) &&
+	     h->nss_empty > HAK_EMPTY_SUPERSLABS_KEPT;
 	c = h->decay_xfer_next++ % HAK_NCLASSES;
 	moves = hak_stat_read(&h->xfer[c].puts) +
 		hak_stat_read(&h->xfer[c].gets);

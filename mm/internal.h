@@ -359,8 +359,8 @@ void hak_report_heap(struct hak_heap *h, enum hak_event ev, const void *ptr,
 /* ---- string.c ------------------------------------------------------- */
 
 /* A port with faster ones defines HAK_PORT_MEMSET / HAK_PORT_MEMCPY (the
- * hosted port: libc's, whose vector loops fill calloc's blocks 3-4x
- * faster than these word loops); else string.c's. */
+ * hosted port: libc's vector loops, for calloc's fills: rptest-1t 0.225
+ * against 0.273 with these word loops); else string.c's. */
 #ifdef HAK_PORT_MEMSET
 #define hak_memset(d, c, n) HAK_PORT_MEMSET(d, c, n)
 #else

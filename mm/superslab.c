@@ -131,22 +131,16 @@ static struct hak_superslab *superslab_create(struct hak_heap *h,
 	if (ss && hak_pagemap_reserve((uintptr_t)ss + HAK_SS_HEADER_SIZE,
 				      HAK_SUPERSLAB_SIZE -
 					      HAK_SS_HEADER_SIZE)) {
-		/* Given back before it is booked: what the heap counts as
-		 * held is never less than what its provider gave it. */
+		/* Given back before the charge goes: the heap never counts
+		 * less than its provider gave it. */
 		hak_provider_put(h, ss, HAK_SUPERSLAB_SIZE);
-		*flags = hak_lock(&h->lock);
-		hak_provider_settle(h, HAK_SUPERSLAB_SIZE, ss, 0);
-		h->returned += HAK_SUPERSLAB_SIZE;
 		ss = NULL;
 	} else if (ss) {
 		superslab_init(ss, h);
 		map_pages(ss, 1);
-		*flags = hak_lock(&h->lock);
-		hak_provider_settle(h, HAK_SUPERSLAB_SIZE, ss, 0);
-	} else {
-		*flags = hak_lock(&h->lock);
-		hak_provider_settle(h, HAK_SUPERSLAB_SIZE, NULL, 0);
 	}
+	*flags = hak_lock(&h->lock);
+	hak_provider_settle(h, HAK_SUPERSLAB_SIZE, ss, 0);
 	h->nss_transit--;
 	if (!ss) {
 		h->nss--;
