@@ -159,6 +159,9 @@ struct hak_pcpu {
 	uint32_t req_seq, req_done;
 	uint32_t check_bad; /* violations found by requested checks, ever */
 	uint32_t offline;   /* 1 after hak_cpu_offline, until a slow path */
+	/* 1 while this CPU serves posts outside its critical section
+	 * (remote.c): an IRQ handler's slow path then leaves them to it. */
+	uint32_t serving;
 	/* HAK_CHECK_CPU_OWNER: arch_cpu_hw_id() + 1 of the CPU that first
 	 * used this slot; 0 while none has. */
 	uint64_t hw_owner;

@@ -34,25 +34,42 @@
 #include "internal.h"
 
 /*
- * Inside cpu's critical section. Reading seq before taking the bits makes
- * done = seq true for every post up to seq: each set its bits before it
- * moved seq. The bits of a later post may be taken (and served) early;
- * that post moved seq past done, so the loop goes round again and marks
- * it done. Each round answers at least one post, and a requester posts
- * once per call: the loop ends.
+ * Outside any critical section, on cpu (whose section just saw a post).
+ * Reading seq before taking the bits makes done = seq true for every post
+ * up to seq: each set its bits before it moved seq. The bits of a later
+ * post may be taken (and served) early; that post moved seq past done, so
+ * the loop goes round again and marks it done. Each round answers at
+ * least one post, and a requester posts once per call: the loop ends.
+ *
+ * IRQ latency: the default heap's cache is drained in chunks, each in a
+ * critical section of its own, like hak_trim's own (a full cache is
+ * thousands of objects); the check and the created heaps' and caches'
+ * areas then run in one section, which also marks the posts done. If the
+ * caller was moved to another CPU meanwhile (an RTOS that migrates
+ * tasks), the bits go back and the posts stay open for cpu to serve.
+ * pc->serving keeps an IRQ handler's slow path on cpu from serving (and
+ * marking done) the same posts between two chunks.
  */
 static void serve(struct hak_pcpu *pc, unsigned cpu)
 {
-	uint32_t seq;
+	unsigned long flags;
+	uint32_t seq, what;
+	unsigned on;
+	int bad;
 
 	while ((seq = __atomic_load_n(&pc->req_seq, __ATOMIC_SEQ_CST)) !=
 	       __atomic_load_n(&pc->req_done, __ATOMIC_RELAXED)) {
-		uint32_t what = __atomic_exchange_n(&pc->req, 0,
-						    __ATOMIC_SEQ_CST);
-
-		int bad = 0;
-
-		if (what & HAK_REQ_DRAIN)
+		what = __atomic_exchange_n(&pc->req, 0, __ATOMIC_SEQ_CST);
+		if ((what & HAK_REQ_DRAIN) &&
+		    hak_pcpu_drain_chunked(&hak_heap, pc, cpu, 0))
+			goto moved;
+		on = hak_port_pcpu_enter(&flags);
+		if (on != cpu) {
+			hak_port_pcpu_exit(on, flags);
+			goto moved;
+		}
+		bad = 0;
+		if (what & HAK_REQ_DRAIN) /* what IRQ handlers freed since */
 			hak_pcpu_flush(&hak_heap, pc, cpu);
 		if (what & HAK_REQ_CHECK)
 			bad = hak_pcpu_check(&hak_heap, pc, cpu);
@@ -62,7 +79,13 @@ static void serve(struct hak_pcpu *pc, unsigned cpu)
 			__atomic_fetch_add(&pc->check_bad, (uint32_t)bad,
 					   __ATOMIC_RELAXED);
 		__atomic_store_n(&pc->req_done, seq, __ATOMIC_RELEASE);
+		hak_port_pcpu_exit(cpu, flags);
 	}
+	__atomic_store_n(&pc->serving, 0, __ATOMIC_RELEASE);
+	return;
+moved:
+	__atomic_fetch_or(&pc->req, what, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&pc->serving, 0, __ATOMIC_RELEASE);
 }
 
 #if HAK_CHECK_CPU_OWNER && HAK_PORT_HW_CPUS
@@ -98,6 +121,7 @@ void hak_remote_poll(void)
 	struct hak_pcpu *pc;
 	unsigned long flags;
 	unsigned cpu;
+	int pending = 0;
 
 	if (HAK_PORT_REMOTE_EXCLUSIVE &&
 	    !(HAK_CHECK_CPU_OWNER && HAK_PORT_HW_CPUS))
@@ -119,11 +143,16 @@ void hak_remote_poll(void)
 	if (!HAK_PORT_REMOTE_EXCLUSIVE) {
 		if (unlikely(__atomic_load_n(&pc->offline, __ATOMIC_RELAXED)))
 			__atomic_store_n(&pc->offline, 0, __ATOMIC_RELAXED);
-		if (unlikely(__atomic_load_n(&pc->req_seq, __ATOMIC_ACQUIRE) !=
-			     __atomic_load_n(&pc->req_done, __ATOMIC_RELAXED)))
-			serve(pc, cpu);
+		pending = __atomic_load_n(&pc->req_seq, __ATOMIC_ACQUIRE) !=
+				  __atomic_load_n(&pc->req_done,
+						  __ATOMIC_RELAXED) &&
+			  !__atomic_load_n(&pc->serving, __ATOMIC_RELAXED);
+		if (unlikely(pending))
+			__atomic_store_n(&pc->serving, 1, __ATOMIC_RELAXED);
 	}
 	hak_port_pcpu_exit(cpu, flags);
+	if (unlikely(pending))
+		serve(pc, cpu);
 }
 
 void hak_tick(void)

@@ -1340,6 +1340,45 @@ static void scen_offline(void)
 	offline();
 }
 
+/*
+ * A drain another CPU posted to this one (bare metal's hak_trim on a
+ * peer: remote.c), served at hak_tick with a full 64 B cache: the posts
+ * must be answered and the cache empty, and (icount-irq.elf) no
+ * critical section of the serve longer than the bound.
+ */
+#ifdef HAK_TEST_IRQ_WINDOW
+static uint64_t irqwin_serve;
+#endif
+
+static void scen_serve(void)
+{
+	unsigned n = hak_classes[cls_of(TINY_SIZE)].cache_cap, i;
+	struct hak_pcpu *pc = hak_heap.pcpu[0];
+	uint32_t seq;
+
+	for (i = 0; i < n; i++)
+		blk[i] = hak_malloc(TINY_SIZE);
+	for (i = 0; i < n; i++)
+		hak_free(blk[i]);
+	if (hak_pcpu_cached(pc) < n)
+		g_fail("serve: %u objects cached, want %u", hak_pcpu_cached(pc),
+		       n);
+	__atomic_fetch_or(&pc->req, HAK_REQ_DRAIN, __ATOMIC_SEQ_CST);
+	seq = __atomic_add_fetch(&pc->req_seq, 1, __ATOMIC_SEQ_CST);
+#ifdef HAK_TEST_IRQ_WINDOW
+	irqwin_op = 0;
+#endif
+	hak_tick();
+#ifdef HAK_TEST_IRQ_WINDOW
+	irqwin_serve = irqwin_op;
+#endif
+	if (__atomic_load_n(&pc->req_done, __ATOMIC_ACQUIRE) != seq ||
+	    hak_pcpu_cached(pc) || pc->serving)
+		g_fail("serve: post %u answered up to %u, %u objects still "
+		       "cached, serving %u",
+		       seq, pc->req_done, hak_pcpu_cached(pc), pc->serving);
+}
+
 /* Where a new or released superslab's instructions go (approximate: the
  * bracket's own few instructions are not subtracted). */
 static NOIPA uint64_t m_memset(void *d, size_t n)
@@ -1437,6 +1476,8 @@ static void print_irqwin(void)
 	}
 	/* Includes the set-up between measurements: hak_trim's and
 	 * hak_check's heap walks (documented exceptions) among them. */
+	g_printf("IRQWIN path=serve_drain arch=%s n=1 max=%lu bound=%u\n",
+		 ARCH_FLAVOUR, (unsigned long)irqwin_serve, IRQWIN_BOUND);
 	g_printf("IRQWIN all arch=%s max=%lu hak_trim=%lu hak_check=%lu "
 		 "hak_cpu_offline=%lu\n",
 		 ARCH_FLAVOUR, (unsigned long)irqwin_all,
@@ -1463,6 +1504,13 @@ static void test_irqwin(void)
 				 IRQWIN_BOUND, ARCH_FLAVOUR);
 			bad++;
 		}
+	}
+	if (irqwin_serve > IRQWIN_BOUND) {
+		g_printf("icount_irqwin: serve_drain IRQ-off window %lu > "
+			 "bound %u (%s)\n",
+			 (unsigned long)irqwin_serve, IRQWIN_BOUND,
+			 ARCH_FLAVOUR);
+		bad++;
 	}
 	if (bad)
 		g_fail("%u path(s) with a longer IRQ-off window or not "
@@ -1547,6 +1595,7 @@ void test_main(void)
 	scen_drain_worst();
 	scen_validation();
 	details();
+	scen_serve();
 	scen_offline();
 	bad = check(); /* IRQs still on: icount-irq.elf times its windows */
 	board_irq_disable();
