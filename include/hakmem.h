@@ -8,8 +8,12 @@
  *    masks IRQs there, so an IRQ never lands inside the allocator's
  *    per-CPU state on its own CPU).
  *  - Alignment: every pointer returned is aligned to HAK_MIN_ALIGN (16)
- *    at least; size classes that are multiples of a larger power of two
- *    are aligned to that power (up to 4 KiB), page runs to the page.
+ *    at least, except a block of at most 8 bytes from malloc, calloc,
+ *    realloc or hak_heap_malloc, which is aligned to 8 (the 8-byte size
+ *    class: no object that small needs more, C17 7.22.3); an explicit
+ *    alignment is always honoured. Size classes that are multiples of a
+ *    larger power of two are aligned to that power (up to 4 KiB), page
+ *    runs to the page.
  *  - Complexity: O(1) and bounded in instructions and lock acquisitions,
  *    excluding the page provider's own cost (see docs/design.md and the
  *    measured bounds in docs/guarantees.md). The exceptions are
@@ -433,8 +437,8 @@ const char *hak_heap_name(const struct hak_heap *h);
  *
  * kmem_cache-style typed caches: exact-size slots in their own slabs of a
  * heap (NULL: the default heap), served by a per-CPU front like the size
- * classes'. Objects are at least 16 bytes: a free object holds hakmem's
- * free cookie in its second word. With a constructor (SLAB's rule) every
+ * classes'. Objects are at least 8 bytes: a free object holds hakmem's
+ * free cookie in its first word. With a constructor (SLAB's rule) every
  * object is constructed once, when its slab is carved, and must be given
  * back in constructed state: hakmem then writes nothing into the object,
  * keeping the cookie in one extra word after it (the slot is size + 8,

@@ -29,8 +29,8 @@ static struct hak_list *cache_pool; /* destroyed cache objects */
 /*
  * Debug build (HAK_DEBUG): cache objects are not wrapped in debug.c's
  * header (a cache's slot is its object), but each slot gets a red zone of
- * DBG_RZ bytes right after the object (after its first 16 bytes for a
- * smaller one, whose second word is the cookie): its first word (copied,
+ * DBG_RZ bytes right after the object (after its first 8 bytes for a
+ * smaller one, whose first word is the cookie): its first word (copied,
  * unaligned) records the state
  * (FREED after a free, anything else while live or never used), the rest
  * is 0xA5. A free checks the red zone (a write past the object is a

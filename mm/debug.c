@@ -24,7 +24,7 @@
  *    the memory never vouches for poison; large runs, which go back to the
  *    provider, are not checked for reuse.
  * The underlying blocks come from the plain allocator (*_raw), whose own
- * checks stay on; word 1 of the block is its free cookie, so the header
+ * checks stay on; word 0 of the block is its free cookie, so the header
  * keeps that word unused.
  *
  * Costs: 49+ bytes and O(block size) work per operation. A debug tool.
@@ -39,8 +39,8 @@
 #define STATE_FREED 0x4652454546524545ULL /* "FREEFREE" */
 
 struct dbg_hdr {
-	uint64_t canary;
 	uint64_t cookie_slot; /* the raw allocator's free cookie lives here */
+	uint64_t canary;
 	uint64_t size;	      /* requested bytes */
 	const void *alloc_site;
 	const void *free_site;
@@ -53,8 +53,9 @@ struct dbg_hdr {
 _Static_assert(sizeof(struct dbg_hdr) == 48, "debug header layout");
 _Static_assert(sizeof(struct dbg_hdr) % HAK_MIN_ALIGN == 0,
 	       "the header keeps user pointers aligned");
-_Static_assert(__builtin_offsetof(struct dbg_hdr, cookie_slot) == 8,
-	       "word 1 of a block is the raw allocator's free cookie");
+_Static_assert(__builtin_offsetof(struct dbg_hdr, cookie_slot) ==
+		       HAK_COOKIE_WORD * sizeof(uint64_t),
+	       "the header keeps the raw allocator's free cookie word unused");
 
 static uint64_t canary(uintptr_t user, size_t usable, uint64_t state)
 {
@@ -108,7 +109,7 @@ static void *wrap(void *raw, size_t size, size_t head, const void *site)
 	 * use of the memory at another offset never vouches for poison.
 	 */
 	if (head != HDR_SIZE)
-		((uint64_t *)obj)[0] = 0;
+		((struct dbg_hdr *)obj)->canary = 0;
 	else if (h->canary == canary(user, usable, STATE_FREED) &&
 		 first_not(user, end, POISON_BYTE) != end)
 		report_block(HAK_EV_USE_AFTER_FREE, (void *)user, h,

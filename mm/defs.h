@@ -28,10 +28,11 @@
 #define HAK_SLAB_SIZE (1UL << HAK_SLAB_SHIFT)
 #define HAK_SUPERSLAB_SIZE (1UL << HAK_SUPERSLAB_SHIFT)
 #define HAK_SLABS_PER_SS (1U << (HAK_SUPERSLAB_SHIFT - HAK_SLAB_SHIFT))
-#define HAK_MIN_OBJECT 16
-/* The free cookie's word in a free object (malloc.c): the second, so
- * that it lies inside every object (>= HAK_MIN_OBJECT bytes). */
-#define HAK_COOKIE_WORD 1
+#define HAK_MIN_OBJECT 8
+/* The free cookie's word in a free object (malloc.c): the first, the one
+ * word inside every object (>= HAK_MIN_OBJECT bytes; docs/security.md
+ * says what moving it from the second cost). */
+#define HAK_COOKIE_WORD 0
 #define HAK_SLAB_MAX_OBJECTS (HAK_SLAB_SIZE / HAK_MIN_OBJECT)
 #define HAK_SLAB_BITMAP_WORDS (HAK_SLAB_MAX_OBJECTS / 64)
 #define HAK_SS_MAGIC 0x68616b6d53534c42ULL /* "hakmSSLB" */

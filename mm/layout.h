@@ -43,7 +43,12 @@ struct hak_slab {
 	uintptr_t hwm_off;
 	uint64_t div;
 	uint16_t magoff;
-	uint16_t pad0;
+	/* Under the shard lock: bits[] words below this were written by a
+	 * carve (those past the class's objects 0); the rest are never
+	 * read, not even zeroed when the superslab is made. So a carve
+	 * writes only the words its class needs (128 for the 8-byte
+	 * class, 16 for 64-byte objects) and those an earlier one used. */
+	uint16_t bitw;
 	uint8_t cls;	    /* HAK_CLASS_NONE while free, HAK_CLASS_CACHE
 			       for an object cache's slab */
 	uint8_t index;	    /* position in its superslab, fixed */
@@ -605,15 +610,15 @@ _Static_assert(__builtin_offsetof(struct hak_heap, sm_len) ==
 	       "sm_base and sm_len are a pair");
 
 /*
- * size <= HAK_POOL_MAX. Entry (size + 15) >> 4 of class_lut, indexed
+ * size <= HAK_POOL_MAX. Entry (size + 7) >> 3 of class_lut, indexed
  * from the heap's own address as an array of 16-bit words: the table's
- * offset, in 16-byte size granules, folds into the rounding add, so the
+ * offset, in 8-byte size granules, folds into the rounding add, so the
  * heap's one address serves the table and the fields before it.
  */
 static inline uintptr_t hak_size_to_magoff(size_t size)
 {
 	return ((const uint16_t *)(const void *)hak_dflt())
-		[(size + 15 + 8 * HAK_HEAP_LUT_OFF) >> 4];
+		[(size + 7 + 4 * HAK_HEAP_LUT_OFF) >> 3];
 }
 
 static inline unsigned hak_size_to_class(size_t size)

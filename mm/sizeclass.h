@@ -9,8 +9,8 @@
 #include "defs.h"
 
 
-#define HAK_NCLASSES 40
-#define HAK_NTINY 20 /* classes 0..19 are Tiny, 20..39 Pool */
+#define HAK_NCLASSES 41
+#define HAK_NTINY 21 /* classes 0..20 are Tiny, 21..40 Pool */
 #define HAK_CLASS_NONE 0xff
 #define HAK_CLASS_CACHE 0xfe /* an object cache's slab (cache.c) */
 
@@ -31,7 +31,7 @@ struct hak_class_info {
 extern struct hak_class_info hak_classes[HAK_NCLASSES] hak_hidden;
 /*
  * Size -> class is one load from hak_heap.class_lut (layout.h), by
- * 16-byte granule up to HAK_POOL_MAX, no tier test. An entry is the
+ * 8-byte granule up to HAK_POOL_MAX, no tier test. An entry is the
  * class's magazine offset in a per-CPU area, HAK_MAG_OFFSET(cls) =
  * HAK_MAG_BASE + (cls << HAK_MAG_SHIFT) (layout.h asserts the layout),
  * so the fast path indexes the per-CPU area with it as it is. The table
@@ -44,7 +44,7 @@ extern struct hak_class_info hak_classes[HAK_NCLASSES] hak_hidden;
 	(HAK_MAG_BASE + ((uintptr_t)(cls) << HAK_MAG_SHIFT))
 #define HAK_MAG_CLASS(magoff)                                                  \
 	((unsigned)(((magoff) - HAK_MAG_BASE) >> HAK_MAG_SHIFT))
-#define HAK_CLASS_LUT_SIZE ((HAK_POOL_MAX >> 4) + 1)
+#define HAK_CLASS_LUT_SIZE ((HAK_POOL_MAX >> 3) + 1)
 
 void hak_sizeclass_init(void);
 /* A per-CPU magazine's capacity for objects of size under a byte budget:

@@ -548,8 +548,11 @@ static void add_block(unsigned char *p, size_t req, size_t align, int tier,
 		req);
 	REQUIRE((uintptr_t)p + u <= region_hi, "block %p + %zu past the region",
 		(void *)p, u);
-	REQUIRE(((uintptr_t)p & (HAK_MIN_ALIGN - 1)) == 0, "%p not 16-aligned",
-		(void *)p);
+	/* 16-aligned, but a request of at most 8 bytes at most 8-aligned,
+	 * which the 8-byte class may serve. */
+	REQUIRE(((uintptr_t)p &
+		 ((req <= 8 && align <= 8 ? 8 : HAK_MIN_ALIGN) - 1)) == 0,
+		"%p not aligned for %zu bytes", (void *)p, req);
 	REQUIRE(align <= 1 || ((uintptr_t)p & (align - 1)) == 0,
 		"%p not aligned to %zu", (void *)p, align);
 	pm = tier_in_pagemap(p);

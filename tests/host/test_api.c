@@ -10,7 +10,7 @@ static struct report_log log;
 
 /* Sizes around every class and tier boundary. */
 static const size_t edges[] = {
-	0, 1, 15, 16, 17, 63, 64, 65, 127, 128, 129, 1023, 1024, 1025,
+	0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 127, 128, 129, 1023, 1024, 1025,
 	2048, 4095, 4096, 4097, 16384, 32767, 32768, 32769, 65536, 65537,
 	(1 << 20) - 1, 1 << 20, (1 << 20) + 1, 5 << 20,
 };
@@ -27,17 +27,27 @@ static void test_alignment(void)
 
 			CHECK(p, "aligned_alloc(%zu, %zu)", a, size);
 			CHECK(((uintptr_t)p & (a - 1)) == 0, "align %zu: %p", a, p);
-			CHECK(((uintptr_t)p & (HAK_MIN_ALIGN - 1)) == 0, "min align");
+			/* Only a block of at most 8 bytes asked at most 8-aligned
+			 * may come from the 8-byte class. */
+			CHECK(((uintptr_t)p &
+			       ((size <= 8 && a <= 8 ? 8 : HAK_MIN_ALIGN) - 1)) ==
+				      0,
+			      "min align %zu, %zu: %p", a, size, p);
 			CHECK(hak_usable_size(p) >= size, "usable %zu", size);
 			memset(p, 0xab, size);
 			hak_free(p);
 		}
 	}
-	/* Every request's natural result is 16-byte aligned. */
+	/* Every request's natural result is 16-byte aligned, but those of
+	 * at most 8 bytes: 8-byte blocks of their own class. */
 	for (s = 0; s < 5000; s++) {
 		void *p = hak_malloc(s);
 
-		CHECK(p && ((uintptr_t)p & 15) == 0, "malloc(%zu) = %p", s, p);
+		CHECK(p && ((uintptr_t)p & (s <= 8 ? 7 : 15)) == 0,
+		      "malloc(%zu) = %p", s, p);
+		CHECK(HAK_DEBUG || s > 8 || hak_usable_size(p) == 8,
+		      "malloc(%zu) usable %zu",
+		      s, hak_usable_size(p));
 		hak_free(p);
 	}
 	for (a = 3; a < 4096; a += 7) {

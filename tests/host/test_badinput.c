@@ -220,7 +220,7 @@ static void double_free_after_uaf(void)
 	p = hak_malloc(96);
 	hak_free(p);
 	hak_trim(); /* back in its slab */
-	((uintptr_t *)p)[1] = 0; /* the use-after-free write */
+	((uintptr_t *)p)[HAK_COOKIE_WORD] = 0; /* the use-after-free write */
 	EXPECT(HAK_EV_DOUBLE_FREE, p, {
 		hak_free(p);
 		hak_trim();

@@ -121,9 +121,9 @@ static void test_basics(void)
 
 	CHECK(h, "create");
 	CHECK(!strcmp(hak_heap_name(h), "vm0"), "name");
-	/* docs/heaps.md's A: one per-CPU area, 12 KiB at the default
+	/* docs/heaps.md's A: one per-CPU area, 16 KiB at the default
 	 * budget, made at create for the calling CPU. */
-	CHECK(v.held == 12 * 1024, "create holds %lld, not one 12 KiB area",
+	CHECK(v.held == 16 * 1024, "create holds %lld, not one 16 KiB area",
 	      v.held);
 	CHECK(hak_heap_default() && !strcmp(hak_heap_name(hak_heap_default()),
 					    "default"),

@@ -324,7 +324,7 @@ static void api_checks(void)
 	b = hak_malloc(0);
 	/* Debug builds: usable size is exactly the request. */
 	if (!a || !b || a == b ||
-	    (HAK_DEBUG ? hak_usable_size(a) != 0 : hak_usable_size(a) < 16))
+	    (HAK_DEBUG ? hak_usable_size(a) != 0 : hak_usable_size(a) != 8))
 		g_fail("malloc(0) must give distinct minimum blocks");
 	hak_free(a);
 	hak_free(b);
@@ -1312,9 +1312,9 @@ static int ex_alloc(unsigned cpu, size_t size)
 	uint64_t *w;
 	unsigned t;
 
-	/* The two header words must fit the request: in debug builds the
-	 * bytes past it are red zone. */
-	if (HAK_DEBUG && size < 16)
+	/* The two header words must fit the request (in debug builds the
+	 * bytes past it are red zone, and the 8-byte class has one word). */
+	if (size < 16)
 		size = 16;
 	w = hak_malloc(size);
 	if (!w)
