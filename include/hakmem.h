@@ -459,8 +459,9 @@ struct hak_cache_stats {
 };
 
 /*
- * A cache of size-byte objects aligned to align (0: 8; a power of two up
- * to the page size) in heap h (NULL: default). flags: 0 (reserved). NULL,
+ * A cache of size-byte objects aligned to align (a power of two up to the
+ * page size; 0: HAK_MIN_ALIGN; below 8: 8, since a free slot holds the
+ * free cookie, a word) in heap h (NULL: default). flags: 0 (reserved). NULL,
  * reported (HAK_EV_MISUSE or HAK_EV_BAD_ALIGNMENT), iff h is bad, size
  * is 0 or above HAK_POOL_MAX, align is not a power of two or above a
  * page, or the cache object cannot be allocated.

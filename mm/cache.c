@@ -121,6 +121,10 @@ static void cache_setup(struct hak_cache *c, struct hak_heap *h,
 	size_t slot = size < HAK_MIN_OBJECT ? HAK_MIN_OBJECT : size;
 	unsigned i;
 
+	/* A free slot holds the cookie, a word: a smaller alignment still
+	 * gets word-aligned slots (riscv64 traps on a misaligned store). */
+	if (align < sizeof(uintptr_t))
+		align = sizeof(uintptr_t);
 	hak_memset(c, 0, sizeof(*c));
 	if (HAK_DEBUG) /* the red zone, right after the object */
 		slot = hak_round_up(slot + DBG_RZ, 8);

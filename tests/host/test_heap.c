@@ -460,6 +460,27 @@ static void test_cache_plain(struct hak_heap *h, struct vm *v)
 		CHECK(best == st.slot_size, "closest objects %lu apart",
 		      (unsigned long)best);
 	}
+	/* An alignment below a word still gives word-aligned slots: a free
+	 * slot holds the cookie, a word (12 bytes at align 4: 16). */
+	{
+		struct hak_cache *odd =
+			hak_cache_create(h, "odd12", 12, 4, 0, NULL, NULL);
+		struct hak_cache_stats os;
+		void *ob[64];
+
+		CHECK(odd, "create odd12");
+		hak_cache_stats(odd, &os);
+		CHECK(HAK_DEBUG || os.slot_size == 16, "odd12 slot %zu",
+		      os.slot_size);
+		for (i = 0; i < 64; i++) {
+			ob[i] = hak_cache_alloc(odd);
+			CHECK(ob[i] && ((uintptr_t)ob[i] & 7) == 0,
+			      "odd12 object %p", ob[i]);
+		}
+		for (i = 0; i < 64; i++)
+			hak_cache_free(odd, ob[i]);
+		CHECK(hak_cache_destroy(odd) == 0, "destroy odd12");
+	}
 	for (i = 0; i < 100; i++) {
 		x = hak_cache_alloc(d);
 		y = hak_cache_alloc(pg);
