@@ -21,6 +21,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${1:-build}
 BIN=$B/bench
+# A bench program older than the library reads hak_stats with the old
+# layout (it once reported 706 events): bring both up to date first, as
+# make bench does, unless the caller built them elsewhere (another B).
+if [ "$B" = build ] && [ -z "${BENCH_NO_BUILD:-}" ]; then
+	make -s host bench-bins >&2
+fi
 OUT=$B/bench
 . bench/lib.sh
 resolve_allocs "$B"
