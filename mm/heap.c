@@ -262,9 +262,7 @@ static void *heap_alloc(struct hak_heap *h, size_t size, size_t align)
 	unsigned cls;
 	void *p;
 
-	if (size < align && align > HAK_MIN_OBJECT && align <= HAK_MIN_ALIGN)
-		size = align; /* the 8-byte class is 8-aligned only */
-	if (align <= HAK_MIN_ALIGN)
+	if (align <= HAK_MIN_OBJECT) /* every class is this aligned */
 		cls = size <= HAK_POOL_MAX ? hak_size_to_class(size)
 					   : HAK_CLASS_NONE;
 	else

@@ -277,10 +277,9 @@ void hak_pcpu_cap_reset(unsigned cls);
 #define HAK_DRAIN_CHUNK 16u
 void hak_front_drain_own(const struct hak_front *f);
 void hak_pcpu_drain_own(struct hak_heap *h);
-/* The same for cpu's cache, entered remotely (remote 1) or from cpu
- * itself (remote 0: -1 if the caller was moved off cpu meanwhile). */
-int hak_pcpu_drain_chunked(struct hak_heap *h, struct hak_pcpu *pc,
-			   unsigned cpu, int remote);
+/* The same for cpu's cache, entered remotely once per chunk. */
+void hak_pcpu_drain_remote(struct hak_heap *h, struct hak_pcpu *pc,
+			   unsigned cpu);
 int hak_pcpu_check(struct hak_heap *h, struct hak_pcpu *pc, unsigned cpu);
 /* hak_check of one cached free object p of shard sh (where says which
  * cache): reports and returns 1 unless p is an object start of a carved

@@ -43,12 +43,7 @@ struct hak_slab {
 	uintptr_t hwm_off;
 	uint64_t div;
 	uint16_t magoff;
-	/* Under the shard lock: bits[] words below this were written by a
-	 * carve (those past the class's objects 0); the rest are never
-	 * read, not even zeroed when the superslab is made. So a carve
-	 * writes only the words its class needs (128 for the 8-byte
-	 * class, 16 for 64-byte objects) and those an earlier one used. */
-	uint16_t bitw;
+	uint16_t pad0;
 	uint8_t cls;	    /* HAK_CLASS_NONE while free, HAK_CLASS_CACHE
 			       for an object cache's slab */
 	uint8_t index;	    /* position in its superslab, fixed */
@@ -70,7 +65,10 @@ struct hak_slab {
 	struct hak_list link; /* on its shard's partial or empty list */
 	/* 1 = object free in the slab. Written under the shard lock with
 	 * relaxed atomics, read lock-free when a refused free is
-	 * classified. */
+	 * classified. Only the words of the carved class's objects are
+	 * written (a carve) and read: 128 for the 8-byte class, 16 for
+	 * 64-byte objects; the rest hold whatever an earlier class left,
+	 * and are not even zeroed when the superslab is made. */
 	uint64_t bits[HAK_SLAB_BITMAP_WORDS];
 };
 

@@ -88,7 +88,7 @@ void hak_cpu_offline(unsigned cpu)
 	 * hosted port masks nothing, and each remote entry may cost a
 	 * membarrier: one section there. */
 	if (!HAK_PORT_REMOTE_EXCLUSIVE)
-		hak_pcpu_drain_chunked(&hak_heap, pc, cpu, 1);
+		hak_pcpu_drain_remote(&hak_heap, pc, cpu);
 	hak_fronts_cpu(cpu, HAK_REQ_DRAIN, 1);
 	hak_port_pcpu_enter_remote(cpu, &flags, &pc->excl);
 	hak_pcpu_flush(&hak_heap, pc, cpu);

@@ -567,12 +567,10 @@ void *HAK_RAW(hak_aligned_alloc)(size_t alignment, size_t size)
 			   "alignment is not a power of two");
 		return NULL;
 	}
-	/* The 8-byte class is 8-aligned only: a smaller block asked at 16
-	 * comes from the 16-byte class. */
-	if (alignment <= HAK_MIN_ALIGN)
-		return HAK_RAW(hak_malloc)(
-			size < alignment && alignment > HAK_MIN_OBJECT ? alignment
-								: size);
+	/* Every class is at least HAK_MIN_OBJECT-aligned (the 8-byte class
+	 * only that): above it, the classes that are aligned enough. */
+	if (alignment <= HAK_MIN_OBJECT)
+		return HAK_RAW(hak_malloc)(size);
 	if (unlikely(!__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE)) &&
 	    hak_port_lazy_init())
 		return not_initialised(size);

@@ -416,47 +416,28 @@ void hak_pcpu_drain_own(struct hak_heap *h)
 }
 
 /*
- * cpu's cache, HAK_DRAIN_CHUNK objects per critical section, each drain
- * outside it. Per class at most a full magazine plus one chunk, as
- * hak_pcpu_drain_own. remote 1: entered remotely (hak_cpu_offline: cpu
- * runs no hakmem code, or is the caller). remote 0: cpu's own section,
- * from a context that runs on cpu (a request served on bare metal,
- * remote.c); a chunk that finds the caller moved to another CPU stops
- * the drain, which then returns -1 and leaves the rest to cpu.
+ * cpu's cache from a context that enters it remotely, HAK_DRAIN_CHUNK
+ * objects per remote section, each drain outside it (hak_cpu_offline:
+ * cpu runs no hakmem code, or is the caller). Per class at most a full
+ * magazine plus one chunk, as hak_pcpu_drain_own.
  */
-int hak_pcpu_drain_chunked(struct hak_heap *h, struct hak_pcpu *pc,
-			   unsigned cpu, int remote)
+void hak_pcpu_drain_remote(struct hak_heap *h, struct hak_pcpu *pc,
+			   unsigned cpu)
 {
 	void *chunk[HAK_DRAIN_CHUNK];
 	unsigned long flags;
 	unsigned c, k, rounds, moved;
-	int gone = 0;
 
-	for (c = 0; c < HAK_NCLASSES && !gone; c++) {
+	for (c = 0; c < HAK_NCLASSES; c++) {
 		rounds = h->shard[c].cap_max / HAK_DRAIN_CHUNK + 1;
 		moved = 0;
 		while (rounds--) {
-			if (remote) {
-				hak_port_pcpu_enter_remote(cpu, &flags,
-							   &pc->excl);
-			} else {
-				unsigned on = hak_port_pcpu_enter(&flags);
-
-				if (on != cpu) {
-					hak_port_pcpu_exit(on, flags);
-					gone = 1;
-					break;
-				}
-			}
+			hak_port_pcpu_enter_remote(cpu, &flags, &pc->excl);
 			k = mag_pop_batch_locked(&pc->mag[c], chunk,
 						 HAK_DRAIN_CHUNK);
 			if (!k)
 				cap_reset_locked(h, pc, c);
-			if (remote)
-				hak_port_pcpu_exit_remote(cpu, flags,
-							  &pc->excl);
-			else
-				hak_port_pcpu_exit(cpu, flags);
+			hak_port_pcpu_exit_remote(cpu, flags, &pc->excl);
 			if (!k)
 				break;
 			hak_shared_drain(&h->shard[c], chunk, k);
@@ -465,7 +446,6 @@ int hak_pcpu_drain_chunked(struct hak_heap *h, struct hak_pcpu *pc,
 		if (moved)
 			hak_stat_add(&h->shard[c].drains, 1);
 	}
-	return gone ? -1 : 0;
 }
 
 void hak_pcpu_flush(struct hak_heap *h, struct hak_pcpu *pc, unsigned cpu)

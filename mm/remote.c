@@ -41,12 +41,14 @@
  * the loop goes round again and marks it done. Each round answers at
  * least one post, and a requester posts once per call: the loop ends.
  *
- * IRQ latency: the default heap's cache is drained in chunks, each in a
- * critical section of its own, like hak_trim's own (a full cache is
- * thousands of objects); the check and the created heaps' and caches'
- * areas then run in one section, which also marks the posts done. If the
- * caller was moved to another CPU meanwhile (an RTOS that migrates
- * tasks), the bits go back and the posts stay open for cpu to serve.
+ * IRQ latency: the default heap's cache is drained as hak_trim drains
+ * its own (hak_pcpu_drain_own: a chunk per critical section; a full
+ * cache is thousands of objects); the check and the created heaps' and
+ * caches' areas then run in one section, which also marks the posts
+ * done. If the caller was moved to another CPU meanwhile (an RTOS that
+ * migrates tasks), that section finds it off cpu: the bits go back and
+ * the posts stay open for cpu to serve (the chunks drained on the other
+ * CPU drained that CPU's cache, which is harmless).
  * pc->serving keeps an IRQ handler's slow path on cpu from serving (and
  * marking done) the same posts between two chunks.
  */
@@ -60,9 +62,8 @@ static void serve(struct hak_pcpu *pc, unsigned cpu)
 	while ((seq = __atomic_load_n(&pc->req_seq, __ATOMIC_SEQ_CST)) !=
 	       __atomic_load_n(&pc->req_done, __ATOMIC_RELAXED)) {
 		what = __atomic_exchange_n(&pc->req, 0, __ATOMIC_SEQ_CST);
-		if ((what & HAK_REQ_DRAIN) &&
-		    hak_pcpu_drain_chunked(&hak_heap, pc, cpu, 0))
-			goto moved;
+		if (what & HAK_REQ_DRAIN)
+			hak_pcpu_drain_own(&hak_heap);
 		on = hak_port_pcpu_enter(&flags);
 		if (on != cpu) {
 			hak_port_pcpu_exit(on, flags);

@@ -7,7 +7,7 @@
  * 64 B is rounded up by less than 25%. The 8-byte class is what every
  * peer has too: requests of 1-8 bytes are common (half of alloc-test's,
  * most of sh6bench's smallest), and a 16-byte minimum doubled their
- * footprint (sh6bench's peak RSS was 1.15x the peers' with it). A block
+ * footprint (sh6bench's peak RSS was 1.16x mimalloc's with it). A block
  * of at most 8 bytes holds no object that needs 16-byte alignment (C17
  * 7.22.3), and the aligned paths skip the class (its align is 8). Tiny
  * ends at 1 KiB (classes 0..20), Pool at 32 KiB (classes 21..40).
