@@ -192,6 +192,10 @@ struct hak_stats {
 				      caches' (the default heap: and the
 				      global ones) */
 	uint64_t lock_waits;	   /* ... of which found the lock taken */
+	uint64_t check_skipped;	   /* hak_check comparisons of totals not
+				      made, ever: the structure changed
+				      under each of the walk's tries (it
+				      runs in short lock holds) */
 	uint64_t events[HAK_EV__COUNT]; /* reports, by kind */
 	unsigned ncpus;
 	/* How the per-CPU fast path runs on this port: "restart" (bare

@@ -192,6 +192,7 @@ struct hak_cache *hak_cache_create(struct hak_heap *h, const char *name,
 	cache_setup(c, h, name, size, align, ctor, arg);
 	lf = hak_lock(&hak_heaps_lock);
 	hak_list_push(&h->caches, &c->link);
+	hak_heaps_gen++;
 	__atomic_store_n(&c->magic, HAK_CACHE_MAGIC, __ATOMIC_RELEASE);
 	hak_unlock(&hak_heaps_lock, lf);
 	return c;
@@ -391,62 +392,45 @@ missed:
 	cache_free_slow(c, ptr, 1);
 }
 
-/* cpu's magazine of c, a remote (or, remote 0, our own) critical section
- * around it. */
-static int area_do(struct hak_cache *c, unsigned cpu, unsigned what,
-		   int remote)
+/* Destroy: cpu's magazine of c back to the shard, HAK_DRAIN_CHUNK
+ * objects per remote critical section (each masks IRQs on bare metal),
+ * each chunk drained outside it. c is quiescent: no CPU pushes to it. */
+static void area_drain(struct hak_cache *c, unsigned cpu)
 {
 	struct hak_pcpu_one *a = hak_area_load(&c->pcpu[cpu]);
-	unsigned long flags = 0;
-	unsigned n, i;
-	int bad = 0;
+	void *chunk[HAK_DRAIN_CHUNK];
+	unsigned long flags;
+	unsigned k, rounds = c->shard.cap / HAK_DRAIN_CHUNK + 1, moved = 0;
 
 	if ((void *)a == (void *)&hak_pcpu_none)
-		return 0;
-	if (remote)
+		return;
+	while (rounds--) {
 		hak_port_pcpu_enter_remote(cpu, &flags, &a->excl);
-	n = hak_mag_count(&a->mag);
-	if ((what & HAK_REQ_CHECK) &&
-	    (n > c->shard.cap || a->mag.limit != a->mag.base + c->shard.cap)) {
-		hak_report(HAK_EV_CORRUPTION, a, cpu, "object cache count");
-		bad++;
-		n = 0;
-	}
-	for (i = 0; (what & HAK_REQ_CHECK) && i < n; i++)
-		bad += hak_pcpu_check_object(a->mag.base[i], &c->shard,
-					     "object cache CPU cache");
-	if ((what & HAK_REQ_DRAIN) && n) {
-		hak_shared_drain(&c->shard, a->mag.base, n);
-		hak_mag_set_top(&a->mag, a->mag.base);
-		hak_stat_add(&c->shard.drains, 1);
-	}
-	if (remote)
+		k = mag_pop_batch_locked(&a->mag, chunk, HAK_DRAIN_CHUNK);
 		hak_port_pcpu_exit_remote(cpu, flags, &a->excl);
-	return bad;
+		if (!k)
+			break;
+		hak_shared_drain(&c->shard, chunk, k);
+		moved += k;
+	}
+	if (moved)
+		hak_stat_add(&c->shard.drains, 1);
 }
 
 /* The list lock held. */
-int hak_caches_cpu(struct hak_heap *h, unsigned cpu, unsigned what,
-		   int remote)
-{
-	struct hak_cache *c;
-	int bad = 0;
-
-	for (c = cache_of(h->caches); c; c = cache_of(c->link.next))
-		bad += area_do(c, cpu, what, remote);
-	return bad;
-}
-
-/* The list lock held. */
-int hak_caches_cached(struct hak_heap *h, unsigned cpu)
+int hak_caches_cached(struct hak_heap *h, unsigned cpu, unsigned *budget)
 {
 	struct hak_cache *c;
 
-	for (c = cache_of(h->caches); c; c = cache_of(c->link.next))
+	for (c = cache_of(h->caches); c; c = cache_of(c->link.next)) {
+		if (!*budget)
+			return 1; /* looked long enough: say yes */
+		(*budget)--;
 		if (hak_mag_count(&((struct hak_pcpu_one *)hak_area_load(
-					     &c->pcpu[cpu]))
-					    ->mag))
+					    &c->pcpu[cpu]))
+					   ->mag))
 			return 1;
+	}
 	return 0;
 }
 
@@ -491,6 +475,39 @@ void hak_cache_shards_each(struct hak_heap *h,
 	for (c = cache_of(h->caches); c; c = cache_of(c->link.next))
 		fn(&c->shard, arg);
 	hak_unlock(&hak_heaps_lock, lf);
+}
+
+/*
+ * hak_check of h's caches: each shard in bounded holds (hak_shard_check),
+ * the cache list lock dropped between caches and between holds, so a
+ * cache may be created or destroyed meanwhile: the walk then starts over
+ * (hak_heaps_gen), up to HAK_WALK_TRIES times, and then counts as skipped.
+ */
+int hak_caches_check(struct hak_heap *h)
+{
+	unsigned starts;
+	int bad = 0;
+
+	for (starts = 0; starts < HAK_WALK_TRIES; starts++) {
+		unsigned long lf = hak_lock(&hak_heaps_lock);
+		uint64_t gen = hak_heaps_gen;
+		struct hak_cache *c = cache_of(h->caches);
+
+		hak_unlock(&hak_heaps_lock, lf);
+		while (c && !hak_shard_check(&c->shard, &gen, &bad)) {
+			lf = hak_lock(&hak_heaps_lock);
+			if (hak_heaps_gen != gen) {
+				hak_unlock(&hak_heaps_lock, lf);
+				break;
+			}
+			c = cache_of(c->link.next);
+			hak_unlock(&hak_heaps_lock, lf);
+		}
+		if (!c)
+			return bad;
+	}
+	hak_stat_add(&h->check_skips, 1);
+	return bad;
 }
 
 void hak_cache_stats(struct hak_cache *c, struct hak_cache_stats *st)
@@ -556,7 +573,7 @@ int hak_cache_destroy(struct hak_cache *c)
 		return -1;
 	h = c->shard.heap;
 	for (cpu = 0; cpu < HAK_MAX_CPUS; cpu++)
-		area_do(c, cpu, HAK_REQ_DRAIN, 1);
+		area_drain(c, cpu);
 	live = cache_live(c);
 	if (live) {
 		hak_leaks_report(&c->shard, live);
@@ -568,11 +585,14 @@ int hak_cache_destroy(struct hak_cache *c)
 	if (c->shard.nslabs)
 		hak_report(HAK_EV_CORRUPTION, c, c->shard.nslabs,
 			   "hak_cache_destroy: slabs left");
-	cache_release_areas(c);
+	/* Off the list before its areas go back: a remote drain or check
+	 * reaches an area only under the list lock, through the list. */
 	lf = hak_lock(&hak_heaps_lock);
 	hak_list_del(&h->caches, &c->link);
+	hak_heaps_gen++;
 	__atomic_store_n(&c->magic, HAK_CACHE_DEAD, __ATOMIC_RELEASE);
 	hak_unlock(&hak_heaps_lock, lf);
+	cache_release_areas(c);
 	hak_stable_free(&cache_pool, c);
 	return 0;
 }
@@ -587,6 +607,7 @@ void hak_caches_destroy_all(struct hak_heap *h)
 
 		if (c) {
 			hak_list_del(&h->caches, &c->link);
+			hak_heaps_gen++;
 			__atomic_store_n(&c->magic, HAK_CACHE_DEAD,
 					 __ATOMIC_RELEASE);
 		}

@@ -29,6 +29,7 @@
 #include "pcpu_ops.h"
 
 hak_spinlock_t hak_heaps_lock;
+uint64_t hak_heaps_gen;
 static struct hak_list *heaps;	   /* live created heaps */
 static struct hak_list *heap_pool; /* destroyed heap objects */
 
@@ -196,6 +197,7 @@ struct hak_heap *hak_heap_create(const struct hak_heap_config *cfg)
 	}
 	flags = hak_lock(&hak_heaps_lock);
 	hak_list_push(&heaps, &h->link);
+	hak_heaps_gen++;
 	__atomic_store_n(&h->magic, HAK_HEAP_MAGIC, __ATOMIC_RELEASE);
 	hak_unlock(&hak_heaps_lock, flags);
 	return h;
@@ -429,52 +431,217 @@ void hak_heap_trim(struct hak_heap *h)
 
 /* ---- every heap's and cache's per-CPU areas ------------------------- */
 
-/* cpu's area a of heap h (h's classes) gets what; remote: enter it. */
-static int heap_area_do(struct hak_heap *h, unsigned cpu, unsigned what,
-			int remote)
-{
-	struct hak_pcpu *pc = hak_area_load((void *const *)&h->pcpu[cpu]);
-	unsigned long flags = 0;
-	int bad = 0;
+/*
+ * What a remote request does to the created heaps' and the object
+ * caches' areas of cpu: a walk over them in holds of the list lock, each
+ * of at most HAK_DRAIN_CHUNK objects of one magazine checked, or popped
+ * and drained, inside one critical section (bare metal: IRQs masked for
+ * a chunk, not for every heap). Each hold finds its place again under
+ * the lock, and the walk starts over if a heap or cache joined or left
+ * meanwhile (hak_heaps_gen): both are unlinked before their areas go
+ * back, so an area reached under the lock is live. Elements in order:
+ * the default heap's caches, then per created heap its 44 magazines and
+ * its caches. Bounded: a walk is at most its elements' capacities in
+ * chunks; after HAK_WALK_TRIES starts it gives up (a check counts as
+ * skipped; a drain leaves the rest cached until the next one).
+ */
+struct fronts_walk {
+	struct hak_heap *h;  /* whose elements; NULL: done */
+	struct hak_cache *c; /* h's cache walked; NULL: h's own magazines */
+	unsigned cls;	     /* h's own magazine walked */
+	unsigned i;	     /* check: next index in it */
+};
 
-	if (pc == &hak_pcpu_none)
-		return 0;
-	if (remote)
-		hak_port_pcpu_enter_remote(cpu, &flags, &pc->excl);
-	if (what & HAK_REQ_DRAIN)
-		hak_pcpu_flush(h, pc, cpu);
-	if (what & HAK_REQ_CHECK)
-		bad = hak_pcpu_check(h, pc, cpu);
-	if (remote)
-		hak_port_pcpu_exit_remote(cpu, flags, &pc->excl);
-	return bad;
+#define cache_of(n) hak_list_entry(n, struct hak_cache, link)
+
+/* The list lock held: the walk moves to the next element. */
+static void fronts_next(struct fronts_walk *w)
+{
+	w->i = 0;
+	if (!w->c && w->h != &hak_heap && ++w->cls < HAK_NCLASSES)
+		return;
+	w->c = w->c ? cache_of(w->c->link.next) : cache_of(w->h->caches);
+	if (w->c)
+		return;
+	/* The next created heap, its own magazines first. */
+	w->h = w->h == &hak_heap ? heap_of(heaps) : heap_of(w->h->link.next);
+	w->cls = 0;
 }
 
-int hak_fronts_cpu(unsigned cpu, unsigned what, int remote)
+/* The list lock held: the element's magazine on cpu, its shard and its
+ * exclusion word, or NULL when it has no area there. */
+static struct hak_mag *fronts_mag(const struct fronts_walk *w, unsigned cpu,
+				  struct hak_shard **sh, uint32_t **excl)
 {
-	unsigned long flags = hak_lock(&hak_heaps_lock);
-	struct hak_heap *h;
-	int bad = 0;
+	if (w->c) {
+		struct hak_pcpu_one *a = hak_area_load(&w->c->pcpu[cpu]);
 
-	bad += hak_caches_cpu(&hak_heap, cpu, what, remote);
-	for (h = heap_of(heaps); h; h = heap_of(h->link.next)) {
-		bad += heap_area_do(h, cpu, what, remote);
-		bad += hak_caches_cpu(h, cpu, what, remote);
+		if ((void *)a == (void *)&hak_pcpu_none)
+			return NULL;
+		*sh = &w->c->shard;
+		*excl = &a->excl;
+		return &a->mag;
+	} else {
+		struct hak_pcpu *pc =
+			hak_area_load((void *const *)&w->h->pcpu[cpu]);
+
+		if (pc == &hak_pcpu_none)
+			return NULL;
+		*sh = &w->h->shard[w->cls];
+		*excl = &pc->excl;
+		return &pc->mag[w->cls];
 	}
-	hak_unlock(&hak_heaps_lock, flags);
+}
+
+/* Inside the section: the magazine's header agrees with its shard. */
+static int fronts_mag_bad(const struct fronts_walk *w, struct hak_mag *m,
+			  struct hak_shard *sh, unsigned cpu)
+{
+	unsigned n = hak_mag_count(m), lim = (unsigned)(m->limit - m->base);
+
+	if (hak_mag_top(m) >= m->base && n <= lim &&
+	    (w->c ? lim == sh->cap : lim >= sh->cap && lim <= sh->cap_max))
+		return 0;
+	hak_report(HAK_EV_CORRUPTION, m, cpu,
+		   w->c ? "object cache count" : "cache count");
+	return 1;
+}
+
+/* One hold: a chunk of the element's magazine. own: we are cpu, outside
+ * any section (serve), and enter our own: -1 if we are cpu no more. A
+ * port whose remote sections mask nothing (hosted, where entering one
+ * may cost a membarrier) does a whole magazine per section. */
+static int fronts_chunk(struct fronts_walk *w, unsigned cpu, unsigned what,
+			int own, int *bad)
+{
+	const unsigned chunk_max =
+		HAK_PORT_REMOTE_EXCLUSIVE ? ~0u : HAK_DRAIN_CHUNK;
+	void *chunk[HAK_DRAIN_CHUNK];
+	struct hak_shard *sh = NULL;
+	uint32_t *excl = NULL;
+	struct hak_mag *m = fronts_mag(w, cpu, &sh, &excl);
+	unsigned long flags;
+	unsigned n, end, k = 0, more = 0;
+
+	/* No area on cpu (none of its magazines either), or an empty
+	 * magazine (a racy read: what is pushed after it is left, as if
+	 * pushed after the walk): no section. */
+	if (!m || (!(what & HAK_REQ_CHECK) && !hak_mag_count(m))) {
+		if (!m && !w->c)
+			w->cls = HAK_NCLASSES - 1;
+		fronts_next(w);
+		return 0;
+	}
+	if (own) {
+		if (hak_port_pcpu_enter(&flags) != cpu) {
+			hak_port_pcpu_exit(hak_port_cpu_hint(), flags);
+			return -1;
+		}
+	} else {
+		hak_port_pcpu_enter_remote(cpu, &flags, excl);
+	}
+	n = hak_mag_count(m);
+	if (what & HAK_REQ_CHECK) {
+		if (!w->i && fronts_mag_bad(w, m, sh, cpu)) {
+			(*bad)++;
+			n = 0;
+		}
+		end = n - w->i > chunk_max ? w->i + chunk_max : n;
+		for (; w->i < end; w->i++)
+			*bad += hak_pcpu_check_object(
+				m->base[w->i], sh,
+				w->c ? "object cache CPU cache" : "CPU cache");
+		more = end < n;
+	} else if (HAK_PORT_REMOTE_EXCLUSIVE) {
+		hak_shared_drain(sh, m->base, n);
+		hak_mag_set_top(m, m->base);
+		k = n;
+	} else {
+		k = mag_pop_batch_locked(m, chunk, HAK_DRAIN_CHUNK);
+		more = k == HAK_DRAIN_CHUNK;
+	}
+	if (own)
+		hak_port_pcpu_exit(cpu, flags);
+	else
+		hak_port_pcpu_exit_remote(cpu, flags, excl);
+	if (k && !HAK_PORT_REMOTE_EXCLUSIVE)
+		/* Still under the list lock: the shard's heap is live. */
+		hak_shared_drain(sh, chunk, k);
+	if (k)
+		hak_stat_add(&sh->drains, 1);
+	if (!more)
+		fronts_next(w);
+	return 0;
+}
+
+/* One kind of request (drain or check) over every element. */
+static int fronts_walk(unsigned cpu, unsigned what, int own, int *bad)
+{
+	struct fronts_walk w = { 0 };
+	uint64_t gen = 0;
+	unsigned starts = 0;
+
+	for (;;) {
+		unsigned long lf = hak_lock(&hak_heaps_lock);
+		int r = 0;
+
+		if (!starts || hak_heaps_gen != gen) {
+			if (starts++ == HAK_WALK_TRIES) {
+				hak_unlock(&hak_heaps_lock, lf);
+				if (what & HAK_REQ_CHECK)
+					hak_stat_add(&hak_heap.check_skips, 1);
+				return 0;
+			}
+			gen = hak_heaps_gen;
+			w = (struct fronts_walk){ .h = &hak_heap };
+			w.c = cache_of(hak_heap.caches);
+			if (!w.c)
+				fronts_next(&w);
+		}
+		if (w.h)
+			r = fronts_chunk(&w, cpu, what, own, bad);
+		hak_unlock(&hak_heaps_lock, lf);
+		if (r || !w.h)
+			return r;
+	}
+}
+
+int hak_fronts_cpu(unsigned cpu, unsigned what, int own)
+{
+	int bad = 0;
+
+	if ((what & HAK_REQ_CHECK) &&
+	    fronts_walk(cpu, HAK_REQ_CHECK, own, &bad))
+		return -1;
+	if ((what & HAK_REQ_DRAIN) &&
+	    fronts_walk(cpu, HAK_REQ_DRAIN, own, &bad))
+		return -1;
 	return bad;
 }
+
+/* Whether cpu's areas of the created heaps or the caches may hold
+ * objects: at most HAK_FRONTS_PEEK of them are looked at under the list
+ * lock (its hold stays bounded however many there are); past them the
+ * answer is yes, which costs the asker a request, not a wrong result. */
+#define HAK_FRONTS_PEEK 8u
 
 int hak_fronts_cached(unsigned cpu)
 {
 	unsigned long flags = hak_lock(&hak_heaps_lock);
+	unsigned budget = HAK_FRONTS_PEEK;
 	struct hak_heap *h;
-	int any = hak_caches_cached(&hak_heap, cpu);
+	int any = hak_caches_cached(&hak_heap, cpu, &budget);
 
-	for (h = heap_of(heaps); h && !any; h = heap_of(h->link.next))
-		any = hak_pcpu_cached(hak_area_load(
-			      (void *const *)&h->pcpu[cpu])) ||
-		      hak_caches_cached(h, cpu);
+	for (h = heap_of(heaps); h && !any; h = heap_of(h->link.next)) {
+		if (!budget)
+			any = 1;
+		else {
+			budget--;
+			any = hak_pcpu_cached(hak_area_load(
+				      (void *const *)&h->pcpu[cpu])) ||
+			      hak_caches_cached(h, cpu, &budget);
+		}
+	}
 	hak_unlock(&hak_heaps_lock, flags);
 	return any;
 }
@@ -557,6 +724,7 @@ int hak_heap_destroy(struct hak_heap *h, unsigned flags)
 	/* Off the list first: no remote drain or check visits it now. */
 	lf = hak_lock(&hak_heaps_lock);
 	hak_list_del(&heaps, &h->link);
+	hak_heaps_gen++;
 	__atomic_store_n(&h->magic, HAK_HEAP_DEAD, __ATOMIC_RELEASE);
 	hak_unlock(&hak_heaps_lock, lf);
 	hak_caches_destroy_all(h);

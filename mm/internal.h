@@ -209,7 +209,10 @@ unsigned hak_shared_refill(struct hak_shard *sh, void **out, unsigned n);
 void hak_shared_drain(struct hak_shard *sh, void *const *objs, unsigned n);
 /* Give back sh's empty slabs. */
 void hak_shard_trim(struct hak_shard *sh);
-int hak_shard_check(struct hak_shard *sh);
+/* hak_check of sh, in bounded holds (shared_pool.c); outer: see there. */
+int hak_shard_check(struct hak_shard *sh, const uint64_t *outer, int *nbad);
+/* hak_check of h's object caches' shards (cache.c). */
+int hak_caches_check(struct hak_heap *h);
 /* Objects of sh outside its slabs (live or cached); racy. */
 uint64_t hak_shard_out(struct hak_shard *sh);
 
@@ -281,6 +284,8 @@ void hak_pcpu_drain_own(struct hak_heap *h);
 void hak_pcpu_drain_remote(struct hak_heap *h, struct hak_pcpu *pc,
 			   unsigned cpu);
 int hak_pcpu_check(struct hak_heap *h, struct hak_pcpu *pc, unsigned cpu);
+/* The same, of the calling CPU's cache, a chunk per critical section. */
+int hak_pcpu_check_own(struct hak_heap *h);
 /* hak_check of one cached free object p of shard sh (where says which
  * cache): reports and returns 1 unless p is an object start of a carved
  * slab of sh that is not free in its slab. */
@@ -437,11 +442,16 @@ void *hak_heap_alloc_raw(struct hak_heap *h, size_t align, size_t size);
  * the checks made, push it on its owner's front. */
 void hak_owner_free(struct hak_slab *s, void *p);
 extern hak_spinlock_t hak_heaps_lock hak_hidden;
+/* Bumped under hak_heaps_lock whenever a heap or an object cache joins or
+ * leaves a list: a walk that drops the lock resumes only if it did not
+ * move (hak_check's over the caches). */
+extern uint64_t hak_heaps_gen hak_hidden;
 /* What a remote request (HAK_REQ_*) does to the created heaps' and the
- * object caches' areas of cpu: inside cpu's critical section (remote 0:
- * we are cpu, serving), or each entered remotely or, for our own CPU,
- * in its own section (remote 1). Returns the violations a check found. */
-int hak_fronts_cpu(unsigned cpu, unsigned what, int remote);
+ * object caches' areas of cpu, a chunk per hold of the list lock and per
+ * critical section (heap.c): each entered remotely (own 0) or, own 1,
+ * in our own section, for we are cpu: -1 if we were moved off it.
+ * Returns the violations a check found, or -1. */
+int hak_fronts_cpu(unsigned cpu, unsigned what, int own);
 /* fn on the shard of every object cache of heap h, under the list lock. */
 void hak_cache_shards_each(struct hak_heap *h,
 			   void (*fn)(struct hak_shard *sh, void *arg),
@@ -457,10 +467,9 @@ unsigned hak_stable_chunks(uintptr_t *lo, size_t *len, unsigned max);
 
 /* p is a live object of c, checked: free it. */
 void hak_cache_free_checked(struct hak_cache *c, void *p);
-/* The list lock held: what hak_fronts_cpu does, for h's caches. */
-int hak_caches_cpu(struct hak_heap *h, unsigned cpu, unsigned what,
-		   int remote);
-int hak_caches_cached(struct hak_heap *h, unsigned cpu);
+/* The list lock held: whether a cache of h may hold objects on cpu; each
+ * cache looked at costs one of *budget, and none left means yes. */
+int hak_caches_cached(struct hak_heap *h, unsigned cpu, unsigned *budget);
 /* Live objects of h's caches (h quiescent). */
 uint64_t hak_caches_live(struct hak_heap *h);
 /* h is being destroyed: its caches die with it. */

@@ -405,25 +405,47 @@ uint64_t hak_large_release_all(struct hak_heap *h)
 	return n;
 }
 
-/* hak_check: every live run's entry leads back to its record. */
+/*
+ * hak_check: every live run's entry leads back to its record, and the
+ * totals agree: LARGE_CHECK_STEP runs per hold of h's lock (hak_walk), so
+ * the walk is bounded per hold however many runs are live.
+ */
+#define LARGE_CHECK_STEP 32
+
 int hak_large_check(struct hak_heap *h)
 {
-	unsigned long flags = hak_lock(&h->lock);
-	struct hak_large_run *r;
+	struct hak_walk w = { .l = &h->lock };
+	struct hak_large_run *r = NULL;
 	uint64_t n = 0, bytes = 0;
+	unsigned steps;
 	int bad = 0;
 
-	for (r = run_of(h->large_runs); r && n <= h->large_objects;
-	     r = run_of(r->link.next)) {
-		n++;
-		bytes += r->npages << HAK_PAGE_SHIFT;
-		if (r->heap != h ||
-		    hak_pagemap_get(r->addr) != hak_pm_large_entry(r))
-			bad++;
+	for (;;) {
+		if (!hak_walk_hold(&w)) {
+			if (w.starts++ == HAK_WALK_TRIES) {
+				hak_walk_let_go(&w);
+				hak_stat_add(&h->check_skips, 1);
+				return bad ? 1 : 0;
+			}
+			r = run_of(h->large_runs);
+			n = bytes = 0;
+		}
+		for (steps = 0; r && n <= h->large_objects &&
+				steps < LARGE_CHECK_STEP;
+		     steps++, r = run_of(r->link.next)) {
+			n++;
+			bytes += r->npages << HAK_PAGE_SHIFT;
+			if (r->heap != h ||
+			    hak_pagemap_get(r->addr) != hak_pm_large_entry(r))
+				bad++;
+		}
+		if (!r || n > h->large_objects)
+			break;
+		hak_walk_let_go(&w);
 	}
 	if (n != h->large_objects || bytes != h->large_bytes)
 		bad++;
-	hak_unlock(&h->lock, flags);
+	hak_walk_let_go(&w);
 	if (bad)
 		hak_report_heap(h, HAK_EV_CORRUPTION, NULL, 0, "large runs");
 	return bad;

@@ -429,40 +429,130 @@ void hak_large_cache_flush(struct hak_heap *h)
 	}
 }
 
-/* hak_check: the lists, the bitmap and the totals agree. */
-int hak_large_cache_check(struct hak_heap *h)
+/*
+ * hak_check: the lists, the bitmap and the totals agree. A walk of up to
+ * 256 records and 1024 classes, so it runs in holds of LC_CHECK_STEP
+ * records (hak_walk): the age list, then each class the bitmap marks. A
+ * record on the list of a class whose bit is clear is found by the count
+ * (the records reached through the bitmap fall short of the age list's).
+ */
+#define LC_CHECK_STEP 32
+
+struct lc_check {
+	unsigned phase;	 /* 0 begin, 1 age list, 2 classes, 3 done */
+	unsigned i;	 /* next record of the list being walked */
+	unsigned c;	 /* class whose list is walked; HAK_LC_CLASSES: next */
+	unsigned n, k, in_classes;
+	uint64_t bytes;
+	int bad;
+};
+
+/* The record after index i, or 0 (and a violation) if i is out of range. */
+static unsigned lc_check_index(struct lc_check *s, unsigned i)
+{
+	if (i > HAK_LC_SLOTS) {
+		s->bad++;
+		return 0;
+	}
+	return i;
+}
+
+static void lc_check_age(struct hak_heap *h, struct lc_check *s,
+			 unsigned *steps)
 {
 	struct hak_large_cache *lc = &h->large_cache;
-	unsigned long flags = hak_lock(&h->lock);
-	uint64_t bytes = 0;
-	unsigned i, n = 0, in_classes = 0, c;
-	int bad = 0;
 
-	for (i = lc->oldest; i && n <= HAK_LC_SLOTS; i = rec(lc, i)->newer) {
-		struct hak_lc_run *r = rec(lc, i);
+	while (s->i && (*steps)++ < LC_CHECK_STEP) {
+		struct hak_lc_run *r = rec(lc, s->i);
 
-		n++;
-		bytes += (uint64_t)r->npages << HAK_PAGE_SHIFT;
+		if (++s->n > HAK_LC_SLOTS) {
+			s->bad++;
+			s->i = 0;
+			break;
+		}
+		s->bytes += (uint64_t)r->npages << HAK_PAGE_SHIFT;
 		if (!r->npages || r->cls != lc_class(r->npages) ||
 		    (r->addr & (HAK_PAGE_SIZE - 1)) ||
 		    lc->now - r->stamp >= HAK_LC_DECAY ||
 		    hak_pagemap_get(r->addr))
-			bad++;
+			s->bad++;
+		s->i = lc_check_index(s, r->newer);
 	}
-	for (c = 0; c < HAK_LC_CLASSES && n <= HAK_LC_SLOTS; c++) {
-		unsigned k = 0;
+	if (!s->i) {
+		s->phase = 2;
+		s->c = HAK_LC_CLASSES;
+	}
+}
 
-		for (i = lc->head[c]; i && k <= n; i = rec(lc, i)->next)
-			k++;
-		if (!k != !(lc->map[c / 64] & (1ULL << (c % 64))))
-			bad++;
-		in_classes += k;
+static void lc_check_classes(struct hak_heap *h, struct lc_check *s,
+			     unsigned *steps)
+{
+	struct hak_large_cache *lc = &h->large_cache;
+
+	while (*steps < LC_CHECK_STEP) {
+		if (s->c == HAK_LC_CLASSES || !s->i) {
+			/* The next class with its bit set, after s->c. */
+			unsigned lo = s->c == HAK_LC_CLASSES ? 0 : s->c + 1;
+			int c = lo < HAK_LC_CLASSES
+					? lc_first(lc->map, lo,
+						   HAK_LC_CLASSES - 1)
+					: -1;
+
+			if (c < 0) {
+				s->phase = 3;
+				return;
+			}
+			s->c = (unsigned)c;
+			s->k = 0;
+			s->i = lc_check_index(s, lc->head[c]);
+			if (!s->i)
+				s->bad++; /* bit set, list empty */
+			(*steps)++;
+			continue;
+		}
+		(*steps)++;
+		if (rec(lc, s->i)->cls != s->c || ++s->k > s->n) {
+			s->bad++;
+			s->i = 0;
+			continue;
+		}
+		s->in_classes++;
+		s->i = lc_check_index(s, rec(lc, s->i)->next);
 	}
-	if (n != lc->count || in_classes != n || bytes != lc->bytes ||
-	    bytes > lc_bound(h))
-		bad++;
-	if (bad)
+}
+
+int hak_large_cache_check(struct hak_heap *h)
+{
+	struct hak_large_cache *lc = &h->large_cache;
+	struct hak_walk w = { .l = &h->lock };
+	struct lc_check s = { 0 };
+
+	for (;;) {
+		unsigned steps = 0;
+
+		if (!hak_walk_hold(&w)) {
+			if (w.starts++ == HAK_WALK_TRIES) {
+				hak_walk_let_go(&w);
+				hak_stat_add(&h->check_skips, 1);
+				return 0;
+			}
+			s = (struct lc_check){ .phase = 1, .i = lc->oldest };
+			s.i = lc_check_index(&s, s.i);
+		}
+		if (s.phase == 1)
+			lc_check_age(h, &s, &steps);
+		if (s.phase == 2)
+			lc_check_classes(h, &s, &steps);
+		if (s.phase == 3)
+			break;
+		hak_walk_let_go(&w);
+	}
+	/* Still in the walk's last hold: the totals are this moment's. */
+	if (s.n != lc->count || s.in_classes != s.n || s.bytes != lc->bytes ||
+	    s.bytes > lc_bound(h))
+		s.bad++;
+	hak_walk_let_go(&w);
+	if (s.bad)
 		hak_report(HAK_EV_CORRUPTION, NULL, 0, "large run cache");
-	hak_unlock(&h->lock, flags);
-	return bad ? 1 : 0;
+	return s.bad ? 1 : 0;
 }

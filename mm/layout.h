@@ -501,6 +501,10 @@ struct hak_heap {
 	uint64_t nss;	     /* superslabs held */
 	uint64_t nss_empty;  /* of which on the lists and wholly empty */
 	uint64_t nss_peak;   /* most superslabs ever held */
+	/* Bumped under the lock (hak_check's bounded walks, hak_walk):
+	 * ss_gen on any change of the superslab lists, masks and counts,
+	 * ss_list_gen when one joins or leaves ss_all. */
+	uint64_t ss_gen, ss_list_gen;
 	uint32_t ss_gets;    /* slab units taken: decay's clock */
 	uint64_t nss_transit; /* of which being built or torn down: on no
 			       * list (superslab.c) */
@@ -533,6 +537,7 @@ struct hak_heap {
 	uint64_t out_bytes hak_cacheline_aligned; /* slab tiers' (stats.c) */
 	uint64_t peak_out; /* most out_bytes + large_bytes seen */
 	uint64_t restarts; /* sections hak_restart_pc rewound */
+	uint64_t check_skips; /* hak_check comparisons a busy heap skipped */
 	uint64_t events[HAK_EV__COUNT];
 
 	struct hak_shard shard[HAK_NCLASSES];

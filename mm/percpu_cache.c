@@ -97,36 +97,48 @@ int hak_pcpu_alloc_areas(struct hak_heap *h, unsigned ncpus)
 /*
  * A created heap's (cache 0) or an object cache's (cache 1: cap slots)
  * area into *slot if it still points at hak_pcpu_none: from h's provider,
- * under h's lock (the slot is re-read under it, so two racing CPUs make
- * one area). Returns 0, or -1 when the provider or the limit says no.
+ * set up with no lock held and stored under h's lock (the slot is re-read
+ * under it: of two racing CPUs' areas one is kept, the other given back).
+ * Returns 0, or -1 when the provider or the limit says no.
  */
 int hak_pcpu_area_make(struct hak_heap *h, void **slot, int cache,
 		       unsigned cap)
 {
 	size_t bytes = cache ? hak_pcpu_one_bytes(cap) : h->pcpu_bytes;
-	unsigned long flags = hak_lock(&h->lock);
-	void *a = NULL;
-	int r = 0;
+	unsigned long flags;
+	void *a;
 
-	if (*slot == (void *)&hak_pcpu_none) {
-		a = hak_provider_alloc(h, bytes, HAK_PAGE_SIZE, 1);
-		r = a ? 0 : -1;
+	if (hak_area_load((void *const *)slot) != (void *)&hak_pcpu_none)
+		return 0;
+	a = hak_provider_alloc_unlocked(h, bytes, HAK_PAGE_SIZE, 1);
+	if (!a)
+		return -1;
+	/* Set up with no lock held (IRQs on: a created heap's area is tens
+	 * of magazines), published under h's lock if still wanted. */
+	if (cache) {
+		struct hak_pcpu_one *one = a;
+
+		hak_memset(one, 0, sizeof(*one));
+		one->mag.base = (void **)(one + 1);
+		one->mag.top = one->mag.base;
+		one->mag.limit = one->mag.base + cap;
+	} else {
+		area_init(h, a);
 	}
-	if (a) {
-		if (cache) {
-			struct hak_pcpu_one *one = a;
-
-			hak_memset(one, 0, sizeof(*one));
-			one->mag.base = (void **)(one + 1);
-			one->mag.top = one->mag.base;
-			one->mag.limit = one->mag.base + cap;
-		} else {
-			area_init(h, a);
-		}
+	flags = hak_lock(&h->lock);
+	if (*slot == (void *)&hak_pcpu_none) {
 		__atomic_store_n(slot, a, __ATOMIC_RELEASE);
+		a = NULL;
 	}
 	hak_unlock(&h->lock, flags);
-	return r;
+	if (a) { /* another CPU made it first: ours goes back */
+		hak_provider_put(h, a, bytes);
+		flags = hak_lock(&h->lock);
+		h->meta -= bytes;
+		h->returned += bytes;
+		hak_unlock(&h->lock, flags);
+	}
+	return 0;
 }
 
 /* On a miss: the area of the CPU we probably run on, if it has none yet.
@@ -487,6 +499,22 @@ int hak_pcpu_check_object(void *ptr, struct hak_shard *sh, const char *where)
 	return 0;
 }
 
+/* Inside cpu's critical section: class c's magazine header is sane. */
+static int mag_bad(struct hak_heap *h, struct hak_pcpu *pc, unsigned cpu,
+		   unsigned c)
+{
+	struct hak_mag *m = &pc->mag[c];
+	unsigned n = hak_mag_count(m), cap = h->shard[c].cap;
+	unsigned lim = (unsigned)(m->limit - m->base);
+
+	if (hak_mag_top(m) < m->base || n > lim || lim < cap ||
+	    lim > h->shard[c].cap_max) {
+		hak_report(HAK_EV_CORRUPTION, pc, cpu, "cache count");
+		return 1;
+	}
+	return 0;
+}
+
 /* Inside cpu's critical section: every cached pointer must be an
  * allocated-from-slab object of the magazine's class. */
 int hak_pcpu_check(struct hak_heap *h, struct hak_pcpu *pc, unsigned cpu)
@@ -497,18 +525,59 @@ int hak_pcpu_check(struct hak_heap *h, struct hak_pcpu *pc, unsigned cpu)
 	HAK_ASSERT(hak_port_pcpu_held(cpu));
 	for (c = 0; c < HAK_NCLASSES; c++) {
 		struct hak_mag *m = &pc->mag[c];
-		unsigned n = hak_mag_count(m), cap = h->shard[c].cap;
-		unsigned lim = (unsigned)(m->limit - m->base);
+		unsigned n = hak_mag_count(m);
 
-		if (hak_mag_top(m) < m->base || n > lim || lim < cap ||
-		    lim > h->shard[c].cap_max) {
-			hak_report(HAK_EV_CORRUPTION, pc, cpu, "cache count");
+		if (mag_bad(h, pc, cpu, c)) {
 			bad++;
 			continue;
 		}
 		for (i = 0; i < n; i++)
 			bad += hak_pcpu_check_object(m->base[i], &h->shard[c],
 						     "CPU cache");
+	}
+	return bad;
+}
+
+/*
+ * The same check of the calling CPU's cache, HAK_DRAIN_CHUNK objects per
+ * critical section (each masks IRQs on bare metal; a full cache is
+ * thousands of objects). Each object checked was cached when checked;
+ * one an IRQ handler pushes meanwhile below the walk's place is not
+ * checked. Per class at most a full magazine's chunks plus one.
+ */
+int hak_pcpu_check_own(struct hak_heap *h)
+{
+	unsigned long flags;
+	unsigned c, i, end, n, cpu;
+	int bad = 0;
+
+	for (c = 0; c < HAK_NCLASSES; c++) {
+		for (i = 0;; i = end) {
+			struct hak_pcpu *pc;
+			struct hak_mag *m;
+
+			cpu = hak_port_pcpu_enter(&flags);
+			if (cpu >= h->ncpus) {
+				hak_port_pcpu_exit(cpu, flags);
+				hak_pcpu_bad_id(cpu);
+				return bad;
+			}
+			pc = h->pcpu[cpu];
+			m = &pc->mag[c];
+			if (mag_bad(h, pc, cpu, c)) {
+				hak_port_pcpu_exit(cpu, flags);
+				bad++;
+				break;
+			}
+			n = hak_mag_count(m);
+			end = n - i > HAK_DRAIN_CHUNK ? i + HAK_DRAIN_CHUNK : n;
+			for (; i < end; i++)
+				bad += hak_pcpu_check_object(
+					m->base[i], &h->shard[c], "CPU cache");
+			hak_port_pcpu_exit(cpu, flags);
+			if (end >= n)
+				break;
+		}
 	}
 	return bad;
 }

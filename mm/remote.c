@@ -43,9 +43,10 @@
  *
  * IRQ latency: the default heap's cache is drained as hak_trim drains
  * its own (hak_pcpu_drain_own: a chunk per critical section; a full
- * cache is thousands of objects); the check and the created heaps' and
- * caches' areas then run in one section, which also marks the posts
- * done. If the caller was moved to another CPU meanwhile (an RTOS that
+ * cache is thousands of objects), and checked the same way
+ * (hak_pcpu_check_own), and so are the created heaps' and caches' areas
+ * (hak_fronts_cpu); one last section flushes what IRQ handlers freed
+ * meanwhile and marks the posts done. If the caller was moved to another CPU meanwhile (an RTOS that
  * migrates tasks), that section finds it off cpu: the bits go back and
  * the posts stay open for cpu to serve (the chunks drained on the other
  * CPU drained that CPU's cache, which is harmless).
@@ -57,25 +58,26 @@ static void serve(struct hak_pcpu *pc, unsigned cpu)
 	unsigned long flags;
 	uint32_t seq, what;
 	unsigned on;
-	int bad;
+	int bad, fr;
 
 	while ((seq = __atomic_load_n(&pc->req_seq, __ATOMIC_SEQ_CST)) !=
 	       __atomic_load_n(&pc->req_done, __ATOMIC_RELAXED)) {
 		what = __atomic_exchange_n(&pc->req, 0, __ATOMIC_SEQ_CST);
 		if (what & HAK_REQ_DRAIN)
 			hak_pcpu_drain_own(&hak_heap);
+		bad = what & HAK_REQ_CHECK ? hak_pcpu_check_own(&hak_heap) : 0;
+		/* The created heaps' and the caches' areas of this CPU. */
+		fr = hak_fronts_cpu(cpu, what, 1);
+		if (fr < 0)
+			goto moved;
+		bad += fr;
 		on = hak_port_pcpu_enter(&flags);
 		if (on != cpu) {
 			hak_port_pcpu_exit(on, flags);
 			goto moved;
 		}
-		bad = 0;
 		if (what & HAK_REQ_DRAIN) /* what IRQ handlers freed since */
 			hak_pcpu_flush(&hak_heap, pc, cpu);
-		if (what & HAK_REQ_CHECK)
-			bad = hak_pcpu_check(&hak_heap, pc, cpu);
-		/* The created heaps' and the caches' areas of this CPU. */
-		bad += hak_fronts_cpu(cpu, what, 0);
 		if (what & HAK_REQ_CHECK)
 			__atomic_fetch_add(&pc->check_bad, (uint32_t)bad,
 					   __ATOMIC_RELAXED);
@@ -180,7 +182,7 @@ static int all_locked(unsigned what)
 		if (what & HAK_REQ_CHECK)
 			bad += hak_pcpu_check(&hak_heap, pc, cpu);
 		hak_port_pcpu_exit_remote(cpu, flags, &pc->excl);
-		bad += hak_fronts_cpu(cpu, what, 1);
+		bad += hak_fronts_cpu(cpu, what, 0);
 	}
 	return bad;
 }
@@ -192,24 +194,26 @@ static int all_by_request(unsigned what)
 	unsigned char asked[HAK_MAX_CPUS];
 	unsigned long flags, spins, limit;
 	unsigned cpu, self, pending = 0;
-	int bad = 0;
+	int bad = 0, fr;
 
 	/* Our own cache in chunks, not in one critical section: a full
 	 * cache is thousands of objects, and this runs with IRQs masked. */
 	if (what & HAK_REQ_DRAIN)
 		hak_pcpu_drain_own(&hak_heap);
-	self = hak_port_pcpu_enter(&flags);
-	if (unlikely(self >= hak_heap.ncpus)) {
-		hak_port_pcpu_exit(self, flags);
-		hak_pcpu_bad_id(self);
-		return 0;
-	}
 	if (what & HAK_REQ_CHECK)
-		bad += hak_pcpu_check(&hak_heap, hak_heap.pcpu[self], self);
-	/* The created heaps' and the caches' areas of this CPU, each in
-	 * its own critical section. */
+		bad += hak_pcpu_check_own(&hak_heap);
+	self = hak_port_pcpu_enter(&flags);
 	hak_port_pcpu_exit(self, flags);
-	bad += hak_fronts_cpu(self, what, 1);
+	if (unlikely(self >= hak_heap.ncpus)) {
+		hak_pcpu_bad_id(self);
+		return bad;
+	}
+	/* The created heaps' and the caches' areas of this CPU, a chunk per
+	 * critical section (-1: we were moved to another CPU meanwhile; an
+	 * RTOS that migrates tasks: that CPU's areas stay as they are). */
+	fr = hak_fronts_cpu(self, what, 1);
+	if (fr > 0)
+		bad += fr;
 
 	for (cpu = 0; cpu < hak_heap.ncpus; cpu++) {
 		struct hak_pcpu *pc = hak_heap.pcpu[cpu];

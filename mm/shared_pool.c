@@ -394,11 +394,10 @@ uint64_t hak_shard_out(struct hak_shard *sh)
 	return __atomic_load_n(&sh->out_objects, __ATOMIC_RELAXED);
 }
 
-static int check_slab(struct hak_slab *s, struct hak_shard *sh)
+/* A slab's descriptor: its geometry fits its unit and its class. */
+static int check_slab_geometry(struct hak_slab *s, struct hak_shard *sh)
 {
 	uintptr_t base = hak_slab_base(s);
-	unsigned w, pop = 0, words = slab_words(s);
-	int bad = 0;
 
 	if (s->size != sh->ci->size || s->shard != sh || s->start < base ||
 	    s->start + s->span > base + HAK_SLAB_SIZE ||
@@ -407,7 +406,17 @@ static int check_slab(struct hak_slab *s, struct hak_shard *sh)
 		hak_report(HAK_EV_CORRUPTION, s, 0, "slab geometry");
 		return 1;
 	}
-	for (w = 0; w < words; w++) {
+	return 0;
+}
+
+/* Bitmap words [w, end) of s: no bit past the capacity, none below the
+ * hint; their set bits added to *pop. */
+static int check_slab_words(struct hak_slab *s, unsigned w, unsigned end,
+			    unsigned *pop)
+{
+	int bad = 0;
+
+	for (; w < end; w++) {
 		uint64_t v = __atomic_load_n(&s->bits[w], __ATOMIC_RELAXED);
 		uint64_t valid = ~0ULL;
 
@@ -421,8 +430,16 @@ static int check_slab(struct hak_slab *s, struct hak_shard *sh)
 			hak_report(HAK_EV_CORRUPTION, s, 0, "slab bitmap hint");
 			bad++;
 		}
-		pop += hak_popcount64(v & valid);
+		*pop += hak_popcount64(v & valid);
 	}
+	return bad;
+}
+
+/* The whole bitmap read: its count is the slab's, its list its fill's. */
+static int check_slab_count(struct hak_slab *s, unsigned pop)
+{
+	int bad = 0;
+
 	if (pop != s->nfree) {
 		hak_report(HAK_EV_CORRUPTION, s, 0, "slab free count");
 		bad++;
@@ -436,75 +453,206 @@ static int check_slab(struct hak_slab *s, struct hak_shard *sh)
 	return bad;
 }
 
-static int check_list(struct hak_list *first, unsigned tag,
-		      struct hak_shard *sh, uint32_t limit, uint32_t *n)
+/* s's place on its list: each link leads back to it and its neighbours
+ * are on the same list of the same shard (a local check: the lists are
+ * not walked, they may be long); on no list, no links. */
+static int check_links(struct hak_slab *s, struct hak_shard *sh)
 {
-	struct hak_slab *head;
-	int bad = 0;
+	struct hak_list *n = &s->link;
+	struct hak_list *head = s->on_list == LIST_PARTIAL ? sh->partial
+							   : sh->empty;
+	int bad;
 
-	for (*n = 0, head = slab_of(first); head; head = slab_of(head->link.next)) {
-		if (++*n > limit) {
-			hak_report(HAK_EV_CORRUPTION, head, 0,
-				   "slab list loop");
-			return bad + 1;
-		}
-		if (head->on_list != tag || head->shard != sh) {
-			hak_report(HAK_EV_CORRUPTION, head, 0,
-				   "slab list member");
-			bad++;
-		}
-	}
+	if (s->on_list == LIST_NONE)
+		bad = n->next || n->prev;
+	else
+		bad = (n->prev ? n->prev->next : head) != n ||
+		      (n->next && n->next->prev != n) ||
+		      (n->prev && (slab_of(n->prev)->shard != sh ||
+				   slab_of(n->prev)->on_list != s->on_list)) ||
+		      (n->next && (slab_of(n->next)->shard != sh ||
+				   slab_of(n->next)->on_list != s->on_list));
+	if (bad)
+		hak_report(HAK_EV_CORRUPTION, s, 0, "slab list links");
 	return bad;
 }
 
-/* Shard lock held: count this class's slabs and outstanding objects. */
-static int check_class(struct hak_shard *sh)
+/*
+ * What one hold of a shard check may do, in units of about 16
+ * instructions (measured, x86_64): a descriptor looked at is 1, a slab's
+ * geometry and links 6, a bitmap word 2. An 8-byte class's slab has 128
+ * words: its bitmap is read across holds, CHECK_WORDS_PER_HOLD at a
+ * time, and its count compared only if no one else took the shard lock
+ * in between (the walk is then clean, see below).
+ */
+#define CHECK_HOLD_UNITS 40u
+#define CHECK_WORDS_PER_HOLD 16u
+
+struct shard_check {
+	struct hak_superslab *ss; /* next superslab to look in; NULL: done */
+	unsigned i;		  /* its next unit */
+	unsigned w;		  /* in unit i: next bitmap word; 0: none */
+	unsigned pop;		  /* set bits in words [0, w) */
+	uint64_t nss, slabs, out, nempty;
+	int dirty; /* someone else held the shard lock: counts not exact */
+};
+
+/* Both locks held: the walk moves past unit i. */
+static int check_next_unit(struct hak_heap *h, struct shard_check *k)
+{
+	k->w = 0;
+	if (++k->i < HAK_SLABS_PER_SS)
+		return 0;
+	k->i = 0;
+	k->ss = hak_list_entry(k->ss->all.next, struct hak_superslab, all);
+	if (k->ss && ++k->nss >= h->nss) {
+		hak_report(HAK_EV_CORRUPTION, k->ss, 0, "superslab list loop");
+		k->ss = NULL;
+		return 1;
+	}
+	return 0;
+}
+
+/* Both locks held: up to CHECK_HOLD_UNITS of the walk. */
+static int check_units(struct hak_shard *sh, struct shard_check *k)
 {
 	struct hak_heap *h = sh->heap;
-	unsigned long flags = hak_lock(&h->lock);
-	struct hak_superslab *ss;
-	uint64_t slabs = 0, out = 0, n = 0;
+	unsigned units = 0;
 	int bad = 0;
-	unsigned i;
 
-	for (ss = hak_list_entry(h->ss_all, struct hak_superslab, all);
-	     ss && n++ <= h->nss;
-	     ss = hak_list_entry(ss->all.next, struct hak_superslab, all)) {
-		for (i = 0; i < HAK_SLABS_PER_SS; i++) {
-			struct hak_slab *s = &ss->slab[i];
+	while (k->ss && units < CHECK_HOLD_UNITS) {
+		struct hak_slab *s = &k->ss->slab[k->i];
+		unsigned end, max;
 
-			/* Other classes carve concurrently: cls is atomic,
-			 * and shard is written before it. */
-			if (__atomic_load_n(&s->cls, __ATOMIC_RELAXED) !=
-				    sh->cls ||
-			    s->shard != sh)
-				continue;
-			slabs++;
-			out += s->capacity - s->nfree;
-			bad += check_slab(s, sh);
+		units++;
+		/* Other classes carve concurrently: cls is atomic, and
+		 * shard is written before it. */
+		if (__atomic_load_n(&s->cls, __ATOMIC_RELAXED) != sh->cls ||
+		    s->shard != sh) {
+			bad += check_next_unit(h, k);
+			continue;
 		}
-	}
-	hak_unlock(&h->lock, flags);
-	if (slabs != sh->nslabs || out != sh->out_objects) {
-		hak_report(HAK_EV_CORRUPTION, sh, sh->cls, "shard counts");
-		bad++;
+		if (k->w && k->dirty) {
+			/* Its bitmap may have changed since the last hold:
+			 * the walk's counts are not compared anyway. */
+			bad += check_next_unit(h, k);
+			continue;
+		}
+		if (!k->w) {
+			/* No slab is begun in a hold that cannot afford
+			 * its head and a few words: the next one will. */
+			if (units > 1 && units + 6 + 8 > CHECK_HOLD_UNITS)
+				break;
+			units += 6;
+			k->slabs++;
+			k->out += s->capacity - s->nfree;
+			k->nempty += s->on_list == LIST_EMPTY;
+			k->pop = 0;
+			if (check_slab_geometry(s, sh)) {
+				bad += 1 + check_next_unit(h, k);
+				continue;
+			}
+			bad += check_links(s, sh);
+		}
+		/* Words: what this hold's units leave, at least 4. */
+		max = (CHECK_HOLD_UNITS - units) / 2;
+		max = max < 4 ? 4 : max > CHECK_WORDS_PER_HOLD
+					     ? CHECK_WORDS_PER_HOLD
+					     : max;
+		end = slab_words(s);
+		if (end - k->w > max)
+			end = k->w + max;
+		bad += check_slab_words(s, k->w, end, &k->pop);
+		units += 2 * (end - k->w);
+		k->w = end;
+		if (end < slab_words(s))
+			break; /* the rest of this bitmap in the next hold */
+		if (!k->dirty)
+			bad += check_slab_count(s, k->pop);
+		bad += check_next_unit(h, k);
 	}
 	return bad;
 }
 
-int hak_shard_check(struct hak_shard *sh)
+/* The last hold: the walk's counts against the shard's. */
+static int check_counts(struct hak_shard *sh, const struct shard_check *k)
 {
-	unsigned long flags = hak_lock(&sh->lock);
-	uint32_t np, ne;
-	int bad = 0;
+	struct hak_slab *p = slab_of(sh->partial), *e = slab_of(sh->empty);
 
-	bad += check_list(sh->partial, LIST_PARTIAL, sh, sh->nslabs, &np);
-	bad += check_list(sh->empty, LIST_EMPTY, sh, sh->nslabs, &ne);
-	if (ne != sh->nempty || ne > HAK_EMPTY_SLABS_KEPT) {
-		hak_report(HAK_EV_CORRUPTION, sh, sh->cls, "shard empty count");
-		bad++;
+	if (k->slabs == sh->nslabs && k->out == sh->out_objects &&
+	    k->nempty == sh->nempty && k->nempty <= HAK_EMPTY_SLABS_KEPT &&
+	    (!p || (p->shard == sh && p->on_list == LIST_PARTIAL)) &&
+	    (!e || (e->shard == sh && e->on_list == LIST_EMPTY)))
+		return 0;
+	hak_report(HAK_EV_CORRUPTION, sh, sh->cls, "shard counts");
+	return 1;
+}
+
+/*
+ * hak_check of one shard: every slab of its class in its heap's
+ * superslabs, found by a walk over them in holds of the shard lock and
+ * the heap's (at most CHECK_HOLD_UNITS each, IRQs on in between). The
+ * walk resumes only if no superslab joined or left the heap meanwhile
+ * (ss_list_gen), and its counts are compared only if no one else took
+ * the shard lock in any gap; else it starts over, up to HAK_WALK_TRIES
+ * times, and then counts the comparison as skipped (the slabs were still
+ * each checked under the locks). outer (an object cache's shard, whose
+ * cache another CPU may destroy between two holds): hak_heaps_lock is
+ * taken around each hold and *outer must still be hak_heaps_gen, else
+ * -1 (the cache list changed: the caller starts over); 0 otherwise. The
+ * violations found are added to *nbad.
+ */
+int hak_shard_check(struct hak_shard *sh, const uint64_t *outer, int *nbad)
+{
+	struct hak_heap *h = sh->heap;
+	struct shard_check k = { 0 };
+	uint64_t seen_sh = 0, seen_list = 0;
+	unsigned long fo = 0, fs, fh;
+	unsigned starts = 0;
+	int bad = 0, restart = 1, done = 0;
+
+	while (!done) {
+		if (outer) {
+			fo = hak_lock(&hak_heaps_lock);
+			if (hak_heaps_gen != *outer) {
+				hak_unlock(&hak_heaps_lock, fo);
+				*nbad += bad;
+				return -1;
+			}
+		}
+		fs = hak_lock(&sh->lock);
+		fh = hak_lock(&h->lock);
+		if (restart || h->ss_list_gen != seen_list) {
+			if (starts++ == HAK_WALK_TRIES) {
+				hak_stat_add(&h->check_skips, 1);
+				done = 1;
+				goto let_go;
+			}
+			k = (struct shard_check){
+				.ss = hak_list_entry(h->ss_all,
+						     struct hak_superslab, all)
+			};
+		} else if (sh->lock.holds != seen_sh + 1) {
+			k.dirty = 1;
+		}
+		bad += check_units(sh, &k);
+		/* A walk that saw the shard change starts over: its counts
+		 * are compared only when exact. */
+		restart = !k.ss;
+		if (restart && !k.dirty) {
+			bad += check_counts(sh, &k);
+			done = 1;
+		}
+		seen_list = h->ss_list_gen;
+		seen_sh = sh->lock.holds;
+let_go:
+		hak_unlock(&h->lock, fh);
+		hak_unlock(&sh->lock, fs);
+		if (outer)
+			hak_unlock(&hak_heaps_lock, fo);
+		if (!done)
+			hak_test_walk_gap();
 	}
-	bad += check_class(sh);
-	hak_unlock(&sh->lock, flags);
-	return bad;
+	*nbad += bad;
+	return 0;
 }

@@ -123,6 +123,7 @@ void hak_heap_stats_fill(struct hak_heap *h, struct hak_stats *st)
 	st->ncpus = hak_heap.ncpus;
 	st->fast_path = hak_port_fast_path_name();
 	st->restarts = hak_stat_read(&h->restarts);
+	st->check_skipped = hak_stat_read(&h->check_skips);
 	add_classes(h, st);
 	flags = hak_lock(&h->lock);
 	st->tier[HAK_TIER_LARGE].bytes_in_use = h->large_bytes;

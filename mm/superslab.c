@@ -20,16 +20,27 @@
 
 #define ss_of(n, member) hak_list_entry(n, struct hak_superslab, member)
 
+/* Every change below goes through these, under the lock: hak_check's
+ * walk resumes only if none happened between its holds. */
+static void ss_changed(struct hak_heap *h, int list)
+{
+	h->ss_gen++;
+	if (list)
+		h->ss_list_gen++;
+}
+
 static void avail_add(struct hak_heap *h, struct hak_superslab *ss)
 {
 	hak_list_push(&h->ss_avail, &ss->avail);
 	ss->in_avail = 1;
+	ss_changed(h, 0);
 }
 
 static void avail_del(struct hak_heap *h, struct hak_superslab *ss)
 {
 	hak_list_del(&h->ss_avail, &ss->avail);
 	ss->in_avail = 0;
+	ss_changed(h, 0);
 }
 
 /*
@@ -56,12 +67,14 @@ static void empty_add(struct hak_heap *h, struct hak_superslab *ss)
 {
 	hak_list_push(&h->ss_empty, &ss->empty);
 	h->nss_empty++;
+	ss_changed(h, 0);
 }
 
 static void empty_del(struct hak_heap *h, struct hak_superslab *ss)
 {
 	hak_list_del(&h->ss_empty, &ss->empty);
 	h->nss_empty--;
+	ss_changed(h, 0);
 }
 
 /*
@@ -126,6 +139,7 @@ static struct hak_superslab *superslab_create(struct hak_heap *h,
 		return NULL;
 	h->nss++;
 	h->nss_transit++;
+	ss_changed(h, 0);
 	hak_unlock(&h->lock, *flags);
 	ss = hak_provider_get(h, HAK_SUPERSLAB_SIZE, HAK_SUPERSLAB_SIZE);
 	if (ss && hak_pagemap_reserve((uintptr_t)ss + HAK_SS_HEADER_SIZE,
@@ -142,6 +156,7 @@ static struct hak_superslab *superslab_create(struct hak_heap *h,
 	*flags = hak_lock(&h->lock);
 	hak_provider_settle(h, HAK_SUPERSLAB_SIZE, ss, 0);
 	h->nss_transit--;
+	ss_changed(h, 1);
 	if (!ss) {
 		h->nss--;
 		return NULL;
@@ -165,6 +180,7 @@ static void superslab_unlink(struct hak_heap *h, struct hak_superslab *ss)
 	ss->magic = 0;
 	empty_del(h, ss);
 	h->nss_transit++;
+	ss_changed(h, 1);
 }
 
 /* No lock held: unmap ss with IRQs on and give it back to the provider,
@@ -178,6 +194,7 @@ static void superslab_free(struct hak_heap *h, struct hak_superslab *ss)
 	flags = hak_lock(&h->lock);
 	h->nss--;
 	h->nss_transit--;
+	ss_changed(h, 0);
 	h->returned += HAK_SUPERSLAB_SIZE;
 	hak_unlock(&h->lock, flags);
 }
@@ -198,6 +215,7 @@ struct hak_slab *hak_superslab_get_slab(struct hak_heap *h)
 			empty_del(h, ss);
 		h->ss_gets++;
 		ss->used_mask |= 1U << i;
+		ss_changed(h, 0);
 		if (ss->used_mask == UNITS_ALL)
 			avail_del(h, ss);
 		s = &ss->slab[i];
@@ -217,6 +235,7 @@ void hak_superslab_put_slab(struct hak_slab *s, int force)
 	if (!ss->in_avail)
 		avail_add(h, ss);
 	ss->used_mask &= ~(1U << s->index);
+	ss_changed(h, 0);
 	if (!ss->used_mask) {
 		empty_add(h, ss);
 		if (force || h->nss_empty > ss_keep(h)) {
@@ -245,27 +264,25 @@ void hak_superslab_decay(struct hak_heap *h)
 		superslab_free(h, ss);
 }
 
-/* The walk for empty superslabs is under the lock (hak_trim is linear in
- * the heap); each is then unmapped and released as put_slab does. */
+/* Every empty superslab back to the provider, one per hold of the lock
+ * (O(1) each, off ss_empty); at most as many as the heap held at the
+ * start, so superslabs other CPUs empty meanwhile cannot prolong it. */
 void hak_superslab_trim(struct hak_heap *h)
 {
 	unsigned long flags = hak_lock(&h->lock);
-	struct hak_superslab *ss = ss_of(h->ss_all, all), *next;
-	struct hak_list *doomed = NULL;
+	uint64_t left = h->nss;
 
-	for (; ss; ss = next) {
-		next = ss_of(ss->all.next, all);
-		if (!ss->used_mask) {
-			superslab_unlink(h, ss);
-			hak_list_push(&doomed, &ss->all);
-		}
+	while (left--) {
+		struct hak_superslab *ss = ss_of(h->ss_empty, empty);
+
+		if (!ss)
+			break;
+		superslab_unlink(h, ss);
+		hak_unlock(&h->lock, flags);
+		superslab_free(h, ss);
+		flags = hak_lock(&h->lock);
 	}
 	hak_unlock(&h->lock, flags);
-	while (doomed) {
-		ss = ss_of(doomed, all);
-		hak_list_del(&doomed, &ss->all);
-		superslab_free(h, ss);
-	}
 }
 
 /*
@@ -293,6 +310,7 @@ void hak_superslab_release_all(struct hak_heap *h)
 		if (!ss->used_mask)
 			empty_del(h, ss);
 		h->nss_transit++;
+		ss_changed(h, 1);
 		ss->magic = 0;
 		hak_unlock(&h->lock, flags);
 		for (i = 0; i < HAK_SLABS_PER_SS; i++) {
@@ -354,15 +372,52 @@ static int check_one(struct hak_superslab *ss, uint64_t *empty)
 	return bad;
 }
 
-int hak_superslab_check(struct hak_heap *h)
+/* ss's places on the avail and empty lists: each link leads back to it
+ * (a local check: the lists are not walked, they may be long). */
+static int check_links(struct hak_heap *h, struct hak_superslab *ss)
 {
-	unsigned long flags = hak_lock(&h->lock);
-	struct hak_superslab *ss;
-	uint64_t n = 0, empty = 0, avail = 0, on_empty = 0;
 	int bad = 0;
 
-	for (ss = ss_of(h->ss_all, all); ss && n <= h->nss;
-	     ss = ss_of(ss->all.next, all)) {
+	if (ss->in_avail &&
+	    ((ss->avail.prev ? ss->avail.prev->next : h->ss_avail) !=
+		     &ss->avail ||
+	     (ss->avail.next && ss->avail.next->prev != &ss->avail)))
+		bad++;
+	if (!ss->used_mask &&
+	    ((ss->empty.prev ? ss->empty.prev->next : h->ss_empty) !=
+		     &ss->empty ||
+	     (ss->empty.next && ss->empty.next->prev != &ss->empty)))
+		bad++;
+	if (bad)
+		hak_report(HAK_EV_CORRUPTION, ss, 0, "superslab list links");
+	return bad;
+}
+
+/*
+ * One superslab per hold of h's lock (its 64 units' page-map entries are
+ * most of the work), resumed only if nothing changed the superslabs in
+ * between (h->ss_gen, hak_walk); the counts are compared in the last
+ * hold, against what the walk counted.
+ */
+int hak_superslab_check(struct hak_heap *h)
+{
+	struct hak_walk w = { .l = &h->lock, .gen = &h->ss_gen };
+	struct hak_superslab *ss = NULL;
+	uint64_t n = 0, empty = 0;
+	int bad = 0;
+
+	for (;;) {
+		if (!hak_walk_hold(&w)) {
+			if (w.starts++ == HAK_WALK_TRIES) {
+				hak_walk_let_go(&w);
+				hak_stat_add(&h->check_skips, 1);
+				return bad;
+			}
+			ss = ss_of(h->ss_all, all);
+			n = empty = 0;
+		}
+		if (!ss || n > h->nss)
+			break;
 		n++;
 		bad += check_one(ss, &empty);
 		if (ss->heap != h) {
@@ -370,23 +425,20 @@ int hak_superslab_check(struct hak_heap *h)
 				   "superslab of another heap");
 			bad++;
 		}
-		if (bad && ss->magic != HAK_SS_MAGIC)
+		if (ss->magic != HAK_SS_MAGIC) {
+			n = h->nss + 1; /* a broken link: the count fails */
 			break;
-	}
-	for (ss = ss_of(h->ss_avail, avail); ss && avail <= n;
-	     ss = ss_of(ss->avail.next, avail))
-		avail++;
-	for (ss = ss_of(h->ss_empty, empty); ss && on_empty <= n;
-	     ss = ss_of(ss->empty.next, empty)) {
-		on_empty++;
-		if (ss->used_mask)
-			bad++;
+		}
+		bad += check_links(h, ss);
+		ss = ss_of(ss->all.next, all);
+		hak_walk_let_go(&w);
 	}
 	if (n + h->nss_transit != h->nss || empty != h->nss_empty ||
-	    on_empty != empty || avail > n) {
+	    (h->ss_avail && !ss_of(h->ss_avail, avail)->in_avail) ||
+	    (h->ss_empty && ss_of(h->ss_empty, empty)->used_mask)) {
 		hak_report(HAK_EV_CORRUPTION, NULL, 0, "superslab counts");
 		bad++;
 	}
-	hak_unlock(&h->lock, flags);
+	hak_walk_let_go(&w);
 	return bad;
 }

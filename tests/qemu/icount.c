@@ -180,8 +180,8 @@ void hak_test_irq_on(void)
 #define IRQWIN_RESET() ((void)0)
 #endif
 
-/* hak_trim and hak_check walk the heap (documented exceptions to the
- * bounds): their longest IRQ-off windows are reported, not bounded. */
+/* hak_trim, hak_check and hak_cpu_offline walk the heap in bounded holds:
+ * their longest IRQ-off windows are kept apart, and bounded too. */
 #ifdef HAK_TEST_IRQ_WINDOW
 static uint64_t irqwin_trim, irqwin_check, irqwin_offline;
 
@@ -199,7 +199,8 @@ static int check(void)
 
 	irqwin_op = 0;
 	bad = hak_check();
-	irqwin_check = irqwin_op;
+	if (irqwin_op > irqwin_check)
+		irqwin_check = irqwin_op;
 	return bad;
 }
 
@@ -1368,6 +1369,67 @@ static void scen_tiny8(void)
 }
 
 /*
+ * hak_check and hak_trim on a heap of some size: 8192 blocks of 4 KiB
+ * (16 superslabs), every other one freed (partial slabs everywhere), the
+ * object cache's and the created heap's areas full. Their walks run in
+ * bounded holds (maintenance.c): icount-irq.elf bounds their longest
+ * IRQ-off windows (test_irqwin), whatever the heap's size.
+ */
+#define WALK_BLOCKS 8192
+static void *walk_blk[WALK_BLOCKS];
+
+static struct hak_page_provider walk_provider;
+
+static void scen_walks(void)
+{
+	struct hak_heap_config cfg = { 0 };
+	struct hak_cache *c = hak_cache_create(NULL, "walks", 200, 0, 0, NULL,
+					       NULL);
+	size_t sub = 4 << 20;
+	void *region = hak_malloc(sub);
+	struct hak_heap *h;
+	unsigned i, n;
+	int bad;
+
+	if (!c || !region || hak_region_provider(region, sub, &walk_provider))
+		g_fail("walks: cache or sub-region");
+	cfg.name = "walks";
+	cfg.provider = walk_provider;
+	if (!(h = hak_heap_create(&cfg)))
+		g_fail("walks: hak_heap_create");
+	for (i = 0; i < WALK_BLOCKS; i++)
+		if (!(walk_blk[i] = hak_malloc(4096)))
+			g_fail("walks: malloc(4096) %u", i);
+	for (i = 0; i < WALK_BLOCKS; i += 2)
+		hak_free(walk_blk[i]);
+	/* The cache's and the heap's areas full: allocated, then freed. */
+	n = c->shard.cap;
+	for (i = 0; i < n && i < WALK_BLOCKS / 2; i++)
+		walk_blk[2 * i] = hak_cache_alloc(c);
+	for (i = 0; i < n && i < WALK_BLOCKS / 2; i++)
+		hak_cache_free(c, walk_blk[2 * i]);
+	n = h->shard[cls_of(TINY_SIZE)].cap;
+	for (i = 0; i < n && i < WALK_BLOCKS / 2; i++)
+		walk_blk[2 * i] = hak_heap_malloc(h, TINY_SIZE);
+	for (i = 0; i < n && i < WALK_BLOCKS / 2; i++)
+		hak_free(walk_blk[2 * i]);
+	g_printf("ICOUNT detail arch=%s what=walks superslabs=%lu\n",
+		 ARCH_FLAVOUR, (unsigned long)hak_heap.nss);
+	if (hak_heap.nss < 16)
+		g_fail("walks: %lu superslabs", (unsigned long)hak_heap.nss);
+	bad = check();
+	if (bad)
+		g_fail("walks: hak_check() = %d", bad);
+	trim();
+	for (i = 1; i < WALK_BLOCKS; i += 2)
+		hak_free(walk_blk[i]);
+	if (hak_cache_destroy(c) || hak_heap_destroy(h, 0))
+		g_fail("walks: destroy");
+	hak_free(region);
+	trim();
+}
+
+/*
  * A drain another CPU posted to this one (bare metal's hak_trim on a
  * peer: remote.c), served at hak_tick with a full 64 B cache: the posts
  * must be answered and the cache empty, and (icount-irq.elf) no
@@ -1539,6 +1601,20 @@ static void test_irqwin(void)
 			 ARCH_FLAVOUR);
 		bad++;
 	}
+	/* The heap walks (scen_walks, scen_offline), and every window of
+	 * the whole run, set-up and destroys included. */
+	if (irqwin_trim > IRQWIN_BOUND || irqwin_check > IRQWIN_BOUND ||
+	    irqwin_offline > IRQWIN_BOUND || irqwin_all > IRQWIN_BOUND) {
+		g_printf("icount_irqwin: IRQ-off window > bound %u (%s): "
+			 "hak_trim %lu, hak_check %lu, hak_cpu_offline %lu, "
+			 "the run's longest %lu\n",
+			 IRQWIN_BOUND, ARCH_FLAVOUR,
+			 (unsigned long)irqwin_trim,
+			 (unsigned long)irqwin_check,
+			 (unsigned long)irqwin_offline,
+			 (unsigned long)irqwin_all);
+		bad++;
+	}
 	if (bad)
 		g_fail("%u path(s) with a longer IRQ-off window or not "
 		       "exercised (%s), see the lines above",
@@ -1624,6 +1700,7 @@ void test_main(void)
 	details();
 	scen_tiny8();
 	scen_serve();
+	scen_walks();
 	scen_offline();
 	bad = check(); /* IRQs still on: icount-irq.elf times its windows */
 	board_irq_disable();
