@@ -20,7 +20,9 @@
  *    hak_check(), hak_trim() and hak_cpu_offline(), which walk the heap
  *    and are linear in its size, and the reclaim pass an allocation makes
  *    once when the provider is exhausted (what hak_trim does), before it
- *    returns NULL.
+ *    returns NULL. Even these hold a lock, or mask IRQs on bare metal,
+ *    only for bounded work at a time (docs/guarantees.md, the IRQ-off
+ *    table).
  *  - Bad input (a foreign, interior or already-freed pointer, a bad
  *    alignment, an overflowing size) is reported through the report hook
  *    and leaves the heap consistent; the call returns NULL or does nothing.
@@ -270,8 +272,14 @@ size_t hak_usable_size(const void *ptr);
 /*
  * Walk every structure and check every invariant: the shared pool, the
  * superslabs and every CPU's cache. Returns 0 when all hold, else the
- * number of violations found (each also reported). Takes the shard locks
- * one at a time; other CPUs keep allocating meanwhile.
+ * number of violations found (each also reported). Each walk runs in
+ * short lock holds (bounded work each, IRQs on in between), so other
+ * CPUs keep allocating meanwhile; a walk resumes after a gap only if
+ * what it depends on did not change, else starts over, and after three
+ * starts counts the comparison of totals it could not make in
+ * hak_stats' check_skipped instead of reporting it: on a busy heap some
+ * totals may go unchecked, never falsely reported; each slab and cached
+ * object is still checked under its lock.
  * Other CPUs' caches: the hosted port locks each in turn. On bare metal
  * only a cache's own CPU may read it, so hak_check asks each other CPU to
  * check its cache at its next hak_tick() or slow path (and kicks it with

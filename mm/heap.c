@@ -546,7 +546,10 @@ static int fronts_chunk(struct fronts_walk *w, unsigned cpu, unsigned what,
 			(*bad)++;
 			n = 0;
 		}
-		end = n - w->i > chunk_max ? w->i + chunk_max : n;
+		/* The magazine may have shrunk below our place since the
+		 * last chunk (its CPU popped): the slots above are stale. */
+		end = n <= w->i ? w->i : n - w->i > chunk_max ? w->i + chunk_max
+							   : n;
 		for (; w->i < end; w->i++)
 			*bad += hak_pcpu_check_object(
 				m->base[w->i], sh,

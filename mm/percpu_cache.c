@@ -569,8 +569,13 @@ int hak_pcpu_check_own(struct hak_heap *h)
 				bad++;
 				break;
 			}
+			/* An IRQ handler may have popped below our place
+			 * since the last chunk: the slots above the top are
+			 * stale. */
 			n = hak_mag_count(m);
-			end = n - i > HAK_DRAIN_CHUNK ? i + HAK_DRAIN_CHUNK : n;
+			end = n <= i ? i
+			      : n - i > HAK_DRAIN_CHUNK ? i + HAK_DRAIN_CHUNK
+							: n;
 			for (; i < end; i++)
 				bad += hak_pcpu_check_object(
 					m->base[i], &h->shard[c], "CPU cache");

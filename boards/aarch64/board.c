@@ -372,7 +372,7 @@ void board_start_secondaries(void (*fn)(unsigned cpu))
 		}
 		while (!__atomic_load_n(&cpu_entered[cpu], __ATOMIC_ACQUIRE)) {
 			arch_cpu_relax();
-			if (hz && board_ticks() - t0 > 10 * hz) {
+			if (hz && board_ticks() - t0 > 30 * hz) {
 				board_puts("[board] FAIL: cpu ");
 				board_putdec(cpu);
 				board_puts(" did not start\n");

@@ -254,8 +254,11 @@ void board_start_secondaries(void (*fn)(unsigned cpu))
 	for (i = 1; i < ncpus; i++) {
 		unsigned long t0 = board_ticks();
 
+		/* 30 s of wall time (TCG's timer is the host's): make test
+		 * runs QEMUs side by side on a 2-core machine, where 5 s
+		 * once was not enough for a hart to start. */
 		while (!__atomic_load_n(&entered[i], __ATOMIC_ACQUIRE))
-			if (board_ticks() - t0 > 5 * TIMEBASE_HZ) {
+			if (board_ticks() - t0 > 30 * TIMEBASE_HZ) {
 				board_puts("[board] FAIL: a hart never started\n");
 				board_exit(4);
 			}

@@ -785,7 +785,7 @@ void board_start_secondaries(void (*fn)(unsigned cpu))
 
 		while (__atomic_load_n(&ap_entered, __ATOMIC_ACQUIRE) <
 		       ncpus - 1) {
-			if (rdtsc() - t0 > 5 * hz) {
+			if (rdtsc() - t0 > 30 * hz) {
 				board_puts("[board] FAIL: secondaries stuck\n");
 				board_exit(2);
 			}
