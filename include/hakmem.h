@@ -278,8 +278,9 @@ size_t hak_usable_size(const void *ptr);
  * what it depends on did not change, else starts over, and after three
  * starts counts the comparison of totals it could not make in
  * hak_stats' check_skipped instead of reporting it: on a busy heap some
- * totals may go unchecked, never falsely reported; each slab and cached
- * object is still checked under its lock.
+ * totals, and the tail of a walk that kept starting over (the large
+ * runs', on a heap busy with large blocks), may go unchecked; nothing is
+ * falsely reported, and what is visited is checked under its lock.
  * Other CPUs' caches: the hosted port locks each in turn. On bare metal
  * only a cache's own CPU may read it, so hak_check asks each other CPU to
  * check its cache at its next hak_tick() or slow path (and kicks it with

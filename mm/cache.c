@@ -465,16 +465,41 @@ uint64_t hak_caches_live(struct hak_heap *h)
 	return n;
 }
 
-void hak_cache_shards_each(struct hak_heap *h,
-			   void (*fn)(struct hak_shard *sh, void *arg),
-			   void *arg)
+/*
+ * hak_trim of h's caches: each shard's empty slabs, one cache per hold
+ * of the list lock, given back with it dropped (h is the caller's, alive
+ * throughout; a cache destroyed meanwhile does not matter to its slabs,
+ * which are h's). The walk starts over if the cache list changed
+ * (hak_heaps_gen), HAK_WALK_TRIES times at most.
+ */
+void hak_caches_trim(struct hak_heap *h)
 {
-	unsigned long lf = hak_lock(&hak_heaps_lock);
-	struct hak_cache *c;
+	unsigned starts;
 
-	for (c = cache_of(h->caches); c; c = cache_of(c->link.next))
-		fn(&c->shard, arg);
-	hak_unlock(&hak_heaps_lock, lf);
+	for (starts = 0; starts < HAK_WALK_TRIES; starts++) {
+		unsigned long lf = hak_lock(&hak_heaps_lock);
+		uint64_t gen = hak_heaps_gen;
+		struct hak_cache *c = cache_of(h->caches);
+
+		hak_unlock(&hak_heaps_lock, lf);
+		while (c) {
+			struct hak_slab *gone[HAK_EMPTY_SLABS_KEPT];
+			unsigned n, k;
+
+			lf = hak_lock(&hak_heaps_lock);
+			if (hak_heaps_gen != gen) {
+				hak_unlock(&hak_heaps_lock, lf);
+				break;
+			}
+			n = hak_shard_trim_keep(&c->shard, gone);
+			c = cache_of(c->link.next);
+			hak_unlock(&hak_heaps_lock, lf);
+			for (k = 0; k < n; k++)
+				hak_superslab_put_slab(gone[k], 1);
+		}
+		if (!c)
+			return;
+	}
 }
 
 /*
@@ -572,10 +597,23 @@ int hak_cache_destroy(struct hak_cache *c)
 	if (cache_bad(c, "hak_cache_destroy: NULL or destroyed cache"))
 		return -1;
 	h = c->shard.heap;
+	/* Off the list first: a remote drain or check (another CPU's
+	 * hak_trim, reclaim or hak_check, served by the CPU that owns an
+	 * area) reaches an area only under the list lock, through the list,
+	 * so from here on only this call touches them. Back on the list if
+	 * the cache is refused. */
+	lf = hak_lock(&hak_heaps_lock);
+	hak_list_del(&h->caches, &c->link);
+	hak_heaps_gen++;
+	hak_unlock(&hak_heaps_lock, lf);
 	for (cpu = 0; cpu < HAK_MAX_CPUS; cpu++)
 		area_drain(c, cpu);
 	live = cache_live(c);
 	if (live) {
+		lf = hak_lock(&hak_heaps_lock);
+		hak_list_push(&h->caches, &c->link);
+		hak_heaps_gen++;
+		hak_unlock(&hak_heaps_lock, lf);
 		hak_leaks_report(&c->shard, live);
 		return -1;
 	}
@@ -585,13 +623,7 @@ int hak_cache_destroy(struct hak_cache *c)
 	if (c->shard.nslabs)
 		hak_report(HAK_EV_CORRUPTION, c, c->shard.nslabs,
 			   "hak_cache_destroy: slabs left");
-	/* Off the list before its areas go back: a remote drain or check
-	 * reaches an area only under the list lock, through the list. */
-	lf = hak_lock(&hak_heaps_lock);
-	hak_list_del(&h->caches, &c->link);
-	hak_heaps_gen++;
 	__atomic_store_n(&c->magic, HAK_CACHE_DEAD, __ATOMIC_RELEASE);
-	hak_unlock(&hak_heaps_lock, lf);
 	cache_release_areas(c);
 	hak_stable_free(&cache_pool, c);
 	return 0;

@@ -30,6 +30,7 @@
 
 hak_spinlock_t hak_heaps_lock;
 uint64_t hak_heaps_gen;
+static uint64_t heap_incarnations; /* creates so far */
 static struct hak_list *heaps;	   /* live created heaps */
 static struct hak_list *heap_pool; /* destroyed heap objects */
 
@@ -198,6 +199,7 @@ struct hak_heap *hak_heap_create(const struct hak_heap_config *cfg)
 	flags = hak_lock(&hak_heaps_lock);
 	hak_list_push(&heaps, &h->link);
 	hak_heaps_gen++;
+	h->incarnation = ++heap_incarnations;
 	__atomic_store_n(&h->magic, HAK_HEAP_MAGIC, __ATOMIC_RELEASE);
 	hak_unlock(&hak_heaps_lock, flags);
 	return h;
@@ -434,7 +436,7 @@ void hak_heap_trim(struct hak_heap *h)
 /*
  * What a remote request does to the created heaps' and the object
  * caches' areas of cpu: a walk over them in holds of the list lock, each
- * of at most HAK_DRAIN_CHUNK objects of one magazine checked, or popped
+ * of at most FRONTS_CHUNK objects of one magazine checked, or popped
  * and drained, inside one critical section (bare metal: IRQs masked for
  * a chunk, not for every heap). Each hold finds its place again under
  * the lock, and the walk starts over if a heap or cache joined or left
@@ -450,7 +452,22 @@ struct fronts_walk {
 	struct hak_cache *c; /* h's cache walked; NULL: h's own magazines */
 	unsigned cls;	     /* h's own magazine walked */
 	unsigned i;	     /* check: next index in it */
+	unsigned rounds;     /* drain: chunks taken from it */
+	/* Slabs a drain emptied, of heap gone_h (gone_inc its incarnation),
+	 * to give back once the list lock is dropped. */
+	struct hak_slab *gone[HAK_DRAIN_KEEP_MAX];
+	unsigned ngone;
+	struct hak_heap *gone_h;
+	uint64_t gone_inc;
 };
+
+/* Objects per hold: the hold is the list lock, around a critical
+ * section and a shard-lock hold (riscv64's longest window at 16 was 1868
+ * instructions, too near 2000). */
+#define FRONTS_CHUNK 8u
+
+_Static_assert(FRONTS_CHUNK <= HAK_DRAIN_KEEP_MAX,
+	       "a chunk is drained in one kept hold");
 
 #define cache_of(n) hak_list_entry(n, struct hak_cache, link)
 
@@ -458,6 +475,7 @@ struct fronts_walk {
 static void fronts_next(struct fronts_walk *w)
 {
 	w->i = 0;
+	w->rounds = 0;
 	if (!w->c && w->h != &hak_heap && ++w->cls < HAK_NCLASSES)
 		return;
 	w->c = w->c ? cache_of(w->c->link.next) : cache_of(w->h->caches);
@@ -515,8 +533,8 @@ static int fronts_chunk(struct fronts_walk *w, unsigned cpu, unsigned what,
 			int own, int *bad)
 {
 	const unsigned chunk_max =
-		HAK_PORT_REMOTE_EXCLUSIVE ? ~0u : HAK_DRAIN_CHUNK;
-	void *chunk[HAK_DRAIN_CHUNK];
+		HAK_PORT_REMOTE_EXCLUSIVE ? ~0u : FRONTS_CHUNK;
+	void *chunk[FRONTS_CHUNK];
 	struct hak_shard *sh = NULL;
 	uint32_t *excl = NULL;
 	struct hak_mag *m = fronts_mag(w, cpu, &sh, &excl);
@@ -533,8 +551,10 @@ static int fronts_chunk(struct fronts_walk *w, unsigned cpu, unsigned what,
 		return 0;
 	}
 	if (own) {
-		if (hak_port_pcpu_enter(&flags) != cpu) {
-			hak_port_pcpu_exit(hak_port_cpu_hint(), flags);
+		unsigned on = hak_port_pcpu_enter(&flags);
+
+		if (on != cpu) {
+			hak_port_pcpu_exit(on, flags);
 			return -1;
 		}
 	} else {
@@ -560,16 +580,24 @@ static int fronts_chunk(struct fronts_walk *w, unsigned cpu, unsigned what,
 		hak_mag_set_top(m, m->base);
 		k = n;
 	} else {
-		k = mag_pop_batch_locked(m, chunk, HAK_DRAIN_CHUNK);
-		more = k == HAK_DRAIN_CHUNK;
+		/* At most a full magazine's chunks and one more: IRQ
+		 * handlers on cpu may push between two chunks. */
+		k = mag_pop_batch_locked(m, chunk, FRONTS_CHUNK);
+		more = k == FRONTS_CHUNK &&
+		       ++w->rounds <= sh->cap_max / FRONTS_CHUNK;
 	}
 	if (own)
 		hak_port_pcpu_exit(cpu, flags);
 	else
 		hak_port_pcpu_exit_remote(cpu, flags, excl);
-	if (k && !HAK_PORT_REMOTE_EXCLUSIVE)
-		/* Still under the list lock: the shard's heap is live. */
-		hak_shared_drain(sh, chunk, k);
+	if (k && !HAK_PORT_REMOTE_EXCLUSIVE) {
+		/* Still under the list lock: the shard's heap is live. Its
+		 * emptied slabs go back after the lock is dropped (a release
+		 * each, fronts_put), not inside this hold. */
+		w->ngone = hak_shared_drain_keep(sh, chunk, k, w->gone);
+		w->gone_h = sh->heap;
+		w->gone_inc = sh->heap->incarnation;
+	}
 	if (k)
 		hak_stat_add(&sh->drains, 1);
 	if (!more)
@@ -577,10 +605,40 @@ static int fronts_chunk(struct fronts_walk *w, unsigned cpu, unsigned what,
 	return 0;
 }
 
+/*
+ * The list lock dropped: the slabs the last chunk emptied go back, each
+ * in its own hold. The default heap's with no list lock (it is never
+ * destroyed); a created heap's under the list lock, and only if the heap
+ * is still the one they came from: if it was destroyed meanwhile, its
+ * superslabs went back whole, these units with them.
+ */
+static void fronts_put(struct fronts_walk *w)
+{
+	unsigned k;
+
+	for (k = 0; k < w->ngone; k++) {
+		struct hak_heap *h = w->gone_h;
+		unsigned long lf;
+
+		if (h == &hak_heap) {
+			hak_superslab_put_slab(w->gone[k], 0);
+			continue;
+		}
+		lf = hak_lock(&hak_heaps_lock);
+		if (__atomic_load_n(&h->magic, __ATOMIC_RELAXED) ==
+			    HAK_HEAP_MAGIC &&
+		    h->incarnation == w->gone_inc)
+			hak_superslab_put_slab(w->gone[k], 0);
+		hak_unlock(&hak_heaps_lock, lf);
+	}
+	w->ngone = 0;
+}
+
 /* One kind of request (drain or check) over every element. */
 static int fronts_walk(unsigned cpu, unsigned what, int own, int *bad)
 {
-	struct fronts_walk w = { 0 };
+	struct fronts_walk w; /* set at the first start: no memset (the
+			       * freestanding core has none to call) */
 	uint64_t gen = 0;
 	unsigned starts = 0;
 
@@ -596,14 +654,16 @@ static int fronts_walk(unsigned cpu, unsigned what, int own, int *bad)
 				return 0;
 			}
 			gen = hak_heaps_gen;
-			w = (struct fronts_walk){ .h = &hak_heap };
+			w.h = &hak_heap;
 			w.c = cache_of(hak_heap.caches);
+			w.cls = w.i = w.rounds = w.ngone = 0;
 			if (!w.c)
 				fronts_next(&w);
 		}
 		if (w.h)
 			r = fronts_chunk(&w, cpu, what, own, bad);
 		hak_unlock(&hak_heaps_lock, lf);
+		fronts_put(&w);
 		if (r || !w.h)
 			return r;
 	}

@@ -209,6 +209,18 @@ unsigned hak_shared_refill(struct hak_shard *sh, void **out, unsigned n);
 void hak_shared_drain(struct hak_shard *sh, void *const *objs, unsigned n);
 /* Give back sh's empty slabs. */
 void hak_shard_trim(struct hak_shard *sh);
+/*
+ * The same two in one hold of the shard lock, without giving the slabs
+ * back: the emptied ones (uncarved, off the shard) go in gone[], and the
+ * caller gives them back (hak_superslab_put_slab) once it holds no lock,
+ * or only a lock it may keep for one release. Returns how many. A kept
+ * drain takes at most HAK_DRAIN_KEEP_MAX objects; gone[] holds as many
+ * slabs (HAK_EMPTY_SLABS_KEPT for a trim).
+ */
+#define HAK_DRAIN_KEEP_MAX 16u
+unsigned hak_shared_drain_keep(struct hak_shard *sh, void *const *objs,
+			       unsigned n, struct hak_slab **gone);
+unsigned hak_shard_trim_keep(struct hak_shard *sh, struct hak_slab **gone);
 /* hak_check of sh, in bounded holds (shared_pool.c); outer: see there. */
 int hak_shard_check(struct hak_shard *sh, const uint64_t *outer, int *nbad);
 /* hak_check of h's object caches' shards (cache.c). */
@@ -452,10 +464,8 @@ extern uint64_t hak_heaps_gen hak_hidden;
  * in our own section, for we are cpu: -1 if we were moved off it.
  * Returns the violations a check found, or -1. */
 int hak_fronts_cpu(unsigned cpu, unsigned what, int own);
-/* fn on the shard of every object cache of heap h, under the list lock. */
-void hak_cache_shards_each(struct hak_heap *h,
-			   void (*fn)(struct hak_shard *sh, void *arg),
-			   void *arg);
+/* hak_trim of h's object caches' shards, a cache per list-lock hold. */
+void hak_caches_trim(struct hak_heap *h);
 /* A type-stable object (heap and cache objects): from pool, else fresh
  * pages of the default heap's provider, never returned. No lock held. */
 void *hak_stable_alloc(struct hak_list **pool, size_t bytes);

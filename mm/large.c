@@ -425,7 +425,7 @@ int hak_large_check(struct hak_heap *h)
 			if (w.starts++ == HAK_WALK_TRIES) {
 				hak_walk_let_go(&w);
 				hak_stat_add(&h->check_skips, 1);
-				return bad ? 1 : 0;
+				goto out;
 			}
 			r = run_of(h->large_runs);
 			n = bytes = 0;
@@ -446,6 +446,7 @@ int hak_large_check(struct hak_heap *h)
 	if (n != h->large_objects || bytes != h->large_bytes)
 		bad++;
 	hak_walk_let_go(&w);
+out:
 	if (bad)
 		hak_report_heap(h, HAK_EV_CORRUPTION, NULL, 0, "large runs");
 	return bad;

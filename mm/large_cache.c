@@ -534,9 +534,11 @@ int hak_large_cache_check(struct hak_heap *h)
 			if (w.starts++ == HAK_WALK_TRIES) {
 				hak_walk_let_go(&w);
 				hak_stat_add(&h->check_skips, 1);
-				return 0;
+				goto out;
 			}
-			s = (struct lc_check){ .phase = 1, .i = lc->oldest };
+			/* What earlier starts found stays found. */
+			s = (struct lc_check){ .phase = 1, .i = lc->oldest,
+					       .bad = s.bad };
 			s.i = lc_check_index(&s, s.i);
 		}
 		if (s.phase == 1)
@@ -552,6 +554,7 @@ int hak_large_cache_check(struct hak_heap *h)
 	    s.bytes > lc_bound(h))
 		s.bad++;
 	hak_walk_let_go(&w);
+out:
 	if (s.bad)
 		hak_report(HAK_EV_CORRUPTION, NULL, 0, "large run cache");
 	return s.bad ? 1 : 0;

@@ -538,6 +538,8 @@ struct hak_heap {
 	uint64_t peak_out; /* most out_bytes + large_bytes seen */
 	uint64_t restarts; /* sections hak_restart_pc rewound */
 	uint64_t check_skips; /* hak_check comparisons a busy heap skipped */
+	uint64_t incarnation; /* created heaps: which create made this object
+				 live (heap objects are reused) */
 	uint64_t events[HAK_EV__COUNT];
 
 	struct hak_shard shard[HAK_NCLASSES];

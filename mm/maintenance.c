@@ -12,12 +12,6 @@ __attribute__((weak)) void hak_test_walk_gap(void)
 {
 }
 
-static void shard_trim_one(struct hak_shard *sh, void *arg)
-{
-	(void)arg;
-	hak_shard_trim(sh);
-}
-
 int hak_check_heap(struct hak_heap *h)
 {
 	int bad = hak_transfer_check(h);
@@ -49,7 +43,7 @@ void hak_trim_heap(struct hak_heap *h)
 	hak_transfer_flush(h);
 	for (c = 0; c < HAK_NCLASSES; c++)
 		hak_shard_trim(&h->shard[c]);
-	hak_cache_shards_each(h, shard_trim_one, NULL);
+	hak_caches_trim(h);
 	hak_superslab_trim(h);
 	hak_large_cache_flush(h);
 }

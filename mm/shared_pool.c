@@ -31,6 +31,7 @@
 #include "internal.h"
 
 #define HOLD_OBJECTS 16u
+_Static_assert(HAK_DRAIN_KEEP_MAX <= HOLD_OBJECTS, "a kept drain is one hold");
 #define HOLD_SLABS 8u
 #define HOLD_WORDS 32u
 
@@ -313,6 +314,55 @@ static int slab_emptied(struct hak_shard *sh, struct hak_slab *s)
 	return 1;
 }
 
+/* One hold of the shard lock: objs[0..n), n <= HOLD_OBJECTS, back in
+ * their slabs. Slabs emptied beyond the hysteresis are uncarved and put
+ * in gone[] (*ngone), for the caller to give back with the lock dropped.
+ * Returns the objects taken back. */
+static unsigned drain_hold(struct hak_shard *sh, void *const *objs,
+			  unsigned n, struct hak_slab **gone, unsigned *ngone)
+{
+	unsigned long flags = hak_lock(&sh->lock);
+	unsigned i, done = 0;
+
+	for (i = 0; i < n; i++) {
+		uintptr_t p = (uintptr_t)objs[i];
+		struct hak_slab *s = hak_slab_of_object(p);
+		uint32_t idx = hak_obj_index(p - s->start, s->inv);
+		uint64_t bit = 1ULL << (idx & 63);
+		uint64_t *wp = &s->bits[idx >> 6];
+		uint64_t w = __atomic_load_n(wp, __ATOMIC_RELAXED);
+
+		if (s->shard != sh) {
+			/* Cannot happen for objects free() validated. */
+			hak_report(HAK_EV_CORRUPTION, objs[i], 0,
+				   "cached object of another class");
+			continue;
+		}
+		if (w & bit) {
+			/* Freed twice, its cookie overwritten in between
+			 * (a write after the first free): free() took it,
+			 * the bitmap catches it here (docs/security.md). */
+			hak_report(HAK_EV_DOUBLE_FREE, objs[i], 0,
+				   "cached object already free in its slab");
+			continue;
+		}
+		__atomic_store_n(wp, w | bit, __ATOMIC_RELAXED);
+		if ((idx >> 6) < s->hint)
+			s->hint = (uint16_t)(idx >> 6);
+		s->nfree++;
+		done++;
+		if (s->nfree == s->capacity) {
+			if (slab_emptied(sh, s))
+				gone[(*ngone)++] = s;
+		} else if (s->on_list == LIST_NONE) {
+			list_add(&sh->partial, s, LIST_PARTIAL);
+		}
+	}
+	sh->out_objects -= done;
+	hak_unlock(&sh->lock, flags);
+	return done;
+}
+
 void hak_shared_drain(struct hak_shard *sh, void *const *objs, unsigned n)
 {
 	unsigned i = 0, total = 0;
@@ -320,46 +370,10 @@ void hak_shared_drain(struct hak_shard *sh, void *const *objs, unsigned n)
 	while (i < n) {
 		struct hak_slab *gone[HOLD_OBJECTS];
 		unsigned end = n - i > HOLD_OBJECTS ? i + HOLD_OBJECTS : n;
-		unsigned done = 0, ngone = 0, k;
-		unsigned long flags = hak_lock(&sh->lock);
+		unsigned ngone = 0, k;
 
-		for (; i < end; i++) {
-			uintptr_t p = (uintptr_t)objs[i];
-			struct hak_slab *s = hak_slab_of_object(p);
-			uint32_t idx = hak_obj_index(p - s->start, s->inv);
-			uint64_t bit = 1ULL << (idx & 63);
-			uint64_t *wp = &s->bits[idx >> 6];
-			uint64_t w = __atomic_load_n(wp, __ATOMIC_RELAXED);
-
-			if (s->shard != sh) {
-				/* Cannot happen for objects free() validated. */
-				hak_report(HAK_EV_CORRUPTION, objs[i], 0,
-					   "cached object of another class");
-				continue;
-			}
-			if (w & bit) {
-				/* Freed twice, its cookie overwritten in between
-				 * (a write after the first free): free() took it,
-				 * the bitmap catches it here (docs/security.md). */
-				hak_report(HAK_EV_DOUBLE_FREE, objs[i], 0,
-					   "cached object already free in its slab");
-				continue;
-			}
-			__atomic_store_n(wp, w | bit, __ATOMIC_RELAXED);
-			if ((idx >> 6) < s->hint)
-				s->hint = (uint16_t)(idx >> 6);
-			s->nfree++;
-			done++;
-			if (s->nfree == s->capacity) {
-				if (slab_emptied(sh, s))
-					gone[ngone++] = s;
-			} else if (s->on_list == LIST_NONE) {
-				list_add(&sh->partial, s, LIST_PARTIAL);
-			}
-		}
-		sh->out_objects -= done;
-		hak_unlock(&sh->lock, flags);
-		total += done;
+		total += drain_hold(sh, objs + i, end - i, gone, &ngone);
+		i = end;
 		/* One global-lock hold per slab, with IRQs on in between. */
 		for (k = 0; k < ngone; k++)
 			hak_superslab_put_slab(gone[k], 0);
@@ -368,11 +382,21 @@ void hak_shared_drain(struct hak_shard *sh, void *const *objs, unsigned n)
 	hak_stats_out_add(sh->heap, -(int64_t)total * sh->ci->size);
 }
 
-void hak_shard_trim(struct hak_shard *sh)
+unsigned hak_shared_drain_keep(struct hak_shard *sh, void *const *objs,
+			       unsigned n, struct hak_slab **gone)
 {
-	struct hak_slab *gone[HAK_EMPTY_SLABS_KEPT + 1];
+	unsigned ngone = 0, done;
+
+	HAK_ASSERT(n <= HAK_DRAIN_KEEP_MAX);
+	done = drain_hold(sh, objs, n, gone, &ngone);
+	hak_stats_out_add(sh->heap, -(int64_t)done * sh->ci->size);
+	return ngone;
+}
+
+unsigned hak_shard_trim_keep(struct hak_shard *sh, struct hak_slab **gone)
+{
 	unsigned long flags = hak_lock(&sh->lock);
-	unsigned ngone = 0, k;
+	unsigned ngone = 0;
 
 	while (sh->empty && ngone < HAK_EMPTY_SLABS_KEPT) {
 		struct hak_slab *s = slab_of(sh->empty);
@@ -385,6 +409,14 @@ void hak_shard_trim(struct hak_shard *sh)
 		gone[ngone++] = s;
 	}
 	hak_unlock(&sh->lock, flags);
+	return ngone;
+}
+
+void hak_shard_trim(struct hak_shard *sh)
+{
+	struct hak_slab *gone[HAK_EMPTY_SLABS_KEPT];
+	unsigned ngone = hak_shard_trim_keep(sh, gone), k;
+
 	for (k = 0; k < ngone; k++)
 		hak_superslab_put_slab(gone[k], 1);
 }

@@ -393,52 +393,73 @@ static int check_links(struct hak_heap *h, struct hak_superslab *ss)
 	return bad;
 }
 
+/* h's lock held, a whole walk behind: its counts against the heap's. */
+static int counts_bad(struct hak_heap *h, uint64_t n, uint64_t empty)
+{
+	if (n + h->nss_transit == h->nss && empty == h->nss_empty &&
+	    (!h->ss_avail || ss_of(h->ss_avail, avail)->in_avail) &&
+	    (!h->ss_empty || !ss_of(h->ss_empty, empty)->used_mask))
+		return 0;
+	hak_report(HAK_EV_CORRUPTION, NULL, 0, "superslab counts");
+	return 1;
+}
+
 /*
- * One superslab per hold of h's lock (its 64 units' page-map entries are
- * most of the work), resumed only if nothing changed the superslabs in
- * between (h->ss_gen, hak_walk); the counts are compared in the last
- * hold, against what the walk counted.
+ * One superslab per hold of h's lock (its HAK_SLABS_PER_SS units'
+ * page-map entries are most of the work). The walk goes on after a gap
+ * if no superslab joined or left the heap (h->ss_list_gen: its place
+ * is still on the list); the counts are compared, in the last hold, only
+ * if nothing else changed either (h->ss_gen), else the walk starts over,
+ * HAK_WALK_TRIES starts at most, then the comparison counts as skipped.
+ * Each superslab is checked under the lock when visited, whatever else.
  */
 int hak_superslab_check(struct hak_heap *h)
 {
-	struct hak_walk w = { .l = &h->lock, .gen = &h->ss_gen };
 	struct hak_superslab *ss = NULL;
-	uint64_t n = 0, empty = 0;
-	int bad = 0;
+	uint64_t n = 0, empty = 0, seen_list = 0, seen_gen = 0;
+	unsigned long flags;
+	unsigned starts = 0;
+	int bad = 0, restart = 1, dirty = 0;
 
 	for (;;) {
-		if (!hak_walk_hold(&w)) {
-			if (w.starts++ == HAK_WALK_TRIES) {
-				hak_walk_let_go(&w);
+		flags = hak_lock(&h->lock);
+		if (restart || h->ss_list_gen != seen_list) {
+			if (starts++ == HAK_WALK_TRIES) {
 				hak_stat_add(&h->check_skips, 1);
-				return bad;
+				break;
 			}
 			ss = ss_of(h->ss_all, all);
 			n = empty = 0;
+			restart = dirty = 0;
+		} else if (h->ss_gen != seen_gen) {
+			dirty = 1;
 		}
-		if (!ss || n > h->nss)
-			break;
-		n++;
-		bad += check_one(ss, &empty);
-		if (ss->heap != h) {
-			hak_report(HAK_EV_CORRUPTION, ss, 0,
-				   "superslab of another heap");
-			bad++;
+		if (!ss || n > h->nss) {
+			if (!dirty) {
+				bad += counts_bad(h, n, empty);
+				break;
+			}
+			restart = 1; /* for counts of one moment */
+		} else {
+			n++;
+			bad += check_one(ss, &empty);
+			if (ss->heap != h) {
+				hak_report(HAK_EV_CORRUPTION, ss, 0,
+					   "superslab of another heap");
+				bad++;
+			}
+			if (ss->magic != HAK_SS_MAGIC)
+				n = h->nss + 1; /* a broken link: counts fail */
+			else
+				bad += check_links(h, ss);
+			ss = ss->magic == HAK_SS_MAGIC ? ss_of(ss->all.next, all)
+						       : NULL;
 		}
-		if (ss->magic != HAK_SS_MAGIC) {
-			n = h->nss + 1; /* a broken link: the count fails */
-			break;
-		}
-		bad += check_links(h, ss);
-		ss = ss_of(ss->all.next, all);
-		hak_walk_let_go(&w);
+		seen_list = h->ss_list_gen;
+		seen_gen = h->ss_gen;
+		hak_unlock(&h->lock, flags);
+		hak_test_walk_gap();
 	}
-	if (n + h->nss_transit != h->nss || empty != h->nss_empty ||
-	    (h->ss_avail && !ss_of(h->ss_avail, avail)->in_avail) ||
-	    (h->ss_empty && ss_of(h->ss_empty, empty)->used_mask)) {
-		hak_report(HAK_EV_CORRUPTION, NULL, 0, "superslab counts");
-		bad++;
-	}
-	hak_walk_let_go(&w);
+	hak_unlock(&h->lock, flags);
 	return bad;
 }

@@ -92,7 +92,7 @@ static inline void hak_unlock(hak_spinlock_t *l, unsigned long flags)
  * on every such change, did not move, or (gen NULL) no one else took l,
  * so that l's hold count moved by this walker's acquisition only.
  * hak_walk_hold returns 0 when the walk must start (again): always on
- * the first hold. A walker gives up after HAK_WALK_TRIES more starts and
+ * the first hold. A walker gives up after HAK_WALK_TRIES starts in all and
  * counts the comparison it could not make as skipped (hak_stats'
  * check_skipped), never as a violation.
  */

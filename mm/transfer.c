@@ -117,40 +117,48 @@ void hak_transfer_flush(struct hak_heap *h)
 	void *batch[HAK_BATCH_MAX];
 	unsigned c;
 
-	for (c = 0; c < HAK_NCLASSES; c++)
-		while (!hak_transfer_get(h, c, batch))
+	/* At most the batches it can hold (and one): other CPUs may put more
+	 * meanwhile, which the next flush takes. */
+	for (c = 0; c < HAK_NCLASSES; c++) {
+		unsigned k;
+
+		for (k = 0; k < HAK_TRANSFER_BATCHES + 1u &&
+			    !hak_transfer_get(h, c, batch);
+		     k++)
 			hak_shared_drain(&h->shard[c], batch,
 					 h->shard[c].batch);
+	}
 }
 
 /* hak_check: every object held is an allocated-from-slab object of its
- * class, at an object start, not free in its slab. One batch is copied
- * per lock hold and checked with the lock dropped, so objects may move
- * meanwhile; each one checked was in the cache when copied. */
+ * class, at an object start, not free in its slab. HAK_DRAIN_CHUNK
+ * objects per lock hold, checked under it: an object checked after the
+ * lock dropped could have been taken and drained meanwhile, then free in
+ * its slab, a false report. Batches taken or put between two holds move
+ * the rest: an object may then be checked twice or not at all. */
 int hak_transfer_check(struct hak_heap *h)
 {
-	void *batch[HAK_BATCH_MAX];
 	int bad = 0;
-	unsigned c, i, k;
+	unsigned c, i, end;
 
 	for (c = 0; c < HAK_NCLASSES; c++) {
 		struct hak_transfer *x = &h->xfer[c];
 		unsigned b = h->shard[c].batch;
 
-		for (k = 0;; k++) {
+		for (i = 0;; i = end) {
 			unsigned long flags = hak_lock(&x->lock);
+			unsigned n = x->n * b;
 
-			if (k >= x->n) {
-				hak_unlock(&x->lock, flags);
-				break;
-			}
-			for (i = 0; i < b; i++)
-				batch[i] = x->slots[(size_t)k * b + i];
-			hak_unlock(&x->lock, flags);
-			for (i = 0; i < b; i++)
+			end = n <= i			  ? i
+			      : n - i > HAK_DRAIN_CHUNK ? i + HAK_DRAIN_CHUNK
+							: n;
+			for (; i < end; i++)
 				bad += hak_pcpu_check_object(
-					batch[i], &h->shard[c],
+					x->slots[i], &h->shard[c],
 					"transfer cache");
+			hak_unlock(&x->lock, flags);
+			if (end >= n)
+				break;
 		}
 	}
 	return bad;
