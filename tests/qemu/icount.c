@@ -1380,6 +1380,69 @@ static void *walk_blk[WALK_BLOCKS];
 
 static struct hak_page_provider walk_provider;
 
+/*
+ * The created heap's 1 KiB blocks: slab s1's all freed and trimmed back
+ * (s1 empty, kept), then slab s2's, whose last ones stay in the CPU's
+ * area; slab s3's stay live. hak_trim's drain of that area then
+ * empties s2 with an empty slab already kept: s2 goes back to its
+ * superslab after the list lock is dropped, under it again (a created
+ * heap's), one release per hold (heap.c fronts_put): its window is in
+ * hak_trim's.
+ */
+#define WALK_MID_SIZE 1024
+#define WALK_MID_MAX 512
+static void *walk_mid[WALK_MID_MAX];
+
+static void walk_empty_slab(struct hak_heap *h)
+{
+	struct hak_shard *sh = &h->shard[cls_of(WALK_MID_SIZE)];
+	struct hak_slab *s1, *s2 = NULL;
+	unsigned i, n = 0;
+	uint32_t before;
+
+	walk_mid[n++] = hak_heap_malloc(h, WALK_MID_SIZE);
+	s1 = hak_slab_of_object((uintptr_t)walk_mid[0]);
+	/* Up to the third slab's first block. */
+	while (n < WALK_MID_MAX) {
+		struct hak_slab *s;
+
+		if (!(walk_mid[n] = hak_heap_malloc(h, WALK_MID_SIZE)))
+			g_fail("walks: heap malloc");
+		s = hak_slab_of_object((uintptr_t)walk_mid[n++]);
+		if (s != s1 && !s2)
+			s2 = s;
+		else if (s != s1 && s != s2)
+			break;
+	}
+	if (!s2 || n == WALK_MID_MAX || sh->cap >= s2->capacity)
+		g_fail("walks: %u blocks, no third slab or cap %u", n,
+		       sh->cap);
+	for (i = 0; i < n; i++)
+		if (walk_mid[i] &&
+		    hak_slab_of_object((uintptr_t)walk_mid[i]) == s1) {
+			hak_free(walk_mid[i]);
+			walk_mid[i] = NULL;
+		}
+	hak_trim(); /* the area's s1 blocks back: s1 empty, kept */
+	for (i = 0; i < n; i++)
+		if (walk_mid[i] &&
+		    hak_slab_of_object((uintptr_t)walk_mid[i]) == s2) {
+			hak_free(walk_mid[i]);
+			walk_mid[i] = NULL;
+		}
+	before = sh->nslabs;
+	if (sh->nempty != 1 || !hak_pcpu_cached(h->pcpu[0]))
+		g_fail("walks: %u empty slabs kept, %u blocks cached",
+		       sh->nempty, hak_pcpu_cached(h->pcpu[0]));
+	trim();
+	if (sh->nslabs != before - 1)
+		g_fail("walks: the area's drain left %u slabs (had %u)",
+		       sh->nslabs, before);
+	for (i = 0; i < n; i++)
+		if (walk_mid[i])
+			hak_free(walk_mid[i]);
+}
+
 static void scen_walks(void)
 {
 	struct hak_heap_config cfg = { 0 };
@@ -1413,6 +1476,7 @@ static void scen_walks(void)
 		walk_blk[2 * i] = hak_heap_malloc(h, TINY_SIZE);
 	for (i = 0; i < n && i < WALK_BLOCKS / 2; i++)
 		hak_free(walk_blk[2 * i]);
+	walk_empty_slab(h);
 	g_printf("ICOUNT detail arch=%s what=walks superslabs=%lu\n",
 		 ARCH_FLAVOUR, (unsigned long)hak_heap.nss);
 	if (hak_heap.nss < 16)
