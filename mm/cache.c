@@ -392,29 +392,14 @@ missed:
 	cache_free_slow(c, ptr, 1);
 }
 
-/* Destroy: cpu's magazine of c back to the shard, HAK_DRAIN_CHUNK
- * objects per remote critical section (each masks IRQs on bare metal),
- * each chunk drained outside it. c is quiescent: no CPU pushes to it. */
+/* Destroy: cpu's magazine of c back to the shard, in chunks (c is
+ * quiescent and off the list: no one else touches its areas). */
 static void area_drain(struct hak_cache *c, unsigned cpu)
 {
 	struct hak_pcpu_one *a = hak_area_load(&c->pcpu[cpu]);
-	void *chunk[HAK_DRAIN_CHUNK];
-	unsigned long flags;
-	unsigned k, rounds = c->shard.cap / HAK_DRAIN_CHUNK + 1, moved = 0;
 
-	if ((void *)a == (void *)&hak_pcpu_none)
-		return;
-	while (rounds--) {
-		hak_port_pcpu_enter_remote(cpu, &flags, &a->excl);
-		k = mag_pop_batch_locked(&a->mag, chunk, HAK_DRAIN_CHUNK);
-		hak_port_pcpu_exit_remote(cpu, flags, &a->excl);
-		if (!k)
-			break;
-		hak_shared_drain(&c->shard, chunk, k);
-		moved += k;
-	}
-	if (moved)
-		hak_stat_add(&c->shard.drains, 1);
+	if ((void *)a != (void *)&hak_pcpu_none)
+		hak_mag_drain_remote(&c->shard, &a->mag, &a->excl, cpu);
 }
 
 /* The list lock held. */

@@ -442,8 +442,8 @@ void hak_heap_trim(struct hak_heap *h)
  * the lock, and the walk starts over if a heap or cache joined or left
  * meanwhile (hak_heaps_gen): both are unlinked before their areas go
  * back, so an area reached under the lock is live. Elements in order:
- * the default heap's caches, then per created heap its 44 magazines and
- * its caches. Bounded: a walk is at most its elements' capacities in
+ * the default heap's caches, then per created heap its HAK_NCLASSES
+ * magazines and its caches. Bounded: a walk is at most its elements' capacities in
  * chunks; after HAK_WALK_TRIES starts it gives up (a check counts as
  * skipped; a drain leaves the rest cached until the next one).
  */
@@ -515,10 +515,9 @@ static struct hak_mag *fronts_mag(const struct fronts_walk *w, unsigned cpu,
 static int fronts_mag_bad(const struct fronts_walk *w, struct hak_mag *m,
 			  struct hak_shard *sh, unsigned cpu)
 {
-	unsigned n = hak_mag_count(m), lim = (unsigned)(m->limit - m->base);
-
-	if (hak_mag_top(m) >= m->base && n <= lim &&
-	    (w->c ? lim == sh->cap : lim >= sh->cap && lim <= sh->cap_max))
+	/* A cache's magazine is exactly its cap; a heap's grows to cap_max
+	 * (percpu_cache.c's mag_bad). */
+	if (hak_mag_header_ok(m, sh->cap, w->c ? sh->cap : sh->cap_max))
 		return 0;
 	hak_report(HAK_EV_CORRUPTION, m, cpu,
 		   w->c ? "object cache count" : "cache count");
@@ -567,9 +566,8 @@ static int fronts_chunk(struct fronts_walk *w, unsigned cpu, unsigned what,
 			n = 0;
 		}
 		/* The magazine may have shrunk below our place since the
-		 * last chunk (its CPU popped): the slots above are stale. */
-		end = n <= w->i ? w->i : n - w->i > chunk_max ? w->i + chunk_max
-							   : n;
+		 * last chunk (its CPU popped). */
+		end = hak_chunk_end(w->i, n, chunk_max);
 		for (; w->i < end; w->i++)
 			*bad += hak_pcpu_check_object(
 				m->base[w->i], sh,

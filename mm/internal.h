@@ -290,11 +290,34 @@ void hak_pcpu_cap_reset(unsigned cls);
 /* Outside any critical section: move the calling CPU's cached objects
  * of f back, HAK_DRAIN_CHUNK per critical section. */
 #define HAK_DRAIN_CHUNK 16u
+/* Where the next chunk of a walk at i over n items ends, at most max
+ * items on: i itself if n fell to i or below since the last chunk (a
+ * magazine its CPU popped: the slots past n are stale). */
+static inline unsigned hak_chunk_end(unsigned i, unsigned n, unsigned max)
+{
+	return n <= i ? i : n - i > max ? i + max : n;
+}
+/* A magazine's header is sane: top within [base, limit], and limit -
+ * base within [lo, hi]. */
+static inline int hak_mag_header_ok(const struct hak_mag *m, unsigned lo,
+				    unsigned hi)
+{
+	unsigned lim = (unsigned)(m->limit - m->base);
+
+	return hak_mag_top(m) >= m->base && hak_mag_count(m) <= lim &&
+	       lim >= lo && lim <= hi;
+}
 void hak_front_drain_own(const struct hak_front *f);
 void hak_pcpu_drain_own(struct hak_heap *h);
 /* The same for cpu's cache, entered remotely once per chunk. */
 void hak_pcpu_drain_remote(struct hak_heap *h, struct hak_pcpu *pc,
 			   unsigned cpu);
+/* One magazine m of shard sh (excl its area's exclusion word) on cpu back
+ * to sh, HAK_DRAIN_CHUNK objects per remote section, each drained outside
+ * it; at most a full magazine's chunks and one more. Returns the objects
+ * moved. */
+unsigned hak_mag_drain_remote(struct hak_shard *sh, struct hak_mag *m,
+			      uint32_t *excl, unsigned cpu);
 int hak_pcpu_check(struct hak_heap *h, struct hak_pcpu *pc, unsigned cpu);
 /* The same, of the calling CPU's cache, a chunk per critical section. */
 int hak_pcpu_check_own(struct hak_heap *h);

@@ -414,19 +414,18 @@ uint64_t hak_large_release_all(struct hak_heap *h)
 
 int hak_large_check(struct hak_heap *h)
 {
-	struct hak_walk w = { .l = &h->lock };
+	struct hak_walk w = { .l = &h->lock, .skips = &h->check_skips };
 	struct hak_large_run *r = NULL;
 	uint64_t n = 0, bytes = 0;
 	unsigned steps;
 	int bad = 0;
 
 	for (;;) {
-		if (!hak_walk_hold(&w)) {
-			if (w.starts++ == HAK_WALK_TRIES) {
-				hak_walk_let_go(&w);
-				hak_stat_add(&h->check_skips, 1);
-				goto out;
-			}
+		int on = hak_walk_hold(&w);
+
+		if (on == HAK_WALK_GIVE_UP)
+			goto out;
+		if (on == HAK_WALK_START) {
 			r = run_of(h->large_runs);
 			n = bytes = 0;
 		}

@@ -439,7 +439,7 @@ void hak_large_cache_flush(struct hak_heap *h)
 #define LC_CHECK_STEP 32
 
 struct lc_check {
-	unsigned phase;	 /* 0 begin, 1 age list, 2 classes, 3 done */
+	unsigned phase;	 /* 1 age list, 2 classes, 3 done */
 	unsigned i;	 /* next record of the list being walked */
 	unsigned c;	 /* class whose list is walked; HAK_LC_CLASSES: next */
 	unsigned n, k, in_classes;
@@ -524,18 +524,16 @@ static void lc_check_classes(struct hak_heap *h, struct lc_check *s,
 int hak_large_cache_check(struct hak_heap *h)
 {
 	struct hak_large_cache *lc = &h->large_cache;
-	struct hak_walk w = { .l = &h->lock };
+	struct hak_walk w = { .l = &h->lock, .skips = &h->check_skips };
 	struct lc_check s = { 0 };
 
 	for (;;) {
 		unsigned steps = 0;
+		int on = hak_walk_hold(&w);
 
-		if (!hak_walk_hold(&w)) {
-			if (w.starts++ == HAK_WALK_TRIES) {
-				hak_walk_let_go(&w);
-				hak_stat_add(&h->check_skips, 1);
-				goto out;
-			}
+		if (on == HAK_WALK_GIVE_UP)
+			goto out;
+		if (on == HAK_WALK_START) {
 			/* What earlier starts found stays found. */
 			s = (struct lc_check){ .phase = 1, .i = lc->oldest,
 					       .bad = s.bad };

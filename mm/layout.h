@@ -501,9 +501,9 @@ struct hak_heap {
 	uint64_t nss;	     /* superslabs held */
 	uint64_t nss_empty;  /* of which on the lists and wholly empty */
 	uint64_t nss_peak;   /* most superslabs ever held */
-	/* Bumped under the lock (hak_check's bounded walks, hak_walk):
-	 * ss_gen on any change of the superslab lists, masks and counts,
-	 * ss_list_gen when one joins or leaves ss_all. */
+	/* Bumped under the lock (hak_check's bounded walks): ss_gen on any
+	 * change of the superslab lists, masks and counts, ss_list_gen when
+	 * one joins or leaves ss_all. */
 	uint64_t ss_gen, ss_list_gen;
 	uint32_t ss_gets;    /* slab units taken: decay's clock */
 	uint64_t nss_transit; /* of which being built or torn down: on no

@@ -427,36 +427,41 @@ void hak_pcpu_drain_own(struct hak_heap *h)
 	}
 }
 
-/*
- * cpu's cache from a context that enters it remotely, HAK_DRAIN_CHUNK
- * objects per remote section, each drain outside it (hak_cpu_offline:
- * cpu runs no hakmem code, or is the caller). Per class at most a full
- * magazine plus one chunk, as hak_pcpu_drain_own.
- */
-void hak_pcpu_drain_remote(struct hak_heap *h, struct hak_pcpu *pc,
-			   unsigned cpu)
+unsigned hak_mag_drain_remote(struct hak_shard *sh, struct hak_mag *m,
+			      uint32_t *excl, unsigned cpu)
 {
 	void *chunk[HAK_DRAIN_CHUNK];
 	unsigned long flags;
-	unsigned c, k, rounds, moved;
+	unsigned k, rounds = sh->cap_max / HAK_DRAIN_CHUNK + 1, moved = 0;
+
+	while (rounds--) {
+		hak_port_pcpu_enter_remote(cpu, &flags, excl);
+		k = mag_pop_batch_locked(m, chunk, HAK_DRAIN_CHUNK);
+		hak_port_pcpu_exit_remote(cpu, flags, excl);
+		if (!k)
+			break;
+		hak_shared_drain(sh, chunk, k);
+		moved += k;
+	}
+	if (moved)
+		hak_stat_add(&sh->drains, 1);
+	return moved;
+}
+
+/* cpu's cache from a context that enters it remotely (hak_cpu_offline:
+ * cpu runs no hakmem code, or is the caller), a class at a time, then
+ * each emptied class's grown capacity back. */
+void hak_pcpu_drain_remote(struct hak_heap *h, struct hak_pcpu *pc,
+			   unsigned cpu)
+{
+	unsigned long flags;
+	unsigned c;
 
 	for (c = 0; c < HAK_NCLASSES; c++) {
-		rounds = h->shard[c].cap_max / HAK_DRAIN_CHUNK + 1;
-		moved = 0;
-		while (rounds--) {
-			hak_port_pcpu_enter_remote(cpu, &flags, &pc->excl);
-			k = mag_pop_batch_locked(&pc->mag[c], chunk,
-						 HAK_DRAIN_CHUNK);
-			if (!k)
-				cap_reset_locked(h, pc, c);
-			hak_port_pcpu_exit_remote(cpu, flags, &pc->excl);
-			if (!k)
-				break;
-			hak_shared_drain(&h->shard[c], chunk, k);
-			moved += k;
-		}
-		if (moved)
-			hak_stat_add(&h->shard[c].drains, 1);
+		hak_mag_drain_remote(&h->shard[c], &pc->mag[c], &pc->excl, cpu);
+		hak_port_pcpu_enter_remote(cpu, &flags, &pc->excl);
+		cap_reset_locked(h, pc, c);
+		hak_port_pcpu_exit_remote(cpu, flags, &pc->excl);
 	}
 }
 
@@ -503,16 +508,11 @@ int hak_pcpu_check_object(void *ptr, struct hak_shard *sh, const char *where)
 static int mag_bad(struct hak_heap *h, struct hak_pcpu *pc, unsigned cpu,
 		   unsigned c)
 {
-	struct hak_mag *m = &pc->mag[c];
-	unsigned n = hak_mag_count(m), cap = h->shard[c].cap;
-	unsigned lim = (unsigned)(m->limit - m->base);
-
-	if (hak_mag_top(m) < m->base || n > lim || lim < cap ||
-	    lim > h->shard[c].cap_max) {
-		hak_report(HAK_EV_CORRUPTION, pc, cpu, "cache count");
-		return 1;
-	}
-	return 0;
+	if (hak_mag_header_ok(&pc->mag[c], h->shard[c].cap,
+			      h->shard[c].cap_max))
+		return 0;
+	hak_report(HAK_EV_CORRUPTION, pc, cpu, "cache count");
+	return 1;
 }
 
 /* Inside cpu's critical section: every cached pointer must be an
@@ -570,12 +570,9 @@ int hak_pcpu_check_own(struct hak_heap *h)
 				break;
 			}
 			/* An IRQ handler may have popped below our place
-			 * since the last chunk: the slots above the top are
-			 * stale. */
+			 * since the last chunk. */
 			n = hak_mag_count(m);
-			end = n <= i ? i
-			      : n - i > HAK_DRAIN_CHUNK ? i + HAK_DRAIN_CHUNK
-							: n;
+			end = hak_chunk_end(i, n, HAK_DRAIN_CHUNK);
 			for (; i < end; i++)
 				bad += hak_pcpu_check_object(
 					m->base[i], &h->shard[c], "CPU cache");

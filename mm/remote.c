@@ -46,10 +46,11 @@
  * cache is thousands of objects), and checked the same way
  * (hak_pcpu_check_own), and so are the created heaps' and caches' areas
  * (hak_fronts_cpu); one last section flushes what IRQ handlers freed
- * meanwhile and marks the posts done. If the caller was moved to another CPU meanwhile (an RTOS that
- * migrates tasks), that section finds it off cpu: the bits go back and
- * the posts stay open for cpu to serve (the chunks drained on the other
- * CPU drained that CPU's cache, which is harmless).
+ * meanwhile and marks the posts done. If the caller was moved to another
+ * CPU meanwhile (an RTOS that migrates tasks), that section finds it off
+ * cpu: the bits go back and the posts stay open for cpu to serve (the
+ * chunks drained on the other CPU drained that CPU's cache, which is
+ * harmless).
  * pc->serving keeps an IRQ handler's slow path on cpu from serving (and
  * marking done) the same posts between two chunks.
  */

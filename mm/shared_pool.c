@@ -510,9 +510,10 @@ static int check_links(struct hak_slab *s, struct hak_shard *sh)
 }
 
 /*
- * What one hold of a shard check may do, in units of about 16
- * instructions (measured, x86_64): a descriptor looked at is 1, a slab's
- * geometry and links 6, a bitmap word 2. An 8-byte class's slab has 128
+ * What one hold of a shard check may do, in units sized from x86_64's
+ * IRQ-off windows (a descriptor looked at cost about 25 instructions, a
+ * bitmap word about 28): a descriptor is 1, a slab's geometry and links
+ * 6, a bitmap word 2. An 8-byte class's slab has 128
  * words: its bitmap is read across holds, CHECK_WORDS_PER_HOLD at a
  * time, and its count compared only if no one else took the shard lock
  * in between (the walk is then clean, see below).

@@ -20,8 +20,10 @@
 
 #define ss_of(n, member) hak_list_entry(n, struct hak_superslab, member)
 
-/* Every change below goes through these, under the lock: hak_check's
- * walk resumes only if none happened between its holds. */
+/* Under the lock, once per change of the superslabs' lists, masks or
+ * counts (each function below that makes one calls it: the list helpers
+ * do not): hak_check's walk resumes only if none happened between its
+ * holds. */
 static void ss_changed(struct hak_heap *h, int list)
 {
 	h->ss_gen++;
@@ -33,14 +35,12 @@ static void avail_add(struct hak_heap *h, struct hak_superslab *ss)
 {
 	hak_list_push(&h->ss_avail, &ss->avail);
 	ss->in_avail = 1;
-	ss_changed(h, 0);
 }
 
 static void avail_del(struct hak_heap *h, struct hak_superslab *ss)
 {
 	hak_list_del(&h->ss_avail, &ss->avail);
 	ss->in_avail = 0;
-	ss_changed(h, 0);
 }
 
 /*
@@ -67,14 +67,12 @@ static void empty_add(struct hak_heap *h, struct hak_superslab *ss)
 {
 	hak_list_push(&h->ss_empty, &ss->empty);
 	h->nss_empty++;
-	ss_changed(h, 0);
 }
 
 static void empty_del(struct hak_heap *h, struct hak_superslab *ss)
 {
 	hak_list_del(&h->ss_empty, &ss->empty);
 	h->nss_empty--;
-	ss_changed(h, 0);
 }
 
 /*

@@ -88,15 +88,16 @@ static inline void hak_unlock(hak_spinlock_t *l, unsigned long flags)
 /*
  * A bounded walk (hak_check's): the walk runs in holds of l of bounded
  * length, l dropped (IRQs on) in between, and what it saw stays valid iff
- * nothing it depends on changed meanwhile: *gen, a count bumped under l
- * on every such change, did not move, or (gen NULL) no one else took l,
- * so that l's hold count moved by this walker's acquisition only.
- * hak_walk_hold returns 0 when the walk must start (again): always on
- * the first hold. A walker gives up after HAK_WALK_TRIES starts in all and
- * counts the comparison it could not make as skipped (hak_stats'
- * check_skipped), never as a violation.
+ * no one else took l meanwhile: l's hold count moved by this walker's
+ * acquisition only. hak_walk_hold says HAK_WALK_ON (go on), HAK_WALK_START
+ * (start the walk, again: always on the first hold) or, after
+ * HAK_WALK_TRIES starts in all, HAK_WALK_GIVE_UP: l is let go and the
+ * comparison the walk could not make is counted in *skips (hak_stats'
+ * check_skipped), never reported as a violation.
  */
 #define HAK_WALK_TRIES 3
+
+enum { HAK_WALK_ON, HAK_WALK_START, HAK_WALK_GIVE_UP };
 
 /* Called in every gap between two holds of a bounded walk: a no-op
  * (weak, maintenance.c) that a white-box test replaces to make another
@@ -105,26 +106,27 @@ void hak_test_walk_gap(void) hak_hidden;
 
 struct hak_walk {
 	hak_spinlock_t *l;
-	const uint64_t *gen;  /* NULL: l's hold count */
-	uint64_t seen;	      /* *gen (or the count) when this walker let go */
-	unsigned long flags;  /* of the hold in progress */
-	unsigned starts;      /* walks begun */
+	uint64_t *skips;     /* the heap's check_skips */
+	uint64_t seen;	     /* l's hold count when this walker let go */
+	unsigned long flags; /* of the hold in progress */
+	unsigned starts;     /* walks begun */
 };
-
-static inline uint64_t hak_walk_gen(const struct hak_walk *w)
-{
-	return w->gen ? *w->gen : w->l->holds;
-}
 
 static inline int hak_walk_hold(struct hak_walk *w)
 {
 	w->flags = hak_lock(w->l);
-	return w->starts && hak_walk_gen(w) == w->seen + !w->gen;
+	if (w->starts && w->l->holds == w->seen + 1)
+		return HAK_WALK_ON;
+	if (w->starts++ < HAK_WALK_TRIES)
+		return HAK_WALK_START;
+	hak_unlock(w->l, w->flags);
+	__atomic_fetch_add(w->skips, 1, __ATOMIC_RELAXED);
+	return HAK_WALK_GIVE_UP;
 }
 
 static inline void hak_walk_let_go(struct hak_walk *w)
 {
-	w->seen = hak_walk_gen(w);
+	w->seen = w->l->holds;
 	hak_unlock(w->l, w->flags);
 	hak_test_walk_gap();
 }

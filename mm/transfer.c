@@ -149,9 +149,7 @@ int hak_transfer_check(struct hak_heap *h)
 			unsigned long flags = hak_lock(&x->lock);
 			unsigned n = x->n * b;
 
-			end = n <= i			  ? i
-			      : n - i > HAK_DRAIN_CHUNK ? i + HAK_DRAIN_CHUNK
-							: n;
+			end = hak_chunk_end(i, n, HAK_DRAIN_CHUNK);
 			for (; i < end; i++)
 				bad += hak_pcpu_check_object(
 					x->slots[i], &h->shard[c],

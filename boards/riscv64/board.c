@@ -255,8 +255,8 @@ void board_start_secondaries(void (*fn)(unsigned cpu))
 		unsigned long t0 = board_ticks();
 
 		/* 30 s of wall time (TCG's timer is the host's): make test
-		 * runs QEMUs side by side on a 2-core machine, where 5 s
-		 * once was not enough for a hart to start. */
+		 * runs QEMUs side by side on a 2-core machine, where a rare
+		 * 'a hart never started' was seen with 5 s. */
 		while (!__atomic_load_n(&entered[i], __ATOMIC_ACQUIRE))
 			if (board_ticks() - t0 > 30 * TIMEBASE_HZ) {
 				board_puts("[board] FAIL: a hart never started\n");

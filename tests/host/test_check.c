@@ -142,6 +142,23 @@ static void concurrent(void)
 #define NSMALL 200000
 static void *small[NSMALL];
 
+/* A check with `what` in every gap of every walk: no violation, and
+ * exactly `skips` comparisons skipped. */
+static void disturbed_throughout(int what, uint64_t skips)
+{
+	uint64_t sk = skipped();
+	int bad;
+
+	gap_what = what;
+	gaps_left = 1000000;
+	bad = hak_check();
+	gaps_left = 0;
+	CHECK(bad == 0, "a disturbed walk reported %d violations", bad);
+	CHECK(skipped() == sk + skips, "%s in every gap: %lu skipped, not %lu",
+	      what == GAP_SHARD ? "shard lock taken" : "superslabs changed",
+	      (unsigned long)(skipped() - sk), (unsigned long)skips);
+}
+
 /*
  * Changes landing between two holds of the walks, on the big heap of
  * corruptions() (each walk many holds long):
@@ -158,7 +175,6 @@ static void gaps(void)
 	struct hak_slab *s = NULL;
 	uint64_t sk = skipped();
 	unsigned i;
-	int bad;
 
 	for (i = 1; i < NSMALL && !s; i++) /* a live 64 B block */
 		if (i % 3 && 8 + (i * 40) % 1024 == 64)
@@ -171,20 +187,8 @@ static void gaps(void)
 	CHECK(!gaps_left, "no gap was called");
 	s->nfree--;
 
-	gaps_left = 1000000;
-	bad = hak_check();
-	CHECK(bad == 0, "a disturbed walk reported %d violations", bad);
-	CHECK(skipped() == sk + 1,
-	      "shard lock taken in every gap: %lu skipped, not 1",
-	      (unsigned long)(skipped() - sk));
-	gap_what = GAP_HEAP;
-	gaps_left = 1000000;
-	bad = hak_check();
-	CHECK(bad == 0, "a disturbed walk reported %d violations", bad);
-	CHECK(skipped() == sk + 4,
-	      "superslabs changed in every gap: %lu skipped, not 1 + 3",
-	      (unsigned long)(skipped() - sk));
-	gaps_left = 0;
+	disturbed_throughout(GAP_SHARD, 1);
+	disturbed_throughout(GAP_HEAP, 3);
 	printf("  disturbed gaps: a restarted walk still finds the "
 	       "corruption; walks disturbed throughout skip (%lu), report "
 	       "nothing\n",
@@ -298,7 +302,6 @@ int main(void)
 	init_hosted(4, &log);
 	log.quiet = 1;
 	corruptions();
-	CHECK(log.count[HAK_EV_CORRUPTION] > 0, "no corruption reported");
 	printf("PASS test_check\n");
 	return 0;
 }
