@@ -314,31 +314,28 @@ static int slab_emptied(struct hak_shard *sh, struct hak_slab *s)
 	return 1;
 }
 
-/* One hold of the shard lock: objs[0..n), n <= HOLD_OBJECTS, back in
- * their slabs. Slabs emptied beyond the hysteresis are uncarved and put
- * in gone[] (*ngone), for the caller to give back with the lock dropped.
- * Returns the objects taken back. */
-static unsigned drain_hold(struct hak_shard *sh, void *const *objs,
-			  unsigned n, struct hak_slab **gone, unsigned *ngone)
+/*
+ * Shard lock held: objs[i..) while they lie in slab s, back in its bitmap:
+ * one run. A batch usually holds runs of one slab (a refill takes a slab's
+ * objects in order), so the slab's fields stay in registers for the run
+ * and its count, hint and list move once. Returns the index after the run.
+ */
+static unsigned drain_run(struct hak_slab *s,
+			  void *const *objs, unsigned i, unsigned n,
+			  unsigned *added)
 {
-	unsigned long flags = hak_lock(&sh->lock);
-	unsigned i, done = 0;
+	uintptr_t start = s->start, unit = (uintptr_t)objs[i] >> HAK_SLAB_SHIFT;
+	uint32_t inv = s->inv;
+	unsigned hint = s->hint, got = 0;
 
-	for (i = 0; i < n; i++) {
+	do {
 		uintptr_t p = (uintptr_t)objs[i];
-		struct hak_slab *s = hak_slab_of_object(p);
-		uint32_t idx = hak_obj_index(p - s->start, s->inv);
+		uint32_t idx = hak_obj_index(p - start, inv);
 		uint64_t bit = 1ULL << (idx & 63);
 		uint64_t *wp = &s->bits[idx >> 6];
 		uint64_t w = __atomic_load_n(wp, __ATOMIC_RELAXED);
 
-		if (s->shard != sh) {
-			/* Cannot happen for objects free() validated. */
-			hak_report(HAK_EV_CORRUPTION, objs[i], 0,
-				   "cached object of another class");
-			continue;
-		}
-		if (w & bit) {
+		if (unlikely(w & bit)) {
 			/* Freed twice, its cookie overwritten in between
 			 * (a write after the first free): free() took it,
 			 * the bitmap catches it here (docs/security.md). */
@@ -347,10 +344,43 @@ static unsigned drain_hold(struct hak_shard *sh, void *const *objs,
 			continue;
 		}
 		__atomic_store_n(wp, w | bit, __ATOMIC_RELAXED);
-		if ((idx >> 6) < s->hint)
-			s->hint = (uint16_t)(idx >> 6);
-		s->nfree++;
-		done++;
+		if ((idx >> 6) < hint)
+			hint = idx >> 6;
+		got++;
+	} while (++i < n && (uintptr_t)objs[i] >> HAK_SLAB_SHIFT == unit);
+	s->hint = (uint16_t)hint;
+	s->nfree = (uint16_t)(s->nfree + got);
+	*added = got;
+	return i;
+}
+
+/* One hold of the shard lock: objs[0..n), n <= HOLD_OBJECTS, back in
+ * their slabs. Slabs emptied beyond the hysteresis are uncarved and put
+ * in gone[] (*ngone), for the caller to give back with the lock dropped.
+ * Returns the objects taken back. */
+static unsigned drain_hold(struct hak_shard *sh, void *const *objs,
+			  unsigned n, struct hak_slab **gone, unsigned *ngone)
+{
+	unsigned long flags = hak_lock(&sh->lock);
+	unsigned i = 0, done = 0;
+
+	while (i < n) {
+		struct hak_slab *s = hak_slab_of_object((uintptr_t)objs[i]);
+		unsigned added;
+
+		if (s->shard != sh) {
+			/* Cannot happen for objects free() validated. */
+			hak_report(HAK_EV_CORRUPTION, objs[i], 0,
+				   "cached object of another class");
+			i++;
+			continue;
+		}
+		i = drain_run(s, objs, i, n, &added);
+		if (!added)
+			continue;
+		done += added;
+		/* A run cannot fill a slab before its end: its later objects
+		 * would have found their bits set. */
 		if (s->nfree == s->capacity) {
 			if (slab_emptied(sh, s))
 				gone[(*ngone)++] = s;
