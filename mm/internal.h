@@ -217,7 +217,7 @@ void hak_shard_trim(struct hak_shard *sh);
  * drain takes at most HAK_DRAIN_KEEP_MAX objects; gone[] holds as many
  * slabs (HAK_EMPTY_SLABS_KEPT for a trim).
  */
-#define HAK_DRAIN_KEEP_MAX 16u
+#define HAK_DRAIN_KEEP_MAX 8u
 unsigned hak_shared_drain_keep(struct hak_shard *sh, void *const *objs,
 			       unsigned n, struct hak_slab **gone);
 unsigned hak_shard_trim_keep(struct hak_shard *sh, struct hak_slab **gone);

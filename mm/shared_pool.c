@@ -31,8 +31,10 @@
 #include "internal.h"
 
 #define HOLD_OBJECTS 16u
-_Static_assert(HAK_DRAIN_KEEP_MAX <= HOLD_OBJECTS, "a kept drain is one hold");
 #define HOLD_SLABS 8u
+_Static_assert(HAK_DRAIN_KEEP_MAX <= HOLD_OBJECTS &&
+		       HAK_DRAIN_KEEP_MAX <= HOLD_SLABS,
+	       "a kept drain is one hold");
 #define HOLD_WORDS 32u
 
 enum { LIST_NONE, LIST_PARTIAL, LIST_EMPTY };
@@ -315,30 +317,81 @@ static int slab_emptied(struct hak_shard *sh, struct hak_slab *s)
 }
 
 /*
- * Shard lock held: objs[i..) while they lie in slab s, back in its bitmap:
- * one run. A batch usually holds runs of one slab (a refill takes a slab's
- * objects in order), so the slab's fields stay in registers for the run
- * and its count, hint and list move once. Returns the index after the run.
+ * Shard lock held: the end of a run of got objects drained into slab s,
+ * the lowest of whose bitmap words is hint. A batch mostly holds runs of
+ * one slab (a refill takes a slab's objects in order), so a slab's count,
+ * hint and list move once per run, not once per object. A run cannot fill
+ * its slab before its end: its later objects would have found their bits
+ * set. (Inlined: out of line, the calls cost a slab of one object more
+ * than the per-run saving.)
  */
-static unsigned drain_run(struct hak_slab *s,
-			  void *const *objs, unsigned i, unsigned n,
-			  unsigned *added)
+static inline __attribute__((always_inline)) void
+run_end(struct hak_shard *sh, struct hak_slab *s, unsigned got,
+	unsigned hint, struct hak_slab **gone, unsigned *ngone)
 {
-	uintptr_t start = s->start, unit = (uintptr_t)objs[i] >> HAK_SLAB_SHIFT;
-	uint32_t inv = s->inv;
-	unsigned hint = s->hint, got = 0;
+	if (hint < s->hint)
+		s->hint = (uint16_t)hint;
+	s->nfree = (uint16_t)(s->nfree + got);
+	sh->out_objects -= got;
+	if (s->nfree == s->capacity) {
+		if (slab_emptied(sh, s))
+			gone[(*ngone)++] = s;
+	} else if (s->on_list == LIST_NONE) {
+		list_add(&sh->partial, s, LIST_PARTIAL);
+	}
+}
 
-	do {
+/*
+ * One hold of the shard lock: objs[0..n), n <= HOLD_OBJECTS, back in
+ * their slabs, as far as HOLD_SLABS runs go (*used: how far): each run
+ * may empty its slab, and an uncarve is the longest part of a hold.
+ * Slabs emptied beyond the hysteresis are uncarved and put in gone[]
+ * (*ngone), for the caller to give back with the lock dropped. Returns
+ * the objects taken back.
+ */
+static unsigned drain_hold(struct hak_shard *sh, void *const *objs,
+			  unsigned n, struct hak_slab **gone, unsigned *ngone,
+			  unsigned *used)
+{
+	unsigned long flags = hak_lock(&sh->lock);
+	uint64_t out = sh->out_objects; /* less the objects taken back */
+	struct hak_slab *s = NULL; /* the current run's slab */
+	uintptr_t start = 0;
+	uint32_t inv = 0;
+	unsigned i, got = 0, hint = 0, runs = 0;
+
+	for (i = 0; i < n; i++) {
 		uintptr_t p = (uintptr_t)objs[i];
-		uint32_t idx = hak_obj_index(p - start, inv);
-		uint64_t bit = 1ULL << (idx & 63);
-		uint64_t *wp = &s->bits[idx >> 6];
-		uint64_t w = __atomic_load_n(wp, __ATOMIC_RELAXED);
+		struct hak_slab *t = hak_slab_of_object(p);
+		uint32_t idx;
+		uint64_t bit, w, *wp;
 
+		if (t != s) {
+			if (got)
+				run_end(sh, s, got, hint, gone, ngone);
+			got = 0;
+			s = NULL;
+			if (runs++ == HOLD_SLABS)
+				break;
+			if (t->shard != sh) {
+				/* Cannot happen for objects free() validated. */
+				hak_report(HAK_EV_CORRUPTION, objs[i], 0,
+					   "cached object of another class");
+				continue;
+			}
+			s = t;
+			start = s->start;
+			inv = s->inv;
+			hint = s->hint;
+		}
+		idx = hak_obj_index(p - start, inv);
+		bit = 1ULL << (idx & 63);
+		wp = &s->bits[idx >> 6];
+		w = __atomic_load_n(wp, __ATOMIC_RELAXED);
 		if (unlikely(w & bit)) {
-			/* Freed twice, its cookie overwritten in between
-			 * (a write after the first free): free() took it,
-			 * the bitmap catches it here (docs/security.md). */
+			/* Freed twice, its cookie overwritten in between (a
+			 * write after the first free): free() took it, the
+			 * bitmap catches it here (docs/security.md). */
 			hak_report(HAK_EV_DOUBLE_FREE, objs[i], 0,
 				   "cached object already free in its slab");
 			continue;
@@ -347,50 +400,13 @@ static unsigned drain_run(struct hak_slab *s,
 		if ((idx >> 6) < hint)
 			hint = idx >> 6;
 		got++;
-	} while (++i < n && (uintptr_t)objs[i] >> HAK_SLAB_SHIFT == unit);
-	s->hint = (uint16_t)hint;
-	s->nfree = (uint16_t)(s->nfree + got);
-	*added = got;
-	return i;
-}
-
-/* One hold of the shard lock: objs[0..n), n <= HOLD_OBJECTS, back in
- * their slabs. Slabs emptied beyond the hysteresis are uncarved and put
- * in gone[] (*ngone), for the caller to give back with the lock dropped.
- * Returns the objects taken back. */
-static unsigned drain_hold(struct hak_shard *sh, void *const *objs,
-			  unsigned n, struct hak_slab **gone, unsigned *ngone)
-{
-	unsigned long flags = hak_lock(&sh->lock);
-	unsigned i = 0, done = 0;
-
-	while (i < n) {
-		struct hak_slab *s = hak_slab_of_object((uintptr_t)objs[i]);
-		unsigned added;
-
-		if (s->shard != sh) {
-			/* Cannot happen for objects free() validated. */
-			hak_report(HAK_EV_CORRUPTION, objs[i], 0,
-				   "cached object of another class");
-			i++;
-			continue;
-		}
-		i = drain_run(s, objs, i, n, &added);
-		if (!added)
-			continue;
-		done += added;
-		/* A run cannot fill a slab before its end: its later objects
-		 * would have found their bits set. */
-		if (s->nfree == s->capacity) {
-			if (slab_emptied(sh, s))
-				gone[(*ngone)++] = s;
-		} else if (s->on_list == LIST_NONE) {
-			list_add(&sh->partial, s, LIST_PARTIAL);
-		}
 	}
-	sh->out_objects -= done;
+	if (got)
+		run_end(sh, s, got, hint, gone, ngone);
+	out -= sh->out_objects;
 	hak_unlock(&sh->lock, flags);
-	return done;
+	*used = i;
+	return (unsigned)out;
 }
 
 void hak_shared_drain(struct hak_shard *sh, void *const *objs, unsigned n)
@@ -399,11 +415,11 @@ void hak_shared_drain(struct hak_shard *sh, void *const *objs, unsigned n)
 
 	while (i < n) {
 		struct hak_slab *gone[HOLD_OBJECTS];
-		unsigned end = n - i > HOLD_OBJECTS ? i + HOLD_OBJECTS : n;
-		unsigned ngone = 0, k;
+		unsigned len = n - i > HOLD_OBJECTS ? HOLD_OBJECTS : n - i;
+		unsigned ngone = 0, used, k;
 
-		total += drain_hold(sh, objs + i, end - i, gone, &ngone);
-		i = end;
+		total += drain_hold(sh, objs + i, len, gone, &ngone, &used);
+		i += used;
 		/* One global-lock hold per slab, with IRQs on in between. */
 		for (k = 0; k < ngone; k++)
 			hak_superslab_put_slab(gone[k], 0);
@@ -415,10 +431,12 @@ void hak_shared_drain(struct hak_shard *sh, void *const *objs, unsigned n)
 unsigned hak_shared_drain_keep(struct hak_shard *sh, void *const *objs,
 			       unsigned n, struct hak_slab **gone)
 {
-	unsigned ngone = 0, done;
+	unsigned ngone = 0, done, used;
 
 	HAK_ASSERT(n <= HAK_DRAIN_KEEP_MAX);
-	done = drain_hold(sh, objs, n, gone, &ngone);
+	/* n <= HOLD_SLABS: no run limit stops it short. */
+	done = drain_hold(sh, objs, n, gone, &ngone, &used);
+	HAK_ASSERT(used == n);
 	hak_stats_out_add(sh->heap, -(int64_t)done * sh->ci->size);
 	return ngone;
 }
