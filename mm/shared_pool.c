@@ -414,7 +414,7 @@ void hak_shared_drain(struct hak_shard *sh, void *const *objs, unsigned n)
 	unsigned i = 0, total = 0;
 
 	while (i < n) {
-		struct hak_slab *gone[HOLD_OBJECTS];
+		struct hak_slab *gone[HOLD_SLABS]; /* one per run */
 		unsigned len = n - i > HOLD_OBJECTS ? HOLD_OBJECTS : n - i;
 		unsigned ngone = 0, used, k;
 

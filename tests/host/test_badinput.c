@@ -241,6 +241,110 @@ static void double_free_after_uaf(void)
 	no_duplicates(96);
 }
 
+/*
+ * What a free() leaves a drain to do, on objects m_alloc'd here: give
+ * each its free cookie, as free() does before it caches an object.
+ */
+static void mark_freed(void *p)
+{
+	struct hak_slab *s = hak_slab_of_object((uintptr_t)p);
+
+	((uintptr_t *)p)[s->shard->cookie_word] = hak_heap.secret ^
+						  (uintptr_t)p;
+}
+
+/*
+ * The shared pool's drain (shared_pool.c) takes a batch in runs of one
+ * slab, at most HOLD_SLABS (8) runs per hold of the shard lock. A batch of
+ * one object from each of 20 slabs takes three holds and resumes where
+ * each stopped: every slab counts its object once, nothing is reported,
+ * the heap checks clean. Then a batch holding twice the last live object
+ * of a slab: the first copy empties the slab, the second is reported as a
+ * double free in the same run, and the slab is counted free once.
+ */
+static void drain_runs(void)
+{
+	enum { N = 2048, NS = 20, SZ = 1024 };
+	static void *p[N];
+	void *batch[NS], *two[2];
+	struct hak_slab *slab[NS], *s;
+	struct hak_shard *sh;
+	unsigned nfree[NS], ns = 0, i, k, in_slab;
+	uint64_t out;
+	int before = total_reports();
+
+	for (i = 0; i < N; i++) {
+		p[i] = hak_malloc(SZ);
+		CHECK(p[i], "malloc");
+	}
+	/* The first object met in each of NS distinct slabs. */
+	for (i = 0; i < N && ns < NS; i++) {
+		s = hak_slab_of_object((uintptr_t)p[i]);
+		for (k = 0; k < ns && slab[k] != s; k++)
+			;
+		if (k < ns)
+			continue;
+		slab[ns] = s;
+		nfree[ns] = s->nfree;
+		batch[ns++] = p[i];
+		p[i] = NULL;
+	}
+	CHECK(ns == NS, "only %u slabs", ns);
+	sh = slab[0]->shard;
+	out = sh->out_objects;
+	for (i = 0; i < NS; i++)
+		mark_freed(batch[i]);
+	hak_shared_drain(sh, batch, NS);
+	CHECK(sh->out_objects == out - NS, "out %llu, was %llu",
+	      (unsigned long long)sh->out_objects, (unsigned long long)out);
+	for (i = 0; i < NS; i++) {
+		uintptr_t off = (uintptr_t)batch[i] - slab[i]->start;
+
+		CHECK(slab[i]->nfree == nfree[i] + 1, "slab %u: nfree %u, was %u",
+		      i, slab[i]->nfree, nfree[i]);
+		CHECK(hak_slab_bit_is_free(slab[i],
+					   hak_obj_index(off, slab[i]->inv)),
+		      "object %u not free in its slab", i);
+	}
+	CHECK(total_reports() == before, "a clean drain reported");
+	CHECK(hak_check() == 0, "heap broken after a drain of %u slabs", NS);
+
+	/* A slab all of whose objects are ours: all but one go back. */
+	for (i = 0; i < N; i++) {
+		if (!p[i])
+			continue;
+		s = hak_slab_of_object((uintptr_t)p[i]);
+		for (in_slab = 0, k = 0; k < N; k++)
+			in_slab += p[k] && hak_slab_of_object((uintptr_t)p[k]) == s;
+		if (in_slab == s->capacity)
+			break;
+	}
+	CHECK(i < N, "no slab wholly allocated here");
+	two[0] = two[1] = p[i];
+	p[i] = NULL;
+	for (k = 0; k < N; k++) {
+		if (p[k] && hak_slab_of_object((uintptr_t)p[k]) == s) {
+			hak_free(p[k]);
+			p[k] = NULL;
+		}
+	}
+	hak_trim(); /* the cached ones back in their slab */
+	CHECK(s->nfree == s->capacity - 1, "slab holds %u of %u free",
+	      s->nfree, s->capacity);
+	mark_freed(two[0]);
+	EXPECT(HAK_EV_DOUBLE_FREE, two[0], hak_shared_drain(sh, two, 2));
+	CHECK(log.last_what && strstr(log.last_what, "already free"),
+	      "reason: %s", log.last_what);
+	CHECK(s->shard != sh || s->nfree == s->capacity,
+	      "emptied slab still counts %u of %u free", s->nfree,
+	      s->capacity);
+	for (i = 0; i < N; i++)
+		hak_free(p[i]);
+	hak_trim();
+	CHECK(hak_check() == 0, "heap broken after the drains");
+	no_duplicates(SZ);
+}
+
 /* API calls out of contract: reported, and nothing changes. */
 static void misuse(void)
 {
@@ -311,6 +415,7 @@ int main(int argc, char **argv)
 	interior_pointers();
 	never_allocated();
 	double_free_after_uaf();
+	drain_runs();
 	misuse();
 	no_duplicates(64);
 	no_duplicates(3000);

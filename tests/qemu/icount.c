@@ -460,12 +460,15 @@ enum {
  * exact-size slot before (141 / 234): the price of reusing runs by size
  * and returning them by decay.
  * The drains moved with the shared pool's drain in same-slab runs, its
- * holds capped at HOLD_SLABS runs: a half magazine of one slab costs 15-23%
- * less (tiny_drain, bound lowered) and its IRQ-off hold 22-30% less; a
- * drain whose every object is in another slab pays the run's set-up per
- * object and, past 8 slabs, one more hold: pool_drain, release_slab and
- * tiny_drain_65slabs 9-14% more (bounds raised), while the longest hold of
- * the last is 31-35% shorter (IRQWIN tiny_drain_65slabs).
+ * holds capped at HOLD_SLABS runs: a half magazine of one slab costs 16-23%
+ * less (tiny_drain, bound lowered to about 25% over) and its IRQ-off hold
+ * 22-30% less; a drain whose every object is in another slab pays the
+ * run's set-up per object and one hold per 8 slabs (a 65-slab drain 9
+ * holds, 5 before): pool_drain, release_slab and tiny_drain_65slabs 9-14%
+ * more, their bounds raised to only 6-9% over the new maxima (as some
+ * earlier entries: the rise was meant, a further one should be looked
+ * at), while the longest hold of the last is 31-35% shorter (IRQWIN
+ * tiny_drain_65slabs).
  */
 static const struct path_info {
 	const char *name;
