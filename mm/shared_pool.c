@@ -172,18 +172,29 @@ static void slab_uncarve(struct hak_slab *s)
  * Those are the ones at or above the high-water mark: written under the
  * lock, so a free() that sees the new mark sees their cookies.
  */
-static void slab_mark_fresh(struct hak_slab *s, void **out, unsigned got)
+static void slab_mark_fresh(struct hak_slab *s, void *const *objs,
+			    unsigned got)
 {
 	uintptr_t fresh = s->start + s->hwm_off;
 	unsigned i, w = s->shard->cookie_word;
 
 	if (!HAK_HARDEN)
 		return;
-	for (i = got; i-- > 0 && (uintptr_t)out[i] >= fresh;)
-		((uintptr_t *)out[i])[w] = hak_heap.secret ^ (uintptr_t)out[i];
+	for (i = 0; i < got && (uintptr_t)objs[i] >= fresh; i++)
+		((uintptr_t *)objs[i])[w] = hak_heap.secret ^ (uintptr_t)objs[i];
 }
 
-static unsigned slab_take(struct hak_slab *s, void **out, unsigned n)
+/*
+ * Up to n of s's free objects, lowest index first, stored downwards from
+ * end: end[-1] is the lowest, end[-got] the highest. Refills fill their
+ * batch from its end (hak_shared_refill), so that the magazine, which
+ * pops its top first, hands a slab's objects out in ascending address
+ * order: the direction in which the CPUs' next-line prefetchers fetch
+ * ahead (x86's L1 streamer follows ascending accesses only). On cold
+ * objects that is worth 20% of sh8bench (docs/performance.md), at no
+ * cost per object.
+ */
+static unsigned slab_take(struct hak_slab *s, void **end, unsigned n)
 {
 	unsigned got = 0, w = s->hint, words = slab_words(s);
 
@@ -194,7 +205,8 @@ static unsigned slab_take(struct hak_slab *s, void **out, unsigned n)
 			unsigned b = arch_ctz64(bits);
 
 			bits &= bits - 1;
-			out[got++] =
+			got++;
+			end[-(long)got] =
 				(void *)(s->start +
 					 (uintptr_t)(w * 64 + b) * s->size);
 		}
@@ -207,11 +219,12 @@ static unsigned slab_take(struct hak_slab *s, void **out, unsigned n)
 	s->nfree = (uint16_t)(s->nfree - got);
 	/* Lowest index first, so the last one taken is the highest. */
 	if (got) {
-		uint32_t top = hak_obj_index((uintptr_t)out[got - 1] - s->start,
+		uint32_t top = hak_obj_index((uintptr_t)end[-(long)got] -
+						     s->start,
 					     s->inv) + 1;
 
 		if (top > s->hwm) {
-			slab_mark_fresh(s, out, got);
+			slab_mark_fresh(s, end - got, got);
 			__atomic_store_n(&s->hwm, (uint16_t)top,
 					 __ATOMIC_RELAXED);
 			__atomic_store_n(&s->hwm_off,
@@ -227,12 +240,13 @@ static unsigned slab_take(struct hak_slab *s, void **out, unsigned n)
  * objects and HOLD_SLABS slab visits, which skip at most HOLD_WORDS empty
  * bitmap words between them (a visit that starts below the budget may
  * skip up to a slab's HAK_SLAB_BITMAP_WORDS: the hint only moves up, so
- * skipped words are not scanned again). Returns the objects taken, counted
- * out; the caller tells "hold done" from "shard dry" by the lists. Out of
+ * skipped words are not scanned again), stored downwards from end
+ * (slab_take). Returns the objects taken, counted out; the caller tells
+ * "hold done" from "shard dry" by the lists. Out of
  * line: inlined, its loop spills the caller's state on every slab visit.
  */
 static __attribute__((noinline)) unsigned refill_hold(struct hak_shard *sh,
-						      void **out, unsigned n)
+						      void **end, unsigned n)
 {
 	unsigned got = 0, slabs = 0, skipped = 0;
 
@@ -252,7 +266,7 @@ static __attribute__((noinline)) unsigned refill_hold(struct hak_shard *sh,
 		if (!s)
 			break;
 		hint = s->hint;
-		got += slab_take(s, out + got, n - got);
+		got += slab_take(s, end - got, n - got);
 		skipped += s->hint - hint;
 		slabs++;
 		if (!s->nfree)
@@ -270,7 +284,7 @@ unsigned hak_shared_refill(struct hak_shard *sh, void **out, unsigned n)
 	for (;;) {
 		struct hak_slab *s;
 
-		got += refill_hold(sh, out + got, n - got);
+		got += refill_hold(sh, out + n - got, n - got);
 		if (got == n)
 			break;
 		if (sh->partial || sh->empty) {
@@ -293,6 +307,12 @@ unsigned hak_shared_refill(struct hak_shard *sh, void **out, unsigned n)
 		list_add(&sh->partial, s, LIST_PARTIAL);
 	}
 	hak_unlock(&sh->lock, flags);
+	if (got < n) { /* short (provider exhausted): to the front */
+		unsigned i;
+
+		for (i = 0; i < got; i++)
+			out[i] = out[n - got + i];
+	}
 	hak_stats_out_add(sh->heap, (int64_t)got * sh->ci->size);
 	return got;
 }

@@ -4,7 +4,8 @@
  * realloc across every tier boundary, usable_size, size 0, huge sizes and
  * overflow, and the stats that must move with them.
  */
-#include "check.h"
+#define _GNU_SOURCE
+#include "pin.h"
 
 static struct report_log log;
 
@@ -185,6 +186,30 @@ static void test_stats(void)
  * Cache hits take no shared lock: the lock holds counted across hits are
  * exactly those hak_stats takes itself (measured by two calls in a row).
  */
+/*
+ * A refill hands a slab's objects out lowest address first, so that the
+ * allocations after a miss walk up through memory (mm/shared_pool.c,
+ * slab_take). The first use of a class in this process: its first refill
+ * is one fresh slab, so the whole batch (64 objects of 200 bytes) is in
+ * address order. One CPU, so one magazine serves them all.
+ */
+static void test_refill_order(void)
+{
+	enum { N = 16 };
+	void *p[N];
+	unsigned i;
+
+	pin(0);
+	for (i = 0; i < N; i++)
+		CHECK(p[i] = hak_malloc(200), "malloc");
+	for (i = 1; i < N; i++)
+		CHECK((uintptr_t)p[i] > (uintptr_t)p[i - 1],
+		      "allocation %u after a refill: %p, below the one before, %p",
+		      i, p[i], p[i - 1]);
+	for (i = 0; i < N; i++)
+		hak_free(p[i]);
+}
+
 static void test_hits_lock_free(void)
 {
 	struct hak_stats a, b, c;
@@ -267,6 +292,7 @@ int main(void)
 
 	init_hosted(hak_hosted_possible_cpus(), &log);
 	log.quiet = 1;
+	test_refill_order(); /* first: it needs a class no one used yet */
 	test_alignment();
 	test_calloc();
 	test_realloc();
