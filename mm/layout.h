@@ -254,6 +254,8 @@ struct hak_shard {
 	uint16_t cap_max; /* slots each CPU's area reserves: the most cap
 			   * may grow to (the default heap; else cap) */
 	uint16_t batch;	 /* refill / drain batch: min(cap / 2, 64) */
+	uint16_t fresh_max; /* never-used objects a refill may take:
+			     * HAK_REFILL_FRESH_BYTES of them, at least 1 */
 	struct hak_heap *heap;
 	const struct hak_class_info *ci; /* size, inv, div, align */
 	/* Object caches: run on every object of a slab when it is carved. */

@@ -67,6 +67,9 @@ void hak_shard_init(struct hak_shard *sh, struct hak_heap *h, unsigned cls,
 	sh->cap = (uint16_t)cap;
 	sh->cap_max = (uint16_t)cap; /* the default heap's grow: init.c */
 	sh->batch = (uint16_t)hak_cache_batch(cap);
+	sh->fresh_max = (uint16_t)(ci->size < HAK_REFILL_FRESH_BYTES
+					   ? HAK_REFILL_FRESH_BYTES / ci->size
+					   : 1);
 	sh->magoff = (uint16_t)(cls < HAK_NCLASSES ? HAK_MAG_OFFSET(cls)
 						   : HAK_MAG_BASE);
 	if (!sh->cookie_word)
@@ -193,28 +196,42 @@ static void slab_mark_fresh(struct hak_slab *s, void *const *objs,
  * ahead (x86's L1 streamer follows ascending accesses only). On cold
  * objects that is worth 20% of sh8bench (docs/performance.md), at no
  * cost per object.
+ *
+ * Never-used objects (at or above the high-water mark; every one below
+ * it that is free was used and freed) are taken at most fresh_max a
+ * refill: they get their free cookie here (slab_mark_fresh), and the
+ * write would otherwise bring in up to a batch's pages (32 KiB for the
+ * Pool classes) for objects that may sit unused in a CPU cache. The
+ * objects below the mark come first (lowest index first), so capping n
+ * caps the fresh ones. A slab_take that returns fewer than n and leaves
+ * objects free in s was capped.
  */
-static unsigned slab_take(struct hak_slab *s, void **end, unsigned n)
+static unsigned slab_take(struct hak_slab *s, void **end, unsigned n,
+			  unsigned fresh_max)
 {
-	unsigned got = 0, w = s->hint, words = slab_words(s);
+	unsigned got, w = s->hint, words = slab_words(s);
+	unsigned most = s->nfree - (s->capacity - s->hwm) + fresh_max;
+	void **q = end, **stop;
 
-	while (got < n && w < words) {
+	if (unlikely(n > most))
+		n = most;
+	stop = end - n;
+	while (q > stop && w < words) {
 		uint64_t bits = __atomic_load_n(&s->bits[w], __ATOMIC_RELAXED);
 
-		while (bits && got < n) {
+		while (bits && q > stop) {
 			unsigned b = arch_ctz64(bits);
 
 			bits &= bits - 1;
-			got++;
-			end[-(long)got] =
-				(void *)(s->start +
-					 (uintptr_t)(w * 64 + b) * s->size);
+			*--q = (void *)(s->start +
+					(uintptr_t)(w * 64 + b) * s->size);
 		}
 		__atomic_store_n(&s->bits[w], bits, __ATOMIC_RELAXED);
 		if (bits)
 			break;
 		w++;
 	}
+	got = (unsigned)(end - q);
 	s->hint = (uint16_t)w;
 	s->nfree = (uint16_t)(s->nfree - got);
 	/* Lowest index first, so the last one taken is the highest. */
@@ -246,9 +263,10 @@ static unsigned slab_take(struct hak_slab *s, void **end, unsigned n)
  * line: inlined, its loop spills the caller's state on every slab visit.
  */
 static __attribute__((noinline)) unsigned refill_hold(struct hak_shard *sh,
-						      void **end, unsigned n)
+						      void **end, unsigned n,
+						      int *capped)
 {
-	unsigned got = 0, slabs = 0, skipped = 0;
+	unsigned got = 0, slabs = 0, skipped = 0, k;
 
 	if (n > HOLD_OBJECTS)
 		n = HOLD_OBJECTS;
@@ -266,11 +284,16 @@ static __attribute__((noinline)) unsigned refill_hold(struct hak_shard *sh,
 		if (!s)
 			break;
 		hint = s->hint;
-		got += slab_take(s, end - got, n - got);
+		k = slab_take(s, end - got, n - got, sh->fresh_max);
+		got += k;
 		skipped += s->hint - hint;
 		slabs++;
-		if (!s->nfree)
+		if (!s->nfree) {
 			list_del(&sh->partial, s);
+		} else if (got < n) { /* fresh objects capped */
+			*capped = 1;
+			break;
+		}
 	}
 	sh->out_objects += got;
 	return got;
@@ -280,12 +303,13 @@ unsigned hak_shared_refill(struct hak_shard *sh, void **out, unsigned n)
 {
 	unsigned long flags = hak_lock(&sh->lock);
 	unsigned got = 0;
+	int capped = 0;
 
 	for (;;) {
 		struct hak_slab *s;
 
-		got += refill_hold(sh, out + n - got, n - got);
-		if (got == n)
+		got += refill_hold(sh, out + n - got, n - got, &capped);
+		if (got == n || capped)
 			break;
 		if (sh->partial || sh->empty) {
 			/* This hold did its share: let IRQs in. */
@@ -307,7 +331,7 @@ unsigned hak_shared_refill(struct hak_shard *sh, void **out, unsigned n)
 		list_add(&sh->partial, s, LIST_PARTIAL);
 	}
 	hak_unlock(&sh->lock, flags);
-	if (got < n) { /* short (provider exhausted): to the front */
+	if (got < n) { /* short (fresh cap, or no memory): to the front */
 		unsigned i;
 
 		for (i = 0; i < got; i++)

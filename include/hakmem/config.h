@@ -88,6 +88,14 @@
 #define HAK_TRANSFER_BATCHES 0
 #endif
 
+/* A refill takes at most this many bytes of never-used objects (at least
+ * one object): it writes their free cookies, so this bounds the pages it
+ * brings in for objects that may then sit unused in a CPU cache
+ * (mm/shared_pool.c slab_take). */
+#ifndef HAK_REFILL_FRESH_BYTES
+#define HAK_REFILL_FRESH_BYTES 4096
+#endif
+
 /* Hysteresis: empty slabs a class keeps, empty superslabs the heap keeps,
  * before giving them back (hak_trim gives back all). */
 #ifndef HAK_EMPTY_SLABS_KEPT

@@ -210,6 +210,33 @@ static void test_refill_order(void)
 		hak_free(p[i]);
 }
 
+/*
+ * A refill takes at most HAK_REFILL_FRESH_BYTES of never-used objects (at
+ * least one): it writes their free cookies, which brings their pages in.
+ * The first allocation of a class no one used yet (1 KiB: a batch is 32)
+ * leaves at most that many bytes' worth, less the one returned, cached.
+ */
+static void test_refill_fresh_cap(void)
+{
+	struct hak_stats a, b;
+	size_t most;
+	void *p;
+
+	pin(0);
+	hak_stats(&a);
+	CHECK(p = hak_malloc(1024), "malloc");
+	hak_stats(&b);
+	most = HAK_REFILL_FRESH_BYTES / hak_usable_size(p);
+	CHECK(b.cached_objects - a.cached_objects + 1 <= (most ? most : 1),
+	      "one 1 KiB allocation left %llu never-used objects cached "
+	      "(at most %zu)",
+	      (unsigned long long)(b.cached_objects - a.cached_objects),
+	      (most ? most : 1) - 1);
+	CHECK(b.cached_objects > a.cached_objects,
+	      "the refill took only the object it returned");
+	hak_free(p);
+}
+
 static void test_hits_lock_free(void)
 {
 	struct hak_stats a, b, c;
@@ -292,7 +319,8 @@ int main(void)
 
 	init_hosted(hak_hosted_possible_cpus(), &log);
 	log.quiet = 1;
-	test_refill_order(); /* first: it needs a class no one used yet */
+	test_refill_order(); /* first: these need classes no one used yet */
+	test_refill_fresh_cap();
 	test_alignment();
 	test_calloc();
 	test_realloc();
