@@ -204,9 +204,9 @@ void hak_shard_init(struct hak_shard *sh, struct hak_heap *h, unsigned cls,
 		    const struct hak_class_info *ci, unsigned cap);
 /* Move up to n objects of sh into out[], each slab's lowest address last
  * (shared_pool.c slab_take says why). Returns the number moved: fewer
- * than n when it reached never-used objects (at most
- * HAK_REFILL_FRESH_BYTES of them, at least one), 0 only when the
- * provider is exhausted. */
+ * than n when it took its share of never-used objects
+ * (HAK_REFILL_FRESH_BYTES of them, at least one) or the provider ran out
+ * partway, 0 only when the provider is exhausted. */
 unsigned hak_shared_refill(struct hak_shard *sh, void **out, unsigned n);
 /* Return n objects of sh to their slabs. */
 void hak_shared_drain(struct hak_shard *sh, void *const *objs, unsigned n);

@@ -61,15 +61,18 @@ static unsigned slab_words(const struct hak_slab *s)
 void hak_shard_init(struct hak_shard *sh, struct hak_heap *h, unsigned cls,
 		    const struct hak_class_info *ci, unsigned cap)
 {
+	unsigned long fresh;
+
 	sh->cls = (uint8_t)cls;
 	sh->heap = h;
 	sh->ci = ci;
 	sh->cap = (uint16_t)cap;
 	sh->cap_max = (uint16_t)cap; /* the default heap's grow: init.c */
 	sh->batch = (uint16_t)hak_cache_batch(cap);
-	sh->fresh_max = (uint16_t)(ci->size < HAK_REFILL_FRESH_BYTES
-					   ? HAK_REFILL_FRESH_BYTES / ci->size
-					   : 1);
+	fresh = HAK_REFILL_FRESH_BYTES / ci->size; /* at least 1: no false OOM */
+	sh->fresh_max = (uint16_t)(fresh < 1	    ? 1
+				   : fresh > 0xffff ? 0xffff
+						    : fresh);
 	sh->magoff = (uint16_t)(cls < HAK_NCLASSES ? HAK_MAG_OFFSET(cls)
 						   : HAK_MAG_BASE);
 	if (!sh->cookie_word)
@@ -199,18 +202,19 @@ static void slab_mark_fresh(struct hak_slab *s, void *const *objs,
  *
  * Never-used objects (at or above the high-water mark; every one below
  * it that is free was used and freed) are taken at most fresh_max a
- * refill: they get their free cookie here (slab_mark_fresh), and the
- * write would otherwise bring in up to a batch's pages (32 KiB for the
- * Pool classes) for objects that may sit unused in a CPU cache. The
- * objects below the mark come first (lowest index first), so capping n
- * caps the fresh ones. A slab_take that returns fewer than n and leaves
- * objects free in s was capped.
+ * refill, counted down in *fresh: they get their free cookie here
+ * (slab_mark_fresh), and the write would otherwise bring in a batch's
+ * pages (32-64 KiB in the Pool classes) for objects that may sit unused
+ * in a CPU cache. The objects below the mark come first (lowest index
+ * first), so capping n caps the fresh ones. A slab_take that returns
+ * fewer than n and leaves objects free in s was capped.
  */
 static unsigned slab_take(struct hak_slab *s, void **end, unsigned n,
-			  unsigned fresh_max)
+			  unsigned *fresh)
 {
 	unsigned got, w = s->hint, words = slab_words(s);
-	unsigned most = s->nfree - (s->capacity - s->hwm) + fresh_max;
+	unsigned used = s->nfree - (s->capacity - s->hwm); /* free, below */
+	unsigned most = used + *fresh;
 	void **q = end, **stop;
 
 	if (unlikely(n > most))
@@ -232,6 +236,8 @@ static unsigned slab_take(struct hak_slab *s, void **end, unsigned n,
 		w++;
 	}
 	got = (unsigned)(end - q);
+	if (got > used)
+		*fresh -= got - used;
 	s->hint = (uint16_t)w;
 	s->nfree = (uint16_t)(s->nfree - got);
 	/* Lowest index first, so the last one taken is the highest. */
@@ -257,13 +263,16 @@ static unsigned slab_take(struct hak_slab *s, void **end, unsigned n,
  * objects and HOLD_SLABS slab visits, which skip at most HOLD_WORDS empty
  * bitmap words between them (a visit that starts below the budget may
  * skip up to a slab's HAK_SLAB_BITMAP_WORDS: the hint only moves up, so
- * skipped words are not scanned again), stored downwards from end
- * (slab_take). Returns the objects taken, counted out; the caller tells
- * "hold done" from "shard dry" by the lists. Out of
- * line: inlined, its loop spills the caller's state on every slab visit.
+ * skipped words are not scanned again), stored downwards from end, with
+ * the refill's budget of never-used objects in *fresh (slab_take).
+ * Returns the objects taken, counted out; sets *capped when that budget
+ * stopped it, else the caller tells "hold done" from "shard dry" by the
+ * lists. Out of line: inlined, its loop spills the caller's state on
+ * every slab visit.
  */
 static __attribute__((noinline)) unsigned refill_hold(struct hak_shard *sh,
 						      void **end, unsigned n,
+						      unsigned *fresh,
 						      int *capped)
 {
 	unsigned got = 0, slabs = 0, skipped = 0, k;
@@ -284,7 +293,7 @@ static __attribute__((noinline)) unsigned refill_hold(struct hak_shard *sh,
 		if (!s)
 			break;
 		hint = s->hint;
-		k = slab_take(s, end - got, n - got, sh->fresh_max);
+		k = slab_take(s, end - got, n - got, fresh);
 		got += k;
 		skipped += s->hint - hint;
 		slabs++;
@@ -302,14 +311,16 @@ static __attribute__((noinline)) unsigned refill_hold(struct hak_shard *sh,
 unsigned hak_shared_refill(struct hak_shard *sh, void **out, unsigned n)
 {
 	unsigned long flags = hak_lock(&sh->lock);
-	unsigned got = 0;
+	unsigned got = 0, fresh = sh->fresh_max;
 	int capped = 0;
 
 	for (;;) {
 		struct hak_slab *s;
 
-		got += refill_hold(sh, out + n - got, n - got, &capped);
-		if (got == n || capped)
+		got += refill_hold(sh, out + n - got, n - got, &fresh, &capped);
+		/* (No budget left: a fresh slab would give nothing and stay
+		 * wholly free on the partial list. got > 0 then.) */
+		if (got == n || capped || !fresh)
 			break;
 		if (sh->partial || sh->empty) {
 			/* This hold did its share: let IRQs in. */

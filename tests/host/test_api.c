@@ -183,15 +183,12 @@ static void test_stats(void)
 }
 
 /*
- * Cache hits take no shared lock: the lock holds counted across hits are
- * exactly those hak_stats takes itself (measured by two calls in a row).
- */
-/*
  * A refill hands a slab's objects out lowest address first, so that the
  * allocations after a miss walk up through memory (mm/shared_pool.c,
  * slab_take). The first use of a class in this process: its first refill
- * is one fresh slab, so the whole batch (64 objects of 200 bytes) is in
- * address order. One CPU, so one magazine serves them all.
+ * takes 18 never-used objects of 224 bytes (HAK_REFILL_FRESH_BYTES) from
+ * one fresh slab, all in address order. One CPU, so one magazine serves
+ * them all.
  */
 static void test_refill_order(void)
 {
@@ -212,31 +209,45 @@ static void test_refill_order(void)
 
 /*
  * A refill takes at most HAK_REFILL_FRESH_BYTES of never-used objects (at
- * least one): it writes their free cookies, which brings their pages in.
- * The first allocation of a class no one used yet (1 KiB: a batch is 32)
- * leaves at most that many bytes' worth, less the one returned, cached.
+ * least one), whatever its lock holds: it writes their free cookies,
+ * which brings their pages in. The first allocation of a class no one
+ * used yet leaves at most that many bytes' worth, less the one returned,
+ * cached: 1 KiB (a batch is 32, the cap 4) and 128 bytes (a batch is 64
+ * in 4 holds of 16, the cap 32).
  */
-static void test_refill_fresh_cap(void)
+static void refill_fresh_cap(size_t size)
 {
 	struct hak_stats a, b;
 	size_t most;
 	void *p;
 
-	pin(0);
 	hak_stats(&a);
-	CHECK(p = hak_malloc(1024), "malloc");
+	CHECK(p = hak_malloc(size), "malloc");
 	hak_stats(&b);
 	most = HAK_REFILL_FRESH_BYTES / hak_usable_size(p);
-	CHECK(b.cached_objects - a.cached_objects + 1 <= (most ? most : 1),
-	      "one 1 KiB allocation left %llu never-used objects cached "
+	if (!most)
+		most = 1;
+	CHECK(b.cached_objects - a.cached_objects + 1 <= most,
+	      "one %zu-byte allocation left %llu never-used objects cached "
 	      "(at most %zu)",
-	      (unsigned long long)(b.cached_objects - a.cached_objects),
-	      (most ? most : 1) - 1);
+	      size, (unsigned long long)(b.cached_objects - a.cached_objects),
+	      most - 1);
 	CHECK(b.cached_objects > a.cached_objects,
 	      "the refill took only the object it returned");
 	hak_free(p);
 }
 
+static void test_refill_fresh_cap(void)
+{
+	pin(0);
+	refill_fresh_cap(1024);
+	refill_fresh_cap(128);
+}
+
+/*
+ * Cache hits take no shared lock: the lock holds counted across hits are
+ * exactly those hak_stats takes itself (measured by two calls in a row).
+ */
 static void test_hits_lock_free(void)
 {
 	struct hak_stats a, b, c;
