@@ -197,7 +197,7 @@ static void slab_mark_fresh(struct hak_slab *s, void *const *objs,
  * pops its top first, hands a slab's objects out in ascending address
  * order: the direction in which the CPUs' next-line prefetchers fetch
  * ahead (x86's L1 streamer follows ascending accesses only). On cold
- * objects that is worth 20% of sh8bench (docs/performance.md), at no
+ * objects that is worth 15-25% of sh8bench-1t (docs/performance.md), at no
  * cost per object.
  *
  * Never-used objects (at or above the high-water mark; every one below
