@@ -37,6 +37,10 @@ if [ "$what" = host ] || [ "$what" = all ]; then
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		build/test/asan/test_badinput region
+	# The rseq build with glibc's rseq registration off at run time: the
+	# threads take the trylock fallback the mode test chooses at init.
+	run "host/test_mt(rseq off at run time)" env \
+		GLIBC_TUNABLES=glibc.pthread.rseq=0 build/test/plain/test_mt trylock
 	run "host/test_hosted_policy(continue)" \
 		build/test/continue/test_hosted_policy continue
 	for t in build/test/asan/test_*; do

@@ -5,6 +5,12 @@ set -eu
 cd "$(dirname "$0")/../.."
 lib=$PWD/build/host/libhakmem.so
 LD_PRELOAD=$lib build/test/preload_probe
+# glibc's rseq registration turned off at run time: the same library must
+# take its trylock fallback (the mode is chosen at init), and say so.
+out=$(GLIBC_TUNABLES=glibc.pthread.rseq=0 LD_PRELOAD=$lib build/test/preload_probe)
+echo "$out"
+echo "$out" | grep -q "fast path trylock" || { echo "FAIL preload: rseq off at run time: $out"; exit 1; }
+GLIBC_TUNABLES=glibc.pthread.rseq=0 LD_PRELOAD=$lib sh -c 'echo hello | sort | uniq -c' | grep -q hello
 LD_PRELOAD=$lib ls -lR /usr/include >/dev/null
 LD_PRELOAD=$lib sh -c 'echo hello | sort | uniq -c' | grep -q hello
 LD_PRELOAD=$lib python3 -c 'x=[bytes(i) for i in range(20000)]; print(len(x))' | grep -q 20000

@@ -39,7 +39,8 @@ int main(void)
 	}
 	free(p);
 	free(big);
-	printf("PASS preload probe: %llu tiny allocs so far\n",
-	       (unsigned long long)b.tier[HAK_TIER_TINY].allocs);
+	printf("PASS preload probe: %llu tiny allocs so far, fast path %s\n",
+	       (unsigned long long)b.tier[HAK_TIER_TINY].allocs,
+	       b.fast_path ? b.fast_path : "(none)");
 	return 0;
 }
