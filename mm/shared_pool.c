@@ -197,10 +197,10 @@ static void slab_mark_fresh(struct hak_slab *s, void *const *objs,
  * end: end[-1] is the lowest, end[-got] the highest. Refills fill their
  * batch from its end (hak_shared_refill), so that the magazine, which
  * pops its top first, hands a slab's objects out in ascending address
- * order: the direction in which the CPUs' next-line prefetchers fetch
- * ahead (x86's L1 streamer follows ascending accesses only). On cold
- * objects that is worth 15-25% of sh8bench-1t (docs/performance.md), at no
- * cost per object.
+ * order. On cold objects that was worth 15-25% of sh8bench-1t on this
+ * project's VM (docs/performance.md), at no cost per object; the likely
+ * reason, not measured here, is that next-line prefetchers fetch ahead
+ * of ascending accesses.
  *
  * Never-used objects (at or above the high-water mark; every one below
  * it that is free was used and freed) are taken at most fresh_max a
@@ -209,7 +209,8 @@ static void slab_mark_fresh(struct hak_slab *s, void *const *objs,
  * pages (32-64 KiB in the Pool classes) for objects that may sit unused
  * in a CPU cache. The objects below the mark come first (lowest index
  * first), so capping n caps the fresh ones. A slab_take that returns
- * fewer than n and leaves objects free in s was capped.
+ * fewer than n and leaves objects free in s was capped, and has spent
+ * the budget: *fresh is 0.
  */
 static unsigned slab_take(struct hak_slab *s, void **end, unsigned n,
 			  unsigned *fresh)
@@ -267,17 +268,15 @@ static unsigned slab_take(struct hak_slab *s, void **end, unsigned n,
  * skip up to a slab's HAK_SLAB_BITMAP_WORDS: the hint only moves up, so
  * skipped words are not scanned again), stored downwards from end, with
  * the refill's budget of never-used objects in *fresh (slab_take).
- * Returns the objects taken, counted out; sets *capped when that budget
- * stopped it, else the caller tells "hold done" from "shard dry" by the
- * lists. Out of line: inlined, its loop spills the caller's state on
- * every slab visit.
+ * Returns the objects taken, counted out; the caller tells "budget
+ * spent" by *fresh, "hold done" from "shard dry" by the lists. Out of
+ * line: inlined, its loop spills the caller's state on every slab visit.
  */
 static __attribute__((noinline)) unsigned refill_hold(struct hak_shard *sh,
 						      void **end, unsigned n,
-						      unsigned *fresh,
-						      int *capped)
+						      unsigned *fresh)
 {
-	unsigned got = 0, slabs = 0, skipped = 0, k;
+	unsigned got = 0, slabs = 0, skipped = 0;
 
 	if (n > HOLD_OBJECTS)
 		n = HOLD_OBJECTS;
@@ -295,16 +294,13 @@ static __attribute__((noinline)) unsigned refill_hold(struct hak_shard *sh,
 		if (!s)
 			break;
 		hint = s->hint;
-		k = slab_take(s, end - got, n - got, fresh);
-		got += k;
+		got += slab_take(s, end - got, n - got, fresh);
 		skipped += s->hint - hint;
 		slabs++;
-		if (!s->nfree) {
+		if (!s->nfree)
 			list_del(&sh->partial, s);
-		} else if (got < n) { /* fresh objects capped */
-			*capped = 1;
+		else if (got < n) /* capped: the budget is spent */
 			break;
-		}
 	}
 	sh->out_objects += got;
 	return got;
@@ -314,15 +310,15 @@ unsigned hak_shared_refill(struct hak_shard *sh, void **out, unsigned n)
 {
 	unsigned long flags = hak_lock(&sh->lock);
 	unsigned got = 0, fresh = sh->fresh_max;
-	int capped = 0;
 
 	for (;;) {
 		struct hak_slab *s;
 
-		got += refill_hold(sh, out + n - got, n - got, &fresh, &capped);
-		/* (No budget left: a fresh slab would give nothing and stay
-		 * wholly free on the partial list. got > 0 then.) */
-		if (got == n || capped || !fresh)
+		got += refill_hold(sh, out + n - got, n - got, &fresh);
+		/* The budget spent (got > 0 then): the rest would be fresh,
+		 * and a fresh slab would give nothing and stay wholly free
+		 * on the partial list. */
+		if (got == n || !fresh)
 			break;
 		if (sh->partial || sh->empty) {
 			/* This hold did its share: let IRQs in. */
