@@ -76,7 +76,11 @@
  * Pop: p = the top object of the magazine at magoff in the CPU's area;
  * fail (ZF) is set when the section cannot serve (bad CPU id, empty
  * magazine) and p is then garbage. On success the last flag write is the
- * subq of a top that stays above its base: ZF clear.
+ * subq of a top that stays above its base: ZF clear. *
+ * The bad-id block is out of line in a section no function is in (a C
+ * name has no dot): in the caller's own section (.text.unlikely holds
+ * cold functions) it would follow the commit, and a success would fall
+ * into it and report failure.
  */
 #define ARCH_RESTART_POP_AS(begin, hc, p_, fail_, heap_, noff_, toff_,        \
 			    magoff_)                                           \
@@ -89,7 +93,7 @@
 			 "subq $8, %%rcx\n\t"                                  \
 			 "movq %%rcx, (%%rdx, %[off])\n\t"                     \
 			 "2:\n\t"                                              \
-			 ".pushsection .text.unlikely, \"ax\"\n\t"             \
+			 ".pushsection .text.hak.fail, \"ax\"\n\t"             \
 			 "7:\n\t" /* a bad id: set ZF, and out */              \
 			 "cmpl %%edx, %%edx\n\t"                               \
 			 "jmp 8f\n\t"                                          \

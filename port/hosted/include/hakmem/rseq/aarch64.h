@@ -94,9 +94,10 @@
 /* A failed section leaves through label 10 (the batch forms use 6
  * and 7 for their loops), which sets Z (the single
  * operations report failure in it; CBNZ sets no flags), then 8, after the
- * commit point. */
+ * commit point. Its section is one no function is in (x86_64.h says
+ * why). */
 #define ARCH_RSEQ_FAIL_Z                                                      \
-	".pushsection .text.unlikely, \"ax\"\n\t"                             \
+	".pushsection .text.hak.fail, \"ax\"\n\t"                             \
 	"10:\n\t"                                                             \
 	"cmp xzr, xzr\n\t"                                                    \
 	"b 8f\n\t"                                                            \

@@ -64,9 +64,13 @@
 
 /* A failed section leaves through label 10 (the batch forms use 6
  * and 7 for their loops), which sets ZF (the single
- * operations report failure in it), then 8, after the commit point. */
+ * operations report failure in it), then 8, after the commit point.
+ * Its section is one no function is in (a C name has no dot): were it
+ * the caller's own (.text.unlikely holds cold functions), the block
+ * would land right after the commit and every success would fall into
+ * it and report failure. */
 #define ARCH_RSEQ_FAIL_ZF                                                     \
-	".pushsection .text.unlikely, \"ax\"\n\t"                             \
+	".pushsection .text.hak.fail, \"ax\"\n\t"                             \
 	"10:\n\t"                                                             \
 	"cmpl %%eax, %%eax\n\t"                                               \
 	"jmp 8f\n\t"                                                          \
