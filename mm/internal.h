@@ -116,6 +116,40 @@ uintptr_t *hak_pagemap_entry(uintptr_t a);
 void hak_slabmap_init(const struct hak_page_provider *pp);
 /* Superslab ss (on no list) gets (map) or loses its units' entries. */
 void hak_slabmap_set(struct hak_superslab *ss, int map);
+/* s's shard lock held (or s's superslab on no list), s's entry copies it:
+ * carve after s is carved (hwm_off 0: every field); mark after s's
+ * hwm_off rose or went to 0 (the mark alone: the rest is read only while
+ * it is above 0, and changes only with a carve). */
+void hak_slabmap_carve(struct hak_slab *s);
+
+/* The entry of the slab unit at base, or NULL outside the map. */
+static inline struct hak_slab_entry *hak_slabmap_entry_of(uintptr_t base)
+{
+	uintptr_t off = base - hak_heap.sm_base;
+
+	if (off >= hak_heap.sm_len)
+		return NULL;
+	return &hak_heap.sm[off >> HAK_SLAB_SHIFT];
+}
+
+static inline void hak_slabmap_mark(struct hak_slab *s)
+{
+	struct hak_slab_entry *e = hak_slabmap_entry_of(hak_slab_base(s));
+
+	/* Release, as the slab's own: the cookies of the objects under a
+	 * risen mark are written before it. */
+	if (e)
+		__atomic_store_n(&e->hwm_off, s->hwm_off, __ATOMIC_RELEASE);
+}
+/* hak_check: 0 when s's entry, if it has one, agrees with s. */
+int hak_slabmap_agrees(struct hak_slab *s);
+
+/* The slab-map entry for an offset below sm_len from sm_base. */
+static hak_always_inline const struct hak_slab_entry *
+hak_slab_entry_at(const struct hak_heap *h, uintptr_t off)
+{
+	return &h->sm[off >> HAK_SLAB_SHIFT];
+}
 
 /* A descriptor that is no slab's: zero, so hwm_off 0 fails every
  * pointer. What the slab map holds where there is no slab unit. */
@@ -131,7 +165,7 @@ static inline struct hak_slab *hak_slab_lookup_in(const struct hak_heap *h,
 	uintptr_t off = a - h->sm_base, e;
 
 	if (likely(off < h->sm_len))
-		return hak_racy_load(h->sm[off >> HAK_SLAB_SHIFT]);
+		return hak_racy_load(hak_slab_entry_at(h, off)->slab);
 	e = hak_pagemap_get(a);
 	if ((e & HAK_PM_TAG_MASK) == HAK_PM_TAG_SLAB)
 		return hak_pm_slab(e);

@@ -72,6 +72,40 @@ struct hak_slab {
 	uint64_t bits[HAK_SLAB_BITMAP_WORDS];
 };
 
+/*
+ * A slab unit's entry in the slab map (slabmap.c): a copy of what free()
+ * reads of the unit's slab, so that a free inside the provider's span
+ * reads one entry of a dense array, where it used to load a pointer and
+ * then the slab's descriptor (two dependent loads, and descriptors a
+ * kilobyte apart in the superslab headers: 40% of free()'s samples on
+ * larson, docs/performance.md).
+ *   start, hwm_off, magoff   the slab's (struct hak_slab); 0 while
+ *                            uncarved, so every pointer fails
+ *   div      ceil(2^32 / size), or 0 where the slab's div is 0: an
+ *            offset in a slab is below 2^HAK_SLAB_SHIFT and a size at
+ *            most HAK_POOL_MAX, so 32 fraction bits keep the
+ *            divisibility test exact (sizeclass.h hak_obj_aligned32)
+ *   slab     the unit's descriptor; &hak_null_slab where the unit is in
+ *            no superslab (NULL in a sparse map's unwritten entries)
+ * Written right after the slab's own fields, under its shard lock, by
+ * hak_slabmap_carve and hak_slabmap_mark (or by hak_slabmap_set while its
+ * superslab is on no list); hak_check compares every entry with its
+ * slab.
+ */
+struct hak_slab_entry {
+	uintptr_t start;
+	uintptr_t hwm_off;
+	struct hak_slab *slab;
+	uint32_t div;
+	uint16_t magoff;
+	uint16_t pad;
+};
+
+_Static_assert(sizeof(struct hak_slab_entry) == 32,
+	       "slab map entries are 32 bytes (free() shifts by 5)");
+_Static_assert(HAK_SLAB_SHIFT + 16 <= 32 && HAK_POOL_MAX <= 65536,
+	       "32-bit div is exact for slab offsets and class sizes");
+
 struct hak_superslab {
 	uint64_t magic;
 	struct hak_heap *heap; /* the heap whose provider gave it */
@@ -476,7 +510,7 @@ struct hak_heap {
 	 * slab descriptor per slab unit (&hak_null_slab where there is
 	 * none); sm_len 0 when there is no map. */
 	uintptr_t sm_base, sm_len;
-	struct hak_slab **sm;
+	struct hak_slab_entry *sm;
 	/* Default: size granule -> magazine offset (sizeclass.h). */
 	uint16_t class_lut[HAK_CLASS_LUT_SIZE];
 	/* Per-CPU areas; a created heap's point at hak_pcpu_none until

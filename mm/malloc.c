@@ -406,7 +406,18 @@ struct hak_heap *hak_block_owner(const void *ptr, int report)
 	return hak_pm_large_run(b.entry)->heap;
 }
 
-/* Off the fast path: classify and report what the fast checks refused. */
+/* A good block of the default heap outside the slab map (a provider
+ * without a span): block_lookup has made every check free() makes. */
+static void free_unmapped(void *ptr, const struct hak_slab *s)
+{
+	if (HAK_HARDEN)
+		((uintptr_t *)ptr)[COOKIE_WORD] =
+			hak_heap.secret ^ (uintptr_t)ptr;
+	cache_free(s->magoff, ptr);
+}
+
+/* Off the fast path: classify and report what the fast checks refused,
+ * and take the good blocks outside the slab map. */
 static __attribute__((noinline, cold)) void free_refused(void *ptr)
 {
 	struct block b;
@@ -421,19 +432,23 @@ static __attribute__((noinline, cold)) void free_refused(void *ptr)
 	else if (b.slab->shard->heap != &hak_heap ||
 		 b.slab->cls == HAK_CLASS_CACHE)
 		hak_owner_free(b.slab, ptr); /* div 0: another owner's */
+	else if ((uintptr_t)ptr - hak_heap.sm_base >= hak_heap.sm_len)
+		free_unmapped(ptr, b.slab); /* outside the slab map */
 	else /* the full checks accept what the fast ones refused */
 		hak_report(HAK_EV_CORRUPTION, ptr, 0,
-			   "free: slab fields disagree with its bitmap");
+			   "free: slab map disagrees with the slab's bitmap");
 }
 
 /*
  * free()'s checks, each one compare, with every refusal (and NULL, and
  * every large block) going to free_refused, which works out and reports
  * the precise reason with the full lookup:
- *   the slab map (or page map) gives a slab, else hak_null_slab, which
- *   fails the next check;
- *   the offset from its object 0 is below the high-water mark: inside
- *   the objects ever handed out (layout.h, struct hak_slab);
+ *   the pointer lies in the provider's span, so the slab map has an entry
+ *   for its slab unit (a pointer outside it goes to free_refused too,
+ *   which accepts a good one: providers without a span take that path);
+ *   the offset from the entry's object 0 is below its high-water mark:
+ *   inside the objects ever handed out (layout.h, struct hak_slab; an
+ *   entry without a carved slab has a mark of 0);
  *   the offset is a multiple of the object size (div);
  *   the block does not carry the free cookie: it is not free already,
  *   in a CPU cache or in its slab (every free object carries it:
@@ -443,16 +458,22 @@ static __attribute__((noinline, cold)) void free_refused(void *ptr)
 void HAK_RAW(hak_free)(void *ptr)
 {
 	const struct hak_heap *h = hak_dflt();
-	uintptr_t p = (uintptr_t)ptr, off, c;
-	struct hak_slab *s = hak_slab_lookup_in(h, p);
+	uintptr_t p = (uintptr_t)ptr, off = p - h->sm_base, c;
+	const struct hak_slab_entry *e;
 
-	if (HAK_PORT_SPARSE_SLABMAP && unlikely(!s))
+	if (unlikely(off >= h->sm_len))
 		goto refused;
+	e = hak_slab_entry_at(h, off);
+	/* The entry's address in one register (an empty asm hides how it
+	 * was made): GCC would otherwise index start's load by register and
+	 * add for the others, where aarch64 loads start and hwm_off as one
+	 * pair (2 instructions a free). */
+	__asm__("" : "+r"(e));
 	/* Racy reads: a refill raises hwm_off under the shard lock while
 	 * frees of the slab's other objects run (sync.h). */
-	off = p - hak_racy_load(s->start);
-	if (unlikely(off >= hak_racy_load(s->hwm_off) ||
-		     !hak_obj_aligned(off, hak_racy_load(s->div))))
+	off = p - hak_racy_load(e->start);
+	if (unlikely(off >= hak_racy_load(e->hwm_off) ||
+		     !hak_obj_aligned32(off, hak_racy_load(e->div))))
 		goto refused;
 	if (HAK_HARDEN) {
 		c = h->secret ^ p;
@@ -460,7 +481,7 @@ void HAK_RAW(hak_free)(void *ptr)
 			goto refused;
 		((uintptr_t *)ptr)[COOKIE_WORD] = c;
 	}
-	cache_free(s->magoff, ptr);
+	cache_free(hak_racy_load(e->magoff), ptr);
 	return;
 refused:
 	free_refused(ptr);

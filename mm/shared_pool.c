@@ -153,6 +153,7 @@ static void slab_carve(struct hak_slab *s, struct hak_shard *sh)
 	s->span = cap * ci->size;
 	__atomic_store_n(&s->cls, (uint8_t)cls, __ATOMIC_RELAXED);
 	s->on_list = LIST_NONE;
+	hak_slabmap_carve(s);
 }
 
 /* Shard lock held: lay a wholly free slab down (the unit goes back to its
@@ -161,6 +162,7 @@ static void slab_carve(struct hak_slab *s, struct hak_shard *sh)
 static void slab_uncarve(struct hak_slab *s)
 {
 	__atomic_store_n(&s->hwm_off, 0, __ATOMIC_RELAXED);
+	hak_slabmap_mark(s);
 	__atomic_store_n(&s->cls, HAK_CLASS_NONE, __ATOMIC_RELAXED);
 	s->span = 0;
 	__atomic_store_n(&s->start, 0, __ATOMIC_RELAXED);
@@ -256,6 +258,7 @@ static unsigned slab_take(struct hak_slab *s, void **end, unsigned n,
 			__atomic_store_n(&s->hwm_off,
 					 (uintptr_t)top * s->size,
 					 __ATOMIC_RELEASE);
+			hak_slabmap_mark(s);
 		}
 	}
 	return got;
@@ -527,7 +530,8 @@ uint64_t hak_shard_out(struct hak_shard *sh)
 	return __atomic_load_n(&sh->out_objects, __ATOMIC_RELAXED);
 }
 
-/* A slab's descriptor: its geometry fits its unit and its class. */
+/* A slab's descriptor: its geometry fits its unit and its class, and
+ * its slab-map entry copies it. */
 static int check_slab_geometry(struct hak_slab *s, struct hak_shard *sh)
 {
 	uintptr_t base = hak_slab_base(s);
@@ -537,6 +541,10 @@ static int check_slab_geometry(struct hak_slab *s, struct hak_shard *sh)
 	    s->span != (uint32_t)s->capacity * s->size || !s->capacity ||
 	    (s->index == 0 && s->start < base + HAK_SS_HEADER_SIZE)) {
 		hak_report(HAK_EV_CORRUPTION, s, 0, "slab geometry");
+		return 1;
+	}
+	if (hak_slabmap_agrees(s)) {
+		hak_report(HAK_EV_CORRUPTION, s, 0, "slab map entry");
 		return 1;
 	}
 	return 0;

@@ -75,4 +75,12 @@ static inline int hak_obj_aligned(uintptr_t off, uint64_t div)
 	return (uint64_t)off * div < div;
 }
 
+/* The same for an offset within a slab (below 2^HAK_SLAB_SHIFT) and a
+ * 32-bit div = ceil(2^32 / size) (the slab map's, layout.h): exact
+ * while HAK_SLAB_SHIFT plus the bits of the largest size is at most 32. */
+static inline int hak_obj_aligned32(uintptr_t off, uint32_t div)
+{
+	return (uint32_t)off * div < div;
+}
+
 #endif /* HAKMEM_MM_SIZECLASS_H */

@@ -315,6 +315,7 @@ void hak_superslab_release_all(struct hak_heap *h)
 			struct hak_slab *s = &ss->slab[i];
 
 			__atomic_store_n(&s->hwm_off, 0, __ATOMIC_RELAXED);
+			hak_slabmap_mark(s);
 			__atomic_store_n(&s->div, 0, __ATOMIC_RELAXED);
 			__atomic_store_n(&s->cls, HAK_CLASS_NONE,
 					 __ATOMIC_RELAXED);

@@ -1690,7 +1690,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	hak_stats(&st);
 	/* No page-map node yet: the per-CPU areas and the slab map. */
-	slabmap_bytes = ((hak_heap.sm_len >> HAK_SLAB_SHIFT) * sizeof(void *) +
+	slabmap_bytes = ((hak_heap.sm_len >> HAK_SLAB_SHIFT) * sizeof(*hak_heap.sm) +
 			 PAGE - 1) & ~(size_t)(PAGE - 1);
 	if (!hak_heap.sm || !slabmap_bytes) {
 		fprintf(stderr, "fuzz_heap: no slab map over the region\n");

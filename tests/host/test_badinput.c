@@ -208,7 +208,8 @@ static void returned_unallocated(void)
  * The one double free free() cannot see (docs/security.md): a write after
  * the first free erased the block's cookie. The block reaches a CPU cache
  * a second time; the drain back to its slab finds its bit already set and
- * reports it, and the heap holds it once.
+ * reports it, and the heap holds it once. (Without a slab map free()
+ * reads the bitmap and sees the first case itself.)
  */
 static void double_free_after_uaf(void)
 {
@@ -225,7 +226,11 @@ static void double_free_after_uaf(void)
 		hak_free(p);
 		hak_trim();
 	});
-	CHECK(log.last_what && strstr(log.last_what, "already free"),
+	/* Without a slab map (a provider without a span) every free takes
+	 * the full lookup, whose bitmap look refuses this one at once. */
+	CHECK(log.last_what &&
+		      strstr(log.last_what,
+			     hak_heap.sm_len ? "already free" : "in its slab"),
 	      "reason: %s", log.last_what);
 	/* Both frees still cached: the drain takes the first copy and
 	 * reports the second (in one run of its slab unless the thread
@@ -241,6 +246,75 @@ static void double_free_after_uaf(void)
 	      "reason: %s", log.last_what);
 	hak_free(keep);
 	no_duplicates(96);
+}
+
+/*
+ * The slab map's entries (layout.h struct hak_slab_entry): the 32-bit
+ * divisibility test free() runs on them is exact for every offset in a
+ * slab and every class size (and every multiple of 8 up to the Pool
+ * limit); each live object's entry copies its slab; hak_check reports an
+ * entry that disagrees.
+ */
+static void slab_map_entries(void)
+{
+	uint32_t off, size, div, cls;
+	unsigned bad = 0, i;
+	void *p[HAK_NCLASSES];
+	uintptr_t saved;
+
+	for (cls = 0; cls < HAK_NCLASSES; cls++) {
+		size = hak_classes[cls].size;
+		div = UINT32_MAX / size + 1;
+		for (off = 0; off < HAK_SLAB_SIZE; off++)
+			bad += hak_obj_aligned32(off, div) != (off % size == 0);
+	}
+	for (size = 8; size <= HAK_POOL_MAX; size += 8) {
+		div = UINT32_MAX / size + 1;
+		for (off = 0; off < HAK_SLAB_SIZE; off += 1 + (off & 7))
+			bad += hak_obj_aligned32(off, div) != (off % size == 0);
+	}
+	CHECK(!bad, "32-bit divisibility test wrong %u times", bad);
+	/* Debug blocks carry a header: another class, or a large run. */
+	if (!hak_heap.sm_len || HAK_DEBUG)
+		return;
+	for (i = 0; i < HAK_NCLASSES; i++) {
+		const struct hak_slab_entry *e;
+		struct hak_slab *sl;
+
+		p[i] = hak_malloc(hak_classes[i].size);
+		CHECK(p[i], "malloc %u", hak_classes[i].size);
+		e = hak_slab_entry_at(&hak_heap,
+				      (uintptr_t)p[i] - hak_heap.sm_base);
+		sl = hak_slab_of_object((uintptr_t)p[i]);
+		CHECK(e->slab == sl && e->start == sl->start &&
+			      e->hwm_off == sl->hwm_off &&
+			      e->magoff == sl->magoff &&
+			      e->div == UINT32_MAX / sl->size + 1 &&
+			      (uintptr_t)p[i] - e->start < e->hwm_off,
+		      "entry of %p does not copy its slab", p[i]);
+	}
+	/* A disagreeing entry is corruption that hak_check reports. */
+	{
+		struct hak_slab_entry *e = (struct hak_slab_entry *)
+			hak_slab_entry_at(&hak_heap,
+					  (uintptr_t)p[0] - hak_heap.sm_base);
+
+		int before = log.count[HAK_EV_CORRUPTION];
+
+		saved = e->hwm_off;
+		e->hwm_off = saved + hak_classes[0].size;
+		CHECK(hak_check() != 0, "hak_check missed the entry");
+		e->hwm_off = saved;
+		CHECK(log.count[HAK_EV_CORRUPTION] == before + 1 &&
+			      log.last_ptr ==
+				      hak_slab_of_object((uintptr_t)p[0]) &&
+			      strstr(log.last_what, "slab map entry"),
+		      "corruption reported %d times, last %s",
+		      log.count[HAK_EV_CORRUPTION] - before, log.last_what);
+	}
+	for (i = 0; i < HAK_NCLASSES; i++)
+		hak_free(p[i]);
+	CHECK(hak_check() == 0, "hak_check");
 }
 
 /*
@@ -393,7 +467,7 @@ int main(int argc, char **argv)
 				      &log) == 0,
 		      "init region");
 		CHECK(hak_heap.sm_len >= sizeof(region) - (1 << 20) &&
-			      hak_heap.sm[0] == &hak_null_slab,
+			      hak_heap.sm[0].slab == &hak_null_slab,
 		      "no filled slab map over the region");
 	} else if (!strcmp(mode, "mmap")) {
 		cfg.provider = hak_hosted_mmap_provider();
@@ -404,7 +478,7 @@ int main(int argc, char **argv)
 		CHECK(hak_heap.sm_len == 0, "slab map without a span");
 	} else {
 		init_hosted(2, &log);
-		CHECK(hak_heap.sm_len >= (1UL << 30) && !hak_heap.sm[0],
+		CHECK(hak_heap.sm_len >= (1UL << 30) && !hak_heap.sm[0].slab,
 		      "no sparse slab map over the arena");
 	}
 	log.quiet = 1;
@@ -412,6 +486,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < 3; i++)
 		hak_free(hak_malloc(i == 0 ? 64 : i == 1 ? 5000 : 200000));
 	returned_unallocated(); /* first: its slab must be new memory */
+	slab_map_entries();
 	double_frees();
 	foreign_pointers();
 	interior_pointers();
