@@ -19,9 +19,12 @@
  *                              sections (hak_port_rseq_active/_area)
  *   HAK_PORT_SPARSE_SLABMAP    the slab map (mm/slabmap.c) is left as the
  *                              provider gave it (zeroed) instead of filled
- *                              with hak_null_slab: a 0 entry means no
- *                              slab, and free() tests for it (hosted: a
- *                              64 GiB arena's map would be 8 MiB of RSS)
+ *                              with entries naming hak_null_slab: an
+ *                              entry's NULL descriptor means no slab, and
+ *                              the lookups test for it (free() needs no
+ *                              test: the zero entry fails its checks;
+ *                              hosted: a 64 GiB arena's map would be
+ *                              32 MiB of RSS)
  *   HAK_PORT_HAS_RESTART       the fast paths' magazine operations are
  *                              the arch's restartable sections
  *                              (hakmem/restart.h): the embedder's

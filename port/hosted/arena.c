@@ -15,10 +15,10 @@
  * mmap as before (mmap_provider), outside the span: the page map finds
  * them. So does a superslab the arena has no room for.
  *
- * The slab map over 64 GiB is 8 MiB of address space; its pages are
+ * The slab map over 64 GiB is 32 MiB of address space; its pages are
  * touched only where superslabs are: the provider says its runs come
- * zeroed, and the port's free() takes a 0 entry for "no slab"
- * (HAK_PORT_SPARSE_SLABMAP).
+ * zeroed, an all-zero entry fails free()'s checks, and the lookups take
+ * its NULL descriptor for "no slab" (HAK_PORT_SPARSE_SLABMAP).
  *
  * hakmem serialises provider calls (the heap's provider lock), so the
  * arena needs no lock. Chunks are taken from a stack of released ones,
