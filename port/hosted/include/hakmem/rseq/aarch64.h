@@ -106,7 +106,8 @@
 
 /* Pop one object into *p; returns nonzero (Z) when the fast path cannot
  * serve. On success the last flag write is the compare of top with base,
- * which found them unequal: Z clear. */
+ * which found them unequal: Z clear. After the commit, the object the
+ * next pop returns is prefetched (x86_64.h says why). */
 static inline int arch_rseq_mag_pop(long off, void *const *table,
 				    unsigned long magoff, void **p)
 {
@@ -121,6 +122,8 @@ static inline int arch_rseq_mag_pop(long off, void *const *table,
 		     "add x13, x13, #1\n\t"
 		     "stp x12, x13, [x11]\n\t"
 		     "2:\n\t"
+		     "ldr x9, [x12, #-8]\n\t" /* the next pop's object */
+		     "prfm pldl1keep, [x9]\n\t"
 		     ARCH_RSEQ_FAIL_Z
 		     : [p] "=&r"(obj), "=@cceq"(fail)
 		     : [off] "r"(off), [table] "r"(table), [magoff] "r"(magoff)
