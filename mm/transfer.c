@@ -21,7 +21,7 @@
  * (half its cache capacity) per class, so the memory they hold is bounded
  * like the per-CPU caches' (docs/guarantees.md). The pointer slots are
  * taken from the provider as metadata the first time a class's free miss
- * finds a batch to hand over (8 bytes a slot, at most 8 KiB a class). A
+ * finds a batch to hand over (8 bytes a slot: at most 16 KiB a class at the hosted port's 32). A
  * lock hold copies one batch; the lock is a leaf: nothing else is taken
  * while it is held, and it masks IRQs like every shared lock.
  *

@@ -80,10 +80,10 @@
  * free objects a class keeps between the CPUs' caches and its slabs, so
  * objects one CPU frees and another allocates move at O(1) each. The
  * memory they may hold is HAK_TRANSFER_BATCHES / 2 more caches' worth
- * (docs/guarantees.md; 7.9 MiB at 8); the reclaim before an out-of-memory
+ * (docs/guarantees.md; 31.6 MiB at the hosted port's 32); the reclaim before an out-of-memory
  * gives it back. 0 disables it: the freestanding default, whose heaps may
  * be small and whose icount bounds are for the direct drain; the hosted
- * builds set 8 (Makefile HOSTED_DEFS). */
+ * builds set 32 (Makefile HOSTED_DEFS). */
 #ifndef HAK_TRANSFER_BATCHES
 #define HAK_TRANSFER_BATCHES 0
 #endif
