@@ -58,7 +58,7 @@
  * Pop: p = the top object of the magazine at magoff in the CPU's area;
  * fail (Z) is set when the section cannot serve (bad CPU id, empty
  * magazine) and p is then garbage. On success the last flag write is the
- * compare of top with base, which found them unequal: Z clear. *
+ * compare of top with base, which found them unequal: Z clear.
  * The bad-id block is out of line in a section no function is in (a C
  * name has no dot): in the caller's own section (.text.unlikely holds
  * cold functions) it would follow the commit, and a success would fall
@@ -74,6 +74,7 @@
 	"stp x12, x13, [x11]\n\t"                                              \
 	"2:\n\t"                                                               \
 	".pushsection .text.hak.fail, \"ax\"\n\t"                              \
+	".balign 4\n\t" /* no function aligns this section */               \
 	"7:\n\t" /* a bad id: set Z, and out */                                \
 	"cmp x9, x9\n\t"                                                       \
 	"b 8f\n\t"                                                             \

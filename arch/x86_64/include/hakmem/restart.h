@@ -76,7 +76,7 @@
  * Pop: p = the top object of the magazine at magoff in the CPU's area;
  * fail (ZF) is set when the section cannot serve (bad CPU id, empty
  * magazine) and p is then garbage. On success the last flag write is the
- * subq of a top that stays above its base: ZF clear. *
+ * subq of a top that stays above its base: ZF clear.
  * The bad-id block is out of line in a section no function is in (a C
  * name has no dot): in the caller's own section (.text.unlikely holds
  * cold functions) it would follow the commit, and a success would fall

@@ -98,6 +98,7 @@
  * why). */
 #define ARCH_RSEQ_FAIL_Z                                                      \
 	".pushsection .text.hak.fail, \"ax\"\n\t"                             \
+	".balign 4\n\t" /* no function aligns this section */             \
 	"10:\n\t"                                                             \
 	"cmp xzr, xzr\n\t"                                                    \
 	"b 8f\n\t"                                                            \
