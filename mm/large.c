@@ -295,6 +295,10 @@ void *hak_large_alloc(size_t size, size_t align, struct hak_heap *h)
 		hak_provider_release_pending(h, &pd);
 		return p;
 	}
+	/* A fresh run: first make room within the headroom, so that the
+	 * cache never holds memory on top of a new live peak. */
+	if (!p)
+		hak_large_cache_make_room(h, bytes, &pd);
 	fresh = !p && !hak_provider_charge(h, bytes);
 	hak_unlock(&h->lock, flags);
 	hak_provider_release_pending(h, &pd);

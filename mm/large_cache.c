@@ -41,6 +41,11 @@
  *          make room within the byte bound and the HAK_LC_SLOTS (256)
  *          records; a run that still does not fit, or is larger than the
  *          bound, is refused and the caller gives it back.
+ *   room   O(1), at most HAK_PENDING_MAX provider calls: before a large
+ *          malloc the cache cannot serve calls the provider, the oldest
+ *          runs go back while the cache, the live large bytes and the
+ *          new run exceed the large peak by more than 2^-HAK_LC_HEADROOM_
+ *          SHIFT of it (hak_large_cache_make_room).
  *   tick   O(1), at most one provider call: every large malloc and free
  *          calls it once. It counts large operations, and gives back the
  *          oldest run if HAK_LC_DECAY (4096) of them have passed since the
@@ -285,6 +290,29 @@ void hak_large_cache_release_oldest(struct hak_heap *h,
 
 	HAK_ASSERT(hak_lock_held(&h->lock));
 	if (lc->oldest)
+		lc_release(lc, lc->oldest, pd);
+}
+
+/*
+ * Before a fresh run of bytes comes from the provider: give back oldest
+ * cached runs (at most what pd has room for) while the cache, the live
+ * large bytes and the new run together would exceed the large peak (the
+ * new run's included) by more than a HAK_LC_HEADROOM_SHIFT fraction.
+ * The cache then holds memory only where live blocks were a moment ago:
+ * at the live peak it is nearly empty, and what the heap holds for large
+ * blocks stays within 1 + 2^-HAK_LC_HEADROOM_SHIFT of that peak.
+ */
+void hak_large_cache_make_room(struct hak_heap *h, size_t bytes,
+			       struct hak_pending *pd)
+{
+	struct hak_large_cache *lc = &h->large_cache;
+	uint64_t live = h->large_bytes + bytes;
+	uint64_t peak = h->large_peak > live ? h->large_peak : live;
+	uint64_t limit = peak + (peak >> HAK_LC_HEADROOM_SHIFT);
+
+	HAK_ASSERT(hak_lock_held(&h->lock));
+	while (lc->oldest && pd->n < HAK_PENDING_MAX &&
+	       lc->bytes + live > limit)
 		lc_release(lc, lc->oldest, pd);
 }
 

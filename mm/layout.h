@@ -399,7 +399,10 @@ static inline size_t hak_pm_pages(uintptr_t e)
  *                    classes);
  *   HAK_LC_CLASSES   enough classes for any run below 2^36 pages;
  *   HAK_LC_DECAY     large operations a cached run waits for a taker;
- *   HAK_LC_EVICT     oldest runs one put may give back to make room.
+ *   HAK_LC_EVICT     oldest runs one put may give back to make room;
+ *   HAK_LC_HEADROOM_SHIFT  before a fresh run, the cache and the live large
+ *                    bytes may exceed their peak by 2^-shift of it (an
+ *                    eighth): the cache's share of a program's peak.
  */
 #define HAK_LC_WINDOW_SHIFT 2
 #define HAK_LC_SLOTS 256
@@ -408,6 +411,11 @@ static inline size_t hak_pm_pages(uintptr_t e)
 #define HAK_LC_CLASSES 1024
 #define HAK_LC_DECAY 4096U
 #define HAK_LC_EVICT 2
+#ifndef HAK_LC_HEADROOM_SHIFT
+#define HAK_LC_HEADROOM_SHIFT 3
+#endif
+_Static_assert(HAK_LC_HEADROOM_SHIFT >= 1 && HAK_LC_HEADROOM_SHIFT < 64,
+	       "the headroom is a fraction of the peak");
 
 /* A cached run. Links are record numbers 1..HAK_LC_SLOTS, 0 = none (record
  * 0 is never used), so the zeroed heap is an empty cache. */
@@ -458,7 +466,8 @@ struct hak_heap;
  * Runs off a heap's books, to go back to its provider once the heap's
  * lock is dropped (provider.c). At most four per lock hold: a large
  * free's tick (1) and put (2 evictions and a merged run it refuses, or
- * the freed run itself), a large malloc's tick, or a flush step.
+ * the freed run itself), a large malloc's tick and the room it makes
+ * for a fresh run (what the tick left of the four), or a flush step.
  */
 #define HAK_PENDING_MAX 4
 
@@ -477,6 +486,8 @@ void *hak_large_cache_take(struct hak_heap *h, size_t npages, size_t *got);
 int hak_large_cache_put(struct hak_heap *h, void *p, size_t npages,
 			struct hak_pending *pd);
 void hak_large_cache_flush(struct hak_heap *h);
+void hak_large_cache_make_room(struct hak_heap *h, size_t bytes,
+			       struct hak_pending *pd);
 /* The oldest cached run onto pd (idle decay). */
 void hak_large_cache_release_oldest(struct hak_heap *h,
 				    struct hak_pending *pd);

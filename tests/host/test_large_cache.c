@@ -7,6 +7,9 @@
  *    requests outside [n, n + n/4] of the run do not take it;
  *  - the byte bound and the 256 records are never exceeded, whatever the
  *    mix of runs freed, and a run above the bound is not kept;
+ *  - headroom: before a fresh run comes from the provider, the oldest
+ *    cached runs go back until the cache and the live large bytes fit
+ *    within the large peak plus 2^-HAK_LC_HEADROOM_SHIFT of it;
  *  - decay: a run nobody takes goes back at exactly the HAK_LC_DECAY-th
  *    large operation after its free, not one earlier;
  *  - hak_trim gives every cached run back;
@@ -92,6 +95,96 @@ static int cached(const void *p)
 		if (lc->run[i].addr == (uintptr_t)p)
 			return 1;
 	return 0;
+}
+
+/* What the cache and the live large blocks may hold together when a
+ * fresh run has just come from the provider. */
+static uint64_t headroom_limit(void)
+{
+	uint64_t peak = hak_heap.large_peak;
+
+	return peak + (peak >> HAK_LC_HEADROOM_SHIFT);
+}
+
+/*
+ * Eight 10 MiB blocks make a peak of 80 MiB; four go to the cache. Then
+ * 12 MiB requests, which no 10 MiB run fits, each need a fresh run: the
+ * oldest cached runs go back first, exactly as many as keep the cache
+ * and the live bytes within the headroom, and not one more.
+ */
+static void headroom(void)
+{
+	void *ten[8], *twelve[4];
+	unsigned want[4], gone = 0, j;
+	uint64_t cache = 40 * MiB, live = 40 * MiB, peak = 80 * MiB;
+	size_t r0;
+	int i;
+
+	/* The rule, modelled: with the default shift (3, a limit of 90 MiB,
+	 * then 99) that is one run back for each of the first three
+	 * requests and none for the fourth. */
+	for (i = 0; i < 4; i++) {
+		uint64_t lim;
+
+		live += 12 * MiB;
+		peak = live > peak ? live : peak;
+		lim = peak + (peak >> HAK_LC_HEADROOM_SHIFT);
+		for (want[i] = 0; cache && cache + live > lim; want[i]++)
+			cache -= 10 * MiB;
+	}
+	if (HAK_LC_HEADROOM_SHIFT == 3)
+		CHECK(want[0] == 1 && want[1] == 1 && want[2] == 1 &&
+			      want[3] == 0,
+		      "the model");
+
+	hak_trim();
+	CHECK(hak_heap.large_peak == 0 && hak_heap.large_cache.count == 0,
+	      "a fresh heap");
+	for (i = 0; i < 8; i++) {
+		ten[i] = M(10 * MiB);
+		CHECK(ten[i], "malloc");
+	}
+	for (i = 0; i < 4; i++)
+		F(ten[i]);
+	CHECK(hak_heap.large_cache.count == 4 &&
+		      hak_heap.large_cache.bytes == 40 * MiB,
+	      "four runs cached");
+	for (i = 0; i < 4; i++) {
+		size_t a0 = run_allocs;
+
+		r0 = releases;
+		twelve[i] = M(12 * MiB);
+		CHECK(twelve[i] && run_allocs == a0 + 1, "a fresh run");
+		CHECK(releases - r0 == want[i],
+		      "12 MiB request %d: %zu runs went back, want %u", i,
+		      releases - r0, want[i]);
+		/* The oldest first: ten[0], then ten[1], ... */
+		for (j = 0; j < 4; j++)
+			CHECK(cached(ten[j]) == (j >= gone + want[i]) &&
+				      (j < gone || j >= gone + want[i] ||
+				       was_released(ten[j], r0)),
+			      "request %d: run %d went back out of order", i,
+			      j);
+		gone += want[i];
+		CHECK(hak_heap.large_cache.bytes + hak_heap.large_bytes <=
+			      headroom_limit(),
+		      "request %d: cache %llu + live %llu > %llu", i,
+		      (unsigned long long)hak_heap.large_cache.bytes,
+		      (unsigned long long)hak_heap.large_bytes,
+		      (unsigned long long)headroom_limit());
+		stats();
+	}
+	CHECK(cached(ten[3]) == (gone < 4), "the newest run");
+	for (i = 0; i < 4; i++) {
+		F(ten[4 + i]);
+		F(twelve[i]);
+	}
+	hak_trim();
+	stats();
+	CHECK(hak_check() == 0, "check");
+	printf("headroom: ok (peak %llu MiB, limit %llu MiB)\n",
+	       (unsigned long long)(hak_heap.large_peak / MiB),
+	       (unsigned long long)(headroom_limit() / MiB));
 }
 
 static void reuse_by_size(void)
@@ -372,6 +465,7 @@ int main(int argc, char **argv)
 		printf("PASS large_cache (split)\n");
 		return 0;
 	}
+	headroom();
 	reuse_by_size();
 	byte_bound();
 	decay();
