@@ -147,7 +147,7 @@ static void cache_setup(struct hak_cache *c, struct hak_heap *h,
 	c->ci.cache_cap = c->shard.cap;
 	c->ci.batch = c->shard.batch;
 	for (i = 0; i < HAK_MAX_CPUS; i++)
-		c->pcpu[i] = &hak_pcpu_none;
+		hak_area_publish(&c->pcpu[i], &hak_pcpu_none);
 	c->ncpus = hak_heap.ncpus;
 }
 
@@ -399,7 +399,7 @@ static void area_drain(struct hak_cache *c, unsigned cpu)
 	struct hak_pcpu_one *a = hak_area_load(&c->pcpu[cpu]);
 
 	if ((void *)a != (void *)&hak_pcpu_none)
-		hak_mag_drain_remote(&c->shard, &a->mag, &a->excl, cpu);
+		hak_mag_drain_remote(&c->shard, &a->mag, &c->pcpu[cpu], cpu);
 }
 
 /* The list lock held. */
@@ -564,7 +564,7 @@ static void cache_release_areas(struct hak_cache *c)
 
 		if (a == (void *)&hak_pcpu_none)
 			continue;
-		c->pcpu[cpu] = &hak_pcpu_none;
+		hak_area_publish(&c->pcpu[cpu], &hak_pcpu_none);
 		lf = hak_lock(&h->lock);
 		h->meta -= bytes; /* the one metadata that goes back */
 		hak_provider_release(h, a, bytes);

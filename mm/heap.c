@@ -142,7 +142,7 @@ static void heap_setup(struct hak_heap *h, const struct hak_heap_config *cfg)
 	h->pcpu_bytes = hak_pcpu_area_bytes(h);
 	h->cache_budget = budget;
 	for (i = 0; i < HAK_MAX_CPUS; i++)
-		h->pcpu[i] = &hak_pcpu_none;
+		hak_area_publish((void **)&h->pcpu[i], &hak_pcpu_none);
 	h->ready = 1;
 }
 
@@ -487,9 +487,9 @@ static void fronts_next(struct fronts_walk *w)
 }
 
 /* The list lock held: the element's magazine on cpu, its shard and its
- * exclusion word, or NULL when it has no area there. */
+ * area's per-CPU table entry, or NULL when it has no area there. */
 static struct hak_mag *fronts_mag(const struct fronts_walk *w, unsigned cpu,
-				  struct hak_shard **sh, uint32_t **excl)
+				  struct hak_shard **sh, void ***slot)
 {
 	if (w->c) {
 		struct hak_pcpu_one *a = hak_area_load(&w->c->pcpu[cpu]);
@@ -497,7 +497,7 @@ static struct hak_mag *fronts_mag(const struct fronts_walk *w, unsigned cpu,
 		if ((void *)a == (void *)&hak_pcpu_none)
 			return NULL;
 		*sh = &w->c->shard;
-		*excl = &a->excl;
+		*slot = &w->c->pcpu[cpu];
 		return &a->mag;
 	} else {
 		struct hak_pcpu *pc =
@@ -506,7 +506,7 @@ static struct hak_mag *fronts_mag(const struct fronts_walk *w, unsigned cpu,
 		if (pc == &hak_pcpu_none)
 			return NULL;
 		*sh = &w->h->shard[w->cls];
-		*excl = &pc->excl;
+		*slot = (void **)&w->h->pcpu[cpu];
 		return &pc->mag[w->cls];
 	}
 }
@@ -535,8 +535,8 @@ static int fronts_chunk(struct fronts_walk *w, unsigned cpu, unsigned what,
 		HAK_PORT_REMOTE_EXCLUSIVE ? ~0u : FRONTS_CHUNK;
 	void *chunk[FRONTS_CHUNK];
 	struct hak_shard *sh = NULL;
-	uint32_t *excl = NULL;
-	struct hak_mag *m = fronts_mag(w, cpu, &sh, &excl);
+	void **slot = NULL;
+	struct hak_mag *m = fronts_mag(w, cpu, &sh, &slot);
 	unsigned long flags;
 	unsigned n, end, k = 0, more = 0;
 
@@ -557,7 +557,7 @@ static int fronts_chunk(struct fronts_walk *w, unsigned cpu, unsigned what,
 			return -1;
 		}
 	} else {
-		hak_port_pcpu_enter_remote(cpu, &flags, excl);
+		hak_port_pcpu_enter_remote(cpu, &flags, slot);
 	}
 	n = hak_mag_count(m);
 	if (what & HAK_REQ_CHECK) {
@@ -587,7 +587,7 @@ static int fronts_chunk(struct fronts_walk *w, unsigned cpu, unsigned what,
 	if (own)
 		hak_port_pcpu_exit(cpu, flags);
 	else
-		hak_port_pcpu_exit_remote(cpu, flags, excl);
+		hak_port_pcpu_exit_remote(cpu, flags, slot);
 	if (k && !HAK_PORT_REMOTE_EXCLUSIVE) {
 		/* Still under the list lock: the shard's heap is live. Its
 		 * emptied slabs go back after the lock is dropped (a release
@@ -796,7 +796,7 @@ int hak_heap_destroy(struct hak_heap *h, unsigned flags)
 
 		if (pc == &hak_pcpu_none)
 			continue;
-		h->pcpu[cpu] = &hak_pcpu_none;
+		hak_area_publish((void **)&h->pcpu[cpu], &hak_pcpu_none);
 		lf = hak_lock(&h->lock);
 		h->meta -= h->pcpu_bytes;
 		hak_provider_release(h, pc, h->pcpu_bytes);

@@ -349,12 +349,12 @@ void hak_pcpu_drain_own(struct hak_heap *h);
 /* The same for cpu's cache, entered remotely once per chunk. */
 void hak_pcpu_drain_remote(struct hak_heap *h, struct hak_pcpu *pc,
 			   unsigned cpu);
-/* One magazine m of shard sh (excl its area's exclusion word) on cpu back
+/* One magazine m of shard sh (slot its area's per-CPU table entry) on cpu back
  * to sh, HAK_DRAIN_CHUNK objects per remote section, each drained outside
  * it; at most a full magazine's chunks and one more. Returns the objects
  * moved. */
 unsigned hak_mag_drain_remote(struct hak_shard *sh, struct hak_mag *m,
-			      uint32_t *excl, unsigned cpu);
+			      void **slot, unsigned cpu);
 int hak_pcpu_check(struct hak_heap *h, struct hak_pcpu *pc, unsigned cpu);
 /* The same, of the calling CPU's cache, a chunk per critical section. */
 int hak_pcpu_check_own(struct hak_heap *h);

@@ -184,9 +184,7 @@ struct hak_mag {
 };
 
 struct hak_pcpu {
-	/* Nonzero while another CPU holds this cache exclusively (ports whose
-	 * fast path is an rseq section check it inside the section). */
-	uint32_t excl;
+	uint32_t offline; /* 1 after hak_cpu_offline, until a slow path */
 	/* Cross-CPU requests (remote.c), atomics: HAK_REQ_* bits other CPUs
 	 * posted, how many posts (seq) and up to which post the owner has
 	 * served them (done). Only ports that cannot lock a remote cache
@@ -195,7 +193,6 @@ struct hak_pcpu {
 	struct hak_mag mag[HAK_NCLASSES];
 	uint32_t req_seq, req_done;
 	uint32_t check_bad; /* violations found by requested checks, ever */
-	uint32_t offline;   /* 1 after hak_cpu_offline, until a slow path */
 	/* 1 while this CPU serves posts outside its critical section
 	 * (remote.c): an IRQ handler's slow path then leaves them to it. */
 	uint32_t serving;
@@ -218,27 +215,22 @@ struct hak_pcpu {
 } hak_cacheline_aligned;
 
 /*
- * An object cache's per-CPU area (cache.c): the head of a struct hak_pcpu
- * (excl, which the hosted rseq sections read at offset 0, and one
- * magazine at HAK_MAG_BASE), so the same sections serve it.
+ * An object cache's per-CPU area (cache.c): one magazine at HAK_MAG_BASE,
+ * where a struct hak_pcpu has its first, so the same sections serve it.
  */
 struct hak_pcpu_one {
-	uint32_t excl;
-	uint32_t pad;
+	uint32_t pad[2];
 	struct hak_mag mag;
 	/* slot storage follows */
 } hak_cacheline_aligned;
 
-_Static_assert(__builtin_offsetof(struct hak_pcpu_one, excl) == 0 &&
-		       __builtin_offsetof(struct hak_pcpu_one, mag) ==
-			       HAK_MAG_BASE,
+_Static_assert(__builtin_offsetof(struct hak_pcpu_one, mag) == HAK_MAG_BASE,
 	       "a cache's area has a per-CPU area's head");
 
 #define HAK_REQ_DRAIN 1u
 #define HAK_REQ_CHECK 2u
 
 /* What port/hosted/include/hakmem/rseq/<arch>.h assumes about the layout. */
-_Static_assert(__builtin_offsetof(struct hak_pcpu, excl) == 0, "excl first");
 _Static_assert(__builtin_offsetof(struct hak_mag, top) == 0 &&
 		       __builtin_offsetof(struct hak_mag, allocs) == 8 &&
 		       __builtin_offsetof(struct hak_mag, base) == 16 &&
@@ -527,6 +519,9 @@ struct hak_heap {
 	/* Per-CPU areas; a created heap's point at hak_pcpu_none until
 	 * their CPU first misses (percpu_cache.c). */
 	struct hak_pcpu *pcpu[HAK_MAX_CPUS];
+	/* The table the fast path reads (HAK_PCPU_FAST): pcpu's copy, but
+	 * hak_pcpu_none for a CPU whose cache another CPU holds. */
+	struct hak_pcpu *pcpu_fast[HAK_MAX_CPUS];
 	struct hak_config cfg; /* a created heap's: provider, report */
 
 	/* Created heaps (heap.c). */
@@ -608,7 +603,35 @@ struct hak_cache {
 	char name[HAK_HEAP_NAME];
 	/* struct hak_pcpu_one areas; hak_pcpu_none until first used. */
 	void *pcpu[HAK_MAX_CPUS];
+	void *pcpu_fast[HAK_MAX_CPUS]; /* as hak_heap's */
 };
+
+/*
+ * Every per-CPU table (a heap's pcpu, a cache's pcpu) is followed by its
+ * fast copy, which the fast path reads instead. They differ only while
+ * another CPU holds a cache (hak_port_pcpu_enter_remote): the copy then
+ * points at hak_pcpu_none, whose magazines are empty and full at once,
+ * so every fast operation there fails without testing anything, and its
+ * slow path waits for the cache or takes another. The copy is what the
+ * rseq sections read; on ports without them it is written and not read.
+ */
+#define HAK_PCPU_FAST(slot) ((slot) + HAK_MAX_CPUS)
+_Static_assert(__builtin_offsetof(struct hak_heap, pcpu_fast) ==
+			       __builtin_offsetof(struct hak_heap, pcpu) +
+				       HAK_MAX_CPUS * sizeof(void *) &&
+		       __builtin_offsetof(struct hak_cache, pcpu_fast) ==
+			       __builtin_offsetof(struct hak_cache, pcpu) +
+				       HAK_MAX_CPUS * sizeof(void *),
+	       "a per-CPU table's fast copy follows it");
+
+/* Set cpu's table entry *slot and its fast copy to area a. Published
+ * with release: a created heap's or a cache's areas are read with
+ * acquire (hak_area_load). */
+static inline void hak_area_publish(void **slot, void *a)
+{
+	__atomic_store_n(slot, a, __ATOMIC_RELEASE);
+	__atomic_store_n(HAK_PCPU_FAST(slot), a, __ATOMIC_RELEASE);
+}
 
 _Static_assert(__builtin_offsetof(struct hak_cache, shard) == 0,
 	       "a cache's shard is the cache");

@@ -83,9 +83,9 @@ void hak_cpu_offline(unsigned cpu)
 	if (!HAK_PORT_REMOTE_EXCLUSIVE)
 		hak_pcpu_drain_remote(&hak_heap, pc, cpu);
 	hak_fronts_cpu(cpu, HAK_REQ_DRAIN, 0);
-	hak_port_pcpu_enter_remote(cpu, &flags, &pc->excl);
+	hak_port_pcpu_enter_remote(cpu, &flags, (void **)&hak_heap.pcpu[cpu]);
 	hak_pcpu_flush(&hak_heap, pc, cpu);
 	__atomic_store_n(&pc->hw_owner, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&pc->offline, 1, __ATOMIC_RELEASE);
-	hak_port_pcpu_exit_remote(cpu, flags, &pc->excl);
+	hak_port_pcpu_exit_remote(cpu, flags, (void **)&hak_heap.pcpu[cpu]);
 }

@@ -187,8 +187,8 @@ static hak_always_inline void *cache_alloc(uintptr_t magoff, size_t size,
 
 	if (likely(hak_port_rseq_active())) {
 		fail = arch_rseq_mag_pop(hak_port_rseq_area(),
-					 (void *const *)hak_heap.pcpu, magoff,
-					 &p);
+					 (void *const *)hak_heap.pcpu_fast,
+					 magoff, &p);
 		return popped(p, fail, magoff, size, align);
 	}
 #endif
@@ -211,9 +211,9 @@ miss:
 #else
 #if HAK_PORT_HAS_RSEQ
 	if (likely(hak_port_rseq_active())) {
-		if (unlikely(arch_rseq_mag_push(hak_port_rseq_area(),
-						(void *const *)hak_heap.pcpu,
-						magoff, p)))
+		if (unlikely(arch_rseq_mag_push(
+			    hak_port_rseq_area(),
+			    (void *const *)hak_heap.pcpu_fast, magoff, p)))
 			hak_pcpu_free_miss(HAK_MAG_CLASS(magoff), p);
 		return;
 	}

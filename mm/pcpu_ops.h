@@ -109,7 +109,8 @@ static inline unsigned hak_op_push_batch(const struct hak_front *f,
 #if HAK_PORT_HAS_RSEQ
 	if (hak_port_rseq_active())
 		return (unsigned)arch_rseq_mag_push_batch(
-			hak_port_rseq_area(), f->table, f->magoff, objs, n);
+			hak_port_rseq_area(), HAK_PCPU_FAST(f->table),
+			f->magoff, objs, n);
 #endif
 	cpu = hak_port_pcpu_enter(&flags);
 	if (pcpu_id_bad(cpu)) {
@@ -131,7 +132,8 @@ static inline unsigned hak_op_pop_batch(const struct hak_front *f,
 #if HAK_PORT_HAS_RSEQ
 	if (hak_port_rseq_active())
 		return (unsigned)arch_rseq_mag_pop_batch(
-			hak_port_rseq_area(), f->table, f->magoff, out, n);
+			hak_port_rseq_area(), HAK_PCPU_FAST(f->table),
+			f->magoff, out, n);
 #endif
 	cpu = hak_port_pcpu_enter(&flags);
 	if (pcpu_id_bad(cpu)) {
@@ -159,8 +161,9 @@ static hak_always_inline void *hak_op_pop(const struct hak_front *f)
 
 #if HAK_PORT_HAS_RSEQ
 	if (likely(hak_port_rseq_active()))
-		return arch_rseq_mag_pop(hak_port_rseq_area(), f->table,
-					 f->magoff, &p)
+		return arch_rseq_mag_pop(hak_port_rseq_area(),
+					 HAK_PCPU_FAST(f->table), f->magoff,
+					 &p)
 			       ? NULL
 			       : p;
 #endif
@@ -181,8 +184,9 @@ static hak_always_inline int hak_op_push(const struct hak_front *f, void *p)
 
 #if HAK_PORT_HAS_RSEQ
 	if (likely(hak_port_rseq_active()))
-		return arch_rseq_mag_push(hak_port_rseq_area(), f->table,
-					  f->magoff, p)
+		return arch_rseq_mag_push(hak_port_rseq_area(),
+					  HAK_PCPU_FAST(f->table), f->magoff,
+					  p)
 			       ? -1
 			       : 0;
 #endif

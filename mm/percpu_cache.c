@@ -89,7 +89,7 @@ int hak_pcpu_alloc_areas(struct hak_heap *h, unsigned ncpus)
 		if (!pc)
 			return -1;
 		area_init(h, pc);
-		h->pcpu[cpu] = pc;
+		hak_area_publish((void **)&h->pcpu[cpu], pc);
 	}
 	return 0;
 }
@@ -127,7 +127,7 @@ int hak_pcpu_area_make(struct hak_heap *h, void **slot, int cache,
 	}
 	flags = hak_lock(&h->lock);
 	if (*slot == (void *)&hak_pcpu_none) {
-		__atomic_store_n(slot, a, __ATOMIC_RELEASE);
+		hak_area_publish(slot, a);
 		a = NULL;
 	}
 	hak_unlock(&h->lock, flags);
@@ -253,9 +253,11 @@ void hak_pcpu_cap_reset(unsigned cls)
 	if (HAK_PORT_REMOTE_EXCLUSIVE) {
 		/* Exclusive: no rseq section there pushes meanwhile. */
 		pc = hak_heap.pcpu[cpu];
-		hak_port_pcpu_enter_remote(cpu, &flags, &pc->excl);
+		hak_port_pcpu_enter_remote(cpu, &flags,
+					   (void **)&hak_heap.pcpu[cpu]);
 		cap_reset_locked(&hak_heap, pc, cls);
-		hak_port_pcpu_exit_remote(cpu, flags, &pc->excl);
+		hak_port_pcpu_exit_remote(cpu, flags,
+					  (void **)&hak_heap.pcpu[cpu]);
 		return;
 	}
 	cpu = hak_port_pcpu_enter(&flags);
@@ -428,16 +430,16 @@ void hak_pcpu_drain_own(struct hak_heap *h)
 }
 
 unsigned hak_mag_drain_remote(struct hak_shard *sh, struct hak_mag *m,
-			      uint32_t *excl, unsigned cpu)
+			      void **slot, unsigned cpu)
 {
 	void *chunk[HAK_DRAIN_CHUNK];
 	unsigned long flags;
 	unsigned k, rounds = sh->cap_max / HAK_DRAIN_CHUNK + 1, moved = 0;
 
 	while (rounds--) {
-		hak_port_pcpu_enter_remote(cpu, &flags, excl);
+		hak_port_pcpu_enter_remote(cpu, &flags, slot);
 		k = mag_pop_batch_locked(m, chunk, HAK_DRAIN_CHUNK);
-		hak_port_pcpu_exit_remote(cpu, flags, excl);
+		hak_port_pcpu_exit_remote(cpu, flags, slot);
 		if (!k)
 			break;
 		hak_shared_drain(sh, chunk, k);
@@ -454,14 +456,15 @@ unsigned hak_mag_drain_remote(struct hak_shard *sh, struct hak_mag *m,
 void hak_pcpu_drain_remote(struct hak_heap *h, struct hak_pcpu *pc,
 			   unsigned cpu)
 {
+	void **slot = (void **)&h->pcpu[cpu];
 	unsigned long flags;
 	unsigned c;
 
 	for (c = 0; c < HAK_NCLASSES; c++) {
-		hak_mag_drain_remote(&h->shard[c], &pc->mag[c], &pc->excl, cpu);
-		hak_port_pcpu_enter_remote(cpu, &flags, &pc->excl);
+		hak_mag_drain_remote(&h->shard[c], &pc->mag[c], slot, cpu);
+		hak_port_pcpu_enter_remote(cpu, &flags, slot);
 		cap_reset_locked(h, pc, c);
-		hak_port_pcpu_exit_remote(cpu, flags, &pc->excl);
+		hak_port_pcpu_exit_remote(cpu, flags, slot);
 	}
 }
 

@@ -45,14 +45,16 @@
  *       port would have to wait. The fast paths use it.
  *   void hak_port_pcpu_exit(unsigned cpu, unsigned long flags)
  *   int hak_port_pcpu_enter_remote(unsigned cpu, unsigned long *flags,
- *                                  uint32_t *excl)
+ *                                  void **slot)
  *       Enter the section of a given CPU from another one (hak_trim,
- *       hak_check on the hosted port; hak_cpu_offline everywhere). excl is
- *       the cache's exclusion word, for rseq ports. Returns 1 if the port
- *       excluded the owner, 0 if it cannot (bare metal: the caller must
- *       know the CPU is offline).
+ *       hak_check on the hosted port; hak_cpu_offline everywhere). slot is
+ *       the cache's entry in its per-CPU table, for rseq ports: they point
+ *       its fast copy (HAK_PCPU_FAST(slot), mm/layout.h) at the empty
+ *       area hak_pcpu_none and fence the CPU, and exit_remote copies
+ *       *slot back. Returns 1 if the port excluded the owner, 0 if it
+ *       cannot (bare metal: the caller must know the CPU is offline).
  *   void hak_port_pcpu_exit_remote(unsigned cpu, unsigned long flags,
- *                                  uint32_t *excl)
+ *                                  void **slot)
  *   int hak_port_pcpu_held(unsigned cpu)
  *       For debug assertions: the caller is inside cpu's section.
  *   unsigned hak_port_cpu_hint(void)
@@ -109,9 +111,9 @@ HAK_CONTRACT_FN(hak_port_pcpu_enter, unsigned (*)(unsigned long *));
 HAK_CONTRACT_FN(hak_port_pcpu_try_enter, int (*)(unsigned long *));
 HAK_CONTRACT_FN(hak_port_pcpu_exit, void (*)(unsigned, unsigned long));
 HAK_CONTRACT_FN(hak_port_pcpu_enter_remote,
-		int (*)(unsigned, unsigned long *, uint32_t *));
+		int (*)(unsigned, unsigned long *, void **));
 HAK_CONTRACT_FN(hak_port_pcpu_exit_remote,
-		void (*)(unsigned, unsigned long, uint32_t *));
+		void (*)(unsigned, unsigned long, void **));
 HAK_CONTRACT_FN(hak_port_pcpu_held, int (*)(unsigned));
 HAK_CONTRACT_FN(hak_port_cpu_hint, unsigned (*)(void));
 HAK_CONTRACT_FN(hak_port_irq_save, unsigned long (*)(void));

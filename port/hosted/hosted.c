@@ -78,13 +78,18 @@ static void lock_wait(unsigned cpu)
 		hak_port_spin_wait(++spins);
 }
 
-int hak_hosted_remote_enter(unsigned cpu, uint32_t *excl)
+int hak_hosted_remote_enter(unsigned cpu, void **slot)
 {
 	lock_wait(cpu);
 	if (hak_port_rseq_active()) {
-		__atomic_store_n(excl, 1, __ATOMIC_SEQ_CST);
-		/* Abort every rseq section on that CPU: one that read excl
-		 * before the store cannot commit after this returns. */
+		/* New sections on that CPU find the empty area, whose every
+		 * operation fails (mm/layout.h, HAK_PCPU_FAST), and take the
+		 * slow path, which waits for the lock we hold. */
+		__atomic_store_n(HAK_PCPU_FAST(slot), (void *)&hak_pcpu_none,
+				 __ATOMIC_SEQ_CST);
+		/* Abort every rseq section on that CPU: one that read the
+		 * cache's entry before the store cannot commit after this
+		 * returns. */
 		if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
 			       MEMBARRIER_CMD_FLAG_CPU, (int)cpu))
 			membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0);
@@ -92,10 +97,14 @@ int hak_hosted_remote_enter(unsigned cpu, uint32_t *excl)
 	return 1;
 }
 
-void hak_hosted_remote_exit(unsigned cpu, uint32_t *excl)
+void hak_hosted_remote_exit(unsigned cpu, void **slot)
 {
+	/* The cache's area, read under its lock: what the fast path sees
+	 * again from here on. */
 	if (hak_port_rseq_active())
-		__atomic_store_n(excl, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(HAK_PCPU_FAST(slot),
+				 __atomic_load_n(slot, __ATOMIC_RELAXED),
+				 __ATOMIC_RELEASE);
 	hak_port_pcpu_exit(cpu, 0);
 }
 

@@ -78,19 +78,19 @@ static inline int hak_port_pcpu_held(unsigned cpu)
 }
 
 static inline int hak_port_pcpu_enter_remote(unsigned cpu, unsigned long *flags,
-					     uint32_t *excl)
+					     void **slot)
 {
 	(void)cpu;
-	(void)excl;
+	(void)slot;
 	*flags = arch_irq_save();
 	return 0;
 }
 
 static inline void hak_port_pcpu_exit_remote(unsigned cpu, unsigned long flags,
-					     uint32_t *excl)
+					     void **slot)
 {
 	(void)cpu;
-	(void)excl;
+	(void)slot;
 	arch_irq_restore(flags);
 }
 

@@ -87,8 +87,8 @@ static inline int hak_port_rseq_active(void)
 }
 #endif
 
-int hak_hosted_remote_enter(unsigned cpu, uint32_t *excl);
-void hak_hosted_remote_exit(unsigned cpu, uint32_t *excl);
+int hak_hosted_remote_enter(unsigned cpu, void **slot);
+void hak_hosted_remote_exit(unsigned cpu, void **slot);
 
 /*
  * The cache a thread should prefer: the CPU it runs on when glibc
@@ -175,20 +175,21 @@ static inline int hak_port_pcpu_held(unsigned cpu)
 	return __atomic_load_n(&hak_hosted_locks[cpu].v, __ATOMIC_RELAXED) != 0;
 }
 
-/* Lock the cache; in rseq mode also raise excl and fence the CPU so that
- * no rseq section there still works on it (port/hosted/hosted.c). */
+/* Lock the cache; in rseq mode also point the fast table's entry at the
+ * empty area and fence the CPU so that no rseq section there still works
+ * on it (port/hosted/hosted.c). */
 static inline int hak_port_pcpu_enter_remote(unsigned cpu, unsigned long *flags,
-					     uint32_t *excl)
+					     void **slot)
 {
 	*flags = 0;
-	return hak_hosted_remote_enter(cpu, excl);
+	return hak_hosted_remote_enter(cpu, slot);
 }
 
 static inline void hak_port_pcpu_exit_remote(unsigned cpu, unsigned long flags,
-					     uint32_t *excl)
+					     void **slot)
 {
 	(void)flags;
-	hak_hosted_remote_exit(cpu, excl);
+	hak_hosted_remote_exit(cpu, slot);
 }
 
 /* The CPU we run on, for reports only: may be stale at once. */

@@ -4,18 +4,20 @@
  *
  * Same contract as rseq/x86_64.h: each operation is
  * one rseq critical section that reads the CPU id from the thread's rseq
- * area, finds that CPU's cache, checks that no remote CPU holds it
- * exclusively, and commits with a single store of the magazine's top (a
- * pop stores top and its allocs counter together, with one STP).
+ * area, finds that CPU's cache in the fast table (the empty area while a
+ * remote CPU holds it), and commits with a single store of the magazine's
+ * top (a pop stores top and its allocs counter together, with one STP).
  * Preemption, migration or a signal before the commit sends the thread to
  * the abort handler, which re-arms the section and starts over. Writes
  * into slots at and above top before the commit are harmless.
  *
  * Layout the sections assume (checked by _Static_assert in mm/):
- *   table[cpu]            struct hak_pcpu *: set for every id the kernel
- *                         can report before rseq mode is chosen (it needs
- *                         ncpus >= the possible CPUs), so never NULL here
- *   pcpu + 0              u32 excl: nonzero while a remote CPU owns it
+ *   table[cpu]            struct hak_pcpu * (the fast copy, HAK_PCPU_FAST):
+ *                         set for every id the kernel can report before
+ *                         rseq mode is chosen (it needs ncpus >= the
+ *                         possible CPUs), so never NULL here; the empty
+ *                         area (top = base = limit) while a remote CPU
+ *                         holds the cache
  *   pcpu + magoff         struct hak_mag { void **top; u64 allocs;
  *                                          void **base, **limit; }
  * The rseq area (glibc's registration) is at TPIDR_EL0 + off: cpu_id at
@@ -25,7 +27,8 @@
  *
  * Ordering: the commit is a plain store, seen in program order by the
  * owning thread on its own CPU; a remote CPU touches the cache only after
- * raising excl and the membarrier rseq fence, which aborts any section
+ * pointing the fast table's entry at the empty area and the membarrier
+ * rseq fence, which aborts any section
  * in flight there and orders it against the remote's accesses. So no
  * barrier is needed inside the sections.
  *
@@ -34,7 +37,7 @@
  *   x9   cpu id, then base or limit, then count or loop index
  *   x10  TPIDR_EL0 + off (the rseq area)
  *   x11  pcpu, then &mag
- *   x12  excl, then top
+ *   x12  top
  *   x13  allocs (pop), or the start of the run a batch copies
  *   x14  the word a batch copies
  * The inputs are never written, so a restart finds them intact.
@@ -86,8 +89,6 @@
 	"1:\n\t"                                                              \
 	"ldr w9, [x10, #4]\n\t"                                               \
 	"ldr x11, [%[table], x9, lsl #3]\n\t"                                 \
-	"ldr w12, [x11]\n\t"                                                  \
-	"cbnz w12, 10f\n\t"                                                    \
 	"add x11, x11, %[magoff]\n\t"                                         \
 	"ldr x12, [x11]\n\t"
 

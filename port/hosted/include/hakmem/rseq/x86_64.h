@@ -3,21 +3,24 @@
  * x86_64 restartable sequences for the hosted port's per-CPU magazines.
  *
  * Each operation is one rseq critical section: read the CPU id from the
- * thread's rseq area, find that CPU's cache, check that no remote CPU holds
- * it exclusively, and commit with a single store of the magazine header
- * (see struct hak_mag in mm/internal.h). If the thread is preempted,
- * migrated or signalled before the commit, the kernel moves it to the abort
- * handler, which re-arms the section and starts over. Nothing before the
- * commit is visible to another context: slots above the count are free
- * space, so an aborted write into them is harmless.
+ * thread's rseq area, find that CPU's cache in the fast table, and commit
+ * with a single store of the magazine's top (struct hak_mag, mm/layout.h).
+ * A cache another CPU holds is not tested for: while it is held, the fast
+ * table points at an empty area whose operations all fail. If the thread is
+ * preempted, migrated or signalled before the commit, the kernel moves it
+ * to the abort handler, which re-arms the section and starts over. Nothing
+ * before the commit is visible to another context: slots above the top are
+ * free space, so an aborted write into them is harmless.
  *
  * Layout the sections assume (checked by _Static_assert in mm/):
- *   table[cpu]            struct hak_pcpu *: set for every id the kernel
- *                         can report before rseq mode is chosen (it needs
- *                         ncpus >= the possible CPUs), so never NULL here
- *   pcpu + 0              u32 excl: nonzero while a remote CPU owns it
- *   pcpu + magoff         struct hak_mag { u64 hdr; void **slots; }
- *   hdr                   count in bits 0..15, operation count above
+ *   table[cpu]            struct hak_pcpu * (the fast copy, HAK_PCPU_FAST):
+ *                         set for every id the kernel can report before
+ *                         rseq mode is chosen (it needs ncpus >= the
+ *                         possible CPUs), so never NULL here; the empty
+ *                         area (top = base = limit) while a remote CPU
+ *                         holds the cache
+ *   pcpu + magoff         struct hak_mag { void **top; u64 allocs;
+ *                                          void **base, **limit; }
  * The rseq area (glibc's registration, at %fs:off): cpu_id at +4,
  * rseq_cs at +8. The abort signature is glibc's RSEQ_SIG.
  *
@@ -57,8 +60,6 @@
 	"1:\n\t"                                                              \
 	"movl %%fs:4(%[off]), %%eax\n\t"                                      \
 	"movq (%[table], %%rax, 8), %%rdx\n\t"                                \
-	"cmpl $0, (%%rdx)\n\t"                                                \
-	"jne 10f\n\t"                                                    \
 	"addq %[magoff], %%rdx\n\t"                                           \
 	"movq (%%rdx), %%rcx\n\t"
 
