@@ -293,8 +293,11 @@ struct hak_shard {
 	uint32_t nslabs;      /* carved slabs of this class */
 	uint64_t out_objects; /* objects outside the slabs: live or cached */
 	/* Atomic: user operations served past the caches (slow paths: the
-	 * misses), batches moved into and out of the CPU caches. */
-	uint64_t bypass_allocs, bypass_frees, refills, drains;
+	 * misses), and batches moved out of the CPU caches other than a
+	 * free miss's. A miss moves one batch: an alloc miss's is a refill,
+	 * a free miss's a drain (hak_stats adds them), counted once, as one
+	 * atomic on a line every CPU's misses write is worth sparing. */
+	uint64_t bypass_allocs, bypass_frees, drains;
 	uint64_t grows, shrinks; /* capacity moves (percpu_cache.c) */
 } hak_cacheline_aligned;
 

@@ -336,8 +336,7 @@ void *hak_front_alloc_miss(const struct hak_front *f)
 		if (!n)
 			return NULL;
 	}
-	hak_stat_add(&sh->refills, 1);
-	hak_stat_add(&sh->bypass_allocs, 1);
+	hak_stat_add(&sh->bypass_allocs, 1); /* and a refill */
 	p = batch[--n];
 	k = n ? hak_op_push_batch(f, batch, n) : 0;
 	if (k < n)
@@ -376,8 +375,7 @@ void hak_front_free_miss(const struct hak_front *f, void *p)
 		batch[k] = p;
 		hak_shared_drain(sh, batch, k + 1);
 	}
-	hak_stat_add(&sh->bypass_frees, 1);
-	hak_stat_add(&sh->drains, 1);
+	hak_stat_add(&sh->bypass_frees, 1); /* and a drain */
 }
 
 void *hak_pcpu_alloc_miss(unsigned cls)

@@ -109,8 +109,8 @@ static void add_classes(struct hak_heap *h, struct hak_stats *st)
 		t->cache_misses += misses;
 		st->cache_grows += gr;
 		st->cache_shrinks += hak_stat_read(&sh->shrinks);
-		st->refills += hak_stat_read(&sh->refills);
-		st->drains += hak_stat_read(&sh->drains);
+		st->refills += ba;
+		st->drains += bf + hak_stat_read(&sh->drains);
 	}
 }
 
