@@ -627,13 +627,19 @@ _Static_assert(__builtin_offsetof(struct hak_heap, pcpu_fast) ==
 				       HAK_MAX_CPUS * sizeof(void *),
 	       "a per-CPU table's fast copy follows it");
 
-/* Set cpu's table entry *slot and its fast copy to area a. Published
+/*
+ * Set cpu's table entry *slot and its fast copy to area a. Published
  * with release: a created heap's or a cache's areas are read with
- * acquire (hak_area_load). */
+ * acquire (hak_area_load). The fast copy first: a remote holder that
+ * read a in *slot then finds it in the fast copy too, and its store of
+ * the empty area there comes after ours. The other order would let a
+ * publisher's late store of a to the fast copy land after the holder's,
+ * and the CPU's sections would run on a cache held by another CPU.
+ */
 static inline void hak_area_publish(void **slot, void *a)
 {
-	__atomic_store_n(slot, a, __ATOMIC_RELEASE);
 	__atomic_store_n(HAK_PCPU_FAST(slot), a, __ATOMIC_RELEASE);
+	__atomic_store_n(slot, a, __ATOMIC_RELEASE);
 }
 
 _Static_assert(__builtin_offsetof(struct hak_cache, shard) == 0,

@@ -3,7 +3,8 @@
  * The rseq abort path, seen from user space: two workers allocate, fill,
  * verify and free at random while a third thread keeps sending them
  * signals and a fourth keeps trimming (which takes every CPU's cache
- * remotely: excl plus the membarrier rseq fence). A signal that lands in
+ * remotely: the empty area in the fast table, then the membarrier rseq
+ * fence). A signal that lands in
  * a section makes the kernel move the PC to the section's abort handler
  * before the handler runs, so the handler counts the interrupted PCs that
  * lie in __rseq_failure: those are aborted and restarted sections. The

@@ -30,7 +30,8 @@ uint64_t peek_transfer_cached(void)
 }
 
 /* The counters are the shards' (all CPUs'): the icount images run the
- * measured paths on one CPU. */
+ * measured paths on one CPU. A miss's refill or drain is counted in its
+ * bypass counter (as hak_stats adds them). */
 uint64_t peek_refills(unsigned cpu)
 {
 	uint64_t n = 0;
@@ -38,7 +39,7 @@ uint64_t peek_refills(unsigned cpu)
 
 	(void)cpu;
 	for (c = 0; c < HAK_NCLASSES; c++)
-		n += hak_stat_read(&hak_heap.shard[c].refills);
+		n += hak_stat_read(&hak_heap.shard[c].bypass_allocs);
 	return n;
 }
 
@@ -49,7 +50,8 @@ uint64_t peek_drains(unsigned cpu)
 
 	(void)cpu;
 	for (c = 0; c < HAK_NCLASSES; c++)
-		n += hak_stat_read(&hak_heap.shard[c].drains);
+		n += hak_stat_read(&hak_heap.shard[c].drains) +
+		     hak_stat_read(&hak_heap.shard[c].bypass_frees);
 	return n;
 }
 
