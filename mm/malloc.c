@@ -211,10 +211,12 @@ miss:
 #else
 #if HAK_PORT_HAS_RSEQ
 	if (likely(hak_port_rseq_active())) {
-		if (unlikely(arch_rseq_mag_push(
-			    hak_port_rseq_area(),
-			    (void *const *)hak_heap.pcpu_fast, magoff, p)))
-			hak_pcpu_free_miss(HAK_MAG_CLASS(magoff), p);
+		ARCH_RSEQ_MAG_PUSH_GOTO(hak_port_rseq_area(),
+					(void *const *)hak_heap.pcpu_fast,
+					magoff, p, rseq_miss);
+		return;
+rseq_miss:
+		hak_pcpu_free_miss(HAK_MAG_CLASS(magoff), p);
 		return;
 	}
 #endif

@@ -10,7 +10,7 @@ HOST_TESTS := $(patsubst tests/host/%.c,%,$(sort $(wildcard tests/host/test_*.c)
 ifneq ($(DEBUG),1)
 HOST_TESTS := $(filter-out test_debug,$(HOST_TESTS))
 endif
-TSAN_TESTS := test_mt test_heap test_check
+TSAN_TESTS := test_mt test_heap test_check test_remote_hold
 LIB_SRCS := $(MM_SRCS) $(HOSTED_SRCS)
 TEST_CFLAGS := $(HOST_CFLAGS) -Itests/host
 

@@ -157,6 +157,22 @@ static inline int arch_rseq_mag_push(long off, void *const *table,
 	return fail;
 }
 
+/* Push p, or jump to the C label miss_ (x86_64.h says why an asm goto,
+ * and why without outputs). */
+#define ARCH_RSEQ_MAG_PUSH_GOTO(off_, table_, magoff_, p_, miss_)             \
+	__asm__ goto(ARCH_RSEQ_PROLOGUE                                       \
+		     "ldr x9, [x11, #24]\n\t"                                  \
+		     "cmp x12, x9\n\t"                                         \
+		     "b.hs %l[" #miss_ "]\n\t"                                 \
+		     "str %[p], [x12], #8\n\t"                                 \
+		     "str x12, [x11]\n\t"                                      \
+		     "2:\n\t"                                                  \
+		     :                                                        \
+		     : [off] "r"(off_), [table] "r"(table_),                  \
+		       [magoff] "r"(magoff_), [p] "r"(p_)                     \
+		     : "x9", "x10", "x11", "x12", "x13", "memory", "cc"       \
+		     : miss_)
+
 /* Push up to n objects (as many as fit); returns how many were pushed.
  * allocs does not move: these are not user operations. */
 static inline unsigned long arch_rseq_mag_push_batch(long off,

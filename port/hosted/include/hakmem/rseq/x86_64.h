@@ -139,6 +139,26 @@ static inline int arch_rseq_mag_push(long off, void *const *table,
 	return fail;
 }
 
+/*
+ * Push p, or jump to the C label miss_ when the fast path cannot serve:
+ * an asm goto, so the hit has no result to test after the commit (free's
+ * fast path). No outputs: asm goto with outputs is what GCC 12
+ * miscompiles. The jump to miss_ leaves the section before its commit.
+ */
+#define ARCH_RSEQ_MAG_PUSH_GOTO(off_, table_, magoff_, p_, miss_)             \
+	__asm__ goto(ARCH_RSEQ_PROLOGUE                                       \
+		     "cmpq 24(%%rdx), %%rcx\n\t"                               \
+		     "jae %l[" #miss_ "]\n\t"                                  \
+		     "movq %[p], (%%rcx)\n\t"                                  \
+		     "addq $8, %%rcx\n\t"                                      \
+		     "movq %%rcx, (%%rdx)\n\t"                                 \
+		     "2:\n\t"                                                  \
+		     :                                                        \
+		     : [off] "r"(off_), [table] "r"(table_),                  \
+		       [magoff] "r"(magoff_), [p] "r"(p_)                     \
+		     : "rax", "rcx", "rdx", "memory", "cc"                    \
+		     : miss_)
+
 /* Push up to n objects (as many as fit); returns how many were pushed.
  * allocs does not move: these are not user operations. */
 static inline unsigned long arch_rseq_mag_push_batch(long off,
