@@ -183,12 +183,16 @@ static hak_always_inline int hak_op_push(const struct hak_front *f, void *p)
 	int cpu, r = -1;
 
 #if HAK_PORT_HAS_RSEQ
-	if (likely(hak_port_rseq_active()))
-		return arch_rseq_mag_push(hak_port_rseq_area(),
-					  HAK_PCPU_FAST(f->table), f->magoff,
-					  p)
-			       ? -1
-			       : 0;
+	if (likely(hak_port_rseq_active())) {
+		/* Inlined, the caller's test of the result folds into the
+		 * jumps: a hit tests nothing after the commit. */
+		ARCH_RSEQ_MAG_PUSH_GOTO(hak_port_rseq_area(),
+					HAK_PCPU_FAST(f->table), f->magoff, p,
+					rseq_full);
+		return 0;
+rseq_full:
+		return -1;
+	}
 #endif
 	cpu = hak_port_pcpu_try_enter(&flags);
 	if (HAK_PORT_TRYENTER_CAN_FAIL && unlikely(cpu < 0))

@@ -45,8 +45,9 @@
  * Each function returns its result, or its failure value when the fast
  * path cannot serve (empty/full magazine, cache not set up, or held
  * remotely). The failure exits branch to label 8, after the commit point,
- * so they leave the section. (Not asm goto: GCC 12 miscompiles asm goto
- * outputs at -O1.)
+ * so they leave the section. The single push is an asm goto that branches
+ * to the caller's label instead; the operations with outputs are not (GCC
+ * 12 miscompiles asm goto outputs at -O1).
  */
 #ifndef HAKMEM_ARCH_RSEQ_H
 #define HAKMEM_ARCH_RSEQ_H
@@ -131,29 +132,6 @@ static inline int arch_rseq_mag_pop(long off, void *const *table,
 		     : [off] "r"(off), [table] "r"(table), [magoff] "r"(magoff)
 		     : "x9", "x10", "x11", "x12", "x13", "memory");
 	*p = obj;
-	return fail;
-}
-
-/* Push one object; returns nonzero (Z) when the fast path cannot serve.
- * On success the last flag write is the compare of top with limit,
- * unequal (top below limit): Z clear. */
-static inline int arch_rseq_mag_push(long off, void *const *table,
-				     unsigned long magoff, void *p)
-{
-	int fail;
-
-	__asm__ volatile(ARCH_RSEQ_PROLOGUE
-		     "ldr x9, [x11, #24]\n\t" /* limit */
-		     "cmp x12, x9\n\t"
-		     "b.hs 10f\n\t"
-		     "str %[p], [x12], #8\n\t"
-		     "str x12, [x11]\n\t"
-		     "2:\n\t"
-		     ARCH_RSEQ_FAIL_Z
-		     : "=@cceq"(fail)
-		     : [off] "r"(off), [table] "r"(table), [magoff] "r"(magoff),
-		       [p] "r"(p)
-		     : "x9", "x10", "x11", "x12", "x13", "memory");
 	return fail;
 }
 

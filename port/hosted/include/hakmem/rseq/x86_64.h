@@ -28,8 +28,10 @@
  * path cannot serve (empty/full magazine, cache not set up, or held
  * remotely); the caller's slow path handles those. The failure exits jump
  * to labels 10 or 8, after the commit point, so they leave the section;
- * pop and push report failure in ZF, so their callers test nothing.
- * (Not asm goto: GCC 12 miscompiles asm goto outputs at -O1.)
+ * pop reports failure in ZF, so its callers test nothing more. The single
+ * push is an asm goto that jumps to the caller's label instead; the
+ * operations with outputs are not (GCC 12 miscompiles asm goto outputs at
+ * -O1).
  */
 #ifndef HAKMEM_ARCH_RSEQ_H
 #define HAKMEM_ARCH_RSEQ_H
@@ -114,28 +116,6 @@ static inline int arch_rseq_mag_pop(long off, void *const *table,
 		     : [off] "r"(off), [table] "r"(table), [magoff] "r"(magoff)
 		     : "rax", "rcx", "rdx", "memory");
 	*p = obj;
-	return fail;
-}
-
-/* Push one object; returns nonzero (ZF) when the fast path cannot serve.
- * On success the last flag write is the addq: ZF clear. */
-static inline int arch_rseq_mag_push(long off, void *const *table,
-				     unsigned long magoff, void *p)
-{
-	int fail;
-
-	__asm__ volatile(ARCH_RSEQ_PROLOGUE
-		     "cmpq 24(%%rdx), %%rcx\n\t"
-		     "jae 10f\n\t"
-		     "movq %[p], (%%rcx)\n\t"
-		     "addq $8, %%rcx\n\t"
-		     "movq %%rcx, (%%rdx)\n\t"
-		     "2:\n\t"
-		     ARCH_RSEQ_FAIL_ZF
-		     : "=@ccz"(fail)
-		     : [off] "r"(off), [table] "r"(table), [magoff] "r"(magoff),
-		       [p] "r"(p)
-		     : "rax", "rcx", "rdx", "memory");
 	return fail;
 }
 
