@@ -11,13 +11,17 @@
  *    while it is held, and the real one again after;
  *  - once it is let go, the same thread's operations hit that cache
  *    again, so the test can tell a held cache from an idle one.
+ * Twice: the default heap's cache (malloc and free of 64 bytes), and an
+ * object cache's (hak_cache_alloc and hak_cache_free), whose area its
+ * CPU's first miss publishes (hak_area_publish).
  * The thread plays CPU 0 (pinned there); the holder is pinned to another
  * CPU it may run on; it reads the cache only while it holds it. On a
  * one-CPU machine the thread waits for the cache instead, which passes as
  * well (nothing touches the held cache). The last check needs the thread
  * to prefer cache 0, which it does when glibc registered rseq (its CPU id
  * picks the cache, in either mode); without rseq a hash of the thread
- * picks it, and that check is left out, said so on the output.
+ * picks it, and that check is left out, said so on the output (as is the
+ * object cache's hold, if the hash never picked cache 0).
  */
 #define _GNU_SOURCE
 #include <sys/rseq.h>
@@ -29,11 +33,13 @@
 
 static int stop;	  /* atomics */
 static unsigned long ops; /* the worker's operations, atomics */
+static struct hak_cache *cache; /* the worker's; NULL: malloc and free */
 
-/* Every magazine of area pc: tops and allocation counts, summed so that
- * any push, pop or refill moves the sum. */
-static uint64_t area_sum(const struct hak_pcpu *pc)
+/* Every magazine of a default-heap area: tops and allocation counts,
+ * summed so that any push, pop or refill moves the sum. */
+static uint64_t heap_area_sum(const void *area)
 {
+	const struct hak_pcpu *pc = area;
 	uint64_t s = 0;
 	unsigned c;
 
@@ -41,6 +47,15 @@ static uint64_t area_sum(const struct hak_pcpu *pc)
 		s += (uintptr_t)hak_mag_top(&pc->mag[c]) * 31 +
 		     __atomic_load_n(&pc->mag[c].allocs, __ATOMIC_RELAXED);
 	return s;
+}
+
+/* The same for an object cache's area: one magazine. */
+static uint64_t cache_area_sum(const void *area)
+{
+	const struct hak_pcpu_one *a = area;
+
+	return (uintptr_t)hak_mag_top(&a->mag) * 31 +
+	       __atomic_load_n(&a->mag.allocs, __ATOMIC_RELAXED);
 }
 
 static void *worker(void *arg)
@@ -52,12 +67,17 @@ static void *worker(void *arg)
 	pin(0);
 	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
 		for (i = 0; i < 8; i++) {
-			keep[i] = hak_malloc(64);
-			CHECK(keep[i], "malloc");
+			keep[i] = cache ? hak_cache_alloc(cache)
+					: hak_malloc(64);
+			CHECK(keep[i], "allocation");
 			memset(keep[i], i, 64);
 		}
-		for (i = 0; i < 8; i++)
-			hak_free(keep[i]);
+		for (i = 0; i < 8; i++) {
+			if (cache)
+				hak_cache_free(cache, keep[i]);
+			else
+				hak_free(keep[i]);
+		}
 		__atomic_add_fetch(&ops, 16, __ATOMIC_RELAXED);
 	}
 	return NULL;
@@ -83,14 +103,85 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+static void wait_ops(unsigned long n)
+{
+	unsigned long before = __atomic_load_n(&ops, __ATOMIC_RELAXED);
+
+	while (__atomic_load_n(&ops, __ATOMIC_RELAXED) - before < n)
+		sleep_ms(1);
+}
+
+/* CPU 0's area behind table entry slot, held for 200 ms while the worker
+ * runs on CPU 0; sum reads the area. */
+static void hold(const char *name, void **slot,
+		 uint64_t (*sum)(const void *area), int rseq, unsigned holder)
+{
+	unsigned long flags, before, during;
+	uint64_t s0, s1;
+	pthread_t t;
+	void *area;
+
+	__atomic_store_n(&stop, 0, __ATOMIC_RELAXED);
+	pthread_create(&t, NULL, worker, NULL);
+	wait_ops(100000);
+	area = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	if (!__rseq_size && area == (void *)&hak_pcpu_none) {
+		/* A hash of the thread picked another cache: nothing of
+		 * CPU 0's to hold. */
+		printf("%s: glibc did not register rseq and the thread never "
+		       "used CPU 0's cache: left out\n",
+		       name);
+		__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+		pthread_join(t, NULL);
+		return;
+	}
+	CHECK(area != (void *)&hak_pcpu_none, "%s: CPU 0 has an area", name);
+	CHECK(*HAK_PCPU_FAST(slot) == area, "%s: the fast table agrees",
+	      name);
+
+	hak_port_pcpu_enter_remote(0, &flags, slot);
+	s0 = sum(area);
+	before = __atomic_load_n(&ops, __ATOMIC_RELAXED);
+	sleep_ms(200);
+	during = __atomic_load_n(&ops, __ATOMIC_RELAXED) - before;
+	CHECK(sum(area) == s0,
+	      "%s: the held cache moved under its holder (%lu operations)",
+	      name, during);
+	if (holder)
+		CHECK(during > 1000,
+		      "%s: the thread on the held CPU stopped (%lu operations)",
+		      name, during);
+	if (rseq)
+		CHECK(*HAK_PCPU_FAST(slot) == (void *)&hak_pcpu_none,
+		      "%s: held, the fast table's entry is the empty area",
+		      name);
+	hak_port_pcpu_exit_remote(0, flags, slot);
+	CHECK(*HAK_PCPU_FAST(slot) == area,
+	      "%s: let go, the fast table's entry is the area again", name);
+
+	/* The same work hits the cache again: the test sees a used cache. */
+	wait_ops(10000);
+	hak_port_pcpu_enter_remote(0, &flags, slot);
+	s1 = sum(area);
+	hak_port_pcpu_exit_remote(0, flags, slot);
+	if (__rseq_size)
+		CHECK(s1 != s0, "%s: the thread does not use CPU 0's cache",
+		      name);
+	else
+		printf("%s: glibc did not register rseq, the thread's cache "
+		       "is a hash of it, not CPU 0's; that check left out\n",
+		       name);
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	printf("%s: held for 200 ms, %lu operations on its CPU, none on its "
+	       "cache\n",
+	       name, during);
+}
+
 int main(void)
 {
 	unsigned holder = other_cpu();
-	struct hak_pcpu *pc;
 	struct hak_stats st;
-	unsigned long flags, before, during;
-	uint64_t sum, after;
-	pthread_t t;
 	int rseq;
 
 	hak_free(hak_malloc(1)); /* the heap, its areas and its mode */
@@ -99,51 +190,13 @@ int main(void)
 	printf("fast path %s, the holder on CPU %u\n", st.fast_path, holder);
 	CHECK(hak_heap.ncpus >= 1, "ncpus");
 	pin(holder);
-	pc = hak_heap.pcpu[0];
-	CHECK(pc != &hak_pcpu_none, "CPU 0 has an area");
-	CHECK((void *)hak_heap.pcpu_fast[0] == (void *)pc,
-	      "the fast table agrees");
-	pthread_create(&t, NULL, worker, NULL);
-	while (__atomic_load_n(&ops, __ATOMIC_RELAXED) < 100000)
-		sleep_ms(1);
-
-	hak_port_pcpu_enter_remote(0, &flags, (void **)&hak_heap.pcpu[0]);
-	sum = area_sum(pc);
-	before = __atomic_load_n(&ops, __ATOMIC_RELAXED);
-	sleep_ms(200);
-	during = __atomic_load_n(&ops, __ATOMIC_RELAXED) - before;
-	CHECK(area_sum(pc) == sum,
-	      "the held cache moved under its holder (%lu operations)",
-	      during);
-	if (holder)
-		CHECK(during > 1000,
-		      "the thread on the held CPU stopped (%lu operations)",
-		      during);
-	if (rseq)
-		CHECK((void *)hak_heap.pcpu_fast[0] == (void *)&hak_pcpu_none,
-		      "held: the fast table's entry is the empty area");
-	hak_port_pcpu_exit_remote(0, flags, (void **)&hak_heap.pcpu[0]);
-	CHECK((void *)hak_heap.pcpu_fast[0] == (void *)pc,
-	      "let go: the fast table's entry is the area again");
-
-	/* The same work hits the cache again: the test sees a used cache. */
-	before = __atomic_load_n(&ops, __ATOMIC_RELAXED);
-	while (__atomic_load_n(&ops, __ATOMIC_RELAXED) - before < 10000)
-		sleep_ms(1);
-	hak_port_pcpu_enter_remote(0, &flags, (void **)&hak_heap.pcpu[0]);
-	after = area_sum(pc);
-	hak_port_pcpu_exit_remote(0, flags, (void **)&hak_heap.pcpu[0]);
-	if (__rseq_size)
-		CHECK(after != sum, "the thread does not use CPU 0's cache");
-	else
-		printf("glibc did not register rseq: the thread's cache is a "
-		       "hash of it, not CPU 0's; that check left out\n");
-	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
-	pthread_join(t, NULL);
+	hold("default heap", (void **)&hak_heap.pcpu[0], heap_area_sum, rseq,
+	     holder);
+	cache = hak_cache_create(NULL, "held", 64, 0, 0, NULL, NULL);
+	CHECK(cache, "hak_cache_create");
+	hold("object cache", &cache->pcpu[0], cache_area_sum, rseq, holder);
 	CHECK(hak_check() == 0, "check");
-	printf("held for 200 ms: %lu operations on its CPU, none on its "
-	       "cache\n",
-	       during);
+	CHECK(hak_cache_destroy(cache) == 0, "hak_cache_destroy");
 	printf("PASS remote_hold\n");
 	return 0;
 }
