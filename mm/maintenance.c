@@ -66,6 +66,7 @@ void hak_cpu_offline(unsigned cpu)
 {
 	struct hak_pcpu *pc;
 	unsigned long flags;
+	void **slot;
 
 	if (!__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE))
 		return;
@@ -74,7 +75,8 @@ void hak_cpu_offline(unsigned cpu)
 			   "hak_cpu_offline: CPU number not below ncpus");
 		return;
 	}
-	pc = hak_heap.pcpu[cpu];
+	slot = (void **)&hak_heap.pcpu[cpu];
+	pc = *slot;
 	/* Bare metal, where a remote section masks IRQs: in chunks first,
 	 * not a whole cache in one section. The flush below then finds
 	 * only what an IRQ handler freed meanwhile (self-offline). The
@@ -83,9 +85,9 @@ void hak_cpu_offline(unsigned cpu)
 	if (!HAK_PORT_REMOTE_EXCLUSIVE)
 		hak_pcpu_drain_remote(&hak_heap, pc, cpu);
 	hak_fronts_cpu(cpu, HAK_REQ_DRAIN, 0);
-	hak_port_pcpu_enter_remote(cpu, &flags, (void **)&hak_heap.pcpu[cpu]);
+	hak_port_pcpu_enter_remote(cpu, &flags, slot);
 	hak_pcpu_flush(&hak_heap, pc, cpu);
 	__atomic_store_n(&pc->hw_owner, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&pc->offline, 1, __ATOMIC_RELEASE);
-	hak_port_pcpu_exit_remote(cpu, flags, (void **)&hak_heap.pcpu[cpu]);
+	hak_port_pcpu_exit_remote(cpu, flags, slot);
 }

@@ -252,12 +252,12 @@ void hak_pcpu_cap_reset(unsigned cls)
 		return;
 	if (HAK_PORT_REMOTE_EXCLUSIVE) {
 		/* Exclusive: no rseq section there pushes meanwhile. */
-		pc = hak_heap.pcpu[cpu];
-		hak_port_pcpu_enter_remote(cpu, &flags,
-					   (void **)&hak_heap.pcpu[cpu]);
+		void **slot = (void **)&hak_heap.pcpu[cpu];
+
+		pc = *slot;
+		hak_port_pcpu_enter_remote(cpu, &flags, slot);
 		cap_reset_locked(&hak_heap, pc, cls);
-		hak_port_pcpu_exit_remote(cpu, flags,
-					  (void **)&hak_heap.pcpu[cpu]);
+		hak_port_pcpu_exit_remote(cpu, flags, slot);
 		return;
 	}
 	cpu = hak_port_pcpu_enter(&flags);

@@ -175,16 +175,15 @@ static int all_locked(unsigned what)
 	int bad = 0;
 
 	for (cpu = 0; cpu < hak_heap.ncpus; cpu++) {
-		struct hak_pcpu *pc = hak_heap.pcpu[cpu];
+		void **slot = (void **)&hak_heap.pcpu[cpu];
+		struct hak_pcpu *pc = *slot;
 
-		hak_port_pcpu_enter_remote(cpu, &flags,
-					   (void **)&hak_heap.pcpu[cpu]);
+		hak_port_pcpu_enter_remote(cpu, &flags, slot);
 		if (what & HAK_REQ_DRAIN)
 			hak_pcpu_flush(&hak_heap, pc, cpu);
 		if (what & HAK_REQ_CHECK)
 			bad += hak_pcpu_check(&hak_heap, pc, cpu);
-		hak_port_pcpu_exit_remote(cpu, flags,
-					  (void **)&hak_heap.pcpu[cpu]);
+		hak_port_pcpu_exit_remote(cpu, flags, slot);
 		bad += hak_fronts_cpu(cpu, what, 0);
 	}
 	return bad;

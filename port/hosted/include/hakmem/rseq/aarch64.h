@@ -93,20 +93,6 @@
 	"add x11, x11, %[magoff]\n\t"                                         \
 	"ldr x12, [x11]\n\t"
 
-/* A failed section leaves through label 10 (the batch forms use 6
- * and 7 for their loops), which sets Z (the single
- * operations report failure in it; CBNZ sets no flags), then 8, after the
- * commit point. Its section is one no function is in (x86_64.h says
- * why). */
-#define ARCH_RSEQ_FAIL_Z                                                      \
-	".pushsection .text.hak.fail, \"ax\"\n\t"                             \
-	".balign 4\n\t" /* no function aligns this section */             \
-	"10:\n\t"                                                             \
-	"cmp xzr, xzr\n\t"                                                    \
-	"b 8f\n\t"                                                            \
-	".popsection\n\t"                                                     \
-	"8:\n\t"
-
 /* Pop one object into *p; returns nonzero (Z) when the fast path cannot
  * serve. On success the last flag write is the compare of top with base,
  * which found them unequal: Z clear. After the commit, the object the
@@ -127,7 +113,7 @@ static inline int arch_rseq_mag_pop(long off, void *const *table,
 		     "2:\n\t"
 		     "ldr x9, [x12, #-8]\n\t" /* the next pop's object */
 		     "prfm pldl1keep, [x9]\n\t"
-		     ARCH_RSEQ_FAIL_Z
+		     "8:\n\t"
 		     : [p] "=&r"(obj), "=@cceq"(fail)
 		     : [off] "r"(off), [table] "r"(table), [magoff] "r"(magoff)
 		     : "x9", "x10", "x11", "x12", "x13", "memory");
@@ -180,7 +166,6 @@ static inline unsigned long arch_rseq_mag_push_batch(long off,
 		     "str x12, [x11]\n\t"
 		     "2:\n\t"
 		     "b 9f\n\t"
-		     "10:\n\t"
 		     "8:\n\t"
 		     "mov %[k], #0\n\t"
 		     "9:\n\t"
@@ -218,7 +203,6 @@ static inline unsigned long arch_rseq_mag_pop_batch(long off,
 		     "str x12, [x11]\n\t"
 		     "2:\n\t"
 		     "b 9f\n\t"
-		     "10:\n\t"
 		     "8:\n\t"
 		     "mov %[k], #0\n\t"
 		     "9:\n\t"

@@ -27,8 +27,9 @@
  * Each function returns its result, or its failure value when the fast
  * path cannot serve (empty/full magazine, cache not set up, or held
  * remotely); the caller's slow path handles those. The failure exits jump
- * to labels 10 or 8, after the commit point, so they leave the section;
- * pop reports failure in ZF, so its callers test nothing more. The single
+ * to label 8, after the commit point, so they leave the section; pop
+ * reports failure in ZF (its empty test's), so its callers test nothing
+ * more. The single
  * push is an asm goto that jumps to the caller's label instead; the
  * operations with outputs are not (GCC 12 miscompiles asm goto outputs at
  * -O1).
@@ -65,21 +66,6 @@
 	"addq %[magoff], %%rdx\n\t"                                           \
 	"movq (%%rdx), %%rcx\n\t"
 
-/* A failed section leaves through label 10 (the batch forms use 6
- * and 7 for their loops), which sets ZF (the single
- * operations report failure in it), then 8, after the commit point.
- * Its section is one no function is in (a C name has no dot): were it
- * the caller's own (.text.unlikely holds cold functions), the block
- * would land right after the commit and every success would fall into
- * it and report failure. */
-#define ARCH_RSEQ_FAIL_ZF                                                     \
-	".pushsection .text.hak.fail, \"ax\"\n\t"                             \
-	"10:\n\t"                                                             \
-	"cmpl %%eax, %%eax\n\t"                                               \
-	"jmp 8f\n\t"                                                          \
-	".popsection\n\t"                                                     \
-	"8:\n\t"
-
 /* Pop one object into *p; returns nonzero (ZF, so the caller's test is
  * one branch) when the fast path cannot serve. On success the last flag
  * write is the subq of a top that stays above its base: ZF clear.
@@ -111,7 +97,7 @@ static inline int arch_rseq_mag_pop(long off, void *const *table,
 		     "2:\n\t"
 		     "movq -8(%%rcx), %%rax\n\t" /* the next pop's object */
 		     "prefetcht0 (%%rax)\n\t"
-		     ARCH_RSEQ_FAIL_ZF
+		     "8:\n\t"
 		     : [p] "=&r"(obj), "=@ccz"(fail)
 		     : [off] "r"(off), [table] "r"(table), [magoff] "r"(magoff)
 		     : "rax", "rcx", "rdx", "memory");
@@ -168,7 +154,6 @@ static inline unsigned long arch_rseq_mag_push_batch(long off,
 		     "movq %%rcx, (%%rdx)\n\t"
 		     "2:\n\t"
 		     "jmp 9f\n\t"
-		     "10:\n\t"
 		     "8:\n\t"
 		     "xorl %k[k], %k[k]\n\t"
 		     "9:\n\t"
@@ -208,7 +193,6 @@ static inline unsigned long arch_rseq_mag_pop_batch(long off,
 		     "movq %%rcx, (%%rdx)\n\t"
 		     "2:\n\t"
 		     "jmp 9f\n\t"
-		     "10:\n\t"
 		     "8:\n\t"
 		     "xorl %k[k], %k[k]\n\t"
 		     "9:\n\t"
