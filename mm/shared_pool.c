@@ -30,8 +30,11 @@
  */
 #include "internal.h"
 
-#define HOLD_OBJECTS 16u
-#define HOLD_SLABS 8u
+#define HOLD_OBJECTS ((unsigned)HAK_HOLD_OBJECTS)
+#define HOLD_SLABS ((unsigned)HAK_HOLD_SLABS)
+_Static_assert(HAK_HOLD_OBJECTS >= 1 && HAK_HOLD_SLABS >= 1 &&
+		       HAK_HOLD_SLABS <= 64,
+	       "a hold moves something; gone[] of a drain is on the stack");
 _Static_assert(HAK_DRAIN_KEEP_MAX <= HOLD_OBJECTS &&
 		       HAK_DRAIN_KEEP_MAX <= HOLD_SLABS,
 	       "a kept drain is one hold");
@@ -412,21 +415,24 @@ static unsigned drain_hold(struct hak_shard *sh, void *const *objs,
 	unsigned long flags = hak_lock(&sh->lock);
 	uint64_t out = sh->out_objects; /* less the objects taken back */
 	struct hak_slab *s = NULL; /* the current run's slab */
-	uintptr_t start = 0;
+	uintptr_t start = 0, span = 0; /* its objects: none before a run */
 	uint32_t inv = 0;
 	unsigned i, got = 0, hint = 0, runs = 0;
 
 	for (i = 0; i < n; i++) {
-		uintptr_t p = (uintptr_t)objs[i];
-		struct hak_slab *t = hak_slab_of_object(p);
+		uintptr_t p = (uintptr_t)objs[i], off = p - start;
 		uint32_t idx;
 		uint64_t bit, w, *wp;
 
-		if (t != s) {
+		/* One compare keeps a run going: p lies in the run's slab. */
+		if (unlikely(off >= span)) {
+			struct hak_slab *t = hak_slab_of_object(p);
+
 			if (got)
 				run_end(sh, s, got, hint, gone, ngone);
 			got = 0;
 			s = NULL;
+			span = 0;
 			if (runs++ == HOLD_SLABS)
 				break;
 			if (t->shard != sh) {
@@ -437,10 +443,12 @@ static unsigned drain_hold(struct hak_shard *sh, void *const *objs,
 			}
 			s = t;
 			start = s->start;
+			span = s->span;
 			inv = s->inv;
 			hint = s->hint;
+			off = p - start;
 		}
-		idx = hak_obj_index(p - start, inv);
+		idx = hak_obj_index(off, inv);
 		bit = 1ULL << (idx & 63);
 		wp = &s->bits[idx >> 6];
 		w = __atomic_load_n(wp, __ATOMIC_RELAXED);

@@ -88,6 +88,21 @@
 #define HAK_TRANSFER_BATCHES 0
 #endif
 
+/* The shared pool's lock holds (mm/shared_pool.c): a refill or drain
+ * moves at most HAK_HOLD_OBJECTS objects and visits at most
+ * HAK_HOLD_SLABS slabs per hold of a class's lock, and drops it in
+ * between. Bare metal masks IRQs for every hold, so the defaults keep the
+ * longest IRQ-off window under 2,000 guest instructions
+ * (docs/guarantees.md). The hosted port masks nothing and sets 64 and 32
+ * (Makefile HOSTED_DEFS): a batch then takes one or two holds, not four
+ * to ten (docs/performance.md). */
+#ifndef HAK_HOLD_OBJECTS
+#define HAK_HOLD_OBJECTS 16
+#endif
+#ifndef HAK_HOLD_SLABS
+#define HAK_HOLD_SLABS 8
+#endif
+
 /* A refill takes at most this many bytes of never-used objects (at least
  * one object): it writes their free cookies, so this bounds the pages it
  * brings in for objects that may then sit unused in a CPU cache

@@ -331,22 +331,22 @@ static void mark_freed(void *p)
 
 /*
  * The shared pool's drain (shared_pool.c) takes a batch in runs of one
- * slab, at most HOLD_SLABS (8) runs per hold of the shard lock. A batch of
- * one object from each of 20 slabs takes three holds and resumes where
- * each stopped: every slab counts its object once, nothing is reported,
- * the heap checks clean. Then a batch holding twice the last live object
+ * slab, at most HAK_HOLD_SLABS runs per hold of the shard lock. A batch of
+ * one object from each of 2 * HAK_HOLD_SLABS + 4 slabs takes three holds
+ * and resumes where each stopped: every slab counts its object once,
+ * nothing is reported, the heap checks clean. Then a batch holding twice the last live object
  * of a slab: the first copy empties the slab, the second is reported as a
  * double free in the same run, and the slab is counted free once.
  */
 static void drain_runs(void)
 {
-	enum { N = 2048, NS = 20, SZ = 1024 };
+	enum { NS = 2 * HAK_HOLD_SLABS + 4, N = NS * 128, SZ = 1024 };
 	static void *p[N];
 	void *batch[NS], *two[2];
 	struct hak_slab *slab[NS], *s;
 	struct hak_shard *sh;
 	unsigned nfree[NS], ns = 0, i, k, in_slab;
-	uint64_t out;
+	uint64_t out, holds;
 	int before = total_reports();
 
 	for (i = 0; i < N; i++) {
@@ -368,9 +368,12 @@ static void drain_runs(void)
 	CHECK(ns == NS, "only %u slabs", ns);
 	sh = slab[0]->shard;
 	out = sh->out_objects;
+	holds = sh->lock.holds;
 	for (i = 0; i < NS; i++)
 		mark_freed(batch[i]);
 	hak_shared_drain(sh, batch, NS);
+	CHECK(sh->lock.holds - holds == 3, "%llu holds for %u slabs",
+	      (unsigned long long)(sh->lock.holds - holds), NS);
 	CHECK(sh->out_objects == out - NS, "out %llu, was %llu",
 	      (unsigned long long)sh->out_objects, (unsigned long long)out);
 	for (i = 0; i < NS; i++) {
