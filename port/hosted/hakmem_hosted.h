@@ -25,6 +25,8 @@ void hak_hosted_report_stderr(const struct hak_report *r, void *ctx);
  * caller sees NULL and errno), one line then abort() for heap misuse
  * (print and continue when built with HAK_HOSTED_REPORT_CONTINUE=1). */
 void hak_hosted_report_default(const struct hak_report *r, void *ctx);
+/* Its panic hook: the message on stderr, then abort(). */
+void hak_hosted_panic_default(const char *msg);
 
 #pragma GCC visibility pop
 

@@ -78,6 +78,35 @@ static void lock_wait(unsigned cpu)
 		hak_port_spin_wait(++spins);
 }
 
+/*
+ * Abort every rseq section running on cpu: one that read the held
+ * cache's entry before the caller hid it cannot commit after this
+ * returns. After the registration hak_hosted_choose_mode made, the
+ * one-CPU fence fails only on kernels without MEMBARRIER_CMD_FLAG_CPU
+ * (before 5.10), and the all-CPU one only for want of kernel memory
+ * (ENOMEM), so the latter is retried. Going on without either would let
+ * such a section push or pop on a cache its holder is draining: a heap
+ * corrupted with no report. Better a panic that names it.
+ */
+#define FENCE_TRIES 8
+
+static void fence_cpu(unsigned cpu)
+{
+	int i;
+
+	if (!membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
+			MEMBARRIER_CMD_FLAG_CPU, (int)cpu))
+		return;
+	for (i = 0; i < FENCE_TRIES; i++) {
+		if (!membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0))
+			return;
+		sched_yield();
+	}
+	hak_panic("hakmem: membarrier's rseq fence failed: cannot take a "
+		  "CPU's cache from it (hak_trim, hak_check, hak_cpu_offline "
+		  "or a drain in rseq mode)");
+}
+
 int hak_hosted_remote_enter(unsigned cpu, void **slot)
 {
 	lock_wait(cpu);
@@ -87,12 +116,7 @@ int hak_hosted_remote_enter(unsigned cpu, void **slot)
 		 * slow path, which waits for the lock we hold. */
 		__atomic_store_n(HAK_PCPU_FAST(slot), (void *)&hak_pcpu_none,
 				 __ATOMIC_SEQ_CST);
-		/* Abort every rseq section on that CPU: one that read the
-		 * cache's entry before the store cannot commit after this
-		 * returns. */
-		if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
-			       MEMBARRIER_CMD_FLAG_CPU, (int)cpu))
-			membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0);
+		fence_cpu(cpu);
 	}
 	return 1;
 }
@@ -286,6 +310,16 @@ void hak_hosted_report_default(const struct hak_report *r, void *ctx)
 		abort();
 }
 
+/* The drop-in library's panic (a broken invariant, a CPU id out of
+ * range, a fence the kernel refused): the message, then abort. Without
+ * it hak_panic traps with nothing printed. */
+void hak_hosted_panic_default(const char *msg)
+{
+	put(msg);
+	put("\n");
+	abort();
+}
+
 int hak_hosted_lazy_init(void)
 {
 	int expect = 0;
@@ -300,6 +334,7 @@ int hak_hosted_lazy_init(void)
 		cfg.provider = hak_hosted_arena_provider();
 		cfg.ncpus = hak_hosted_possible_cpus();
 		cfg.report = hak_hosted_report_default;
+		cfg.panic = hak_hosted_panic_default;
 		/* An explicit hak_init may have won the race: that is fine. */
 		if (hak_init(&cfg) && !hak_heap.ready) {
 			__atomic_store_n(&init_state, 3, __ATOMIC_RELEASE);

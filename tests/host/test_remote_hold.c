@@ -22,9 +22,21 @@
  * picks the cache, in either mode); without rseq a hash of the thread
  * picks it, and that check is left out, said so on the output (as is the
  * object cache's hold, if the hash never picked cache 0).
+ * Last, in rseq mode: a kernel that refuses the rseq fence
+ * (membarrier's MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, which this program
+ * makes fail by defining syscall(), which the library calls) stops a
+ * hak_trim with a panic that names it, printed by the drop-in's default
+ * panic hook, before it touches another CPU's cache.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <linux/membarrier.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <sys/rseq.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -178,6 +190,61 @@ static void hold(const char *name, void **slot,
 	       name, during);
 }
 
+static int refuse_fence; /* set in the child only */
+
+/* The library's membarrier calls come through here (port/hosted). */
+long syscall(long nr, ...)
+{
+	long (*real)(long, ...) =
+		(long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
+	long a[6];
+	va_list ap;
+	int i;
+
+	va_start(ap, nr);
+	for (i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	if (nr == SYS_membarrier && refuse_fence &&
+	    a[0] == MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return real(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+static void refused_fence(void)
+{
+	char err[512];
+	ssize_t n, got = 0;
+	int fd[2], st;
+	pid_t pid;
+
+	CHECK(pipe(fd) == 0, "pipe");
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (!pid) {
+		dup2(fd[1], 2);
+		refuse_fence = 1;
+		hak_trim(); /* holds every CPU's cache in turn */
+		_exit(0);
+	}
+	close(fd[1]);
+	while (got < (ssize_t)sizeof(err) - 1 &&
+	       (n = read(fd[0], err + got, sizeof(err) - 1 - got)) > 0)
+		got += n;
+	err[got] = 0;
+	close(fd[0]);
+	CHECK(waitpid(pid, &st, 0) == pid, "waitpid");
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT,
+	      "refused fence: expected SIGABRT, status %#x; stderr: %s", st,
+	      err);
+	CHECK(strstr(err, "membarrier's rseq fence failed"),
+	      "refused fence: stderr: %s", err);
+	printf("refused fence: hak_trim aborted, printed: %s", err);
+}
+
 int main(void)
 {
 	unsigned holder = other_cpu();
@@ -197,6 +264,10 @@ int main(void)
 	hold("object cache", &cache->pcpu[0], cache_area_sum, rseq, holder);
 	CHECK(hak_check() == 0, "check");
 	CHECK(hak_cache_destroy(cache) == 0, "hak_cache_destroy");
+	if (rseq)
+		refused_fence();
+	else
+		printf("refused fence: not in rseq mode, nothing to fence\n");
 	printf("PASS remote_hold\n");
 	return 0;
 }
