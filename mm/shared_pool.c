@@ -416,13 +416,15 @@ static unsigned drain_hold(struct hak_shard *sh, void *const *objs,
 	uint64_t out = sh->out_objects; /* less the objects taken back */
 	struct hak_slab *s = NULL; /* the current run's slab */
 	uintptr_t start = 0, span = 0; /* its objects: none before a run */
+	uint64_t *bits = NULL;		/* and its bitmap */
 	uint32_t inv = 0;
-	unsigned i, got = 0, hint = 0, runs = 0;
+	void *const *q = objs, *const *end = objs + n;
+	unsigned got = 0, hint = 0, runs = 0;
 
-	for (i = 0; i < n; i++) {
-		uintptr_t p = (uintptr_t)objs[i], off = p - start;
+	for (; q < end; q++) {
+		uintptr_t p = (uintptr_t)*q, off = p - start;
 		uint32_t idx;
-		uint64_t bit, w, *wp;
+		uint64_t bit, w;
 
 		/* One compare keeps a run going: p lies in the run's slab. */
 		if (unlikely(off >= span)) {
@@ -437,30 +439,30 @@ static unsigned drain_hold(struct hak_shard *sh, void *const *objs,
 				break;
 			if (t->shard != sh) {
 				/* Cannot happen for objects free() validated. */
-				hak_report(HAK_EV_CORRUPTION, objs[i], 0,
+				hak_report(HAK_EV_CORRUPTION, *q, 0,
 					   "cached object of another class");
 				continue;
 			}
 			s = t;
 			start = s->start;
 			span = s->span;
+			bits = s->bits;
 			inv = s->inv;
 			hint = s->hint;
 			off = p - start;
 		}
 		idx = hak_obj_index(off, inv);
 		bit = 1ULL << (idx & 63);
-		wp = &s->bits[idx >> 6];
-		w = __atomic_load_n(wp, __ATOMIC_RELAXED);
+		w = __atomic_load_n(&bits[idx >> 6], __ATOMIC_RELAXED);
 		if (unlikely(w & bit)) {
 			/* Freed twice, its cookie overwritten in between (a
 			 * write after the first free): free() took it, the
 			 * bitmap catches it here (docs/security.md). */
-			hak_report(HAK_EV_DOUBLE_FREE, objs[i], 0,
+			hak_report(HAK_EV_DOUBLE_FREE, *q, 0,
 				   "cached object already free in its slab");
 			continue;
 		}
-		__atomic_store_n(wp, w | bit, __ATOMIC_RELAXED);
+		__atomic_store_n(&bits[idx >> 6], w | bit, __ATOMIC_RELAXED);
 		if ((idx >> 6) < hint)
 			hint = idx >> 6;
 		got++;
@@ -469,7 +471,7 @@ static unsigned drain_hold(struct hak_shard *sh, void *const *objs,
 		run_end(sh, s, got, hint, gone, ngone);
 	out -= sh->out_objects;
 	hak_unlock(&sh->lock, flags);
-	*used = i;
+	*used = (unsigned)(q - objs);
 	return (unsigned)out;
 }
 
