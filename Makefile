@@ -69,7 +69,7 @@ RV_FS_CFLAGS := $(FS_CFLAGS) -Iarch/riscv64/include $(ARCH_CFLAGS_riscv64)
 # faster, the rest within noise, peak RSS unchanged (docs/performance.md).
 # Shard-lock holds of up to 64 objects and 32 slabs, not 16 and 8 (those
 # bound bare metal's IRQ-off windows; here nothing is masked): sh8bench-1t
-# takes 59% fewer holds and 5.6% fewer instructions (docs/performance.md).
+# takes 58% fewer holds and 5.6% fewer instructions (docs/performance.md).
 HOSTED_DEFS := -DHAK_TRANSFER_BATCHES=32 -DHAK_HOLD_OBJECTS=64 -DHAK_HOLD_SLABS=32
 HOST_CFLAGS := -std=gnu11 -O2 -g -fPIC -fvisibility=hidden $(HOSTED_DEFS) \
 	       -fno-semantic-interposition $(WARN) $(DBG_FLAGS) -Iinclude \
