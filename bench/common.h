@@ -479,7 +479,7 @@ static void print_hakmem(void)
 	       " refills=%" PRIu64 " drains=%" PRIu64
 	       " transfer_batches=%" PRIu64 " lock_holds=%" PRIu64
 	       " lock_waits=%" PRIu64
-	       " events=%" PRIu64 " fast_path=%s\n",
+	       " events=%" PRIu64 " fast_path=%s free_lookup=%s\n",
 	       allocs, frees, st.tier[HAK_TIER_TINY].allocs,
 	       st.tier[HAK_TIER_POOL].allocs, st.tier[HAK_TIER_LARGE].allocs,
 	       st.provider_peak, st.provider_held, st.peak_bytes_out,
@@ -489,7 +489,8 @@ static void print_hakmem(void)
 	       st.tier[HAK_TIER_POOL].cache_hits,
 	       st.tier[HAK_TIER_POOL].cache_misses, st.cache_grows, st.refills,
 	       st.drains, st.transfer_batches, st.lock_holds, st.lock_waits,
-	       events, st.fast_path ? st.fast_path : "unknown");
+	       events, st.fast_path ? st.fast_path : "unknown",
+	       st.free_lookup ? st.free_lookup : "unknown");
 }
 
 /* extra: workload-specific "key=value ..." fields, or "". */

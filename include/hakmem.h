@@ -205,6 +205,12 @@ struct hak_stats {
 	 * 0 or debug builds), "rseq" (hosted, restartable sequences) or
 	 * "trylock" (hosted fallback when rseq is unavailable). */
 	const char *fast_path;
+	/* How free() finds a block's metadata: "slabmap" (the default heap
+	 * over a provider with a span: one slab-map entry, checked in a few
+	 * compares) or "pagemap" (a provider without a span, as the hosted
+	 * port falls back to when its arena cannot be reserved, and a
+	 * created heap's blocks: the page map's walk, the slower path). */
+	const char *free_lookup;
 };
 
 /* Compile-time limits (include/hakmem/config.h holds the tunables). */

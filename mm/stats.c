@@ -122,6 +122,7 @@ void hak_heap_stats_fill(struct hak_heap *h, struct hak_stats *st)
 	hak_memset(st, 0, sizeof(*st));
 	st->ncpus = hak_heap.ncpus;
 	st->fast_path = hak_port_fast_path_name();
+	st->free_lookup = h == &hak_heap && h->sm_len ? "slabmap" : "pagemap";
 	st->restarts = hak_stat_read(&h->restarts);
 	st->check_skipped = hak_stat_read(&h->check_skips);
 	add_classes(h, st);

@@ -484,6 +484,14 @@ int main(int argc, char **argv)
 		CHECK(hak_heap.sm_len >= (1UL << 30) && !hak_heap.sm[0].slab,
 		      "no sparse slab map over the arena");
 	}
+	/* What hak_stats says free() reads: the bench scripts rely on it to
+	 * refuse runs that lost the arena (bench/lib.sh check_run). */
+	hak_stats(&st);
+	CHECK(!strcmp(st.free_lookup, hak_heap.sm_len ? "slabmap" : "pagemap"),
+	      "%s: free_lookup %s with a slab map of %lu bytes", mode,
+	      st.free_lookup, (unsigned long)hak_heap.sm_len);
+	CHECK(!strcmp(mode, "mmap") == !strcmp(st.free_lookup, "pagemap"),
+	      "%s: free_lookup %s", mode, st.free_lookup);
 	log.quiet = 1;
 	/* Warm every tier so the pointers below land in live superslabs. */
 	for (i = 0; i < 3; i++)
