@@ -17,6 +17,8 @@ BIN=$B/bench
 OUT=$B/bench/icount-runs
 MD=$B/bench/icount.md
 . bench/lib.sh
+# A measurement of hakmem without its slab map is refused (lib.sh).
+export CHECK_SLABMAP=1
 resolve_allocs "$B"
 command -v valgrind >/dev/null || { echo "bench-icount: valgrind not installed (apt-get install valgrind)" >&2; exit 1; }
 # hakmem as valgrind can run it: its arena reserved at 4 GiB (bench.mk).

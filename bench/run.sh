@@ -29,6 +29,8 @@ if [ "$B" = build ] && [ -z "${BENCH_NO_BUILD:-}" ]; then
 fi
 OUT=$B/bench
 . bench/lib.sh
+# A measurement of hakmem without its slab map is refused (lib.sh).
+export CHECK_SLABMAP=1
 resolve_allocs "$B"
 TIMEOUT=${BENCH_TIMEOUT:-600}
 QUICK=${BENCH_QUICK:-0}

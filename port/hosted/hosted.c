@@ -40,8 +40,17 @@ __attribute__((constructor(101))) static void find_rseq(void)
 		hak_hosted_rseq_cpu_off = (long)__rseq_offset + 4;
 }
 
+/* Tests only (test_remote_hold): a program linked with the static
+ * archive may define this to stand in for the system call, and so make
+ * the kernel refuse the fence. Weak and hidden: the shared library has no
+ * definition, resolves it to NULL at link time and exports no hook. */
+extern long hak_hosted_test_membarrier(int cmd, unsigned flags, int cpu)
+	__attribute__((weak, visibility("hidden")));
+
 static long membarrier(int cmd, unsigned flags, int cpu)
 {
+	if (hak_hosted_test_membarrier)
+		return hak_hosted_test_membarrier(cmd, flags, cpu);
 	return syscall(__NR_membarrier, cmd, flags, cpu);
 }
 

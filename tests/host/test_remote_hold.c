@@ -24,16 +24,15 @@
  * object cache's hold, if the hash never picked cache 0).
  * Last, in rseq mode: a kernel that refuses the rseq fence
  * (membarrier's MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, which this program
- * makes fail by defining syscall(), which the library calls) stops a
+ * makes fail through the library's test hook, hak_hosted_test_membarrier,
+ * which a program linked with the static archive may define) stops a
  * hak_trim with a panic that names it, printed by the drop-in's default
  * panic hook, before it touches another CPU's cache.
  */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <errno.h>
 #include <linux/membarrier.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <sys/rseq.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -192,25 +191,14 @@ static void hold(const char *name, void **slot,
 
 static int refuse_fence; /* set in the child only */
 
-/* The library's membarrier calls come through here (port/hosted). */
-long syscall(long nr, ...)
+/* The library's membarrier calls come here (port/hosted/hosted.c). */
+long hak_hosted_test_membarrier(int cmd, unsigned flags, int cpu)
 {
-	long (*real)(long, ...) =
-		(long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
-	long a[6];
-	va_list ap;
-	int i;
-
-	va_start(ap, nr);
-	for (i = 0; i < 6; i++)
-		a[i] = va_arg(ap, long);
-	va_end(ap);
-	if (nr == SYS_membarrier && refuse_fence &&
-	    a[0] == MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) {
+	if (refuse_fence && cmd == MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) {
 		errno = ENOMEM;
 		return -1;
 	}
-	return real(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	return syscall(SYS_membarrier, cmd, flags, cpu);
 }
 
 static void refused_fence(void)
