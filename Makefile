@@ -87,17 +87,22 @@ all: host freestanding images
 
 # ---- host (the hosted port) -------------------------------------------
 
+# Every header a hosted object may include, and the shared library's link
+# (bench/bench.mk builds a second one for valgrind).
+HOST_HDRS := $(wildcard include/*.h include/hakmem/*.h mm/*.h port/hosted/*.h port/hosted/include/hakmem/*.h port/hosted/include/hakmem/rseq/*.h arch/$(HOST_ARCH)/include/hakmem/*.h)
+HOST_SO_LD = $(HOST_CC) -shared -Wl,-Bsymbolic-functions -o $@ $^ -lpthread
+
 HOST_OBJS := $(patsubst %.c,$(B)/host/obj/%.o,$(MM_SRCS) $(HOSTED_SRCS))
 HOST_SO_OBJS := $(filter-out %/malloc_names.o %/mm/malloc.o,$(HOST_OBJS)) \
 		$(B)/host/obj/mm/malloc_names.export.o \
 		$(B)/host/obj/mm/malloc.export.o
 
-$(B)/host/obj/%.o: %.c $(wildcard include/*.h include/hakmem/*.h mm/*.h port/hosted/*.h port/hosted/include/hakmem/*.h port/hosted/include/hakmem/rseq/*.h arch/$(HOST_ARCH)/include/hakmem/*.h)
+$(B)/host/obj/%.o: %.c $(HOST_HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -c $< -o $@
 
-$(B)/host/obj/mm/%.export.o: mm/%.c $(wildcard include/*.h include/hakmem/*.h mm/*.h port/hosted/*.h port/hosted/include/hakmem/*.h port/hosted/include/hakmem/rseq/*.h arch/$(HOST_ARCH)/include/hakmem/*.h)
+$(B)/host/obj/mm/%.export.o: mm/%.c $(HOST_HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -DHAK_EXPORT_MALLOC=1 -c $< -o $@
@@ -108,7 +113,7 @@ $(B)/host/libhakmem.a: $(HOST_OBJS)
 
 $(B)/host/libhakmem.so: $(HOST_SO_OBJS)
 	@echo "  LD      $@"
-	$(Q)$(HOST_CC) -shared -Wl,-Bsymbolic-functions -o $@ $^ -lpthread
+	$(Q)$(HOST_SO_LD)
 
 host: $(B)/host/libhakmem.a $(B)/host/libhakmem.so
 

@@ -48,14 +48,14 @@ bench-smoke: host bench-bins
 # by default, and bench/lib.sh refuses such a run.
 VG_ARENA_BYTES := 4294967296UL
 
-$(B)/host-vg/arena.o: port/hosted/arena.c $(wildcard include/*.h include/hakmem/*.h mm/*.h port/hosted/*.h port/hosted/include/hakmem/*.h arch/$(HOST_ARCH)/include/hakmem/*.h)
+$(B)/host-vg/arena.o: port/hosted/arena.c $(HOST_HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -DHAK_HOSTED_ARENA_BYTES=$(VG_ARENA_BYTES) -c $< -o $@
 
 $(B)/host-vg/libhakmem.so: $(filter-out %/arena.o,$(HOST_SO_OBJS)) $(B)/host-vg/arena.o
 	@echo "  LD      $@"
-	$(Q)$(HOST_CC) -shared -Wl,-Bsymbolic-functions -o $@ $^ -lpthread
+	$(Q)$(HOST_SO_LD)
 
 bench-icount: host $(B)/host-vg/libhakmem.so bench-bins icount-images
 	$(Q)BENCH_QUICK=$(BENCH_QUICK) bench/icount.sh $(B)

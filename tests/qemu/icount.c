@@ -470,11 +470,12 @@ enum {
  * at), while the longest hold of the last is 31-35% shorter (IRQWIN
  * tiny_drain_65slabs).
  * The drain's run test became one compare of the object's offset against
- * the run's slab span instead of working out each object's slab: a half
- * magazine of one slab 12-14% less (tiny_drain 3187 -> 2802 on x86_64,
- * bound lowered to about 9% over). release_slab's single-object drain,
- * which pays the run's set-up, moved by -8..+16 (x86_64 723 -> 739,
- * 1 under its bound): its bounds were raised to 6-8% over.
+ * the run's slab span instead of working out each object's slab, and the
+ * drain walks its batch by pointer: a half magazine of one slab 13-17%
+ * less (tiny_drain 3187 -> 2757 on x86_64, 3169 -> 2644 on LL/SC; bounds
+ * lowered to 11-14% over). release_slab's single-object drain, which pays
+ * the run's set-up, moved by +4..+19 (x86_64 723 -> 742, over its old
+ * bound of 740): its bounds were raised to 6-8% over.
  */
 static const struct path_info {
 	const char *name;
