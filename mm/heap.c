@@ -22,9 +22,10 @@
  * dead magic instead of faulting, and a free racing a destroy's end
  * locks a lock that still exists.
  *
- * Lock order: the heap list lock (hak_heaps_lock) is outer to the shard
- * and heap locks; it is held only to link, unlink or walk heaps and
- * caches.
+ * Lock order: the heap list lock (hak_heaps_lock) is outer to the
+ * per-CPU sections (a cache walk holds it while it enters another CPU's
+ * cache: fronts_walk) and to the shard and heap locks; it is held only
+ * to link, unlink or walk heaps and caches.
  */
 #include "pcpu_ops.h"
 
@@ -728,18 +729,19 @@ static void heap_locks(struct hak_heap *h, int take)
 	     : hak_unlock(&h->provider_lock, 0);
 }
 
+void hak_locks_list(int take)
+{
+	take ? (void)hak_lock(&hak_heaps_lock) : hak_unlock(&hak_heaps_lock, 0);
+}
+
 void hak_locks_all(int take)
 {
 	struct hak_heap *h;
 
-	if (take)
-		hak_lock(&hak_heaps_lock);
 	for (h = heap_of(heaps); h; h = heap_of(h->link.next))
 		heap_locks(h, take);
 	heap_locks(&hak_heap, take);
 	hak_large_run_lock(take);
-	if (!take)
-		hak_unlock(&hak_heaps_lock, 0);
 }
 
 /* ---- destroy ---------------------------------------------------------- */

@@ -505,8 +505,13 @@ void hak_heap_stats_fill(struct hak_heap *h, struct hak_stats *st);
 
 /* ---- heap.c --------------------------------------------------------- */
 
-/* Every lock hakmem has but the per-CPU ones, taken in order (take 1)
- * or released: the hosted port's fork. */
+/* The hosted port's fork takes every lock, in lock order: the heap list
+ * lock (hak_locks_list), then every CPU's lock, then all the others
+ * (hak_locks_all); releases them in reverse. The list lock comes first
+ * because a cache walk holds it while it waits for another CPU's cache
+ * (heap.c, fronts_walk): taken after the CPUs' locks, a fork racing a
+ * hak_trim, hak_check or reclaim deadlocked (tests/host/test_fork_walk). */
+void hak_locks_list(int take);
 void hak_locks_all(int take);
 /* A created heap's plain block (align <= HAK_MIN_ALIGN: any). */
 void *hak_heap_alloc_raw(struct hak_heap *h, size_t align, size_t size);

@@ -360,10 +360,13 @@ int hak_hosted_lazy_init(void)
 
 /* ---- fork: the child must not inherit a lock held by another thread -- */
 
+/* In lock order (mm/internal.h, hak_locks_list): the list lock, the
+ * CPUs' locks, the rest. */
 static void fork_prepare(void)
 {
 	unsigned c;
 
+	hak_locks_list(1);
 	for (c = 0; c < HAK_MAX_CPUS; c++)
 		lock_wait(c);
 	hak_locks_all(1);
@@ -376,6 +379,7 @@ static void fork_release(void)
 	hak_locks_all(0);
 	for (c = 0; c < HAK_MAX_CPUS; c++)
 		hak_port_pcpu_exit(c, 0);
+	hak_locks_list(0);
 }
 
 __attribute__((constructor)) static void hosted_ctor(void)
