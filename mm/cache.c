@@ -663,40 +663,103 @@ static int in_magazines(struct hak_shard *sh, void *p)
 	return 0;
 }
 
-/* Report up to *left of sh's live objects (not free in their slab, not
- * in a magazine), SLUB's "objects remaining" with addresses. */
-static void shard_leaks(struct hak_shard *sh, unsigned *left)
+/* Objects whose slab bit one hold of h's lock reads: the report's bound
+ * on IRQ-off work, like a check's hold. */
+#define LEAKS_HOLD_OBJECTS 64
+
+struct leak_walk {
+	struct hak_superslab *ss; /* the place: valid while ss_list_gen is */
+	unsigned i, idx;	  /* slab of ss, object of the slab */
+	uint64_t seen_list;
+	unsigned starts;
+	unsigned long found, skip; /* leaks seen this start, to skip */
+};
+
+/* One hold: up to LEAKS_HOLD_OBJECTS of sh's objects below their slab's
+ * high-water mark read, those not free in their slab put in cand[]
+ * (with their size). Returns how many; *done when the walk ended (or gave
+ * up: the superslab list kept changing). */
+static unsigned leaks_hold(struct hak_shard *sh, struct leak_walk *w,
+			   void **cand, size_t *size, int *done)
 {
 	struct hak_heap *h = sh->heap;
-	struct hak_superslab *ss;
 	unsigned long lf = hak_lock(&h->lock);
-	unsigned i, idx;
+	unsigned n = 0, seen = 0;
 
-	for (ss = hak_list_entry(h->ss_all, struct hak_superslab, all);
-	     ss && *left;
-	     ss = hak_list_entry(ss->all.next, struct hak_superslab, all)) {
-		for (i = 0; i < HAK_SLABS_PER_SS && *left; i++) {
-			struct hak_slab *s = &ss->slab[i];
+	if (!w->starts || h->ss_list_gen != w->seen_list) {
+		if (w->starts++ == HAK_WALK_TRIES) {
+			*done = 1;
+			goto out;
+		}
+		w->ss = hak_list_entry(h->ss_all, struct hak_superslab, all);
+		w->i = w->idx = 0;
+		/* Those reported before: a superslab holding one of sh's
+		 * live objects cannot leave, so they come first again. */
+		w->skip = w->found;
+		w->found = 0;
+	}
+	while (w->ss && seen < LEAKS_HOLD_OBJECTS) {
+		struct hak_slab *s = &w->ss->slab[w->i];
 
-			if (s->shard != sh)
-				continue;
-			for (idx = 0; idx < s->hwm && *left; idx++) {
-				void *p = (void *)(s->start +
-						   (uintptr_t)idx * s->size);
+		if (s->shard == sh && w->idx < s->hwm) {
+			void *p = (void *)(s->start +
+					   (uintptr_t)w->idx * s->size);
 
-				if (hak_slab_bit_is_free(s, idx) ||
-				    in_magazines(sh, p))
-					continue;
-				hak_report_heap(h, HAK_EV_LEAK, p, s->size,
-						sh->cls == HAK_CLASS_CACHE
-							? "object remaining "
-							  "in its cache"
-							: "block remaining");
-				(*left)--;
+			if (!hak_slab_bit_is_free(s, w->idx)) {
+				cand[n] = p;
+				size[n++] = s->size;
 			}
+			w->idx++;
+			seen++;
+			continue;
+		}
+		w->idx = 0;
+		if (++w->i == HAK_SLABS_PER_SS) {
+			w->i = 0;
+			w->ss = hak_list_entry(w->ss->all.next,
+					       struct hak_superslab, all);
 		}
 	}
+	*done = !w->ss;
+out:
+	w->seen_list = h->ss_list_gen;
 	hak_unlock(&h->lock, lf);
+	return n;
+}
+
+/*
+ * Report up to *left of sh's live objects (not free in their slab, not in
+ * a magazine), SLUB's "objects remaining" with addresses. sh is
+ * quiescent (its cache or heap is being destroyed), so the magazines are
+ * read with no lock; the slabs in holds of h's lock of bounded work, the
+ * reports made with it dropped (the report hook may be slow). A walk
+ * whose superslab list changed in a gap starts over, HAK_WALK_TRIES times
+ * at most, past what it reported (a report, not a check: it may then say
+ * less).
+ */
+static void shard_leaks(struct hak_shard *sh, unsigned *left)
+{
+	struct leak_walk w = { 0 };
+	void *cand[LEAKS_HOLD_OBJECTS];
+	size_t size[LEAKS_HOLD_OBJECTS];
+	int done = 0;
+
+	while (!done && *left) {
+		unsigned n = leaks_hold(sh, &w, cand, size, &done), k;
+
+		for (k = 0; k < n && *left; k++) {
+			if (in_magazines(sh, cand[k]))
+				continue;
+			if (w.found++ < w.skip)
+				continue;
+			hak_report_heap(sh->heap, HAK_EV_LEAK, cand[k], size[k],
+					sh->cls == HAK_CLASS_CACHE
+						? "object remaining in its cache"
+						: "block remaining");
+			(*left)--;
+		}
+		hak_test_walk_gap();
+	}
 }
 
 /* A cache's live objects: up to LEAKS_SHOWN addresses, then the count

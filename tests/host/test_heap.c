@@ -31,7 +31,27 @@ struct vm {
 	 * lock free, as every non-metadata call must be (no CPU waits on
 	 * it for an mmap), and those made with it held. */
 	long long ss_unlocked, ss_locked;
+	/* Leak reports naming a block: their addresses, and how many came
+	 * with the heap's lock held (a report walks in bounded holds and
+	 * reports with the lock dropped). */
+	const void *leaked[32];
+	int nleaked, leaks_locked;
 };
+
+static void vm_report(const struct hak_report *r, void *ctx)
+{
+	struct vm *v = ctx;
+
+	report_record(r, &v->log);
+	if (r->event != HAK_EV_LEAK || !r->what ||
+	    !strstr(r->what, "remaining"))
+		return;
+	if (v->h && hak_lock_held(&v->h->lock))
+		v->leaks_locked++;
+	if (strstr(r->what, "block remaining") &&
+	    !strstr(r->what, "large") && v->nleaked < 32)
+		v->leaked[v->nleaked++] = r->ptr;
+}
 
 static void ss_call(struct vm *v, size_t bytes, size_t align_or_addr)
 {
@@ -90,8 +110,8 @@ static struct hak_heap *vm_create(struct vm *v, const char *name,
 	cfg.provider.release = vm_release;
 	cfg.provider.ctx = v;
 	cfg.limit = limit;
-	cfg.report = report_record;
-	cfg.report_ctx = &v->log;
+	cfg.report = vm_report;
+	cfg.report_ctx = v;
 	v->h = hak_heap_create(&cfg);
 	return v->h;
 }
@@ -203,6 +223,21 @@ static void test_destroy(void)
 	CHECK(hak_heap_destroy(h, 0) == -1, "destroy with live blocks");
 	CHECK(v.log.count[HAK_EV_LEAK] - leaks == 17,
 	      "16 addresses and the count: %d", v.log.count[HAK_EV_LEAK] - leaks);
+	/* Each address a live block, once; none reported under the lock. */
+	CHECK(v.nleaked == 16, "16 blocks named: %d", v.nleaked);
+	for (i = 0; i < 16; i++) {
+		unsigned j, hits = 0;
+
+		for (j = 0; j < 2000; j++)
+			hits += keep[j] == v.leaked[i];
+		for (j = 0; j < i; j++)
+			hits += v.leaked[j] == v.leaked[i] ? 100 : 0;
+		CHECK(hits == 1, "leak report %u: %p is not one live block",
+		      i, v.leaked[i]);
+	}
+	CHECK(v.leaks_locked == 0,
+	      "%d leak reports made with the heap's lock held",
+	      v.leaks_locked);
 	CHECK(v.log.last_event == HAK_EV_LEAK &&
 		      strstr(v.log.last_what, "vm1"),
 	      "the leak report names the heap: %s", v.log.last_what);
