@@ -779,26 +779,41 @@ void hak_leaks_report(struct hak_shard *sh, uint64_t live)
  * report for a leak, not a fast path. */
 void hak_heap_leaks_report(struct hak_heap *h, uint64_t live)
 {
-	unsigned long lf = hak_lock(&hak_heaps_lock);
+	unsigned long lf;
 	unsigned left = LEAKS_SHOWN, c;
 	struct hak_cache *k;
 	struct hak_large_run *r;
+	void *run_at[LEAKS_SHOWN];
+	size_t run_len[LEAKS_SHOWN];
 
 	for (c = 0; c < HAK_NCLASSES && left; c++)
 		shard_leaks(&h->shard[c], &left);
-	for (k = cache_of(h->caches); k && left; k = cache_of(k->link.next))
-		shard_leaks(&k->shard, &left);
+	/* h is quiescent, so its cache list does not change; each step is
+	 * read under the list lock, which its writers take, and not held
+	 * over a cache's walk (IRQs masked on bare metal). */
+	lf = hak_lock(&hak_heaps_lock);
+	k = cache_of(h->caches);
 	hak_unlock(&hak_heaps_lock, lf);
+	while (k && left) {
+		shard_leaks(&k->shard, &left);
+		lf = hak_lock(&hak_heaps_lock);
+		k = cache_of(k->link.next);
+		hak_unlock(&hak_heaps_lock, lf);
+	}
+	/* At most left (<= LEAKS_SHOWN) runs, reported with the lock
+	 * dropped like the rest. */
 	lf = hak_lock(&h->lock);
-	for (r = hak_list_entry(h->large_runs, struct hak_large_run, link);
-	     r && left;
+	for (r = hak_list_entry(h->large_runs, struct hak_large_run, link),
+	    c = 0;
+	     r && c < left;
 	     r = hak_list_entry(r->link.next, struct hak_large_run, link)) {
-		hak_report_heap(h, HAK_EV_LEAK, (void *)r->addr,
-				r->npages << HAK_PAGE_SHIFT,
-				"large block remaining");
-		left--;
+		run_at[c] = (void *)r->addr;
+		run_len[c++] = r->npages << HAK_PAGE_SHIFT;
 	}
 	hak_unlock(&h->lock, lf);
+	for (left = 0; left < c; left++)
+		hak_report_heap(h, HAK_EV_LEAK, run_at[left], run_len[left],
+				"large block remaining");
 	hak_report_heap(h, HAK_EV_LEAK, h, (size_t)live,
 			"heap destroy refused: blocks remaining");
 }

@@ -34,8 +34,8 @@ struct vm {
 	/* Leak reports naming a block: their addresses, and how many came
 	 * with the heap's lock held (a report walks in bounded holds and
 	 * reports with the lock dropped). */
-	const void *leaked[32];
-	int nleaked, leaks_locked;
+	const void *leaked[32], *leaked_large[32];
+	int nleaked, nleaked_large, leaks_locked;
 };
 
 static void vm_report(const struct hak_report *r, void *ctx)
@@ -48,8 +48,10 @@ static void vm_report(const struct hak_report *r, void *ctx)
 		return;
 	if (v->h && hak_lock_held(&v->h->lock))
 		v->leaks_locked++;
-	if (strstr(r->what, "block remaining") &&
-	    !strstr(r->what, "large") && v->nleaked < 32)
+	if (strstr(r->what, "large block remaining") &&
+	    v->nleaked_large < 32)
+		v->leaked_large[v->nleaked_large++] = r->ptr;
+	else if (strstr(r->what, "block remaining") && v->nleaked < 32)
 		v->leaked[v->nleaked++] = r->ptr;
 }
 
@@ -203,6 +205,42 @@ static void test_basics(void)
 	printf("  basics: %lld provider calls\n", v.calls);
 }
 
+/* Only large blocks live: each named, with the heap's lock dropped. */
+static void test_destroy_large(void)
+{
+	struct vm v;
+	struct hak_heap *h = vm_create(&v, "vm3", 64 << 20, 0);
+	void *big[3];
+	unsigned i;
+
+	CHECK(h, "create");
+	for (i = 0; i < 3; i++) {
+		big[i] = hak_heap_malloc(h, (size_t)(i + 1) << 20);
+		CHECK(big[i], "large");
+	}
+	CHECK(hak_heap_destroy(h, 0) == -1, "destroy with live large blocks");
+	CHECK(v.log.count[HAK_EV_LEAK] == 4, "3 blocks and the count: %d",
+	      v.log.count[HAK_EV_LEAK]);
+	CHECK(v.nleaked_large == 3 && v.nleaked == 0, "3 large named: %d %d",
+	      v.nleaked_large, v.nleaked);
+	for (i = 0; i < 3; i++)
+		CHECK(v.leaked_large[i] == big[0] ||
+			      v.leaked_large[i] == big[1] ||
+			      v.leaked_large[i] == big[2],
+		      "large leak %u: %p", i, v.leaked_large[i]);
+	CHECK(v.leaked_large[0] != v.leaked_large[1] &&
+		      v.leaked_large[1] != v.leaked_large[2] &&
+		      v.leaked_large[0] != v.leaked_large[2],
+	      "each once");
+	CHECK(v.leaks_locked == 0, "%d reported under the heap's lock",
+	      v.leaks_locked);
+	for (i = 0; i < 3; i++)
+		hak_free(big[i]);
+	CHECK(hak_heap_destroy(h, 0) == 0, "destroy once empty");
+	CHECK(v.held == 0, "%lld bytes not back", v.held);
+	vm_unmap(&v);
+}
+
 static void test_destroy(void)
 {
 	struct vm v;
@@ -242,6 +280,7 @@ static void test_destroy(void)
 		      strstr(v.log.last_what, "vm1"),
 	      "the leak report names the heap: %s", v.log.last_what);
 	CHECK(hak_heap_check(h) == 0, "intact after the refusal");
+	test_destroy_large();
 	hak_free(keep[0]);
 	keep[0] = hak_heap_malloc(h, 64);
 	CHECK(keep[0], "still usable");
