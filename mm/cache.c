@@ -559,16 +559,14 @@ static void cache_release_areas(struct hak_cache *c)
 	unsigned cpu;
 
 	for (cpu = 0; cpu < HAK_MAX_CPUS; cpu++) {
-		unsigned long lf;
 		void *a = c->pcpu[cpu];
 
 		if (a == (void *)&hak_pcpu_none)
 			continue;
 		hak_area_publish(&c->pcpu[cpu], &hak_pcpu_none);
-		lf = hak_lock(&h->lock);
-		h->meta -= bytes; /* the one metadata that goes back */
-		hak_provider_release(h, a, bytes);
-		hak_unlock(&h->lock, lf);
+		/* With no lock held: h's lock is the default heap's for a
+		 * default-heap cache, which every CPU's refills take. */
+		hak_provider_put_meta(h, a, bytes);
 	}
 }
 

@@ -799,10 +799,7 @@ int hak_heap_destroy(struct hak_heap *h, unsigned flags)
 		if (pc == &hak_pcpu_none)
 			continue;
 		hak_area_publish((void **)&h->pcpu[cpu], &hak_pcpu_none);
-		lf = hak_lock(&h->lock);
-		h->meta -= h->pcpu_bytes;
-		hak_provider_release(h, pc, h->pcpu_bytes);
-		hak_unlock(&h->lock, lf);
+		hak_provider_put_meta(h, pc, h->pcpu_bytes);
 	}
 	if (h->taken != h->returned)
 		hak_report(HAK_EV_CORRUPTION, h, h->taken - h->returned,

@@ -201,6 +201,9 @@ int hak_provider_charge(struct hak_heap *h, size_t bytes);
 void *hak_provider_get(struct hak_heap *h, size_t bytes, size_t align);
 void hak_provider_settle(struct hak_heap *h, size_t bytes, void *p, int meta);
 void hak_provider_put(struct hak_heap *h, void *p, size_t bytes);
+/* No lock held: a per-CPU area (metadata) back to h's provider, then
+ * off h's books (meta and returned) under its lock. */
+void hak_provider_put_meta(struct hak_heap *h, void *p, size_t bytes);
 /* No lock held: charge, get and settle, taking h's lock twice. */
 void *hak_provider_alloc_unlocked(struct hak_heap *h, size_t bytes,
 				  size_t align, int meta);

@@ -131,13 +131,8 @@ int hak_pcpu_area_make(struct hak_heap *h, void **slot, int cache,
 		a = NULL;
 	}
 	hak_unlock(&h->lock, flags);
-	if (a) { /* another CPU made it first: ours goes back */
-		hak_provider_put(h, a, bytes);
-		flags = hak_lock(&h->lock);
-		h->meta -= bytes;
-		h->returned += bytes;
-		hak_unlock(&h->lock, flags);
-	}
+	if (a) /* another CPU made it first: ours goes back */
+		hak_provider_put_meta(h, a, bytes);
 	return 0;
 }
 

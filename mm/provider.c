@@ -65,6 +65,17 @@ void hak_provider_put(struct hak_heap *h, void *p, size_t bytes)
 	hak_unlock(&h->provider_lock, flags);
 }
 
+void hak_provider_put_meta(struct hak_heap *h, void *p, size_t bytes)
+{
+	unsigned long flags;
+
+	hak_provider_put(h, p, bytes);
+	flags = hak_lock(&h->lock);
+	h->meta -= bytes;
+	h->returned += bytes;
+	hak_unlock(&h->lock, flags);
+}
+
 void *hak_provider_alloc(struct hak_heap *h, size_t bytes, size_t align,
 			 int meta)
 {

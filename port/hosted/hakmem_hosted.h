@@ -17,7 +17,8 @@
 struct hak_page_provider hak_hosted_arena_provider(void);
 /* Plain mmap for everything, no span (free() walks the page map). */
 struct hak_page_provider hak_hosted_mmap_provider(void);
-/* CPUs the kernel may run us on (capped at HAK_MAX_CPUS). */
+/* CPUs the kernel may run us on (capped at HAK_MAX_CPUS; when sysfs
+ * cannot say, those this thread may run on). */
 unsigned hak_hosted_possible_cpus(void);
 /* A report hook: one line on stderr, no allocation. */
 void hak_hosted_report_stderr(const struct hak_report *r, void *ctx);

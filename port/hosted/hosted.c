@@ -54,11 +54,17 @@ static long membarrier(int cmd, unsigned flags, int cpu)
 	return syscall(__NR_membarrier, cmd, flags, cpu);
 }
 
+static unsigned cpu_ids(void);
+
 /*
  * Rseq mode needs: glibc's rseq registration (the CPU id and the abort
  * machinery), membarrier's rseq fence (to take a cache from a running CPU),
  * and ncpus covering every CPU id the kernel may report (the sections
- * index the per-CPU table by it).
+ * index the per-CPU table by it with no bound check). That is the uncapped
+ * count: a machine with more possible CPUs than HAK_MAX_CPUS, or one whose
+ * sysfs does not say, runs the trylock mode, whose cache index is the CPU
+ * id modulo ncpus. (Compared with the capped count, a 128-CPU host took
+ * rseq mode and CPU 64's sections read past the table: a review found it.)
  */
 void hak_hosted_choose_mode(unsigned ncpus)
 {
@@ -66,8 +72,10 @@ void hak_hosted_choose_mode(unsigned ncpus)
 
 	find_rseq();
 #if HAK_PORT_HAS_RSEQ
-	if (hak_hosted_rseq_cpu_off != HAK_HOSTED_NO_RSEQ &&
-	    ncpus >= hak_hosted_possible_cpus() &&
+	unsigned ids = cpu_ids();
+
+	if (hak_hosted_rseq_cpu_off != HAK_HOSTED_NO_RSEQ && ids &&
+	    ids <= ncpus && ncpus <= HAK_MAX_CPUS &&
 	    membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0) ==
 		    0) {
 		off = (long)__rseq_offset;
@@ -225,20 +233,30 @@ struct hak_page_provider hak_hosted_mmap_provider(void)
 }
 
 /* Possible CPUs, from "0-N" or "0" in sysfs, without allocating. */
-unsigned hak_hosted_possible_cpus(void)
+/* Tests only (test_hosted_policy): stands in for sysfs, as
+ * hak_hosted_test_membarrier does for the system call. */
+extern unsigned hak_hosted_test_cpu_ids(void)
+	__attribute__((weak, visibility("hidden")));
+
+/* The highest CPU id the kernel may report, plus one, uncapped; 0 when
+ * sysfs cannot say (not mounted, say). */
+static unsigned cpu_ids(void)
 {
 	char buf[64];
 	unsigned n = 0, hi = 0;
 	ssize_t len;
-	int fd = open("/sys/devices/system/cpu/possible", O_RDONLY | O_CLOEXEC);
+	int fd;
 	ssize_t i;
 
+	if (hak_hosted_test_cpu_ids)
+		return hak_hosted_test_cpu_ids();
+	fd = open("/sys/devices/system/cpu/possible", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 1;
+		return 0;
 	len = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (len <= 0)
-		return 1;
+		return 0;
 	/* The highest number in the list is the highest CPU id. */
 	for (i = 0; i < len; i++) {
 		if (buf[i] >= '0' && buf[i] <= '9') {
@@ -249,8 +267,24 @@ unsigned hak_hosted_possible_cpus(void)
 			n = 0;
 		}
 	}
-	hi++;
-	return hi > HAK_MAX_CPUS ? HAK_MAX_CPUS : hi;
+	return hi + 1;
+}
+
+unsigned hak_hosted_possible_cpus(void)
+{
+	unsigned n = cpu_ids();
+
+	if (!n) {
+		/* Unknown: as many caches as CPUs we may run on (the
+		 * system call; sysconf may allocate, and this runs inside
+		 * the lazy init). Trylock mode then, which takes any id. */
+		cpu_set_t set;
+
+		n = sched_getaffinity(0, sizeof(set), &set) ? 1
+							   : (unsigned)CPU_COUNT(&set);
+		n = n ? n : 1;
+	}
+	return n > HAK_MAX_CPUS ? HAK_MAX_CPUS : n;
 }
 
 /* Default reports go to stderr with write(2): no stdio, no allocation. */

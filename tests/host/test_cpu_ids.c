@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_cpu_ids - the hosted port picks rseq mode only when its per-CPU
+ * table covers every CPU id the kernel may report: the rseq sections index
+ * the table by the CPU id with no bound check.
+ *
+ * The library reads the highest possible CPU id from sysfs; this program
+ * stands in for sysfs through the library's test hook
+ * (hak_hosted_test_cpu_ids, weak and hidden: the shared library has none).
+ * Each case runs the lazy init in a child process:
+ *  - the machine's own count: rseq mode when glibc registered rseq (else
+ *    trylock, said so on the output);
+ *  - more ids than HAK_MAX_CPUS (a 128-CPU host): trylock mode, and
+ *    ncpus capped at HAK_MAX_CPUS. Before the fix the mode test compared
+ *    with the capped count, took rseq mode, and CPU 64's operations read
+ *    past the table (checked: this case failed);
+ *  - sysfs unreadable (0): trylock mode, ncpus the CPUs we may run on.
+ * In every case a thread on each online CPU then allocates, frees and
+ * checks the heap, which must stay clean.
+ */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <sys/rseq.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pin.h"
+
+static unsigned fake_ids; /* what the hook says; ~0u: ask sysfs */
+
+static unsigned real_ids(void)
+{
+	char buf[64];
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "r");
+	unsigned hi = 0, n = 0;
+	size_t i, len;
+
+	CHECK(f, "sysfs possible CPUs");
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	for (i = 0; i < len; i++) {
+		if (buf[i] >= '0' && buf[i] <= '9') {
+			n = n * 10 + (unsigned)(buf[i] - '0');
+			hi = n > hi ? n : hi;
+		} else {
+			n = 0;
+		}
+	}
+	return hi + 1;
+}
+
+unsigned hak_hosted_test_cpu_ids(void);
+unsigned hak_hosted_test_cpu_ids(void)
+{
+	return fake_ids;
+}
+
+static void *on_cpu(void *arg)
+{
+	void *p[256];
+	unsigned i, r;
+
+	pin((unsigned)(uintptr_t)arg);
+	for (r = 0; r < 200; r++) {
+		for (i = 0; i < 256; i++) {
+			p[i] = hak_malloc(8 + (i * 37) % 3000);
+			CHECK(p[i], "malloc");
+			memset(p[i], (int)i, 8);
+		}
+		for (i = 0; i < 256; i++)
+			hak_free(p[i]);
+	}
+	return NULL;
+}
+
+/* The lazy init under fake_ids, then every online CPU's thread; exits 0
+ * when the mode and ncpus are what want_mode and want_ncpus say. */
+static void child(const char *want_mode, unsigned want_ncpus)
+{
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	pthread_t th[64];
+	struct hak_stats st;
+	long c;
+
+	hak_free(hak_malloc(1)); /* the lazy init, under the hook */
+	hak_stats(&st);
+	CHECK(!strcmp(st.fast_path, want_mode), "mode %s, want %s",
+	      st.fast_path, want_mode);
+	CHECK(st.ncpus == want_ncpus, "ncpus %u, want %u", st.ncpus,
+	      want_ncpus);
+	for (c = 0; c < online && c < 64; c++)
+		CHECK(!pthread_create(&th[c], NULL, on_cpu, (void *)(uintptr_t)c),
+		      "thread");
+	for (c = 0; c < online && c < 64; c++)
+		pthread_join(th[c], NULL);
+	CHECK(hak_check() == 0, "heap faults");
+	hak_stats(&st);
+	for (c = 0; c < HAK_EV__COUNT; c++)
+		CHECK(st.events[c] == 0, "%llu %s events",
+		      (unsigned long long)st.events[c],
+		      hak_event_name((enum hak_event)c));
+	exit(0);
+}
+
+static void run(const char *name, unsigned ids, const char *mode,
+		unsigned ncpus)
+{
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (!pid) {
+		fake_ids = ids;
+		child(mode, ncpus);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid, "wait");
+	CHECK(WIFEXITED(status) && !WEXITSTATUS(status),
+	      "%s: child status %d", name, status);
+	printf("  %s: %s mode, %u caches\n", name, mode, ncpus);
+}
+
+int main(void)
+{
+	unsigned real = real_ids(), affine;
+	cpu_set_t set;
+	/* glibc registered rseq for this process: the machine's own count
+	 * takes rseq mode then (membarrier's fence is on every kernel this
+	 * project supports; test_remote_hold relies on it too). */
+	const char *own = __rseq_size ? "rseq" : "trylock";
+
+	CHECK(!sched_getaffinity(0, sizeof(set), &set), "affinity");
+	affine = (unsigned)CPU_COUNT(&set);
+	CHECK(real <= HAK_MAX_CPUS, "this machine has more than %d CPU ids",
+	      HAK_MAX_CPUS);
+	run("sysfs", real, own, real);
+	run("128 CPU ids", 128, "trylock", HAK_MAX_CPUS);
+	run("HAK_MAX_CPUS + 1 ids", HAK_MAX_CPUS + 1, "trylock",
+	    HAK_MAX_CPUS);
+	run("sysfs unreadable", 0, "trylock", affine);
+	if (!__rseq_size)
+		printf("  (glibc did not register rseq: no case ran rseq "
+		       "mode)\n");
+	printf("PASS test_cpu_ids\n");
+	return 0;
+}
