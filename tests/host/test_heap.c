@@ -31,6 +31,9 @@ struct vm {
 	 * lock free, as every non-metadata call must be (no CPU waits on
 	 * it for an mmap), and those made with it held. */
 	long long ss_unlocked, ss_locked;
+	/* Releases of any size made with the heap's lock held: none may be
+	 * (checked at vm_unmap). */
+	long long rel_locked;
 	/* Leak reports naming a block: their addresses, and how many came
 	 * with the heap's lock held (a report walks in bounded holds and
 	 * reports with the lock dropped). */
@@ -91,6 +94,8 @@ static void vm_release(void *ctx, void *p, size_t bytes)
 
 	__atomic_sub_fetch(&v->held, (long long)bytes, __ATOMIC_RELAXED);
 	ss_call(v, bytes, (uintptr_t)p);
+	if (v->h && hak_lock_held(&v->h->lock))
+		__atomic_add_fetch(&v->rel_locked, 1, __ATOMIC_RELAXED);
 	v->region.release(v->region.ctx, p, bytes);
 }
 
@@ -287,6 +292,8 @@ static void test_destroy(void)
 	/* The VM dies: everything goes. */
 	CHECK(hak_heap_destroy(h, HAK_HEAP_DESTROY_FORCE) == 0, "force");
 	CHECK(v.held == 0, "%lld bytes not back", v.held);
+	CHECK(v.rel_locked == 0, "%lld releases under the heap's lock",
+	      v.rel_locked);
 	before = (unsigned)log.count[HAK_EV_INVALID_FREE];
 	hak_free(keep[5]);
 	hak_free(big);
@@ -647,6 +654,10 @@ static void test_caches(void)
 	      "destroy with a live cache");
 	CHECK(hak_cache_alloc(c) == NULL, "the cache died with its heap");
 	CHECK(hak_check() == 0, "check");
+	/* Per-CPU areas (the caches' and the heap's) went back with no
+	 * lock held, like everything else. */
+	CHECK(v.rel_locked == 0, "%lld releases under the heap's lock",
+	      v.rel_locked);
 	vm_unmap(&v);
 }
 
