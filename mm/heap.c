@@ -779,15 +779,25 @@ int hak_heap_destroy(struct hak_heap *h, unsigned flags)
 	}
 	if (heap_bad(h, "hak_heap_destroy: NULL or destroyed heap"))
 		return -1;
-	live = heap_live(h);
-	if (live && !(flags & HAK_HEAP_DESTROY_FORCE)) {
-		hak_heap_leaks_report(h, live);
-		return -1;
-	}
-	/* Off the list first: no remote drain or check visits it now. */
+	/* Off the list first: no remote drain or check (another CPU's
+	 * hak_trim, reclaim or hak_check, which reach h only through the
+	 * list) moves its objects between magazines and slabs while live
+	 * is counted, which could count some twice and refuse an empty
+	 * heap. Back on the list if refused. */
 	lf = hak_lock(&hak_heaps_lock);
 	hak_list_del(&heaps, &h->link);
 	hak_heaps_gen++;
+	hak_unlock(&hak_heaps_lock, lf);
+	live = heap_live(h);
+	if (live && !(flags & HAK_HEAP_DESTROY_FORCE)) {
+		lf = hak_lock(&hak_heaps_lock);
+		hak_list_push(&heaps, &h->link);
+		hak_heaps_gen++;
+		hak_unlock(&hak_heaps_lock, lf);
+		hak_heap_leaks_report(h, live);
+		return -1;
+	}
+	lf = hak_lock(&hak_heaps_lock);
 	__atomic_store_n(&h->magic, HAK_HEAP_DEAD, __ATOMIC_RELEASE);
 	hak_unlock(&hak_heaps_lock, lf);
 	hak_caches_destroy_all(h);

@@ -785,6 +785,53 @@ static void test_threads(void)
 	CHECK(hak_check() == 0, "hak_check at the end");
 }
 
+/* A heap with nothing live is destroyed even while another thread's
+ * hak_trim drains its caches: destroy counts live with the heap off the
+ * list, where no walk reaches it. Counted on it, a drain between the
+ * count of objects outside the slabs and that of cached ones could make
+ * an empty heap look live (a review found it by reading). The window is
+ * a few instructions wide: 20,000 rounds of this test did not hit it
+ * before the fix, so this is a stress test of destroy against trims, not
+ * a reproducer. */
+#define RACE_ROUNDS 300
+static int trim_stop; /* atomics */
+
+static void *trimmer(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&trim_stop, __ATOMIC_RELAXED))
+		hak_trim();
+	return NULL;
+}
+
+static void test_destroy_racing_trim(void)
+{
+	pthread_t t;
+	unsigned r, i;
+
+	CHECK(!pthread_create(&t, NULL, trimmer, NULL), "trimmer");
+	for (r = 0; r < RACE_ROUNDS; r++) {
+		struct vm v;
+		struct hak_heap *h = vm_create(&v, "race", 16 << 20, 0);
+		void *p[200];
+
+		CHECK(h, "create");
+		for (i = 0; i < 200; i++) {
+			p[i] = hak_heap_malloc(h, 16 + (i % 40) * 24);
+			CHECK(p[i], "malloc");
+		}
+		for (i = 0; i < 200; i++)
+			hak_free(p[i]);
+		CHECK(hak_heap_destroy(h, 0) == 0,
+		      "round %u: an empty heap refused (%d leak reports)", r,
+		      v.log.count[HAK_EV_LEAK]);
+		CHECK(v.held == 0, "%lld bytes not back", v.held);
+		vm_unmap(&v);
+	}
+	__atomic_store_n(&trim_stop, 1, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+}
+
 int main(void)
 {
 	init_hosted(4, &log);
@@ -796,6 +843,7 @@ int main(void)
 	test_isolation();
 	test_caches();
 	test_threads();
+	test_destroy_racing_trim();
 	/* The default heap's own books: with every block, cache and heap
 	 * gone, it holds its metadata only (heap and cache objects, records
 	 * and per-CPU areas; a destroyed cache's areas went back). */
