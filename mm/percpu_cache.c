@@ -349,6 +349,7 @@ void hak_front_free_miss(const struct hak_front *f, void *p)
 	void *batch[HAK_BATCH_MAX + 1];
 	struct hak_shard *sh = f->sh;
 	unsigned k, b = sh->batch;
+	int grew;
 
 	hak_remote_poll();
 	if (!hak_op_push_wait(f, p))
@@ -356,7 +357,8 @@ void hak_front_free_miss(const struct hak_front *f, void *p)
 	front_ensure(f);
 	/* Room instead of a drain: p is then a cache hit after all, which
 	 * the grows count tells hak_stats (stats.c). */
-	if (cap_grow(f) && hak_op_push_batch(f, &p, 1))
+	grew = cap_grow(f);
+	if (grew && hak_op_push_batch(f, &p, 1))
 		return;
 	k = hak_op_pop_batch(f, batch, b);
 	if (k == b && f->xh && !hak_transfer_put(f->xh, sh->cls, batch)) {
@@ -370,7 +372,10 @@ void hak_front_free_miss(const struct hak_front *f, void *p)
 		batch[k] = p;
 		hak_shared_drain(sh, batch, k + 1);
 	}
-	hak_stat_add(&sh->bypass_frees, 1); /* and a drain */
+	/* A miss and a drain; the miss counted already by a grow whose push
+	 * then found no room (we had moved to a CPU whose magazine is full):
+	 * the drain alone then, so stats.c counts this free once. */
+	hak_stat_add(grew ? &sh->drains : &sh->bypass_frees, 1);
 }
 
 void *hak_pcpu_alloc_miss(unsigned cls)
