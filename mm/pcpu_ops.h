@@ -83,6 +83,22 @@ static inline unsigned mag_pop_batch_locked(struct hak_mag *m, void **out,
  */
 #define pcpu_id_bad(cpu) unlikely((unsigned)(cpu) >= hak_heap.ncpus)
 
+/*
+ * After a blocking enter on the hosted fallback: whether rseq mode came on
+ * since the caller read the mode (the lazy init turns it on once, with
+ * every CPU's lock held: hak_hosted_choose_mode). The cache is then the
+ * rseq sections', which ignore the lock: the caller leaves and goes the
+ * rseq way. (hak_port_pcpu_try_enter makes the same test itself.)
+ */
+static hak_always_inline int pcpu_mode_moved(void)
+{
+#if HAK_PORT_HAS_RSEQ
+	return unlikely(hak_port_rseq_active());
+#else
+	return 0;
+#endif
+}
+
 /* The magazine at byte offset magoff (HAK_MAG_OFFSET) of cpu's area. */
 static hak_always_inline struct hak_mag *hak_pcpu_mag(unsigned cpu,
 						      uintptr_t magoff)
@@ -113,6 +129,10 @@ static inline unsigned hak_op_push_batch(const struct hak_front *f,
 			f->magoff, objs, n);
 #endif
 	cpu = hak_port_pcpu_enter(&flags);
+	if (pcpu_mode_moved()) {
+		hak_port_pcpu_exit(cpu, flags);
+		return hak_op_push_batch(f, objs, n);
+	}
 	if (pcpu_id_bad(cpu)) {
 		hak_port_pcpu_exit(cpu, flags);
 		hak_pcpu_bad_id(cpu);
@@ -136,6 +156,10 @@ static inline unsigned hak_op_pop_batch(const struct hak_front *f,
 			f->magoff, out, n);
 #endif
 	cpu = hak_port_pcpu_enter(&flags);
+	if (pcpu_mode_moved()) {
+		hak_port_pcpu_exit(cpu, flags);
+		return hak_op_pop_batch(f, out, n);
+	}
 	if (pcpu_id_bad(cpu)) {
 		hak_port_pcpu_exit(cpu, flags);
 		hak_pcpu_bad_id(cpu);
@@ -220,7 +244,7 @@ static inline void *hak_op_pop_wait(const struct hak_front *f)
 #endif
 	cpu = hak_port_pcpu_enter(&flags);
 	p = NULL;
-	if (!pcpu_id_bad(cpu))
+	if (!pcpu_mode_moved() && !pcpu_id_bad(cpu))
 		p = mag_pop_locked(hak_front_mag(f, cpu));
 	hak_port_pcpu_exit(cpu, flags);
 	return p;
@@ -239,7 +263,7 @@ static inline int hak_op_push_wait(const struct hak_front *f, void *p)
 		return -1;
 #endif
 	cpu = hak_port_pcpu_enter(&flags);
-	if (!pcpu_id_bad(cpu))
+	if (!pcpu_mode_moved() && !pcpu_id_bad(cpu))
 		r = mag_push_locked(hak_front_mag(f, cpu), p);
 	hak_port_pcpu_exit(cpu, flags);
 	return r;

@@ -66,9 +66,12 @@ static unsigned cpu_ids(void);
  * id modulo ncpus. (Compared with the capped count, a 128-CPU host took
  * rseq mode and CPU 64's sections read past the table: a review found it.)
  */
+static void lock_wait(unsigned cpu);
+
 void hak_hosted_choose_mode(unsigned ncpus)
 {
 	long off = HAK_HOSTED_NO_RSEQ;
+	unsigned c;
 
 	find_rseq();
 #if HAK_PORT_HAS_RSEQ
@@ -82,7 +85,16 @@ void hak_hosted_choose_mode(unsigned ncpus)
 	}
 #endif
 	(void)ncpus;
+	/* With every CPU's lock held: a thread that read "no rseq" and took
+	 * a cache's lock finishes its operation first, and one that takes
+	 * a lock after sees the new mode (hak_port_pcpu_try_enter,
+	 * pcpu_mode_moved), so no trylock operation overlaps an rseq
+	 * section on one cache. */
+	for (c = 0; c < HAK_MAX_CPUS; c++)
+		lock_wait(c);
 	__atomic_store_n(&hak_hosted_rseq_area_off, off, __ATOMIC_RELEASE);
+	for (c = 0; c < HAK_MAX_CPUS; c++)
+		hak_port_pcpu_exit(c, 0);
 }
 
 /* Wait for a cache's lock. Its holder may be a preempted thread: spin a

@@ -102,6 +102,79 @@ static void child(const char *want_mode, unsigned want_ncpus)
 	exit(0);
 }
 
+/* First calls racing the lazy init: threads released together, each
+ * call possibly before, during or after the mode switch. Init turns rseq
+ * mode on with every CPU's lock held and the locked paths look at the
+ * mode again once they hold a lock, so no trylock operation overlaps an
+ * rseq section on one cache (a review found the window by reading; it is
+ * a few instructions wide and this stress test did not hit it before
+ * the fix either). */
+#define RACERS 8
+static pthread_barrier_t start;
+
+static void *racer(void *arg)
+{
+	void *p[64];
+	unsigned i, r;
+
+	(void)arg;
+	pthread_barrier_wait(&start);
+	for (r = 0; r < 2000; r++) {
+		for (i = 0; i < 64; i++) {
+			p[i] = hak_malloc(16 + (i * 24) % 700);
+			CHECK(p[i], "malloc");
+		}
+		for (i = 0; i < 64; i++)
+			hak_free(p[i]);
+	}
+	return NULL;
+}
+
+static void race_child(void)
+{
+	pthread_t th[RACERS];
+	struct hak_stats st;
+	unsigned i;
+
+	pthread_barrier_init(&start, NULL, RACERS);
+	for (i = 0; i < RACERS; i++)
+		CHECK(!pthread_create(&th[i], NULL, racer, NULL), "thread");
+	for (i = 0; i < RACERS; i++)
+		pthread_join(th[i], NULL);
+	CHECK(hak_check() == 0, "heap faults");
+	hak_stats(&st);
+	for (i = 0; i < HAK_EV__COUNT; i++)
+		CHECK(st.events[i] == 0, "%llu %s events",
+		      (unsigned long long)st.events[i],
+		      hak_event_name((enum hak_event)i));
+	CHECK(st.tier[HAK_TIER_TINY].objects_in_use == 0 &&
+		      st.tier[HAK_TIER_POOL].objects_in_use == 0,
+	      "objects left in use");
+	exit(0);
+}
+
+static void run_race(unsigned rounds)
+{
+	unsigned r;
+
+	for (r = 0; r < rounds; r++) {
+		int status;
+		pid_t pid;
+
+		fflush(NULL);
+		pid = fork();
+		CHECK(pid >= 0, "fork");
+		if (!pid) {
+			fake_ids = real_ids();
+			race_child();
+		}
+		CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+			      !WEXITSTATUS(status),
+		      "racing first calls, round %u: status %d", r, status);
+	}
+	printf("  first calls racing the init: %u rounds\n", rounds);
+}
+
 static void run(const char *name, unsigned ids, const char *mode,
 		unsigned ncpus)
 {
@@ -139,6 +212,7 @@ int main(void)
 	run("HAK_MAX_CPUS + 1 ids", HAK_MAX_CPUS + 1, "trylock",
 	    HAK_MAX_CPUS);
 	run("sysfs unreadable", 0, "trylock", affine);
+	run_race(20);
 	if (!__rseq_size)
 		printf("  (glibc did not register rseq: no case ran rseq "
 		       "mode)\n");

@@ -159,7 +159,19 @@ static inline int hak_port_pcpu_try_enter(unsigned long *flags)
 	unsigned cpu = hak_hosted_current_cpu();
 
 	*flags = 0;
-	return hak_hosted_trylock(cpu) ? (int)cpu : -1;
+	if (!hak_hosted_trylock(cpu))
+		return -1;
+#if HAK_PORT_HAS_RSEQ
+	/* The caller read "no rseq" before the lazy init turned rseq mode
+	 * on (with every CPU's lock held: hak_hosted_choose_mode): this
+	 * cache is the rseq sections' now, which ignore the lock. Busy,
+	 * then: the slow path takes the rseq one. */
+	if (__builtin_expect(hak_port_rseq_active(), 0)) {
+		__atomic_store_n(&hak_hosted_locks[cpu].v, 0, __ATOMIC_RELEASE);
+		return -1;
+	}
+#endif
+	return (int)cpu;
 }
 
 static inline void hak_port_pcpu_exit(unsigned cpu, unsigned long flags)
