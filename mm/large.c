@@ -228,11 +228,20 @@ static void *large_alloc_slow(struct hak_heap *h, size_t size, size_t align,
 	if (!p) {
 		/* Out of memory: give back what hysteresis and caches hold,
 		 * then try once more. */
+		struct hak_pending pd = { 0 };
+
 		hak_reclaim(h);
 		flags = hak_lock(&h->lock);
+		/* A tick first, as in every hold that may cache a run (a
+		 * split's rest): else the rest could share its stamp with
+		 * a run cached in the last hold, and decay, which lets one
+		 * run go a tick, would keep one past HAK_LC_DECAY, which
+		 * hak_check reports (found by review). */
+		hak_large_cache_tick(h, &pd);
 		p = large_take(h, &bytes, align);
 		fresh = !p && !hak_provider_charge(h, bytes);
 		hak_unlock(&h->lock, flags);
+		hak_provider_release_pending(h, &pd);
 		if (fresh)
 			p = large_call(h, bytes, align, &fresh);
 	}
