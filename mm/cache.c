@@ -480,7 +480,7 @@ void hak_caches_trim(struct hak_heap *h)
 			c = cache_of(c->link.next);
 			hak_unlock(&hak_heaps_lock, lf);
 			for (k = 0; k < n; k++)
-				hak_superslab_put_slab(gone[k], 1);
+				hak_superslab_put_slab(gone[k], HAK_SS_FORCE);
 		}
 		if (!c)
 			return;

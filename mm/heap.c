@@ -575,9 +575,28 @@ static int fronts_chunk(struct fronts_walk *w, unsigned cpu, unsigned what,
 				w->c ? "object cache CPU cache" : "CPU cache");
 		more = end < n;
 	} else if (HAK_PORT_REMOTE_EXCLUSIVE) {
-		hak_shared_drain(sh, m->base, n);
-		hak_mag_set_top(m, m->base);
-		k = n;
+		/* The whole magazine in this hold (a remote hold costs the
+		 * hosted port a membarrier), in drains whose emptied slabs
+		 * wait in gone[] for fronts_put, with the locks dropped: a
+		 * superslab they empty is no provider call under the list
+		 * lock or the CPU's (found by review). When gone[] may not
+		 * hold another drain's, the rest waits for the next hold. */
+		unsigned c;
+
+		while ((n = hak_mag_count(m)) &&
+		       (c = HAK_DRAIN_KEEP_MAX - w->ngone) != 0) {
+			void **top;
+
+			c = c < n ? c : n;
+			top = hak_mag_top(m) - c;
+			w->ngone += hak_shared_drain_keep(sh, top, c,
+							  w->gone + w->ngone);
+			hak_mag_set_top(m, top);
+			k += c;
+		}
+		more = n != 0;
+		w->gone_h = sh->heap;
+		w->gone_inc = sh->heap->incarnation;
 	} else {
 		/* At most a full magazine's chunks and one more: IRQ
 		 * handlers on cpu may push between two chunks. */
@@ -620,14 +639,18 @@ static void fronts_put(struct fronts_walk *w)
 		unsigned long lf;
 
 		if (h == &hak_heap) {
-			hak_superslab_put_slab(w->gone[k], 0);
+			hak_superslab_put_slab(w->gone[k], HAK_SS_PUT);
 			continue;
 		}
+		/* Under the list lock, which keeps h alive: the unit goes
+		 * back, but a superslab it empties stays (HAK_SS_KEEP) for
+		 * h's next put, trim or destroy to release, not across
+		 * this hold (found by review). */
 		lf = hak_lock(&hak_heaps_lock);
 		if (__atomic_load_n(&h->magic, __ATOMIC_RELAXED) ==
 			    HAK_HEAP_MAGIC &&
 		    h->incarnation == w->gone_inc)
-			hak_superslab_put_slab(w->gone[k], 0);
+			hak_superslab_put_slab(w->gone[k], HAK_SS_KEEP);
 		hak_unlock(&hak_heaps_lock, lf);
 	}
 	w->ngone = 0;

@@ -219,10 +219,19 @@ void hak_provider_release_pending(struct hak_heap *h, struct hak_pending *pd);
  * takes the global lock, and drops it while a new superslab is built.
  * NULL when the provider is exhausted. */
 struct hak_slab *hak_superslab_get_slab(struct hak_heap *h);
-/* Give a wholly free, uncarved slab unit back; force: release an emptied
- * superslab even below the hysteresis. No lock held: takes the global
- * lock, and unmaps a released superslab with it dropped. */
-void hak_superslab_put_slab(struct hak_slab *s, int force);
+/* Give a wholly free, uncarved slab unit back. No lock held but, for
+ * HAK_SS_KEEP, the heap list lock: takes the global lock, and unmaps a
+ * released superslab with it dropped. mode:
+ *   HAK_SS_PUT    an empty superslab above the hysteresis goes back (the
+ *                 one this emptied, or one a HAK_SS_KEEP put left);
+ *   HAK_SS_FORCE  the superslab goes back if this emptied it, whatever
+ *                 the hysteresis (trim, reclaim);
+ *   HAK_SS_KEEP   nothing goes back: the caller holds the heap list lock
+ *                 (IRQs masked on bare metal), across which a release's
+ *                 page-map writes and provider call would be too long;
+ *                 the heap's next HAK_SS_PUT, trim or destroy does it. */
+enum { HAK_SS_PUT, HAK_SS_FORCE, HAK_SS_KEEP };
+void hak_superslab_put_slab(struct hak_slab *s, int mode);
 /* Release every empty superslab. No lock held. */
 void hak_superslab_trim(struct hak_heap *h);
 /* Idle decay: release one kept empty superslab above

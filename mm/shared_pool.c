@@ -488,7 +488,7 @@ void hak_shared_drain(struct hak_shard *sh, void *const *objs, unsigned n)
 		i += used;
 		/* One global-lock hold per slab, with IRQs on in between. */
 		for (k = 0; k < ngone; k++)
-			hak_superslab_put_slab(gone[k], 0);
+			hak_superslab_put_slab(gone[k], HAK_SS_PUT);
 	}
 	/* One atomic on the heap-wide count per drain, not per hold. */
 	hak_stats_out_add(sh->heap, -(int64_t)total * sh->ci->size);
@@ -532,7 +532,7 @@ void hak_shard_trim(struct hak_shard *sh)
 	unsigned ngone = hak_shard_trim_keep(sh, gone), k;
 
 	for (k = 0; k < ngone; k++)
-		hak_superslab_put_slab(gone[k], 1);
+		hak_superslab_put_slab(gone[k], HAK_SS_FORCE);
 }
 
 uint64_t hak_shard_out(struct hak_shard *sh)

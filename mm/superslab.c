@@ -11,8 +11,11 @@
  * (on ss_empty too) while the heap holds no more empty ones than
  * ss_keep() allows, else released to the provider (hysteresis against
  * map/unmap churn). Kept ones above HAK_EMPTY_SUPERSLABS_KEPT go back by
- * idle decay (hak_superslab_decay), one per call. There is no limit on
- * the number of superslabs other than the provider's memory.
+ * idle decay (hak_superslab_decay), one per call. A walk that empties a
+ * created heap's superslab under the heap list lock keeps it
+ * (HAK_SS_KEEP); that heap's next put gives back one above the
+ * hysteresis, whichever emptied it. There is no limit on the number of
+ * superslabs other than the provider's memory.
  */
 #include "internal.h"
 
@@ -222,7 +225,7 @@ struct hak_slab *hak_superslab_get_slab(struct hak_heap *h)
 	return s;
 }
 
-void hak_superslab_put_slab(struct hak_slab *s, int force)
+void hak_superslab_put_slab(struct hak_slab *s, int mode)
 {
 	struct hak_superslab *ss = hak_slab_ss(s), *doomed = NULL;
 	struct hak_heap *h = ss->heap;
@@ -234,13 +237,17 @@ void hak_superslab_put_slab(struct hak_slab *s, int force)
 		avail_add(h, ss);
 	ss->used_mask &= ~(1U << s->index);
 	ss_changed(h, 0);
-	if (!ss->used_mask) {
+	if (!ss->used_mask)
 		empty_add(h, ss);
-		if (force || h->nss_empty > ss_keep(h)) {
-			superslab_unlink(h, ss);
-			doomed = ss;
-		}
+	if (mode == HAK_SS_FORCE && !ss->used_mask) {
+		doomed = ss;
+	} else if (mode == HAK_SS_PUT && h->nss_empty > ss_keep(h)) {
+		/* This one if it emptied, else one a HAK_SS_KEEP put left
+		 * above the hysteresis. */
+		doomed = ss->used_mask ? ss_of(h->ss_empty, empty) : ss;
 	}
+	if (doomed)
+		superslab_unlink(h, doomed);
 	hak_unlock(&h->lock, flags);
 	if (doomed)
 		superslab_free(h, doomed);

@@ -10,10 +10,12 @@
  * counts what it holds, so "every page back" is checked against the
  * provider's own books, not hakmem's.
  */
+#define _GNU_SOURCE
 #include <pthread.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
-#include "check.h"
+#include "pin.h"
 #include "../../mm/internal.h" /* struct hak_heap's lock (white box) */
 
 static struct report_log log;
@@ -31,9 +33,9 @@ struct vm {
 	 * lock free, as every non-metadata call must be (no CPU waits on
 	 * it for an mmap), and those made with it held. */
 	long long ss_unlocked, ss_locked;
-	/* Releases of any size made with the heap's lock held: none may be
-	 * (checked at vm_unmap). */
-	long long rel_locked;
+	/* Releases of any size made with the heap's lock held, and with
+	 * the heap list lock held: none may be. */
+	long long rel_locked, rel_list_locked;
 	/* Leak reports naming a block: their addresses, and how many came
 	 * with the heap's lock held (a report walks in bounded holds and
 	 * reports with the lock dropped). */
@@ -96,6 +98,8 @@ static void vm_release(void *ctx, void *p, size_t bytes)
 	ss_call(v, bytes, (uintptr_t)p);
 	if (v->h && hak_lock_held(&v->h->lock))
 		__atomic_add_fetch(&v->rel_locked, 1, __ATOMIC_RELAXED);
+	if (hak_lock_held(&hak_heaps_lock))
+		__atomic_add_fetch(&v->rel_list_locked, 1, __ATOMIC_RELAXED);
 	v->region.release(v->region.ctx, p, bytes);
 }
 
@@ -795,6 +799,68 @@ static void test_threads(void)
 	CHECK(hak_check() == 0, "hak_check at the end");
 }
 
+/* A walk (hak_trim here) that drains another CPU's cache of a created
+ * heap and so empties a superslab gives nothing back to the provider
+ * under the heap list lock (or the CPU's): the superslab stays, as an
+ * empty one, for the heap's next put, trim or destroy. Before, the
+ * release (page-map writes and the provider call) ran inside the list
+ * lock's hold, IRQs masked on bare metal (a review found it; this test
+ * counted 1 release under the list lock before the fix, checked). */
+struct walk_blocks {
+	struct hak_heap *h;
+	void *p[4000];
+};
+
+static void *cpu1_user(void *arg)
+{
+	struct walk_blocks *b = arg;
+	unsigned i;
+
+	pin(1);
+	for (i = 0; i < 4000; i++) {
+		b->p[i] = hak_heap_malloc(b->h, 1000);
+		CHECK(b->p[i], "malloc");
+	}
+	/* Last allocated first: what stays in CPU 1's magazine is from
+	 * the first superslab, whose other slabs are empty by then. */
+	for (i = 4000; i-- > 0;)
+		hak_free(b->p[i]);
+	return NULL;
+}
+
+static void test_walk_release(void)
+{
+	static struct walk_blocks b;
+	struct vm v;
+	long long held;
+	pthread_t t;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		printf("  walk release: needs 2 CPUs, not run\n");
+		return;
+	}
+	b.h = vm_create(&v, "walk", 64 << 20, 0);
+	CHECK(b.h, "create");
+	CHECK(!pthread_create(&t, NULL, cpu1_user, &b), "thread");
+	pthread_join(t, NULL);
+	pin(0);
+	held = v.held;
+	hak_trim(); /* drains CPU 1's cache of the heap, from CPU 0 */
+	CHECK(v.rel_list_locked == 0,
+	      "%lld provider releases under the heap list lock",
+	      v.rel_list_locked);
+	hak_heap_trim(b.h);
+	CHECK(v.held < held, "the heap's own trim gave back %lld of %lld",
+	      held - v.held, held);
+	CHECK(hak_heap_destroy(b.h, 0) == 0 && v.held == 0,
+	      "destroy: %lld bytes not back", v.held);
+	CHECK(v.rel_list_locked == 0 && v.rel_locked == 0,
+	      "releases under a lock: %lld list, %lld heap",
+	      v.rel_list_locked, v.rel_locked);
+	vm_unmap(&v);
+	printf("  walk release: %lld bytes held after the walk\n", held);
+}
+
 /* A heap with nothing live is destroyed even while another thread's
  * hak_trim drains its caches: destroy counts live with the heap off the
  * list, where no walk reaches it. Counted on it, a drain between the
@@ -854,6 +920,7 @@ int main(void)
 	test_caches();
 	test_threads();
 	test_destroy_racing_trim();
+	test_walk_release();
 	/* The default heap's own books: with every block, cache and heap
 	 * gone, it holds its metadata only (heap and cache objects, records
 	 * and per-CPU areas; a destroyed cache's areas went back). */
