@@ -551,6 +551,8 @@ struct hak_heap {
 	 * one joins or leaves ss_all. */
 	uint64_t ss_gen, ss_list_gen;
 	uint32_t ss_gets;    /* slab units taken: decay's clock */
+	uint32_t ss_kept;    /* a HAK_SS_KEEP put may have left an empty
+			      * superslab above the hysteresis */
 	uint64_t nss_transit; /* of which being built or torn down: on no
 			       * list (superslab.c) */
 	void *pm_spare;	     /* default: a zeroed page-map node not yet

@@ -237,14 +237,20 @@ void hak_superslab_put_slab(struct hak_slab *s, int mode)
 		avail_add(h, ss);
 	ss->used_mask &= ~(1U << s->index);
 	ss_changed(h, 0);
-	if (!ss->used_mask)
+	if (!ss->used_mask) {
 		empty_add(h, ss);
-	if (mode == HAK_SS_FORCE && !ss->used_mask) {
-		doomed = ss;
-	} else if (mode == HAK_SS_PUT && h->nss_empty > ss_keep(h)) {
-		/* This one if it emptied, else one a HAK_SS_KEEP put left
-		 * above the hysteresis. */
-		doomed = ss->used_mask ? ss_of(h->ss_empty, empty) : ss;
+		if (mode == HAK_SS_FORCE ||
+		    (mode == HAK_SS_PUT && h->nss_empty > ss_keep(h)))
+			doomed = ss;
+		else if (mode == HAK_SS_KEEP)
+			h->ss_kept = 1;
+	} else if (unlikely(h->ss_kept) && mode == HAK_SS_PUT) {
+		/* One a HAK_SS_KEEP put left above the hysteresis, if any
+		 * is still there. */
+		if (h->nss_empty > ss_keep(h))
+			doomed = ss_of(h->ss_empty, empty);
+		else
+			h->ss_kept = 0;
 	}
 	if (doomed)
 		superslab_unlink(h, doomed);
