@@ -31,13 +31,39 @@ static uint64_t mix64(uint64_t x)
  * a second or concurrent call changes nothing. */
 static int init_claimed;
 
-int hak_init(const struct hak_config *cfg)
+int hak_init_claim(const char *already)
 {
 	int expect = 0;
-	unsigned c;
 
+	if (__atomic_compare_exchange_n(&init_claimed, &expect, 1, 0,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return 0;
+	hak_report(HAK_EV_MISUSE, NULL, 0, already);
+	return -1;
+}
+
+void hak_init_unclaim(void)
+{
+	__atomic_store_n(&init_claimed, 0, __ATOMIC_RELEASE);
+}
+
+int hak_init(const struct hak_config *cfg)
+{
 	if (!config_valid(cfg))
 		return -1;
+	if (hak_init_claim("hak_init: hakmem is already initialised"))
+		return -1;
+	return hak_init_claimed(cfg);
+}
+
+int hak_init_claimed(const struct hak_config *cfg)
+{
+	unsigned c;
+
+	if (!config_valid(cfg)) {
+		hak_init_unclaim();
+		return -1;
+	}
 #if HAK_PORT_HAS_RESTART
 	/* The reference makes an image without the declaration fail to
 	 * link; a declaration of 0 is refused here. */
@@ -47,15 +73,10 @@ int hak_init(const struct hak_config *cfg)
 			   "hak_init: hak_irq_entry_calls_hak_restart_pc is 0: "
 			   "this build needs hak_restart_pc in the interrupt "
 			   "entries");
+		hak_init_unclaim();
 		return -1;
 	}
 #endif
-	if (!__atomic_compare_exchange_n(&init_claimed, &expect, 1, 0,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		hak_report(HAK_EV_MISUSE, NULL, 0,
-			   "hak_init: hakmem is already initialised");
-		return -1;
-	}
 	hak_memcpy(&hak_heap.cfg, cfg, sizeof(*cfg));
 #if HAK_PCPU_REG
 	/* The one CPU whose setup hakmem sees before its first call. */
@@ -64,7 +85,7 @@ int hak_init(const struct hak_config *cfg)
 			   "hak_init: the per-CPU pointer register is not 0: "
 			   "zero it on each CPU before its first call "
 			   "(docs/embedding.md)");
-		__atomic_store_n(&init_claimed, 0, __ATOMIC_RELEASE);
+		hak_init_unclaim();
 		return -1;
 	}
 #endif
@@ -86,7 +107,7 @@ int hak_init(const struct hak_config *cfg)
 	if (hak_pcpu_alloc_areas(&hak_heap, cfg->ncpus)) {
 		/* Nothing is live yet: a later call may try again. */
 		hak_memset(&hak_heap.cfg, 0, sizeof(hak_heap.cfg));
-		__atomic_store_n(&init_claimed, 0, __ATOMIC_RELEASE);
+		hak_init_unclaim();
 		return -1;
 	}
 	hak_slabmap_init(&cfg->provider);

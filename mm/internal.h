@@ -515,6 +515,17 @@ void hak_stats_out_add(struct hak_heap *h, int64_t bytes);
 void hak_stats_large_peak(struct hak_heap *h);
 void hak_heap_stats_fill(struct hak_heap *h, struct hak_stats *st);
 
+/* ---- init.c --------------------------------------------------------- */
+
+/* hak_init in two steps, for callers that must own the init before they
+ * touch anything (hak_init_region's region): claim it (-1, reported with
+ * the message already, if another init holds or held it), then
+ * hak_init_claimed, which gives the claim back when it fails.
+ * hak_init_unclaim: give it back unused. */
+int hak_init_claim(const char *already);
+void hak_init_unclaim(void);
+int hak_init_claimed(const struct hak_config *cfg);
+
 /* ---- heap.c --------------------------------------------------------- */
 
 /* The hosted port's fork takes every lock, in lock order: the heap list

@@ -129,16 +129,18 @@ int hak_init_region(void *base, size_t size, unsigned ncpus,
 {
 	struct hak_config cfg = {0};
 
-	/* The region may be the live heap's: touch nothing if so. */
-	if (__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE)) {
-		hak_report(HAK_EV_MISUSE, base, size,
-			   "hak_init_region: hakmem is already initialised");
+	/* The region may be the live heap's, or that of an init running on
+	 * another CPU: claim the init before touching it (a check of ready
+	 * alone let a concurrent call zero the bookkeeping of the region
+	 * that init was allocating from; found by review). */
+	if (hak_init_claim("hak_init_region: hakmem is already initialised"))
+		return -1;
+	if (hak_region_provider(base, size, &cfg.provider)) {
+		hak_init_unclaim();
 		return -1;
 	}
-	if (hak_region_provider(base, size, &cfg.provider))
-		return -1;
 	cfg.ncpus = ncpus;
 	cfg.report = report;
 	cfg.report_ctx = report_ctx;
-	return hak_init(&cfg);
+	return hak_init_claimed(&cfg);
 }

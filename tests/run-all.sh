@@ -43,6 +43,7 @@ if [ "$what" = host ] || [ "$what" = all ]; then
 		GLIBC_TUNABLES=glibc.pthread.rseq=0 build/test/plain/test_mt trylock
 	run "host/test_hosted_policy(continue)" \
 		build/test/continue/test_hosted_policy continue
+	run "host/test_init_race(continue)" build/test/continue/test_init_race
 	for t in build/test/asan/test_*; do
 		run "asan+ubsan/$(basename "$t")" env \
 			ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
