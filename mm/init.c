@@ -31,14 +31,14 @@ static uint64_t mix64(uint64_t x)
  * a second or concurrent call changes nothing. */
 static int init_claimed;
 
-int hak_init_claim(const char *already)
+int hak_init_claim(const void *ptr, size_t size, const char *already)
 {
 	int expect = 0;
 
 	if (__atomic_compare_exchange_n(&init_claimed, &expect, 1, 0,
 					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return 0;
-	hak_report(HAK_EV_MISUSE, NULL, 0, already);
+	hak_report(HAK_EV_MISUSE, ptr, size, already);
 	return -1;
 }
 
@@ -51,7 +51,7 @@ int hak_init(const struct hak_config *cfg)
 {
 	if (!config_valid(cfg))
 		return -1;
-	if (hak_init_claim("hak_init: hakmem is already initialised"))
+	if (hak_init_claim(NULL, 0, "hak_init: hakmem is already initialised"))
 		return -1;
 	return hak_init_claimed(cfg);
 }

@@ -518,11 +518,12 @@ void hak_heap_stats_fill(struct hak_heap *h, struct hak_stats *st);
 /* ---- init.c --------------------------------------------------------- */
 
 /* hak_init in two steps, for callers that must own the init before they
- * touch anything (hak_init_region's region): claim it (-1, reported with
- * the message already, if another init holds or held it), then
+ * touch anything (hak_init_region's region): claim it (-1, reported as
+ * ptr, size and the message already, if another init holds or held it),
+ * then
  * hak_init_claimed, which gives the claim back when it fails.
  * hak_init_unclaim: give it back unused. */
-int hak_init_claim(const char *already);
+int hak_init_claim(const void *ptr, size_t size, const char *already);
 void hak_init_unclaim(void);
 int hak_init_claimed(const struct hak_config *cfg);
 

@@ -104,8 +104,9 @@ int hak_region_provider(void *base, size_t size,
 	struct region *r = (struct region *)lo;
 	size_t pages, head;
 
+	/* lo < base: base was in the last page and its round-up wrapped. */
 	if (!base || !out || (uintptr_t)base + size < (uintptr_t)base ||
-	    hi <= lo || hi - lo < 16 * HAK_PAGE_SIZE)
+	    lo < (uintptr_t)base || hi <= lo || hi - lo < 16 * HAK_PAGE_SIZE)
 		return -1;
 	pages = (hi - lo) >> HAK_PAGE_SHIFT;
 	/* Bookkeeping sized for all pages; the pages it covers are simply
@@ -133,7 +134,8 @@ int hak_init_region(void *base, size_t size, unsigned ncpus,
 	 * another CPU: claim the init before touching it (a check of ready
 	 * alone let a concurrent call zero the bookkeeping of the region
 	 * that init was allocating from; found by review). */
-	if (hak_init_claim("hak_init_region: hakmem is already initialised"))
+	if (hak_init_claim(base, size,
+			   "hak_init_region: hakmem is already initialised"))
 		return -1;
 	if (hak_region_provider(base, size, &cfg.provider)) {
 		hak_init_unclaim();

@@ -141,8 +141,24 @@ void hak_remote_poll(void)
 #if HAK_PCPU_REG
 	/* The id checked out: from now on the default heap's fast paths
 	 * on this CPU find its area in the register. */
-	if (unlikely(arch_pcpu_reg_get() != pc))
+	if (unlikely(arch_pcpu_reg_get() != pc)) {
+		unsigned long f2;
+		unsigned again;
+
 		arch_pcpu_reg_set(pc);
+		/* The id must read back: a CPU id kept in the register we
+		 * just wrote (arch_regs.h checks the names it knows) would
+		 * now be the area's address. A nested section: one read. */
+		again = hak_port_pcpu_enter(&f2);
+		hak_port_pcpu_exit(again, f2);
+		if (again != cpu) {
+			arch_pcpu_reg_set(NULL);
+			hak_panic("hakmem: the CPU id changed when the per-CPU "
+				  "pointer register was set: they are one "
+				  "register (ARCH_A64_CPU_ID_SYSREG, "
+				  "ARCH_A64_PCPU_SYSREG)");
+		}
+	}
 #endif
 	if (!HAK_PORT_REMOTE_EXCLUSIVE) {
 		if (unlikely(__atomic_load_n(&pc->offline, __ATOMIC_RELAXED)))

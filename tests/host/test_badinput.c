@@ -449,6 +449,11 @@ static void misuse(void)
 	      "region under 16 pages");
 	CHECK(hak_region_provider(region, sizeof(region), NULL) == -1,
 	      "NULL out");
+	/* A base in the last page of the address space: rounded up to a
+	 * page it wraps to 0, and the bookkeeping went to NULL (found by
+	 * review; this crashed before). Nothing there is touched. */
+	CHECK(hak_region_provider((void *)(UINTPTR_MAX - 100), 50, &pp) == -1,
+	      "region at the top of the address space");
 	CHECK(hak_region_provider(region, sizeof(region), &pp) == 0 &&
 		      pp.alloc && pp.release && pp.ctx,
 	      "region provider");

@@ -38,4 +38,24 @@
 #define ARCH_A64_STR2(x) #x
 #define ARCH_A64_STR(x) ARCH_A64_STR2(x)
 
+/*
+ * The two must differ: hakmem's first slow path on a CPU would write its
+ * area's address over the CPU id, and the fast paths would take an id for
+ * an area. Told apart here for the registers an EL1 kernel spares (an
+ * unknown name reads as 0: not checked here; hak_remote_poll then panics
+ * when the id no longer reads back after the register is set).
+ */
+#define ARCH_A64_REGNO_tpidr_el0 1
+#define ARCH_A64_REGNO_tpidrro_el0 2
+#define ARCH_A64_REGNO_tpidr_el1 3
+#define ARCH_A64_REGNO_tpidr_el2 4
+#define ARCH_A64_REGNO2(r) ARCH_A64_REGNO_##r
+#define ARCH_A64_REGNO(r) ARCH_A64_REGNO2(r)
+#if defined(ARCH_HAS_PCPU_REG) &&                                            \
+	ARCH_A64_REGNO(ARCH_A64_CPU_ID_SYSREG) != 0 &&                        \
+	ARCH_A64_REGNO(ARCH_A64_CPU_ID_SYSREG) ==                             \
+		ARCH_A64_REGNO(ARCH_A64_PCPU_SYSREG)
+#error "ARCH_A64_CPU_ID_SYSREG and ARCH_A64_PCPU_SYSREG name one register: give ARCH_A64_PCPU_SYSREG another, or -DARCH_A64_NO_PCPU_REG"
+#endif
+
 #endif /* HAKMEM_ARCH_REGS_H */
