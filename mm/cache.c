@@ -593,11 +593,14 @@ int hak_cache_destroy(struct hak_cache *c)
 		area_drain(c, cpu);
 	live = cache_live(c);
 	if (live) {
+		/* Reported while off the list: no remote drain moves an
+		 * object out of a magazine between the report's look at
+		 * its slab bit and at the magazines. */
+		hak_leaks_report(&c->shard, live);
 		lf = hak_lock(&hak_heaps_lock);
 		hak_list_push(&h->caches, &c->link);
 		hak_heaps_gen++;
 		hak_unlock(&hak_heaps_lock, lf);
-		hak_leaks_report(&c->shard, live);
 		return -1;
 	}
 	/* Nothing live and every magazine drained: every slab is empty,
@@ -661,8 +664,8 @@ static int in_magazines(struct hak_shard *sh, void *p)
 	return 0;
 }
 
-/* Objects whose slab bit one hold of h's lock reads: the report's bound
- * on IRQ-off work, like a check's hold. */
+/* Objects whose slab bit one hold of h's lock reads, and slabs it
+ * passes: the report's bound on IRQ-off work, like a check's hold. */
 #define LEAKS_HOLD_OBJECTS 64
 
 struct leak_walk {
@@ -693,7 +696,8 @@ static unsigned leaks_hold(struct hak_shard *sh, struct leak_walk *w,
 		w->i = w->idx = 0;
 		/* Those reported before: a superslab holding one of sh's
 		 * live objects cannot leave, so they come first again. */
-		w->skip = w->found;
+		if (w->found > w->skip)
+			w->skip = w->found;
 		w->found = 0;
 	}
 	while (w->ss && seen < LEAKS_HOLD_OBJECTS) {
@@ -711,6 +715,9 @@ static unsigned leaks_hold(struct hak_shard *sh, struct leak_walk *w,
 			seen++;
 			continue;
 		}
+		/* A slab passed counts too: a hold over a heap where sh
+		 * has few slabs stays bounded. */
+		seen++;
 		w->idx = 0;
 		if (++w->i == HAK_SLABS_PER_SS) {
 			w->i = 0;

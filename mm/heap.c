@@ -813,11 +813,13 @@ int hak_heap_destroy(struct hak_heap *h, unsigned flags)
 	hak_unlock(&hak_heaps_lock, lf);
 	live = heap_live(h);
 	if (live && !(flags & HAK_HEAP_DESTROY_FORCE)) {
+		/* Reported while still off the list (no remote drain moves
+		 * objects under the report), then back on it. */
+		hak_heap_leaks_report(h, live);
 		lf = hak_lock(&hak_heaps_lock);
 		hak_list_push(&heaps, &h->link);
 		hak_heaps_gen++;
 		hak_unlock(&hak_heaps_lock, lf);
-		hak_heap_leaks_report(h, live);
 		return -1;
 	}
 	lf = hak_lock(&hak_heaps_lock);

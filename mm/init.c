@@ -38,7 +38,12 @@ int hak_init_claim(const void *ptr, size_t size, const char *already)
 	if (__atomic_compare_exchange_n(&init_claimed, &expect, 1, 0,
 					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return 0;
-	hak_report(HAK_EV_MISUSE, ptr, size, already);
+	/* Through the heap's hook once it is ready; while another init
+	 * runs, that hook may be half copied: the port's sink then. */
+	if (__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE))
+		hak_report(HAK_EV_MISUSE, ptr, size, already);
+	else
+		hak_report_to_port(HAK_EV_MISUSE, ptr, size, already);
 	return -1;
 }
 

@@ -439,6 +439,10 @@ void hak_report(enum hak_event ev, const void *ptr, size_t size,
 void hak_report_init(struct hak_report *r, enum hak_event ev, const void *ptr,
 		     size_t size, const char *what);
 void hak_report_full(struct hak_report *r);
+/* Counted, and to the port's own sink, never the embedder's hook: for a
+ * report made while another CPU's hak_init may be writing that hook. */
+void hak_report_to_port(enum hak_event ev, const void *ptr, size_t size,
+			const char *what);
 __attribute__((noreturn)) void hak_panic(const char *msg);
 /* A report about heap h: counted in h's events and sent to h's sink (a
  * created heap's own, else the default's). */

@@ -64,6 +64,17 @@ void hak_report_full(struct hak_report *r)
 		hak_port_report_fallback(r);
 }
 
+void hak_report_to_port(enum hak_event ev, const void *ptr, size_t size,
+			const char *what)
+{
+	struct hak_report r;
+
+	hak_report_init(&r, ev, ptr, size, what);
+	__atomic_fetch_add(&hak_heap.events[r.event], 1, __ATOMIC_RELAXED);
+	r.cpu = hak_port_cpu_hint();
+	hak_port_report_fallback(&r);
+}
+
 void hak_report(enum hak_event ev, const void *ptr, size_t size,
 		const char *what)
 {
