@@ -785,7 +785,7 @@ void hak_leaks_report(struct hak_shard *sh, uint64_t live)
 void hak_heap_leaks_report(struct hak_heap *h, uint64_t live)
 {
 	unsigned long lf;
-	unsigned left = LEAKS_SHOWN, c;
+	unsigned left = LEAKS_SHOWN, c, i;
 	struct hak_cache *k;
 	struct hak_large_run *r;
 	void *run_at[LEAKS_SHOWN];
@@ -816,8 +816,8 @@ void hak_heap_leaks_report(struct hak_heap *h, uint64_t live)
 		run_len[c++] = r->npages << HAK_PAGE_SHIFT;
 	}
 	hak_unlock(&h->lock, lf);
-	for (left = 0; left < c; left++)
-		hak_report_heap(h, HAK_EV_LEAK, run_at[left], run_len[left],
+	for (i = 0; i < c; i++)
+		hak_report_heap(h, HAK_EV_LEAK, run_at[i], run_len[i],
 				"large block remaining");
 	hak_report_heap(h, HAK_EV_LEAK, h, (size_t)live,
 			"heap destroy refused: blocks remaining");

@@ -595,8 +595,6 @@ static int fronts_chunk(struct fronts_walk *w, unsigned cpu, unsigned what,
 			k += c;
 		}
 		more = n != 0;
-		w->gone_h = sh->heap;
-		w->gone_inc = sh->heap->incarnation;
 	} else {
 		/* At most a full magazine's chunks and one more: IRQ
 		 * handlers on cpu may push between two chunks. */
@@ -608,16 +606,16 @@ static int fronts_chunk(struct fronts_walk *w, unsigned cpu, unsigned what,
 		hak_port_pcpu_exit(cpu, flags);
 	else
 		hak_port_pcpu_exit_remote(cpu, flags, slot);
-	if (k && !HAK_PORT_REMOTE_EXCLUSIVE) {
+	if (k) {
 		/* Still under the list lock: the shard's heap is live. Its
 		 * emptied slabs go back after the lock is dropped (a release
 		 * each, fronts_put), not inside this hold. */
-		w->ngone = hak_shared_drain_keep(sh, chunk, k, w->gone);
+		if (!HAK_PORT_REMOTE_EXCLUSIVE)
+			w->ngone = hak_shared_drain_keep(sh, chunk, k, w->gone);
 		w->gone_h = sh->heap;
 		w->gone_inc = sh->heap->incarnation;
-	}
-	if (k)
 		hak_stat_add(&sh->drains, 1);
+	}
 	if (!more)
 		fronts_next(w);
 	return 0;

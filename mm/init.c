@@ -52,23 +52,11 @@ void hak_init_unclaim(void)
 	__atomic_store_n(&init_claimed, 0, __ATOMIC_RELEASE);
 }
 
-int hak_init(const struct hak_config *cfg)
-{
-	if (!config_valid(cfg))
-		return -1;
-	if (hak_init_claim(NULL, 0, "hak_init: hakmem is already initialised"))
-		return -1;
-	return hak_init_claimed(cfg);
-}
-
-int hak_init_claimed(const struct hak_config *cfg)
+/* The init proper, claim held (given back when it fails). */
+static int init_body(const struct hak_config *cfg)
 {
 	unsigned c;
 
-	if (!config_valid(cfg)) {
-		hak_init_unclaim();
-		return -1;
-	}
 #if HAK_PORT_HAS_RESTART
 	/* The reference makes an image without the declaration fail to
 	 * link; a declaration of 0 is refused here. */
@@ -122,4 +110,24 @@ int hak_init_claimed(const struct hak_config *cfg)
 	__atomic_store_n(&hak_heap.ncpus, cfg->ncpus, __ATOMIC_RELEASE);
 	__atomic_store_n(&hak_heap.ready, 1, __ATOMIC_RELEASE);
 	return 0;
+}
+
+/* An invalid config is refused before the claim, so it never holds the
+ * claim against a valid call. */
+int hak_init(const struct hak_config *cfg)
+{
+	if (!config_valid(cfg))
+		return -1;
+	if (hak_init_claim(NULL, 0, "hak_init: hakmem is already initialised"))
+		return -1;
+	return init_body(cfg);
+}
+
+int hak_init_claimed(const struct hak_config *cfg)
+{
+	if (!config_valid(cfg)) {
+		hak_init_unclaim();
+		return -1;
+	}
+	return init_body(cfg);
 }

@@ -45,6 +45,13 @@ void hak_report_init(struct hak_report *r, enum hak_event ev, const void *ptr,
 	r->free_cpu = -1;
 }
 
+/* Every report is counted in hak_stats and stamped with the CPU. */
+static void report_count(struct hak_report *r)
+{
+	__atomic_fetch_add(&hak_heap.events[r->event], 1, __ATOMIC_RELAXED);
+	r->cpu = hak_port_cpu_hint();
+}
+
 void hak_report_full(struct hak_report *r)
 {
 	/* Every failed allocation is reported: the standard names' errno. */
@@ -54,8 +61,7 @@ void hak_report_full(struct hak_report *r)
 		 r->event == HAK_EV_SIZE_OVERFLOW ||
 		 r->event == HAK_EV_NOT_INITIALISED)
 		hak_port_set_errno(HAK_ENOMEM);
-	__atomic_fetch_add(&hak_heap.events[r->event], 1, __ATOMIC_RELAXED);
-	r->cpu = hak_port_cpu_hint();
+	report_count(r);
 	/* Before hak_init installed the embedder's hook (a bad free before
 	 * the hosted library's first malloc, say), the port's own sink. */
 	if (hak_heap.cfg.report)
@@ -70,8 +76,7 @@ void hak_report_to_port(enum hak_event ev, const void *ptr, size_t size,
 	struct hak_report r;
 
 	hak_report_init(&r, ev, ptr, size, what);
-	__atomic_fetch_add(&hak_heap.events[r.event], 1, __ATOMIC_RELAXED);
-	r.cpu = hak_port_cpu_hint();
+	report_count(&r);
 	hak_port_report_fallback(&r);
 }
 

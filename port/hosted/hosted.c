@@ -66,12 +66,11 @@ static unsigned cpu_ids(void);
  * id modulo ncpus. (Compared with the capped count, a 128-CPU host took
  * rseq mode and CPU 64's sections read past the table: a review found it.)
  */
-static void lock_wait(unsigned cpu);
+static void cpu_locks(int take);
 
 void hak_hosted_choose_mode(unsigned ncpus)
 {
 	long off = HAK_HOSTED_NO_RSEQ;
-	unsigned c;
 
 	find_rseq();
 #if HAK_PORT_HAS_RSEQ
@@ -90,11 +89,9 @@ void hak_hosted_choose_mode(unsigned ncpus)
 	 * a lock after sees the new mode (hak_port_pcpu_try_enter,
 	 * pcpu_mode_moved), so no trylock operation overlaps an rseq
 	 * section on one cache. */
-	for (c = 0; c < HAK_MAX_CPUS; c++)
-		lock_wait(c);
+	cpu_locks(1);
 	__atomic_store_n(&hak_hosted_rseq_area_off, off, __ATOMIC_RELEASE);
-	for (c = 0; c < HAK_MAX_CPUS; c++)
-		hak_port_pcpu_exit(c, 0);
+	cpu_locks(0);
 }
 
 /* Wait for a cache's lock. Its holder may be a preempted thread: spin a
@@ -105,6 +102,16 @@ static void lock_wait(unsigned cpu)
 
 	while (!hak_hosted_trylock(cpu))
 		hak_port_spin_wait(++spins);
+}
+
+/* Every CPU's lock, in CPU order (take 1), or all of them let go: the
+ * mode switch and fork. */
+static void cpu_locks(int take)
+{
+	unsigned c;
+
+	for (c = 0; c < HAK_MAX_CPUS; c++)
+		take ? lock_wait(c) : hak_port_pcpu_exit(c, 0);
 }
 
 /*
@@ -244,14 +251,14 @@ struct hak_page_provider hak_hosted_mmap_provider(void)
 	return pp;
 }
 
-/* Possible CPUs, from "0-N" or "0" in sysfs, without allocating. */
-/* Tests only (test_hosted_policy): stands in for sysfs, as
+/* Tests only (test_cpu_ids): stands in for sysfs, as
  * hak_hosted_test_membarrier does for the system call. */
 extern unsigned hak_hosted_test_cpu_ids(void)
 	__attribute__((weak, visibility("hidden")));
 
-/* The highest CPU id the kernel may report, plus one, uncapped; 0 when
- * sysfs cannot say (not mounted, say). */
+/* The highest CPU id the kernel may report, plus one, uncapped, from
+ * "0-N" or "0" in sysfs without allocating; 0 when sysfs cannot say (not
+ * mounted, say). */
 static unsigned cpu_ids(void)
 {
 	char buf[64];
@@ -410,21 +417,15 @@ int hak_hosted_lazy_init(void)
  * CPUs' locks, the rest. */
 static void fork_prepare(void)
 {
-	unsigned c;
-
 	hak_locks_list(1);
-	for (c = 0; c < HAK_MAX_CPUS; c++)
-		lock_wait(c);
+	cpu_locks(1);
 	hak_locks_all(1);
 }
 
 static void fork_release(void)
 {
-	unsigned c;
-
 	hak_locks_all(0);
-	for (c = 0; c < HAK_MAX_CPUS; c++)
-		hak_port_pcpu_exit(c, 0);
+	cpu_locks(0);
 	hak_locks_list(0);
 }
 

@@ -26,7 +26,9 @@
 
 #include "pin.h"
 
-static unsigned fake_ids; /* what the hook says; ~0u: ask sysfs */
+static unsigned fake_ids; /* what the hook says */
+static const char *want_mode; /* the child's expectations */
+static unsigned want_ncpus;
 
 static unsigned real_ids(void)
 {
@@ -73,9 +75,42 @@ static void *on_cpu(void *arg)
 	return NULL;
 }
 
-/* The lazy init under fake_ids, then every online CPU's thread; exits 0
- * when the mode and ncpus are what want_mode and want_ncpus say. */
-static void child(const char *want_mode, unsigned want_ncpus)
+/* A child's end: the heap checks clean, nothing was reported. */
+static void heap_clean(struct hak_stats *st)
+{
+	unsigned e;
+
+	CHECK(hak_check() == 0, "heap faults");
+	hak_stats(st);
+	for (e = 0; e < HAK_EV__COUNT; e++)
+		CHECK(st->events[e] == 0, "%llu %s events",
+		      (unsigned long long)st->events[e],
+		      hak_event_name((enum hak_event)e));
+}
+
+/* body in a child process (its lazy init under fake_ids); the child
+ * must exit 0. */
+static void in_child(void (*body)(void), unsigned ids, const char *what)
+{
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (!pid) {
+		fake_ids = ids;
+		body();
+		exit(0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		      !WEXITSTATUS(status),
+	      "%s: child status %d", what, status);
+}
+
+/* The lazy init, then every online CPU's thread: the mode and ncpus are
+ * what want_mode and want_ncpus say. */
+static void child(void)
 {
 	long online = sysconf(_SC_NPROCESSORS_ONLN);
 	pthread_t th[64];
@@ -93,13 +128,7 @@ static void child(const char *want_mode, unsigned want_ncpus)
 		      "thread");
 	for (c = 0; c < online && c < 64; c++)
 		pthread_join(th[c], NULL);
-	CHECK(hak_check() == 0, "heap faults");
-	hak_stats(&st);
-	for (c = 0; c < HAK_EV__COUNT; c++)
-		CHECK(st.events[c] == 0, "%llu %s events",
-		      (unsigned long long)st.events[c],
-		      hak_event_name((enum hak_event)c));
-	exit(0);
+	heap_clean(&st);
 }
 
 /* First calls racing the lazy init: threads released together, each
@@ -141,56 +170,27 @@ static void race_child(void)
 		CHECK(!pthread_create(&th[i], NULL, racer, NULL), "thread");
 	for (i = 0; i < RACERS; i++)
 		pthread_join(th[i], NULL);
-	CHECK(hak_check() == 0, "heap faults");
-	hak_stats(&st);
-	for (i = 0; i < HAK_EV__COUNT; i++)
-		CHECK(st.events[i] == 0, "%llu %s events",
-		      (unsigned long long)st.events[i],
-		      hak_event_name((enum hak_event)i));
+	heap_clean(&st);
 	CHECK(st.tier[HAK_TIER_TINY].objects_in_use == 0 &&
 		      st.tier[HAK_TIER_POOL].objects_in_use == 0,
 	      "objects left in use");
-	exit(0);
 }
 
-static void run_race(unsigned rounds)
+static void run_race(unsigned rounds, unsigned ids)
 {
 	unsigned r;
 
-	for (r = 0; r < rounds; r++) {
-		int status;
-		pid_t pid;
-
-		fflush(NULL);
-		pid = fork();
-		CHECK(pid >= 0, "fork");
-		if (!pid) {
-			fake_ids = real_ids();
-			race_child();
-		}
-		CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-			      !WEXITSTATUS(status),
-		      "racing first calls, round %u: status %d", r, status);
-	}
+	for (r = 0; r < rounds; r++)
+		in_child(race_child, ids, "racing first calls");
 	printf("  first calls racing the init: %u rounds\n", rounds);
 }
 
 static void run(const char *name, unsigned ids, const char *mode,
 		unsigned ncpus)
 {
-	int status;
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	CHECK(pid >= 0, "fork");
-	if (!pid) {
-		fake_ids = ids;
-		child(mode, ncpus);
-	}
-	CHECK(waitpid(pid, &status, 0) == pid, "wait");
-	CHECK(WIFEXITED(status) && !WEXITSTATUS(status),
-	      "%s: child status %d", name, status);
+	want_mode = mode;
+	want_ncpus = ncpus;
+	in_child(child, ids, name);
 	printf("  %s: %s mode, %u caches\n", name, mode, ncpus);
 }
 
@@ -212,7 +212,7 @@ int main(void)
 	run("HAK_MAX_CPUS + 1 ids", HAK_MAX_CPUS + 1, "trylock",
 	    HAK_MAX_CPUS);
 	run("sysfs unreadable", 0, "trylock", affine);
-	run_race(20);
+	run_race(20, real);
 	if (!__rseq_size)
 		printf("  (glibc did not register rseq: no case ran rseq "
 		       "mode)\n");
