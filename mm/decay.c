@@ -68,7 +68,10 @@ static int idle_for(uint32_t now, uint32_t *seen, uint32_t *idle)
 	return ret;
 }
 
-static void decay_heapwide(struct hak_heap *h)
+/* light: only the large run (a release is one run's page-map writes and
+ * a provider call, bounded), not a superslab (thousands of instructions
+ * in one window) nor a transfer batch (its drain may release one). */
+static void decay_heapwide(struct hak_heap *h, int light)
 {
 	void *batch[HAK_BATCH_MAX];
 	struct hak_pending pd = { 0 };
@@ -83,11 +86,12 @@ static void decay_heapwide(struct hak_heap *h)
 		hak_large_cache_release_oldest(h, &pd);
 	/* Kept empty superslabs: the same rule, on the units taken. */
 	ss = idle_for(h->ss_gets, &h->decay_ss_gets, &h->decay_ss_idle) &&
-	     h->nss_empty > HAK_EMPTY_SUPERSLABS_KEPT;
+	     h->nss_empty > HAK_EMPTY_SUPERSLABS_KEPT && !light;
 	c = h->decay_xfer_next++ % HAK_NCLASSES;
 	moves = hak_stat_read(&h->xfer[c].puts) +
 		hak_stat_read(&h->xfer[c].gets);
-	if (moves == h->decay_xfer_seen[c] && hak_transfer_count(h, c))
+	if (moves == h->decay_xfer_seen[c] && hak_transfer_count(h, c) &&
+	    !light)
 		take = 1;
 	h->decay_xfer_seen[c] = moves;
 	hak_unlock(&h->lock, flags);
@@ -105,7 +109,7 @@ static void decay_heapwide(struct hak_heap *h)
  * are read where its owner cannot be writing them (the hosted trylock;
  * under rseq the read is racy, which a heuristic tolerates).
  */
-void hak_decay_step(void)
+void hak_decay_step(int light)
 {
 	void *chunk[HAK_DRAIN_CHUNK];
 	unsigned long flags;
@@ -113,7 +117,7 @@ void hak_decay_step(void)
 	struct hak_front f;
 	struct hak_pcpu *pc;
 	uint64_t allocs;
-	int drain = 0, trim = 0;
+	int drain = 0, trim = 0, wide;
 
 	if (__atomic_load_n(&hak_heap.decay_off, __ATOMIC_RELAXED))
 		return;
@@ -123,7 +127,21 @@ void hak_decay_step(void)
 		return;
 	}
 	pc = hak_heap.pcpu[cpu];
-	cls = pc->decay_next++ % HAK_NCLASSES;
+	cls = pc->decay_next % HAK_NCLASSES;
+	/* With IRQs masked by the caller (an IRQ handler) the whole step is
+	 * one window: a superslab's release alone is thousands of
+	 * instructions, so what may release one waits for a step with IRQs
+	 * on, a chunk is HAK_SERVE_LIGHT objects, and the heap-wide caches
+	 * take a step of their own before class 0's (docs/embedding.md). */
+	if (light && cls == 0 && !pc->decay_wide) {
+		pc->decay_wide = 1;
+		hak_port_pcpu_exit(cpu, flags);
+		decay_heapwide(&hak_heap, 1);
+		return;
+	}
+	pc->decay_next++;
+	wide = cls == 0 && !pc->decay_wide;
+	pc->decay_wide = 0;
 	allocs = pc->mag[cls].allocs;
 	if (allocs != pc->decay_seen[cls]) {
 		pc->decay_seen[cls] = allocs;
@@ -136,14 +154,20 @@ void hak_decay_step(void)
 		trim = 1;
 	}
 	hak_port_pcpu_exit(cpu, flags);
-	if (cls == 0)
-		decay_heapwide(&hak_heap);
+	if (wide)
+		decay_heapwide(&hak_heap, light);
 	if (drain) {
 		/* The batch pop moves no allocs: the class stays idle. */
 		f = hak_front_of(&hak_heap, cls);
-		k = hak_op_pop_batch(&f, chunk, HAK_DRAIN_CHUNK);
+		k = hak_op_pop_batch(&f, chunk,
+				     light ? HAK_SERVE_LIGHT : HAK_DRAIN_CHUNK);
 		if (k) {
-			hak_shared_drain(&hak_heap.shard[cls], chunk, k);
+			if (light)
+				hak_shared_drain_light(&hak_heap.shard[cls],
+						       chunk, k);
+			else
+				hak_shared_drain(&hak_heap.shard[cls], chunk,
+						 k);
 			hak_stat_add(&hak_heap.shard[cls].drains, 1);
 		}
 	} else if (trim) {
@@ -153,8 +177,8 @@ void hak_decay_step(void)
 		 * an unlocked look finds one: an idle class is visited every
 		 * round, and the lock hold each time was most of the cost
 		 * (about 95k holds in 2 s of xmalloc-test). */
-		if (__atomic_load_n(&hak_heap.shard[cls].nempty,
-				    __ATOMIC_RELAXED))
+		if (!light && __atomic_load_n(&hak_heap.shard[cls].nempty,
+					      __ATOMIC_RELAXED))
 			hak_shard_trim(&hak_heap.shard[cls]);
 		/* And its capacity back to the initial one: the bytes it
 		 * grew by go back to the CPU's budget. */

@@ -446,20 +446,21 @@ void hak_heap_trim(struct hak_heap *h)
  * the default heap's caches, then per created heap its HAK_NCLASSES
  * magazines and its caches. Bounded: a walk is at most its elements' capacities in
  * chunks; after HAK_WALK_TRIES starts it gives up (a check counts as
- * skipped; a drain leaves the rest cached until the next one).
+ * skipped; a drain leaves the rest cached until the next one). The
+ * walk's place is a struct hak_fronts_pos (layout.h), which a request
+ * served across several hak_tick calls keeps (remote.c).
  */
-struct fronts_walk {
-	struct hak_heap *h;  /* whose elements; NULL: done */
-	struct hak_cache *c; /* h's cache walked; NULL: h's own magazines */
-	unsigned cls;	     /* h's own magazine walked */
-	unsigned i;	     /* check: next index in it */
-	unsigned rounds;     /* drain: chunks taken from it */
-	/* Slabs a drain emptied, of heap gone_h (gone_inc its incarnation),
-	 * to give back once the list lock is dropped. */
-	struct hak_slab *gone[HAK_DRAIN_KEEP_MAX];
-	unsigned ngone;
-	struct hak_heap *gone_h;
-	uint64_t gone_inc;
+
+/* The slabs a drain emptied, of heap h (inc its incarnation), to give
+ * back once the list lock is dropped (fronts_put). */
+struct fronts_gone {
+	struct hak_slab *slab[HAK_DRAIN_KEEP_MAX];
+	unsigned n;
+	struct hak_heap *h;
+	uint64_t inc;
+	/* The caller masks IRQs (hak_tick from an IRQ handler): smaller
+	 * chunks, and no superslab goes back (HAK_SS_KEEP). */
+	int light;
 };
 
 /* Objects per hold: the hold is the list lock, around a critical
@@ -473,7 +474,7 @@ _Static_assert(FRONTS_CHUNK <= HAK_DRAIN_KEEP_MAX,
 #define cache_of(n) hak_list_entry(n, struct hak_cache, link)
 
 /* The list lock held: the walk moves to the next element. */
-static void fronts_next(struct fronts_walk *w)
+static void fronts_next(struct hak_fronts_pos *w)
 {
 	w->i = 0;
 	w->rounds = 0;
@@ -489,7 +490,7 @@ static void fronts_next(struct fronts_walk *w)
 
 /* The list lock held: the element's magazine on cpu, its shard and its
  * area's per-CPU table entry, or NULL when it has no area there. */
-static struct hak_mag *fronts_mag(const struct fronts_walk *w, unsigned cpu,
+static struct hak_mag *fronts_mag(const struct hak_fronts_pos *w, unsigned cpu,
 				  struct hak_shard **sh, void ***slot)
 {
 	if (w->c) {
@@ -513,7 +514,7 @@ static struct hak_mag *fronts_mag(const struct fronts_walk *w, unsigned cpu,
 }
 
 /* Inside the section: the magazine's header agrees with its shard. */
-static int fronts_mag_bad(const struct fronts_walk *w, struct hak_mag *m,
+static int fronts_mag_bad(const struct hak_fronts_pos *w, struct hak_mag *m,
 			  struct hak_shard *sh, unsigned cpu)
 {
 	/* A cache's magazine is exactly its cap; a heap's grows to cap_max
@@ -529,8 +530,8 @@ static int fronts_mag_bad(const struct fronts_walk *w, struct hak_mag *m,
  * any section (serve), and enter our own: -1 if we are cpu no more. A
  * port whose remote sections mask nothing (hosted, where entering one
  * may cost a membarrier) does a whole magazine per section. */
-static int fronts_chunk(struct fronts_walk *w, unsigned cpu, unsigned what,
-			int own, int *bad)
+static int fronts_chunk(struct hak_fronts_pos *w, struct fronts_gone *g,
+			unsigned cpu, unsigned what, int own, int *bad)
 {
 	const unsigned chunk_max =
 		HAK_PORT_REMOTE_EXCLUSIVE ? ~0u : FRONTS_CHUNK;
@@ -584,13 +585,13 @@ static int fronts_chunk(struct fronts_walk *w, unsigned cpu, unsigned what,
 		unsigned c;
 
 		while ((n = hak_mag_count(m)) &&
-		       (c = HAK_DRAIN_KEEP_MAX - w->ngone) != 0) {
+		       (c = HAK_DRAIN_KEEP_MAX - g->n) != 0) {
 			void **top;
 
 			c = c < n ? c : n;
 			top = hak_mag_top(m) - c;
-			w->ngone += hak_shared_drain_keep(sh, top, c,
-							  w->gone + w->ngone);
+			g->n += hak_shared_drain_keep(sh, top, c,
+						      g->slab + g->n);
 			hak_mag_set_top(m, top);
 			k += c;
 		}
@@ -598,9 +599,11 @@ static int fronts_chunk(struct fronts_walk *w, unsigned cpu, unsigned what,
 	} else {
 		/* At most a full magazine's chunks and one more: IRQ
 		 * handlers on cpu may push between two chunks. */
-		k = mag_pop_batch_locked(m, chunk, FRONTS_CHUNK);
-		more = k == FRONTS_CHUNK &&
-		       ++w->rounds <= sh->cap_max / FRONTS_CHUNK;
+		unsigned lim = g->light ? HAK_SERVE_LIGHT : FRONTS_CHUNK;
+
+		k = mag_pop_batch_locked(m, chunk, lim);
+		w->rounds += k; /* in objects: light chunks are smaller */
+		more = k == lim && w->rounds <= sh->cap_max;
 	}
 	if (own)
 		hak_port_pcpu_exit(cpu, flags);
@@ -611,9 +614,9 @@ static int fronts_chunk(struct fronts_walk *w, unsigned cpu, unsigned what,
 		 * emptied slabs go back after the lock is dropped (a release
 		 * each, fronts_put), not inside this hold. */
 		if (!HAK_PORT_REMOTE_EXCLUSIVE)
-			w->ngone = hak_shared_drain_keep(sh, chunk, k, w->gone);
-		w->gone_h = sh->heap;
-		w->gone_inc = sh->heap->incarnation;
+			g->n = hak_shared_drain_keep(sh, chunk, k, g->slab);
+		g->h = sh->heap;
+		g->inc = sh->heap->incarnation;
 		hak_stat_add(&sh->drains, 1);
 	}
 	if (!more)
@@ -628,16 +631,18 @@ static int fronts_chunk(struct fronts_walk *w, unsigned cpu, unsigned what,
  * is still the one they came from: if it was destroyed meanwhile, its
  * superslabs went back whole, these units with them.
  */
-static void fronts_put(struct fronts_walk *w)
+static void fronts_put(struct fronts_gone *g)
 {
 	unsigned k;
 
-	for (k = 0; k < w->ngone; k++) {
-		struct hak_heap *h = w->gone_h;
+	for (k = 0; k < g->n; k++) {
+		struct hak_heap *h = g->h;
 		unsigned long lf;
 
 		if (h == &hak_heap) {
-			hak_superslab_put_slab(w->gone[k], HAK_SS_PUT);
+			hak_superslab_put_slab(g->slab[k], g->light
+								   ? HAK_SS_KEEP
+								   : HAK_SS_PUT);
 			continue;
 		}
 		/* Under the list lock, which keeps h alive: the unit goes
@@ -647,46 +652,69 @@ static void fronts_put(struct fronts_walk *w)
 		lf = hak_lock(&hak_heaps_lock);
 		if (__atomic_load_n(&h->magic, __ATOMIC_RELAXED) ==
 			    HAK_HEAP_MAGIC &&
-		    h->incarnation == w->gone_inc)
-			hak_superslab_put_slab(w->gone[k], HAK_SS_KEEP);
+		    h->incarnation == g->inc)
+			hak_superslab_put_slab(g->slab[k], HAK_SS_KEEP);
 		hak_unlock(&hak_heaps_lock, lf);
 	}
-	w->ngone = 0;
+	g->n = 0;
 }
 
-/* One kind of request (drain or check) over every element. */
+void hak_fronts_begin(struct hak_fronts_pos *w)
+{
+	w->starts = 0;
+	w->h = &hak_heap;
+}
+
+/* One hold of the walk w (begun by hak_fronts_begin), for one kind of
+ * request (drain or check): 1 when the walk is over (or gave up), 0 when
+ * holds remain, -1 when own and the caller is on cpu no more (w keeps its
+ * place). The list lock is dropped between holds: the next one finds its
+ * place again, or starts over if a heap or cache joined or left. light:
+ * the caller masks IRQs (remote.c serve): a drain takes HAK_SERVE_LIGHT
+ * objects and leaves a superslab it empties for a later put or trim. */
+int hak_fronts_step(struct hak_fronts_pos *w, unsigned cpu, unsigned what,
+		    int own, int light, int *bad)
+{
+	unsigned long lf = hak_lock(&hak_heaps_lock);
+	struct fronts_gone g;
+	int r = 0;
+
+	g.n = 0;
+	g.light = light;
+	if (!w->starts || hak_heaps_gen != w->gen) {
+		if (w->starts++ == HAK_WALK_TRIES) {
+			hak_unlock(&hak_heaps_lock, lf);
+			if (what & HAK_REQ_CHECK)
+				hak_stat_add(&hak_heap.check_skips, 1);
+			w->h = NULL;
+			return 1;
+		}
+		w->gen = hak_heaps_gen;
+		w->h = &hak_heap;
+		w->c = cache_of(hak_heap.caches);
+		w->cls = w->i = w->rounds = 0;
+		if (!w->c)
+			fronts_next(w);
+	}
+	if (w->h)
+		r = fronts_chunk(w, &g, cpu, what, own, bad);
+	hak_unlock(&hak_heaps_lock, lf);
+	fronts_put(&g);
+	if (r)
+		return -1;
+	return !w->h;
+}
+
+/* One kind of request (drain or check) over every element, to the end. */
 static int fronts_walk(unsigned cpu, unsigned what, int own, int *bad)
 {
-	struct fronts_walk w; /* set at the first start: no memset (the
-			       * freestanding core has none to call) */
-	uint64_t gen = 0;
-	unsigned starts = 0;
+	struct hak_fronts_pos w;
+	int r;
 
-	for (;;) {
-		unsigned long lf = hak_lock(&hak_heaps_lock);
-		int r = 0;
-
-		if (!starts || hak_heaps_gen != gen) {
-			if (starts++ == HAK_WALK_TRIES) {
-				hak_unlock(&hak_heaps_lock, lf);
-				if (what & HAK_REQ_CHECK)
-					hak_stat_add(&hak_heap.check_skips, 1);
-				return 0;
-			}
-			gen = hak_heaps_gen;
-			w.h = &hak_heap;
-			w.c = cache_of(hak_heap.caches);
-			w.cls = w.i = w.rounds = w.ngone = 0;
-			if (!w.c)
-				fronts_next(&w);
-		}
-		if (w.h)
-			r = fronts_chunk(&w, cpu, what, own, bad);
-		hak_unlock(&hak_heaps_lock, lf);
-		fronts_put(&w);
-		if (r || !w.h)
-			return r;
-	}
+	hak_fronts_begin(&w);
+	while (!(r = hak_fronts_step(&w, cpu, what, own, 0, bad)))
+		;
+	return r < 0 ? -1 : 0;
 }
 
 int hak_fronts_cpu(unsigned cpu, unsigned what, int own)

@@ -267,9 +267,21 @@ void hak_shard_trim(struct hak_shard *sh);
  * slabs (HAK_EMPTY_SLABS_KEPT for a trim).
  */
 #define HAK_DRAIN_KEEP_MAX 8u
+/* Objects a drain step takes when its caller masks IRQs (a request served
+ * from an IRQ handler, remote.c): each may empty its slab, and the window
+ * is the hold, their uncarves and their puts together. */
+#define HAK_SERVE_LIGHT 4u
+_Static_assert(HAK_SERVE_LIGHT <= HAK_DRAIN_KEEP_MAX &&
+		       HAK_SERVE_LIGHT <= 16,
+	       "a light chunk is one kept drain, within a drain chunk");
 unsigned hak_shared_drain_keep(struct hak_shard *sh, void *const *objs,
 			       unsigned n, struct hak_slab **gone);
 unsigned hak_shard_trim_keep(struct hak_shard *sh, struct hak_slab **gone);
+/* A drain whose caller masks IRQs (n <= HAK_DRAIN_KEEP_MAX): the slabs it
+ * empties go back to their superslabs, but a superslab that empties stays
+ * (HAK_SS_KEEP) for the heap's next put or trim to release. */
+void hak_shared_drain_light(struct hak_shard *sh, void *const *objs,
+			    unsigned n);
 /* hak_check of sh, in bounded holds (shared_pool.c); outer: see there. */
 int hak_shard_check(struct hak_shard *sh, const uint64_t *outer, int *nbad);
 /* hak_check of h's object caches' shards (cache.c). */
@@ -370,6 +382,11 @@ unsigned hak_mag_drain_remote(struct hak_shard *sh, struct hak_mag *m,
 int hak_pcpu_check(struct hak_heap *h, struct hak_pcpu *pc, unsigned cpu);
 /* The same, of the calling CPU's cache, a chunk per critical section. */
 int hak_pcpu_check_own(struct hak_heap *h);
+/* One chunk of that check, inside cpu's section: class c from *pos on
+ * (HAK_CHECK_DONE after its last chunk). Returns the violations. */
+#define HAK_CHECK_DONE (~0u)
+int hak_pcpu_check_chunk(struct hak_heap *h, struct hak_pcpu *pc,
+			 unsigned cpu, unsigned c, unsigned *pos);
 /* hak_check of one cached free object p of shard sh (where says which
  * cache): reports and returns 1 unless p is an object start of a carved
  * slab of sh that is not free in its slab. */
@@ -392,8 +409,11 @@ int hak_check_heap(struct hak_heap *h);
 
 /* ---- decay.c -------------------------------------------------------- */
 
-/* One O(1) step of idle decay on the calling CPU (hak_tick, misses). */
-void hak_decay_step(void);
+/* One O(1) step of idle decay on the calling CPU (hak_tick, misses).
+ * light: hak_tick with IRQs masked by its caller (an IRQ handler): a
+ * chunk of HAK_SERVE_LIGHT objects, and nothing that may release a
+ * superslab (docs/embedding.md). */
+void hak_decay_step(int light);
 
 /* ---- remote.c --------------------------------------------------------- */
 
@@ -402,8 +422,10 @@ void hak_decay_step(void);
  * where it has one). Returns the violations HAK_REQ_CHECK found. */
 int hak_remote_all(unsigned what);
 /* Serve what other CPUs asked of the calling CPU's cache, if anything:
- * a load when nothing was. Also clears the CPU's offline mark. */
-void hak_remote_poll(void);
+ * a load when nothing was. Also clears the CPU's offline mark. light
+ * (hak_tick with IRQs masked by its caller): one light step of the
+ * request, its place kept for the next call. Returns 1 if it served. */
+int hak_remote_poll(int light);
 
 /* ---- large.c -------------------------------------------------------- */
 
@@ -557,6 +579,12 @@ extern uint64_t hak_heaps_gen hak_hidden;
  * in our own section, for we are cpu: -1 if we were moved off it.
  * Returns the violations a check found, or -1. */
 int hak_fronts_cpu(unsigned cpu, unsigned what, int own);
+/* The same walk a hold at a time, its place in w (remote.c's serve keeps
+ * it across calls): hak_fronts_step returns 1 when the walk is over, 0
+ * while holds remain, -1 as hak_fronts_cpu. */
+void hak_fronts_begin(struct hak_fronts_pos *w);
+int hak_fronts_step(struct hak_fronts_pos *w, unsigned cpu, unsigned what,
+		    int own, int light, int *bad);
 /* hak_trim of h's object caches' shards, a cache per list-lock hold. */
 void hak_caches_trim(struct hak_heap *h);
 /* A type-stable object (heap and cache objects): from pool, else fresh

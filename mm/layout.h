@@ -183,6 +183,40 @@ struct hak_mag {
 	void **limit;
 };
 
+/*
+ * A walk's place among one CPU's areas of the created heaps and object
+ * caches (heap.c, hak_fronts_step): the element, and where in it.
+ */
+struct hak_heap;
+struct hak_cache;
+struct hak_fronts_pos {
+	struct hak_heap *h;  /* whose elements; NULL: done */
+	struct hak_cache *c; /* h's cache walked; NULL: h's own magazines */
+	uint64_t gen;	     /* hak_heaps_gen when the walk (re)started */
+	uint32_t cls;	     /* h's own magazine walked */
+	uint32_t i;	     /* check: next index in it */
+	uint32_t rounds;     /* drain: objects taken from it */
+	uint32_t starts;     /* starts so far (HAK_WALK_TRIES) */
+};
+
+/*
+ * A round of requests this CPU is serving (remote.c serve), kept between
+ * steps: with IRQs masked (hak_tick from an IRQ handler) each call serves
+ * one step. Touched only by the CPU holding `serving`.
+ */
+struct hak_serve {
+	uint32_t phase;	 /* SERVE_*; 0: no round open */
+	uint32_t seq;	 /* the round answers the posts up to this one */
+	uint32_t what;	 /* their HAK_REQ_* bits */
+	uint32_t cls;	 /* drain, check: the default heap's class */
+	uint32_t pos;	 /* check: next index in its magazine */
+	uint32_t rounds; /* drain: chunks taken from it */
+	int32_t bad;	 /* check: violations found so far */
+	uint32_t moved;	 /* drain: objects the class gave back */
+	uint32_t light;	 /* the round took a light step */
+	struct hak_fronts_pos fronts;
+};
+
 struct hak_pcpu {
 	uint32_t offline; /* 1 after hak_cpu_offline, until a slow path */
 	/* Cross-CPU requests (remote.c), atomics: HAK_REQ_* bits other CPUs
@@ -196,6 +230,7 @@ struct hak_pcpu {
 	/* 1 while this CPU serves posts outside its critical section
 	 * (remote.c): an IRQ handler's slow path then leaves them to it. */
 	uint32_t serving;
+	struct hak_serve serve;
 	/* HAK_CHECK_CPU_OWNER: arch_cpu_hw_id() + 1 of the CPU that first
 	 * used this slot; 0 while none has. */
 	uint64_t hw_owner;
@@ -203,6 +238,9 @@ struct hak_pcpu {
 	 * section: the next class to look at, each class's allocs as last
 	 * seen and how many visits in a row it has not moved. */
 	uint32_t decay_next;
+	/* 1 after a light step did the heap-wide caches for class 0's
+	 * visit, which is the next step's (decay.c). */
+	uint32_t decay_wide;
 	uint32_t decay_idle[HAK_NCLASSES];
 	uint64_t decay_seen[HAK_NCLASSES];
 	/* Dynamic capacity (percpu_cache.c), changed only in this CPU's

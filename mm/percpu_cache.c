@@ -311,7 +311,7 @@ void *hak_front_alloc_miss(const struct hak_front *f)
 	unsigned n, k, b = sh->batch;
 	void *p;
 
-	hak_remote_poll();
+	hak_remote_poll(0);
 	/* The fast path may only have met a busy cache (hosted fallback). */
 	p = hak_op_pop_wait(f);
 	if (p)
@@ -351,7 +351,7 @@ void hak_front_free_miss(const struct hak_front *f, void *p)
 	unsigned k, b = sh->batch;
 	int grew;
 
-	hak_remote_poll();
+	hak_remote_poll(0);
 	if (!hak_op_push_wait(f, p))
 		return;
 	front_ensure(f);
@@ -383,7 +383,7 @@ void *hak_pcpu_alloc_miss(unsigned cls)
 	struct hak_front f = hak_front_of(&hak_heap, cls);
 	void *p = hak_front_alloc_miss(&f);
 
-	hak_decay_step(); /* idle classes drain while others miss */
+	hak_decay_step(0); /* idle classes drain while others miss */
 	return p;
 }
 
@@ -540,46 +540,54 @@ int hak_pcpu_check(struct hak_heap *h, struct hak_pcpu *pc, unsigned cpu)
 }
 
 /*
- * The same check of the calling CPU's cache, HAK_DRAIN_CHUNK objects per
- * critical section (each masks IRQs on bare metal; a full cache is
- * thousands of objects). Each object checked was cached when checked;
- * one an IRQ handler pushes meanwhile below the walk's place is not
- * checked. Per class at most a full magazine's chunks plus one.
+ * Inside cpu's critical section: a chunk (HAK_DRAIN_CHUNK objects) of
+ * class c's magazine checked from *pos on; *pos moves past it, to
+ * HAK_CHECK_DONE once the magazine is done (or its header is bad). An IRQ
+ * handler may have popped below *pos since the last chunk; one it pushes
+ * below the place is not checked.
+ */
+int hak_pcpu_check_chunk(struct hak_heap *h, struct hak_pcpu *pc,
+			 unsigned cpu, unsigned c, unsigned *pos)
+{
+	struct hak_mag *m = &pc->mag[c];
+	unsigned i = *pos, n, end;
+	int bad = 0;
+
+	HAK_ASSERT(hak_port_pcpu_held(cpu));
+	if (mag_bad(h, pc, cpu, c)) {
+		*pos = HAK_CHECK_DONE;
+		return 1;
+	}
+	n = hak_mag_count(m);
+	end = hak_chunk_end(i, n, HAK_DRAIN_CHUNK);
+	for (; i < end; i++)
+		bad += hak_pcpu_check_object(m->base[i], &h->shard[c],
+					     "CPU cache");
+	*pos = end >= n ? HAK_CHECK_DONE : end;
+	return bad;
+}
+
+/*
+ * The same check of the calling CPU's cache, a chunk per critical
+ * section (each masks IRQs on bare metal; a full cache is thousands of
+ * objects). Per class at most a full magazine's chunks plus one.
  */
 int hak_pcpu_check_own(struct hak_heap *h)
 {
 	unsigned long flags;
-	unsigned c, i, end, n, cpu;
+	unsigned c, i, cpu;
 	int bad = 0;
 
 	for (c = 0; c < HAK_NCLASSES; c++) {
-		for (i = 0;; i = end) {
-			struct hak_pcpu *pc;
-			struct hak_mag *m;
-
+		for (i = 0; i != HAK_CHECK_DONE;) {
 			cpu = hak_port_pcpu_enter(&flags);
 			if (cpu >= h->ncpus) {
 				hak_port_pcpu_exit(cpu, flags);
 				hak_pcpu_bad_id(cpu);
 				return bad;
 			}
-			pc = h->pcpu[cpu];
-			m = &pc->mag[c];
-			if (mag_bad(h, pc, cpu, c)) {
-				hak_port_pcpu_exit(cpu, flags);
-				bad++;
-				break;
-			}
-			/* An IRQ handler may have popped below our place
-			 * since the last chunk. */
-			n = hak_mag_count(m);
-			end = hak_chunk_end(i, n, HAK_DRAIN_CHUNK);
-			for (; i < end; i++)
-				bad += hak_pcpu_check_object(
-					m->base[i], &h->shard[c], "CPU cache");
+			bad += hak_pcpu_check_chunk(h, h->pcpu[cpu], cpu, c, &i);
 			hak_port_pcpu_exit(cpu, flags);
-			if (end >= n)
-				break;
 		}
 	}
 	return bad;

@@ -31,64 +31,240 @@
  * The fast paths never look at any of this: the cost is one load of
  * `req` per slow path and per hak_tick.
  */
-#include "internal.h"
+#include "pcpu_ops.h"
 
 /*
- * Outside any critical section, on cpu (whose section just saw a post).
- * Reading seq before taking the bits makes done = seq true for every post
- * up to seq: each set its bits before it moved seq. The bits of a later
- * post may be taken (and served) early; that post moved seq past done, so
- * the loop goes round again and marks it done. Each round answers at
- * least one post, and a requester posts once per call: the loop ends.
+ * Serving, outside any critical section, on cpu (whose section just saw
+ * a post). A round opens by reading seq, then taking the bits: done = seq
+ * is then true for every post up to seq, for each set its bits before it
+ * moved seq. The bits of a later post may be taken (and served) early;
+ * that post moved seq past done, so another round opens and marks it
+ * done. Each round answers at least one post, and a requester posts once
+ * per call: rounds run out.
  *
- * IRQ latency: the default heap's cache is drained as hak_trim drains
- * its own (hak_pcpu_drain_own: a chunk per critical section; a full
- * cache is thousands of objects), and checked the same way
- * (hak_pcpu_check_own), and so are the created heaps' and caches' areas
- * (hak_fronts_cpu); one last section flushes what IRQ handlers freed
- * meanwhile and marks the posts done. If the caller was moved to another
- * CPU meanwhile (an RTOS that migrates tasks), that section finds it off
- * cpu: the bits go back and the posts stay open for cpu to serve (the
- * chunks drained on the other CPU drained that CPU's cache, which is
- * harmless).
- * pc->serving keeps an IRQ handler's slow path on cpu from serving (and
- * marking done) the same posts between two chunks.
+ * A round is steps, each at most one critical section's chunk and the
+ * shard, list and global lock holds that drain it: the default heap's
+ * magazines drained class by class, then checked, then the created heaps'
+ * and the caches' areas (hak_fronts_step), then one last section that
+ * flushes what IRQ handlers freed meanwhile and marks the posts done.
+ * The round's place is pc->serve, so a round may span calls:
+ * - With IRQs on (a thread, the idle loop, a slow path) a call runs
+ *   rounds to the end, IRQs restored between steps.
+ * - hak_tick with IRQs masked by its caller (a timer or IPI handler),
+ *   where the whole call is one window, runs one light step and returns:
+ *   HAK_SERVE_LIGHT objects a drain step, a superslab they empty kept
+ *   (not released) and no last flush (docs/embedding.md). Slow paths run
+ *   rounds to the end whatever the IRQ state (an IRQ handler's miss is a
+ *   long path already; a thread that runs with IRQs masked must still
+ *   answer at its misses).
+ * - If the caller was moved to another CPU meanwhile (an RTOS that
+ *   migrates tasks), the next step finds it off cpu and stops; the round
+ *   stays for cpu to go on with.
+ * pc->serving keeps an IRQ handler's poll on cpu from serving between
+ * two steps of a call it interrupted.
  */
-static void serve(struct hak_pcpu *pc, unsigned cpu)
+enum {
+	SERVE_IDLE,	    /* no round open */
+	SERVE_DRAIN,	    /* the default heap's magazines, by class */
+	SERVE_CHECK,	    /* the same, checked */
+	SERVE_FRONTS_CHECK, /* the created heaps' and caches' areas */
+	SERVE_FRONTS_DRAIN,
+	SERVE_FINAL,	    /* flush, answer */
+};
+
+static int serve_wanted(unsigned phase, uint32_t what)
+{
+	switch (phase) {
+	case SERVE_DRAIN:
+	case SERVE_FRONTS_DRAIN:
+		return (what & HAK_REQ_DRAIN) != 0;
+	case SERVE_CHECK:
+	case SERVE_FRONTS_CHECK:
+		return (what & HAK_REQ_CHECK) != 0;
+	}
+	return 1;
+}
+
+/* Empty classes a light drain step passes: each costs a capacity check
+ * (about 15 instructions). */
+#define SERVE_LIGHT_SKIP 8u
+
+/* The round moves on to the first phase from phase on that it asks for. */
+static void serve_phase(struct hak_serve *sv, unsigned phase)
+{
+	while (!serve_wanted(phase, sv->what))
+		phase++;
+	sv->phase = phase;
+	sv->cls = sv->pos = sv->rounds = sv->moved = 0;
+	if (phase == SERVE_FRONTS_CHECK || phase == SERVE_FRONTS_DRAIN)
+		hak_fronts_begin(&sv->fronts);
+}
+
+/* A round for the posts up to now, if one is unanswered. */
+static int serve_open(struct hak_pcpu *pc)
+{
+	struct hak_serve *sv = &pc->serve;
+	uint32_t seq = __atomic_load_n(&pc->req_seq, __ATOMIC_SEQ_CST);
+
+	if (seq == __atomic_load_n(&pc->req_done, __ATOMIC_RELAXED))
+		return 0;
+	sv->seq = seq;
+	sv->what = __atomic_exchange_n(&pc->req, 0, __ATOMIC_SEQ_CST);
+	sv->bad = 0;
+	sv->light = 0;
+	serve_phase(sv, SERVE_DRAIN);
+	return 1;
+}
+
+/* Enter cpu's section, if we are still on cpu. */
+static int serve_enter(unsigned cpu, unsigned long *flags)
+{
+	unsigned on = hak_port_pcpu_enter(flags);
+
+	if (on == cpu)
+		return 0;
+	hak_port_pcpu_exit(on, *flags);
+	return -1;
+}
+
+/* A chunk of the default heap's class sv->cls popped and drained; the
+ * class done (at most a full magazine's chunks and one more: IRQ handlers
+ * may push between two), its grown capacity back. */
+static int step_drain(struct hak_pcpu *pc, struct hak_serve *sv,
+		      unsigned cpu, int light)
+{
+	const unsigned lim = light ? HAK_SERVE_LIGHT : HAK_DRAIN_CHUNK;
+	struct hak_shard *sh;
+	void *chunk[HAK_DRAIN_CHUNK];
+	unsigned long flags;
+	unsigned k, skip = light ? SERVE_LIGHT_SKIP : HAK_NCLASSES;
+
+	/* An empty class costs no section (a racy look: what an IRQ
+	 * handler pushes after it is left, as if pushed after the round),
+	 * only its capacity check. */
+	while (!sv->rounds && !hak_mag_count(&pc->mag[sv->cls])) {
+		hak_pcpu_cap_reset(sv->cls);
+		if (++sv->cls == HAK_NCLASSES) {
+			serve_phase(sv, SERVE_DRAIN + 1);
+			return 0;
+		}
+		if (!--skip)
+			return 0;
+	}
+	sh = &hak_heap.shard[sv->cls];
+	if (serve_enter(cpu, &flags))
+		return -1;
+	k = mag_pop_batch_locked(&pc->mag[sv->cls], chunk, lim);
+	hak_port_pcpu_exit(cpu, flags);
+	if (k) {
+		if (light)
+			hak_shared_drain_light(sh, chunk, k);
+		else
+			hak_shared_drain(sh, chunk, k);
+		sv->moved += k;
+	}
+	/* Bounded in objects (a light step's chunks are smaller): at most a
+	 * full magazine and one chunk more. */
+	sv->rounds++;
+	if (k == lim && sv->moved <= sh->cap_max)
+		return 0;
+	if (sv->moved) /* one drain per class, as hak_pcpu_flush counts */
+		hak_stat_add(&sh->drains, 1);
+	hak_pcpu_cap_reset(sv->cls);
+	sv->rounds = sv->moved = 0;
+	if (++sv->cls == HAK_NCLASSES)
+		serve_phase(sv, SERVE_DRAIN + 1);
+	return 0;
+}
+
+/* A chunk of the default heap's class sv->cls checked. */
+static int step_check(struct hak_pcpu *pc, struct hak_serve *sv,
+		      unsigned cpu)
 {
 	unsigned long flags;
-	uint32_t seq, what;
-	unsigned on;
-	int bad, fr;
 
-	while ((seq = __atomic_load_n(&pc->req_seq, __ATOMIC_SEQ_CST)) !=
-	       __atomic_load_n(&pc->req_done, __ATOMIC_RELAXED)) {
-		what = __atomic_exchange_n(&pc->req, 0, __ATOMIC_SEQ_CST);
-		if (what & HAK_REQ_DRAIN)
-			hak_pcpu_drain_own(&hak_heap);
-		bad = what & HAK_REQ_CHECK ? hak_pcpu_check_own(&hak_heap) : 0;
-		/* The created heaps' and the caches' areas of this CPU. */
-		fr = hak_fronts_cpu(cpu, what, 1);
-		if (fr < 0)
-			goto moved;
-		bad += fr;
-		on = hak_port_pcpu_enter(&flags);
-		if (on != cpu) {
-			hak_port_pcpu_exit(on, flags);
-			goto moved;
-		}
-		if (what & HAK_REQ_DRAIN) /* what IRQ handlers freed since */
-			hak_pcpu_flush(&hak_heap, pc, cpu);
-		if (what & HAK_REQ_CHECK)
-			__atomic_fetch_add(&pc->check_bad, (uint32_t)bad,
-					   __ATOMIC_RELAXED);
-		__atomic_store_n(&pc->req_done, seq, __ATOMIC_RELEASE);
-		hak_port_pcpu_exit(cpu, flags);
+	if (serve_enter(cpu, &flags))
+		return -1;
+	sv->bad += hak_pcpu_check_chunk(&hak_heap, pc, cpu, sv->cls,
+					&sv->pos);
+	hak_port_pcpu_exit(cpu, flags);
+	if (sv->pos == HAK_CHECK_DONE) {
+		sv->pos = 0;
+		if (++sv->cls == HAK_NCLASSES)
+			serve_phase(sv, SERVE_CHECK + 1);
 	}
-	__atomic_store_n(&pc->serving, 0, __ATOMIC_RELEASE);
-	return;
-moved:
-	__atomic_fetch_or(&pc->req, what, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+static int step_fronts(struct hak_serve *sv, unsigned cpu, int light)
+{
+	unsigned what = sv->phase == SERVE_FRONTS_CHECK ? HAK_REQ_CHECK
+							: HAK_REQ_DRAIN;
+	int bad = 0, r;
+
+	r = hak_fronts_step(&sv->fronts, cpu, what, 1, light, &bad);
+	if (r < 0)
+		return -1;
+	sv->bad += bad;
+	if (r)
+		serve_phase(sv, sv->phase + 1);
+	return 0;
+}
+
+/* The last section: what IRQ handlers freed since (unless a light step
+ * came before: the CPU then ran on between the steps, its caches are in
+ * use and may be full, too much for one section), then the posts are
+ * answered. */
+static int step_final(struct hak_pcpu *pc, struct hak_serve *sv,
+		      unsigned cpu)
+{
+	unsigned long flags;
+
+	if (serve_enter(cpu, &flags))
+		return -1;
+	if ((sv->what & HAK_REQ_DRAIN) && !sv->light)
+		hak_pcpu_flush(&hak_heap, pc, cpu);
+	if (sv->what & HAK_REQ_CHECK)
+		__atomic_fetch_add(&pc->check_bad, (uint32_t)sv->bad,
+				   __ATOMIC_RELAXED);
+	sv->phase = SERVE_IDLE;
+	__atomic_store_n(&pc->req_done, sv->seq, __ATOMIC_RELEASE);
+	hak_port_pcpu_exit(cpu, flags);
+	return 0;
+}
+
+/* One step (opening a round first if a post waits): 1 done, 0 nothing
+ * was asked, -1 we are on cpu no more. */
+static int serve_step(struct hak_pcpu *pc, unsigned cpu, int light)
+{
+	struct hak_serve *sv = &pc->serve;
+	int r;
+
+	if (sv->phase == SERVE_IDLE && !serve_open(pc))
+		return 0;
+	sv->light |= (uint32_t)light;
+	switch (sv->phase) {
+	case SERVE_DRAIN:
+		r = step_drain(pc, sv, cpu, light);
+		break;
+	case SERVE_CHECK:
+		r = step_check(pc, sv, cpu);
+		break;
+	case SERVE_FRONTS_CHECK:
+	case SERVE_FRONTS_DRAIN:
+		r = step_fronts(sv, cpu, light);
+		break;
+	default:
+		r = step_final(pc, sv, cpu);
+		break;
+	}
+	return r < 0 ? -1 : 1;
+}
+
+static void serve(struct hak_pcpu *pc, unsigned cpu, int light)
+{
+	while (serve_step(pc, cpu, light) > 0 && !light)
+		;
 	__atomic_store_n(&pc->serving, 0, __ATOMIC_RELEASE);
 }
 
@@ -120,7 +296,7 @@ static void owner_check(struct hak_pcpu *pc, unsigned cpu)
 }
 #endif
 
-void hak_remote_poll(void)
+int hak_remote_poll(int light)
 {
 	struct hak_pcpu *pc;
 	unsigned long flags;
@@ -129,12 +305,12 @@ void hak_remote_poll(void)
 
 	if (HAK_PORT_REMOTE_EXCLUSIVE &&
 	    !(HAK_CHECK_CPU_OWNER && HAK_PORT_HW_CPUS))
-		return;
+		return 0;
 	cpu = hak_port_pcpu_enter(&flags);
 	if (unlikely(cpu >= hak_heap.ncpus)) {
 		hak_port_pcpu_exit(cpu, flags);
 		hak_pcpu_bad_id(cpu);
-		return;
+		return 0;
 	}
 	pc = hak_heap.pcpu[cpu];
 	owner_check(pc, cpu);
@@ -166,21 +342,34 @@ void hak_remote_poll(void)
 		pending = __atomic_load_n(&pc->req_seq, __ATOMIC_ACQUIRE) !=
 				  __atomic_load_n(&pc->req_done,
 						  __ATOMIC_RELAXED) &&
-			  !__atomic_load_n(&pc->serving, __ATOMIC_RELAXED);
+			  !__atomic_load_n(&pc->serving, __ATOMIC_ACQUIRE);
 		if (unlikely(pending))
 			__atomic_store_n(&pc->serving, 1, __ATOMIC_RELAXED);
 	}
 	hak_port_pcpu_exit(cpu, flags);
-	if (unlikely(pending))
-		serve(pc, cpu);
+	if (likely(!pending))
+		return 0;
+	serve(pc, cpu, light);
+	return 1;
 }
 
+/*
+ * With IRQs masked by the caller (a timer or IPI handler) a tick does one
+ * light step of a request, or else one light decay step: its window stays
+ * bounded (docs/guarantees.md, serve_light). Slow paths serve and decay
+ * in full whatever the IRQ state: a thread that runs with IRQs masked
+ * still answers at its misses.
+ */
 void hak_tick(void)
 {
+	int light;
+
 	if (!__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE))
 		return;
-	hak_remote_poll();
-	hak_decay_step();
+	light = hak_port_irqs_masked();
+	if (hak_remote_poll(light) && light)
+		return;
+	hak_decay_step(light);
 }
 
 /* Hosted: lock each cache in turn, whoever runs it. */
@@ -272,7 +461,7 @@ static int all_by_request(unsigned what)
 				     bad0[cpu]);
 		}
 		/* Whoever waits for us may be waiting right now. */
-		hak_remote_poll();
+		hak_remote_poll(0);
 		arch_cpu_relax();
 	}
 	for (cpu = 0; pending && cpu < hak_heap.ncpus; cpu++)

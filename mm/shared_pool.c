@@ -507,6 +507,16 @@ unsigned hak_shared_drain_keep(struct hak_shard *sh, void *const *objs,
 	return ngone;
 }
 
+void hak_shared_drain_light(struct hak_shard *sh, void *const *objs,
+			    unsigned n)
+{
+	struct hak_slab *gone[HAK_DRAIN_KEEP_MAX];
+	unsigned g = hak_shared_drain_keep(sh, objs, n, gone);
+
+	while (g)
+		hak_superslab_put_slab(gone[--g], HAK_SS_KEEP);
+}
+
 unsigned hak_shard_trim_keep(struct hak_shard *sh, struct hak_slab **gone)
 {
 	unsigned long flags = hak_lock(&sh->lock);

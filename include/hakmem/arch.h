@@ -50,7 +50,8 @@
  *   unsigned long arch_irq_save(void)   mask maskable IRQs on this CPU,
  *                                       return the previous state
  *   void arch_irq_restore(unsigned long) restore exactly that state
- *   int arch_irqs_disabled(void)        for debug assertions
+ *   int arch_irqs_disabled(void)        IRQs are masked now (assertions,
+ *                                       and hak_tick's one-step mode)
  *   unsigned arch_cpu_id(void)          dense index 0..n-1 of the calling
  *                                       CPU, from the source the embedder
  *                                       set up (see the arch's header for

@@ -66,6 +66,10 @@
  *       Mask / restore IRQs around a shared lock so that a holder is never
  *       interrupted on its CPU by code that wants the same lock. No-ops on
  *       the hosted port.
+ *   int hak_port_irqs_masked(void)
+ *       The caller runs with IRQs masked (an IRQ handler, or inside its
+ *       own masked region): served requests and decay then do one bounded
+ *       step per call. Always 0 on the hosted port.
  *   void hak_port_spin_wait(unsigned spins)
  *       Called by a spinning waiter after `spins` failed attempts: a
  *       cpu_relax on bare metal, a yield to the holder's thread once the
@@ -118,6 +122,7 @@ HAK_CONTRACT_FN(hak_port_pcpu_held, int (*)(unsigned));
 HAK_CONTRACT_FN(hak_port_cpu_hint, unsigned (*)(void));
 HAK_CONTRACT_FN(hak_port_irq_save, unsigned long (*)(void));
 HAK_CONTRACT_FN(hak_port_irq_restore, void (*)(unsigned long));
+HAK_CONTRACT_FN(hak_port_irqs_masked, int (*)(void));
 HAK_CONTRACT_FN(hak_port_spin_wait, void (*)(unsigned));
 HAK_CONTRACT_FN(hak_port_lazy_init, int (*)(void));
 HAK_CONTRACT_FN(hak_port_set_ncpus, void (*)(unsigned));

@@ -35,6 +35,9 @@ IRQ_ROWS = [
      ["max:free_foreign,free_double,free_double_slab,free_interior"]),
     ("serve_drain: a drain another CPU posted, served at `hak_tick` with "
      "a full 64 B cache", ["serve_drain"]),
+    ("serve_light: the same served from an IRQ handler (`hak_tick` with IRQs "
+     "masked), the longest call, with a cache whose objects are each the "
+     "last of their slab", ["serve_light"]),
     ("`hak_trim` (`scen_walks`: 36 superslabs, full object cache and "
      "created heap areas)", ["ALL:hak_trim"]),
     ("`hak_cpu_offline` of a full 64 B cache", ["ALL:hak_cpu_offline"]),

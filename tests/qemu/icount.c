@@ -1551,6 +1551,119 @@ static void scen_serve(void)
 		       seq, pc->req_done, hak_pcpu_cached(pc), pc->serving);
 }
 
+/*
+ * The same posts served from an IRQ handler: hak_tick with IRQs masked
+ * does one light step a call (remote.c), so each call is one window and
+ * must stay within the bound while the calls together answer the post.
+ * Twice: a full 64 B cache drained and checked, and the costliest light
+ * drain, a cache whose every object is the last live one of its slab
+ * (each step empties HAK_SERVE_LIGHT slabs). Reported per arch: the
+ * longest tick (ICOUNT detail, icount.elf) and its window (IRQWIN,
+ * icount-irq.elf, which icount_irqwin bounds).
+ */
+static uint64_t light_max, light_ticks[3];
+
+/* what 0: no post, the ticks' idle decay must empty the cache and the
+ * large-run cache. */
+static void serve_light_ticks(struct hak_pcpu *pc, unsigned what, int k)
+{
+	uint32_t seq = 0;
+	unsigned n;
+
+	if (what) {
+		__atomic_fetch_or(&pc->req, what, __ATOMIC_SEQ_CST);
+		seq = __atomic_add_fetch(&pc->req_seq, 1, __ATOMIC_SEQ_CST);
+	}
+	for (n = 0; what ? __atomic_load_n(&pc->req_done, __ATOMIC_ACQUIRE) !=
+				   seq
+			 : hak_pcpu_cached(pc) != 0 || hak_heap.large_cache.oldest;
+	     n++) {
+		unsigned long f;
+		uint64_t t0, t;
+
+		if (n == 100000)
+			g_fail("serve_light: post %u not answered (or %u "
+			       "cached) after %u ticks (done %u)",
+			       seq, hak_pcpu_cached(pc), n, pc->req_done);
+#ifdef HAK_TEST_IRQ_WINDOW
+		irqwin_op = 0;
+#endif
+		t0 = icnt();
+		f = arch_irq_save();
+		hak_tick();
+		arch_irq_restore(f);
+		t = cdelta(t0, icnt());
+#ifdef HAK_TEST_IRQ_WINDOW
+		t = irqwin_op;
+#endif
+		if (t > light_max)
+			light_max = t;
+	}
+	light_ticks[k] = n;
+	if (hak_pcpu_cached(pc) || pc->serving || n < 2)
+		g_fail("serve_light: %u objects still cached, serving %u, "
+		       "%u ticks", hak_pcpu_cached(pc), pc->serving, n);
+}
+
+static void scen_serve_light(void)
+{
+	unsigned cls = cls_of(WORST_SIZE), cap = hak_classes[cls].cache_cap;
+	unsigned n = hak_classes[cls_of(TINY_SIZE)].cache_cap, i, k = 0;
+	struct hak_pcpu *pc = hak_heap.pcpu[0];
+
+	for (i = 0; i < n; i++)
+		blk[i] = hak_malloc(TINY_SIZE);
+	for (i = 0; i < n; i++)
+		hak_free(blk[i]);
+	serve_light_ticks(pc, HAK_REQ_DRAIN | HAK_REQ_CHECK, 0);
+	/* One object kept per slab, as scen_drain_worst does; then a
+	 * cache's worth of them freed, no more (no drain yet). */
+	for (i = 0; i < WORST_OBJS; i++)
+		wobj[i] = hak_malloc(WORST_SIZE);
+	marks_clear();
+	*mark_of(sweep[cls]) = 1;
+	for (i = 0; i < WORST_OBJS; i++) {
+		uint8_t *mk = mark_of(wobj[i]);
+
+		if (*mk) {
+			hak_free(wobj[i]);
+			continue;
+		}
+		*mk = 1;
+		wobj[k++] = wobj[i];
+	}
+	trim();
+	if (k < cap)
+		g_fail("serve_light: %u slabs, want %u", k, cap);
+	for (i = 0; i < cap; i++)
+		hak_free(wobj[i]);
+	if (hak_pcpu_cached(pc) != cap)
+		g_fail("serve_light: %u cached, want %u", hak_pcpu_cached(pc),
+		       cap);
+	serve_light_ticks(pc, HAK_REQ_DRAIN, 1);
+	/* And idle decay alone, from the same cache refilled and a cached
+	 * large run (its release is a light step of its own). */
+	for (i = 0; i < cap; i++)
+		wobj[i] = hak_malloc(WORST_SIZE);
+	trim();
+	for (i = 0; i < cap; i++)
+		hak_free(wobj[i]);
+	hak_free(hak_malloc(256 * 1024));
+	if (!hak_heap.large_cache.oldest)
+		g_fail("serve_light: no large run cached");
+	serve_light_ticks(pc, 0, 2);
+	for (i = cap; i < k; i++)
+		hak_free(wobj[i]);
+	trim();
+#ifndef HAK_TEST_IRQ_WINDOW
+	g_printf("ICOUNT detail arch=%s what=serve_light max_tick=%lu "
+		 "ticks=%lu,%lu,%lu\n",
+		 ARCH_FLAVOUR, (unsigned long)light_max,
+		 (unsigned long)light_ticks[0], (unsigned long)light_ticks[1],
+		 (unsigned long)light_ticks[2]);
+#endif
+}
+
 /* Where a new or released superslab's instructions go (approximate: the
  * bracket's own few instructions are not subtracted). */
 static NOIPA uint64_t m_memset(void *d, size_t n)
@@ -1650,6 +1763,11 @@ static void print_irqwin(void)
 	 * hak_check's heap walks (documented exceptions) among them. */
 	g_printf("IRQWIN path=serve_drain arch=%s n=1 max=%lu bound=%u\n",
 		 ARCH_FLAVOUR, (unsigned long)irqwin_serve, IRQWIN_BOUND);
+	g_printf("IRQWIN path=serve_light arch=%s n=%lu max=%lu bound=%u\n",
+		 ARCH_FLAVOUR,
+		 (unsigned long)(light_ticks[0] + light_ticks[1] +
+				 light_ticks[2]),
+		 (unsigned long)light_max, IRQWIN_BOUND);
 	g_printf("IRQWIN all arch=%s max=%lu hak_trim=%lu hak_check=%lu "
 		 "hak_cpu_offline=%lu\n",
 		 ARCH_FLAVOUR, (unsigned long)irqwin_all,
@@ -1676,6 +1794,12 @@ static void test_irqwin(void)
 				 IRQWIN_BOUND, ARCH_FLAVOUR);
 			bad++;
 		}
+	}
+	if (light_max > IRQWIN_BOUND) {
+		g_printf("icount_irqwin: serve_light IRQ-off window %lu > "
+			 "bound %u (%s)\n",
+			 (unsigned long)light_max, IRQWIN_BOUND, ARCH_FLAVOUR);
+		bad++;
 	}
 	if (irqwin_serve > IRQWIN_BOUND) {
 		g_printf("icount_irqwin: serve_drain IRQ-off window %lu > "
@@ -1783,6 +1907,7 @@ void test_main(void)
 	details();
 	scen_tiny8();
 	scen_serve();
+	scen_serve_light();
 	scen_walks();
 	scen_offline();
 	bad = check(); /* IRQs still on: icount-irq.elf times its windows */

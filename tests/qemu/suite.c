@@ -1784,9 +1784,10 @@ struct test {
 
 /*
  * idle_decay: every CPU fills its cache (every class, some large blocks)
- * and frees everything, then ticks as a timer would, with no trim; what
- * the heap holds must then be what hak_trim would leave, plus at most the
- * one kept empty superslab (mm/decay.c, docs/guarantees.md).
+ * and frees everything, then ticks as a timer would, with no trim (first
+ * with IRQs masked, light steps, then with IRQs on); what the heap holds
+ * must then be what hak_trim would leave, plus at most the one kept empty
+ * superslab (mm/decay.c, docs/guarantees.md).
  */
 static void t_decay(unsigned cpu)
 {
@@ -1804,8 +1805,21 @@ static void t_decay(unsigned cpu)
 	if (cpu == 0)
 		peek_decay(1);
 	g_barrier("decay: on");
+	/* IRQs masked (as this suite runs, and as a timer handler would):
+	 * light steps, 4 objects each, nothing that may release a
+	 * superslab (mm/decay.c); they must still empty the cache. Then
+	 * with IRQs on, as an idle loop would: the rest goes back. */
+	if (!arch_irqs_disabled())
+		g_fail("decay: IRQs are on");
+	for (i = 0; i < 40000; i++)
+		hak_tick();
+	if (peek_cached(cpu))
+		g_fail("decay: %lu objects cached after the light ticks",
+		       (unsigned long)peek_cached(cpu));
+	board_irq_enable();
 	for (i = 0; i < 100000; i++)
 		hak_tick();
+	board_irq_disable();
 	g_barrier("decay: ticked");
 	if (cpu == 0)
 		peek_decay(0);

@@ -110,6 +110,11 @@ static inline void hak_port_irq_restore(unsigned long flags)
 	arch_irq_restore(flags);
 }
 
+static inline int hak_port_irqs_masked(void)
+{
+	return arch_irqs_disabled();
+}
+
 /* Holders run with IRQs masked and bounded work: spinning is bounded. */
 static inline void hak_port_spin_wait(unsigned spins)
 {

@@ -220,6 +220,12 @@ static inline void hak_port_irq_restore(unsigned long flags)
 	(void)flags;
 }
 
+/* Threads mask nothing here (and the port never serves requests). */
+static inline int hak_port_irqs_masked(void)
+{
+	return 0;
+}
+
 /* The holder may be a preempted thread: after a short spin, let it run. */
 static inline void hak_port_spin_wait(unsigned spins)
 {
