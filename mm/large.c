@@ -25,7 +25,8 @@
  * (xmalloc-test's batch records) costs about what a slab miss does, not
  * four locks and a provider round trip.
  *
- * No provider call runs under the heap's lock, which every CPU's large
+ * No provider call for a run runs under the heap's lock (page-map nodes
+ * may: pagemap.c, design.md's metadata exception), which every CPU's large
  * (and slab) traffic waits on: an mmap or munmap is microseconds, and a
  * munmap in a threaded process is a TLB shootdown too. A malloc's run is
  * charged against the heap's limit under the lock and taken from the
@@ -33,10 +34,12 @@
  * back (decay, evictions, a refused run) leave the books under the lock
  * and go back after it is dropped.
  *
- * Bounds: a malloc makes at most one provider alloc and at most one
- * release (decay); the page-map nodes are made with the lock dropped; a
- * free at most four releases (decay, two evictions, the run itself).
- * When the provider says no, one reclaim pass and one more call.
+ * Bounds: a malloc makes at most one provider alloc for its run and one
+ * for a record page, and at most five releases (decay, and the room a
+ * miss makes); the page-map nodes are made with the lock dropped; a free
+ * at most four releases (decay, two evictions, the run itself). When
+ * the provider says no (the run, the record page or a node), one reclaim
+ * pass in all and one more call.
  */
 #include "internal.h"
 
@@ -205,6 +208,20 @@ static void large_map(struct hak_heap *h, struct hak_large_run *r, void *p,
 	hak_stats_large_peak(h);
 }
 
+/* No lock held: the page-map nodes of run p, with the same one reclaim
+ * pass and retry (unless the call had it) when the provider says no. */
+static int map_nodes(struct hak_heap *h, void *p, size_t bytes, int reclaimed)
+{
+	size_t span = HAK_DEBUG ? bytes : 1;
+
+	if (!hak_pagemap_reserve((uintptr_t)p, span))
+		return 0;
+	if (reclaimed)
+		return -1;
+	hak_reclaim(h);
+	return hak_pagemap_reserve((uintptr_t)p, span);
+}
+
 /*
  * No lock held. What the first hold left: a record r or none, a cached
  * run p or none, or a charge (fresh) for a provider call. Gets what is
@@ -216,21 +233,33 @@ static void *large_alloc_slow(struct hak_heap *h, size_t size, size_t align,
 			      int fresh)
 {
 	unsigned long flags;
+	int reclaimed = 0;
 
 	if (!r)
 		r = hak_large_run_get();
+	if (!r) {
+		/* The record's page is metadata from the default heap's
+		 * provider: the same one reclaim pass and one more try as a
+		 * refused run (the run we may hold stays ours meanwhile;
+		 * found by review: a cached run went back and NULL came
+		 * out with no reclaim). */
+		hak_reclaim(h);
+		reclaimed = 1;
+		r = hak_large_run_get();
+	}
 	if (!r) {
 		large_unget(h, p, bytes, fresh);
 		return large_oom(h, size, "large run record");
 	}
 	if (!p && fresh)
 		p = large_call(h, bytes, align, &fresh);
-	if (!p) {
+	if (!p && !reclaimed) {
 		/* Out of memory: give back what hysteresis and caches hold,
 		 * then try once more. */
 		struct hak_pending pd = { 0 };
 
 		hak_reclaim(h);
+		reclaimed = 1;
 		flags = hak_lock(&h->lock);
 		/* A tick first, as in every hold that may cache a run (a
 		 * split's rest): else the rest could share its stamp with
@@ -247,7 +276,7 @@ static void *large_alloc_slow(struct hak_heap *h, size_t size, size_t align,
 	}
 	/* The run is nobody else's yet: its page-map nodes are made with
 	 * no lock held, its entries then written under the heap's lock. */
-	if (p && hak_pagemap_reserve((uintptr_t)p, HAK_DEBUG ? bytes : 1)) {
+	if (p && map_nodes(h, p, bytes, reclaimed)) {
 		large_unget(h, p, bytes, fresh);
 		p = NULL;
 	}

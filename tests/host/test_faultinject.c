@@ -2,9 +2,8 @@
 /*
  * test_faultinject - a page provider that refuses exactly its Nth call,
  * for every N a fixed workload reaches. Each N runs in a fresh child
- * process (the heap is global): the refused call must surface as NULL from
- * the one allocation that needed it (or from nothing, when hakmem only
- * needed metadata), every other allocation must succeed, the contents of
+ * process (the heap is global): the refused call must be retried after a
+ * reclaim pass, so that every allocation succeeds, the contents of
  * every block must survive, hak_check() must stay clean, and after freeing
  * everything and trimming, the provider must hold exactly the metadata
  * (nothing leaked on the failure path) and agree with hakmem's accounting.
@@ -94,8 +93,11 @@ static int workload(void)
 	      "fail_at %ld: held %zu, hakmem %llu, meta %llu", fail_at, held,
 	      (unsigned long long)st.provider_held,
 	      (unsigned long long)st.meta_bytes);
-	/* Only the allocation that met the refusal may fail. */
-	CHECK(nulls <= 1, "fail_at %ld: %d allocations failed", fail_at, nulls);
+	/* No allocation fails: a refused call, for a block or for the
+	 * metadata it needs (a large run's record page or page-map nodes,
+	 * which returned NULL with no retry before: calls 6, 8 and 111),
+	 * gets one reclaim pass and one more call, which succeeds here. */
+	CHECK(nulls == 0, "fail_at %ld: %d allocations failed", fail_at, nulls);
 	return (int)calls;
 }
 
