@@ -405,11 +405,13 @@ struct hak_heap_config {
 struct hak_heap *hak_heap_default(void);
 
 /*
- * A new heap, empty: no provider call is made until its first
- * allocation. NULL, reported (HAK_EV_MISUSE with the reason, through
- * cfg->report when given), iff hakmem is not initialised, cfg or its
- * provider hooks are missing, or the heap object cannot be allocated
- * from the default heap's provider (32 KiB, type-stable).
+ * A new heap, empty but for the calling CPU's per-CPU area, which comes
+ * from its provider at once (docs/heaps.md). NULL, reported
+ * (HAK_EV_MISUSE with the reason, through cfg->report when given), iff
+ * hakmem is not initialised, cfg or its provider hooks are missing, the
+ * heap object cannot be allocated from the default heap's provider
+ * (32 KiB, type-stable); HAK_EV_OUT_OF_MEMORY iff its provider or limit
+ * refuses that area.
  * Complexity: O(HAK_MAX_CPUS).
  */
 struct hak_heap *hak_heap_create(const struct hak_heap_config *cfg);
@@ -443,9 +445,12 @@ void *hak_heap_aligned_alloc(struct hak_heap *h, size_t alignment,
  * hak_realloc itself keeps any block in its own heap. */
 void *hak_heap_realloc(struct hak_heap *h, void *ptr, size_t size);
 
-/* As hak_stats / hak_check / hak_trim, for heap h alone (its caches'
- * shards included; hak_heap_check also walks every CPU's caches, as
- * hak_check). */
+/* As hak_stats / hak_check / hak_trim, for heap h alone. hak_heap_check
+ * and hak_heap_trim include its object caches' shards (hak_heap_check
+ * also walks every CPU's caches, as hak_check); hak_heap_stats counts
+ * its classes and large blocks, not its caches' objects (hak_cache_stats
+ * has those), except in peak_bytes_out, which counts every slab object
+ * out of the heap, theirs included. */
 void hak_heap_stats(struct hak_heap *h, struct hak_stats *out);
 int hak_heap_check(struct hak_heap *h);
 void hak_heap_trim(struct hak_heap *h);

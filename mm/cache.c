@@ -191,6 +191,16 @@ struct hak_cache *hak_cache_create(struct hak_heap *h, const char *name,
 	}
 	cache_setup(c, h, name, size, align, ctor, arg);
 	lf = hak_lock(&hak_heaps_lock);
+	if (h != &hak_heap &&
+	    (__atomic_load_n(&h->magic, __ATOMIC_RELAXED) != HAK_HEAP_MAGIC ||
+	     h->destroying)) {
+		/* A destroy of h runs: linked now, c would outlive it. */
+		hak_unlock(&hak_heaps_lock, lf);
+		hak_stable_free(&cache_pool, c); /* no area made yet */
+		hak_report(HAK_EV_MISUSE, h, size,
+			   "hak_cache_create: the heap is being destroyed");
+		return NULL;
+	}
 	hak_list_push(&h->caches, &c->link);
 	hak_heaps_gen++;
 	__atomic_store_n(&c->magic, HAK_CACHE_MAGIC, __ATOMIC_RELEASE);
@@ -438,15 +448,18 @@ static uint64_t cache_live(struct hak_cache *c)
 	return out > cached ? out - cached : 0;
 }
 
+/* hak_heap_destroy's count, with h->destroying set: no cache of h is
+ * created or destroyed meanwhile, so its list holds still without the
+ * list lock, which a heap of many caches would hold for O(caches x
+ * HAK_MAX_CPUS) (found by review). */
 uint64_t hak_caches_live(struct hak_heap *h)
 {
-	unsigned long lf = hak_lock(&hak_heaps_lock);
 	struct hak_cache *c;
 	uint64_t n = 0;
 
+	HAK_ASSERT(h->destroying);
 	for (c = cache_of(h->caches); c; c = cache_of(c->link.next))
 		n += cache_live(c);
-	hak_unlock(&hak_heaps_lock, lf);
 	return n;
 }
 
@@ -576,6 +589,7 @@ int hak_cache_destroy(struct hak_cache *c)
 	uint64_t live;
 	unsigned long lf;
 	unsigned cpu;
+	int busy;
 
 	if (cache_bad(c, "hak_cache_destroy: NULL or destroyed cache"))
 		return -1;
@@ -584,11 +598,25 @@ int hak_cache_destroy(struct hak_cache *c)
 	 * hak_trim, reclaim or hak_check, served by the CPU that owns an
 	 * area) reaches an area only under the list lock, through the list,
 	 * so from here on only this call touches them. Back on the list if
-	 * the cache is refused. */
+	 * the cache is refused. Not if another destroy of c or of its heap
+	 * runs: c would be unlinked twice (found by review). */
 	lf = hak_lock(&hak_heaps_lock);
-	hak_list_del(&h->caches, &c->link);
-	hak_heaps_gen++;
+	busy = __atomic_load_n(&c->magic, __ATOMIC_RELAXED) !=
+		       HAK_CACHE_MAGIC ||
+	       c->destroying || h->destroying;
+	if (!busy) {
+		c->destroying = 1;
+		h->caches_destroying++;
+		hak_list_del(&h->caches, &c->link);
+		hak_heaps_gen++;
+	}
 	hak_unlock(&hak_heaps_lock, lf);
+	if (busy) {
+		hak_report(HAK_EV_MISUSE, c, 0,
+			   "hak_cache_destroy: the cache or its heap is being "
+			   "destroyed by another call");
+		return -1;
+	}
 	for (cpu = 0; cpu < HAK_MAX_CPUS; cpu++)
 		area_drain(c, cpu);
 	live = cache_live(c);
@@ -600,6 +628,8 @@ int hak_cache_destroy(struct hak_cache *c)
 		lf = hak_lock(&hak_heaps_lock);
 		hak_list_push(&h->caches, &c->link);
 		hak_heaps_gen++;
+		c->destroying = 0;
+		h->caches_destroying--;
 		hak_unlock(&hak_heaps_lock, lf);
 		return -1;
 	}
@@ -611,6 +641,9 @@ int hak_cache_destroy(struct hak_cache *c)
 			   "hak_cache_destroy: slabs left");
 	__atomic_store_n(&c->magic, HAK_CACHE_DEAD, __ATOMIC_RELEASE);
 	cache_release_areas(c);
+	lf = hak_lock(&hak_heaps_lock);
+	h->caches_destroying--;
+	hak_unlock(&hak_heaps_lock, lf);
 	hak_stable_free(&cache_pool, c);
 	return 0;
 }
@@ -633,6 +666,16 @@ void hak_caches_destroy_all(struct hak_heap *h)
 		if (!c)
 			return;
 		cache_release_areas(c);
+		hak_list_push(&h->caches_dead, &c->link);
+	}
+}
+
+void hak_caches_free_dead(struct hak_heap *h)
+{
+	struct hak_cache *c;
+
+	while ((c = cache_of(h->caches_dead)) != NULL) {
+		hak_list_del(&h->caches_dead, &c->link);
 		hak_stable_free(&cache_pool, c);
 	}
 }

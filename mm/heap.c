@@ -820,6 +820,7 @@ int hak_heap_destroy(struct hak_heap *h, unsigned flags)
 	unsigned long lf;
 	uint64_t live;
 	unsigned cpu;
+	int busy;
 
 	if (h == &hak_heap) {
 		hak_report(HAK_EV_MISUSE, h, 0,
@@ -834,9 +835,24 @@ int hak_heap_destroy(struct hak_heap *h, unsigned flags)
 	 * is counted, which could count some twice and refuse an empty
 	 * heap. Back on the list if refused. */
 	lf = hak_lock(&hak_heaps_lock);
-	hak_list_del(&heaps, &h->link);
-	hak_heaps_gen++;
+	busy = __atomic_load_n(&h->magic, __ATOMIC_RELAXED) !=
+		       HAK_HEAP_MAGIC ||
+	       h->destroying || h->caches_destroying;
+	if (!busy) {
+		h->destroying = 1;
+		hak_list_del(&heaps, &h->link);
+		hak_heaps_gen++;
+	}
 	hak_unlock(&hak_heaps_lock, lf);
+	if (busy) {
+		/* Two destroys at once (or one of a cache of h) would
+		 * unlink h twice, which empties the list (found by
+		 * review). */
+		hak_report(HAK_EV_MISUSE, h, 0,
+			   "hak_heap_destroy: the heap or one of its caches is "
+			   "being destroyed by another call");
+		return -1;
+	}
 	live = heap_live(h);
 	if (live && !(flags & HAK_HEAP_DESTROY_FORCE)) {
 		/* Reported while still off the list (no remote drain moves
@@ -845,6 +861,7 @@ int hak_heap_destroy(struct hak_heap *h, unsigned flags)
 		lf = hak_lock(&hak_heaps_lock);
 		hak_list_push(&heaps, &h->link);
 		hak_heaps_gen++;
+		h->destroying = 0;
 		hak_unlock(&hak_heaps_lock, lf);
 		return -1;
 	}
@@ -853,6 +870,9 @@ int hak_heap_destroy(struct hak_heap *h, unsigned flags)
 	hak_unlock(&hak_heaps_lock, lf);
 	hak_caches_destroy_all(h);
 	hak_superslab_release_all(h);
+	/* Only now, with no slab naming them, may the cache objects be
+	 * reused by a create (found by review). */
+	hak_caches_free_dead(h);
 	hak_large_release_all(h);
 	for (cpu = 0; cpu < HAK_MAX_CPUS; cpu++) {
 		struct hak_pcpu *pc = h->pcpu[cpu];

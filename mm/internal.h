@@ -601,10 +601,12 @@ void hak_cache_free_checked(struct hak_cache *c, void *p);
 /* The list lock held: whether a cache of h may hold objects on cpu; each
  * cache looked at costs one of *budget, and none left means yes. */
 int hak_caches_cached(struct hak_heap *h, unsigned cpu, unsigned *budget);
-/* Live objects of h's caches (h quiescent). */
+/* Live objects of h's caches (h quiescent, h->destroying set). */
 uint64_t hak_caches_live(struct hak_heap *h);
-/* h is being destroyed: its caches die with it. */
+/* h is being destroyed: its caches die with it; their objects wait on
+ * h->caches_dead until hak_caches_free_dead, after h's slabs are gone. */
 void hak_caches_destroy_all(struct hak_heap *h);
+void hak_caches_free_dead(struct hak_heap *h);
 /* Leak reports: up to 16 addresses, then the count. */
 void hak_leaks_report(struct hak_shard *sh, uint64_t live);
 void hak_heap_leaks_report(struct hak_heap *h, uint64_t live);

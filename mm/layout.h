@@ -572,6 +572,13 @@ struct hak_heap {
 	size_t pcpu_bytes;    /* one per-CPU area's size */
 	size_t cache_budget;  /* per-CPU bytes per class, object caches */
 	struct hak_list *caches; /* struct hak_cache.link */
+	/* Under hak_heaps_lock: 1 while a hak_heap_destroy of this heap
+	 * runs; how many hak_cache_destroy of its caches run. A second
+	 * destroy meanwhile is refused with a report, not let unlink twice. */
+	uint32_t destroying, caches_destroying;
+	/* hak_heap_destroy: the caches destroyed with it, whose objects go
+	 * back to the pool only after its slabs are uncarved. */
+	struct hak_list *caches_dead;
 	char name[HAK_HEAP_NAME];
 
 	/* The heap lock and what it guards. */
@@ -639,6 +646,7 @@ struct hak_heap {
 struct hak_cache {
 	struct hak_shard shard; /* first: a slab's shard is its cache */
 	uint32_t magic;		/* HAK_CACHE_MAGIC while live */
+	uint32_t destroying;	/* under hak_heaps_lock: as hak_heap's */
 	struct hak_list link;	/* on its heap's caches; the free list */
 	struct hak_class_info ci; /* the slot: size, inv, div, align */
 	size_t obj_size;	/* what the caller asked for */

@@ -41,6 +41,8 @@ struct vm {
 	 * reports with the lock dropped). */
 	const void *leaked[32], *leaked_large[32];
 	int nleaked, nleaked_large, leaks_locked;
+	/* Called (once) from the first leak report: test_destroy_nested. */
+	void (*on_leak)(struct vm *v);
 };
 
 static void vm_report(const struct hak_report *r, void *ctx)
@@ -48,6 +50,12 @@ static void vm_report(const struct hak_report *r, void *ctx)
 	struct vm *v = ctx;
 
 	report_record(r, &v->log);
+	if (r->event == HAK_EV_LEAK && v->on_leak) {
+		void (*f)(struct vm *) = v->on_leak;
+
+		v->on_leak = NULL;
+		f(v);
+	}
 	if (r->event != HAK_EV_LEAK || !r->what ||
 	    !strstr(r->what, "remaining"))
 		return;
@@ -908,12 +916,92 @@ static void test_destroy_racing_trim(void)
 	pthread_join(t, NULL);
 }
 
+/*
+ * A destroy while another destroy of the same heap or cache runs (here
+ * from the first one's leak report, which comes while it is off its
+ * list): refused with a named report, and so is a cache create on the
+ * heap. Before, the second destroy unlinked it again, which emptied the
+ * list, and the refusals then linked it twice (found by review).
+ */
+static struct {
+	struct hak_cache *c;
+	int heap_ret, cache_ret, created, misuse;
+} nest;
+
+static void nest_heap(struct vm *v)
+{
+	int before = log.count[HAK_EV_MISUSE];
+	struct hak_cache *late;
+
+	nest.heap_ret = hak_heap_destroy(v->h, 0);
+	late = hak_cache_create(v->h, "late", 64, 0, 0, NULL, NULL);
+	nest.created = late != NULL;
+	nest.cache_ret = hak_cache_destroy(nest.c);
+	nest.misuse = log.count[HAK_EV_MISUSE] - before;
+}
+
+static void nest_cache(struct vm *v)
+{
+	int before = log.count[HAK_EV_MISUSE];
+
+	nest.cache_ret = hak_cache_destroy(nest.c);
+	nest.heap_ret = hak_heap_destroy(v->h, HAK_HEAP_DESTROY_FORCE);
+	nest.misuse = log.count[HAK_EV_MISUSE] - before;
+}
+
+static void test_destroy_nested(void)
+{
+	struct vm v, w;
+	struct hak_heap *h = vm_create(&v, "nest", 16 << 20, 0);
+	struct hak_heap *other = vm_create(&w, "other", 16 << 20, 0);
+	void *p, *q, *o;
+
+	CHECK(h && other, "create");
+	o = hak_heap_malloc(other, 200);
+	nest.c = hak_cache_create(h, "nested", 48, 0, 0, NULL, NULL);
+	p = hak_heap_malloc(h, 100);
+	CHECK(o && nest.c && p, "blocks and cache");
+	v.on_leak = nest_heap;
+	CHECK(hak_heap_destroy(h, 0) == -1, "destroy with a live block");
+	CHECK(nest.heap_ret == -1 && !nest.created && nest.cache_ret == -1 &&
+		      nest.misuse == 3,
+	      "during the destroy: destroy %d, cache created %d, cache "
+	      "destroy %d, %d misuse reports (want -1, 0, -1, 3)",
+	      nest.heap_ret, nest.created, nest.cache_ret, nest.misuse);
+	/* The same with the cache's destroy refused (a live object). */
+	q = hak_cache_alloc(nest.c);
+	CHECK(q, "cache object");
+	memset(&nest.heap_ret, 0, sizeof(int) * 4);
+	v.on_leak = nest_cache;
+	CHECK(hak_cache_destroy(nest.c) == -1, "cache destroy with a live "
+	      "object");
+	CHECK(nest.cache_ret == -1 && nest.heap_ret == -1 && nest.misuse == 2,
+	      "during the cache destroy: cache destroy %d, heap destroy %d, "
+	      "%d misuse reports (want -1, -1, 2)",
+	      nest.cache_ret, nest.heap_ret, nest.misuse);
+	/* Both intact, on their lists: everything still works. */
+	CHECK(hak_check() == 0 && hak_heap_check(h) == 0, "check");
+	hak_trim();
+	hak_cache_free(nest.c, q);
+	hak_free(p);
+	CHECK(hak_cache_destroy(nest.c) == 0, "cache destroy");
+	CHECK(hak_heap_destroy(h, 0) == 0, "heap destroy");
+	hak_free(o);
+	CHECK(hak_heap_destroy(other, 0) == 0, "other heap destroy");
+	CHECK(v.held == 0 && w.held == 0, "%lld + %lld bytes not back",
+	      v.held, w.held);
+	CHECK(hak_check() == 0, "final check");
+	vm_unmap(&v);
+	vm_unmap(&w);
+}
+
 int main(void)
 {
 	init_hosted(4, &log);
 	log.quiet = 1;
 	test_basics();
 	test_destroy();
+	test_destroy_nested();
 	test_create_bad();
 	test_limit();
 	test_isolation();
