@@ -313,6 +313,14 @@ void *hak_large_alloc(size_t size, size_t align, struct hak_heap *h)
 	int fresh;
 	void *p;
 
+	/* Not to the provider, whose refusal would cost a reclaim of the
+	 * whole heap and then read as out of memory (found by review).
+	 * Before the size: a debug build's header makes that as large. */
+	if (align > ((size_t)1 << (HAK_PM_ADDR_BITS - 1))) {
+		hak_report_heap(h, HAK_EV_BAD_ALIGNMENT, NULL, align,
+				"alignment beyond the address space");
+		return NULL;
+	}
 	if (size > ((size_t)1 << (HAK_PM_ADDR_BITS - 1))) {
 		hak_report_heap(h, HAK_EV_SIZE_OVERFLOW, NULL, size,
 				"request too large");

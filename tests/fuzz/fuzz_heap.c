@@ -1256,13 +1256,17 @@ static void op_odd(void)
 			return;
 		do_realloc(pick(), g8() & 1 ? overflow[g8() % 5] : too_big[g8() % 4]);
 		break;
-	case 5: /* huge alignments, up to 2^63: a run, or out of memory */
+	case 5: /* huge alignments, up to 2^63: a run, or out of memory;
+		 * beyond the page map's address space a bad alignment */
 		a = (size_t)1 << (21 + g8() % 43);
 		n = get_size();
 		if (nlive == MAX_LIVE)
 			return;
 		p = hak_aligned_alloc(a, n);
-		took(p, before, n, a, LARGE, 1, 0, HAK_EV_OUT_OF_MEMORY);
+		took(p, before, n, a, LARGE, 1, 0,
+		     a > ((size_t)1 << (HAK_PM_ADDR_BITS - 1))
+			     ? HAK_EV_BAD_ALIGNMENT
+			     : HAK_EV_OUT_OF_MEMORY);
 		break;
 	case 6: /* zero-sized: a unique minimum block */
 		if (nlive == MAX_LIVE)

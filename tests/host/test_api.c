@@ -58,6 +58,20 @@ static void test_alignment(void)
 	}
 	CHECK(log.count[HAK_EV_BAD_ALIGNMENT] > 0, "no bad-alignment report");
 	CHECK(hak_aligned_alloc(0, 64) == NULL, "align 0 accepted");
+	/* A power of two beyond the address space: a bad alignment, not an
+	 * out-of-memory after a reclaim of the whole heap (it was both). */
+	{
+		int bad = log.count[HAK_EV_BAD_ALIGNMENT],
+		    oom = log.count[HAK_EV_OUT_OF_MEMORY];
+
+		CHECK(hak_aligned_alloc((size_t)1 << 62, 1) == NULL,
+		      "align 2^62 accepted");
+		CHECK(log.count[HAK_EV_BAD_ALIGNMENT] == bad + 1 &&
+			      log.count[HAK_EV_OUT_OF_MEMORY] == oom,
+		      "align 2^62: %d bad-alignment, %d out-of-memory reports",
+		      log.count[HAK_EV_BAD_ALIGNMENT] - bad,
+		      log.count[HAK_EV_OUT_OF_MEMORY] - oom);
+	}
 }
 
 static void test_calloc(void)
