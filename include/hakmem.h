@@ -57,7 +57,8 @@ enum hak_event {
 	HAK_EV_DOUBLE_FREE = 1, /* free/realloc of a block already free */
 	HAK_EV_INVALID_FREE,	/* pointer hakmem never handed out (foreign) */
 	HAK_EV_INTERIOR_FREE,	/* pointer inside a block, not its start */
-	HAK_EV_BAD_ALIGNMENT,	/* alignment 0 or not a power of two */
+	HAK_EV_BAD_ALIGNMENT,	/* alignment 0, not a power of two, or
+				 * above 2^47 (the page map's reach) */
 	HAK_EV_SIZE_OVERFLOW,	/* calloc nmemb*size or a size near SIZE_MAX */
 	HAK_EV_OUT_OF_MEMORY,	/* the page provider said no; NULL returned */
 	HAK_EV_CORRUPTION,	/* hak_check() or a drain found a broken invariant */
@@ -268,7 +269,7 @@ void *hak_calloc(size_t nmemb, size_t size);
 void *hak_realloc(void *ptr, size_t size);
 
 /* A block of size bytes aligned to alignment, which must be a power of two
- * (else HAK_EV_BAD_ALIGNMENT and NULL). Any size is accepted. */
+ * up to 2^47 (else HAK_EV_BAD_ALIGNMENT and NULL). Any size is accepted. */
 void *hak_aligned_alloc(size_t alignment, size_t size);
 
 /* Bytes usable in the live block ptr (>= the request), 0 for NULL or a

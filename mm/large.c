@@ -209,8 +209,9 @@ static void large_map(struct hak_heap *h, struct hak_large_run *r, void *p,
 }
 
 /* No lock held: the page-map nodes of run p, with the same one reclaim
- * pass and retry (unless the call had it) when the provider says no. */
-static int map_nodes(struct hak_heap *h, void *p, size_t bytes, int reclaimed)
+ * pass and retry (unless the call had it) when the provider says no:
+ * the default heap's, whose provider gives the nodes. */
+static int map_nodes(void *p, size_t bytes, int reclaimed)
 {
 	size_t span = HAK_DEBUG ? bytes : 1;
 
@@ -218,7 +219,7 @@ static int map_nodes(struct hak_heap *h, void *p, size_t bytes, int reclaimed)
 		return 0;
 	if (reclaimed)
 		return -1;
-	hak_reclaim(h);
+	hak_reclaim(&hak_heap);
 	return hak_pagemap_reserve((uintptr_t)p, span);
 }
 
@@ -239,11 +240,12 @@ static void *large_alloc_slow(struct hak_heap *h, size_t size, size_t align,
 		r = hak_large_run_get();
 	if (!r) {
 		/* The record's page is metadata from the default heap's
-		 * provider: the same one reclaim pass and one more try as a
-		 * refused run (the run we may hold stays ours meanwhile;
-		 * found by review: a cached run went back and NULL came
-		 * out with no reclaim). */
-		hak_reclaim(h);
+		 * provider: the same one reclaim pass (of the default heap,
+		 * whose provider said no) and one more try as a refused run
+		 * (the run we may hold stays ours meanwhile; found by
+		 * review: a cached run went back and NULL came out with no
+		 * reclaim). */
+		hak_reclaim(&hak_heap);
 		reclaimed = 1;
 		r = hak_large_run_get();
 	}
@@ -276,7 +278,7 @@ static void *large_alloc_slow(struct hak_heap *h, size_t size, size_t align,
 	}
 	/* The run is nobody else's yet: its page-map nodes are made with
 	 * no lock held, its entries then written under the heap's lock. */
-	if (p && map_nodes(h, p, bytes, reclaimed)) {
+	if (p && map_nodes(p, bytes, reclaimed)) {
 		large_unget(h, p, bytes, fresh);
 		p = NULL;
 	}
