@@ -162,12 +162,8 @@ void hak_decay_step(int light)
 		k = hak_op_pop_batch(&f, chunk,
 				     light ? HAK_SERVE_LIGHT : HAK_DRAIN_CHUNK);
 		if (k) {
-			if (light)
-				hak_shared_drain_light(&hak_heap.shard[cls],
-						       chunk, k);
-			else
-				hak_shared_drain(&hak_heap.shard[cls], chunk,
-						 k);
+			hak_shared_drain_as(&hak_heap.shard[cls], chunk, k,
+					    light);
 			hak_stat_add(&hak_heap.shard[cls].drains, 1);
 		}
 	} else if (trim) {

@@ -705,28 +705,25 @@ int hak_fronts_step(struct hak_fronts_pos *w, unsigned cpu, unsigned what,
 	return !w->h;
 }
 
-/* One kind of request (drain or check) over every element, to the end. */
-static int fronts_walk(unsigned cpu, unsigned what, int own, int *bad)
+/* One kind of request (drain or check) over every element, to the end,
+ * entering cpu's sections remotely. */
+static void fronts_walk(unsigned cpu, unsigned what, int *bad)
 {
 	struct hak_fronts_pos w;
-	int r;
 
 	hak_fronts_begin(&w);
-	while (!(r = hak_fronts_step(&w, cpu, what, own, 0, bad)))
+	while (!hak_fronts_step(&w, cpu, what, 0, 0, bad))
 		;
-	return r < 0 ? -1 : 0;
 }
 
-int hak_fronts_cpu(unsigned cpu, unsigned what, int own)
+int hak_fronts_cpu(unsigned cpu, unsigned what)
 {
 	int bad = 0;
 
-	if ((what & HAK_REQ_CHECK) &&
-	    fronts_walk(cpu, HAK_REQ_CHECK, own, &bad))
-		return -1;
-	if ((what & HAK_REQ_DRAIN) &&
-	    fronts_walk(cpu, HAK_REQ_DRAIN, own, &bad))
-		return -1;
+	if (what & HAK_REQ_CHECK)
+		fronts_walk(cpu, HAK_REQ_CHECK, &bad);
+	if (what & HAK_REQ_DRAIN)
+		fronts_walk(cpu, HAK_REQ_DRAIN, &bad);
 	return bad;
 }
 

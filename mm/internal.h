@@ -220,16 +220,17 @@ void hak_provider_release_pending(struct hak_heap *h, struct hak_pending *pd);
  * NULL when the provider is exhausted. */
 struct hak_slab *hak_superslab_get_slab(struct hak_heap *h);
 /* Give a wholly free, uncarved slab unit back. No lock held but, for
- * HAK_SS_KEEP, the heap list lock: takes the global lock, and unmaps a
- * released superslab with it dropped. mode:
+ * HAK_SS_KEEP, maybe the heap list lock: takes the global lock, and
+ * unmaps a released superslab with it dropped. mode:
  *   HAK_SS_PUT    an empty superslab above the hysteresis goes back (the
  *                 one this emptied, or one a HAK_SS_KEEP put left);
  *   HAK_SS_FORCE  the superslab goes back if this emptied it, whatever
  *                 the hysteresis (trim, reclaim);
  *   HAK_SS_KEEP   nothing goes back: the caller holds the heap list lock
- *                 (IRQs masked on bare metal), across which a release's
- *                 page-map writes and provider call would be too long;
- *                 the heap's next HAK_SS_PUT, trim or destroy does it. */
+ *                 or its caller masks IRQs (a light drain), across which
+ *                 a release's page-map writes and provider call would be
+ *                 too long; the heap's next HAK_SS_PUT, trim or destroy
+ *                 does it. */
 enum { HAK_SS_PUT, HAK_SS_FORCE, HAK_SS_KEEP };
 void hak_superslab_put_slab(struct hak_slab *s, int mode);
 /* Release every empty superslab. No lock held. */
@@ -282,6 +283,16 @@ unsigned hak_shard_trim_keep(struct hak_shard *sh, struct hak_slab **gone);
  * (HAK_SS_KEEP) for the heap's next put or trim to release. */
 void hak_shared_drain_light(struct hak_shard *sh, void *const *objs,
 			    unsigned n);
+/* One or the other: light when the caller masks IRQs (hak_tick). */
+static inline void hak_shared_drain_as(struct hak_shard *sh,
+				       void *const *objs, unsigned n,
+				       int light)
+{
+	if (light)
+		hak_shared_drain_light(sh, objs, n);
+	else
+		hak_shared_drain(sh, objs, n);
+}
 /* hak_check of sh, in bounded holds (shared_pool.c); outer: see there. */
 int hak_shard_check(struct hak_shard *sh, const uint64_t *outer, int *nbad);
 /* hak_check of h's object caches' shards (cache.c). */
@@ -368,9 +379,8 @@ static inline int hak_mag_header_ok(const struct hak_mag *m, unsigned lo,
 	return hak_mag_top(m) >= m->base && hak_mag_count(m) <= lim &&
 	       lim >= lo && lim <= hi;
 }
-void hak_front_drain_own(const struct hak_front *f);
-void hak_pcpu_drain_own(struct hak_heap *h);
-/* The same for cpu's cache, entered remotely once per chunk. */
+/* cpu's cache back to its shards, a chunk per remote section (the
+ * calling CPU's own goes as a request is served: remote.c). */
 void hak_pcpu_drain_remote(struct hak_heap *h, struct hak_pcpu *pc,
 			   unsigned cpu);
 /* One magazine m of shard sh (slot its area's per-CPU table entry) on cpu back
@@ -380,10 +390,9 @@ void hak_pcpu_drain_remote(struct hak_heap *h, struct hak_pcpu *pc,
 unsigned hak_mag_drain_remote(struct hak_shard *sh, struct hak_mag *m,
 			      void **slot, unsigned cpu);
 int hak_pcpu_check(struct hak_heap *h, struct hak_pcpu *pc, unsigned cpu);
-/* The same, of the calling CPU's cache, a chunk per critical section. */
-int hak_pcpu_check_own(struct hak_heap *h);
 /* One chunk of that check, inside cpu's section: class c from *pos on
- * (HAK_CHECK_DONE after its last chunk). Returns the violations. */
+ * (HAK_CHECK_DONE after its last chunk; a served request's check goes
+ * so, remote.c). Returns the violations. */
 #define HAK_CHECK_DONE (~0u)
 int hak_pcpu_check_chunk(struct hak_heap *h, struct hak_pcpu *pc,
 			 unsigned cpu, unsigned c, unsigned *pos);
@@ -575,13 +584,13 @@ extern hak_spinlock_t hak_heaps_lock hak_hidden;
 extern uint64_t hak_heaps_gen hak_hidden;
 /* What a remote request (HAK_REQ_*) does to the created heaps' and the
  * object caches' areas of cpu, a chunk per hold of the list lock and per
- * critical section (heap.c): each entered remotely (own 0) or, own 1,
- * in our own section, for we are cpu: -1 if we were moved off it.
- * Returns the violations a check found, or -1. */
-int hak_fronts_cpu(unsigned cpu, unsigned what, int own);
+ * critical section (heap.c), each entered remotely. Returns the
+ * violations a check found. */
+int hak_fronts_cpu(unsigned cpu, unsigned what);
 /* The same walk a hold at a time, its place in w (remote.c's serve keeps
  * it across calls): hak_fronts_step returns 1 when the walk is over, 0
- * while holds remain, -1 as hak_fronts_cpu. */
+ * while holds remain; own: we are cpu and enter our own sections, -1 if
+ * we were moved off it. */
 void hak_fronts_begin(struct hak_fronts_pos *w);
 int hak_fronts_step(struct hak_fronts_pos *w, unsigned cpu, unsigned what,
 		    int own, int light, int *bad);

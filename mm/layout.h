@@ -210,9 +210,9 @@ struct hak_serve {
 	uint32_t what;	 /* their HAK_REQ_* bits */
 	uint32_t cls;	 /* drain, check: the default heap's class */
 	uint32_t pos;	 /* check: next index in its magazine */
-	uint32_t rounds; /* drain: chunks taken from it */
 	int32_t bad;	 /* check: violations found so far */
-	uint32_t moved;	 /* drain: objects the class gave back */
+	uint32_t moved;	 /* drain: objects the class gave back (0: the
+			  * class is not begun) */
 	uint32_t light;	 /* the round took a light step */
 	struct hak_fronts_pos fronts;
 };

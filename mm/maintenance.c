@@ -84,7 +84,7 @@ void hak_cpu_offline(unsigned cpu)
 	 * membarrier: one section there. */
 	if (!HAK_PORT_REMOTE_EXCLUSIVE)
 		hak_pcpu_drain_remote(&hak_heap, pc, cpu);
-	hak_fronts_cpu(cpu, HAK_REQ_DRAIN, 0);
+	hak_fronts_cpu(cpu, HAK_REQ_DRAIN);
 	hak_port_pcpu_enter_remote(cpu, &flags, slot);
 	hak_pcpu_flush(&hak_heap, pc, cpu);
 	__atomic_store_n(&pc->hw_owner, 0, __ATOMIC_RELAXED);

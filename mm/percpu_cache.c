@@ -394,39 +394,6 @@ void hak_pcpu_free_miss(unsigned cls, void *p)
 	hak_front_free_miss(&f, p);
 }
 
-/*
- * The calling CPU's cache back to the shards a chunk at a time: each
- * pop_batch is one short critical section and each drain runs outside
- * it, so IRQs are never masked for a whole cache. At most what a full
- * magazine holds, plus one chunk: frees from IRQ handlers meanwhile
- * cannot keep it going.
- */
-void hak_front_drain_own(const struct hak_front *f)
-{
-	void *chunk[HAK_DRAIN_CHUNK];
-	unsigned k, rounds = f->sh->cap_max / HAK_DRAIN_CHUNK + 1, moved = 0;
-
-	while (rounds-- && (k = hak_op_pop_batch(f, chunk, HAK_DRAIN_CHUNK))) {
-		hak_shared_drain(f->sh, chunk, k);
-		moved += k;
-	}
-	if (moved) /* one drain per class, as hak_pcpu_flush counts */
-		hak_stat_add(&f->sh->drains, 1);
-}
-
-void hak_pcpu_drain_own(struct hak_heap *h)
-{
-	unsigned c;
-
-	for (c = 0; c < HAK_NCLASSES; c++) {
-		struct hak_front f = hak_front_of(h, c);
-
-		hak_front_drain_own(&f);
-		if (h == &hak_heap)
-			hak_pcpu_cap_reset(c);
-	}
-}
-
 unsigned hak_mag_drain_remote(struct hak_shard *sh, struct hak_mag *m,
 			      void **slot, unsigned cpu)
 {
@@ -564,31 +531,5 @@ int hak_pcpu_check_chunk(struct hak_heap *h, struct hak_pcpu *pc,
 		bad += hak_pcpu_check_object(m->base[i], &h->shard[c],
 					     "CPU cache");
 	*pos = end >= n ? HAK_CHECK_DONE : end;
-	return bad;
-}
-
-/*
- * The same check of the calling CPU's cache, a chunk per critical
- * section (each masks IRQs on bare metal; a full cache is thousands of
- * objects). Per class at most a full magazine's chunks plus one.
- */
-int hak_pcpu_check_own(struct hak_heap *h)
-{
-	unsigned long flags;
-	unsigned c, i, cpu;
-	int bad = 0;
-
-	for (c = 0; c < HAK_NCLASSES; c++) {
-		for (i = 0; i != HAK_CHECK_DONE;) {
-			cpu = hak_port_pcpu_enter(&flags);
-			if (cpu >= h->ncpus) {
-				hak_port_pcpu_exit(cpu, flags);
-				hak_pcpu_bad_id(cpu);
-				return bad;
-			}
-			bad += hak_pcpu_check_chunk(h, h->pcpu[cpu], cpu, c, &i);
-			hak_port_pcpu_exit(cpu, flags);
-		}
-	}
 	return bad;
 }

@@ -95,7 +95,7 @@ static void serve_phase(struct hak_serve *sv, unsigned phase)
 	while (!serve_wanted(phase, sv->what))
 		phase++;
 	sv->phase = phase;
-	sv->cls = sv->pos = sv->rounds = sv->moved = 0;
+	sv->cls = sv->pos = sv->moved = 0;
 	if (phase == SERVE_FRONTS_CHECK || phase == SERVE_FRONTS_DRAIN)
 		hak_fronts_begin(&sv->fronts);
 }
@@ -127,8 +127,16 @@ static int serve_enter(unsigned cpu, unsigned long *flags)
 	return -1;
 }
 
+/* The default heap's next class, or the next phase after the last. */
+static void serve_next_class(struct hak_serve *sv)
+{
+	sv->pos = sv->moved = 0;
+	if (++sv->cls == HAK_NCLASSES)
+		serve_phase(sv, sv->phase + 1);
+}
+
 /* A chunk of the default heap's class sv->cls popped and drained; the
- * class done (at most a full magazine's chunks and one more: IRQ handlers
+ * class done (at most a full magazine and one chunk more: IRQ handlers
  * may push between two), its grown capacity back. */
 static int step_drain(struct hak_pcpu *pc, struct hak_serve *sv,
 		      unsigned cpu, int light)
@@ -139,16 +147,13 @@ static int step_drain(struct hak_pcpu *pc, struct hak_serve *sv,
 	unsigned long flags;
 	unsigned k, skip = light ? SERVE_LIGHT_SKIP : HAK_NCLASSES;
 
-	/* An empty class costs no section (a racy look: what an IRQ
-	 * handler pushes after it is left, as if pushed after the round),
-	 * only its capacity check. */
-	while (!sv->rounds && !hak_mag_count(&pc->mag[sv->cls])) {
+	/* An empty class (not begun: nothing moved) costs no section (a
+	 * racy look: what an IRQ handler pushes after it is left, as if
+	 * pushed after the round), only its capacity check. */
+	while (!sv->moved && !hak_mag_count(&pc->mag[sv->cls])) {
 		hak_pcpu_cap_reset(sv->cls);
-		if (++sv->cls == HAK_NCLASSES) {
-			serve_phase(sv, SERVE_DRAIN + 1);
-			return 0;
-		}
-		if (!--skip)
+		serve_next_class(sv);
+		if (sv->phase != SERVE_DRAIN || !--skip)
 			return 0;
 	}
 	sh = &hak_heap.shard[sv->cls];
@@ -157,23 +162,16 @@ static int step_drain(struct hak_pcpu *pc, struct hak_serve *sv,
 	k = mag_pop_batch_locked(&pc->mag[sv->cls], chunk, lim);
 	hak_port_pcpu_exit(cpu, flags);
 	if (k) {
-		if (light)
-			hak_shared_drain_light(sh, chunk, k);
-		else
-			hak_shared_drain(sh, chunk, k);
+		hak_shared_drain_as(sh, chunk, k, light);
 		sv->moved += k;
 	}
-	/* Bounded in objects (a light step's chunks are smaller): at most a
-	 * full magazine and one chunk more. */
-	sv->rounds++;
+	/* Bounded in objects (a light step's chunks are smaller). */
 	if (k == lim && sv->moved <= sh->cap_max)
 		return 0;
 	if (sv->moved) /* one drain per class, as hak_pcpu_flush counts */
 		hak_stat_add(&sh->drains, 1);
 	hak_pcpu_cap_reset(sv->cls);
-	sv->rounds = sv->moved = 0;
-	if (++sv->cls == HAK_NCLASSES)
-		serve_phase(sv, SERVE_DRAIN + 1);
+	serve_next_class(sv);
 	return 0;
 }
 
@@ -188,11 +186,8 @@ static int step_check(struct hak_pcpu *pc, struct hak_serve *sv,
 	sv->bad += hak_pcpu_check_chunk(&hak_heap, pc, cpu, sv->cls,
 					&sv->pos);
 	hak_port_pcpu_exit(cpu, flags);
-	if (sv->pos == HAK_CHECK_DONE) {
-		sv->pos = 0;
-		if (++sv->cls == HAK_NCLASSES)
-			serve_phase(sv, SERVE_CHECK + 1);
-	}
+	if (sv->pos == HAK_CHECK_DONE)
+		serve_next_class(sv);
 	return 0;
 }
 
@@ -233,32 +228,53 @@ static int step_final(struct hak_pcpu *pc, struct hak_serve *sv,
 	return 0;
 }
 
+/* sv's current phase, one step: 0, or -1 we are on cpu no more. */
+static int serve_do(struct hak_pcpu *pc, struct hak_serve *sv, unsigned cpu,
+		    int light)
+{
+	switch (sv->phase) {
+	case SERVE_DRAIN:
+		return step_drain(pc, sv, cpu, light);
+	case SERVE_CHECK:
+		return step_check(pc, sv, cpu);
+	case SERVE_FRONTS_CHECK:
+	case SERVE_FRONTS_DRAIN:
+		return step_fronts(sv, cpu, light);
+	default:
+		return step_final(pc, sv, cpu);
+	}
+}
+
 /* One step (opening a round first if a post waits): 1 done, 0 nothing
  * was asked, -1 we are on cpu no more. */
 static int serve_step(struct hak_pcpu *pc, unsigned cpu, int light)
 {
 	struct hak_serve *sv = &pc->serve;
-	int r;
 
 	if (sv->phase == SERVE_IDLE && !serve_open(pc))
 		return 0;
 	sv->light |= (uint32_t)light;
-	switch (sv->phase) {
-	case SERVE_DRAIN:
-		r = step_drain(pc, sv, cpu, light);
-		break;
-	case SERVE_CHECK:
-		r = step_check(pc, sv, cpu);
-		break;
-	case SERVE_FRONTS_CHECK:
-	case SERVE_FRONTS_DRAIN:
-		r = step_fronts(sv, cpu, light);
-		break;
-	default:
-		r = step_final(pc, sv, cpu);
-		break;
-	}
-	return r < 0 ? -1 : 1;
+	return serve_do(pc, sv, cpu, light) < 0 ? -1 : 1;
+}
+
+/*
+ * The requester's own caches (hak_trim, hak_check, the reclaim): the
+ * phases of a round, on a round of its own, up to the last section,
+ * which answers posts (none here). Returns the violations a check found.
+ * Moved to another CPU meanwhile (an RTOS that migrates tasks), it stops:
+ * that CPU's caches stay as they are.
+ */
+static int serve_own(unsigned cpu, unsigned what)
+{
+	struct hak_serve sv;
+
+	sv.what = what;
+	sv.bad = 0;
+	serve_phase(&sv, SERVE_DRAIN);
+	while (sv.phase != SERVE_FINAL &&
+	       !serve_do(hak_heap.pcpu[cpu], &sv, cpu, 0))
+		;
+	return sv.bad;
 }
 
 static void serve(struct hak_pcpu *pc, unsigned cpu, int light)
@@ -389,7 +405,7 @@ static int all_locked(unsigned what)
 		if (what & HAK_REQ_CHECK)
 			bad += hak_pcpu_check(&hak_heap, pc, cpu);
 		hak_port_pcpu_exit_remote(cpu, flags, slot);
-		bad += hak_fronts_cpu(cpu, what, 0);
+		bad += hak_fronts_cpu(cpu, what);
 	}
 	return bad;
 }
@@ -401,26 +417,17 @@ static int all_by_request(unsigned what)
 	unsigned char asked[HAK_MAX_CPUS];
 	unsigned long flags, spins, limit;
 	unsigned cpu, self, pending = 0;
-	int bad = 0, fr;
+	int bad;
 
-	/* Our own cache in chunks, not in one critical section: a full
-	 * cache is thousands of objects, and this runs with IRQs masked. */
-	if (what & HAK_REQ_DRAIN)
-		hak_pcpu_drain_own(&hak_heap);
-	if (what & HAK_REQ_CHECK)
-		bad += hak_pcpu_check_own(&hak_heap);
 	self = hak_port_pcpu_enter(&flags);
 	hak_port_pcpu_exit(self, flags);
 	if (unlikely(self >= hak_heap.ncpus)) {
 		hak_pcpu_bad_id(self);
-		return bad;
+		return 0;
 	}
-	/* The created heaps' and the caches' areas of this CPU, a chunk per
-	 * critical section (-1: we were moved to another CPU meanwhile; an
-	 * RTOS that migrates tasks: that CPU's areas stay as they are). */
-	fr = hak_fronts_cpu(self, what, 1);
-	if (fr > 0)
-		bad += fr;
+	/* Our own caches in chunks, as a request is served: a full cache
+	 * is thousands of objects, and each section masks IRQs. */
+	bad = serve_own(self, what);
 
 	for (cpu = 0; cpu < hak_heap.ncpus; cpu++) {
 		struct hak_pcpu *pc = hak_heap.pcpu[cpu];

@@ -12,9 +12,9 @@
  * ss_keep() allows, else released to the provider (hysteresis against
  * map/unmap churn). Kept ones above HAK_EMPTY_SUPERSLABS_KEPT go back by
  * idle decay (hak_superslab_decay), one per call. A walk that empties a
- * created heap's superslab under the heap list lock keeps it
- * (HAK_SS_KEEP); that heap's next put gives back one above the
- * hysteresis, whichever emptied it. There is no limit on the number of
+ * created heap's superslab under the heap list lock, or a light drain
+ * (hak_tick with IRQs masked), keeps it (HAK_SS_KEEP); that heap's next
+ * put gives back one above the hysteresis, whichever emptied it. There is no limit on the number of
  * superslabs other than the provider's memory.
  */
 #include "internal.h"
