@@ -148,6 +148,7 @@ static void cache_setup(struct hak_cache *c, struct hak_heap *h,
 	c->ci.batch = c->shard.batch;
 	for (i = 0; i < HAK_MAX_CPUS; i++)
 		hak_area_publish(&c->pcpu[i], &hak_pcpu_none);
+	hak_pcpu_guards_init(c->pcpu);
 	c->ncpus = hak_heap.ncpus;
 }
 

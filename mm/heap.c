@@ -144,6 +144,7 @@ static void heap_setup(struct hak_heap *h, const struct hak_heap_config *cfg)
 	h->cache_budget = budget;
 	for (i = 0; i < HAK_MAX_CPUS; i++)
 		hak_area_publish((void **)&h->pcpu[i], &hak_pcpu_none);
+	hak_pcpu_guards_init((void **)h->pcpu);
 	h->ready = 1;
 }
 

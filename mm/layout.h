@@ -546,6 +546,9 @@ int hak_large_cache_check(struct hak_heap *h);
  * table right after them (hak_size_to_magoff indexes it from the heap's
  * own address), the per-CPU table after it.
  */
+/* Entries between a per-CPU table and its fast copy: hak_pcpu_guards_init. */
+#define HAK_PCPU_GUARDS 2
+
 struct hak_heap {
 	int ready;
 	unsigned ncpus;
@@ -560,6 +563,7 @@ struct hak_heap {
 	/* Per-CPU areas; a created heap's point at hak_pcpu_none until
 	 * their CPU first misses (percpu_cache.c). */
 	struct hak_pcpu *pcpu[HAK_MAX_CPUS];
+	struct hak_pcpu *pcpu_guard[HAK_PCPU_GUARDS]; /* HAK_PCPU_FAST */
 	/* The table the fast path reads (HAK_PCPU_FAST): pcpu's copy, but
 	 * hak_pcpu_none for a CPU whose cache another CPU holds. */
 	struct hak_pcpu *pcpu_fast[HAK_MAX_CPUS];
@@ -654,7 +658,8 @@ struct hak_cache {
 	char name[HAK_HEAP_NAME];
 	/* struct hak_pcpu_one areas; hak_pcpu_none until first used. */
 	void *pcpu[HAK_MAX_CPUS];
-	void *pcpu_fast[HAK_MAX_CPUS]; /* as hak_heap's */
+	void *pcpu_guard[HAK_PCPU_GUARDS]; /* as hak_heap's */
+	void *pcpu_fast[HAK_MAX_CPUS];
 };
 
 /*
@@ -666,14 +671,16 @@ struct hak_cache {
  * slow path waits for the cache or takes another. The copy is what the
  * rseq sections read; on ports without them it is written and not read.
  */
-#define HAK_PCPU_FAST(slot) ((slot) + HAK_MAX_CPUS)
+#define HAK_PCPU_FAST(slot) ((slot) + HAK_MAX_CPUS + HAK_PCPU_GUARDS)
 _Static_assert(__builtin_offsetof(struct hak_heap, pcpu_fast) ==
 			       __builtin_offsetof(struct hak_heap, pcpu) +
-				       HAK_MAX_CPUS * sizeof(void *) &&
+				       (HAK_MAX_CPUS + HAK_PCPU_GUARDS) *
+					       sizeof(void *) &&
 		       __builtin_offsetof(struct hak_cache, pcpu_fast) ==
 			       __builtin_offsetof(struct hak_cache, pcpu) +
-				       HAK_MAX_CPUS * sizeof(void *),
-	       "a per-CPU table's fast copy follows it");
+				       (HAK_MAX_CPUS + HAK_PCPU_GUARDS) *
+					       sizeof(void *),
+	       "a per-CPU table's fast copy follows it, after the guards");
 
 /*
  * Set cpu's table entry *slot and its fast copy to area a. Published
@@ -713,6 +720,24 @@ extern uintptr_t **hak_pagemap_root[HAK_PM_ROOT_SIZE] hak_hidden;
 /* What a created heap's per-CPU table points at before its CPU's first
  * miss: every magazine empty and full. */
 extern struct hak_pcpu hak_pcpu_none hak_hidden;
+
+/*
+ * The guards of the per-CPU table whose first entry is *slot: the two
+ * entries just below its fast copy, both the empty area. The hosted rseq
+ * sections sign-extend the CPU id they read, and a thread whose rseq
+ * area names no CPU (cpu_id -1: the thread unregistered it, as a program
+ * that registers its own rseq does; -2: glibc's registration failed)
+ * indexes these: every fast operation then fails without a test of its
+ * own, and the slow paths, whose batch sections fail the same way, serve
+ * that thread from the shared pool. Set before rseq mode can start.
+ */
+static inline void hak_pcpu_guards_init(void **slot)
+{
+	unsigned i;
+
+	for (i = 1; i <= HAK_PCPU_GUARDS; i++)
+		HAK_PCPU_FAST(slot)[-(long)i] = &hak_pcpu_none;
+}
 
 /* Page-aligned (4 KiB, whatever the page size), so that an arch that
  * can form such an object's address in one instruction does so on the

@@ -80,6 +80,7 @@ int hak_pcpu_alloc_areas(struct hak_heap *h, unsigned ncpus)
 	size_t bytes = hak_pcpu_area_bytes(h);
 	unsigned cpu;
 
+	hak_pcpu_guards_init((void **)h->pcpu);
 	for (cpu = 0; cpu < ncpus; cpu++) {
 		unsigned long flags = hak_lock(&h->lock);
 		struct hak_pcpu *pc = hak_provider_alloc(h, bytes,

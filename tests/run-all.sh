@@ -84,7 +84,7 @@ if [ "$what" = qemu ] || [ "$what" = all ]; then
 	# The hosted port's aarch64 rseq sections on a real arm64 kernel under
 	# QEMU: the quick subset (make test-aarch64-linux runs all of it).
 	run "aarch64-linux/rseq" env \
-		HAK_A64_TESTS=test_api,test_badinput,test_mt,test_rseq_abort,test_mt_trylock,test_heap \
+		HAK_A64_TESTS=test_api,test_badinput,test_mt,test_rseq_abort,test_mt_trylock,test_heap,test_rseq_unregistered \
 		tests/aarch64-linux/run.sh
 	# The same port's fast-path hits in exact user instructions (perf
 	# under -icount shift=0), rseq and trylock, against their bounds:

@@ -18,6 +18,11 @@
  *                         possible CPUs), so never NULL here; the empty
  *                         area (top = base = limit) while a remote CPU
  *                         holds the cache
+ *   table[-1], table[-2]  the empty area (hak_pcpu_guards_init): cpu_id
+ *                         is sign-extended, and -1 (rseq unregistered)
+ *                         or -2 (glibc's registration failed) lands
+ *                         there, so such a thread's operations all fail
+ *                         and its slow paths bypass the caches
  *   pcpu + magoff         struct hak_mag { void **top; u64 allocs;
  *                                          void **base, **limit; }
  * The rseq area (glibc's registration) is at TPIDR_EL0 + off: cpu_id at
@@ -88,7 +93,7 @@
 	"add x9, x9, :lo12:3b\n\t"                                            \
 	"str x9, [x10, #8]\n\t"                                               \
 	"1:\n\t"                                                              \
-	"ldr w9, [x10, #4]\n\t"                                               \
+	"ldrsw x9, [x10, #4]\n\t"                                             \
 	"ldr x11, [%[table], x9, lsl #3]\n\t"                                 \
 	"add x11, x11, %[magoff]\n\t"                                         \
 	"ldr x12, [x11]\n\t"

@@ -19,6 +19,11 @@
  *                         possible CPUs), so never NULL here; the empty
  *                         area (top = base = limit) while a remote CPU
  *                         holds the cache
+ *   table[-1], table[-2]  the empty area (hak_pcpu_guards_init): cpu_id
+ *                         is sign-extended, and -1 (rseq unregistered)
+ *                         or -2 (glibc's registration failed) lands
+ *                         there, so such a thread's operations all fail
+ *                         and its slow paths bypass the caches
  *   pcpu + magoff         struct hak_mag { void **top; u64 allocs;
  *                                          void **base, **limit; }
  * The rseq area (glibc's registration, at %fs:off): cpu_id at +4,
@@ -61,7 +66,7 @@
 	"leaq 3b(%%rip), %%rax\n\t"                                           \
 	"movq %%rax, %%fs:8(%[off])\n\t"                                      \
 	"1:\n\t"                                                              \
-	"movl %%fs:4(%[off]), %%eax\n\t"                                      \
+	"movslq %%fs:4(%[off]), %%rax\n\t"                                    \
 	"movq (%[table], %%rax, 8), %%rdx\n\t"                                \
 	"addq %[magoff], %%rdx\n\t"                                           \
 	"movq (%%rdx), %%rcx\n\t"

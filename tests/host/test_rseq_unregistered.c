@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_rseq_unregistered - in rseq mode, a thread whose rseq area names no
+ * CPU is served correctly, from the shared pool, and touches no CPU's
+ * cache:
+ *  - cpu_id -1: the thread unregistered glibc's rseq area (as a program
+ *    that registers its own rseq, or a checkpointing tool, does); the
+ *    kernel writes -1 there and no longer updates it;
+ *  - cpu_id -2: what glibc leaves when the registration of a thread
+ *    failed (written here by the test into the unregistered area).
+ * For each, that thread allocates, writes, reads back and frees blocks of
+ * every tier from the default heap, an object cache and a created heap,
+ * first alone (every CPU's magazine tops and allocation counts must stay
+ * as they were: no operation went through a cache) and then beside a
+ * registered thread doing the same through the caches. At the end
+ * hak_check finds nothing and the bytes in use are back where they were.
+ * Before the rseq sections sign-extended the id and the per-CPU tables
+ * had their guards (mm/layout.h, hak_pcpu_guards_init), such a thread's
+ * first malloc read table[4294967295] and faulted.
+ * Needs glibc's rseq registration and a kernel with rseq: without them
+ * the test fails, saying so.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <sys/rseq.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "../../mm/internal.h"
+
+#define KEEP 128
+#define ROUNDS 20000
+
+static struct hak_cache *cache;
+static struct hak_heap *vm;
+static int stop; /* atomics: the registered thread's stop */
+
+static struct rseq *rseq_area(void)
+{
+	return (struct rseq *)((char *)__builtin_thread_pointer() +
+			       __rseq_offset);
+}
+
+/* Every CPU's magazines of the default heap and of the object cache:
+ * object and allocation counts, summed so that any pop, push or refill
+ * moves the sum. (A miss of the thread may set up the object cache's area
+ * of the CPU its id hashes to, empty: that adds nothing.) */
+static uint64_t caches_sum(void)
+{
+	uint64_t s = 0;
+	unsigned cpu, c;
+
+	for (cpu = 0; cpu < hak_heap.ncpus; cpu++) {
+		const struct hak_pcpu *pc = hak_heap.pcpu[cpu];
+		const struct hak_pcpu_one *one =
+			hak_area_load((void *const *)&((void **)cache->pcpu)[cpu]);
+
+		for (c = 0; c < HAK_NCLASSES; c++)
+			s += (uint64_t)hak_mag_count(&pc->mag[c]) * 31 +
+			     __atomic_load_n(&pc->mag[c].allocs,
+					     __ATOMIC_RELAXED);
+		if ((const void *)one != (const void *)&hak_pcpu_none)
+			s += (uint64_t)hak_mag_count(&one->mag) * 31 +
+			     __atomic_load_n(&one->mag.allocs,
+					     __ATOMIC_RELAXED);
+	}
+	return s;
+}
+
+/* glibc registers its area with a length of at least 32 (the kernel's
+ * original struct rseq), which __rseq_size, the part in use, may be
+ * below; the kernel wants the length it was given. */
+static long rseq_unregister(struct rseq *a)
+{
+	unsigned len = __rseq_size < 32 ? 32 : __rseq_size;
+
+	if (!syscall(SYS_rseq, a, len, RSEQ_FLAG_UNREGISTER, RSEQ_SIG))
+		return 0;
+	return syscall(SYS_rseq, a, __rseq_size, RSEQ_FLAG_UNREGISTER,
+		       RSEQ_SIG);
+}
+
+struct block {
+	unsigned char *p;
+	size_t n;
+	int kind; /* 0: malloc, 1: the object cache, 2: the created heap */
+};
+
+static const size_t sizes[] = { 1, 8, 24, 64, 100, 500, 1000, 3000,
+				8000, 20000, 32768, 40000, 300000 };
+#define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
+
+static void block_free(struct block *b, const char *who)
+{
+	size_t i;
+
+	if (!b->p)
+		return;
+	for (i = 0; i < b->n; i += 997)
+		CHECK(b->p[i] == (unsigned char)((uintptr_t)b->p + i),
+		      "%s: byte %zu of a %zu-byte block changed", who, i,
+		      b->n);
+	if (b->kind == 1)
+		hak_cache_free(cache, b->p);
+	else
+		hak_free(b->p);
+	b->p = NULL;
+}
+
+static void block_new(struct block *b, uint64_t *rng, const char *who)
+{
+	size_t i;
+
+	b->kind = (int)rng_range(rng, 0, 2);
+	if (b->kind == 1) {
+		b->n = 48;
+		b->p = hak_cache_alloc(cache);
+	} else {
+		b->n = sizes[rng_range(rng, 0, NSIZES - 1)];
+		b->p = b->kind ? hak_heap_malloc(vm, b->n) : hak_malloc(b->n);
+	}
+	CHECK(b->p, "%s: a %zu-byte block (kind %d)", who, b->n, b->kind);
+	for (i = 0; i < b->n; i += 997)
+		b->p[i] = (unsigned char)((uintptr_t)b->p + i);
+}
+
+/* ROUNDS replacements among KEEP blocks, then everything freed. */
+static void churn(uint64_t seed, const char *who)
+{
+	struct block keep[KEEP] = { 0 };
+	uint64_t rng = seed;
+	unsigned r, i;
+
+	for (r = 0; r < ROUNDS; r++) {
+		i = (unsigned)rng_range(&rng, 0, KEEP - 1);
+		block_free(&keep[i], who);
+		block_new(&keep[i], &rng, who);
+	}
+	for (i = 0; i < KEEP; i++)
+		block_free(&keep[i], who);
+}
+
+static void *registered(void *arg)
+{
+	uint64_t seed = 7;
+
+	(void)arg;
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED))
+		churn(seed++, "registered thread");
+	return NULL;
+}
+
+struct run {
+	int32_t cpu_id; /* what the area says after unregistering */
+	int alone;
+};
+
+static void *unregistered(void *arg)
+{
+	struct run *run = arg;
+	struct rseq *a = rseq_area();
+	uint64_t before = 0;
+	char who[64];
+
+	snprintf(who, sizeof(who), "cpu_id %d, %s", (int)run->cpu_id,
+		 run->alone ? "alone" : "beside a registered thread");
+	CHECK(rseq_unregister(a) == 0,
+	      "%s: unregistering glibc's rseq area: %s", who,
+	      strerror(errno));
+	CHECK((int32_t)__atomic_load_n(&a->cpu_id, __ATOMIC_RELAXED) ==
+		      RSEQ_CPU_ID_UNINITIALIZED,
+	      "%s: the kernel left cpu_id %d", who, (int)a->cpu_id);
+	__atomic_store_n(&a->cpu_id, (uint32_t)run->cpu_id, __ATOMIC_RELAXED);
+	if (run->alone)
+		before = caches_sum();
+	churn(1000 + (uint64_t)run->cpu_id, who);
+	if (run->alone)
+		CHECK(caches_sum() == before,
+		      "%s: a per-CPU cache moved: the thread went through one",
+		      who);
+	return NULL;
+}
+
+static void one_run(int32_t cpu_id, int alone)
+{
+	struct run run = { cpu_id, alone };
+	pthread_t t, r;
+
+	if (!alone) {
+		__atomic_store_n(&stop, 0, __ATOMIC_RELAXED);
+		CHECK(!pthread_create(&r, NULL, registered, NULL), "thread");
+	}
+	CHECK(!pthread_create(&t, NULL, unregistered, &run), "thread");
+	CHECK(!pthread_join(t, NULL), "join");
+	if (!alone) {
+		__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+		CHECK(!pthread_join(r, NULL), "join");
+	}
+}
+
+int main(void)
+{
+	struct hak_heap_config cfg = { 0 };
+	struct hak_stats st0, st1;
+	const int32_t ids[] = { RSEQ_CPU_ID_UNINITIALIZED,
+				RSEQ_CPU_ID_REGISTRATION_FAILED };
+	unsigned k;
+
+	CHECK(__rseq_size > 0 && (int32_t)rseq_area()->cpu_id >= 0,
+	      "glibc did not register rseq (kernel, tunable or libc): this "
+	      "test needs it");
+	hak_free(hak_malloc(1)); /* the lazy init */
+	CHECK(!strcmp(hak_port_fast_path_name(), "rseq"),
+	      "the library runs %s, not rseq", hak_port_fast_path_name());
+	cache = hak_cache_create(NULL, "unreg", 48, 0, 0, NULL, NULL);
+	CHECK(cache, "cache");
+	cfg.name = "unreg-vm";
+	cfg.provider = hak_hosted_mmap_provider();
+	vm = hak_heap_create(&cfg);
+	CHECK(vm, "heap");
+	hak_stats(&st0);
+	for (k = 0; k < 2; k++) {
+		one_run(ids[k], 1);
+		one_run(ids[k], 0);
+	}
+	CHECK(hak_check() == 0, "hak_check found a violation");
+	CHECK(hak_heap_check(vm) == 0, "hak_heap_check found a violation");
+	hak_stats(&st1);
+	CHECK(st1.bytes_in_use == st0.bytes_in_use,
+	      "bytes in use %llu, %llu before",
+	      (unsigned long long)st1.bytes_in_use,
+	      (unsigned long long)st0.bytes_in_use);
+	CHECK(st1.events[HAK_EV_CORRUPTION] == 0 &&
+		      st1.events[HAK_EV_INVALID_FREE] == 0 &&
+		      st1.events[HAK_EV_DOUBLE_FREE] == 0,
+	      "events reported");
+	CHECK(hak_heap_destroy(vm, 0) == 0, "the created heap has leaks");
+	CHECK(hak_cache_destroy(cache) == 0, "the cache has leaks");
+	printf("PASS test_rseq_unregistered\n");
+	return 0;
+}
