@@ -77,6 +77,16 @@ void hak_cpu_offline(unsigned cpu)
 	}
 	slot = (void **)&hak_heap.pcpu[cpu];
 	pc = *slot;
+	/* One call per CPU at a time. Two would both drain it: on bare
+	 * metal a remote section masks the caller's IRQs and locks nothing
+	 * (the CPU runs no hakmem code), so both would pop the same objects
+	 * and free them twice. The second call is refused, naming itself. */
+	if (__atomic_exchange_n(&pc->offlining, 1, __ATOMIC_ACQUIRE)) {
+		hak_report(HAK_EV_MISUSE, NULL, cpu,
+			   "hak_cpu_offline: the CPU is being taken offline "
+			   "by another call");
+		return;
+	}
 	/* Bare metal, where a remote section masks IRQs: in chunks first,
 	 * not a whole cache in one section. The flush below then finds
 	 * only what an IRQ handler freed meanwhile (self-offline). The
@@ -90,4 +100,5 @@ void hak_cpu_offline(unsigned cpu)
 	__atomic_store_n(&pc->hw_owner, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&pc->offline, 1, __ATOMIC_RELEASE);
 	hak_port_pcpu_exit_remote(cpu, flags, slot);
+	__atomic_store_n(&pc->offlining, 0, __ATOMIC_RELEASE);
 }

@@ -27,7 +27,9 @@
  *                  hak_malloc/hak_free on the same classes
  *   cpu_offline    a CPU drains its own cache; then one CPU parks and CPU
  *                  0 offlines it while the others keep going; it comes
- *                  back and allocates again
+ *                  back and allocates again; then two CPUs offline a
+ *                  parked one at once: one drains it, the other is
+ *                  refused (MISUSE), nothing is drained twice
  *   idle_decay     every CPU's cache full, then only hak_tick: the heap
  *                  returns to what hak_trim leaves, plus one superslab
  *   remote         other CPUs' caches reached by request (hak_tick): a
@@ -1225,6 +1227,113 @@ static void offline_round(unsigned cpu, unsigned victim)
 		__atomic_store_n(&offline_done, 0, __ATOMIC_RELAXED);
 }
 
+/*
+ * C: the other CPUs but the last take the last CPU, parked with a full
+ * cache, offline at once. On bare metal a remote section locks nothing,
+ * so two calls would both drain it (the same objects freed twice, which
+ * a drain reports as double frees). One call drains it; a call that
+ * overlaps it is refused with one MISUSE report, and nothing else is
+ * reported.
+ */
+#define RACE_ROUNDS 12
+#define RACE_BLOCKS 384
+
+static int race_go, race_done, race_ready;
+static struct g_blk race_blk[RACE_BLOCKS]; /* the victim's */
+
+static int has_sub(const char *s, const char *sub)
+{
+	unsigned i;
+
+	for (; s && *s; s++) {
+		for (i = 0; sub[i] && s[i] == sub[i]; i++)
+			;
+		if (!sub[i])
+			return 1;
+	}
+	return 0;
+}
+
+static void offline_race_round(unsigned cpu, unsigned victim, int round,
+			       uint64_t *refused)
+{
+	unsigned racers = g_ncpus - 2, i;
+
+	if (cpu == victim) {
+		struct g_blk *b = race_blk;
+
+		/* Full caches: many blocks, freed after all are taken. */
+		for (i = 0; i < RACE_BLOCKS; i++)
+			if (g_alloc(&b[i], 16 + 8 * (i % 24), G_MALLOC, 0,
+				    g_rand(&cs[cpu].rng), G_CTX_THREAD))
+				g_fail("out of memory");
+		for (i = 0; i < RACE_BLOCKS; i++)
+			g_free(&b[i], G_CTX_THREAD);
+		if (!peek_cached(cpu))
+			g_fail("cpu %u cache empty before the race", cpu);
+		park(cpu);
+	} else if (cpu == 0) {
+		uint64_t mis0, all0, mis, all;
+		int bad;
+
+		wait_flag(&parked[victim], 1, "the victim CPU to park");
+		mis0 = __atomic_load_n(&g_events[HAK_EV_MISUSE],
+				       __ATOMIC_RELAXED);
+		all0 = events_total();
+		__atomic_store_n(&race_go, round, __ATOMIC_RELEASE);
+		wait_flag(&race_done, (int)racers, "the racing offlines");
+		mis = __atomic_load_n(&g_events[HAK_EV_MISUSE],
+				      __ATOMIC_RELAXED) - mis0;
+		all = events_total() - all0;
+		if (all != mis || mis > racers - 1)
+			g_fail("offline race: %lu reports, %lu of them MISUSE "
+			       "(first unexpected '%s'), with %u racers",
+			       (unsigned long)all, (unsigned long)mis,
+			       hak_event_name(g_last_report.event), racers);
+		if (mis && !has_sub(g_last_report.what, "another call"))
+			g_fail("offline race: MISUSE '%s'",
+			       g_last_report.what);
+		g_clear_unexpected();
+		*refused += mis;
+		if (peek_cached(victim))
+			g_fail("offline race: %lu objects still cached",
+			       (unsigned long)peek_cached(victim));
+		bad = hak_check();
+		check_no_unexpected("check after the offline race");
+		if (bad)
+			g_fail("hak_check() after the offline race = %d", bad);
+		__atomic_store_n(&race_done, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&resume[victim], 1, __ATOMIC_RELEASE);
+	} else {
+		/* Start together: each racer waits for the go, then for
+		 * the others, spinning (so running) when the last arrives. */
+		wait_flag(&race_go, round, "the race's start");
+		__atomic_add_fetch(&race_ready, 1, __ATOMIC_ACQ_REL);
+		wait_flag(&race_ready, (int)racers * round, "the other racers");
+		hak_cpu_offline(victim);
+		__atomic_add_fetch(&race_done, 1, __ATOMIC_ACQ_REL);
+	}
+	g_barrier("cpu_offline: race round done");
+}
+
+static void offline_race(unsigned cpu)
+{
+	uint64_t refused = 0;
+	int r;
+
+	for (r = 1; r <= RACE_ROUNDS; r++)
+		offline_race_round(cpu, g_ncpus - 1, r, &refused);
+	if (cpu == 0)
+		g_printf("  cpu_offline: %u CPUs took CPU %u offline at once "
+			 "%u times: %lu calls refused\n",
+			 g_ncpus - 2, g_ncpus - 1, RACE_ROUNDS,
+			 (unsigned long)refused);
+	if (cpu == 0) {
+		__atomic_store_n(&race_go, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&race_ready, 0, __ATOMIC_RELAXED);
+	}
+}
+
 static void t_offline(unsigned cpu)
 {
 	unsigned it, v, rounds;
@@ -1281,6 +1390,8 @@ static void t_offline(unsigned cpu)
 	drain_mailbox();
 	if (cpu == 0 && rounds)
 		g_printf("  cpu_offline: %u concurrent offline rounds\n", rounds);
+	if (g_ncpus >= 4)
+		offline_race(cpu);
 }
 
 /* ---- exhaustion ---------------------------------------------------------- */
