@@ -330,8 +330,10 @@ void hak_tick(void);
  * no longer run hakmem code (hot-unplugged, or parked); it comes back by
  * simply allocating again, and it is not asked to answer hak_trim or
  * hak_check requests until it does. cpu >= ncpus is reported
- * (HAK_EV_MISUSE) and ignored, as is a call for a CPU that another call
- * is taking offline at that moment (it would drain the same cache). */
+ * (HAK_EV_MISUSE) and ignored, as is, on bare metal, a call for a CPU
+ * that another call is taking offline at that moment (it would drain
+ * the same cache): that call returns at once, before the first one has
+ * drained it. The hosted port runs such calls one after the other. */
 void hak_cpu_offline(unsigned cpu);
 
 /*

@@ -227,7 +227,8 @@ struct hak_pcpu {
 	struct hak_mag mag[HAK_NCLASSES];
 	uint32_t req_seq, req_done;
 	uint32_t check_bad; /* violations found by requested checks, ever */
-	/* 1 while a hak_cpu_offline of this CPU runs (maintenance.c). */
+	/* Bare metal: 1 while a hak_cpu_offline of this CPU runs
+	 * (maintenance.c). */
 	uint32_t offlining;
 	/* 1 while this CPU serves posts outside its critical section
 	 * (remote.c): an IRQ handler's slow path then leaves them to it. */

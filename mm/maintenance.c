@@ -77,11 +77,15 @@ void hak_cpu_offline(unsigned cpu)
 	}
 	slot = (void **)&hak_heap.pcpu[cpu];
 	pc = *slot;
-	/* One call per CPU at a time. Two would both drain it: on bare
-	 * metal a remote section masks the caller's IRQs and locks nothing
+	/* Bare metal: one call per CPU at a time. Two would both drain it:
+	 * a remote section there masks the caller's IRQs and locks nothing
 	 * (the CPU runs no hakmem code), so both would pop the same objects
-	 * and free them twice. The second call is refused, naming itself. */
-	if (__atomic_exchange_n(&pc->offlining, 1, __ATOMIC_ACQUIRE)) {
+	 * and free them twice. The second call is refused, naming itself
+	 * (it does not wait: its CPU may be the one that interrupted the
+	 * first); the first drains the cache. The hosted port's remote
+	 * sections lock the cache, so calls there simply take turns. */
+	if (!HAK_PORT_REMOTE_EXCLUSIVE &&
+	    __atomic_exchange_n(&pc->offlining, 1, __ATOMIC_ACQUIRE)) {
 		hak_report(HAK_EV_MISUSE, NULL, cpu,
 			   "hak_cpu_offline: the CPU is being taken offline "
 			   "by another call");
@@ -100,5 +104,6 @@ void hak_cpu_offline(unsigned cpu)
 	__atomic_store_n(&pc->hw_owner, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&pc->offline, 1, __ATOMIC_RELEASE);
 	hak_port_pcpu_exit_remote(cpu, flags, slot);
-	__atomic_store_n(&pc->offlining, 0, __ATOMIC_RELEASE);
+	if (!HAK_PORT_REMOTE_EXCLUSIVE)
+		__atomic_store_n(&pc->offlining, 0, __ATOMIC_RELEASE);
 }
