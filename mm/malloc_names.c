@@ -53,9 +53,20 @@ HAK_EXPORT void *aligned_alloc(size_t alignment, size_t size)
 	return hak_aligned_alloc(alignment, size);
 }
 
+/* As glibc's: an alignment that is not a power of two is rounded up to
+ * the next one, and 0 asks for none (programs written against glibc rely
+ * on both); one above the largest power of two is EINVAL. */
 HAK_EXPORT void *memalign(size_t alignment, size_t size)
 {
-	return aligned_alloc(alignment, size);
+	size_t a = 1;
+
+	if (alignment > ((size_t)-1 >> 1) + 1) {
+		hak_port_set_errno(HAK_EINVAL);
+		return NULL;
+	}
+	while (a < alignment)
+		a <<= 1;
+	return aligned_alloc(a, size);
 }
 
 HAK_EXPORT int posix_memalign(void **out, size_t alignment, size_t size)

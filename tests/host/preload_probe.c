@@ -6,6 +6,8 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,16 @@ int main(void)
 	    b.tier[HAK_TIER_LARGE].allocs != a.tier[HAK_TIER_LARGE].allocs + 1 ||
 	    usable(p) < 100 || usable(big) < (1 << 20)) {
 		printf("FAIL preload: malloc did not go through hakmem\n");
+		return 1;
+	}
+	free(p);
+	free(big);
+	/* memalign as glibc's: 24 rounds up to 32, 0 asks for none. */
+	p = memalign(24, 10);
+	big = memalign(0, 10);
+	if (!p || (uintptr_t)p % 32 || !big || usable(p) < 10) {
+		printf("FAIL preload: memalign(24) %p, memalign(0) %p\n",
+		       (void *)p, (void *)big);
 		return 1;
 	}
 	free(p);
