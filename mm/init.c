@@ -123,6 +123,47 @@ int hak_init(const struct hak_config *cfg)
 	return init_body(cfg);
 }
 
+/*
+ * A port's lazy init (the hosted port's first call): as hak_init, but
+ * an explicit hak_init running at the same moment is no misuse. Losing
+ * the claim to it, wait until it is ready; if it fails (it gives the
+ * claim back), take the claim and init. Bounded by the other init: it
+ * either gets ready or gives the claim back. Before session 16 the lazy
+ * init called hak_init, whose lost claim was reported as a second init
+ * (which the hosted default sink aborts on) and the caller got NULL.
+ */
+int hak_init_lazy(const struct hak_config *cfg)
+{
+	unsigned spins = 0;
+	int expect;
+
+	if (!config_valid(cfg))
+		return -1;
+	for (;;) {
+		if (__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE))
+			return 0;
+		expect = 0;
+		if (__atomic_compare_exchange_n(&init_claimed, &expect, 1, 0,
+						__ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			return init_body(cfg);
+		hak_port_spin_wait(++spins);
+	}
+}
+
+/*
+ * In a child of fork(), whose only thread is the forking one: an init
+ * another thread of the parent was running will not finish here, so its
+ * claim is given back and the child's first call inits afresh (what the
+ * unfinished init took from the provider stays taken). A port's fork
+ * handler calls it; nothing is live before an init is ready.
+ */
+void hak_init_fork_child(void)
+{
+	if (!__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE))
+		hak_init_unclaim();
+}
+
 int hak_init_claimed(const struct hak_config *cfg)
 {
 	if (!config_valid(cfg)) {

@@ -561,6 +561,11 @@ void hak_heap_stats_fill(struct hak_heap *h, struct hak_stats *st);
 int hak_init_claim(const void *ptr, size_t size, const char *already);
 void hak_init_unclaim(void);
 int hak_init_claimed(const struct hak_config *cfg);
+/* A port's lazy init: hak_init, waiting for an explicit one instead of
+ * reporting it (init.c). */
+int hak_init_lazy(const struct hak_config *cfg);
+/* A fork child's handler: an unfinished init's claim back (init.c). */
+void hak_init_fork_child(void);
 
 /* ---- heap.c --------------------------------------------------------- */
 

@@ -37,11 +37,15 @@
 #define HAK_HOSTED_ARENA_BYTES (64UL << 30)
 #endif
 
+/* hosted.c: whether the kernel's pages are hakmem's (then any page range
+ * of a run may go back). */
+int hak_hosted_may_split(void);
+
 #define CHUNK (1UL << HAK_SUPERSLAB_SHIFT)
 #define NCHUNKS (HAK_HOSTED_ARENA_BYTES / CHUNK)
 
 _Static_assert(HAK_HOSTED_ARENA_BYTES % CHUNK == 0, "whole superslabs");
-_Static_assert(NCHUNKS <= (1UL << 32), "chunk numbers fit 32 bits");
+_Static_assert(NCHUNKS < (1UL << 32), "chunk numbers and top fit 32 bits");
 
 static struct arena {
 	struct hak_page_provider mmap_pp; /* everything but superslabs */
@@ -130,6 +134,6 @@ done:
 	pp.span_base = arena.base;
 	pp.span_size = HAK_HOSTED_ARENA_BYTES;
 	pp.zeroed = 1; /* mmap and mprotect of untouched PROT_NONE pages */
-	pp.split = 1;
+	pp.split = hak_hosted_may_split();
 	return pp;
 }

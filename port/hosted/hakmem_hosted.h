@@ -13,7 +13,9 @@
 /* The page provider the hosted port initialises with: superslabs from a
  * reserved 64 GiB of address space (a span, so free() uses the slab map),
  * the rest from mmap (port/hosted/arena.c). One arena per process: every
- * call returns it. */
+ * call returns it, and it takes no lock of its own (one heap's provider
+ * calls are serialised by that heap): give it to hak_init only, not to
+ * hak_heap_create (a created heap takes hak_hosted_mmap_provider()). */
 struct hak_page_provider hak_hosted_arena_provider(void);
 /* Plain mmap for everything, no span (free() walks the page map). */
 struct hak_page_provider hak_hosted_mmap_provider(void);

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <sched.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/rseq.h>
@@ -168,7 +169,7 @@ void hak_hosted_remote_exit(unsigned cpu, void **slot)
 	hak_port_pcpu_exit(cpu, 0);
 }
 
-static int init_state; /* 0 none, 1 running, 2 done, 3 failed */
+static int init_state; /* 0 none (or failed: try again), 1 running, 2 done */
 
 void hak_hosted_yield(void)
 {
@@ -208,10 +209,40 @@ uint64_t hak_hosted_entropy(void)
 
 /* ---- the mmap page provider ----------------------------------------- */
 
+/* Tests only (test_page_size): stands in for the kernel's page size. */
+extern unsigned long hak_hosted_test_page_size(void)
+	__attribute__((weak, visibility("hidden")));
+
+/* The kernel's page size: 4 KiB here mostly, but 16 or 64 KiB on some
+ * aarch64 kernels (RHEL's 64 KiB, Apple silicon's 16 KiB). */
+static unsigned long kernel_page_size(void)
+{
+	unsigned long ps;
+
+	if (hak_hosted_test_page_size && hak_hosted_test_page_size())
+		return hak_hosted_test_page_size();
+	ps = getauxval(AT_PAGESZ);
+	return ps ? ps : HAK_PAGE_SIZE;
+}
+
+/*
+ * Whether the providers may split (struct hak_page_provider.split): the
+ * large-run cache then gives back any HAK_PAGE_SIZE-aligned part of a
+ * run. With larger kernel pages munmap rounds such a part out to whole
+ * kernel pages and would unmap the cached rest of a run, or a live block
+ * beside it. Without split every release is a whole run the provider
+ * handed out, which the kernel's rounding covers exactly.
+ */
+int hak_hosted_may_split(void)
+{
+	return kernel_page_size() == HAK_PAGE_SIZE;
+}
+
 static void *mmap_alloc(void *ctx, size_t bytes, size_t align)
 {
 	size_t map = bytes + (align > 4096 ? align : 0);
-	uintptr_t p, a;
+	unsigned long kps = kernel_page_size();
+	uintptr_t p, a, tail;
 
 	(void)ctx;
 	if (map < bytes)
@@ -226,10 +257,15 @@ static void *mmap_alloc(void *ctx, size_t bytes, size_t align)
 	if (align <= 4096)
 		return (void *)p;
 	a = (p + align - 1) & ~(uintptr_t)(align - 1);
+	/* Whole kernel pages only: p is aligned to one, and so is a (the
+	 * same, or a multiple of an alignment above it); the tail from the
+	 * kernel page after the block, as the release's munmap of bytes
+	 * rounds up to it. */
 	if (a > p)
 		munmap((void *)p, a - p);
-	if (p + map > a + bytes)
-		munmap((void *)(a + bytes), p + map - (a + bytes));
+	tail = (a + bytes + kps - 1) & ~(uintptr_t)(kps - 1);
+	if (p + map > tail)
+		munmap((void *)tail, p + map - tail);
 	return (void *)a;
 }
 
@@ -245,15 +281,20 @@ struct hak_page_provider hak_hosted_mmap_provider(void)
 		.alloc = mmap_alloc,
 		.release = mmap_release,
 		.zeroed = 1,
-		.split = 1, /* munmap takes any page range */
 	};
+
+	/* munmap takes any range of whole kernel pages */
+	pp.split = hak_hosted_may_split();
 
 	return pp;
 }
 
-/* Tests only (test_cpu_ids): stands in for sysfs, as
- * hak_hosted_test_membarrier does for the system call. */
+/* Tests only (test_cpu_ids): stands in for sysfs (~0u: it does not), as
+ * hak_hosted_test_membarrier does for the system call; or names a file
+ * read instead of sysfs's list (NULL: it does not). */
 extern unsigned hak_hosted_test_cpu_ids(void)
+	__attribute__((weak, visibility("hidden")));
+extern const char *hak_hosted_test_possible_path(void)
 	__attribute__((weak, visibility("hidden")));
 
 /* The highest CPU id the kernel may report, plus one, uncapped, from
@@ -263,29 +304,39 @@ static unsigned cpu_ids(void)
 {
 	char buf[64];
 	unsigned n = 0, hi = 0;
-	ssize_t len;
-	int fd;
-	ssize_t i;
+	ssize_t len, i;
+	int fd, any = 0;
+	const char *path = "/sys/devices/system/cpu/possible";
 
-	if (hak_hosted_test_cpu_ids)
+	if (hak_hosted_test_cpu_ids && hak_hosted_test_cpu_ids() != ~0u)
 		return hak_hosted_test_cpu_ids();
-	fd = open("/sys/devices/system/cpu/possible", O_RDONLY | O_CLOEXEC);
+	if (hak_hosted_test_possible_path && hak_hosted_test_possible_path())
+		path = hak_hosted_test_possible_path();
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	len = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (len <= 0)
-		return 0;
-	/* The highest number in the list is the highest CPU id. */
-	for (i = 0; i < len; i++) {
-		if (buf[i] >= '0' && buf[i] <= '9') {
-			n = n * 10 + (unsigned)(buf[i] - '0');
-			if (n > hi)
-				hi = n;
-		} else {
-			n = 0;
+	/* The highest number in the list is the highest CPU id. The whole
+	 * file, a buffer at a time: a sparse list ("0-3,8-11,...") may be
+	 * longer than one, and a truncated one would undercount the ids
+	 * (then rseq mode would index past the table). A number may span
+	 * two reads. */
+	while ((len = read(fd, buf, sizeof(buf))) > 0) {
+		any = 1;
+		for (i = 0; i < len; i++) {
+			if (buf[i] >= '0' && buf[i] <= '9') {
+				n = n < 100000000u
+					    ? n * 10 + (unsigned)(buf[i] - '0')
+					    : n;
+				if (n > hi)
+					hi = n;
+			} else {
+				n = 0;
+			}
 		}
 	}
+	close(fd);
+	if (len < 0 || !any)
+		return 0;
 	return hi + 1;
 }
 
@@ -397,9 +448,12 @@ int hak_hosted_lazy_init(void)
 		cfg.ncpus = hak_hosted_possible_cpus();
 		cfg.report = hak_hosted_report_default;
 		cfg.panic = hak_hosted_panic_default;
-		/* An explicit hak_init may have won the race: that is fine. */
-		if (hak_init(&cfg) && !hak_heap.ready) {
-			__atomic_store_n(&init_state, 3, __ATOMIC_RELEASE);
+		/* An explicit hak_init (static library) may be running: that
+		 * is fine, hak_init_lazy waits for it. If the init fails
+		 * (no memory for the per-CPU areas), a later call tries
+		 * again. */
+		if (hak_init_lazy(&cfg)) {
+			__atomic_store_n(&init_state, 0, __ATOMIC_RELEASE);
 			return -1;
 		}
 		__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
@@ -429,7 +483,18 @@ static void fork_release(void)
 	hak_locks_list(0);
 }
 
+/* The child's only thread is the forking one: an init another thread
+ * was running (lazy or explicit) will never finish here. Without this
+ * the child's first malloc waited for it forever. */
+static void fork_child(void)
+{
+	fork_release();
+	if (__atomic_load_n(&init_state, __ATOMIC_RELAXED) == 1)
+		__atomic_store_n(&init_state, 0, __ATOMIC_RELAXED);
+	hak_init_fork_child();
+}
+
 __attribute__((constructor)) static void hosted_ctor(void)
 {
-	pthread_atfork(fork_prepare, fork_release, fork_release);
+	pthread_atfork(fork_prepare, fork_release, fork_child);
 }

@@ -14,12 +14,16 @@
  *    ncpus capped at HAK_MAX_CPUS. Before the fix the mode test compared
  *    with the capped count, took rseq mode, and CPU 64's operations read
  *    past the table (checked: this case failed);
- *  - sysfs unreadable (0): trylock mode, ncpus the CPUs we may run on.
+ *  - sysfs unreadable (0): trylock mode, ncpus the CPUs we may run on;
+ *  - a sparse list longer than the library's read buffer (a file read
+ *    instead of sysfs, hak_hosted_test_possible_path): its last, highest
+ *    id counts (run_sparse_list).
  * In every case a thread on each online CPU then allocates, frees and
  * checks the heap, which must stay clean.
  */
 #define _GNU_SOURCE
 #include <sched.h>
+#include <signal.h>
 #include <sys/rseq.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +31,8 @@
 #include "pin.h"
 
 static unsigned fake_ids; /* what the hook says */
+static const char *fake_path; /* or a file read as sysfs's list */
+static int slow_init;	      /* the hook sleeps (inside the lazy init) */
 static const char *want_mode; /* the child's expectations */
 static unsigned want_ncpus;
 
@@ -54,7 +60,16 @@ static unsigned real_ids(void)
 unsigned hak_hosted_test_cpu_ids(void);
 unsigned hak_hosted_test_cpu_ids(void)
 {
-	return fake_ids;
+	if (slow_init) /* run_fork_during_init: the init is under way */
+		usleep(200000);
+	return fake_path ? ~0u : fake_ids;
+}
+
+/* With fake_path, the library reads that file as sysfs's list. */
+const char *hak_hosted_test_possible_path(void);
+const char *hak_hosted_test_possible_path(void)
+{
+	return fake_path;
 }
 
 static void *on_cpu(void *arg)
@@ -194,6 +209,79 @@ static void run(const char *name, unsigned ids, const char *mode,
 	printf("  %s: %s mode, %u caches\n", name, mode, ncpus);
 }
 
+/* A sparse list longer than the library's read buffer, "0-1,3,5,...",
+ * whose highest id, 129, comes last: the whole list is read, so trylock
+ * mode with HAK_MAX_CPUS caches. Before session 16 the library read the
+ * first 63 bytes, took 43 for the highest id and rseq mode, whose
+ * sections would then index past the table for ids 44 to 129. */
+static void run_sparse_list(void)
+{
+	static char path[] = "/tmp/hakmem-possible-XXXXXX";
+	char list[600];
+	int fd, n, k;
+
+	n = snprintf(list, sizeof(list), "0-1");
+	for (k = 3; k <= 129; k += 2)
+		n += snprintf(list + n, sizeof(list) - (size_t)n, ",%d", k);
+	n += snprintf(list + n, sizeof(list) - (size_t)n, "\n");
+	CHECK(n > 128 && n < (int)sizeof(list), "list of %d bytes", n);
+	fd = mkstemp(path);
+	CHECK(fd >= 0, "mkstemp");
+	CHECK(write(fd, list, (size_t)n) == n, "write");
+	close(fd);
+	fake_path = path;
+	run("a sparse list of 130 ids, 207 bytes", 0, "trylock", HAK_MAX_CPUS);
+	fake_path = NULL;
+	unlink(path);
+}
+
+/*
+ * fork() while another thread runs the lazy init: the child's only thread
+ * is the forking one, and the init it inherited as running will never
+ * finish there. The child's first malloc must init afresh, not wait for
+ * it. Before session 16 it waited forever (the port's fork handler did
+ * not reset the init state): the grandchild's alarm then killed it.
+ */
+static void *first_malloc(void *arg)
+{
+	(void)arg;
+	hak_free(hak_malloc(1)); /* the lazy init, slowed by the hook */
+	return NULL;
+}
+
+static void fork_during_init_child(void)
+{
+	struct hak_stats st;
+	pthread_t th;
+	int status;
+	pid_t pid;
+	void *p;
+
+	slow_init = 1;
+	CHECK(!pthread_create(&th, NULL, first_malloc, NULL), "thread");
+	usleep(50000); /* the thread is in the hook now */
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (!pid) {
+		alarm(20);
+		p = hak_malloc(100);
+		CHECK(p, "the child's first malloc");
+		memset(p, 1, 100);
+		hak_free(p);
+		heap_clean(&st);
+		exit(0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid, "wait");
+	CHECK(WIFEXITED(status) && !WEXITSTATUS(status),
+	      "the child of a fork during the lazy init: status %d%s", status,
+	      WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM
+		      ? " (its first malloc hung)"
+		      : "");
+	pthread_join(th, NULL);
+	heap_clean(&st);
+}
+
 int main(void)
 {
 	unsigned real = real_ids(), affine;
@@ -212,6 +300,9 @@ int main(void)
 	run("HAK_MAX_CPUS + 1 ids", HAK_MAX_CPUS + 1, "trylock",
 	    HAK_MAX_CPUS);
 	run("sysfs unreadable", 0, "trylock", affine);
+	run_sparse_list();
+	in_child(fork_during_init_child, real, "fork during the lazy init");
+	printf("  fork during the lazy init: the child inits afresh\n");
 	run_race(20, real);
 	if (!__rseq_size)
 		printf("  (glibc did not register rseq: no case ran rseq "

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * test_rseq_unregistered - in rseq mode, a thread whose rseq area names no
- * CPU is served correctly, from the shared pool, and touches no CPU's
- * cache:
+ * CPU is served correctly, from the shared pool, and pops or pushes no
+ * object on any CPU's cache (its misses may still do what any miss does
+ * to the CPU its id hashes to: grow a class's capacity, set up an empty
+ * area, take a step of idle decay):
  *  - cpu_id -1: the thread unregistered glibc's rseq area (as a program
  *    that registers its own rseq, or a checkpointing tool, does); the
  *    kernel writes -1 there and no longer updates it;
@@ -10,7 +12,7 @@
  *    failed (written here by the test into the unregistered area).
  * For each, that thread allocates, writes, reads back and frees blocks of
  * every tier from the default heap, an object cache and a created heap,
- * first alone (every CPU's magazine tops and allocation counts must stay
+ * first alone (every CPU's magazine object and allocation counts must stay
  * as they were: no operation went through a cache) and then beside a
  * registered thread doing the same through the caches. At the end
  * hak_check finds nothing and the bytes in use are back where they were.
@@ -43,24 +45,36 @@ static struct rseq *rseq_area(void)
 			       __rseq_offset);
 }
 
-/* Every CPU's magazines of the default heap and of the object cache:
- * object and allocation counts, summed so that any pop, push or refill
- * moves the sum. (A miss of the thread may set up the object cache's area
- * of the CPU its id hashes to, empty: that adds nothing.) */
+/* A heap's area: its magazines' object and allocation counts. */
+static uint64_t area_sum(const struct hak_pcpu *pc)
+{
+	uint64_t s = 0;
+	unsigned c;
+
+	if (pc == &hak_pcpu_none)
+		return 0;
+	for (c = 0; c < HAK_NCLASSES; c++)
+		s += (uint64_t)hak_mag_count(&pc->mag[c]) * 31 +
+		     __atomic_load_n(&pc->mag[c].allocs, __ATOMIC_RELAXED);
+	return s;
+}
+
+/* Every CPU's magazines of the default heap, the created heap and the
+ * object cache: object and allocation counts, summed so that any pop,
+ * push or refill moves the sum. (A miss of the thread may set up the
+ * created heap's or the cache's area of the CPU its id hashes to, empty:
+ * that adds nothing.) */
 static uint64_t caches_sum(void)
 {
 	uint64_t s = 0;
-	unsigned cpu, c;
+	unsigned cpu;
 
 	for (cpu = 0; cpu < hak_heap.ncpus; cpu++) {
-		const struct hak_pcpu *pc = hak_heap.pcpu[cpu];
 		const struct hak_pcpu_one *one =
 			hak_area_load((void *const *)&((void **)cache->pcpu)[cpu]);
 
-		for (c = 0; c < HAK_NCLASSES; c++)
-			s += (uint64_t)hak_mag_count(&pc->mag[c]) * 31 +
-			     __atomic_load_n(&pc->mag[c].allocs,
-					     __ATOMIC_RELAXED);
+		s += area_sum(hak_heap.pcpu[cpu]);
+		s += area_sum(hak_area_load((void *const *)&vm->pcpu[cpu]));
 		if ((const void *)one != (const void *)&hak_pcpu_none)
 			s += (uint64_t)hak_mag_count(&one->mag) * 31 +
 			     __atomic_load_n(&one->mag.allocs,
