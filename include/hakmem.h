@@ -135,7 +135,8 @@ struct hak_config {
 	/* Called when hakmem cannot continue (an internal invariant broke
 	 * in a way that would corrupt memory). Must not return. NULL: trap. */
 	void (*panic)(const char *msg);
-	/* Optional: 64 bits of entropy for the free-block cookie secret. */
+	/* Optional: 64 bits of entropy for the free-block cookie secret.
+	 * Called by hak_init: it must not call back into hakmem. */
 	uint64_t (*entropy)(void);
 	/* Optional (bare metal): make CPU `cpu` call hak_tick() soon, e.g. an
 	 * IPI whose handler calls it. hak_trim, hak_check and the reclaim

@@ -123,23 +123,29 @@ int hak_init(const struct hak_config *cfg)
 	return init_body(cfg);
 }
 
+/* How long a lazy init waits for another: hosted, about a second of
+ * sched_yield at worst; an init takes O(ncpus) provider calls. */
+#define HAK_INIT_WAIT_SPINS (1UL << 20)
+
 /*
  * A port's lazy init (the hosted port's first call): as hak_init, but
  * an explicit hak_init running at the same moment is no misuse. Losing
  * the claim to it, wait until it is ready; if it fails (it gives the
  * claim back), take the claim and init. Bounded by the other init: it
- * either gets ready or gives the claim back. Before session 16 the lazy
+ * either gets ready or gives the claim back, unless a hook of it calls
+ * hakmem on its own thread (it then waits for itself): after
+ * HAK_INIT_WAIT_SPINS that is reported and -1. Before session 16 the lazy
  * init called hak_init, whose lost claim was reported as a second init
  * (which the hosted default sink aborts on) and the caller got NULL.
  */
 int hak_init_lazy(const struct hak_config *cfg)
 {
-	unsigned spins = 0;
+	unsigned long spins;
 	int expect;
 
 	if (!config_valid(cfg))
 		return -1;
-	for (;;) {
+	for (spins = 1; spins <= HAK_INIT_WAIT_SPINS; spins++) {
 		if (__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE))
 			return 0;
 		expect = 0;
@@ -147,8 +153,14 @@ int hak_init_lazy(const struct hak_config *cfg)
 						__ATOMIC_ACQ_REL,
 						__ATOMIC_ACQUIRE))
 			return init_body(cfg);
-		hak_port_spin_wait(++spins);
+		hak_port_spin_wait((unsigned)spins);
 	}
+	/* The other init never ended: a hook of it (entropy, say) called
+	 * hakmem on its own thread, which now waits for itself. */
+	hak_report_to_port(HAK_EV_MISUSE, NULL, 0,
+			   "hakmem: an init did not finish (a hook of "
+			   "hak_init called hakmem?)");
+	return -1;
 }
 
 /*

@@ -87,8 +87,17 @@ int hak_pcpu_alloc_areas(struct hak_heap *h, unsigned ncpus)
 							 HAK_PAGE_SIZE, 1);
 
 		hak_unlock(&h->lock, flags);
-		if (!pc)
+		if (!pc) {
+			/* Nothing runs on them yet: the areas made so far go
+			 * back, so that a later init (the hosted lazy init
+			 * retries) takes them again rather than more. */
+			while (cpu--) {
+				pc = h->pcpu[cpu];
+				hak_area_publish((void **)&h->pcpu[cpu], NULL);
+				hak_provider_put_meta(h, pc, bytes);
+			}
 			return -1;
+		}
 		area_init(h, pc);
 		hak_area_publish((void **)&h->pcpu[cpu], pc);
 	}

@@ -38,13 +38,14 @@ static unsigned want_ncpus;
 
 static unsigned real_ids(void)
 {
-	char buf[64];
+	char buf[4096];
 	FILE *f = fopen("/sys/devices/system/cpu/possible", "r");
 	unsigned hi = 0, n = 0;
 	size_t i, len;
 
 	CHECK(f, "sysfs possible CPUs");
-	len = fread(buf, 1, sizeof(buf) - 1, f);
+	len = fread(buf, 1, sizeof(buf), f);
+	CHECK(len < sizeof(buf), "sysfs's possible CPU list is that long");
 	fclose(f);
 	for (i = 0; i < len; i++) {
 		if (buf[i] >= '0' && buf[i] <= '9') {
@@ -114,6 +115,7 @@ static void in_child(void (*body)(void), unsigned ids, const char *what)
 	pid = fork();
 	CHECK(pid >= 0, "fork");
 	if (!pid) {
+		alarm(120); /* a hang fails the case */
 		fake_ids = ids;
 		body();
 		exit(0);

@@ -90,6 +90,7 @@ static void child(void)
 	pthread_t ta, tb;
 	unsigned i, j;
 
+	alarm(60); /* a hang fails the round */
 	log.quiet = 1;
 	region = mmap(NULL, REGION, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -145,6 +146,108 @@ static void child(void)
 	exit(0);
 }
 
+/*
+ * Two more ways an init ends, each in a child process:
+ *  - an entropy hook that calls hak_malloc from inside the explicit
+ *    hak_init (a hook must not call hakmem): the lazy init it starts
+ *    waits for an init its own thread runs. It gives up after its bound
+ *    with a MISUSE report and the malloc gets NULL; the explicit init
+ *    then finishes. Before session 16's bound it waited forever;
+ *  - a provider that refuses the second per-CPU area: hak_init fails,
+ *    and the first area goes back (as many releases as allocations), so
+ *    a retry takes no more; the retry with a working provider succeeds.
+ */
+static struct hak_page_provider mmap_pp;
+static long pp_allocs, pp_releases, pp_fail_at;
+static void *hook_block = (void *)1;
+
+static uint64_t entropy_mallocs(void)
+{
+	hook_block = hak_malloc(64);
+	return 42;
+}
+
+static void *pp_alloc(void *ctx, size_t bytes, size_t align)
+{
+	(void)ctx;
+	if (++pp_allocs == pp_fail_at)
+		return NULL;
+	return mmap_pp.alloc(mmap_pp.ctx, bytes, align);
+}
+
+static void pp_release(void *ctx, void *p, size_t bytes)
+{
+	(void)ctx;
+	pp_releases++;
+	mmap_pp.release(mmap_pp.ctx, p, bytes);
+}
+
+static void init_with(uint64_t (*entropy)(void), long fail_at, int want)
+{
+	struct hak_config cfg = { 0 };
+	int got;
+
+	mmap_pp = hak_hosted_mmap_provider();
+	cfg.provider = mmap_pp;
+	cfg.provider.alloc = pp_alloc;
+	cfg.provider.release = pp_release;
+	cfg.ncpus = 2;
+	cfg.report = report_record;
+	cfg.report_ctx = &log;
+	cfg.entropy = entropy;
+	pp_fail_at = fail_at;
+	got = hak_init(&cfg);
+	CHECK(got == want, "hak_init gave %d", got);
+}
+
+static void child_hook_mallocs(void)
+{
+	void *p;
+
+	alarm(60);
+	log.quiet = 1;
+	init_with(entropy_mallocs, 0, 0);
+	CHECK(hook_block == NULL, "the hook's malloc got %p", hook_block);
+	p = hak_malloc(100);
+	CHECK(p, "malloc after the init");
+	hak_free(p);
+	CHECK(hak_check() == 0, "heap faults");
+	exit(0);
+}
+
+static void child_area_refused(void)
+{
+	void *p;
+
+	alarm(60);
+	log.quiet = 1;
+	init_with(NULL, 2, -1);
+	CHECK(pp_allocs == 2 && pp_releases == 1,
+	      "%ld provider calls, %ld releases: the first area stays out",
+	      pp_allocs, pp_releases);
+	init_with(NULL, 0, 0);
+	p = hak_malloc(100);
+	CHECK(p, "malloc after the retried init");
+	hak_free(p);
+	CHECK(hak_check() == 0, "heap faults");
+	exit(0);
+}
+
+static void in_child(void (*body)(void), const char *what)
+{
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (!pid)
+		body();
+	CHECK(waitpid(pid, &status, 0) == pid, "wait");
+	CHECK(WIFEXITED(status) && !WEXITSTATUS(status), "%s: child status %d",
+	      what, status);
+}
+
 int main(void)
 {
 	unsigned r;
@@ -165,6 +268,9 @@ int main(void)
 		      "round %u (delay %ld ns): child status %d", r, delay_ns,
 		      status);
 	}
-	printf("PASS test_init_race (%u + %u rounds)\n", ROUNDS, ROUNDS);
+	in_child(child_hook_mallocs, "an entropy hook that mallocs");
+	in_child(child_area_refused, "a refused per-CPU area");
+	printf("PASS test_init_race (%u + %u rounds, a hook that mallocs, a "
+	       "refused area)\n", ROUNDS, ROUNDS);
 	return 0;
 }
