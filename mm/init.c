@@ -123,9 +123,11 @@ int hak_init(const struct hak_config *cfg)
 	return init_body(cfg);
 }
 
-/* How long a lazy init waits for another: hosted, about a second of
- * sched_yield at worst; an init takes O(ncpus) provider calls. */
-#define HAK_INIT_WAIT_SPINS (1UL << 20)
+/* How long a lazy init waits for another: 2^16 waits (hosted: yields,
+ * each of which lets a runnable init thread run; 0.1 s on an idle
+ * machine, seconds on a loaded one); an init takes O(ncpus) provider
+ * calls. (2^20 took over a minute under make test's load.) */
+#define HAK_INIT_WAIT_SPINS (1UL << 16)
 
 /*
  * A port's lazy init (the hosted port's first call): as hak_init, but

@@ -43,9 +43,18 @@ typedef struct {
 } hak_spinlock_t;
 
 /*
- * Bounded wait: every holder runs with IRQs masked (bare metal) and does
- * bounded work, so the wait is bounded by the number of CPUs times the
- * longest critical section. The hosted port yields to a preempted holder.
+ * Every holder runs with IRQs masked (bare metal) and does bounded work,
+ * so the lock is free again within the longest critical section. A
+ * test-and-set lock does not promise that a given waiter then gets it
+ * (another CPU's exchange may win each time), so one CPU's wait has no
+ * bound in theory. A ticket lock would give one, but in a guest whose
+ * vCPUs the host preempts, a ticket handed to a descheduled vCPU stalls
+ * every CPU behind it. Tried in session 16: the QEMU matrix (4 vCPUs on
+ * 2 host cores) took 320 s instead of 122 s and a debug suite timed out
+ * (once; another test was loading the machine then, and the run was not
+ * repeated), so it was taken out again. A fair lock for guests needs the
+ * host's help (Linux's paravirt qspinlock). The hosted port yields to a
+ * preempted holder.
  */
 static inline unsigned long hak_lock(hak_spinlock_t *l)
 {
