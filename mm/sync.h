@@ -49,10 +49,11 @@ typedef struct {
  * (another CPU's exchange may win each time), so one CPU's wait has no
  * bound in theory. A ticket lock would give one, but in a guest whose
  * vCPUs the host preempts, a ticket handed to a descheduled vCPU stalls
- * every CPU behind it. Tried in session 16: the QEMU matrix (4 vCPUs on
- * 2 host cores) took 320 s instead of 122 s and a debug suite timed out
- * (once; another test was loading the machine then, and the run was not
- * repeated), so it was taken out again. A fair lock for guests needs the
+ * every CPU behind it. Tried in session 16 and taken out again: the
+ * QEMU matrix (4 vCPUs on 2 host cores) took 320 s instead of 122 s, and
+ * on a quiet machine the aarch64 LSE debug suite at -smp 4 timed out in
+ * percpu_stress in 2 of 3 runs and took 37 s in the third, against 6-7 s
+ * for each of 3 runs with this lock. A fair lock for guests needs the
  * host's help (Linux's paravirt qspinlock). The hosted port yields to a
  * preempted holder.
  */
