@@ -146,9 +146,7 @@ static void cache_setup(struct hak_cache *c, struct hak_heap *h,
 		       hak_cache_cap(h->cache_budget, slot));
 	c->ci.cache_cap = c->shard.cap;
 	c->ci.batch = c->shard.batch;
-	for (i = 0; i < HAK_MAX_CPUS; i++)
-		hak_area_publish(&c->pcpu[i], &hak_pcpu_none);
-	hak_pcpu_guards_init(c->pcpu);
+	hak_pcpu_table_none(c->pcpu);
 	c->ncpus = hak_heap.ncpus;
 }
 

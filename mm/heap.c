@@ -142,9 +142,7 @@ static void heap_setup(struct hak_heap *h, const struct hak_heap_config *cfg)
 			       hak_cache_cap(budget, hak_classes[c].size));
 	h->pcpu_bytes = hak_pcpu_area_bytes(h);
 	h->cache_budget = budget;
-	for (i = 0; i < HAK_MAX_CPUS; i++)
-		hak_area_publish((void **)&h->pcpu[i], &hak_pcpu_none);
-	hak_pcpu_guards_init((void **)h->pcpu);
+	hak_pcpu_table_none((void **)h->pcpu);
 	h->ready = 1;
 }
 

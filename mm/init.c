@@ -31,12 +31,18 @@ static uint64_t mix64(uint64_t x)
  * a second or concurrent call changes nothing. */
 static int init_claimed;
 
-int hak_init_claim(const void *ptr, size_t size, const char *already)
+/* 1 if the claim was free and is ours now. */
+static int claim_try(void)
 {
 	int expect = 0;
 
-	if (__atomic_compare_exchange_n(&init_claimed, &expect, 1, 0,
-					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+	return __atomic_compare_exchange_n(&init_claimed, &expect, 1, 0,
+					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+int hak_init_claim(const void *ptr, size_t size, const char *already)
+{
+	if (claim_try())
 		return 0;
 	/* Through the heap's hook once it is ready; while another init
 	 * runs, that hook may be half copied: the port's sink then. */
@@ -124,9 +130,9 @@ int hak_init(const struct hak_config *cfg)
 }
 
 /* How long a lazy init waits for another: 2^16 waits (hosted: yields,
- * each of which lets a runnable init thread run; 0.1 s on an idle
- * machine, seconds on a loaded one); an init takes O(ncpus) provider
- * calls. (2^20 took over a minute under make test's load.) */
+ * each of which lets a runnable init thread run); an init takes
+ * O(ncpus) provider calls. (2^20 yields took over a minute under make
+ * test's load.) */
 #define HAK_INIT_WAIT_SPINS (1UL << 16)
 
 /*
@@ -143,17 +149,13 @@ int hak_init(const struct hak_config *cfg)
 int hak_init_lazy(const struct hak_config *cfg)
 {
 	unsigned long spins;
-	int expect;
 
 	if (!config_valid(cfg))
 		return -1;
 	for (spins = 1; spins <= HAK_INIT_WAIT_SPINS; spins++) {
 		if (__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE))
 			return 0;
-		expect = 0;
-		if (__atomic_compare_exchange_n(&init_claimed, &expect, 1, 0,
-						__ATOMIC_ACQ_REL,
-						__ATOMIC_ACQUIRE))
+		if (claim_try())
 			return init_body(cfg);
 		hak_port_spin_wait((unsigned)spins);
 	}

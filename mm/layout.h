@@ -742,6 +742,17 @@ static inline void hak_pcpu_guards_init(void **slot)
 		HAK_PCPU_FAST(slot)[-(long)i] = &hak_pcpu_none;
 }
 
+/* A created heap's or an object cache's table: every entry the empty
+ * area until its CPU's first miss, and the guards. */
+static inline void hak_pcpu_table_none(void **slot)
+{
+	unsigned i;
+
+	for (i = 0; i < HAK_MAX_CPUS; i++)
+		hak_area_publish(&slot[i], &hak_pcpu_none);
+	hak_pcpu_guards_init(slot);
+}
+
 /* Page-aligned (4 KiB, whatever the page size), so that an arch that
  * can form such an object's address in one instruction does so on the
  * fast paths (ARCH_PAGE_OBJ_ADDR; aarch64's ADRP). */

@@ -14,8 +14,9 @@
  * idle decay (hak_superslab_decay), one per call. A walk that empties a
  * created heap's superslab under the heap list lock, or a light drain
  * (hak_tick with IRQs masked), keeps it (HAK_SS_KEEP); that heap's next
- * put gives back one above the hysteresis, whichever emptied it. There is no limit on the number of
- * superslabs other than the provider's memory.
+ * put gives back one above the hysteresis, whichever emptied it. There
+ * is no limit on the number of superslabs other than the provider's
+ * memory.
  */
 #include "internal.h"
 

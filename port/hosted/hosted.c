@@ -217,11 +217,12 @@ extern unsigned long hak_hosted_test_page_size(void)
  * aarch64 kernels (RHEL's 64 KiB, Apple silicon's 16 KiB). */
 static unsigned long kernel_page_size(void)
 {
-	unsigned long ps;
+	unsigned long ps = 0;
 
-	if (hak_hosted_test_page_size && hak_hosted_test_page_size())
-		return hak_hosted_test_page_size();
-	ps = getauxval(AT_PAGESZ);
+	if (hak_hosted_test_page_size)
+		ps = hak_hosted_test_page_size();
+	if (!ps)
+		ps = getauxval(AT_PAGESZ);
 	return ps ? ps : HAK_PAGE_SIZE;
 }
 
@@ -241,8 +242,7 @@ int hak_hosted_may_split(void)
 static void *mmap_alloc(void *ctx, size_t bytes, size_t align)
 {
 	size_t map = bytes + (align > 4096 ? align : 0);
-	unsigned long kps = kernel_page_size();
-	uintptr_t p, a, tail;
+	uintptr_t p, a, tail, kps;
 
 	(void)ctx;
 	if (map < bytes)
@@ -263,7 +263,8 @@ static void *mmap_alloc(void *ctx, size_t bytes, size_t align)
 	 * rounds up to it. */
 	if (a > p)
 		munmap((void *)p, a - p);
-	tail = (a + bytes + kps - 1) & ~(uintptr_t)(kps - 1);
+	kps = kernel_page_size();
+	tail = (a + bytes + kps - 1) & ~(kps - 1);
 	if (p + map > tail)
 		munmap((void *)tail, p + map - tail);
 	return (void *)a;
@@ -314,8 +315,12 @@ static unsigned cpu_ids(void)
 		if (fake != ~0u)
 			return fake;
 	}
-	if (hak_hosted_test_possible_path && hak_hosted_test_possible_path())
-		path = hak_hosted_test_possible_path();
+	if (hak_hosted_test_possible_path) {
+		const char *fake = hak_hosted_test_possible_path();
+
+		if (fake)
+			path = fake;
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;

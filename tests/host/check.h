@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "hakmem.h"
 #include "hakmem/config.h" /* HAK_DEBUG */
@@ -67,6 +70,32 @@ static inline void report_record(const struct hak_report *r, void *ctx)
 	if (!log->quiet)
 		fprintf(stderr, "  report: %s: %s (%p) size %zu\n",
 			hak_event_name(r->event), r->what, r->ptr, r->size);
+}
+
+/*
+ * body in a child process (a fresh heap: the lazy init runs there); the
+ * child exits 0 when body returns, and a hang past alarm_s seconds kills
+ * it (SIGALRM). The child must exit 0: what names the case when not.
+ */
+static inline void run_in_child(void (*body)(void), unsigned alarm_s,
+				const char *what)
+{
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (!pid) {
+		alarm(alarm_s);
+		body();
+		exit(0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid, "wait");
+	CHECK(WIFEXITED(status) && !WEXITSTATUS(status), "%s: child status %d%s",
+	      what, status,
+	      WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM ? " (hung)"
+								 : "");
 }
 
 /* Init over mmap with the recording hook. */

@@ -104,25 +104,22 @@ static void heap_clean(struct hak_stats *st)
 		      hak_event_name((enum hak_event)e));
 }
 
-/* body in a child process (its lazy init under fake_ids); the child
- * must exit 0. */
+/* body in a child process (its lazy init under fake_ids = ids); the
+ * child must exit 0. */
+static void (*child_body)(void);
+static unsigned child_ids;
+
+static void with_ids(void)
+{
+	fake_ids = child_ids;
+	child_body();
+}
+
 static void in_child(void (*body)(void), unsigned ids, const char *what)
 {
-	int status;
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	CHECK(pid >= 0, "fork");
-	if (!pid) {
-		alarm(120); /* a hang fails the case */
-		fake_ids = ids;
-		body();
-		exit(0);
-	}
-	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-		      !WEXITSTATUS(status),
-	      "%s: child status %d", what, status);
+	child_body = body;
+	child_ids = ids;
+	run_in_child(with_ids, 120, what);
 }
 
 /* The lazy init, then every online CPU's thread: the mode and ncpus are

@@ -90,7 +90,6 @@ static void child(void)
 	pthread_t ta, tb;
 	unsigned i, j;
 
-	alarm(60); /* a hang fails the round */
 	log.quiet = 1;
 	region = mmap(NULL, REGION, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -143,7 +142,6 @@ static void child(void)
 					 : st.events[i] == 0,
 		      "%llu %s reports", (unsigned long long)st.events[i],
 		      hak_event_name((enum hak_event)i));
-	exit(0);
 }
 
 /*
@@ -204,7 +202,6 @@ static void child_hook_mallocs(void)
 {
 	void *p;
 
-	alarm(300); /* the wait is counted in yields, slow under load */
 	log.quiet = 1;
 	init_with(entropy_mallocs, 0, 0);
 	CHECK(hook_block == NULL, "the hook's malloc got %p", hook_block);
@@ -212,14 +209,12 @@ static void child_hook_mallocs(void)
 	CHECK(p, "malloc after the init");
 	hak_free(p);
 	CHECK(hak_check() == 0, "heap faults");
-	exit(0);
 }
 
 static void child_area_refused(void)
 {
 	void *p;
 
-	alarm(60);
 	log.quiet = 1;
 	init_with(NULL, 2, -1);
 	CHECK(pp_allocs == 2 && pp_releases == 1,
@@ -230,22 +225,6 @@ static void child_area_refused(void)
 	CHECK(p, "malloc after the retried init");
 	hak_free(p);
 	CHECK(hak_check() == 0, "heap faults");
-	exit(0);
-}
-
-static void in_child(void (*body)(void), const char *what)
-{
-	int status;
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	CHECK(pid >= 0, "fork");
-	if (!pid)
-		body();
-	CHECK(waitpid(pid, &status, 0) == pid, "wait");
-	CHECK(WIFEXITED(status) && !WEXITSTATUS(status), "%s: child status %d",
-	      what, status);
 }
 
 int main(void)
@@ -253,23 +232,17 @@ int main(void)
 	unsigned r;
 
 	for (r = 0; r < 2 * ROUNDS; r++) {
-		int status;
-		pid_t pid;
+		char what[64];
 
 		lazy_round = r >= ROUNDS;
 		delay_ns = (long)(r % ROUNDS) * 1500 + lazy_round;
-		fflush(NULL);
-		pid = fork();
-		CHECK(pid >= 0, "fork");
-		if (!pid)
-			child();
-		CHECK(waitpid(pid, &status, 0) == pid, "wait");
-		CHECK(WIFEXITED(status) && !WEXITSTATUS(status),
-		      "round %u (delay %ld ns): child status %d", r, delay_ns,
-		      status);
+		snprintf(what, sizeof(what), "round %u (delay %ld ns)", r,
+			 delay_ns);
+		run_in_child(child, 60, what);
 	}
-	in_child(child_hook_mallocs, "an entropy hook that mallocs");
-	in_child(child_area_refused, "a refused per-CPU area");
+	/* The hook's wait is counted in yields: slow under load. */
+	run_in_child(child_hook_mallocs, 300, "an entropy hook that mallocs");
+	run_in_child(child_area_refused, 60, "a refused per-CPU area");
 	printf("PASS test_init_race (%u + %u rounds, a hook that mallocs, a "
 	       "refused area)\n", ROUNDS, ROUNDS);
 	return 0;
