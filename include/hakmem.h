@@ -395,7 +395,9 @@ struct hak_heap_config {
 	 * (superslabs, large runs and its per-CPU areas), enforced at every
 	 * provider call; 0 = no limit. An allocation that would exceed it
 	 * returns NULL with HAK_EV_OUT_OF_MEMORY naming the heap, after one
-	 * reclaim pass (caches drained, empty slabs given back). */
+	 * reclaim pass (caches drained, empty slabs given back) and a
+	 * bounded wait for other CPUs' provider calls in flight on the heap
+	 * (a superslab on its way in, memory on its way back). */
 	size_t limit;
 	/* Reports about this heap's blocks; NULL: the default heap's sink. */
 	void (*report)(const struct hak_report *r, void *ctx);

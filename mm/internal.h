@@ -410,8 +410,10 @@ void hak_pcpu_bad_id(unsigned cpu);
 /* ---- maintenance.c ---------------------------------------------------- */
 
 /* The out-of-memory reclaim pass of heap h: every CPU's caches drained,
- * then what hak_heap_trim(h) gives back. No lock held. */
-void hak_reclaim(struct hak_heap *h);
+ * then what hak_heap_trim(h) gives back, then a bounded wait for the
+ * provider calls other CPUs have in flight on h (own: the bytes the
+ * caller has charged on h and not settled). No lock held. */
+void hak_reclaim(struct hak_heap *h, uint64_t own);
 /* hak_trim of one heap, its caches' shards included, after the drain. */
 void hak_trim_heap(struct hak_heap *h);
 int hak_check_heap(struct hak_heap *h);

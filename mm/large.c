@@ -210,8 +210,9 @@ static void large_map(struct hak_heap *h, struct hak_large_run *r, void *p,
 
 /* No lock held: the page-map nodes of run p, with the same one reclaim
  * pass and retry (unless the call had it) when the provider says no:
- * the default heap's, whose provider gives the nodes. */
-static int map_nodes(void *p, size_t bytes, int reclaimed)
+ * the default heap's, whose provider gives the nodes (own: the bytes the
+ * caller has charged on it). */
+static int map_nodes(void *p, size_t bytes, int reclaimed, uint64_t own)
 {
 	size_t span = HAK_DEBUG ? bytes : 1;
 
@@ -219,7 +220,7 @@ static int map_nodes(void *p, size_t bytes, int reclaimed)
 		return 0;
 	if (reclaimed)
 		return -1;
-	hak_reclaim(&hak_heap);
+	hak_reclaim(&hak_heap, own);
 	return hak_pagemap_reserve((uintptr_t)p, span);
 }
 
@@ -245,7 +246,7 @@ static void *large_alloc_slow(struct hak_heap *h, size_t size, size_t align,
 		 * (the run we may hold stays ours meanwhile; found by
 		 * review: a cached run went back and NULL came out with no
 		 * reclaim). */
-		hak_reclaim(&hak_heap);
+		hak_reclaim(&hak_heap, h == &hak_heap && fresh ? bytes : 0);
 		reclaimed = 1;
 		r = hak_large_run_get();
 	}
@@ -260,7 +261,7 @@ static void *large_alloc_slow(struct hak_heap *h, size_t size, size_t align,
 		 * then try once more. */
 		struct hak_pending pd = { 0 };
 
-		hak_reclaim(h);
+		hak_reclaim(h, 0);
 		reclaimed = 1;
 		flags = hak_lock(&h->lock);
 		/* A tick first, as in every hold that may cache a run (a
@@ -278,7 +279,8 @@ static void *large_alloc_slow(struct hak_heap *h, size_t size, size_t align,
 	}
 	/* The run is nobody else's yet: its page-map nodes are made with
 	 * no lock held, its entries then written under the heap's lock. */
-	if (p && map_nodes(p, bytes, reclaimed)) {
+	if (p && map_nodes(p, bytes, reclaimed,
+			   h == &hak_heap && fresh ? bytes : 0)) {
 		large_unget(h, p, bytes, fresh);
 		p = NULL;
 	}

@@ -611,6 +611,11 @@ struct hak_heap {
 				installed */
 	uint64_t taken, returned, peak_held, meta;
 	uint64_t charged; /* to provider calls in flight (provider.c) */
+	/* Atomic: bytes of large runs being given back, from the start of
+	 * hak_provider_release_pending to its booking (provider.c); with
+	 * charged and nss_transit, what the out-of-memory retry waits for
+	 * (maintenance.c, settle_wait). */
+	uint64_t releasing;
 	/* large_bytes: written under the lock with relaxed atomic stores,
 	 * read without it for the peak of bytes out (stats.c). */
 	uint64_t large_bytes, large_objects, large_allocs, large_frees;

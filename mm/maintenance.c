@@ -48,6 +48,39 @@ void hak_trim_heap(struct hak_heap *h)
 	hak_large_cache_flush(h);
 }
 
+/* Polls of settle_wait: each a hold of the heap's lock and a spin wait
+ * (hosted: a yield after the first 64; 2^16 of them took 20-60 ms on an
+ * idle 2-CPU host, more under load, when the other thread slept). */
+#define HAK_SETTLE_WAITS (1U << 16)
+
+/*
+ * Before an allocation that the provider or the limit refused is retried,
+ * and reported as out of memory if the retry fails too: let the provider
+ * calls that other CPUs have in flight on h settle. A superslab on its
+ * way in has units the retry can take; memory on its way out makes room
+ * under the limit. Without the wait, a CPU refused while another CPU's
+ * mmap of a superslab ran reported out of memory with 15 units about to
+ * be free (tests/host/test_heap.c, test_limit_in_flight). own: the bytes
+ * the caller itself has charged and not yet settled. Bounded: a call
+ * still in flight after HAK_SETTLE_WAITS polls (its CPU preempted on the
+ * hosted port or by an RTOS) leaves the retry to fail as before.
+ */
+static void settle_wait(struct hak_heap *h, uint64_t own)
+{
+	unsigned spins;
+
+	for (spins = 1; spins <= HAK_SETTLE_WAITS; spins++) {
+		unsigned long flags = hak_lock(&h->lock);
+		int busy = h->charged > own || h->nss_transit ||
+			   __atomic_load_n(&h->releasing, __ATOMIC_RELAXED);
+
+		hak_unlock(&h->lock, flags);
+		if (!busy)
+			return;
+		hak_port_spin_wait(spins);
+	}
+}
+
 void hak_trim(void)
 {
 	if (!__atomic_load_n(&hak_heap.ready, __ATOMIC_ACQUIRE))
@@ -56,10 +89,11 @@ void hak_trim(void)
 	hak_trim_heap(&hak_heap);
 }
 
-void hak_reclaim(struct hak_heap *h)
+void hak_reclaim(struct hak_heap *h, uint64_t own)
 {
 	hak_remote_all(HAK_REQ_DRAIN);
 	hak_trim_heap(h);
+	settle_wait(h, own);
 }
 
 void hak_cpu_offline(unsigned cpu)

@@ -336,7 +336,7 @@ void *hak_front_alloc_miss(const struct hak_front *f)
 	if (!n) {
 		/* Out of memory: give back what hysteresis and caches hold,
 		 * then try once more. */
-		hak_reclaim(sh->heap);
+		hak_reclaim(sh->heap, 0);
 		n = hak_shared_refill(sh, batch, b);
 		if (!n)
 			return NULL;

@@ -128,12 +128,17 @@ void hak_provider_release_pending(struct hak_heap *h, struct hak_pending *pd)
 
 	if (!pd->n)
 		return;
-	for (i = 0; i < pd->n; i++) {
-		hak_provider_put(h, pd->run[i].p, pd->run[i].bytes);
+	for (i = 0; i < pd->n; i++)
 		bytes += pd->run[i].bytes;
-	}
+	/* Seen by an out-of-memory retry, which waits for it (from here:
+	 * the few instructions since the hold that took the runs off the
+	 * books are not covered). */
+	__atomic_add_fetch(&h->releasing, bytes, __ATOMIC_RELAXED);
+	for (i = 0; i < pd->n; i++)
+		hak_provider_put(h, pd->run[i].p, pd->run[i].bytes);
 	pd->n = 0;
 	flags = hak_lock(&h->lock);
 	h->returned += bytes;
+	__atomic_sub_fetch(&h->releasing, bytes, __ATOMIC_RELAXED);
 	hak_unlock(&h->lock, flags);
 }

@@ -29,6 +29,9 @@ struct vm {
 	struct hak_heap *h;
 	struct report_log log;
 	int fail; /* refuse every alloc */
+	/* test_limit_in_flight: the next superslab call sets in_call and
+	 * takes 20 ms, as an mmap on a loaded host may. */
+	int slow_ss, in_call;
 	/* Superslab calls (1 MiB, aligned to it) made with the heap's
 	 * lock free, as every non-metadata call must be (no CPU waits on
 	 * it for an mmap), and those made with it held. */
@@ -86,6 +89,11 @@ static void *vm_alloc(void *ctx, size_t bytes, size_t align)
 
 	if (v->fail)
 		return NULL;
+	if (bytes == HAK_SUPERSLAB_SIZE &&
+	    __atomic_exchange_n(&v->slow_ss, 0, __ATOMIC_ACQ_REL)) {
+		__atomic_store_n(&v->in_call, 1, __ATOMIC_RELEASE);
+		usleep(20 * 1000);
+	}
 	ss_call(v, bytes, align);
 	p = v->region.alloc(v->region.ctx, bytes, align);
 	if (p) {
@@ -403,6 +411,66 @@ static void test_limit(void)
 }
 
 /* Blocks of heap A never show up in heap B or the default heap. */
+static void *in_flight_malloc(void *arg)
+{
+	struct vm *v = arg;
+
+	pin(0);
+	return hak_heap_malloc(v->h, 64);
+}
+
+/*
+ * A heap whose limit leaves room for one superslab. One thread's first
+ * malloc builds it, its provider call slow; a second thread's malloc of
+ * another class meanwhile finds no unit and the limit full. It must wait
+ * for the superslab on its way and take one of its 15 other units: until
+ * session 17 it reported out of memory and returned NULL (hak_reclaim's
+ * settle_wait). Both threads on CPU 0: one per-CPU area.
+ */
+static void test_limit_in_flight(void)
+{
+	struct vm v;
+	struct hak_heap *h;
+	long long area;
+	pthread_t t;
+	void *a = NULL, *b;
+	cpu_set_t all;
+
+	CHECK(!pthread_getaffinity_np(pthread_self(), sizeof(all), &all),
+	      "affinity");
+	pin(0);
+	h = vm_create(&v, "probe", 16 << 20, 0);
+	CHECK(h, "probe create");
+	area = v.held;
+	CHECK(hak_heap_destroy(h, 0) == 0, "probe destroy");
+	vm_unmap(&v);
+	CHECK(area > 0 && area + (64 << 10) < (long long)HAK_SUPERSLAB_SIZE,
+	      "per-CPU area %lld bytes", area);
+	h = vm_create(&v, "flight", 16 << 20,
+		      (size_t)area + HAK_SUPERSLAB_SIZE + (64 << 10));
+	CHECK(h, "create");
+	v.slow_ss = 1;
+	CHECK(pthread_create(&t, NULL, in_flight_malloc, &v) == 0, "thread");
+	while (!__atomic_load_n(&v.in_call, __ATOMIC_ACQUIRE))
+		sched_yield();
+	b = hak_heap_malloc(h, 2000);
+	pthread_join(t, &a);
+	CHECK(a && b, "both mallocs served: %p %p (%s)", a, b, v.log.last_what ? v.log.last_what : "-");
+	CHECK(v.log.count[HAK_EV_OUT_OF_MEMORY] == 0,
+	      "%u out-of-memory reports",
+	      v.log.count[HAK_EV_OUT_OF_MEMORY]);
+	CHECK(v.held <= area + (long long)HAK_SUPERSLAB_SIZE + (64 << 10),
+	      "held %lld", v.held);
+	hak_free(a);
+	hak_free(b);
+	CHECK(hak_heap_check(h) == 0, "check");
+	CHECK(hak_heap_destroy(h, 0) == 0, "destroy");
+	CHECK(v.held == 0, "%lld bytes not back", v.held);
+	vm_unmap(&v);
+	CHECK(!pthread_setaffinity_np(pthread_self(), sizeof(all), &all),
+	      "affinity back");
+}
+
 static void test_isolation(void)
 {
 	struct vm a, b;
@@ -1004,6 +1072,7 @@ int main(void)
 	test_destroy_nested();
 	test_create_bad();
 	test_limit();
+	test_limit_in_flight();
 	test_isolation();
 	test_caches();
 	test_threads();
