@@ -82,7 +82,8 @@ ASAN_FLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 TSAN_FLAGS := -O1 -fsanitize=thread -DHAK_HOSTED_NO_RSEQ_BUILD
 
 .PHONY: all host freestanding images preflight test test-host test-unit test-asan \
-	test-tsan test-nm test-qemu run bench bench-icount fuzz format clean
+	test-tsan test-nm test-qemu run bench bench-icount fuzz format clean \
+	test-list
 all: host freestanding images
 
 # ---- host (the hosted port) -------------------------------------------

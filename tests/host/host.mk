@@ -84,6 +84,12 @@ TEST_BINS := $(addprefix $(B)/test/plain/,$(HOST_TESTS)) \
 
 test-bins: $(TEST_BINS) $(B)/host/libhakmem.so
 
+# The test programs this tree builds, one per line: what run-all.sh runs
+# (a glob of build/ would also run the binary of a test whose source is
+# gone, and pass or fail on code no longer there).
+test-list:
+	@printf '%s\n' $(TEST_BINS)
+
 # run-all.sh host also runs the debug build's tests and nm-checks the
 # debug freestanding libraries: build those too, so that make test-host
 # works on its own (it failed on a fresh tree with "missing").
