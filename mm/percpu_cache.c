@@ -326,13 +326,21 @@ void *hak_front_alloc_miss(const struct hak_front *f)
 	p = hak_op_pop_wait(f);
 	if (p)
 		return p;
-	front_ensure(f);
-	/* A batch another CPU's free miss handed over, if any: O(1) an
-	 * object; else from the slabs. */
-	if (f->xh && !hak_transfer_get(f->xh, sh->cls, batch))
-		n = b;
-	else
+	if (unlikely(!hak_port_has_cpu())) {
+		/* No cache would take the rest of a batch: one object.
+		 * (A batch of 64 and 63 back cost 320 ns a malloc and free
+		 * on x86_64, against 10 through a cache.) */
+		b = 1;
 		n = hak_shared_refill(sh, batch, b);
+	} else {
+		front_ensure(f);
+		/* A batch another CPU's free miss handed over, if any: O(1)
+		 * an object; else from the slabs. */
+		if (f->xh && !hak_transfer_get(f->xh, sh->cls, batch))
+			n = b;
+		else
+			n = hak_shared_refill(sh, batch, b);
+	}
 	if (!n) {
 		/* Out of memory: give back what hysteresis and caches hold,
 		 * then try once more. */
@@ -364,6 +372,13 @@ void hak_front_free_miss(const struct hak_front *f, void *p)
 	hak_remote_poll(0);
 	if (!hak_op_push_wait(f, p))
 		return;
+	if (unlikely(!hak_port_has_cpu())) {
+		/* No cache: p alone to its slab, nothing grown or set up on
+		 * the CPU its id hashes to. */
+		hak_shared_drain(sh, &p, 1);
+		hak_stat_add(&sh->bypass_frees, 1);
+		return;
+	}
 	front_ensure(f);
 	/* Room instead of a drain: p is then a cache hit after all, which
 	 * the grows count tells hak_stats (stats.c). */

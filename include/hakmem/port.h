@@ -59,6 +59,11 @@
  *       For debug assertions: the caller is inside cpu's section.
  *   unsigned hak_port_cpu_hint(void)
  *       The CPU the caller runs on, for reports only; takes no lock.
+ *   int hak_port_has_cpu(void)
+ *       0 when the caller's magazine operations reach no CPU's cache: on
+ *       the hosted port in rseq mode, a thread whose rseq area names no
+ *       CPU. Its misses then move single objects, not batches that could
+ *       only go back. 1 everywhere else.
  *
  * Shared locks (the shard and global spinlocks)
  *   unsigned long hak_port_irq_save(void)
@@ -120,6 +125,7 @@ HAK_CONTRACT_FN(hak_port_pcpu_exit_remote,
 		void (*)(unsigned, unsigned long, void **));
 HAK_CONTRACT_FN(hak_port_pcpu_held, int (*)(unsigned));
 HAK_CONTRACT_FN(hak_port_cpu_hint, unsigned (*)(void));
+HAK_CONTRACT_FN(hak_port_has_cpu, int (*)(void));
 HAK_CONTRACT_FN(hak_port_irq_save, unsigned long (*)(void));
 HAK_CONTRACT_FN(hak_port_irq_restore, void (*)(unsigned long));
 HAK_CONTRACT_FN(hak_port_irqs_masked, int (*)(void));

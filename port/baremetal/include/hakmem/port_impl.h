@@ -100,6 +100,12 @@ static inline unsigned hak_port_cpu_hint(void)
 	return arch_cpu_id();
 }
 
+/* Every context runs on a CPU with a cache here. */
+static inline int hak_port_has_cpu(void)
+{
+	return 1;
+}
+
 static inline unsigned long hak_port_irq_save(void)
 {
 	return arch_irq_save();

@@ -87,6 +87,20 @@ static inline int hak_port_rseq_active(void)
 }
 #endif
 
+/* In rseq mode, a thread whose rseq area names no CPU (cpu_id -1: it
+ * unregistered glibc's area; -2: glibc's registration failed) reaches no
+ * cache: its sections index the fast table's guards (mm/layout.h). In
+ * trylock mode it takes a CPU's lock as any thread does. */
+static inline int hak_port_has_cpu(void)
+{
+	if (!hak_port_rseq_active())
+		return 1;
+	return __atomic_load_n((const int32_t *)((const char *)
+							 __builtin_thread_pointer() +
+						 hak_hosted_rseq_cpu_off),
+			       __ATOMIC_RELAXED) >= 0;
+}
+
 int hak_hosted_remote_enter(unsigned cpu, void **slot);
 void hak_hosted_remote_exit(unsigned cpu, void **slot);
 
