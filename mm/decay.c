@@ -74,7 +74,7 @@ static int idle_for(uint32_t now, uint32_t *seen, uint32_t *idle)
 static void decay_heapwide(struct hak_heap *h, int light)
 {
 	void *batch[HAK_BATCH_MAX];
-	struct hak_pending pd = { 0 };
+	struct hak_pending pd = { .h = h };
 	unsigned long flags = hak_lock(&h->lock);
 	struct hak_large_cache *lc = &h->large_cache;
 	unsigned c;

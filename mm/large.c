@@ -170,7 +170,7 @@ static void *large_call(struct hak_heap *h, size_t bytes, size_t align,
  * that became nobody's block. */
 static void large_unget(struct hak_heap *h, void *p, size_t bytes, int fresh)
 {
-	struct hak_pending pd = { 0 };
+	struct hak_pending pd = { .h = h };
 	unsigned long flags;
 
 	if (!fresh) {
@@ -228,14 +228,19 @@ static int map_nodes(void *p, size_t bytes, int reclaimed, uint64_t own)
  * No lock held. What the first hold left: a record r or none, a cached
  * run p or none, or a charge (fresh) for a provider call. Gets what is
  * missing (a reclaim pass and one more try when the provider says no),
- * makes the page-map nodes and maps the run.
+ * makes the page-map nodes and maps the run. At most one reclaim pass of
+ * each heap: rec_default for the default heap (records and nodes come
+ * from its provider), rec_h for h (the run); one flag when h is the
+ * default heap. (One flag for both skipped a created heap's own pass
+ * after a record's pass of the default heap: NULL with h's cache full of
+ * runs that fit, found by review.)
  */
 static void *large_alloc_slow(struct hak_heap *h, size_t size, size_t align,
 			      size_t bytes, struct hak_large_run *r, void *p,
 			      int fresh)
 {
 	unsigned long flags;
-	int reclaimed = 0;
+	int rec_default = 0, rec_h = 0;
 
 	if (!r)
 		r = hak_large_run_get();
@@ -247,7 +252,8 @@ static void *large_alloc_slow(struct hak_heap *h, size_t size, size_t align,
 		 * review: a cached run went back and NULL came out with no
 		 * reclaim). */
 		hak_reclaim(&hak_heap, h == &hak_heap && fresh ? bytes : 0);
-		reclaimed = 1;
+		rec_default = 1;
+		rec_h = h == &hak_heap;
 		r = hak_large_run_get();
 	}
 	if (!r) {
@@ -256,13 +262,14 @@ static void *large_alloc_slow(struct hak_heap *h, size_t size, size_t align,
 	}
 	if (!p && fresh)
 		p = large_call(h, bytes, align, &fresh);
-	if (!p && !reclaimed) {
+	if (!p && !rec_h) {
 		/* Out of memory: give back what hysteresis and caches hold,
 		 * then try once more. */
-		struct hak_pending pd = { 0 };
+		struct hak_pending pd = { .h = h };
 
 		hak_reclaim(h, 0);
-		reclaimed = 1;
+		rec_h = 1;
+		rec_default |= h == &hak_heap;
 		flags = hak_lock(&h->lock);
 		/* A tick first, as in every hold that may cache a run (a
 		 * split's rest): else the rest could share its stamp with
@@ -279,7 +286,7 @@ static void *large_alloc_slow(struct hak_heap *h, size_t size, size_t align,
 	}
 	/* The run is nobody else's yet: its page-map nodes are made with
 	 * no lock held, its entries then written under the heap's lock. */
-	if (p && map_nodes(p, bytes, reclaimed,
+	if (p && map_nodes(p, bytes, rec_default,
 			   h == &hak_heap && fresh ? bytes : 0)) {
 		large_unget(h, p, bytes, fresh);
 		p = NULL;
@@ -310,7 +317,7 @@ static void *large_alloc_slow(struct hak_heap *h, size_t size, size_t align,
  */
 void *hak_large_alloc(size_t size, size_t align, struct hak_heap *h)
 {
-	struct hak_pending pd = { 0 };
+	struct hak_pending pd = { .h = h };
 	struct hak_large_run *r;
 	unsigned long flags;
 	size_t bytes;
@@ -375,7 +382,7 @@ void hak_large_free(void *p, uintptr_t entry)
 {
 	struct hak_large_run *r = hak_pm_large_run(entry);
 	struct hak_heap *h = __atomic_load_n(&r->heap, __ATOMIC_RELAXED);
-	struct hak_pending pd = { 0 };
+	struct hak_pending pd = { .h = h };
 	unsigned long flags;
 	size_t bytes;
 
@@ -431,7 +438,7 @@ static void large_records_back(struct hak_heap *h)
 uint64_t hak_large_release_all(struct hak_heap *h)
 {
 	struct hak_large_run *done[HAK_PENDING_MAX];
-	struct hak_pending pd = { 0 };
+	struct hak_pending pd = { .h = h };
 	uint64_t n = 0;
 	unsigned i, k;
 

@@ -442,7 +442,7 @@ refuse:
 void hak_large_cache_flush(struct hak_heap *h)
 {
 	struct hak_large_cache *lc = &h->large_cache;
-	struct hak_pending pd = { 0 };
+	struct hak_pending pd = { .h = h };
 	unsigned steps;
 	int more = 1;
 

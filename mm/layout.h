@@ -508,6 +508,8 @@ struct hak_heap;
 #define HAK_PENDING_MAX 4
 
 struct hak_pending {
+	struct hak_heap *h; /* whose runs: hak_pending_add counts them in
+			     * h->releasing until they are booked */
 	unsigned n;
 	struct {
 		void *p;
@@ -611,11 +613,14 @@ struct hak_heap {
 				installed */
 	uint64_t taken, returned, peak_held, meta;
 	uint64_t charged; /* to provider calls in flight (provider.c) */
-	/* Atomic: bytes of large runs being given back, from the start of
-	 * hak_provider_release_pending to its booking (provider.c); with
-	 * charged and nss_transit, what the out-of-memory retry waits for
-	 * (maintenance.c, settle_wait). */
+	/* Atomic: bytes being given back, from the hold that took them off
+	 * the books (hak_pending_add) or the start of a metadata release to
+	 * their booking (provider.c); with charged and nss_transit, what
+	 * the out-of-memory retry waits for (maintenance.c, settle_wait). */
 	uint64_t releasing;
+	/* Under the lock: the charges of callers waiting in settle_wait,
+	 * which no waiter waits for (each holds its own until it retries). */
+	uint64_t charge_parked;
 	/* large_bytes: written under the lock with relaxed atomic stores,
 	 * read without it for the peak of bytes out (stats.c). */
 	uint64_t large_bytes, large_objects, large_allocs, large_frees;

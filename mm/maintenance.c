@@ -61,24 +61,35 @@ void hak_trim_heap(struct hak_heap *h)
  * under the limit. Without the wait, a CPU refused while another CPU's
  * mmap of a superslab ran reported out of memory with 15 units about to
  * be free (tests/host/test_heap.c, test_limit_in_flight). own: the bytes
- * the caller itself has charged and not yet settled. Bounded: a call
- * still in flight after HAK_SETTLE_WAITS polls (its CPU preempted on the
- * hosted port or by an RTOS) leaves the retry to fail as before.
+ * the caller itself has charged and not yet settled: parked while it
+ * waits, so that two callers that each hold a charge do not wait for
+ * each other. Not with IRQs masked: an IRQ handler would wait for what
+ * the code it interrupted has in flight, which cannot move until it
+ * returns. Bounded: a call still in flight after HAK_SETTLE_WAITS polls
+ * (its thread preempted, on the hosted port or under an RTOS) leaves the
+ * retry to fail as before.
  */
 static void settle_wait(struct hak_heap *h, uint64_t own)
 {
+	unsigned long flags;
 	unsigned spins;
+	int busy;
 
-	for (spins = 1; spins <= HAK_SETTLE_WAITS; spins++) {
-		unsigned long flags = hak_lock(&h->lock);
-		int busy = h->charged > own || h->nss_transit ||
-			   __atomic_load_n(&h->releasing, __ATOMIC_RELAXED);
-
+	if (hak_port_irqs_masked())
+		return;
+	flags = hak_lock(&h->lock);
+	h->charge_parked += own;
+	for (spins = 1;; spins++) {
+		busy = h->charged > h->charge_parked || h->nss_transit ||
+		       __atomic_load_n(&h->releasing, __ATOMIC_RELAXED);
+		if (!busy || spins > HAK_SETTLE_WAITS)
+			break;
 		hak_unlock(&h->lock, flags);
-		if (!busy)
-			return;
 		hak_port_spin_wait(spins);
+		flags = hak_lock(&h->lock);
 	}
+	h->charge_parked -= own;
+	hak_unlock(&h->lock, flags);
 }
 
 void hak_trim(void)

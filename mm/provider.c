@@ -69,10 +69,12 @@ void hak_provider_put_meta(struct hak_heap *h, void *p, size_t bytes)
 {
 	unsigned long flags;
 
+	__atomic_add_fetch(&h->releasing, bytes, __ATOMIC_RELAXED);
 	hak_provider_put(h, p, bytes);
 	flags = hak_lock(&h->lock);
 	h->meta -= bytes;
 	h->returned += bytes;
+	__atomic_sub_fetch(&h->releasing, bytes, __ATOMIC_RELAXED);
 	hak_unlock(&h->lock, flags);
 }
 
@@ -114,7 +116,10 @@ void *hak_provider_alloc_unlocked(struct hak_heap *h, size_t bytes,
 
 void hak_pending_add(struct hak_pending *pd, void *p, size_t bytes)
 {
-	HAK_ASSERT(pd->n < HAK_PENDING_MAX);
+	HAK_ASSERT(pd->n < HAK_PENDING_MAX && pd->h);
+	/* Seen from the hold that takes the run off the books (an atomic:
+	 * a run the caller holds is added with no lock) to its booking. */
+	__atomic_add_fetch(&pd->h->releasing, bytes, __ATOMIC_RELAXED);
 	pd->run[pd->n].p = p;
 	pd->run[pd->n].bytes = bytes;
 	pd->n++;
@@ -126,16 +131,13 @@ void hak_provider_release_pending(struct hak_heap *h, struct hak_pending *pd)
 	uint64_t bytes = 0;
 	unsigned i;
 
+	HAK_ASSERT(pd->h == h);
 	if (!pd->n)
 		return;
-	for (i = 0; i < pd->n; i++)
-		bytes += pd->run[i].bytes;
-	/* Seen by an out-of-memory retry, which waits for it (from here:
-	 * the few instructions since the hold that took the runs off the
-	 * books are not covered). */
-	__atomic_add_fetch(&h->releasing, bytes, __ATOMIC_RELAXED);
-	for (i = 0; i < pd->n; i++)
+	for (i = 0; i < pd->n; i++) {
 		hak_provider_put(h, pd->run[i].p, pd->run[i].bytes);
+		bytes += pd->run[i].bytes;
+	}
 	pd->n = 0;
 	flags = hak_lock(&h->lock);
 	h->returned += bytes;
