@@ -125,7 +125,11 @@ static void cache_setup(struct hak_cache *c, struct hak_heap *h,
 	 * gets word-aligned slots (riscv64 traps on a misaligned store). */
 	if (align < sizeof(uintptr_t))
 		align = sizeof(uintptr_t);
-	hak_memset(c, 0, sizeof(*c));
+	/* Not the per-CPU tables: a destroyed cache's are all the empty
+	 * area, and a stale handle's fast path may read them right now (on
+	 * the hosted port with no bound check); zeroed, it would use a NULL
+	 * area and fault, not read a dead magic (found by review). */
+	hak_memset(c, 0, __builtin_offsetof(struct hak_cache, pcpu));
 	if (HAK_DEBUG) /* the red zone, right after the object */
 		slot = hak_round_up(slot + DBG_RZ, 8);
 	if (ctor)
@@ -592,7 +596,6 @@ int hak_cache_destroy(struct hak_cache *c)
 
 	if (cache_bad(c, "hak_cache_destroy: NULL or destroyed cache"))
 		return -1;
-	h = c->shard.heap;
 	/* Off the list first: a remote drain or check (another CPU's
 	 * hak_trim, reclaim or hak_check, served by the CPU that owns an
 	 * area) reaches an area only under the list lock, through the list,
@@ -600,9 +603,16 @@ int hak_cache_destroy(struct hak_cache *c)
 	 * the cache is refused. Not if another destroy of c or of its heap
 	 * runs: c would be unlinked twice (found by review). */
 	lf = hak_lock(&hak_heaps_lock);
+	/* Its heap read only now, with c live under the list lock: c may
+	 * have been destroyed and created again on another heap since the
+	 * test above, and the heap read before it unlinked c from the wrong
+	 * list (found by review). */
 	busy = __atomic_load_n(&c->magic, __ATOMIC_RELAXED) !=
 		       HAK_CACHE_MAGIC ||
-	       c->destroying || h->destroying;
+	       c->destroying;
+	h = c->shard.heap;
+	if (!busy)
+		busy = h->destroying;
 	if (!busy) {
 		c->destroying = 1;
 		h->caches_destroying++;

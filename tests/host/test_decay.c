@@ -237,6 +237,41 @@ static void swings_keep_superslabs(void)
 	CHECK(hak_check() == 0, "check");
 }
 
+/*
+ * An unused transfer cache gives back one batch at each visit of idle
+ * decay: one heap-wide pass a round of HAK_NCLASSES steps, one class's
+ * transfer cache a pass, so k batches take about k x HAK_NCLASSES^2
+ * steps. Until session 17 a visit saw the batch it had taken itself as
+ * use, and only every second visit gave one back (2k x ...; found by
+ * review).
+ */
+static void transfer_decay_rate(void)
+{
+	const unsigned per_visit = HAK_NCLASSES * HAK_NCLASSES;
+	static void *p[8192];
+	unsigned c, i, k;
+	unsigned long t, limit;
+
+	pin(0);
+	for (i = 0; i < 8192; i++)
+		CHECK(p[i] = hak_malloc(64), "malloc");
+	/* The class malloc(64) took (a debug build's header makes it
+	 * larger than 64). */
+	c = hak_slab_of_object((uintptr_t)p[0])->cls;
+	for (i = 0; i < 8192; i++)
+		hak_free(p[i]);
+	k = (unsigned)(hak_transfer_count(&hak_heap, c) /
+		       hak_heap.shard[c].batch);
+	CHECK(k >= 4, "only %u batches in the transfer cache: no test", k);
+	limit = (unsigned long)(2 * k + 2) * per_visit;
+	for (t = 0; hak_transfer_count(&hak_heap, c) && t < limit; t++)
+		hak_tick();
+	printf("  transfer decay: %u batches in %lu ticks (%.2f visits a "
+	       "batch)\n", k, t, (double)t / per_visit / k);
+	CHECK(t <= (unsigned long)(k + 2) * per_visit,
+	      "%u batches took %lu ticks, over %u visits", k, t, k + 2);
+}
+
 int main(void)
 {
 	init_hosted(2, &log);
@@ -245,6 +280,7 @@ int main(void)
 	busy_class_kept();
 	misses_drain();
 	swings_keep_superslabs();
+	transfer_decay_rate();
 	printf("PASS decay\n");
 	return 0;
 }
