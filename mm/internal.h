@@ -353,9 +353,11 @@ void *hak_pcpu_alloc_miss(unsigned cls);
 void hak_pcpu_free_miss(unsigned cls, void *p);
 void *hak_front_alloc_miss(const struct hak_front *f);
 void hak_front_free_miss(const struct hak_front *f, void *p);
-/* Inside cpu's critical section: move every cached object of heap h
- * back. */
-void hak_pcpu_flush(struct hak_heap *h, struct hak_pcpu *pc, unsigned cpu);
+/* Inside cpu's critical section: move the cached objects of heap h back,
+ * every class's that holds at most what is left of max objects (~0u:
+ * all), in class order; a class left keeps its objects and capacity. */
+void hak_pcpu_flush(struct hak_heap *h, struct hak_pcpu *pc, unsigned cpu,
+		    unsigned max);
 /* The calling CPU's class cls of the default heap back at its initial
  * capacity if its magazine is empty (dynamic capacity). */
 void hak_pcpu_cap_reset(unsigned cls);

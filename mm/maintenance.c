@@ -145,7 +145,7 @@ void hak_cpu_offline(unsigned cpu)
 		hak_pcpu_drain_remote(&hak_heap, pc, cpu);
 	hak_fronts_cpu(cpu, HAK_REQ_DRAIN);
 	hak_port_pcpu_enter_remote(cpu, &flags, slot);
-	hak_pcpu_flush(&hak_heap, pc, cpu);
+	hak_pcpu_flush(&hak_heap, pc, cpu, ~0u);
 	__atomic_store_n(&pc->hw_owner, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&pc->offline, 1, __ATOMIC_RELEASE);
 	hak_port_pcpu_exit_remote(cpu, flags, slot);

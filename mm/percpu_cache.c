@@ -462,7 +462,8 @@ void hak_pcpu_drain_remote(struct hak_heap *h, struct hak_pcpu *pc,
 	}
 }
 
-void hak_pcpu_flush(struct hak_heap *h, struct hak_pcpu *pc, unsigned cpu)
+void hak_pcpu_flush(struct hak_heap *h, struct hak_pcpu *pc, unsigned cpu,
+		    unsigned max)
 {
 	unsigned c;
 
@@ -472,7 +473,10 @@ void hak_pcpu_flush(struct hak_heap *h, struct hak_pcpu *pc, unsigned cpu)
 		struct hak_mag *m = &pc->mag[c];
 		unsigned n = hak_mag_count(m);
 
+		if (n > max)
+			continue; /* left cached, capacity as it is */
 		if (n) {
+			max -= n;
 			hak_shared_drain(&h->shard[c], m->base, n);
 			hak_mag_set_top(m, m->base);
 			hak_stat_add(&h->shard[c].drains, 1);
