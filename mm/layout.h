@@ -43,7 +43,10 @@ struct hak_slab {
 	uintptr_t hwm_off;
 	uint64_t div;
 	uint16_t magoff;
-	uint16_t pad0;
+	/* Odd while a carve or an uncarve rewrites the slab (under the
+	 * shard lock): a lock-free reader of the fields below (free()'s
+	 * slow path, block_lookup) tells a slab that changed under it. */
+	uint16_t seq;
 	uint8_t cls;	    /* HAK_CLASS_NONE while free, HAK_CLASS_CACHE
 			       for an object cache's slab */
 	uint8_t index;	    /* position in its superslab, fixed */

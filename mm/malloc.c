@@ -304,7 +304,8 @@ struct block {
 	const char *what;
 };
 
-static struct block block_lookup(const void *ptr)
+static inline __attribute__((always_inline)) struct block
+block_lookup(const void *ptr)
 {
 	uintptr_t p = (uintptr_t)ptr;
 	struct block b = {hak_pagemap_get(p), NULL, 0, NULL};
@@ -312,31 +313,59 @@ static struct block block_lookup(const void *ptr)
 	uint32_t idx;
 
 	if (likely((b.entry & HAK_PM_TAG_MASK) == HAK_PM_TAG_SLAB)) {
-		b.slab = hak_pm_slab(b.entry);
-		off = p - b.slab->start;
-		if (unlikely(off >= b.slab->span)) {
+		struct hak_slab *s = hak_pm_slab(b.entry);
+		/* Read with no lock: the slab of a live block cannot change,
+		 * but a block already free can be drained meanwhile, its slab
+		 * emptied and uncarved (shard NULL) or carved again. The
+		 * sequence tells (a seqlock's reader), and no field is
+		 * followed before it is known not to be NULL. Until session
+		 * 17 a double free that raced its slab's uncarve read a
+		 * NULL shard and faulted (tests/host/test_free_race). */
+		uint16_t seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+		struct hak_shard *sh =
+			__atomic_load_n(&s->shard, __ATOMIC_RELAXED);
+		uint32_t span = s->span;
+
+		b.slab = s;
+		if (hak_test_lookup_gap)
+			hak_test_lookup_gap();
+		off = p - __atomic_load_n(&s->start, __ATOMIC_RELAXED);
+		if (unlikely(off >= span)) {
 			b.bad = HAK_EV_INVALID_FREE;
-			b.what = b.slab->span ? "outside the slab's objects"
-					      : "in an unused slab";
-			return b;
+			b.what = span ? "outside the slab's objects"
+				      : "in an unused slab";
+			goto done;
 		}
-		idx = hak_obj_index(off, b.slab->inv);
-		if (unlikely((uintptr_t)idx * b.slab->size != off)) {
+		idx = hak_obj_index(off, s->inv);
+		if (unlikely((uintptr_t)idx * s->size != off)) {
 			b.bad = HAK_EV_INTERIOR_FREE;
 			b.what = "inside a block";
-		} else if (unlikely(hak_slab_bit_is_free(b.slab, idx))) {
-			int never = idx >= __atomic_load_n(&b.slab->hwm,
+		} else if (unlikely(hak_slab_bit_is_free(s, idx))) {
+			int never = idx >= __atomic_load_n(&s->hwm,
 							   __ATOMIC_RELAXED);
 
 			b.bad = never ? HAK_EV_INVALID_FREE
 				      : HAK_EV_DOUBLE_FREE;
 			b.what = never ? "block was never allocated"
 				       : "block is free in its slab";
-		} else if (unlikely(((const uintptr_t *)ptr)
-					    [b.slab->shard->cookie_word] ==
+		} else if (unlikely(!sh)) {
+			b.bad = HAK_EV_INVALID_FREE;
+			b.what = "in a slab being emptied";
+		} else if (unlikely(((const uintptr_t *)ptr)[sh->cookie_word] ==
 				    (hak_heap.secret ^ p))) {
 			b.bad = HAK_EV_DOUBLE_FREE;
 			b.what = "block is free in a CPU cache";
+		}
+done:
+		hak_fence_acquire();
+		if (unlikely((seq & 1) ||
+			     __atomic_load_n(&s->seq, __ATOMIC_RELAXED) !=
+				     seq)) {
+			/* Only a block already free can be in a slab that
+			 * changes: which kind of bad free is not known. */
+			b.bad = HAK_EV_DOUBLE_FREE;
+			b.what = "block not live (freed before?): its slab "
+				 "was emptied or carved again during the free";
 		}
 		return b;
 	}

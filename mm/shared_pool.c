@@ -84,6 +84,19 @@ void hak_shard_init(struct hak_shard *sh, struct hak_heap *h, unsigned cls,
 		sh->cookie_word = HAK_COOKIE_WORD;
 }
 
+/* Shard lock held: around a carve or an uncarve, the slab's sequence odd
+ * (its stores ordered after the odd one), then even again (release). */
+static void slab_seq_begin(struct hak_slab *s)
+{
+	__atomic_store_n(&s->seq, (uint16_t)(s->seq + 1), __ATOMIC_RELAXED);
+	hak_fence_release();
+}
+
+static void slab_seq_end(struct hak_slab *s)
+{
+	__atomic_store_n(&s->seq, (uint16_t)(s->seq + 1), __ATOMIC_RELEASE);
+}
+
 /* Where the objects of unit s start, and how many fit, for ci. */
 static uintptr_t slab_geometry(struct hak_slab *s,
 			       const struct hak_class_info *ci, unsigned *cap)
@@ -121,6 +134,7 @@ static void slab_carve(struct hak_slab *s, struct hak_shard *sh)
 	unsigned cap, w, words;
 	uintptr_t start = slab_geometry(s, ci, &cap);
 
+	slab_seq_begin(s);
 	if (HAK_DEBUG && !sh->ctor) /* no stale debug header survives */
 		hak_memset((void *)start, 0, (size_t)cap * ci->size);
 	/* Only the words this class uses (layout.h): the bitmap is sized
@@ -157,6 +171,7 @@ static void slab_carve(struct hak_slab *s, struct hak_shard *sh)
 	__atomic_store_n(&s->cls, (uint8_t)cls, __ATOMIC_RELAXED);
 	s->on_list = LIST_NONE;
 	hak_slabmap_carve(s);
+	slab_seq_end(s);
 }
 
 /* Shard lock held: lay a wholly free slab down (the unit goes back to its
@@ -164,6 +179,7 @@ static void slab_carve(struct hak_slab *s, struct hak_shard *sh)
  * pointer into it (span 0) and hak_check no longer counts it as cls's. */
 static void slab_uncarve(struct hak_slab *s)
 {
+	slab_seq_begin(s);
 	__atomic_store_n(&s->hwm_off, 0, __ATOMIC_RELAXED);
 	hak_slabmap_mark(s);
 	__atomic_store_n(&s->cls, HAK_CLASS_NONE, __ATOMIC_RELAXED);
@@ -174,7 +190,8 @@ static void slab_uncarve(struct hak_slab *s)
 	__atomic_store_n(&s->div, 0, __ATOMIC_RELAXED);
 	s->capacity = 0;
 	s->nfree = 0;
-	s->shard = NULL;
+	__atomic_store_n(&s->shard, NULL, __ATOMIC_RELAXED);
+	slab_seq_end(s);
 }
 
 /*

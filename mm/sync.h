@@ -113,6 +113,12 @@ enum { HAK_WALK_ON, HAK_WALK_START, HAK_WALK_GIVE_UP };
  * (weak, maintenance.c) that a white-box test replaces to make another
  * CPU's change land exactly there (tests/host/test_check.c). */
 void hak_test_walk_gap(void) hak_hidden;
+/* Called by free()'s slow path between its reads of a slab's fields and
+ * of the block (malloc.c, block_lookup), if a test defines it
+ * (tests/host/test_free_race.c): a weak reference, not a call to an
+ * empty function, as the slow path is every free of a created heap's
+ * block (a test and a branch, where the call cost 13 instructions). */
+extern void hak_test_lookup_gap(void) __attribute__((weak)) hak_hidden;
 
 struct hak_walk {
 	hak_spinlock_t *l;
@@ -154,6 +160,21 @@ static inline void hak_walk_let_go(struct hak_walk *w)
 #define hak_racy_load(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #else
 #define hak_racy_load(x) (x)
+#endif
+
+/*
+ * The fences of a seqlock (a slab's sequence: shared_pool.c writes it,
+ * malloc.c's block_lookup reads it). ThreadSanitizer does not support
+ * thread fences (GCC refuses them under -fsanitize=thread): its builds
+ * get compiler barriers only, which the hosted x86_64 hardware's order
+ * makes enough; every other build the real fences.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define hak_fence_acquire() __atomic_signal_fence(__ATOMIC_ACQUIRE)
+#define hak_fence_release() __atomic_signal_fence(__ATOMIC_RELEASE)
+#else
+#define hak_fence_acquire() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define hak_fence_release() __atomic_thread_fence(__ATOMIC_RELEASE)
 #endif
 
 #endif /* HAKMEM_MM_SYNC_H */
