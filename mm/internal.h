@@ -245,6 +245,9 @@ void hak_superslab_release_all(struct hak_heap *h);
 
 /* ---- shared_pool.c -------------------------------------------------- */
 
+/* A slab laid down: every pointer into it refused, its sequence bumped
+ * around the stores (shared_pool.c). */
+void hak_slab_uncarve(struct hak_slab *s);
 /* A shard of heap h: class cls (HAK_CLASS_CACHE: an object cache, whose
  * ci is its own), cap objects per CPU magazine. */
 void hak_shard_init(struct hak_shard *sh, struct hak_heap *h, unsigned cls,

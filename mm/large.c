@@ -224,6 +224,15 @@ static int map_nodes(void *p, size_t bytes, int reclaimed, uint64_t own)
 	return hak_pagemap_reserve((uintptr_t)p, span);
 }
 
+/* What a large malloc holds charged on the default heap, which the
+ * reclaims of records and page-map nodes (the default heap's) must not
+ * wait on: hak_reclaim's own. */
+static uint64_t charged_default(const struct hak_heap *h, int fresh,
+				size_t bytes)
+{
+	return h == &hak_heap && fresh ? bytes : 0;
+}
+
 /*
  * No lock held. What the first hold left: a record r or none, a cached
  * run p or none, or a charge (fresh) for a provider call. Gets what is
@@ -251,7 +260,7 @@ static void *large_alloc_slow(struct hak_heap *h, size_t size, size_t align,
 		 * (the run we may hold stays ours meanwhile; found by
 		 * review: a cached run went back and NULL came out with no
 		 * reclaim). */
-		hak_reclaim(&hak_heap, h == &hak_heap && fresh ? bytes : 0);
+		hak_reclaim(&hak_heap, charged_default(h, fresh, bytes));
 		rec_default = 1;
 		rec_h = h == &hak_heap;
 		r = hak_large_run_get();
@@ -287,7 +296,7 @@ static void *large_alloc_slow(struct hak_heap *h, size_t size, size_t align,
 	/* The run is nobody else's yet: its page-map nodes are made with
 	 * no lock held, its entries then written under the heap's lock. */
 	if (p && map_nodes(p, bytes, rec_default,
-			   h == &hak_heap && fresh ? bytes : 0)) {
+			   charged_default(h, fresh, bytes))) {
 		large_unget(h, p, bytes, fresh);
 		p = NULL;
 	}

@@ -12,6 +12,10 @@ __attribute__((weak)) void hak_test_walk_gap(void)
 {
 }
 
+#ifdef HAK_TEST_HOOKS
+void (*hak_test_lookup_gap)(void);
+#endif
+
 int hak_check_heap(struct hak_heap *h)
 {
 	int bad = hak_transfer_check(h);

@@ -327,8 +327,10 @@ block_lookup(const void *ptr)
 		uint32_t span = s->span;
 
 		b.slab = s;
+#ifdef HAK_TEST_HOOKS
 		if (hak_test_lookup_gap)
 			hak_test_lookup_gap();
+#endif
 		off = p - __atomic_load_n(&s->start, __ATOMIC_RELAXED);
 		if (unlikely(off >= span)) {
 			b.bad = HAK_EV_INVALID_FREE;

@@ -174,10 +174,12 @@ static void slab_carve(struct hak_slab *s, struct hak_shard *sh)
 	slab_seq_end(s);
 }
 
-/* Shard lock held: lay a wholly free slab down (the unit goes back to its
- * superslab after the lock is dropped). From here free() rejects every
- * pointer into it (span 0) and hak_check no longer counts it as cls's. */
-static void slab_uncarve(struct hak_slab *s)
+/* Shard lock held (or the slab's superslab on no list: a destroyed heap's,
+ * hak_superslab_release_all): lay a wholly free slab down (the unit goes
+ * back to its superslab after the lock is dropped). From here free()
+ * rejects every pointer into it (span 0) and hak_check no longer counts
+ * it as cls's. */
+void hak_slab_uncarve(struct hak_slab *s)
 {
 	slab_seq_begin(s);
 	__atomic_store_n(&s->hwm_off, 0, __ATOMIC_RELAXED);
@@ -388,7 +390,7 @@ static int slab_emptied(struct hak_shard *sh, struct hak_slab *s)
 		return 0;
 	}
 	sh->nslabs--;
-	slab_uncarve(s);
+	hak_slab_uncarve(s);
 	return 1;
 }
 
@@ -546,7 +548,7 @@ unsigned hak_shard_trim_keep(struct hak_shard *sh, struct hak_slab **gone)
 		__atomic_store_n(&sh->nempty, sh->nempty - 1,
 				 __ATOMIC_RELAXED);
 		sh->nslabs--;
-		slab_uncarve(s);
+		hak_slab_uncarve(s);
 		gone[ngone++] = s;
 	}
 	hak_unlock(&sh->lock, flags);

@@ -325,17 +325,8 @@ void hak_superslab_release_all(struct hak_heap *h)
 		ss_changed(h, 1);
 		ss->magic = 0;
 		hak_unlock(&h->lock, flags);
-		for (i = 0; i < HAK_SLABS_PER_SS; i++) {
-			struct hak_slab *s = &ss->slab[i];
-
-			__atomic_store_n(&s->hwm_off, 0, __ATOMIC_RELAXED);
-			hak_slabmap_mark(s);
-			__atomic_store_n(&s->div, 0, __ATOMIC_RELAXED);
-			__atomic_store_n(&s->cls, HAK_CLASS_NONE,
-					 __ATOMIC_RELAXED);
-			s->span = 0;
-			s->shard = NULL;
-		}
+		for (i = 0; i < HAK_SLABS_PER_SS; i++)
+			hak_slab_uncarve(&ss->slab[i]);
 		ss->used_mask = 0;
 		superslab_free(h, ss);
 	}

@@ -113,12 +113,14 @@ enum { HAK_WALK_ON, HAK_WALK_START, HAK_WALK_GIVE_UP };
  * (weak, maintenance.c) that a white-box test replaces to make another
  * CPU's change land exactly there (tests/host/test_check.c). */
 void hak_test_walk_gap(void) hak_hidden;
-/* Called by free()'s slow path between its reads of a slab's fields and
- * of the block (malloc.c, block_lookup), if a test defines it
- * (tests/host/test_free_race.c): a weak reference, not a call to an
- * empty function, as the slow path is every free of a created heap's
- * block (a test and a branch, where the call cost 13 instructions). */
-extern void hak_test_lookup_gap(void) __attribute__((weak)) hak_hidden;
+/* Test builds only (-DHAK_TEST_HOOKS, the host tests' library): called
+ * by free()'s slow path between its reads of a slab's fields and of the
+ * block (malloc.c, block_lookup) when a test sets it
+ * (tests/host/test_free_race.c). Shipped builds have no pointer, no call
+ * and no cost on that path, every free of a created heap's block. */
+#ifdef HAK_TEST_HOOKS
+extern void (*hak_test_lookup_gap)(void) hak_hidden;
+#endif
 
 struct hak_walk {
 	hak_spinlock_t *l;
@@ -169,7 +171,9 @@ static inline void hak_walk_let_go(struct hak_walk *w)
  * get compiler barriers only, which the hosted x86_64 hardware's order
  * makes enough; every other build the real fences.
  */
-#if defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_THREAD__) && !defined(__x86_64__)
+#error "ThreadSanitizer builds: the seqlock's compiler barriers are enough on x86_64 only"
+#elif defined(__SANITIZE_THREAD__)
 #define hak_fence_acquire() __atomic_signal_fence(__ATOMIC_ACQUIRE)
 #define hak_fence_release() __atomic_signal_fence(__ATOMIC_RELEASE)
 #else

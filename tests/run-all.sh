@@ -28,14 +28,28 @@ run() { # name command...
 # The test programs of this tree (make test-list), not a glob of build/,
 # which may hold the binary of a test whose source is gone. One listed
 # but not built fails below ("not found"), loudly.
+# DEBUG=0 first: make exports a DEBUG=1 given on its command line (make
+# DEBUG=1 test-host) to this script, and the plain list would then name
+# the debug build's programs and match nothing below; a later DEBUG=1
+# wins. An empty list is an error, never a silent pass.
 list() { # [DEBUG=1]: the paths of the test programs
-	MAKEFLAGS= make -s --no-print-directory "$@" test-list
+	MAKEFLAGS= make -s --no-print-directory DEBUG=0 "$@" test-list
+}
+need() { # pattern list: the lines of list that match, at least one
+	printf '%s\n' "$2" | grep "$1" || {
+		echo "FAIL no test programs match $1 in make test-list" >&2
+		exit 1
+	}
 }
 
 if [ "$what" = host ] || [ "$what" = all ]; then
 	bins=$(list) || exit 1
 	dbins=$(list DEBUG=1) || exit 1
-	for t in $(printf '%s\n' "$bins" | grep '^build/test/plain/'); do
+	plain=$(need '^build/test/plain/' "$bins") || exit 1
+	asan=$(need '^build/test/asan/' "$bins") || exit 1
+	tsan=$(need '^build/test/tsan/' "$bins") || exit 1
+	dplain=$(need '^build/debug/test/plain/' "$dbins") || exit 1
+	for t in $plain; do
 		run "host/$(basename "$t")" "$t"
 	done
 	run "host/test_stress(region)" build/test/plain/test_stress 0 region
@@ -53,16 +67,16 @@ if [ "$what" = host ] || [ "$what" = all ]; then
 	run "host/test_hosted_policy(continue)" \
 		build/test/continue/test_hosted_policy continue
 	run "host/test_init_race(continue)" build/test/continue/test_init_race
-	for t in $(printf '%s\n' "$bins" | grep '^build/test/asan/'); do
+	for t in $asan; do
 		run "asan+ubsan/$(basename "$t")" env \
 			ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$t"
 	done
-	for t in $(printf '%s\n' "$bins" | grep '^build/test/tsan/'); do
+	for t in $tsan; do
 		run "tsan/$(basename "$t")" env TSAN_OPTIONS=halt_on_error=1 "$t"
 	done
 	# The debug build (make DEBUG=1) runs the same suite plus test_debug.
-	for t in $(printf '%s\n' "$dbins" | grep '^build/debug/test/plain/'); do
+	for t in $dplain; do
 		run "debug/$(basename "$t")" "$t"
 	done
 	for lib in build/x86_64 build/x86_64-kernel build/aarch64-llsc \

@@ -16,7 +16,7 @@ endif
 HOST_TESTS := $(filter-out test_init_race,$(HOST_TESTS))
 TSAN_TESTS := test_mt test_heap test_check test_remote_hold
 LIB_SRCS := $(MM_SRCS) $(HOSTED_SRCS)
-TEST_CFLAGS := $(HOST_CFLAGS) -Itests/host
+TEST_CFLAGS := $(HOST_CFLAGS) -Itests/host -DHAK_TEST_HOOKS
 
 # The library is compiled once per variant into an archive that every
 # test of that variant links: plain, asan, tsan and trylock (the hosted

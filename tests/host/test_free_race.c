@@ -6,7 +6,8 @@
  *
  * A block is freed, then freed again. The second free's fast path finds
  * the cookie and hands it to the slow path; there, between its reads of
- * the slab's fields and of the block (hak_test_lookup_gap, white box),
+ * the slab's fields and of the block (the hook hak_test_lookup_gap,
+ * white box),
  * hak_trim drains every cache, the block goes back to its slab, which
  * empties and is uncarved: its shard is NULL from then on. Another live
  * block keeps the superslab (its release is the one case left open:
@@ -25,7 +26,7 @@
 static struct report_log log;
 static void (*gap_action)(void);
 
-void hak_test_lookup_gap(void)
+static void lookup_gap(void)
 {
 	void (*f)(void) = gap_action;
 
@@ -75,6 +76,14 @@ static void one(const char *what, void (*action)(void), size_t size)
 		CHECK(s->seq != seq,
 		      "%s: the slab was not uncarved in the gap: no test", what);
 	}
+	if (action == trim_and_reuse && !HAK_DEBUG) {
+		unsigned i, in = 0;
+
+		for (i = 0; i < 64; i++)
+			in += hak_slab_of_object((uintptr_t)other[i]) == s;
+		CHECK(in && s->shard, "%s: the unit was not carved again for "
+				      "the 100-byte blocks: no test", what);
+	}
 	CHECK(log.count[HAK_EV_DOUBLE_FREE] + log.count[HAK_EV_INVALID_FREE] ==
 		      before + 1,
 	      "%s: %d reports of the bad free", what,
@@ -90,6 +99,7 @@ int main(void)
 
 	init_hosted(1, &log);
 	log.quiet = 1;
+	hak_test_lookup_gap = lookup_gap;
 	/* Keeps the superslab: the test's slabs share it. */
 	keep = hak_malloc(24);
 	CHECK(keep, "malloc");

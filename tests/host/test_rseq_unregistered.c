@@ -198,12 +198,16 @@ static void *unregistered(void *arg)
 	      "%s: the kernel left cpu_id %d", who, (int)a->cpu_id);
 	__atomic_store_n(&a->cpu_id, (uint32_t)run->cpu_id, __ATOMIC_RELAXED);
 	if (run->alone) {
-		unsigned c = 0, i;
+		void *probe = hak_malloc(64);
+		unsigned c, i;
 		hak_spinlock_t *l;
 		uint64_t h0, h;
 
-		while (hak_class_size[c] != 64)
-			c++;
+		/* The class malloc(64) takes (larger in a debug build,
+		 * whose header comes first). */
+		CHECK(probe, "%s: malloc(64)", who);
+		c = hak_slab_of_object((uintptr_t)probe)->cls;
+		hak_free(probe);
 		l = &hak_heap.shard[c].lock;
 		h0 = __atomic_load_n(&l->holds, __ATOMIC_RELAXED);
 		for (i = 0; i < PAIRS; i++) {

@@ -60,6 +60,17 @@ extern unsigned hak_hosted_ncpus HAK_HOSTED_HIDDEN; /* >= 1 even before hak_init
  * when glibc did not register rseq (old kernel, valgrind, tunable off). */
 #define HAK_HOSTED_NO_RSEQ 1L /* never an offset: the area is 32-aligned */
 extern long hak_hosted_rseq_cpu_off HAK_HOSTED_HIDDEN;
+
+/* The kernel's cpu_id in glibc's rseq area (off: hak_hosted_rseq_cpu_off,
+ * not HAK_HOSTED_NO_RSEQ): -1 or -2 when the area names no CPU. */
+static inline int32_t hak_hosted_rseq_cpu_id(long off)
+{
+	return __atomic_load_n((const int32_t *)((const char *)
+							 __builtin_thread_pointer() +
+						 off),
+			       __ATOMIC_RELAXED);
+}
+
 /* Rseq mode: glibc registered rseq, membarrier's rseq fence is registered
  * and every CPU id the kernel can report is below ncpus. Decided once at
  * init; then the magazine operations are rseq sections (pcpu_ops.h). */
@@ -95,10 +106,7 @@ static inline int hak_port_has_cpu(void)
 {
 	if (!hak_port_rseq_active())
 		return 1;
-	return __atomic_load_n((const int32_t *)((const char *)
-							 __builtin_thread_pointer() +
-						 hak_hosted_rseq_cpu_off),
-			       __ATOMIC_RELAXED) >= 0;
+	return hak_hosted_rseq_cpu_id(hak_hosted_rseq_cpu_off) >= 0;
 }
 
 int hak_hosted_remote_enter(unsigned cpu, void **slot);
@@ -130,11 +138,7 @@ static inline unsigned hak_hosted_current_cpu(void)
 	long off = hak_hosted_rseq_cpu_off;
 
 	if (__builtin_expect(off != HAK_HOSTED_NO_RSEQ, 1)) {
-		c = __atomic_load_n(
-			(const unsigned *)((const char *)
-						   __builtin_thread_pointer() +
-					   off),
-			__ATOMIC_RELAXED);
+		c = (unsigned)hak_hosted_rseq_cpu_id(off);
 		if (__builtin_expect(c < n, 1))
 			return c;
 		return c % n;
