@@ -63,8 +63,9 @@ done
 rm -rf "$O/root" "$O/obj" "$O/obj-trylock"
 mkdir -p "$O/root/tests" "$O/obj" "$O/obj-trylock"
 
-# The hosted port's flags, as the Makefile writes them, for aarch64.
-CFLAGS="$(make -s --no-print-directory HOST_ARCH=aarch64 print-HOST_CFLAGS) -Itests/host"
+# The host tests' flags (the hosted port's, -Itests/host and the test
+# hooks), as the Makefile writes them, for aarch64.
+CFLAGS="$(make -s --no-print-directory HOST_ARCH=aarch64 print-TEST_CFLAGS)"
 SRCS="$(ls mm/*.c) port/hosted/hosted.c port/hosted/arena.c"
 
 # shellcheck disable=SC2086
