@@ -124,7 +124,10 @@ void hak_decay_step(int light)
 	uint64_t allocs;
 	int drain = 0, trim = 0, wide;
 
-	if (__atomic_load_n(&hak_heap.decay_off, __ATOMIC_RELAXED))
+	/* Not from a thread with no CPU: it would age the classes of the
+	 * CPU its id hashes to at each of its misses (found by review). */
+	if (__atomic_load_n(&hak_heap.decay_off, __ATOMIC_RELAXED) ||
+	    !hak_port_has_cpu())
 		return;
 	cpu = hak_port_pcpu_enter(&flags);
 	if (cpu >= __atomic_load_n(&hak_heap.ncpus, __ATOMIC_ACQUIRE)) {

@@ -350,11 +350,12 @@ block_lookup(const void *ptr)
 				      : HAK_EV_DOUBLE_FREE;
 			b.what = never ? "block was never allocated"
 				       : "block is free in its slab";
-		} else if (unlikely(!sh)) {
-			b.bad = HAK_EV_INVALID_FREE;
-			b.what = "in a slab being emptied";
-		} else if (unlikely(((const uintptr_t *)ptr)[sh->cookie_word] ==
-				    (hak_heap.secret ^ p))) {
+			/* sh is NULL only in a slab changing under us (with
+			 * span > 0 a stable snapshot has a shard): the
+			 * sequence below reports it. */
+		} else if (unlikely(sh && ((const uintptr_t *)ptr)
+						  [sh->cookie_word] ==
+					  (hak_heap.secret ^ p))) {
 			b.bad = HAK_EV_DOUBLE_FREE;
 			b.what = "block is free in a CPU cache";
 		}

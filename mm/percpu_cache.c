@@ -408,11 +408,7 @@ void *hak_pcpu_alloc_miss(unsigned cls)
 	struct hak_front f = hak_front_of(&hak_heap, cls);
 	void *p = hak_front_alloc_miss(&f);
 
-	/* Idle classes drain while others miss; not from a thread with no
-	 * CPU, which would age the classes of the CPU its id hashes to at
-	 * each of its misses (found by review). */
-	if (likely(hak_port_has_cpu()))
-		hak_decay_step(0);
+	hak_decay_step(0); /* idle classes drain while others miss */
 	return p;
 }
 
