@@ -140,6 +140,7 @@ static void cache_setup(struct hak_cache *c, struct hak_heap *h,
 	c->ci.inv = (uint32_t)(((1ULL << 32) + slot - 1) / slot);
 	c->ci.div = UINT64_MAX / slot + 1;
 	c->ci.align = (uint32_t)align;
+	c->ci.stripe = hak_stripe_of(slot);
 	for (i = 0; name && i + 1 < HAK_HEAP_NAME && name[i]; i++)
 		c->name[i] = name[i];
 	if (ctor)

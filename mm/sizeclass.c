@@ -76,6 +76,7 @@ void hak_sizeclass_init(void)
 		ci->align = size & -size;
 		if (ci->align > 4096)
 			ci->align = 4096;
+		ci->stripe = hak_stripe_of(size);
 	}
 	c = 0;
 	for (g = 0; g <= (HAK_POOL_MAX >> 3); g++) {
@@ -83,6 +84,21 @@ void hak_sizeclass_init(void)
 			c++;
 		hak_heap.class_lut[g] = (uint16_t)HAK_MAG_OFFSET(c);
 	}
+}
+
+/*
+ * Objects i and i + s share no line when the s - 1 objects between them
+ * span at least ARCH_CACHELINE - 1 bytes, whatever the alignment; a size
+ * that divides the line never straddles one (slabs start on a line), so
+ * line / size apart is enough there.
+ */
+unsigned hak_stripe_of(size_t size)
+{
+	if (size % ARCH_CACHELINE == 0)
+		return 1;
+	if (ARCH_CACHELINE % size == 0)
+		return (unsigned)(ARCH_CACHELINE / size);
+	return 1 + (unsigned)((ARCH_CACHELINE - 2 + size) / size);
 }
 
 unsigned hak_sizeclass_for_aligned(size_t size, size_t align)

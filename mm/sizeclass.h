@@ -26,6 +26,7 @@ struct hak_class_info {
 	uint32_t cache_max; /* ... and the most it may grow to (config.h) */
 	uint32_t batch;	    /* refill / drain batch, objects */
 	uint32_t align;	    /* largest power of two dividing size, <= 4 KiB */
+	uint32_t stripe;    /* refill order's stride (hak_stripe_of) */
 };
 
 extern struct hak_class_info hak_classes[HAK_NCLASSES] hak_hidden;
@@ -57,6 +58,10 @@ static inline unsigned hak_cache_batch(unsigned cap)
 {
 	return cap / 2 < HAK_BATCH_MAX ? cap / 2 : HAK_BATCH_MAX;
 }
+/* The stride, in objects, of a refilled batch's order: consecutive
+ * allocations from one refill lie on different cache lines
+ * (percpu_cache.c stripe_batch). 1 for sizes that are whole lines. */
+unsigned hak_stripe_of(size_t size);
 /* Smallest class >= size whose objects are aligned to align, or
  * HAK_CLASS_NONE. */
 unsigned hak_sizeclass_for_aligned(size_t size, size_t align);

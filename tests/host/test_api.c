@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "pin.h"
+#include "../../mm/sizeclass.h" /* hak_stripe_of */
 
 static struct report_log log;
 
@@ -197,28 +198,68 @@ static void test_stats(void)
 }
 
 /*
- * A refill hands a slab's objects out lowest address first, so that the
- * allocations after a miss walk up through memory (mm/shared_pool.c,
- * slab_take). The first use of a class in this process: its first refill
- * takes 18 never-used objects of 224 bytes (HAK_REFILL_FRESH_BYTES) from
- * one fresh slab, all in address order. One CPU, so one magazine serves
- * them all.
+ * A refill hands a slab's objects out in rounds that each walk up through
+ * memory (mm/shared_pool.c slab_take: next-line prefetchers fetch ahead
+ * of ascending accesses), stride objects apart, so that consecutive
+ * allocations never share a cache line (mm/percpu_cache.c stripe_batch:
+ * one thread's consecutive objects handed to different threads would
+ * false-share). The first use of a class in this process: its first
+ * refill takes never-used objects from one fresh slab, in index order
+ * (HAK_REFILL_FRESH_BYTES of them: 18 of 224 bytes, 64 of 16, 8 and 48).
+ * One CPU, so one magazine serves them all. The objects of one round are
+ * consecutive strides: their number of descents is rounds - 1.
  */
+static void refill_order(size_t size, unsigned n)
+{
+	enum { N = 64 };
+	void *p[N] = {0};
+	uintptr_t line = ARCH_CACHELINE;
+	unsigned i, j, down = 0, stride;
+
+	CHECK(n <= N, "test size");
+	for (i = 0; i < n; i++)
+		CHECK(p[i] = hak_malloc(size), "malloc");
+	stride = hak_stripe_of(hak_usable_size(p[0]));
+	for (i = 1; i < n; i++) {
+		uintptr_t a = (uintptr_t)p[i - 1], b = (uintptr_t)p[i];
+		size_t sz = hak_usable_size(p[i]);
+
+		if (b < a) {
+			down++;
+			continue;
+		}
+		CHECK(b - a == stride * sz,
+		      "%zu bytes: allocation %u after a refill %p, %zu bytes "
+		      "above the one before, not one stride (%u objects)",
+		      size, i, p[i], (size_t)(b - a), stride);
+	}
+	CHECK(down == (stride < n ? stride : n) - 1,
+	      "%zu bytes: %u descents in %u allocations, stride %u", size,
+	      down, n, stride);
+	/* What the stride is for: each allocation of the first round has
+	 * cache lines of its own. */
+	for (i = 0; i < n && i < n / stride; i++)
+		for (j = 0; j < i; j++) {
+			uintptr_t a = (uintptr_t)p[j], b = (uintptr_t)p[i];
+			size_t sz = hak_usable_size(p[i]);
+
+			CHECK((a + sz - 1) / line != b / line &&
+				      (b + sz - 1) / line != a / line,
+			      "%zu bytes: allocations %u and %u share a line",
+			      size, j, i);
+		}
+	for (i = 0; i < n; i++)
+		hak_free(p[i]);
+}
+
 static void test_refill_order(void)
 {
-	enum { N = 16 };
-	void *p[N];
-	unsigned i;
-
 	pin(0);
-	for (i = 0; i < N; i++)
-		CHECK(p[i] = hak_malloc(200), "malloc");
-	for (i = 1; i < N; i++)
-		CHECK((uintptr_t)p[i] > (uintptr_t)p[i - 1],
-		      "allocation %u after a refill: %p, below the one before, %p",
-		      i, p[i], p[i - 1]);
-	for (i = 0; i < N; i++)
-		hak_free(p[i]);
+	refill_order(200, 16);
+	refill_order(16, 64);
+	refill_order(1, 64);
+	refill_order(48, 64);
+	refill_order(640, 6);
 }
 
 /*

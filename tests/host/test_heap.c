@@ -650,6 +650,14 @@ static void test_cache_plain(struct hak_heap *h, struct vm *v)
 			CHECK(ob[i] && ((uintptr_t)ob[i] & 7) == 0,
 			      "odd12 object %p", ob[i]);
 		}
+		/* A fresh cache's first refill is reordered by its slot's
+		 * stride, as a heap class's is (test_api): consecutive
+		 * objects on lines of their own. */
+		for (i = 1; i < 4; i++)
+			CHECK((uintptr_t)ob[i] / ARCH_CACHELINE !=
+				      ((uintptr_t)ob[i - 1] + os.slot_size -
+				       1) / ARCH_CACHELINE,
+			      "odd12 objects %u and %u share a line", i - 1, i);
 		for (i = 0; i < 64; i++)
 			hak_cache_free(odd, ob[i]);
 		CHECK(hak_cache_destroy(odd) == 0, "destroy odd12");

@@ -6,7 +6,8 @@
  * size up to HAK_POOL_MAX, the reciprocal gives the exact object index for
  * every offset in a slab, the divisibility test free() uses is exact for
  * every offset in a slab and beyond, the lookup's magazine offsets are
- * the classes', and the aligned-class search is sound.
+ * the classes', the aligned-class search is sound, and the refill stride
+ * keeps objects off each other's cache lines.
  */
 #include "check.h"
 #include "../../mm/internal.h"
@@ -91,6 +92,29 @@ int main(void)
 			      "size %zu align %zu -> %u", size, a, k);
 		}
 	}
+	/* The refill stride (hak_stripe_of): objects stride apart share no
+	 * cache line, for every slot size an object cache can have (8-byte
+	 * multiples) and every object of a slab that starts on a line; 1
+	 * exactly for whole lines; and no longer than one line's worth of
+	 * objects plus one. */
+	for (size = 8; size <= 2 * HAK_POOL_MAX; size += 8) {
+		unsigned s = hak_stripe_of(size), i;
+		size_t line = ARCH_CACHELINE, lines = (line - 1) / size + 1;
+
+		CHECK((s == 1) == (size % line == 0), "size %zu stride %u", size,
+		      s);
+		CHECK(s >= 1 && s <= lines + 1, "size %zu stride %u", size, s);
+		for (i = 0; i < 2 * line; i++) {
+			size_t end = (i + 1) * size - 1, next = (i + s) * size;
+
+			CHECK(s == 1 || end / line != next / line,
+			      "size %zu: objects %u and %u share a line", size,
+			      i, i + s);
+		}
+	}
+	for (c = 0; c < HAK_NCLASSES; c++)
+		CHECK(hak_classes[c].stripe == hak_stripe_of(hak_class_size[c]),
+		      "class %u stride", c);
 	printf("class table (%d classes):", HAK_NCLASSES);
 	for (c = 0; c < HAK_NCLASSES; c++)
 		printf("%s%u", c == HAK_NTINY ? " | " : " ", hak_class_size[c]);
