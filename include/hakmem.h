@@ -168,7 +168,9 @@ struct hak_stats {
 	struct hak_tier_stats tier[HAK_TIER__COUNT];
 	uint64_t bytes_in_use;	   /* sum of the tiers */
 	uint64_t peak_bytes_out;   /* peak of bytes outside the shared pool
-				      (live + per-CPU cached + large) */
+				      (live + per-CPU cached + large), less
+				      at most a batch per class between
+				      hak_stats calls (stats.c) */
 	uint64_t provider_taken;   /* bytes ever taken from the provider */
 	uint64_t provider_returned; /* bytes ever returned to it */
 	uint64_t provider_held;	   /* taken - returned */

@@ -553,6 +553,8 @@ int hak_calloc_bytes(size_t nmemb, size_t size, size_t *n);
 /* ---- stats.c -------------------------------------------------------- */
 
 void hak_stats_out_add(struct hak_heap *h, int64_t bytes);
+/* Shard lock held: bytes owed to the heap's out_bytes (stats.c). */
+int64_t hak_stats_fold(struct hak_shard *sh, unsigned slack);
 /* h's lock held: large_bytes grew; raise the peak of bytes out. */
 void hak_stats_large_peak(struct hak_heap *h);
 void hak_heap_stats_fill(struct hak_heap *h, struct hak_stats *st);

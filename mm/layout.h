@@ -336,6 +336,9 @@ struct hak_shard {
 	uint32_t nempty; /* written atomically: decay.c reads it unlocked */
 	uint32_t nslabs;      /* carved slabs of this class */
 	uint64_t out_objects; /* objects outside the slabs: live or cached */
+	/* out_objects as the heap's out_bytes last counted it: folded in
+	 * when they differ by more than a batch (hak_stats_fold). */
+	uint64_t out_folded;
 	/* Atomic: user operations served past the caches (slow paths: the
 	 * misses), and batches moved out of the CPU caches other than a
 	 * free miss's. A miss moves one batch: an alloc miss's is a refill,

@@ -379,6 +379,7 @@ unsigned hak_shared_refill(struct hak_shard *sh, void **out, unsigned n)
 	unsigned long flags = hak_lock(&sh->lock);
 	struct refill rf = {sh->fresh_max, NULL};
 	unsigned got = 0;
+	int64_t fold;
 
 	for (;;) {
 		struct hak_slab *s;
@@ -408,6 +409,7 @@ unsigned hak_shared_refill(struct hak_shard *sh, void **out, unsigned n)
 		sh->nslabs++;
 		list_add(&sh->partial, s, LIST_PARTIAL);
 	}
+	fold = hak_stats_fold(sh, sh->batch);
 	hak_unlock(&sh->lock, flags);
 	if (got < n) { /* short (fresh cap, or no memory): to the front */
 		unsigned i;
@@ -421,7 +423,7 @@ unsigned hak_shared_refill(struct hak_shard *sh, void **out, unsigned n)
 	 * object) made sh8bench-1t 10% slower. */
 	if (rf.run != RUN_MIXED && rf.run && sh->ci->stripe > 1 && got > 2)
 		stripe_run(out, got, sh->ci->stripe, sh->ci->size);
-	hak_stats_out_add(sh->heap, (int64_t)got * sh->ci->size);
+	hak_stats_out_add(sh->heap, fold);
 	return got;
 }
 
@@ -474,15 +476,15 @@ run_end(struct hak_shard *sh, struct hak_slab *s, unsigned got,
  * their slabs, as far as HOLD_SLABS runs go (*used: how far): each run
  * may empty its slab, and an uncarve is the longest part of a hold.
  * Slabs emptied beyond the hysteresis are uncarved and put in gone[]
- * (*ngone), for the caller to give back with the lock dropped. Returns
- * the objects taken back.
+ * (*ngone), for the caller to give back with the lock dropped. Adds
+ * what the heap's count of bytes out is owed to *fold
+ * (hak_stats_fold).
  */
-static unsigned drain_hold(struct hak_shard *sh, void *const *objs,
-			  unsigned n, struct hak_slab **gone, unsigned *ngone,
-			  unsigned *used)
+static void drain_hold(struct hak_shard *sh, void *const *objs, unsigned n,
+		       struct hak_slab **gone, unsigned *ngone, unsigned *used,
+		       int64_t *fold)
 {
 	unsigned long flags = hak_lock(&sh->lock);
-	uint64_t out = sh->out_objects; /* less the objects taken back */
 	struct hak_slab *s = NULL; /* the current run's slab */
 	uintptr_t start = 0, span = 0; /* its objects: none before a run */
 	uint64_t *bits = NULL;		/* and its bitmap */
@@ -538,41 +540,42 @@ static unsigned drain_hold(struct hak_shard *sh, void *const *objs,
 	}
 	if (got)
 		run_end(sh, s, got, hint, gone, ngone);
-	out -= sh->out_objects;
+	*fold += hak_stats_fold(sh, sh->batch);
 	hak_unlock(&sh->lock, flags);
 	*used = (unsigned)(q - objs);
-	return (unsigned)out;
 }
 
 void hak_shared_drain(struct hak_shard *sh, void *const *objs, unsigned n)
 {
-	unsigned i = 0, total = 0;
+	unsigned i = 0;
+	int64_t fold = 0;
 
 	while (i < n) {
 		struct hak_slab *gone[HOLD_SLABS]; /* one per run */
 		unsigned len = n - i > HOLD_OBJECTS ? HOLD_OBJECTS : n - i;
 		unsigned ngone = 0, used, k;
 
-		total += drain_hold(sh, objs + i, len, gone, &ngone, &used);
+		drain_hold(sh, objs + i, len, gone, &ngone, &used, &fold);
 		i += used;
 		/* One global-lock hold per slab, with IRQs on in between. */
 		for (k = 0; k < ngone; k++)
 			hak_superslab_put_slab(gone[k], HAK_SS_PUT);
 	}
-	/* One atomic on the heap-wide count per drain, not per hold. */
-	hak_stats_out_add(sh->heap, -(int64_t)total * sh->ci->size);
+	/* At most one atomic on the heap-wide count per drain. */
+	hak_stats_out_add(sh->heap, fold);
 }
 
 unsigned hak_shared_drain_keep(struct hak_shard *sh, void *const *objs,
 			       unsigned n, struct hak_slab **gone)
 {
-	unsigned ngone = 0, done, used;
+	unsigned ngone = 0, used;
+	int64_t fold = 0;
 
 	HAK_ASSERT(n <= HAK_DRAIN_KEEP_MAX);
 	/* n <= HOLD_SLABS: no run limit stops it short. */
-	done = drain_hold(sh, objs, n, gone, &ngone, &used);
+	drain_hold(sh, objs, n, gone, &ngone, &used, &fold);
 	HAK_ASSERT(used == n);
-	hak_stats_out_add(sh->heap, -(int64_t)done * sh->ci->size);
+	hak_stats_out_add(sh->heap, fold);
 	return ngone;
 }
 
@@ -590,6 +593,7 @@ unsigned hak_shard_trim_keep(struct hak_shard *sh, struct hak_slab **gone)
 {
 	unsigned long flags = hak_lock(&sh->lock);
 	unsigned ngone = 0;
+	int64_t fold = hak_stats_fold(sh, sh->batch); /* a trim counts exactly */
 
 	while (sh->empty && ngone < HAK_EMPTY_SLABS_KEPT) {
 		struct hak_slab *s = slab_of(sh->empty);
@@ -602,6 +606,7 @@ unsigned hak_shard_trim_keep(struct hak_shard *sh, struct hak_slab **gone)
 		gone[ngone++] = s;
 	}
 	hak_unlock(&sh->lock, flags);
+	hak_stats_out_add(sh->heap, fold);
 	return ngone;
 }
 

@@ -6,7 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "pin.h"
-#include "../../mm/sizeclass.h" /* hak_stripe_of */
+#include "../../mm/internal.h" /* hak_stripe_of, the heap (white box) */
 
 static struct report_log log;
 
@@ -195,6 +195,53 @@ static void test_stats(void)
 	hak_stats(&after);
 	CHECK(after.bytes_in_use == before.bytes_in_use, "bytes balance");
 	CHECK(after.cache_hits > 0 && after.refills > 0, "cache counters");
+}
+
+/* The heap's count of bytes out of the slabs, exact after hak_stats. */
+static uint64_t shards_out_bytes(void)
+{
+	uint64_t b = 0;
+	unsigned c;
+
+	for (c = 0; c < HAK_NCLASSES; c++)
+		b += hak_heap.shard[c].out_objects * hak_class_size[c];
+	return b;
+}
+
+/*
+ * A refill of at most a batch does not write the heap-wide count of
+ * bytes out (one line every CPU's misses wrote: mm/stats.c
+ * hak_stats_fold); hak_stats folds every class in, so the count and the
+ * peak it feeds are exact there. A class no one used yet: its first
+ * refill takes one never-used 14336-byte object (at least one, at most
+ * HAK_REFILL_FRESH_BYTES), fewer than its batch of 2.
+ */
+static void test_stats_fold(void)
+{
+	struct hak_stats st;
+	uint64_t before;
+	void *p;
+
+	pin(0);
+	hak_stats(&st);
+	before = __atomic_load_n(&hak_heap.out_bytes, __ATOMIC_RELAXED);
+	CHECK(before == shards_out_bytes(), "hak_stats left %llu bytes out, "
+	      "the classes have %llu", (unsigned long long)before,
+	      (unsigned long long)shards_out_bytes());
+	CHECK(p = hak_malloc(13000), "malloc");
+	CHECK(__atomic_load_n(&hak_heap.out_bytes, __ATOMIC_RELAXED) == before,
+	      "a refill of %llu bytes wrote the heap-wide count",
+	      (unsigned long long)(shards_out_bytes() - before));
+	CHECK(shards_out_bytes() > before, "no refill");
+	hak_stats(&st);
+	CHECK(__atomic_load_n(&hak_heap.out_bytes, __ATOMIC_RELAXED) ==
+		      shards_out_bytes(),
+	      "hak_stats did not fold the refill in");
+	CHECK(st.peak_bytes_out >=
+		      shards_out_bytes() + st.tier[HAK_TIER_LARGE].bytes_in_use,
+	      "peak %llu below what is out now",
+	      (unsigned long long)st.peak_bytes_out);
+	hak_free(p);
 }
 
 /*
@@ -392,6 +439,7 @@ int main(void)
 	test_realloc();
 	test_sizes();
 	test_stats();
+	test_stats_fold();
 	test_hits_lock_free();
 	test_transfer();
 	CHECK(hak_check() == 0, "hak_check");
