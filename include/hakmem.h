@@ -168,9 +168,10 @@ struct hak_stats {
 	struct hak_tier_stats tier[HAK_TIER__COUNT];
 	uint64_t bytes_in_use;	   /* sum of the tiers */
 	uint64_t peak_bytes_out;   /* peak of bytes outside the shared pool
-				      (live + per-CPU cached + large), less
-				      at most a batch per class between
-				      hak_stats calls (stats.c) */
+				      (live + per-CPU cached + large); off
+				      by up to a batch per class and object
+				      cache, either way, between hak_stats
+				      calls (stats.c hak_stats_fold) */
 	uint64_t provider_taken;   /* bytes ever taken from the provider */
 	uint64_t provider_returned; /* bytes ever returned to it */
 	uint64_t provider_held;	   /* taken - returned */

@@ -14,6 +14,7 @@ __attribute__((weak)) void hak_test_walk_gap(void)
 
 #ifdef HAK_TEST_HOOKS
 void (*hak_test_lookup_gap)(void);
+void (*hak_test_refill_gap)(struct hak_shard *sh);
 #endif
 
 int hak_check_heap(struct hak_heap *h)

@@ -219,11 +219,16 @@ static void slab_mark_fresh(struct hak_slab *s, void *const *objs,
 /* A refill in progress (hak_shared_refill). */
 struct refill {
 	unsigned fresh; /* never-used objects it may still take */
-	/* The one slab every object so far came from, each never used
-	 * (so they are back to back: a slab hands its never-used objects
-	 * out in index order from its high-water mark); RUN_MIXED once
-	 * they are not. */
+	/* The one slab every object so far came from, each never used and
+	 * each visit starting where the last one stopped (next), so that
+	 * they lie back to back; RUN_MIXED once they do not. A visit with
+	 * no used object below the high-water mark takes the objects from
+	 * the mark up, in order; but between holds, with the lock dropped,
+	 * another CPU may take the next ones (a first version did not
+	 * check, and handed those out twice: the QEMU suites' -smp 4 runs
+	 * found it, and review). */
 	const struct hak_slab *run;
+	uintptr_t next;
 };
 
 #define RUN_MIXED ((const struct hak_slab *)1)
@@ -277,10 +282,13 @@ static unsigned slab_take(struct hak_slab *s, void **end, unsigned n,
 	got = (unsigned)(end - q);
 	if (got > used)
 		rf->fresh -= got - used;
-	if (got && (used || (rf->run && rf->run != s)))
+	if (got && (used || (rf->run && (rf->run != s ||
+					 (uintptr_t)end[-1] != rf->next)))) {
 		rf->run = RUN_MIXED;
-	else if (got)
+	} else if (got) {
 		rf->run = s;
+		rf->next = (uintptr_t)end[-(long)got] + s->size;
+	}
 	s->hint = (uint16_t)w;
 	s->nfree = (uint16_t)(s->nfree - got);
 	/* Lowest index first, so the last one taken is the highest. */
@@ -377,7 +385,7 @@ static void stripe_run(void **out, unsigned n, unsigned s, uintptr_t size)
 unsigned hak_shared_refill(struct hak_shard *sh, void **out, unsigned n)
 {
 	unsigned long flags = hak_lock(&sh->lock);
-	struct refill rf = {sh->fresh_max, NULL};
+	struct refill rf = {sh->fresh_max, NULL, 0};
 	unsigned got = 0;
 	int64_t fold;
 
@@ -393,6 +401,10 @@ unsigned hak_shared_refill(struct hak_shard *sh, void **out, unsigned n)
 		if (sh->partial || sh->empty) {
 			/* This hold did its share: let IRQs in. */
 			hak_unlock(&sh->lock, flags);
+#ifdef HAK_TEST_HOOKS
+			if (hak_test_refill_gap)
+				hak_test_refill_gap(sh);
+#endif
 			flags = hak_lock(&sh->lock);
 			continue;
 		}
@@ -593,7 +605,7 @@ unsigned hak_shard_trim_keep(struct hak_shard *sh, struct hak_slab **gone)
 {
 	unsigned long flags = hak_lock(&sh->lock);
 	unsigned ngone = 0;
-	int64_t fold = hak_stats_fold(sh, sh->batch); /* a trim counts exactly */
+	int64_t fold = hak_stats_fold(sh, 0); /* a trim counts exactly */
 
 	while (sh->empty && ngone < HAK_EMPTY_SLABS_KEPT) {
 		struct hak_slab *s = slab_of(sh->empty);

@@ -60,7 +60,7 @@ static inline unsigned hak_cache_batch(unsigned cap)
 }
 /* The stride, in objects, of a refilled batch's order: consecutive
  * allocations from one refill lie on different cache lines
- * (percpu_cache.c stripe_batch). 1 for sizes that are whole lines. */
+ * (shared_pool.c stripe_run). 1 for sizes that are whole lines. */
 unsigned hak_stripe_of(size_t size);
 /* Smallest class >= size whose objects are aligned to align, or
  * HAK_CLASS_NONE. */

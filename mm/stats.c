@@ -13,6 +13,13 @@ static void peak_raise(struct hak_heap *h, uint64_t now)
 	uint64_t peak = __atomic_load_n(&h->peak_out, __ATOMIC_RELAXED);
 	int tries;
 
+	/* Folds are added after their shard lock is dropped, in any order:
+	 * one that brings objects back may land before the one that counted
+	 * them out, and the count then reads below 0 for a moment (wrapped).
+	 * Not a peak (found by review: it would have stayed near 2^64). */
+	if ((int64_t)now < 0)
+		return;
+
 	/* A few attempts only: a peak is a statistic, not worth a loop whose
 	 * length another CPU decides. */
 	for (tries = 0; tries < 4 && now > peak; tries++)
@@ -46,9 +53,12 @@ void hak_stats_out_add(struct hak_heap *h, int64_t bytes)
  * line at every refill and drain: a read miss on a line the other CPUs'
  * misses write (5% of sh8bench-1t's samples, on that instruction alone).
  * A class whose refills and drains alternate now never writes it. The
- * price: the peak (hak_stats peak_bytes_out) misses at most a batch of
- * each class (HAK_BATCH_MAX objects, half a CPU cache's capacity), and
- * hak_stats folds the heap's classes in before it reads it.
+ * price: between folds the count, and so the peak (hak_stats
+ * peak_bytes_out), is off by up to a batch per class and object cache,
+ * either way (HAK_BATCH_MAX objects, half a CPU cache's capacity).
+ * hak_stats folds the heap's classes in exactly before it reads the
+ * peak, and a shard trim (hak_trim, an object cache's destroy) its
+ * own.
  */
 int64_t hak_stats_fold(struct hak_shard *sh, unsigned slack)
 {

@@ -120,6 +120,10 @@ void hak_test_walk_gap(void) hak_hidden;
  * and no cost on that path, every free of a created heap's block. */
 #ifdef HAK_TEST_HOOKS
 extern void (*hak_test_lookup_gap)(void) hak_hidden;
+struct hak_shard;
+/* ... and by a refill between two holds of its shard's lock, unlocked
+ * (shared_pool.c, hak_shared_refill: tests/host/test_refill_race.c). */
+extern void (*hak_test_refill_gap)(struct hak_shard *sh) hak_hidden;
 #endif
 
 struct hak_walk {

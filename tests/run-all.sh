@@ -67,6 +67,8 @@ if [ "$what" = host ] || [ "$what" = all ]; then
 	run "host/test_hosted_policy(continue)" \
 		build/test/continue/test_hosted_policy continue
 	run "host/test_init_race(continue)" build/test/continue/test_init_race
+	run "host/test_refill_race(bare-metal holds)" \
+		build/test/holds/test_refill_race
 	for t in $asan; do
 		run "asan+ubsan/$(basename "$t")" env \
 			ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
