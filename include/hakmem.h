@@ -170,8 +170,9 @@ struct hak_stats {
 	uint64_t peak_bytes_out;   /* peak of bytes outside the shared pool
 				      (live + per-CPU cached + large); off
 				      by up to a batch per class and object
-				      cache, either way, between hak_stats
-				      calls (stats.c hak_stats_fold) */
+				      cache either way, and above by what
+				      drains had not yet counted when it
+				      was reached (stats.c hak_stats_fold) */
 	uint64_t provider_taken;   /* bytes ever taken from the provider */
 	uint64_t provider_returned; /* bytes ever returned to it */
 	uint64_t provider_held;	   /* taken - returned */

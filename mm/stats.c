@@ -55,7 +55,10 @@ void hak_stats_out_add(struct hak_heap *h, int64_t bytes)
  * A class whose refills and drains alternate now never writes it. The
  * price: between folds the count, and so the peak (hak_stats
  * peak_bytes_out), is off by up to a batch per class and object cache,
- * either way (HAK_BATCH_MAX objects, half a CPU cache's capacity).
+ * either way (HAK_BATCH_MAX objects, half a CPU cache's capacity); and
+ * a drain adds its folds after its last hold, so a peak reached while
+ * one is in flight may count its objects twice, and keeps them (a peak
+ * only rises).
  * hak_stats folds the heap's classes in exactly before it reads the
  * peak, and a shard trim (hak_trim, an object cache's destroy) its
  * own.

@@ -81,6 +81,8 @@ if [ "$what" = host ] || [ "$what" = all ]; then
 	for t in $dplain; do
 		run "debug/$(basename "$t")" "$t"
 	done
+	run "debug/test_refill_race(bare-metal holds)" \
+		build/debug/test/holds/test_refill_race
 	for lib in build/x86_64 build/x86_64-kernel build/aarch64-llsc \
 		build/aarch64-lse build/x86_64-gsoff build/aarch64-idoff \
 		build/debug/x86_64 build/debug/x86_64-kernel \

@@ -78,7 +78,7 @@ $(B)/test/continue/test_init_race: tests/host/test_init_race.c $(B)/test/continu
 
 $(B)/test/holds/test_refill_race: tests/host/test_refill_race.c $(B)/test/holds/libhakmem-test.a $(TEST_HDRS)
 	@echo "  CC      $@"
-	$(Q)$(HOST_CC) $(TEST_CFLAGS) -o $@ $< $(B)/test/holds/libhakmem-test.a -lpthread
+	$(Q)$(HOST_CC) $(TEST_CFLAGS) $(TEST_VARIANT_FLAGS_holds) -o $@ $< $(B)/test/holds/libhakmem-test.a -lpthread
 
 # The rseq abort test lives with the aarch64 Linux test; it runs here too.
 $(B)/test/plain/test_rseq_abort: tests/aarch64-linux/test_rseq_abort.c $(B)/test/plain/libhakmem-test.a $(TEST_HDRS)

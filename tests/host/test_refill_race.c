@@ -64,6 +64,13 @@ int main(void)
 		CHECK(nested[i], "nested malloc %u", i);
 		all[n++] = nested[i];
 	}
+	/* The case meant: the nested refill took from the slab the outer
+	 * one was taking from, above its first objects. */
+	CHECK(hak_slab_of_object((uintptr_t)nested[0]) ==
+		      hak_slab_of_object((uintptr_t)all[0]) &&
+		      (uintptr_t)nested[0] > (uintptr_t)all[0],
+	      "the nested refill took %p, not from the outer's slab above %p",
+	      nested[0], all[0]);
 	for (i = 0; i < LATER; i++) {
 		all[n] = hak_malloc(16);
 		CHECK(all[n], "malloc %u", i);
