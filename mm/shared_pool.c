@@ -377,7 +377,7 @@ static void stripe_run(void **out, unsigned n, unsigned s, uintptr_t size)
 	uintptr_t step = (uintptr_t)s * size, a, r;
 	void **p = out + n;
 
-	for (r = 0; r < s && r < n; r++)
+	for (r = 0; r < s; r++) /* a round past hi (r >= n) writes nothing */
 		for (a = lo + r * size; a <= hi; a += step)
 			*--p = (void *)a;
 }
