@@ -17,10 +17,20 @@
  * Live bytes are the requested sizes of the blocks the benchmark holds.
  * Each worker adds to and subtracts from its own cache-line-sized slot
  * (a block freed by another thread is subtracted from that thread's slot,
- * so slots go negative and only their sum means anything); every
- * LIVE_SAMPLE allocations a worker sums all slots and raises the global
- * peak. The peak is therefore sampled: it can miss a transient high by at
- * most LIVE_SAMPLE blocks per thread.
+ * so slots go negative and only their sum means anything); after
+ * LIVE_SAMPLE allocations, or LIVE_SAMPLE_BYTES allocated, since its last
+ * sample a worker sums all slots and raises the global peak. The peak is
+ * therefore sampled: it can miss a transient high by what a thread
+ * allocated since its last sample, under LIVE_SAMPLE blocks and under
+ * LIVE_SAMPLE_BYTES plus one block.
+ *
+ * Why so seldom: the sum reads every other worker's slot, a line that
+ * worker writes at each operation, so each sample is a cache miss per
+ * other thread, and the originals do nothing of the kind. A sample every
+ * 64 allocations took 4.6 s of mimalloc's sh8bench-2t against 2.9 s
+ * every 4096, on a machine whose two CPUs move a line in 200-900 ns
+ * (docs/performance.md): it added the same seconds to every allocator
+ * and made the ratios between them look smaller than they are.
  */
 #ifndef BENCH_COMMON_H
 #define BENCH_COMMON_H
@@ -42,7 +52,8 @@
 #include "hakmem.h"
 
 #define BENCH_MAX_THREADS 64
-#define LIVE_SAMPLE 64
+#define LIVE_SAMPLE 4096
+#define LIVE_SAMPLE_BYTES (1 << 20)
 
 /* Keep the compiler from eliding a malloc/free pair or a store. */
 static inline void escape(void *p)
@@ -168,7 +179,8 @@ static inline size_t rng_range(struct rng *r, size_t lo, size_t hi)
 struct live_slot {
 	int64_t live;	  /* requested bytes allocated - freed by this slot */
 	uint64_t mallocs; /* malloc calls made through this slot */
-	uint32_t tick;
+	uint32_t tick;	/* allocations since the last sample */
+	uint64_t since; /* bytes allocated since the last sample */
 } __attribute__((aligned(128)));
 
 static struct live_slot live_slots[BENCH_MAX_THREADS + 1];
@@ -195,8 +207,12 @@ static inline void live_alloc(int s, size_t n)
 
 	__atomic_store_n(&l->live, l->live + (int64_t)n, __ATOMIC_RELAXED);
 	__atomic_store_n(&l->mallocs, l->mallocs + 1, __ATOMIC_RELAXED);
-	if (++l->tick % LIVE_SAMPLE == 0)
+	l->since += n;
+	if (++l->tick == LIVE_SAMPLE || l->since >= LIVE_SAMPLE_BYTES) {
+		l->tick = 0;
+		l->since = 0;
 		live_sample();
+	}
 }
 
 static inline void live_free(int s, size_t n)
