@@ -80,6 +80,7 @@ def main():
     ap.add_argument("--elapsed", default="?")
     ap.add_argument("--load", default="?")
     ap.add_argument("--load-end", default="?")
+    ap.add_argument("--line-ns", default="?")
     ap.add_argument("--tcmalloc", default="libtcmalloc_minimal.so.4")
     ap.add_argument("--hakmem", default="?")
     ap.add_argument("--out")
@@ -114,7 +115,9 @@ def main():
     L.append(f"Finished {time.strftime('%Y-%m-%d %H:%M %Z')}: {a.reps} "
              f"interleaved round(s){' of QUICK smoke runs (short arguments: not a measurement)' if quick else ''}, "
              f"{a.elapsed} s in all; load average {a.load} at the start, "
-             f"{a.load_end} at the end.")
+             f"{a.load_end} at the end. A cache line's round trip between "
+             f"CPUs 0 and 1 at each round's start (bench/line_cost.c; the "
+             f"2-thread rows follow it): {a.line_ns} ns.")
     L.append("")
     L.append(f"Machine: {os.cpu_count()} CPUs ({cpu_model()}), kernel "
              f"{platform.release()}; {pkg_versions()}. hakmem = "

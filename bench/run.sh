@@ -59,7 +59,14 @@ echo "bench: $nwl workloads x $nal allocators x $REPS rounds$([ "$QUICK" = 1 ] &
 errors=0
 
 read -r -a order <<<"$ALLOCS"
+LINE_NS=""
 for rep in $(seq 1 "$REPS"); do
+	# What a cache line costs to move between CPUs 0 and 1 now: on the
+	# development VMs it changes over minutes, and the 2-thread rows
+	# follow it (bench/line_cost.c).
+	ns=$("$B/bench/line_cost" | sed -n 's/^line_round_trip_ns=//p')
+	LINE_NS="$LINE_NS${LINE_NS:+ }${ns:-?}"
+	echo "bench: round $rep: a cache line's round trip between CPUs 0 and 1 takes ${ns:-?} ns"
 	# Rotate the order so that no allocator always runs first or last.
 	k=$(((rep - 1) % ${#order[@]}))
 	rot=("${order[@]:k}" "${order[@]:0:k}")
@@ -109,7 +116,7 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 ELAPSED=$(($(date +%s) - T_START))
 python3 bench/report.py "$RAW" \
 	--reps "$REPS" --quick "$QUICK" --elapsed "$ELAPSED" \
-	--load "$LOAD_START" --load-end "$LOAD_END" \
+	--load "$LOAD_START" --load-end "$LOAD_END" --line-ns "$LINE_NS" \
 	--tcmalloc "$(basename "$(preload_of tcmalloc)")" --hakmem "$(hakmem_version)" \
 	--out "$OUT/results.md"
 # Which per-CPU fast path hakmem ran (hak_stats().fast_path): rseq when the
