@@ -70,7 +70,11 @@ RV_FS_CFLAGS := $(FS_CFLAGS) -Iarch/riscv64/include $(ARCH_CFLAGS_riscv64)
 # Shard-lock holds of up to 64 objects and 32 slabs, not 16 and 8 (those
 # bound bare metal's IRQ-off windows; here nothing is masked): sh8bench-1t
 # takes 58% fewer holds and 5.6% fewer instructions (docs/performance.md).
-HOSTED_DEFS := -DHAK_TRANSFER_BATCHES=32 -DHAK_HOLD_OBJECTS=64 -DHAK_HOLD_SLABS=32
+# 8 lanes of partial slabs a class, not 1: a CPU's refills take back the
+# slabs its own frees filled (sh8bench-2t 8.5 -> 7.1 s, sh6bench-2t 2.17
+# -> 1.97 s; docs/performance.md "Lanes").
+HOSTED_DEFS := -DHAK_TRANSFER_BATCHES=32 -DHAK_HOLD_OBJECTS=64 -DHAK_HOLD_SLABS=32 \
+	       -DHAK_LANES=8
 HOST_CFLAGS := -std=gnu11 -O2 -g -fPIC -fvisibility=hidden $(HOSTED_DEFS) \
 	       -fno-semantic-interposition $(WARN) $(DBG_FLAGS) -Iinclude \
 	       -Iarch/$(HOST_ARCH)/include -Iport/hosted/include -Iport/hosted

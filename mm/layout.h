@@ -57,7 +57,8 @@ struct hak_slab {
 	/* Under the shard lock. */
 	uint16_t nfree;	  /* bits set in bits[] */
 	uint16_t hint;	  /* no set bit in bits[0..hint) */
-	uint16_t on_list; /* 0 none, 1 partial, 2 empty */
+	uint8_t on_list; /* 0 none, 1 partial, 2 empty */
+	uint8_t lane;	 /* partial: on its shard's partial[lane] */
 	/* Objects [0, hwm) have been handed out (see hwm_off): a free one
 	 * at or above hwm was never allocated, so free() of it is an
 	 * invalid free, not a double free. */
@@ -331,7 +332,13 @@ struct hak_shard {
 	/* Object caches: run on every object of a slab when it is carved. */
 	void (*ctor)(void *obj, void *arg);
 	void *ctor_arg;
-	struct hak_list *partial; /* slabs with some objects free */
+	/* Slabs with some objects free, by lane (shared_pool.c): how many
+	 * on each, and each lane's last refill or drain hold as a count of
+	 * the shard's holds (ticks, modulo 2^32). */
+	struct hak_list *partial[HAK_LANES];
+	uint32_t npartial[HAK_LANES];
+	uint32_t lane_tick[HAK_LANES];
+	uint32_t ticks;
 	struct hak_list *empty;	  /* all objects free, kept for hysteresis */
 	uint32_t nempty; /* written atomically: decay.c reads it unlocked */
 	uint32_t nslabs;      /* carved slabs of this class */

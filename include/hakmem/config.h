@@ -103,6 +103,30 @@
 #define HAK_HOLD_SLABS 8
 #endif
 
+/*
+ * Lanes (mm/shared_pool.c): a class keeps its slabs with free objects on
+ * HAK_LANES lists, and a CPU refills from lane cpu % HAK_LANES first, so
+ * that objects a CPU frees go back to the CPU that had them (their
+ * slab's lane) rather than to whichever CPU refills next, and two CPUs
+ * do not keep objects of one cache line. A refill whose lane is dry
+ * takes another lane's slabs only when that lane is idle (none of its
+ * CPUs refilled or drained the class in the class's last
+ * HAK_LANE_IDLE lock holds) or holds more than HAK_LANE_KEEP of them;
+ * else it carves a fresh slab, and it takes any lane's before it fails.
+ * 1: one list, the freestanding default (its bounds in
+ * docs/guarantees.md are for one); the hosted port sets 8 (Makefile
+ * HOSTED_DEFS).
+ */
+#ifndef HAK_LANES
+#define HAK_LANES 1
+#endif
+#ifndef HAK_LANE_IDLE
+#define HAK_LANE_IDLE 1024
+#endif
+#ifndef HAK_LANE_KEEP
+#define HAK_LANE_KEEP 64
+#endif
+
 /* A refill takes at most this many bytes of never-used objects (at least
  * one object): it writes their free cookies, so this bounds the pages it
  * brings in for objects that may then sit unused in a CPU cache
