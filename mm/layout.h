@@ -334,7 +334,7 @@ struct hak_shard {
 	void *ctor_arg;
 	/* Slabs with some objects free, by lane (shared_pool.c): how many
 	 * on each, and each lane's last refill or drain hold as a count of
-	 * the shard's holds (ticks, modulo 2^32). */
+	 * the shard's refills and drain holds (ticks, modulo 2^32). */
 	struct hak_list *partial[HAK_LANES];
 	uint32_t npartial[HAK_LANES];
 	uint32_t lane_tick[HAK_LANES];
@@ -361,7 +361,8 @@ struct hak_transfer {
 	hak_spinlock_t lock;
 	uint32_t n;  /* full batches held: slots[0 .. n * batch) */
 	void **slots; /* HAK_TRANSFER_BATCHES batches; NULL until first use */
-	/* Atomic: batches put and taken, ever (stats). */
+	/* Batches put and taken, ever: written under the lock, read racily
+	 * (stats, decay). */
 	uint64_t puts, gets;
 } hak_cacheline_aligned;
 

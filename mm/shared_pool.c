@@ -70,20 +70,31 @@ static void list_del(struct hak_list **head, struct hak_slab *s)
 	s->on_list = LIST_NONE;
 }
 
-_Static_assert(HAK_LANES >= 1 && HAK_LANES <= 32,
-	       "a slab's lane is a byte; open lanes fit a 32-bit mask");
+_Static_assert(HAK_LANES >= 1 && HAK_LANES <= 256, "a slab's lane is a byte");
+
+/* With one lane (the freestanding default) none of the lane bookkeeping
+ * is compiled in: its refill and drain holds are bounded in guest
+ * instructions (docs/guarantees.md), and one list needs no count. */
+#define LANES_ON (HAK_LANES > 1)
 
 /* The lane of the CPU we probably run on: a hint (we may move at once),
  * which only places slabs, never decides what is correct. */
 static unsigned lane_now(void)
 {
-	return HAK_LANES > 1 ? hak_port_cpu_hint() % HAK_LANES : 0;
+	return LANES_ON ? hak_port_cpu_hint() % HAK_LANES : 0;
 }
 
-/* Shard lock held: lane's CPUs are at work on the class (lane_open). */
+/* The lane whose list s is on (when on a partial list). */
+static unsigned slab_lane(const struct hak_slab *s)
+{
+	return LANES_ON ? s->lane : 0;
+}
+
+/* Shard lock held: lane's CPUs are at work on the class (lane_open):
+ * counted once per refill and per drain hold. */
 static void lane_touch(struct hak_shard *sh, unsigned lane)
 {
-	if (HAK_LANES > 1)
+	if (LANES_ON)
 		sh->lane_tick[lane] = ++sh->ticks;
 }
 
@@ -98,15 +109,20 @@ static int lane_open(const struct hak_shard *sh, unsigned m)
 static void partial_add(struct hak_shard *sh, struct hak_slab *s,
 			unsigned lane)
 {
-	s->lane = (uint8_t)lane;
-	sh->npartial[lane]++;
-	list_add(&sh->partial[lane], s, LIST_PARTIAL);
+	if (LANES_ON) {
+		s->lane = (uint8_t)lane;
+		sh->npartial[lane]++;
+	}
+	list_add(&sh->partial[LANES_ON ? lane : 0], s, LIST_PARTIAL);
 }
 
 static void partial_del(struct hak_shard *sh, struct hak_slab *s)
 {
-	sh->npartial[s->lane]--;
-	list_del(&sh->partial[s->lane], s);
+	unsigned lane = slab_lane(s);
+
+	if (LANES_ON)
+		sh->npartial[lane]--;
+	list_del(&sh->partial[lane], s);
 }
 
 static int any_partial(const struct hak_shard *sh)
@@ -320,7 +336,7 @@ static struct hak_slab *partial_next(struct hak_shard *sh,
 {
 	struct hak_slab *s = partial_peek(sh, rf);
 
-	if (s && s->lane != rf->lane) {
+	if (LANES_ON && s && s->lane != rf->lane) {
 		partial_del(sh, s);
 		partial_add(sh, s, rf->lane);
 	}
@@ -514,8 +530,9 @@ unsigned hak_shared_refill(struct hak_shard *sh, void **out, unsigned n)
 			slab_construct(s, sh);
 		flags = hak_lock(&sh->lock);
 		if (!s) {
-			/* No fresh slab: any lane's before we fail. */
-			if (rf.all || !any_partial(sh))
+			/* No fresh slab: any lane's before we fail (or the
+			 * empty slab a drain left meanwhile). */
+			if (rf.all || !(any_partial(sh) || sh->empty))
 				break;
 			rf.all = 1;
 			continue;
@@ -582,7 +599,7 @@ run_end(struct hak_shard *sh, struct hak_slab *s, unsigned got,
 		if (slab_emptied(sh, s))
 			gone[(*ngone)++] = s;
 	} else if (s->on_list == LIST_NONE) {
-		partial_add(sh, s, s->lane);
+		partial_add(sh, s, slab_lane(s));
 	}
 }
 
@@ -814,11 +831,11 @@ static int check_links(struct hak_slab *s, struct hak_shard *sh)
 	int bad;
 
 	if (s->on_list == LIST_PARTIAL) {
-		if (s->lane >= HAK_LANES) {
+		if (LANES_ON && s->lane >= HAK_LANES) {
 			hak_report(HAK_EV_CORRUPTION, s, 0, "slab lane");
 			return 1;
 		}
-		head = sh->partial[s->lane];
+		head = sh->partial[slab_lane(s)];
 	}
 	if (s->on_list == LIST_NONE)
 		bad = n->next || n->prev;
@@ -827,11 +844,11 @@ static int check_links(struct hak_slab *s, struct hak_shard *sh)
 		      (n->next && n->next->prev != n) ||
 		      (n->prev && (slab_of(n->prev)->shard != sh ||
 				   slab_of(n->prev)->on_list != s->on_list ||
-				   (s->on_list == LIST_PARTIAL &&
+				   (LANES_ON && s->on_list == LIST_PARTIAL &&
 				    slab_of(n->prev)->lane != s->lane))) ||
 		      (n->next && (slab_of(n->next)->shard != sh ||
 				   slab_of(n->next)->on_list != s->on_list ||
-				   (s->on_list == LIST_PARTIAL &&
+				   (LANES_ON && s->on_list == LIST_PARTIAL &&
 				    slab_of(n->next)->lane != s->lane)));
 	if (bad)
 		hak_report(HAK_EV_CORRUPTION, s, 0, "slab list links");
@@ -910,7 +927,8 @@ static int check_units(struct hak_shard *sh, struct shard_check *k)
 			k->slabs++;
 			k->out += s->capacity - s->nfree;
 			k->nempty += s->on_list == LIST_EMPTY;
-			if (s->on_list == LIST_PARTIAL && s->lane < HAK_LANES)
+			if (LANES_ON && s->on_list == LIST_PARTIAL &&
+			    s->lane < HAK_LANES)
 				k->npartial[s->lane]++;
 			k->pop = 0;
 			if (check_slab_geometry(s, sh)) {
@@ -950,7 +968,7 @@ static int check_counts(struct hak_shard *sh, const struct shard_check *k)
 
 		if (k->npartial[i] != sh->npartial[i] ||
 		    (p && (p->shard != sh || p->on_list != LIST_PARTIAL ||
-			   p->lane != i)))
+			   slab_lane(p) != i)))
 			goto bad;
 	}
 	if (k->slabs == sh->nslabs && k->out == sh->out_objects &&

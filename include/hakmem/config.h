@@ -110,8 +110,8 @@
  * slab's lane) rather than to whichever CPU refills next, and two CPUs
  * do not keep objects of one cache line. A refill whose lane is dry
  * takes another lane's slabs only when that lane is idle (none of its
- * CPUs refilled or drained the class in the class's last
- * HAK_LANE_IDLE lock holds) or holds more than HAK_LANE_KEEP of them;
+ * CPUs refilled or drained the class in the class's last HAK_LANE_IDLE
+ * refills and drain holds) or holds more than HAK_LANE_KEEP of them;
  * else it carves a fresh slab, and it takes any lane's before it fails.
  * 1: one list, the freestanding default (its bounds in
  * docs/guarantees.md are for one); the hosted port sets 8 (Makefile

@@ -58,7 +58,10 @@
  *   int hak_port_pcpu_held(unsigned cpu)
  *       For debug assertions: the caller is inside cpu's section.
  *   unsigned hak_port_cpu_hint(void)
- *       The CPU the caller runs on, for reports only; takes no lock.
+ *       The CPU the caller runs on, for reports, and with HAK_LANES > 1
+ *       to pick a shared-pool lane (config.h), called then under a shard
+ *       lock, IRQs masked on bare metal: takes no lock, may be stale at
+ *       once (a stale answer misplaces a slab, nothing else).
  *   int hak_port_has_cpu(void)
  *       0 when the caller's magazine operations reach no CPU's cache: on
  *       the hosted port in rseq mode, a thread whose rseq area names no

@@ -94,7 +94,8 @@ static inline void hak_port_pcpu_exit_remote(unsigned cpu, unsigned long flags,
 	arch_irq_restore(flags);
 }
 
-/* The CPU we run on, for reports only: may be stale at once. */
+/* The CPU we run on, for reports and lanes (port.h): may be stale at
+ * once. */
 static inline unsigned hak_port_cpu_hint(void)
 {
 	return arch_cpu_id();

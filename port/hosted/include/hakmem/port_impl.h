@@ -222,7 +222,8 @@ static inline void hak_port_pcpu_exit_remote(unsigned cpu, unsigned long flags,
 	hak_hosted_remote_exit(cpu, slot);
 }
 
-/* The CPU we run on, for reports only: may be stale at once. */
+/* The CPU we run on, for reports and lanes (port.h): may be stale at
+ * once. */
 static inline unsigned hak_port_cpu_hint(void)
 {
 	return hak_hosted_current_cpu();
