@@ -26,11 +26,12 @@
  *
  * Why so seldom: the sum reads every other worker's slot, a line that
  * worker writes at each operation, so each sample is a cache miss per
- * other thread, and the originals do nothing of the kind. A sample every
- * 64 allocations took 4.6 s of mimalloc's sh8bench-2t against 2.9 s
- * every 4096, on a machine whose two CPUs move a line in 200-900 ns
- * (docs/performance.md): it added the same seconds to every allocator
- * and made the ratios between them look smaller than they are.
+ * other thread, and the originals do nothing of the kind. With a sample
+ * every 64 allocations mimalloc's sh8bench-2t took 4.6-4.8 s, against
+ * 2.9-3.6 s every 4096, on a machine whose two CPUs move a line in
+ * 200-900 ns (docs/performance.md): it added the same seconds to every
+ * allocator and made the ratios between them look smaller than they
+ * are.
  */
 #ifndef BENCH_COMMON_H
 #define BENCH_COMMON_H
