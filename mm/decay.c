@@ -94,8 +94,7 @@ static void decay_heapwide(struct hak_heap *h, int light)
 	 * give a batch, half the rate guarantees.md gives. */
 	if (!light) {
 		c = h->decay_xfer_next++ % HAK_NCLASSES;
-		moves = hak_stat_read(&h->xfer[c].puts) +
-			hak_stat_read(&h->xfer[c].gets);
+		moves = hak_transfer_moves(h, c);
 		take = moves == h->decay_xfer_seen[c] &&
 		       hak_transfer_count(h, c);
 		h->decay_xfer_seen[c] = moves + (uint64_t)take;
@@ -104,7 +103,7 @@ static void decay_heapwide(struct hak_heap *h, int light)
 	hak_provider_release_pending(h, &pd);
 	if (ss)
 		hak_superslab_decay(h);
-	if (take && !hak_transfer_get(h, c, batch))
+	if (take && !hak_transfer_get_any(h, c, batch))
 		hak_shared_drain(&h->shard[c], batch, h->shard[c].batch);
 }
 

@@ -306,10 +306,14 @@ uint64_t hak_shard_out(struct hak_shard *sh);
 /* ---- transfer.c ------------------------------------------------------ */
 
 /* No lock held. Hand over / take one full batch (hak_classes[cls].batch
- * objects) of class cls: 0, or -1 when the cache is full / empty (or its
- * slots could not be allocated). */
+ * objects) of class cls, in the calling CPU's lane: 0, or -1 when the
+ * lane's cache is full / empty (or its slots could not be allocated).
+ * get_any takes from any lane. */
 int hak_transfer_put(struct hak_heap *h, unsigned cls, void *const *objs);
 int hak_transfer_get(struct hak_heap *h, unsigned cls, void **out);
+int hak_transfer_get_any(struct hak_heap *h, unsigned cls, void **out);
+/* Batches put and taken in cls, ever, all lanes (racy). */
+uint64_t hak_transfer_moves(struct hak_heap *h, unsigned cls);
 /* Objects held for cls now (racy). */
 unsigned hak_transfer_count(struct hak_heap *h, unsigned cls);
 /* Every batch back to the slabs (hak_trim, the reclaim). No lock held. */
@@ -324,6 +328,18 @@ int hak_transfer_check(struct hak_heap *h);
  * holds sh's objects; xh: the heap whose transfer cache takes sh's
  * batches, or NULL (object caches have none).
  */
+/* Lanes (config.h HAK_LANES): with one, none of their bookkeeping is
+ * compiled in. */
+#define HAK_LANES_ON (HAK_LANES > 1)
+
+/* The lane of the CPU we probably run on: a hint (we may move at once),
+ * which only places slabs and transfer batches, never decides what is
+ * correct. */
+static inline unsigned hak_lane_now(void)
+{
+	return HAK_LANES_ON ? hak_port_cpu_hint() % HAK_LANES : 0;
+}
+
 struct hak_front {
 	void *const *table;
 	uintptr_t magoff;

@@ -360,7 +360,8 @@ struct hak_shard {
 struct hak_transfer {
 	hak_spinlock_t lock;
 	uint32_t n;  /* full batches held: slots[0 .. n * batch) */
-	void **slots; /* HAK_TRANSFER_BATCHES batches; NULL until first use */
+	uint32_t cap; /* batches it may hold, set with slots */
+	void **slots; /* cap batches; NULL until first use */
 	/* Batches put and taken, ever: written under the lock, read racily
 	 * (stats, decay). */
 	uint64_t puts, gets;
@@ -666,7 +667,8 @@ struct hak_heap {
 	uint64_t events[HAK_EV__COUNT];
 
 	struct hak_shard shard[HAK_NCLASSES];
-	struct hak_transfer xfer[HAK_NCLASSES];
+	/* Per class, one per lane (transfer.c). */
+	struct hak_transfer xfer[HAK_NCLASSES][HAK_LANES];
 };
 
 /* ---- object caches (cache.c) ------------------------------------------ */

@@ -75,13 +75,11 @@ _Static_assert(HAK_LANES >= 1 && HAK_LANES <= 256, "a slab's lane is a byte");
 /* With one lane (the freestanding default) none of the lane bookkeeping
  * is compiled in: its refill and drain holds are bounded in guest
  * instructions (docs/guarantees.md), and one list needs no count. */
-#define LANES_ON (HAK_LANES > 1)
+#define LANES_ON HAK_LANES_ON
 
-/* The lane of the CPU we probably run on: a hint (we may move at once),
- * which only places slabs, never decides what is correct. */
 static unsigned lane_now(void)
 {
-	return LANES_ON ? hak_port_cpu_hint() % HAK_LANES : 0;
+	return hak_lane_now();
 }
 
 /* The lane whose list s is on (when on a partial list). */

@@ -91,7 +91,7 @@ void hak_stats_large_peak(struct hak_heap *h)
  */
 static void add_classes(struct hak_heap *h, struct hak_stats *st)
 {
-	unsigned cpu, c;
+	unsigned cpu, c, l;
 
 	for (c = 0; c < HAK_NCLASSES; c++) {
 		struct hak_shard *sh = &h->shard[c];
@@ -120,11 +120,11 @@ static void add_classes(struct hak_heap *h, struct hak_stats *st)
 		}
 		/* Objects in the transfer cache are free, outside the slabs. */
 		cached += hak_transfer_count(h, c);
-		st->transfer_batches += hak_stat_read(&h->xfer[c].puts) +
-					hak_stat_read(&h->xfer[c].gets);
+		st->transfer_batches += hak_transfer_moves(h, c);
 		hak_lock_stats(&sh->lock, &st->lock_holds, &st->lock_waits);
-		hak_lock_stats(&h->xfer[c].lock, &st->lock_holds,
-			       &st->lock_waits);
+		for (l = 0; l < HAK_LANES; l++)
+			hak_lock_stats(&h->xfer[c][l].lock, &st->lock_holds,
+				       &st->lock_waits);
 		flags = hak_lock(&sh->lock);
 		out = sh->out_objects;
 		fold = hak_stats_fold(sh, 0);

@@ -6,42 +6,70 @@
  *
  * Without it a free miss returns half a magazine to the slabs, one object
  * at a time through their bitmaps under the shard lock, and an allocation
- * miss takes objects out of bitmaps the same way: a producer/consumer
- * pair, where one CPU frees what another allocates, pays per object under
- * a shared lock on both sides. With it a free miss hands the batch over
- * with one copy of its pointers under a short lock and an allocation miss
- * takes one back the same way, so objects move between CPUs at O(1) per
- * object and the slabs are touched only when the transfer cache is full
- * (a free miss) or empty (an allocation miss).
+ * miss takes objects out of bitmaps the same way. With it a free miss
+ * hands the batch over with one copy of its pointers under a short lock
+ * and an allocation miss on the same CPU takes one back the same way: a
+ * CPU whose frees and allocations of a class come in bursts longer than
+ * its magazine (sh8bench's) touches the slabs only when its lane's
+ * transfer cache is full (a free miss) or empty (an allocation miss).
+ * Objects one CPU frees and another allocates go through the slabs,
+ * whose lanes give each slab back to the CPU that refills from it.
  *
  * Objects here are free (they carry the free cookie) and count as outside
  * their slabs (struct hak_shard.out_objects), like objects in a CPU cache.
  *
+ * One per class and lane (config.h HAK_LANES): a CPU puts and gets in its
+ * own lane's (lane_cap below says why).
+ *
  * Bounds: at most HAK_TRANSFER_BATCHES batches of the class's batch size
- * (half its cache capacity) per class, so the memory they hold is bounded
- * like the per-CPU caches' (docs/guarantees.md). The pointer slots are
- * taken from the provider as metadata the first time a class's free miss
- * finds a batch to hand over (8 bytes a slot: at most 16 KiB a class at the hosted port's 32). A
- * lock hold copies one batch; the lock is a leaf: nothing else is taken
- * while it is held, and it masks IRQs like every shared lock.
+ * (half its cache capacity) per class, shared among the lanes, so the
+ * memory they hold is bounded like the per-CPU caches' (docs/guarantees.md).
+ * A lane's pointer slots are taken from the provider as metadata the
+ * first time a free miss there finds a batch to hand over (8 bytes a
+ * slot: at most 16 KiB a class at the hosted port's 32). A lock hold
+ * copies one batch; the lock is a leaf: nothing else is taken while it is
+ * held, and it masks IRQs like every shared lock.
  *
  * hak_trim and the reclaim before an out-of-memory flush every batch back
  * to the slabs; hak_check checks every object.
  */
 #include "pcpu_ops.h"
 
+/*
+ * Batches one lane's transfer cache may hold: HAK_TRANSFER_BATCHES shared
+ * among the lanes the heap's CPUs map to, so a class holds at most
+ * HAK_TRANSFER_BATCHES batches in all while the CPU ids stay below ncpus
+ * (at least one a lane).
+ *
+ * Why a cache per lane, not one per class: a batch goes back to the CPU
+ * whose free miss put it, with its lines still in that CPU's cache. One
+ * shared per class handed one worker's objects to the other in
+ * sh8bench-2t (each then wrote lines the other had last written) and made
+ * it slower than no transfer cache at all (7.1 against 5.9 s), and
+ * xmalloc-test-w2 too (2.41 against 2.13 s). Objects one CPU frees and
+ * another allocates now go through the slabs, whose lanes give each
+ * slab back to the CPU that refills from it (shared_pool.c).
+ */
+static unsigned lane_cap(const struct hak_heap *h)
+{
+	unsigned lanes = h->ncpus < HAK_LANES ? h->ncpus : HAK_LANES;
+	unsigned cap = HAK_TRANSFER_BATCHES / (lanes ? lanes : 1);
+
+	return cap ? cap : 1;
+}
+
 static size_t slots_bytes(struct hak_heap *h, unsigned cls)
 {
-	return hak_round_up((size_t)HAK_TRANSFER_BATCHES *
-				    h->shard[cls].batch * sizeof(void *),
+	return hak_round_up((size_t)lane_cap(h) * h->shard[cls].batch *
+				    sizeof(void *),
 			    HAK_PAGE_SIZE);
 }
 
-/* The class's slots, allocated on first use; NULL if the provider is
+/* The lane's slots, allocated on first use; NULL if the provider is
  * out of memory (the caller then goes to the slabs as before). */
-static void **transfer_slots(struct hak_heap *h, unsigned cls)
+static void **transfer_slots(struct hak_heap *h, unsigned cls,
+			     struct hak_transfer *x)
 {
-	struct hak_transfer *x = &h->xfer[cls];
 	unsigned long flags;
 	void **s = __atomic_load_n(&x->slots, __ATOMIC_ACQUIRE);
 
@@ -51,8 +79,10 @@ static void **transfer_slots(struct hak_heap *h, unsigned cls)
 	s = x->slots;
 	if (!s) {
 		s = hak_provider_alloc(h, slots_bytes(h, cls), HAK_PAGE_SIZE, 1);
-		if (s)
+		if (s) {
+			x->cap = lane_cap(h);
 			__atomic_store_n(&x->slots, s, __ATOMIC_RELEASE);
+		}
 	}
 	hak_unlock(&h->lock, flags);
 	return s;
@@ -70,15 +100,15 @@ static void stat_bump(uint64_t *c)
 
 int hak_transfer_put(struct hak_heap *h, unsigned cls, void *const *objs)
 {
-	struct hak_transfer *x = &h->xfer[cls];
+	struct hak_transfer *x = &h->xfer[cls][hak_lane_now()];
 	unsigned b = h->shard[cls].batch, i;
-	void **s = transfer_slots(h, cls), **dst;
+	void **s = transfer_slots(h, cls, x), **dst;
 	unsigned long flags;
 
 	if (!s)
 		return -1;
 	flags = hak_lock(&x->lock);
-	if (x->n == HAK_TRANSFER_BATCHES) {
+	if (x->n == x->cap) {
 		hak_unlock(&x->lock, flags);
 		return -1;
 	}
@@ -91,9 +121,11 @@ int hak_transfer_put(struct hak_heap *h, unsigned cls, void *const *objs)
 	return 0;
 }
 
-int hak_transfer_get(struct hak_heap *h, unsigned cls, void **out)
+/* From lane's cache: 0, or -1 when it holds no batch. */
+static int transfer_get_lane(struct hak_heap *h, unsigned cls, unsigned lane,
+			     void **out)
 {
-	struct hak_transfer *x = &h->xfer[cls];
+	struct hak_transfer *x = &h->xfer[cls][lane];
 	unsigned b = h->shard[cls].batch, i;
 	unsigned long flags;
 	void **src;
@@ -115,10 +147,45 @@ int hak_transfer_get(struct hak_heap *h, unsigned cls, void **out)
 	return 0;
 }
 
+/* Only the caller's lane: taking a full lane's batches when ours is
+ * empty (the consumer's, in a producer/consumer pair) made rptest-2t,
+ * sh8bench-2t, sh6bench-2t and xmalloc-test-w2 all slower than taking
+ * none (0.38 / 7.4 / 1.42 / 2.79 s against 0.30 / 5.8 / 1.26 / 2.16 s). */
+int hak_transfer_get(struct hak_heap *h, unsigned cls, void **out)
+{
+	return transfer_get_lane(h, cls, hak_lane_now(), out);
+}
+
+/* A batch of any lane's (decay, flush): 0, or -1 when none holds one. */
+int hak_transfer_get_any(struct hak_heap *h, unsigned cls, void **out)
+{
+	unsigned l;
+
+	for (l = 0; l < HAK_LANES; l++)
+		if (!transfer_get_lane(h, cls, l, out))
+			return 0;
+	return -1;
+}
+
 unsigned hak_transfer_count(struct hak_heap *h, unsigned cls)
 {
-	return __atomic_load_n(&h->xfer[cls].n, __ATOMIC_RELAXED) *
-	       h->shard[cls].batch;
+	unsigned l, n = 0;
+
+	for (l = 0; l < HAK_LANES; l++)
+		n += __atomic_load_n(&h->xfer[cls][l].n, __ATOMIC_RELAXED);
+	return n * h->shard[cls].batch;
+}
+
+/* Batches put and taken in class cls, ever (racy: stats, decay). */
+uint64_t hak_transfer_moves(struct hak_heap *h, unsigned cls)
+{
+	unsigned l;
+	uint64_t n = 0;
+
+	for (l = 0; l < HAK_LANES; l++)
+		n += hak_stat_read(&h->xfer[cls][l].puts) +
+		     hak_stat_read(&h->xfer[cls][l].gets);
+	return n;
 }
 
 /* One batch per lock hold, each drained with the lock dropped. */
@@ -132,8 +199,8 @@ void hak_transfer_flush(struct hak_heap *h)
 	for (c = 0; c < HAK_NCLASSES; c++) {
 		unsigned k;
 
-		for (k = 0; k < HAK_TRANSFER_BATCHES + 1u &&
-			    !hak_transfer_get(h, c, batch);
+		for (k = 0; k < HAK_LANES * lane_cap(h) + 1u &&
+			    !hak_transfer_get_any(h, c, batch);
 		     k++)
 			hak_shared_drain(&h->shard[c], batch,
 					 h->shard[c].batch);
@@ -146,28 +213,34 @@ void hak_transfer_flush(struct hak_heap *h)
  * lock dropped could have been taken and drained meanwhile, then free in
  * its slab, a false report. Batches taken or put between two holds move
  * the rest: an object may then be checked twice or not at all. */
+static int transfer_check_one(struct hak_heap *h, unsigned c,
+			      struct hak_transfer *x)
+{
+	unsigned b = h->shard[c].batch, i, end;
+	int bad = 0;
+
+	for (i = 0;; i = end) {
+		unsigned long flags = hak_lock(&x->lock);
+		unsigned n = x->n * b;
+
+		end = hak_chunk_end(i, n, HAK_DRAIN_CHUNK);
+		for (; i < end; i++)
+			bad += hak_pcpu_check_object(x->slots[i], &h->shard[c],
+						     "transfer cache");
+		hak_unlock(&x->lock, flags);
+		if (end >= n)
+			break;
+	}
+	return bad;
+}
+
 int hak_transfer_check(struct hak_heap *h)
 {
 	int bad = 0;
-	unsigned c, i, end;
+	unsigned c, l;
 
-	for (c = 0; c < HAK_NCLASSES; c++) {
-		struct hak_transfer *x = &h->xfer[c];
-		unsigned b = h->shard[c].batch;
-
-		for (i = 0;; i = end) {
-			unsigned long flags = hak_lock(&x->lock);
-			unsigned n = x->n * b;
-
-			end = hak_chunk_end(i, n, HAK_DRAIN_CHUNK);
-			for (; i < end; i++)
-				bad += hak_pcpu_check_object(
-					x->slots[i], &h->shard[c],
-					"transfer cache");
-			hak_unlock(&x->lock, flags);
-			if (end >= n)
-				break;
-		}
-	}
+	for (c = 0; c < HAK_NCLASSES; c++)
+		for (l = 0; l < HAK_LANES; l++)
+			bad += transfer_check_one(h, c, &h->xfer[c][l]);
 	return bad;
 }

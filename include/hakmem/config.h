@@ -77,8 +77,9 @@
 #endif
 
 /* Transfer cache (mm/transfer.c): whole batches (half a cache each) of
- * free objects a class keeps between the CPUs' caches and its slabs, so
- * objects one CPU frees and another allocates move at O(1) each. The
+ * free objects a class keeps between the CPUs' caches and its slabs, one
+ * cache per lane (HAK_LANES), so a CPU's free misses come back to its
+ * allocation misses at O(1) an object. The
  * memory they may hold is HAK_TRANSFER_BATCHES / 2 more caches' worth
  * (docs/guarantees.md; 31.6 MiB at the hosted port's 32); the reclaim before an out-of-memory
  * gives it back. 0 disables it: the freestanding default, whose heaps may

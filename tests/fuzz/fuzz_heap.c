@@ -312,7 +312,7 @@ NOCOV static void verify_zero(const unsigned char *p, size_t n)
 /* ---- hakmem's metadata in the region -------------------------------- */
 
 #define NODE_BYTES (HAK_PM_FANOUT * sizeof(void *))
-#define MAX_META (NCPUS + 1 + HAK_NCLASSES + 16 + 16)
+#define MAX_META (NCPUS + 1 + HAK_NCLASSES * HAK_LANES + 16 + 16)
 
 struct range {
 	uintptr_t lo, hi;
@@ -325,11 +325,12 @@ static struct range meta_now[MAX_META];
 static unsigned nmeta_now;
 static size_t pcpu_bytes, slabmap_bytes;
 
-/* A class's transfer-cache slots (mm/transfer.c), once it has them. */
-static size_t xfer_bytes(unsigned c)
+/* A lane's transfer-cache slots of class c (mm/transfer.c), once it has
+ * them (cap batches). */
+static size_t xfer_bytes(unsigned c, unsigned cap)
 {
-	return ((size_t)HAK_TRANSFER_BATCHES * hak_classes[c].batch *
-			sizeof(void *) + PAGE - 1) & ~(size_t)(PAGE - 1);
+	return ((size_t)cap * hak_classes[c].batch * sizeof(void *) + PAGE -
+		1) & ~(size_t)(PAGE - 1);
 }
 
 /* The other metadata runs: the per-CPU areas, the slab map (the region
@@ -338,7 +339,7 @@ static size_t xfer_bytes(unsigned c)
  * bytes in *bytes. */
 static unsigned fixed_meta(struct range *out, size_t *bytes)
 {
-	unsigned i, c;
+	unsigned i, c, l;
 
 	for (i = 0; i < NCPUS; i++)
 		out[i] = (struct range){ (uintptr_t)hak_heap.pcpu[i],
@@ -347,14 +348,17 @@ static unsigned fixed_meta(struct range *out, size_t *bytes)
 	out[i++] = (struct range){ (uintptr_t)hak_heap.sm,
 				   (uintptr_t)hak_heap.sm + slabmap_bytes };
 	*bytes = NCPUS * pcpu_bytes + slabmap_bytes;
-	for (c = 0; c < HAK_NCLASSES; c++) {
-		uintptr_t s = (uintptr_t)hak_heap.xfer[c].slots;
+	for (c = 0; c < HAK_NCLASSES; c++)
+		for (l = 0; l < HAK_LANES; l++) {
+			const struct hak_transfer *x = &hak_heap.xfer[c][l];
+			uintptr_t s = (uintptr_t)x->slots;
 
-		if (!s)
-			continue;
-		out[i++] = (struct range){ s, s + xfer_bytes(c) };
-		*bytes += xfer_bytes(c);
-	}
+			if (!s)
+				continue;
+			out[i++] = (struct range){
+				s, s + xfer_bytes(c, x->cap) };
+			*bytes += xfer_bytes(c, x->cap);
+		}
 	/* The heap and cache objects' chunks (type-stable, never
 	 * returned). */
 	{
@@ -411,7 +415,7 @@ static unsigned count_nodes(struct range *out, unsigned max)
 
 static void refresh_meta(void)
 {
-	unsigned n = count_nodes(meta_now, MAX_META - NCPUS - 1 - HAK_NCLASSES - 16);
+	unsigned n = count_nodes(meta_now, MAX_META - NCPUS - 1 - HAK_NCLASSES * HAK_LANES - 16);
 	size_t fixed;
 
 	REQUIRE(n <= MAX_META - NCPUS - 1 - HAK_NCLASSES - 16, "%u page-map nodes",

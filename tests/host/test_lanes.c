@@ -237,6 +237,61 @@ static void case_no_false_oom(void)
 	munmap(base, region);
 }
 
+/*
+ * The transfer cache is per lane too: CPU 0's free misses hand their
+ * batches to lane 0's, CPU 1's allocations take none of them, and CPU
+ * 0's take them back. A lane holds at most its share of
+ * HAK_TRANSFER_BATCHES (mm/transfer.c lane_cap); hak_check covers every
+ * lane's and hak_trim empties them.
+ */
+static void case_transfer(void)
+{
+	enum { N = 4096 };
+	unsigned cpus, cap, cls, i, held;
+	struct hak_transfer *x0, *x1;
+
+	pin(0);
+	for (i = 0; i < N; i++)
+		CHECK(objs[i] = hak_malloc(200), "malloc %u", i);
+	/* (ncpus is set by the first malloc's init.) */
+	cpus = hak_heap.ncpus < HAK_LANES ? hak_heap.ncpus : HAK_LANES;
+	CHECK(cpus >= 2, "%u CPUs", hak_heap.ncpus);
+	cap = HAK_TRANSFER_BATCHES / cpus;
+	CHECK(cap >= 2, "a lane's share %u: no test", cap);
+	cls = shard_of(objs[0])->cls;
+	x0 = &hak_heap.xfer[cls][0];
+	x1 = &hak_heap.xfer[cls][1];
+	for (i = 0; i < N; i++)
+		hak_free(objs[i]);
+	/* N frees overflow the cache by far more than cap batches. */
+	CHECK(x0->n == cap && x0->cap == cap, "lane 0 holds %u batches of %u, "
+	      "its share %u", x0->n, x0->cap, cap);
+	CHECK(x1->n == 0, "lane 1 holds %u batches of CPU 0's", x1->n);
+	CHECK(hak_check() == 0, "hak_check with a lane's batches held");
+
+	pin(1);
+	for (i = 0; i < N; i++)
+		CHECK(objs[i] = hak_malloc(200), "malloc on cpu 1, %u", i);
+	CHECK(x0->n == cap, "CPU 1 took %u of lane 0's batches", cap - x0->n);
+	for (i = 0; i < N; i++)
+		hak_free(objs[i]);
+	CHECK(x1->n == cap, "lane 1 holds %u batches of %u", x1->n, cap);
+
+	pin(0);
+	held = x0->n;
+	for (i = 0; i < N; i++)
+		CHECK(objs[i] = hak_malloc(200), "malloc %u", i);
+	CHECK(x0->n < held, "CPU 0 took none of its lane's batches back");
+	CHECK(x1->n == cap, "CPU 0 took %u of lane 1's batches",
+	      cap - x1->n);
+	for (i = 0; i < N; i++)
+		hak_free(objs[i]);
+	hak_trim();
+	CHECK(x0->n == 0 && x1->n == 0, "hak_trim left %u and %u batches",
+	      x0->n, x1->n);
+	CHECK(hak_check() == 0, "hak_check");
+}
+
 int main(void)
 {
 	CHECK(sysconf(_SC_NPROCESSORS_ONLN) >= 2,
@@ -247,6 +302,7 @@ int main(void)
 	run_in_child(case_keep, 60, "keep");
 	run_in_child(case_no_false_oom, 60, "no false oom");
 	run_in_child(case_check, 60, "check");
+	run_in_child(case_transfer, 60, "transfer");
 	printf("PASS test_lanes\n");
 	return 0;
 }
