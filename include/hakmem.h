@@ -331,7 +331,9 @@ void hak_trim(void);
  */
 void hak_tick(void);
 
-/* Drain one CPU's caches into the shared pool. On bare metal the CPU must
+/* Drain one CPU's caches into the shared pool, and its lane's transfer
+ * caches when there are any (HAK_LANES, HAK_TRANSFER_BATCHES; shared
+ * with the lane's other CPUs). On bare metal the CPU must
  * no longer run hakmem code (hot-unplugged, or parked); it comes back by
  * simply allocating again, and it is not asked to answer hak_trim or
  * hak_check requests until it does. cpu >= ncpus is reported

@@ -19,8 +19,9 @@
  * taken for IDLE_ROUNDS rounds, the large-run cache gives
  * back its oldest run if no large operation happened since the last
  * round (its own decay counts operations, which an idle heap makes
- * none of), and one class's transfer cache, round robin, one batch if
- * nobody put or took one since its last visit.
+ * none of), and one class's transfer caches, round robin: one batch
+ * from the first lane whose cache holds one and saw no put or take since
+ * the last visit (transfer.c hak_transfer_decay_pick).
  *
  * An idle class whose magazine is empty also gives back the empty slab
  * its shard keeps (the hysteresis is for a class in use), so what an
@@ -77,9 +78,8 @@ static void decay_heapwide(struct hak_heap *h, int light)
 	struct hak_pending pd = { .h = h };
 	unsigned long flags = hak_lock(&h->lock);
 	struct hak_large_cache *lc = &h->large_cache;
-	unsigned c;
-	uint64_t moves;
-	int take = 0, ss;
+	unsigned c = 0;
+	int lane = -1, ss;
 
 	if (idle_for(lc->now, &h->decay_lc_now, &h->decay_lc_idle) &&
 	    lc->oldest)
@@ -87,23 +87,21 @@ static void decay_heapwide(struct hak_heap *h, int light)
 	/* Kept empty superslabs: the same rule, on the units taken. */
 	ss = idle_for(h->ss_gets, &h->decay_ss_gets, &h->decay_ss_idle) &&
 	     h->nss_empty > HAK_EMPTY_SUPERSLABS_KEPT && !light;
-	/* A transfer cache nobody used since the last visit gives back a
-	 * batch per visit; a light step leaves the classes' turns alone (it
-	 * took a visit and gave nothing, found by review). Our own get is
-	 * seen as made: counted as a move, it let only every second visit
-	 * give a batch, half the rate guarantees.md gives. */
+	/* A transfer cache (a class's, a lane's) nobody used since the
+	 * last visit gives back a batch per visit; a light step leaves the
+	 * classes' turns alone (it took a visit and gave nothing, found by
+	 * review). Our own get is seen as made: counted as a move, it let
+	 * only every second visit give a batch, half the rate guarantees.md
+	 * gives. */
 	if (!light) {
 		c = h->decay_xfer_next++ % HAK_NCLASSES;
-		moves = hak_transfer_moves(h, c);
-		take = moves == h->decay_xfer_seen[c] &&
-		       hak_transfer_count(h, c);
-		h->decay_xfer_seen[c] = moves + (uint64_t)take;
+		lane = hak_transfer_decay_pick(h, c);
 	}
 	hak_unlock(&h->lock, flags);
 	hak_provider_release_pending(h, &pd);
 	if (ss)
 		hak_superslab_decay(h);
-	if (take && !hak_transfer_get_any(h, c, batch))
+	if (lane >= 0 && !hak_transfer_get_lane(h, c, (unsigned)lane, batch))
 		hak_shared_drain(&h->shard[c], batch, h->shard[c].batch);
 }
 

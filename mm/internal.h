@@ -305,29 +305,6 @@ uint64_t hak_shard_out(struct hak_shard *sh);
 
 /* ---- transfer.c ------------------------------------------------------ */
 
-/* No lock held. Hand over / take one full batch (hak_classes[cls].batch
- * objects) of class cls, in the calling CPU's lane: 0, or -1 when the
- * lane's cache is full / empty (or its slots could not be allocated).
- * get_any takes from any lane. */
-int hak_transfer_put(struct hak_heap *h, unsigned cls, void *const *objs);
-int hak_transfer_get(struct hak_heap *h, unsigned cls, void **out);
-int hak_transfer_get_any(struct hak_heap *h, unsigned cls, void **out);
-/* Batches put and taken in cls, ever, all lanes (racy). */
-uint64_t hak_transfer_moves(struct hak_heap *h, unsigned cls);
-/* Objects held for cls now (racy). */
-unsigned hak_transfer_count(struct hak_heap *h, unsigned cls);
-/* Every batch back to the slabs (hak_trim, the reclaim). No lock held. */
-void hak_transfer_flush(struct hak_heap *h);
-int hak_transfer_check(struct hak_heap *h);
-
-/* ---- percpu_cache.c ------------------------------------------------- */
-
-/*
- * A per-CPU front: a table of per-CPU areas (a heap's struct hak_pcpu, a
- * cache's struct hak_pcpu_one) and, in each, the magazine at magoff that
- * holds sh's objects; xh: the heap whose transfer cache takes sh's
- * batches, or NULL (object caches have none).
- */
 /* Lanes (config.h HAK_LANES): with one, none of their bookkeeping is
  * compiled in. */
 #define HAK_LANES_ON (HAK_LANES > 1)
@@ -340,6 +317,36 @@ static inline unsigned hak_lane_now(void)
 	return HAK_LANES_ON ? hak_port_cpu_hint() % HAK_LANES : 0;
 }
 
+/* No lock held. Hand over / take one full batch (hak_classes[cls].batch
+ * objects) of class cls, in the calling CPU's lane: 0, or -1 when the
+ * lane's cache is full / empty (or its slots could not be allocated).
+ * get_any takes from any lane. */
+int hak_transfer_put(struct hak_heap *h, unsigned cls, void *const *objs);
+int hak_transfer_get(struct hak_heap *h, unsigned cls, void **out);
+int hak_transfer_get_any(struct hak_heap *h, unsigned cls, void **out);
+int hak_transfer_get_lane(struct hak_heap *h, unsigned cls, unsigned lane,
+			  void **out);
+/* h's lock held: the lane whose cache decay may take a batch from, or -1
+ * (transfer.c). */
+int hak_transfer_decay_pick(struct hak_heap *h, unsigned cls);
+/* Batches put and taken in cls, ever, all lanes (racy). */
+uint64_t hak_transfer_moves(struct hak_heap *h, unsigned cls);
+/* Objects held for cls now (racy). */
+unsigned hak_transfer_count(struct hak_heap *h, unsigned cls);
+/* Every batch back to the slabs (hak_trim, the reclaim). No lock held. */
+void hak_transfer_flush(struct hak_heap *h);
+/* Every batch of one lane's (hak_cpu_offline). No lock held. */
+void hak_transfer_flush_lane(struct hak_heap *h, unsigned lane);
+int hak_transfer_check(struct hak_heap *h);
+
+/* ---- percpu_cache.c ------------------------------------------------- */
+
+/*
+ * A per-CPU front: a table of per-CPU areas (a heap's struct hak_pcpu, a
+ * cache's struct hak_pcpu_one) and, in each, the magazine at magoff that
+ * holds sh's objects; xh: the heap whose transfer cache takes sh's
+ * batches, or NULL (object caches have none).
+ */
 struct hak_front {
 	void *const *table;
 	uintptr_t magoff;

@@ -365,7 +365,15 @@ struct hak_transfer {
 	/* Batches put and taken, ever: written under the lock, read racily
 	 * (stats, decay). */
 	uint64_t puts, gets;
+	/* Idle decay (decay.c), under the heap's lock: puts + gets as its
+	 * last visit saw them. */
+	uint64_t decay_seen;
 } hak_cacheline_aligned;
+
+/* The default heap's transfer caches, per class and lane (transfer.c):
+ * only its fronts have one (hak_front_of), so created heaps' objects do
+ * not carry them. */
+extern struct hak_transfer hak_xfer[HAK_NCLASSES][HAK_LANES] hak_hidden;
 
 /* ---- page map ------------------------------------------------------- */
 
@@ -642,7 +650,7 @@ struct hak_heap {
 	uint64_t large_peak; /* most large_bytes ever: the cache's bound */
 	/* Idle decay (decay.c), under the lock: the large-run cache's clock
 	 * as last seen and the rounds it has not moved for; the next
-	 * transfer cache; their puts + gets as last seen. */
+	 * class whose transfer caches it visits. */
 	uint32_t decay_lc_now, decay_lc_idle, decay_xfer_next;
 	uint32_t decay_ss_gets, decay_ss_idle; /* the same for ss_gets */
 	uint32_t decay_off; /* tests: no decay step runs (white box) */
@@ -650,7 +658,6 @@ struct hak_heap {
 	uint32_t ss_keep_off; /* tests: keep HAK_EMPTY_SUPERSLABS_KEPT empty
 			       * superslabs, as a created heap (white box) */
 	uint64_t cpu_budget; /* per-CPU capacity budget, bytes (config.h) */
-	uint64_t decay_xfer_seen[HAK_NCLASSES];
 	struct hak_large_cache large_cache;
 
 	/* Serialises the calls to the provider, and nothing else: taken
@@ -667,8 +674,6 @@ struct hak_heap {
 	uint64_t events[HAK_EV__COUNT];
 
 	struct hak_shard shard[HAK_NCLASSES];
-	/* Per class, one per lane (transfer.c). */
-	struct hak_transfer xfer[HAK_NCLASSES][HAK_LANES];
 };
 
 /* ---- object caches (cache.c) ------------------------------------------ */

@@ -154,6 +154,10 @@ void hak_cpu_offline(unsigned cpu)
 	__atomic_store_n(&pc->hw_owner, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&pc->offline, 1, __ATOMIC_RELEASE);
 	hak_port_pcpu_exit_remote(cpu, flags, slot);
+	/* The batches its free misses left in its lane's transfer caches
+	 * (shared with the lane's other CPUs, if any): an offline CPU holds
+	 * nothing. */
+	hak_transfer_flush_lane(&hak_heap, cpu % HAK_LANES);
 	if (!HAK_PORT_REMOTE_EXCLUSIVE)
 		__atomic_store_n(&pc->offlining, 0, __ATOMIC_RELEASE);
 }

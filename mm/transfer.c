@@ -26,7 +26,9 @@
  * memory they hold is bounded like the per-CPU caches' (docs/guarantees.md).
  * A lane's pointer slots are taken from the provider as metadata the
  * first time a free miss there finds a batch to hand over (8 bytes a
- * slot: at most 16 KiB a class at the hosted port's 32). A lock hold
+ * slot: at most 16 KiB a class at the hosted port's 32, plus each lane's
+ * rounding up to a page). Only the default heap has them (hak_xfer: its
+ * fronts are the only ones with a transfer cache). A lock hold
  * copies one batch; the lock is a leaf: nothing else is taken while it is
  * held, and it masks IRQs like every shared lock.
  *
@@ -34,6 +36,21 @@
  * to the slabs; hak_check checks every object.
  */
 #include "pcpu_ops.h"
+
+/* At least one batch a lane used keeps the class within its bound. */
+_Static_assert(HAK_TRANSFER_BATCHES == 0 ||
+		       HAK_TRANSFER_BATCHES >= HAK_LANES,
+	       "HAK_TRANSFER_BATCHES: at least one batch a lane");
+
+struct hak_transfer hak_xfer[HAK_NCLASSES][HAK_LANES];
+
+/* Only the default heap has transfer caches (hak_front_of): NULL for
+ * another. */
+static struct hak_transfer *xfer_of(const struct hak_heap *h, unsigned cls,
+				    unsigned lane)
+{
+	return h == &hak_heap ? &hak_xfer[cls][lane] : NULL;
+}
 
 /*
  * Batches one lane's transfer cache may hold: HAK_TRANSFER_BATCHES shared
@@ -71,8 +88,11 @@ static void **transfer_slots(struct hak_heap *h, unsigned cls,
 			     struct hak_transfer *x)
 {
 	unsigned long flags;
-	void **s = __atomic_load_n(&x->slots, __ATOMIC_ACQUIRE);
+	void **s;
 
+	if (!x)
+		return NULL;
+	s = __atomic_load_n(&x->slots, __ATOMIC_ACQUIRE);
 	if (likely(s) || !HAK_TRANSFER_BATCHES)
 		return s;
 	flags = hak_lock(&h->lock);
@@ -100,7 +120,7 @@ static void stat_bump(uint64_t *c)
 
 int hak_transfer_put(struct hak_heap *h, unsigned cls, void *const *objs)
 {
-	struct hak_transfer *x = &h->xfer[cls][hak_lane_now()];
+	struct hak_transfer *x = xfer_of(h, cls, hak_lane_now());
 	unsigned b = h->shard[cls].batch, i;
 	void **s = transfer_slots(h, cls, x), **dst;
 	unsigned long flags;
@@ -125,13 +145,13 @@ int hak_transfer_put(struct hak_heap *h, unsigned cls, void *const *objs)
 static int transfer_get_lane(struct hak_heap *h, unsigned cls, unsigned lane,
 			     void **out)
 {
-	struct hak_transfer *x = &h->xfer[cls][lane];
+	struct hak_transfer *x = xfer_of(h, cls, lane);
 	unsigned b = h->shard[cls].batch, i;
 	unsigned long flags;
 	void **src;
 
 	/* An unlocked look first: an empty cache costs no lock. */
-	if (!__atomic_load_n(&x->n, __ATOMIC_RELAXED))
+	if (!x || !__atomic_load_n(&x->n, __ATOMIC_RELAXED))
 		return -1;
 	flags = hak_lock(&x->lock);
 	if (!x->n) {
@@ -156,7 +176,47 @@ int hak_transfer_get(struct hak_heap *h, unsigned cls, void **out)
 	return transfer_get_lane(h, cls, hak_lane_now(), out);
 }
 
-/* A batch of any lane's (decay, flush): 0, or -1 when none holds one. */
+/* Batches put and taken in x, ever (racy). */
+static uint64_t transfer_moves(struct hak_transfer *x)
+{
+	return hak_stat_read(&x->puts) + hak_stat_read(&x->gets);
+}
+
+/*
+ * Idle decay's visit of class cls, h's lock held: the lane whose
+ * transfer cache holds a batch and saw no put or take since the last
+ * visit (the lowest such), or -1. Per lane: a CPU that stopped using the
+ * class keeps no batches there while another CPU uses its own lane's.
+ * The caller's own take is counted as seen (decay.c).
+ */
+int hak_transfer_decay_pick(struct hak_heap *h, unsigned cls)
+{
+	unsigned l;
+	int pick = -1;
+
+	HAK_ASSERT(hak_lock_held(&h->lock));
+	if (h != &hak_heap)
+		return -1;
+	for (l = 0; l < HAK_LANES; l++) {
+		struct hak_transfer *x = &hak_xfer[cls][l];
+		uint64_t moves = transfer_moves(x);
+		int take = pick < 0 && moves == x->decay_seen &&
+			   __atomic_load_n(&x->n, __ATOMIC_RELAXED);
+
+		x->decay_seen = moves + (uint64_t)take;
+		if (take)
+			pick = (int)l;
+	}
+	return pick;
+}
+
+int hak_transfer_get_lane(struct hak_heap *h, unsigned cls, unsigned lane,
+			  void **out)
+{
+	return transfer_get_lane(h, cls, lane, out);
+}
+
+/* A batch of any lane's (flush): 0, or -1 when none holds one. */
 int hak_transfer_get_any(struct hak_heap *h, unsigned cls, void **out)
 {
 	unsigned l;
@@ -172,7 +232,9 @@ unsigned hak_transfer_count(struct hak_heap *h, unsigned cls)
 	unsigned l, n = 0;
 
 	for (l = 0; l < HAK_LANES; l++)
-		n += __atomic_load_n(&h->xfer[cls][l].n, __ATOMIC_RELAXED);
+		n += h == &hak_heap ? __atomic_load_n(&hak_xfer[cls][l].n,
+						      __ATOMIC_RELAXED)
+				    : 0;
 	return n * h->shard[cls].batch;
 }
 
@@ -183,8 +245,7 @@ uint64_t hak_transfer_moves(struct hak_heap *h, unsigned cls)
 	uint64_t n = 0;
 
 	for (l = 0; l < HAK_LANES; l++)
-		n += hak_stat_read(&h->xfer[cls][l].puts) +
-		     hak_stat_read(&h->xfer[cls][l].gets);
+		n += h == &hak_heap ? transfer_moves(&hak_xfer[cls][l]) : 0;
 	return n;
 }
 
@@ -205,6 +266,22 @@ void hak_transfer_flush(struct hak_heap *h)
 			hak_shared_drain(&h->shard[c], batch,
 					 h->shard[c].batch);
 	}
+}
+
+/* Every batch of lane's caches back to the slabs: hak_cpu_offline's, for
+ * the lane of the CPU going away (another CPU of the lane may put more
+ * meanwhile: at most a lane's batches and one a class, then it stops). */
+void hak_transfer_flush_lane(struct hak_heap *h, unsigned lane)
+{
+	void *batch[HAK_BATCH_MAX];
+	unsigned c, k;
+
+	for (c = 0; c < HAK_NCLASSES; c++)
+		for (k = 0; k < lane_cap(h) + 1u &&
+			    !transfer_get_lane(h, c, lane, batch);
+		     k++)
+			hak_shared_drain(&h->shard[c], batch,
+					 h->shard[c].batch);
 }
 
 /* hak_check: every object held is an allocated-from-slab object of its
@@ -241,6 +318,8 @@ int hak_transfer_check(struct hak_heap *h)
 
 	for (c = 0; c < HAK_NCLASSES; c++)
 		for (l = 0; l < HAK_LANES; l++)
-			bad += transfer_check_one(h, c, &h->xfer[c][l]);
+			bad += h == &hak_heap ? transfer_check_one(h, c,
+							   &hak_xfer[c][l])
+					      : 0;
 	return bad;
 }

@@ -85,6 +85,7 @@ if [ "$what" = host ] || [ "$what" = all ]; then
 		build/debug/test/holds/test_refill_race
 	for lib in build/x86_64 build/x86_64-kernel build/aarch64-llsc \
 		build/aarch64-lse build/x86_64-gsoff build/aarch64-idoff \
+		build/x86_64-lanes build/aarch64-lanes \
 		build/debug/x86_64 build/debug/x86_64-kernel \
 		build/debug/aarch64-llsc build/debug/aarch64-lse build/riscv64 \
 		build/debug/riscv64 build/riscv64-sscratch; do

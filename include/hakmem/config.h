@@ -84,7 +84,9 @@
  * (docs/guarantees.md; 31.6 MiB at the hosted port's 32); the reclaim before an out-of-memory
  * gives it back. 0 disables it: the freestanding default, whose heaps may
  * be small and whose icount bounds are for the direct drain; the hosted
- * builds set 32 (Makefile HOSTED_DEFS). */
+ * builds set 32 (Makefile HOSTED_DEFS). Shared among the lanes
+ * (HAK_LANES): when not 0, at least HAK_LANES (transfer.c asserts it), so
+ * each lane's share is at least one batch and the sum stays within it. */
 #ifndef HAK_TRANSFER_BATCHES
 #define HAK_TRANSFER_BATCHES 0
 #endif

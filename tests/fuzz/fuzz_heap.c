@@ -312,7 +312,9 @@ NOCOV static void verify_zero(const unsigned char *p, size_t n)
 /* ---- hakmem's metadata in the region -------------------------------- */
 
 #define NODE_BYTES (HAK_PM_FANOUT * sizeof(void *))
-#define MAX_META (NCPUS + 1 + HAK_NCLASSES * HAK_LANES + 16 + 16)
+/* Page-map nodes a check may list (the 32 MiB region needs about 3). */
+#define MAX_NODES 16
+#define MAX_META (NCPUS + 1 + HAK_NCLASSES * HAK_LANES + MAX_NODES + 16)
 
 struct range {
 	uintptr_t lo, hi;
@@ -350,7 +352,7 @@ static unsigned fixed_meta(struct range *out, size_t *bytes)
 	*bytes = NCPUS * pcpu_bytes + slabmap_bytes;
 	for (c = 0; c < HAK_NCLASSES; c++)
 		for (l = 0; l < HAK_LANES; l++) {
-			const struct hak_transfer *x = &hak_heap.xfer[c][l];
+			const struct hak_transfer *x = &hak_xfer[c][l];
 			uintptr_t s = (uintptr_t)x->slots;
 
 			if (!s)
@@ -415,10 +417,10 @@ static unsigned count_nodes(struct range *out, unsigned max)
 
 static void refresh_meta(void)
 {
-	unsigned n = count_nodes(meta_now, MAX_META - NCPUS - 1 - HAK_NCLASSES * HAK_LANES - 16);
+	unsigned n = count_nodes(meta_now, MAX_NODES);
 	size_t fixed;
 
-	REQUIRE(n <= MAX_META - NCPUS - 1 - HAK_NCLASSES - 16, "%u page-map nodes",
+	REQUIRE(n <= MAX_NODES, "%u page-map nodes",
 		n);
 	nmeta_now = n + fixed_meta(meta_now + n, &fixed);
 }
@@ -752,8 +754,8 @@ static void probe_region(void)
 	uintptr_t at;
 
 	hak_stats(&st);
-	nnodes = count_nodes(meta, MAX_META - NCPUS - 1 - HAK_NCLASSES - 16);
-	REQUIRE(nnodes <= MAX_META - NCPUS - 1 - HAK_NCLASSES - 16,
+	nnodes = count_nodes(meta, MAX_NODES);
+	REQUIRE(nnodes <= MAX_NODES,
 		"%u page-map nodes", nnodes);
 	nmeta = nnodes + fixed_meta(meta + nnodes, &fixed);
 	REQUIRE(st.meta_bytes == nnodes * NODE_BYTES + fixed,

@@ -107,7 +107,7 @@ test-list:
 # ... and nm-checks the QEMU images' library flavours (tests/qemu/qemu.mk,
 # tests/qemu/lua/lua.mk).
 NM_FLAVOUR_LIBS := $(foreach f,x86_64-gsoff aarch64-idoff riscv64-sscratch \
-	aarch64-libc riscv64-libc,$(B)/$(f)/libhakmem.a)
+	x86_64-lanes aarch64-lanes aarch64-libc riscv64-libc,$(B)/$(f)/libhakmem.a)
 test-host: test-bins $(FS_LIBS) $(NM_FLAVOUR_LIBS)
 	$(Q)$(MAKE) --no-print-directory DEBUG=1 test-bins freestanding
 	$(Q)tests/run-all.sh host

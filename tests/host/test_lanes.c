@@ -242,25 +242,28 @@ static void case_no_false_oom(void)
  * batches to lane 0's, CPU 1's allocations take none of them, and CPU
  * 0's take them back. A lane holds at most its share of
  * HAK_TRANSFER_BATCHES (mm/transfer.c lane_cap); hak_check covers every
- * lane's and hak_trim empties them.
+ * lane's and hak_trim empties them. Decay off: it could take a batch.
  */
 static void case_transfer(void)
 {
 	enum { N = 4096 };
 	unsigned cpus, cap, cls, i, held;
 	struct hak_transfer *x0, *x1;
+	void *saved;
 
+	init_hosted(2, &check_log);
+	check_log.quiet = 1;
+	hak_heap.decay_off = 1;
 	pin(0);
 	for (i = 0; i < N; i++)
 		CHECK(objs[i] = hak_malloc(200), "malloc %u", i);
-	/* (ncpus is set by the first malloc's init.) */
 	cpus = hak_heap.ncpus < HAK_LANES ? hak_heap.ncpus : HAK_LANES;
 	CHECK(cpus >= 2, "%u CPUs", hak_heap.ncpus);
 	cap = HAK_TRANSFER_BATCHES / cpus;
 	CHECK(cap >= 2, "a lane's share %u: no test", cap);
 	cls = shard_of(objs[0])->cls;
-	x0 = &hak_heap.xfer[cls][0];
-	x1 = &hak_heap.xfer[cls][1];
+	x0 = &hak_xfer[cls][0];
+	x1 = &hak_xfer[cls][1];
 	for (i = 0; i < N; i++)
 		hak_free(objs[i]);
 	/* N frees overflow the cache by far more than cap batches. */
@@ -276,6 +279,13 @@ static void case_transfer(void)
 	for (i = 0; i < N; i++)
 		hak_free(objs[i]);
 	CHECK(x1->n == cap, "lane 1 holds %u batches of %u", x1->n, cap);
+	/* An object inside another in lane 1's cache is corruption. */
+	saved = x1->slots[0];
+	x1->slots[0] = (char *)saved + 8;
+	CHECK(hak_check() > 0 && check_log.count[HAK_EV_CORRUPTION] > 0,
+	      "an interior pointer in lane 1's transfer cache went unseen");
+	x1->slots[0] = saved;
+	CHECK(hak_check() == 0, "hak_check after the slot came back");
 
 	pin(0);
 	held = x0->n;
@@ -286,9 +296,62 @@ static void case_transfer(void)
 	      cap - x1->n);
 	for (i = 0; i < N; i++)
 		hak_free(objs[i]);
+	/* An offline CPU holds nothing: its lane's batches go back too. */
+	held = x0->n;
+	hak_cpu_offline(1);
+	CHECK(x1->n == 0, "CPU 1 is offline, its lane holds %u batches",
+	      x1->n);
+	CHECK(x0->n == held, "CPU 1's offline took %u of lane 0's batches",
+	      held - x0->n);
 	hak_trim();
 	CHECK(x0->n == 0 && x1->n == 0, "hak_trim left %u and %u batches",
 	      x0->n, x1->n);
+	CHECK(hak_check() == 0, "hak_check");
+}
+
+/*
+ * Idle decay looks at each lane's transfer cache: a lane nobody used
+ * since the last visit gives back a batch a visit while another lane of
+ * the class is busy (its moves are played here by bumping its count of
+ * puts, white box). One visit of a class every HAK_NCLASSES^2 ticks
+ * (test_decay.c), so cap batches take about cap such visits.
+ */
+static void case_transfer_decay(void)
+{
+	enum { N = 4096 };
+	const unsigned long per_visit = HAK_NCLASSES * HAK_NCLASSES;
+	struct hak_transfer *x0, *x1;
+	unsigned cls, i, cap;
+	unsigned long t, limit;
+
+	init_hosted(2, &check_log);
+	check_log.quiet = 1;
+	hak_heap.decay_off = 1;
+	pin(0);
+	for (i = 0; i < N; i++)
+		CHECK(objs[i] = hak_malloc(200), "malloc %u", i);
+	cls = shard_of(objs[0])->cls;
+	x0 = &hak_xfer[cls][0];
+	x1 = &hak_xfer[cls][1];
+	for (i = 0; i < N; i++)
+		hak_free(objs[i]);
+	pin(1);
+	for (i = 0; i < N; i++)
+		CHECK(objs[i] = hak_malloc(200), "malloc on cpu 1, %u", i);
+	for (i = 0; i < N; i++)
+		hak_free(objs[i]);
+	cap = x0->cap;
+	CHECK(x0->n == cap && x1->n == cap && cap >= 2,
+	      "lanes hold %u and %u batches of %u", x0->n, x1->n, cap);
+	hak_heap.decay_off = 0;
+	limit = (cap + 2) * per_visit;
+	for (t = 0; x0->n && t < limit; t++) {
+		__atomic_fetch_add(&x1->puts, 1, __ATOMIC_RELAXED);
+		hak_tick();
+	}
+	CHECK(x0->n == 0, "idle lane 0 still holds %u batches after %lu "
+	      "ticks", x0->n, t);
+	CHECK(x1->n == cap, "busy lane 1 gave back %u batches", cap - x1->n);
 	CHECK(hak_check() == 0, "hak_check");
 }
 
@@ -303,6 +366,7 @@ int main(void)
 	run_in_child(case_no_false_oom, 60, "no false oom");
 	run_in_child(case_check, 60, "check");
 	run_in_child(case_transfer, 60, "transfer");
+	run_in_child(case_transfer_decay, 120, "transfer decay");
 	printf("PASS test_lanes\n");
 	return 0;
 }

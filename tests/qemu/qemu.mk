@@ -228,6 +228,41 @@ QEMU_ID_IMAGES := $(foreach f,$(QEMU_ID_FLAVOURS),$(QB)/$(f)/suite.elf)
 images: $(QEMU_ID_IMAGES) \
 	$(foreach f,$(QEMU_ID_FLAVOURS),$(B)/$(f)/libhakmem.a)
 
+# ---- lanes on bare metal ------------------------------------------------------
+#
+# The suite with board, tests and library built with HAK_LANES=4 and a
+# transfer cache of 8 batches a class (config.h; both off in the
+# freestanding default), against a library of their own: a class's
+# partial slabs and transfer batches then belong to the lane of the CPU
+# that last used them, as in the hosted port, and the -smp 4 suite's
+# cross-CPU frees, IRQ-handler allocations and exhaustion run through
+# every lane rule (mm/shared_pool.c, mm/transfer.c). x86_64 and aarch64
+# LL/SC (cortex-a72: the weaker of the two aarch64 atomics builds).
+QEMU_LANES_DEFS := -DHAK_LANES=4 -DHAK_TRANSFER_BATCHES=8
+
+$(eval $(call fs_lib,$(B)/x86_64-lanes,$(X86_CC),$(X86_FS_CFLAGS) \
+	$(QEMU_LANES_DEFS)))
+$(eval $(call fs_lib,$(B)/aarch64-lanes,$(A64_CC),$(A64_FS_CFLAGS) \
+	$(ARCH_MARCH_aarch64-llsc) $(QEMU_LANES_DEFS)))
+
+QEMU_CC_x86_64-lanes := $(X86_CC)
+QEMU_CFLAGS_x86_64-lanes := $(QEMU_CFLAGS_x86_64) $(QEMU_LANES_DEFS)
+QEMU_LDFLAGS_x86_64-lanes := $(QEMU_LDFLAGS_x86_64)
+QEMU_LDSCRIPT_x86_64-lanes := $(QEMU_LDSCRIPT_x86_64)
+QEMU_BOARD_x86_64-lanes := $(QEMU_BOARD_x86_64)
+
+QEMU_CC_aarch64-lanes := $(A64_CC)
+QEMU_CFLAGS_aarch64-lanes := $(QEMU_CFLAGS_aarch64-llsc) $(QEMU_LANES_DEFS)
+QEMU_LDFLAGS_aarch64-lanes := $(QEMU_LDFLAGS_aarch64-llsc)
+QEMU_LDSCRIPT_aarch64-lanes := $(QEMU_LDSCRIPT_aarch64-llsc)
+QEMU_BOARD_aarch64-lanes := $(QEMU_BOARD_aarch64-llsc)
+
+QEMU_LANES_FLAVOURS := x86_64-lanes aarch64-lanes
+$(foreach f,$(QEMU_LANES_FLAVOURS),$(eval $(call qemu_objs,$(f)))\
+	$(eval $(call qemu_image,$(f),suite)))
+images: $(foreach f,$(QEMU_LANES_FLAVOURS),$(QB)/$(f)/suite.elf \
+	$(B)/$(f)/libhakmem.a)
+
 # ---- debug images: suite-debug.elf ------------------------------------------
 #
 # The suite, guest support and peek compiled with -DHAK_DEBUG=1 into

@@ -8,7 +8,9 @@
 #          cortex-a72), aarch64-lse / aarch64 or aarch64-idoff (the id
 #          behind a per-CPU base; both default -cpu max), aarch64-libc
 #          (the picolibc images, -cpu max), riscv64, riscv64-libc,
-#          riscv64-sscratch (the id in sscratch); each flavour logs apart
+#          riscv64-sscratch (the id in sscratch), x86_64-lanes and
+#          aarch64-lanes (HAK_LANES=4; the latter -cpu cortex-a72); each
+#          flavour logs apart
 #   IMAGE  an ELF built by tests/qemu/qemu.mk
 #   SMP    number of CPUs
 #   CPU    -cpu model (aarch64; x86_64 uses board.mk's)
@@ -32,7 +34,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 2
 
 usage() {
-	echo "usage: $0 x86_64|x86_64-kernel|x86_64-gsoff|aarch64|aarch64-llsc|aarch64-lse|aarch64-idoff|aarch64-libc|riscv64|riscv64-libc|riscv64-sscratch IMAGE SMP [CPU]" >&2
+	echo "usage: $0 x86_64|x86_64-kernel|x86_64-gsoff|x86_64-lanes|aarch64|aarch64-llsc|aarch64-lse|aarch64-idoff|aarch64-libc|aarch64-lanes|riscv64|riscv64-libc|riscv64-sscratch IMAGE SMP [CPU]" >&2
 	exit 2
 }
 if [ $# -lt 3 ] || [ $# -gt 4 ]; then usage; fi
@@ -48,16 +50,17 @@ board_var() { # board.mk variable (a clean make: not the caller's flags)
 			make --no-print-directory -s -f -
 }
 case $arch in
-x86_64 | x86_64-kernel | x86_64-gsoff)
+x86_64 | x86_64-kernel | x86_64-gsoff | x86_64-lanes)
 	mk=boards/x86_64/board.mk
 	flavour=$arch
 	;;
-aarch64 | aarch64-lse | aarch64-llsc | aarch64-idoff | aarch64-libc)
+aarch64 | aarch64-lse | aarch64-llsc | aarch64-idoff | aarch64-libc | aarch64-lanes)
 	mk=boards/aarch64/board.mk
 	flavour=$arch
 	[ "$arch" = aarch64 ] && flavour=aarch64-lse
 	if [ -z "$cpu" ]; then
-		if [ "$flavour" = aarch64-llsc ]; then
+		if [ "$flavour" = aarch64-llsc ] ||
+			[ "$flavour" = aarch64-lanes ]; then
 			cpu=$(board_var QEMU_LLSC_CPU)
 		else
 			cpu=$(board_var QEMU_LSE_CPU)

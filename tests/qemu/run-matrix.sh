@@ -18,6 +18,8 @@
 #   suite  the other CPU id source, -smp 4: x86_64-gsoff (%gs:64),
 #          aarch64-idoff (TPIDR_EL1 a per-CPU base, the id at +64),
 #          riscv64-sscratch (the id in sscratch, the hart id in tp)
+#   suite  lanes, -smp 4: x86_64-lanes, aarch64-lanes (LL/SC), the library,
+#          board and tests built with HAK_LANES=4 HAK_TRANSFER_BATCHES=8
 #   lua    aarch64-libc, riscv64-libc  -smp 4: Lua 5.4 on picolibc with
 #          hakmem as its malloc (tests/qemu/lua/): the image must pass, every
 #          CPU's output must equal the host lua5.4's (compare.py), and its
@@ -162,6 +164,10 @@ expect_pass x86_64-kernel suite 4
 expect_pass x86_64-gsoff suite 4
 expect_pass aarch64-idoff suite 4
 expect_pass riscv64-sscratch suite 4
+
+# ---- lanes and per-lane transfer caches on bare metal (HAK_LANES=4) -------
+expect_pass x86_64-lanes suite 4
+expect_pass aarch64-lanes suite 4
 
 # ---- Lua 5.4 on picolibc, hakmem as its malloc ------------------------------
 expect_lua aarch64-libc 4
