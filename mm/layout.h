@@ -317,7 +317,12 @@ static inline uint64_t hak_stat_read(const uint64_t *c)
 struct hak_heap;
 
 struct hak_shard {
-	hak_spinlock_t lock;
+	/* Set at init, then only read: every CPU's miss reads them before
+	 * it takes the lock, so they have a line apart from the lock's.
+	 * They shared it: each lock hold of one CPU turned the other's next
+	 * read of batch into a miss (half the samples of sh8bench-2t's two
+	 * miss functions sat right after that load; apart, sh8bench-2t
+	 * 6.24 -> 5.83 s, docs/performance.md "The shard's lock line"). */
 	uint8_t cls;	 /* class index, or HAK_CLASS_CACHE */
 	uint16_t magoff; /* its slabs' magoff */
 	uint16_t cookie_word; /* where a free object's cookie is */
@@ -332,6 +337,9 @@ struct hak_shard {
 	/* Object caches: run on every object of a slab when it is carved. */
 	void (*ctor)(void *obj, void *arg);
 	void *ctor_arg;
+
+	/* The lock, and what it guards. */
+	hak_spinlock_t lock hak_cacheline_aligned;
 	/* Slabs with some objects free, by lane (shared_pool.c): how many
 	 * on each, and each lane's last refill or drain hold as a count of
 	 * the shard's refills and drain holds (ticks, modulo 2^32). */
@@ -350,8 +358,9 @@ struct hak_shard {
 	 * misses), and batches moved out of the CPU caches other than a
 	 * free miss's. A miss moves one batch: an alloc miss's is a refill,
 	 * a free miss's a drain (hak_stats adds them), counted once, as one
-	 * atomic on a line every CPU's misses write is worth sparing. */
-	uint64_t bypass_allocs, bypass_frees, drains;
+	 * atomic on a line every CPU's misses write is worth sparing. On a
+	 * line of their own: written without the lock. */
+	uint64_t bypass_allocs hak_cacheline_aligned, bypass_frees, drains;
 	uint64_t grows, shrinks; /* capacity moves (percpu_cache.c) */
 } hak_cacheline_aligned;
 
