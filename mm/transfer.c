@@ -120,11 +120,17 @@ static void stat_bump(uint64_t *c)
 
 int hak_transfer_put(struct hak_heap *h, unsigned cls, void *const *objs)
 {
-	struct hak_transfer *x = xfer_of(h, cls, hak_lane_now());
+	struct hak_transfer *x;
 	unsigned b = h->shard[cls].batch, i;
-	void **s = transfer_slots(h, cls, x), **dst;
+	void **s, **dst;
 	unsigned long flags;
 
+	/* None compiled in (the freestanding default): the miss paths'
+	 * guest counts are the direct drain's. */
+	if (!HAK_TRANSFER_BATCHES)
+		return -1;
+	x = xfer_of(h, cls, hak_lane_now());
+	s = transfer_slots(h, cls, x);
 	if (!s)
 		return -1;
 	flags = hak_lock(&x->lock);
@@ -151,7 +157,8 @@ static int transfer_get_lane(struct hak_heap *h, unsigned cls, unsigned lane,
 	void **src;
 
 	/* An unlocked look first: an empty cache costs no lock. */
-	if (!x || !__atomic_load_n(&x->n, __ATOMIC_RELAXED))
+	if (!HAK_TRANSFER_BATCHES || !x ||
+	    !__atomic_load_n(&x->n, __ATOMIC_RELAXED))
 		return -1;
 	flags = hak_lock(&x->lock);
 	if (!x->n) {
