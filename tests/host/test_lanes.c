@@ -244,6 +244,20 @@ static void case_no_false_oom(void)
  * HAK_TRANSFER_BATCHES (mm/transfer.c lane_cap); hak_check covers every
  * lane's and hak_trim empties them. Decay off: it could take a batch.
  */
+/* A fresh heap of 2 CPUs, decay off (it could take a batch), on CPU 0:
+ * n objects of 200 bytes into objs[]. */
+static void transfer_start(unsigned n)
+{
+	unsigned i;
+
+	init_hosted(2, &check_log);
+	check_log.quiet = 1;
+	hak_heap.decay_off = 1;
+	pin(0);
+	for (i = 0; i < n; i++)
+		CHECK(objs[i] = hak_malloc(200), "malloc %u", i);
+}
+
 static void case_transfer(void)
 {
 	enum { N = 4096 };
@@ -251,12 +265,7 @@ static void case_transfer(void)
 	struct hak_transfer *x0, *x1;
 	void *saved;
 
-	init_hosted(2, &check_log);
-	check_log.quiet = 1;
-	hak_heap.decay_off = 1;
-	pin(0);
-	for (i = 0; i < N; i++)
-		CHECK(objs[i] = hak_malloc(200), "malloc %u", i);
+	transfer_start(N);
 	cpus = hak_heap.ncpus < HAK_LANES ? hak_heap.ncpus : HAK_LANES;
 	CHECK(cpus >= 2, "%u CPUs", hak_heap.ncpus);
 	cap = HAK_TRANSFER_BATCHES / cpus;
@@ -324,12 +333,7 @@ static void case_transfer_decay(void)
 	unsigned cls, i, cap;
 	unsigned long t, limit;
 
-	init_hosted(2, &check_log);
-	check_log.quiet = 1;
-	hak_heap.decay_off = 1;
-	pin(0);
-	for (i = 0; i < N; i++)
-		CHECK(objs[i] = hak_malloc(200), "malloc %u", i);
+	transfer_start(N);
 	cls = shard_of(objs[0])->cls;
 	x0 = &hak_xfer[cls][0];
 	x1 = &hak_xfer[cls][1];
