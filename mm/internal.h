@@ -305,25 +305,32 @@ uint64_t hak_shard_out(struct hak_shard *sh);
 
 /* ---- transfer.c ------------------------------------------------------ */
 
-/* Lanes (config.h HAK_LANES): with one, none of their bookkeeping is
- * compiled in. */
+/* Lanes (config.h HAK_LANES): with one (the freestanding default), none
+ * of their bookkeeping is compiled in: its refill and drain holds are
+ * bounded in guest instructions (docs/guarantees.md), and one list needs
+ * no count. */
 #define HAK_LANES_ON (HAK_LANES > 1)
+
+/* CPU cpu's lane. */
+static inline unsigned hak_lane_of(unsigned cpu)
+{
+	return HAK_LANES_ON ? cpu % HAK_LANES : 0;
+}
 
 /* The lane of the CPU we probably run on: a hint (we may move at once),
  * which only places slabs and transfer batches, never decides what is
  * correct. */
 static inline unsigned hak_lane_now(void)
 {
-	return HAK_LANES_ON ? hak_port_cpu_hint() % HAK_LANES : 0;
+	return HAK_LANES_ON ? hak_lane_of(hak_port_cpu_hint()) : 0;
 }
 
 /* No lock held. Hand over / take one full batch (hak_classes[cls].batch
  * objects) of class cls, in the calling CPU's lane: 0, or -1 when the
  * lane's cache is full / empty (or its slots could not be allocated).
- * get_any takes from any lane. */
+ * get_lane takes from the given lane's. */
 int hak_transfer_put(struct hak_heap *h, unsigned cls, void *const *objs);
 int hak_transfer_get(struct hak_heap *h, unsigned cls, void **out);
-int hak_transfer_get_any(struct hak_heap *h, unsigned cls, void **out);
 int hak_transfer_get_lane(struct hak_heap *h, unsigned cls, unsigned lane,
 			  void **out);
 /* h's lock held: the lane whose cache decay may take a batch from, or -1

@@ -157,7 +157,7 @@ void hak_cpu_offline(unsigned cpu)
 	/* The batches its free misses left in its lane's transfer caches
 	 * (shared with the lane's other CPUs, if any): an offline CPU holds
 	 * nothing. */
-	hak_transfer_flush_lane(&hak_heap, cpu % HAK_LANES);
+	hak_transfer_flush_lane(&hak_heap, hak_lane_of(cpu));
 	if (!HAK_PORT_REMOTE_EXCLUSIVE)
 		__atomic_store_n(&pc->offlining, 0, __ATOMIC_RELEASE);
 }

@@ -72,27 +72,17 @@ static void list_del(struct hak_list **head, struct hak_slab *s)
 
 _Static_assert(HAK_LANES >= 1 && HAK_LANES <= 256, "a slab's lane is a byte");
 
-/* With one lane (the freestanding default) none of the lane bookkeeping
- * is compiled in: its refill and drain holds are bounded in guest
- * instructions (docs/guarantees.md), and one list needs no count. */
-#define LANES_ON HAK_LANES_ON
-
-static unsigned lane_now(void)
-{
-	return hak_lane_now();
-}
-
 /* The lane whose list s is on (when on a partial list). */
 static unsigned slab_lane(const struct hak_slab *s)
 {
-	return LANES_ON ? s->lane : 0;
+	return HAK_LANES_ON ? s->lane : 0;
 }
 
 /* Shard lock held: lane's CPUs are at work on the class (lane_open):
  * counted once per refill and per drain hold. */
 static void lane_touch(struct hak_shard *sh, unsigned lane)
 {
-	if (LANES_ON)
+	if (HAK_LANES_ON)
 		sh->lane_tick[lane] = ++sh->ticks;
 }
 
@@ -107,18 +97,18 @@ static int lane_open(const struct hak_shard *sh, unsigned m)
 static void partial_add(struct hak_shard *sh, struct hak_slab *s,
 			unsigned lane)
 {
-	if (LANES_ON) {
+	if (HAK_LANES_ON) {
 		s->lane = (uint8_t)lane;
 		sh->npartial[lane]++;
 	}
-	list_add(&sh->partial[LANES_ON ? lane : 0], s, LIST_PARTIAL);
+	list_add(&sh->partial[HAK_LANES_ON ? lane : 0], s, LIST_PARTIAL);
 }
 
 static void partial_del(struct hak_shard *sh, struct hak_slab *s)
 {
 	unsigned lane = slab_lane(s);
 
-	if (LANES_ON)
+	if (HAK_LANES_ON)
 		sh->npartial[lane]--;
 	list_del(&sh->partial[lane], s);
 }
@@ -334,7 +324,7 @@ static struct hak_slab *partial_next(struct hak_shard *sh,
 {
 	struct hak_slab *s = partial_peek(sh, rf);
 
-	if (LANES_ON && s && s->lane != rf->lane) {
+	if (HAK_LANES_ON && s && s->lane != rf->lane) {
 		partial_del(sh, s);
 		partial_add(sh, s, rf->lane);
 	}
@@ -495,7 +485,7 @@ static void stripe_run(void **out, unsigned n, unsigned s, uintptr_t size)
 unsigned hak_shared_refill(struct hak_shard *sh, void **out, unsigned n)
 {
 	unsigned long flags = hak_lock(&sh->lock);
-	struct refill rf = {sh->fresh_max, NULL, 0, lane_now(), 0};
+	struct refill rf = {sh->fresh_max, NULL, 0, hak_lane_now(), 0};
 	unsigned got = 0;
 	int64_t fold;
 
@@ -616,7 +606,7 @@ static void drain_hold(struct hak_shard *sh, void *const *objs, unsigned n,
 {
 	unsigned long flags = hak_lock(&sh->lock);
 	struct hak_slab *s = NULL; /* the current run's slab */
-	unsigned lane = lane_now();
+	unsigned lane = hak_lane_now();
 	uintptr_t start = 0, span = 0; /* its objects: none before a run */
 	uint64_t *bits = NULL;		/* and its bitmap */
 	uint32_t inv = 0;
@@ -829,7 +819,7 @@ static int check_links(struct hak_slab *s, struct hak_shard *sh)
 	int bad;
 
 	if (s->on_list == LIST_PARTIAL) {
-		if (LANES_ON && s->lane >= HAK_LANES) {
+		if (HAK_LANES_ON && s->lane >= HAK_LANES) {
 			hak_report(HAK_EV_CORRUPTION, s, 0, "slab lane");
 			return 1;
 		}
@@ -842,11 +832,11 @@ static int check_links(struct hak_slab *s, struct hak_shard *sh)
 		      (n->next && n->next->prev != n) ||
 		      (n->prev && (slab_of(n->prev)->shard != sh ||
 				   slab_of(n->prev)->on_list != s->on_list ||
-				   (LANES_ON && s->on_list == LIST_PARTIAL &&
+				   (HAK_LANES_ON && s->on_list == LIST_PARTIAL &&
 				    slab_of(n->prev)->lane != s->lane))) ||
 		      (n->next && (slab_of(n->next)->shard != sh ||
 				   slab_of(n->next)->on_list != s->on_list ||
-				   (LANES_ON && s->on_list == LIST_PARTIAL &&
+				   (HAK_LANES_ON && s->on_list == LIST_PARTIAL &&
 				    slab_of(n->next)->lane != s->lane)));
 	if (bad)
 		hak_report(HAK_EV_CORRUPTION, s, 0, "slab list links");
@@ -925,7 +915,7 @@ static int check_units(struct hak_shard *sh, struct shard_check *k)
 			k->slabs++;
 			k->out += s->capacity - s->nfree;
 			k->nempty += s->on_list == LIST_EMPTY;
-			if (LANES_ON && s->on_list == LIST_PARTIAL &&
+			if (HAK_LANES_ON && s->on_list == LIST_PARTIAL &&
 			    s->lane < HAK_LANES)
 				k->npartial[s->lane]++;
 			k->pop = 0;

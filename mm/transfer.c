@@ -148,8 +148,8 @@ int hak_transfer_put(struct hak_heap *h, unsigned cls, void *const *objs)
 }
 
 /* From lane's cache: 0, or -1 when it holds no batch. */
-static int transfer_get_lane(struct hak_heap *h, unsigned cls, unsigned lane,
-			     void **out)
+int hak_transfer_get_lane(struct hak_heap *h, unsigned cls, unsigned lane,
+			  void **out)
 {
 	struct hak_transfer *x = xfer_of(h, cls, lane);
 	unsigned b = h->shard[cls].batch, i;
@@ -180,7 +180,7 @@ static int transfer_get_lane(struct hak_heap *h, unsigned cls, unsigned lane,
  * none (0.38 / 7.4 / 1.42 / 2.79 s against 0.30 / 5.8 / 1.26 / 2.16 s). */
 int hak_transfer_get(struct hak_heap *h, unsigned cls, void **out)
 {
-	return transfer_get_lane(h, cls, hak_lane_now(), out);
+	return hak_transfer_get_lane(h, cls, hak_lane_now(), out);
 }
 
 /* Batches put and taken in x, ever (racy). */
@@ -217,23 +217,6 @@ int hak_transfer_decay_pick(struct hak_heap *h, unsigned cls)
 	return pick;
 }
 
-int hak_transfer_get_lane(struct hak_heap *h, unsigned cls, unsigned lane,
-			  void **out)
-{
-	return transfer_get_lane(h, cls, lane, out);
-}
-
-/* A batch of any lane's (flush): 0, or -1 when none holds one. */
-int hak_transfer_get_any(struct hak_heap *h, unsigned cls, void **out)
-{
-	unsigned l;
-
-	for (l = 0; l < HAK_LANES; l++)
-		if (!transfer_get_lane(h, cls, l, out))
-			return 0;
-	return -1;
-}
-
 unsigned hak_transfer_count(struct hak_heap *h, unsigned cls)
 {
 	unsigned l, n = 0;
@@ -256,28 +239,10 @@ uint64_t hak_transfer_moves(struct hak_heap *h, unsigned cls)
 	return n;
 }
 
-/* One batch per lock hold, each drained with the lock dropped. */
-void hak_transfer_flush(struct hak_heap *h)
-{
-	void *batch[HAK_BATCH_MAX];
-	unsigned c;
-
-	/* At most the batches it can hold (and one): other CPUs may put more
-	 * meanwhile, which the next flush takes. */
-	for (c = 0; c < HAK_NCLASSES; c++) {
-		unsigned k;
-
-		for (k = 0; k < HAK_LANES * lane_cap(h) + 1u &&
-			    !hak_transfer_get_any(h, c, batch);
-		     k++)
-			hak_shared_drain(&h->shard[c], batch,
-					 h->shard[c].batch);
-	}
-}
-
-/* Every batch of lane's caches back to the slabs: hak_cpu_offline's, for
- * the lane of the CPU going away (another CPU of the lane may put more
- * meanwhile: at most a lane's batches and one a class, then it stops). */
+/* Every batch of lane's caches back to the slabs, one per lock hold,
+ * each drained with the lock dropped: at most the lane's batches and one
+ * a class (other CPUs of the lane may put more meanwhile, which the next
+ * flush takes). hak_cpu_offline flushes the lane of the CPU going away. */
 void hak_transfer_flush_lane(struct hak_heap *h, unsigned lane)
 {
 	void *batch[HAK_BATCH_MAX];
@@ -285,10 +250,19 @@ void hak_transfer_flush_lane(struct hak_heap *h, unsigned lane)
 
 	for (c = 0; c < HAK_NCLASSES; c++)
 		for (k = 0; k < lane_cap(h) + 1u &&
-			    !transfer_get_lane(h, c, lane, batch);
+			    !hak_transfer_get_lane(h, c, lane, batch);
 		     k++)
 			hak_shared_drain(&h->shard[c], batch,
 					 h->shard[c].batch);
+}
+
+/* hak_trim, the reclaim: every lane's. */
+void hak_transfer_flush(struct hak_heap *h)
+{
+	unsigned l;
+
+	for (l = 0; l < HAK_LANES; l++)
+		hak_transfer_flush_lane(h, l);
 }
 
 /* hak_check: every object held is an allocated-from-slab object of its
