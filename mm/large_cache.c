@@ -45,7 +45,8 @@
  *          malloc the cache cannot serve calls the provider, the oldest
  *          runs go back while the cache, the live large bytes and the
  *          new run exceed the large peak by more than 2^-HAK_LC_HEADROOM_
- *          SHIFT of it (hak_large_cache_make_room).
+ *          SHIFT of it (hak_large_cache_make_room); a split provider
+ *          gets back only the part over that limit (below).
  *   tick   O(1), at most one provider call: every large malloc and free
  *          calls it once. It counts large operations, and gives back the
  *          oldest run if HAK_LC_DECAY (4096) of them have passed since the
@@ -63,6 +64,12 @@
  * Split providers (struct hak_page_provider.split: a release may be any
  * part of a run, or several adjacent runs; the region provider and mmap
  * are), as a page heap does:
+ *   room   the run that would take the cache below the limit gives back
+ *          only its tail, the part over it; its head stays cached, in
+ *          place on the age list. On malloc-large that was 17% fewer
+ *          page faults (448k -> 372k in 2000 steps) at 1% more peak RSS:
+ *          a whole run given back emptied the cache by up to 25 MiB more
+ *          than the limit asked, and the next fresh run faulted that in.
  *   take   when no run lies in the window, the newest run of the first
  *          class above it (the smallest class with a run, a bitmap
  *          search) is split: the request gets its first pages, the rest
@@ -205,7 +212,8 @@ static uint64_t lc_bound(const struct hak_heap *h)
 	return half > HAK_LARGE_CACHE_BYTES ? half : HAK_LARGE_CACHE_BYTES;
 }
 
-static void lc_unlink(struct hak_large_cache *lc, unsigned i)
+/* Record i off / onto its class's list (newest first) and the bitmap. */
+static void class_del(struct hak_large_cache *lc, unsigned i)
 {
 	struct hak_lc_run *r = rec(lc, i);
 
@@ -217,6 +225,25 @@ static void lc_unlink(struct hak_large_cache *lc, unsigned i)
 		rec(lc, r->next)->prev = r->prev;
 	if (!lc->head[r->cls])
 		lc->map[r->cls / 64] &= ~(1ULL << (r->cls % 64));
+}
+
+static void class_add(struct hak_large_cache *lc, unsigned i)
+{
+	struct hak_lc_run *r = rec(lc, i);
+
+	r->prev = 0;
+	r->next = lc->head[r->cls];
+	if (r->next)
+		rec(lc, r->next)->prev = (uint16_t)i;
+	lc->head[r->cls] = (uint16_t)i;
+	lc->map[r->cls / 64] |= 1ULL << (r->cls % 64);
+}
+
+static void lc_unlink(struct hak_large_cache *lc, unsigned i)
+{
+	struct hak_lc_run *r = rec(lc, i);
+
+	class_del(lc, i);
 	if (r->older)
 		rec(lc, r->older)->newer = r->newer;
 	else
@@ -252,12 +279,7 @@ static void lc_insert(struct hak_large_cache *lc, uintptr_t p, size_t npages,
 	r->npages = (uint32_t)npages;
 	r->stamp = stamp;
 	r->cls = (uint16_t)lc_class(npages);
-	r->prev = 0;
-	r->next = lc->head[r->cls];
-	if (r->next)
-		rec(lc, r->next)->prev = (uint16_t)i;
-	lc->head[r->cls] = (uint16_t)i;
-	lc->map[r->cls / 64] |= 1ULL << (r->cls % 64);
+	class_add(lc, i);
 	r->newer = 0;
 	r->older = lc->newest;
 	if (r->older)
@@ -281,6 +303,33 @@ static void lc_release(struct hak_large_cache *lc, unsigned i,
 
 	lc_unlink(lc, i);
 	hak_pending_add(pd, p, bytes);
+}
+
+/*
+ * Split providers: only the last n of record i's pages (fewer than it
+ * has) out of the cache, onto pd; the rest stays cached in its place on
+ * the age list, with its stamp, in the class of its new size. Giving back
+ * a whole run where a part makes the room (make_room) emptied the cache
+ * by up to a run (25 MiB on malloc-large) more than its bound asked, and
+ * each page of it faulted back in later.
+ */
+static void lc_trim_tail(struct hak_large_cache *lc, unsigned i, size_t n,
+			 struct hak_pending *pd)
+{
+	struct hak_lc_run *r = rec(lc, i);
+	size_t keep = r->npages - n;
+
+	HAK_ASSERT(n && n < r->npages);
+	/* Off its class list and the hashes (both keyed by its size). */
+	class_del(lc, i);
+	hash_del(lc, i);
+	hak_pending_add(pd, (void *)(r->addr + (keep << HAK_PAGE_SHIFT)),
+			n << HAK_PAGE_SHIFT);
+	lc->bytes -= (uint64_t)n << HAK_PAGE_SHIFT;
+	r->npages = (uint32_t)keep;
+	r->cls = (uint16_t)lc_class(keep);
+	class_add(lc, i);
+	hash_add(lc, i);
 }
 
 void hak_large_cache_release_oldest(struct hak_heap *h,
@@ -312,8 +361,18 @@ void hak_large_cache_make_room(struct hak_heap *h, size_t bytes,
 
 	HAK_ASSERT(hak_lock_held(&h->lock));
 	while (lc->oldest && pd->n < HAK_PENDING_MAX &&
-	       lc->bytes + live > limit)
+	       lc->bytes + live > limit) {
+		uint64_t over = lc->bytes + live - limit;
+		uint64_t n = hak_round_up(over, HAK_PAGE_SIZE) >> HAK_PAGE_SHIFT;
+
+		/* Only the part over the limit, where the provider splits:
+		 * the oldest run's tail. */
+		if (lc_split(h) && n < rec(lc, lc->oldest)->npages) {
+			lc_trim_tail(lc, lc->oldest, (size_t)n, pd);
+			break;
+		}
 		lc_release(lc, lc->oldest, pd);
+	}
 }
 
 void hak_large_cache_tick(struct hak_heap *h, struct hak_pending *pd)

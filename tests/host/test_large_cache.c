@@ -9,7 +9,8 @@
  *    mix of runs freed, and a run above the bound is not kept;
  *  - headroom: before a fresh run comes from the provider, the oldest
  *    cached runs go back until the cache and the live large bytes fit
- *    within the large peak plus 2^-HAK_LC_HEADROOM_SHIFT of it;
+ *    within the large peak plus 2^-HAK_LC_HEADROOM_SHIFT of it; with a
+ *    provider that splits, only the part over that limit goes back;
  *  - decay: a run nobody takes goes back at exactly the HAK_LC_DECAY-th
  *    large operation after its free, not one earlier;
  *  - hak_trim gives every cached run back;
@@ -32,7 +33,7 @@
 
 static struct report_log log;
 static struct hak_page_provider mm;
-static size_t held, allocs, releases, last_alloc;
+static size_t held, allocs, releases, last_alloc, released_bytes;
 /* Provider calls for 1 MiB or more: runs, not metadata (a page-map node
  * when a run lands in a new 16 MiB window, a page of run records). */
 static size_t run_allocs;
@@ -53,6 +54,7 @@ static void *count_alloc(void *ctx, size_t bytes, size_t align)
 static void count_release(void *ctx, void *p, size_t bytes)
 {
 	released[releases++ % 64] = (uintptr_t)p;
+	released_bytes += bytes;
 	held -= bytes;
 	mm.release(ctx, p, bytes);
 }
@@ -446,6 +448,81 @@ static void split_merge(void)
 	printf("split and merge: ok\n");
 }
 
+/*
+ * A provider that splits: making room gives back only the part of the
+ * oldest run that is over the limit, and the rest of that run stays
+ * cached, in place and still the oldest. Four 10 MiB runs cached (every
+ * other block of eight, so that no two merge), then 12 MiB requests,
+ * which none fits: after each, the cache and the live bytes are within a
+ * page of the limit, not a whole run under it.
+ */
+static void headroom_split(void)
+{
+	char *ten[8], *twelve[3];
+	uint64_t drop;
+	size_t r0;
+	int i;
+
+	hak_trim();
+	CHECK(hak_heap.large_peak == 0 && hak_heap.large_cache.count == 0,
+	      "a fresh heap");
+	for (i = 0; i < 8; i++) {
+		ten[i] = M(10 * MiB);
+		CHECK(ten[i], "malloc");
+	}
+	for (i = 0; i < 8; i += 2)
+		F(ten[i]);
+	CHECK(hak_heap.large_cache.count == 4 &&
+		      hak_heap.large_cache.bytes == 40 * MiB,
+	      "four runs cached, none merged");
+	for (i = 0; i < 3; i++) {
+		uint64_t before = hak_heap.large_cache.bytes;
+		size_t rb0 = released_bytes;
+
+		r0 = releases;
+		twelve[i] = M(12 * MiB);
+		CHECK(twelve[i], "malloc");
+		drop = before - hak_heap.large_cache.bytes;
+		CHECK(hak_heap.large_cache.bytes + hak_heap.large_bytes <=
+				      headroom_limit() &&
+			      hak_heap.large_cache.bytes +
+					      hak_heap.large_bytes +
+					      HAK_PAGE_SIZE >
+				      headroom_limit(),
+		      "request %d: cache %llu + live %llu, limit %llu", i,
+		      (unsigned long long)hak_heap.large_cache.bytes,
+		      (unsigned long long)hak_heap.large_bytes,
+		      (unsigned long long)headroom_limit());
+		CHECK(released_bytes - rb0 == drop,
+		      "request %d: the provider got back %zu, the cache "
+		      "dropped %llu",
+		      i, released_bytes - rb0, (unsigned long long)drop);
+		CHECK(releases > r0, "request %d: nothing went back", i);
+	}
+	/* A peak of 80 MiB, so a limit of 90, and live 52, 64, 76 MiB: the
+	 * first request trimmed 2 MiB off ten[0]'s run, the second gave
+	 * back the rest of it and trimmed ten[2]'s to 6, the third gave that
+	 * back and trimmed ten[4]'s to 4. Its head stays cached where it
+	 * was, the oldest run. */
+	CHECK(!cached(ten[0]) && !cached(ten[2]) && cached(ten[4]) &&
+		      cached(ten[6]) &&
+		      hak_heap.large_cache.run[hak_heap.large_cache.oldest]
+				      .addr == (uintptr_t)ten[4] &&
+		      hak_heap.large_cache.bytes == 14 * MiB,
+	      "ten[4]'s head (4 MiB) and ten[6] cached, %llu bytes",
+	      (unsigned long long)hak_heap.large_cache.bytes);
+	stats();
+	for (i = 0; i < 3; i++)
+		F(twelve[i]);
+	for (i = 1; i < 8; i += 2)
+		F(ten[i]);
+	hak_trim();
+	stats();
+	CHECK(hak_heap.large_cache.count == 0, "trimmed");
+	CHECK(hak_check() == 0, "check");
+	printf("headroom (split): ok\n");
+}
+
 int main(int argc, char **argv)
 {
 	struct hak_config cfg = { 0 };
@@ -461,6 +538,7 @@ int main(int argc, char **argv)
 	cfg.report_ctx = &log;
 	CHECK(hak_init(&cfg) == 0, "init");
 	if (split) {
+		headroom_split();
 		split_merge();
 		trim_returns_all();
 		bad_pointers();
