@@ -134,8 +134,12 @@ static uintptr_t lc_end(const struct hak_lc_run *r)
 	return r->addr + ((uintptr_t)r->npages << HAK_PAGE_SHIFT);
 }
 
-/* Record i into the by-start and by-end chains (split providers). */
-static void hash_add(struct hak_large_cache *lc, unsigned i)
+/* Record i into the by-start and by-end chains (split providers). These
+ * and class_add / class_del are inline: out of line (three callers since
+ * lc_trim_tail) they added about 20 guest instructions to every large
+ * path (docs/guarantees.md). */
+static hak_always_inline void hash_add(struct hak_large_cache *lc,
+					unsigned i)
 {
 	struct hak_lc_run *r = rec(lc, i);
 	uint16_t *bs = &lc->by_start[lc_hash(r->addr)];
@@ -153,7 +157,8 @@ static void hash_add(struct hak_large_cache *lc, unsigned i)
 	*be = (uint16_t)i;
 }
 
-static void hash_del(struct hak_large_cache *lc, unsigned i)
+static hak_always_inline void hash_del(struct hak_large_cache *lc,
+					unsigned i)
 {
 	struct hak_lc_run *r = rec(lc, i);
 
@@ -213,7 +218,8 @@ static uint64_t lc_bound(const struct hak_heap *h)
 }
 
 /* Record i off / onto its class's list (newest first) and the bitmap. */
-static void class_del(struct hak_large_cache *lc, unsigned i)
+static hak_always_inline void class_del(struct hak_large_cache *lc,
+					 unsigned i)
 {
 	struct hak_lc_run *r = rec(lc, i);
 
@@ -227,7 +233,8 @@ static void class_del(struct hak_large_cache *lc, unsigned i)
 		lc->map[r->cls / 64] &= ~(1ULL << (r->cls % 64));
 }
 
-static void class_add(struct hak_large_cache *lc, unsigned i)
+static hak_always_inline void class_add(struct hak_large_cache *lc,
+					 unsigned i)
 {
 	struct hak_lc_run *r = rec(lc, i);
 
