@@ -135,9 +135,9 @@ static uintptr_t lc_end(const struct hak_lc_run *r)
 }
 
 /* Record i into the by-start and by-end chains (split providers). These
- * and class_add / class_del are inline: out of line (three callers since
- * lc_trim_tail) they added about 20 guest instructions to every large
- * path (docs/guarantees.md). */
+ * and class_add / class_del are inline: out of line (lc_trim_tail is
+ * their second caller) they added about 20 guest instructions to every
+ * large path (docs/guarantees.md). */
 static hak_always_inline void hash_add(struct hak_large_cache *lc,
 					unsigned i)
 {
@@ -217,7 +217,9 @@ static uint64_t lc_bound(const struct hak_heap *h)
 	return half > HAK_LARGE_CACHE_BYTES ? half : HAK_LARGE_CACHE_BYTES;
 }
 
-/* Record i off / onto its class's list (newest first) and the bitmap. */
+/* Record i off / onto its class's list and the bitmap. A class's list
+ * is newest first but for a trimmed head (lc_trim_tail), which rejoins
+ * at the front: take then prefers the oldest run, which is harmless. */
 static hak_always_inline void class_del(struct hak_large_cache *lc,
 					 unsigned i)
 {
@@ -327,7 +329,8 @@ static void lc_trim_tail(struct hak_large_cache *lc, unsigned i, size_t n,
 	size_t keep = r->npages - n;
 
 	HAK_ASSERT(n && n < r->npages);
-	/* Off its class list and the hashes (both keyed by its size). */
+	/* Off its class list and the hashes (its class and its end change;
+	 * its start does not, but hash_del unlinks both chains). */
 	class_del(lc, i);
 	hash_del(lc, i);
 	hak_pending_add(pd, (void *)(r->addr + (keep << HAK_PAGE_SHIFT)),
@@ -353,7 +356,9 @@ void hak_large_cache_release_oldest(struct hak_heap *h,
  * Before a fresh run of bytes comes from the provider: give back oldest
  * cached runs (at most what pd has room for) while the cache, the live
  * large bytes and the new run together would exceed the large peak (the
- * new run's included) by more than a HAK_LC_HEADROOM_SHIFT fraction.
+ * new run's included) by more than a HAK_LC_HEADROOM_SHIFT fraction;
+ * where the provider splits, of the last run only the tail over that
+ * limit goes back (lc_trim_tail), so the cache ends within a page of it.
  * The cache then holds memory only where live blocks were a moment ago:
  * at the live peak it is nearly empty, and what the heap holds for large
  * blocks stays within 1 + 2^-HAK_LC_HEADROOM_SHIFT of that peak.

@@ -498,6 +498,9 @@ static void headroom_split(void)
 		      "dropped %llu",
 		      i, released_bytes - rb0, (unsigned long long)drop);
 		CHECK(releases > r0, "request %d: nothing went back", i);
+		/* The tail went back, not the head. */
+		CHECK(i || was_released(ten[0] + 8 * MiB, r0),
+		      "request 0: ten[0]'s last 2 MiB did not go back");
 	}
 	/* A peak of 80 MiB, so a limit of 90, and live 52, 64, 76 MiB: the
 	 * first request trimmed 2 MiB off ten[0]'s run, the second gave
@@ -512,6 +515,22 @@ static void headroom_split(void)
 	      "ten[4]'s head (4 MiB) and ten[6] cached, %llu bytes",
 	      (unsigned long long)hak_heap.large_cache.bytes);
 	stats();
+	CHECK(hak_check() == 0, "check with a trimmed run cached");
+	/* The trimmed head serves a request of its new size from its new
+	 * class (4 MiB: the window [4, 5] MiB), and comes back whole. */
+	{
+		size_t a0 = run_allocs;
+		char *head = M(4 * MiB);
+
+		CHECK(head == ten[4] && run_allocs == a0 && U(head) == 4 * MiB,
+		      "4 MiB from the trimmed head: %p (head %p), %zu "
+		      "provider calls",
+		      (void *)head, (void *)ten[4], run_allocs - a0);
+		F(head);
+		CHECK(cached(ten[4]) &&
+			      hak_heap.large_cache.bytes == 14 * MiB,
+		      "the head cached again");
+	}
 	for (i = 0; i < 3; i++)
 		F(twelve[i]);
 	for (i = 1; i < 8; i += 2)
