@@ -108,6 +108,20 @@ static uint64_t headroom_limit(void)
 	return peak + (peak >> HAK_LC_HEADROOM_SHIFT);
 }
 
+/* A fresh heap (its large peak 0), then eight live 10 MiB blocks. */
+static void ten_blocks(void *ten[8])
+{
+	int i;
+
+	hak_trim();
+	CHECK(hak_heap.large_peak == 0 && hak_heap.large_cache.count == 0,
+	      "a fresh heap");
+	for (i = 0; i < 8; i++) {
+		ten[i] = M(10 * MiB);
+		CHECK(ten[i], "malloc");
+	}
+}
+
 /*
  * Eight 10 MiB blocks make a peak of 80 MiB; four go to the cache. Then
  * 12 MiB requests, which no 10 MiB run fits, each need a fresh run: the
@@ -139,13 +153,7 @@ static void headroom(void)
 			      want[3] == 0,
 		      "the model");
 
-	hak_trim();
-	CHECK(hak_heap.large_peak == 0 && hak_heap.large_cache.count == 0,
-	      "a fresh heap");
-	for (i = 0; i < 8; i++) {
-		ten[i] = M(10 * MiB);
-		CHECK(ten[i], "malloc");
-	}
+	ten_blocks(ten);
 	for (i = 0; i < 4; i++)
 		F(ten[i]);
 	CHECK(hak_heap.large_cache.count == 4 &&
@@ -458,18 +466,12 @@ static void split_merge(void)
  */
 static void headroom_split(void)
 {
-	char *ten[8], *twelve[3];
+	void *ten[8], *twelve[3];
 	uint64_t drop;
 	size_t r0;
 	int i;
 
-	hak_trim();
-	CHECK(hak_heap.large_peak == 0 && hak_heap.large_cache.count == 0,
-	      "a fresh heap");
-	for (i = 0; i < 8; i++) {
-		ten[i] = M(10 * MiB);
-		CHECK(ten[i], "malloc");
-	}
+	ten_blocks(ten);
 	for (i = 0; i < 8; i += 2)
 		F(ten[i]);
 	CHECK(hak_heap.large_cache.count == 4 &&
@@ -499,7 +501,7 @@ static void headroom_split(void)
 		      i, released_bytes - rb0, (unsigned long long)drop);
 		CHECK(releases > r0, "request %d: nothing went back", i);
 		/* The tail went back, not the head. */
-		CHECK(i || was_released(ten[0] + 8 * MiB, r0),
+		CHECK(i || was_released((char *)ten[0] + 8 * MiB, r0),
 		      "request 0: ten[0]'s last 2 MiB did not go back");
 	}
 	/* A peak of 80 MiB, so a limit of 90, and live 52, 64, 76 MiB: the
@@ -520,7 +522,7 @@ static void headroom_split(void)
 	 * class (4 MiB: the window [4, 5] MiB), and comes back whole. */
 	{
 		size_t a0 = run_allocs;
-		char *head = M(4 * MiB);
+		void *head = M(4 * MiB);
 
 		CHECK(head == ten[4] && run_allocs == a0 && U(head) == 4 * MiB,
 		      "4 MiB from the trimmed head: %p (head %p), %zu "
