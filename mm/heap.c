@@ -766,10 +766,14 @@ static void heap_locks(struct hak_heap *h, int take)
 	for (i = 0; i < HAK_NCLASSES; i++)
 		take ? (void)hak_lock(&h->shard[i].lock)
 		     : hak_unlock(&h->shard[i].lock, 0);
-	for (i = 0; h == &hak_heap && i < HAK_NCLASSES * HAK_LANES; i++)
-		take ? (void)hak_lock(&hak_xfer[i / HAK_LANES][i % HAK_LANES].lock)
-		     : hak_unlock(&hak_xfer[i / HAK_LANES][i % HAK_LANES].lock,
-				  0);
+	for (i = 0; i < HAK_NCLASSES * HAK_LANES; i++) {
+		struct hak_transfer *x =
+			hak_transfer_of(h, i / HAK_LANES, i % HAK_LANES);
+
+		if (x)
+			take ? (void)hak_lock(&x->lock)
+			     : hak_unlock(&x->lock, 0);
+	}
 	take ? (void)hak_lock(&h->lock) : hak_unlock(&h->lock, 0);
 	take ? (void)hak_lock(&h->provider_lock)
 	     : hak_unlock(&h->provider_lock, 0);

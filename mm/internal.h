@@ -325,6 +325,17 @@ static inline unsigned hak_lane_now(void)
 	return HAK_LANES_ON ? hak_lane_of(hak_port_cpu_hint()) : 0;
 }
 
+/* Class cls's transfer cache in lane, or NULL: only the default heap's
+ * fronts have them (hak_front_of), and none is compiled in when
+ * HAK_TRANSFER_BATCHES is 0 (the freestanding default: then every use
+ * folds away and the miss paths' guest counts are the direct drain's). */
+static inline struct hak_transfer *hak_transfer_of(const struct hak_heap *h,
+						   unsigned cls, unsigned lane)
+{
+	return HAK_TRANSFER_BATCHES && h == &hak_heap ? &hak_xfer[cls][lane]
+						      : NULL;
+}
+
 /* No lock held. Hand over / take one full batch (hak_classes[cls].batch
  * objects) of class cls, in the calling CPU's lane: 0, or -1 when the
  * lane's cache is full / empty (or its slots could not be allocated).

@@ -122,9 +122,9 @@ static void add_classes(struct hak_heap *h, struct hak_stats *st)
 		cached += hak_transfer_count(h, c);
 		st->transfer_batches += hak_transfer_moves(h, c);
 		hak_lock_stats(&sh->lock, &st->lock_holds, &st->lock_waits);
-		for (l = 0; h == &hak_heap && l < HAK_LANES; l++)
-			hak_lock_stats(&hak_xfer[c][l].lock, &st->lock_holds,
-				       &st->lock_waits);
+		for (l = 0; l < HAK_LANES && hak_transfer_of(h, c, l); l++)
+			hak_lock_stats(&hak_transfer_of(h, c, l)->lock,
+				       &st->lock_holds, &st->lock_waits);
 		flags = hak_lock(&sh->lock);
 		out = sh->out_objects;
 		fold = hak_stats_fold(sh, 0);

@@ -44,14 +44,6 @@ _Static_assert(HAK_TRANSFER_BATCHES == 0 ||
 
 struct hak_transfer hak_xfer[HAK_NCLASSES][HAK_LANES];
 
-/* Only the default heap has transfer caches (hak_front_of): NULL for
- * another. */
-static struct hak_transfer *xfer_of(const struct hak_heap *h, unsigned cls,
-				    unsigned lane)
-{
-	return h == &hak_heap ? &hak_xfer[cls][lane] : NULL;
-}
-
 /*
  * Batches one lane's transfer cache may hold: HAK_TRANSFER_BATCHES shared
  * among the lanes the heap's CPUs map to, so a class holds at most
@@ -90,10 +82,8 @@ static void **transfer_slots(struct hak_heap *h, unsigned cls,
 	unsigned long flags;
 	void **s;
 
-	if (!x)
-		return NULL;
 	s = __atomic_load_n(&x->slots, __ATOMIC_ACQUIRE);
-	if (likely(s) || !HAK_TRANSFER_BATCHES)
+	if (likely(s))
 		return s;
 	flags = hak_lock(&h->lock);
 	s = x->slots;
@@ -125,11 +115,9 @@ int hak_transfer_put(struct hak_heap *h, unsigned cls, void *const *objs)
 	void **s, **dst;
 	unsigned long flags;
 
-	/* None compiled in (the freestanding default): the miss paths'
-	 * guest counts are the direct drain's. */
-	if (!HAK_TRANSFER_BATCHES)
+	x = hak_transfer_of(h, cls, hak_lane_now());
+	if (!x)
 		return -1;
-	x = xfer_of(h, cls, hak_lane_now());
 	s = transfer_slots(h, cls, x);
 	if (!s)
 		return -1;
@@ -151,14 +139,13 @@ int hak_transfer_put(struct hak_heap *h, unsigned cls, void *const *objs)
 int hak_transfer_get_lane(struct hak_heap *h, unsigned cls, unsigned lane,
 			  void **out)
 {
-	struct hak_transfer *x = xfer_of(h, cls, lane);
+	struct hak_transfer *x = hak_transfer_of(h, cls, lane);
 	unsigned b = h->shard[cls].batch, i;
 	unsigned long flags;
 	void **src;
 
 	/* An unlocked look first: an empty cache costs no lock. */
-	if (!HAK_TRANSFER_BATCHES || !x ||
-	    !__atomic_load_n(&x->n, __ATOMIC_RELAXED))
+	if (!x || !__atomic_load_n(&x->n, __ATOMIC_RELAXED))
 		return -1;
 	flags = hak_lock(&x->lock);
 	if (!x->n) {
@@ -202,13 +189,16 @@ int hak_transfer_decay_pick(struct hak_heap *h, unsigned cls)
 	int pick = -1;
 
 	HAK_ASSERT(hak_lock_held(&h->lock));
-	if (h != &hak_heap)
-		return -1;
 	for (l = 0; l < HAK_LANES; l++) {
-		struct hak_transfer *x = &hak_xfer[cls][l];
-		uint64_t moves = transfer_moves(x);
-		int take = pick < 0 && moves == x->decay_seen &&
-			   __atomic_load_n(&x->n, __ATOMIC_RELAXED);
+		struct hak_transfer *x = hak_transfer_of(h, cls, l);
+		uint64_t moves;
+		int take;
+
+		if (!x)
+			return -1;
+		moves = transfer_moves(x);
+		take = pick < 0 && moves == x->decay_seen &&
+		       __atomic_load_n(&x->n, __ATOMIC_RELAXED);
 
 		x->decay_seen = moves + (uint64_t)take;
 		if (take)
@@ -221,10 +211,9 @@ unsigned hak_transfer_count(struct hak_heap *h, unsigned cls)
 {
 	unsigned l, n = 0;
 
-	for (l = 0; l < HAK_LANES; l++)
-		n += h == &hak_heap ? __atomic_load_n(&hak_xfer[cls][l].n,
-						      __ATOMIC_RELAXED)
-				    : 0;
+	for (l = 0; l < HAK_LANES && hak_transfer_of(h, cls, l); l++)
+		n += __atomic_load_n(&hak_transfer_of(h, cls, l)->n,
+				     __ATOMIC_RELAXED);
 	return n * h->shard[cls].batch;
 }
 
@@ -234,8 +223,8 @@ uint64_t hak_transfer_moves(struct hak_heap *h, unsigned cls)
 	unsigned l;
 	uint64_t n = 0;
 
-	for (l = 0; l < HAK_LANES; l++)
-		n += h == &hak_heap ? transfer_moves(&hak_xfer[cls][l]) : 0;
+	for (l = 0; l < HAK_LANES && hak_transfer_of(h, cls, l); l++)
+		n += transfer_moves(hak_transfer_of(h, cls, l));
 	return n;
 }
 
@@ -298,9 +287,8 @@ int hak_transfer_check(struct hak_heap *h)
 	unsigned c, l;
 
 	for (c = 0; c < HAK_NCLASSES; c++)
-		for (l = 0; l < HAK_LANES; l++)
-			bad += h == &hak_heap ? transfer_check_one(h, c,
-							   &hak_xfer[c][l])
-					      : 0;
+		for (l = 0; l < HAK_LANES && hak_transfer_of(h, c, l); l++)
+			bad += transfer_check_one(h, c,
+						  hak_transfer_of(h, c, l));
 	return bad;
 }
