@@ -237,13 +237,6 @@ static void case_no_false_oom(void)
 	munmap(base, region);
 }
 
-/*
- * The transfer cache is per lane too: CPU 0's free misses hand their
- * batches to lane 0's, CPU 1's allocations take none of them, and CPU
- * 0's take them back. A lane holds at most its share of
- * HAK_TRANSFER_BATCHES (mm/transfer.c lane_cap); hak_check covers every
- * lane's and hak_trim empties them. Decay off: it could take a batch.
- */
 /* A fresh heap of 2 CPUs, decay off (it could take a batch), on CPU 0:
  * n objects of 200 bytes into objs[]. */
 static void transfer_start(unsigned n)
@@ -258,6 +251,13 @@ static void transfer_start(unsigned n)
 		CHECK(objs[i] = hak_malloc(200), "malloc %u", i);
 }
 
+/*
+ * The transfer cache is per lane too: CPU 0's free misses hand their
+ * batches to lane 0's, CPU 1's allocations take none of them, and CPU
+ * 0's take them back. A lane holds at most its share of
+ * HAK_TRANSFER_BATCHES (mm/transfer.c lane_cap); hak_check covers every
+ * lane's and hak_trim empties them.
+ */
 static void case_transfer(void)
 {
 	enum { N = 4096 };
