@@ -113,6 +113,14 @@ struct hak_report {
  *            smaller request and merges a freed run with cached
  *            neighbours (mm/large_cache.c), so large blocks of varying
  *            sizes reuse each other's pages.
+ *   advise_large: optional (NULL: none): called on each run alloc has
+ *            just returned for a large block (never for slabs or
+ *            metadata), in the same provider-lock hold, before hakmem
+ *            touches it. Runs the large-run cache serves again are not
+ *            advised twice. For hints to the system under the provider:
+ *            the hosted port asks Linux for transparent huge pages on
+ *            runs of 2 MiB and more, where one fault then maps 2 MiB.
+ *            Same rules as alloc: bounded, no calls into hakmem.
  */
 struct hak_page_provider {
 	void *(*alloc)(void *ctx, size_t bytes, size_t align);
@@ -122,6 +130,7 @@ struct hak_page_provider {
 	size_t span_size;
 	int zeroed;
 	int split;
+	void (*advise_large)(void *ctx, void *run, size_t bytes);
 };
 
 struct hak_config {

@@ -131,7 +131,9 @@ static void heap_setup(struct hak_heap *h, const struct hak_heap_config *cfg)
 	/* The pool link overlaid the first word: all of it goes. */
 	hak_memset(h, 0, sizeof(*h));
 	h->ncpus = hak_heap.ncpus;
-	h->cfg.provider = cfg->provider;
+	/* Not an assignment: the struct is large enough that GCC copies
+	 * it with memcpy, which a freestanding build may not have. */
+	hak_memcpy(&h->cfg.provider, &cfg->provider, sizeof(cfg->provider));
 	h->cfg.report = cfg->report;
 	h->cfg.report_ctx = cfg->report_ctx;
 	h->limit = cfg->limit;

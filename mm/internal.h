@@ -191,7 +191,9 @@ void hak_provider_release(struct hak_heap *h, void *p, size_t bytes);
  * The same in steps, for a call made with h's lock dropped:
  *   charge  h's lock held: count bytes against h's limit as held while
  *           the call runs; -1 (nothing charged) if over the limit.
- *   get     no lock of h's held: the provider's run, or NULL.
+ *   get     no lock of h's held: the provider's run, or NULL
+ *           (get_large: for a large block, and the provider's
+ *           advise_large hook is called on it).
  *   settle  h's lock held: the charge goes, and p (if not NULL) is
  *           booked as taken (meta: as permanent metadata too).
  *   put     no lock of h's held: give a run back, unbooked (the caller
@@ -199,6 +201,7 @@ void hak_provider_release(struct hak_heap *h, void *p, size_t bytes);
  */
 int hak_provider_charge(struct hak_heap *h, size_t bytes);
 void *hak_provider_get(struct hak_heap *h, size_t bytes, size_t align);
+void *hak_provider_get_large(struct hak_heap *h, size_t bytes, size_t align);
 void hak_provider_settle(struct hak_heap *h, size_t bytes, void *p, int meta);
 void hak_provider_put(struct hak_heap *h, void *p, size_t bytes);
 /* No lock held: a per-CPU area (metadata) back to h's provider, then

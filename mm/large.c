@@ -155,7 +155,7 @@ static void *large_call(struct hak_heap *h, size_t bytes, size_t align,
 			int *fresh)
 {
 	unsigned long flags;
-	void *p = hak_provider_get(h, bytes, align);
+	void *p = hak_provider_get_large(h, bytes, align);
 
 	if (!p) {
 		flags = hak_lock(&h->lock);

@@ -469,8 +469,8 @@ static inline size_t hak_pm_pages(uintptr_t e)
  *   HAK_LC_DECAY     large operations a cached run waits for a taker;
  *   HAK_LC_EVICT     oldest runs one put may give back to make room;
  *   HAK_LC_HEADROOM_SHIFT  before a fresh run, the cache and the live large
- *                    bytes may exceed their peak by 2^-shift of it (an
- *                    eighth): the cache's share of a program's peak.
+ *                    bytes may exceed their peak by 2^-shift of it (a
+ *                    sixteenth): the cache's share of a program's peak.
  */
 #define HAK_LC_WINDOW_SHIFT 2
 #define HAK_LC_SLOTS 256
@@ -480,7 +480,7 @@ static inline size_t hak_pm_pages(uintptr_t e)
 #define HAK_LC_DECAY 4096U
 #define HAK_LC_EVICT 2
 #ifndef HAK_LC_HEADROOM_SHIFT
-#define HAK_LC_HEADROOM_SHIFT 3
+#define HAK_LC_HEADROOM_SHIFT 4
 #endif
 _Static_assert(HAK_LC_HEADROOM_SHIFT >= 1 && HAK_LC_HEADROOM_SHIFT < 64,
 	       "the headroom is a fraction of the peak");

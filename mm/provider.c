@@ -28,16 +28,29 @@ int hak_provider_charge(struct hak_heap *h, size_t bytes)
 	return 0;
 }
 
-void *hak_provider_get(struct hak_heap *h, size_t bytes, size_t align)
+static void *provider_get(struct hak_heap *h, size_t bytes, size_t align,
+			  int large)
 {
 	struct hak_page_provider *pp = &h->cfg.provider;
 	unsigned long flags = hak_lock(&h->provider_lock);
 	void *p = pp->alloc(pp->ctx, bytes, align);
 
+	if (large && p && pp->advise_large)
+		pp->advise_large(pp->ctx, p, bytes);
 	hak_unlock(&h->provider_lock, flags);
 	if ((uintptr_t)p & (align - 1))
 		hak_panic("page provider returned a misaligned run");
 	return p;
+}
+
+void *hak_provider_get(struct hak_heap *h, size_t bytes, size_t align)
+{
+	return provider_get(h, bytes, align, 0);
+}
+
+void *hak_provider_get_large(struct hak_heap *h, size_t bytes, size_t align)
+{
+	return provider_get(h, bytes, align, 1);
 }
 
 void hak_provider_settle(struct hak_heap *h, size_t bytes, void *p, int meta)

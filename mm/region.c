@@ -128,8 +128,11 @@ int hak_init_region(void *base, size_t size, unsigned ncpus,
 		    void (*report)(const struct hak_report *, void *),
 		    void *report_ctx)
 {
-	struct hak_config cfg = {0};
+	struct hak_config cfg;
 
+	/* Not "= {0}": GCC makes that a call to memset, which a
+	 * freestanding build may not have (make test-nm). */
+	hak_memset(&cfg, 0, sizeof(cfg));
 	/* The region may be the live heap's, or that of an init running on
 	 * another CPU: claim the init before touching it (a check of ready
 	 * alone let a concurrent call zero the bookkeeping of the region

@@ -276,12 +276,37 @@ static void mmap_release(void *ctx, void *p, size_t bytes)
 	munmap(p, bytes);
 }
 
+/*
+ * Large runs of HAK_HOSTED_THP_BYTES and more are madvised
+ * MADV_HUGEPAGE (0: none are). Where Linux's transparent huge pages are
+ * "madvise" or "always", each 2 MiB-aligned part of such a run is then
+ * mapped by one fault instead of 512: on a VM those faults cost tens of
+ * microseconds each (malloc-large, docs/performance.md "Large runs and
+ * transparent huge pages"). The price is memory a block never touches
+ * inside a touched huge page; below 2 MiB a run holds no aligned huge
+ * page, and slabs and metadata (the slab map over 64 GiB is sparse) are
+ * never advised. With "never", or without THP (EINVAL), nothing changes.
+ */
+#ifndef HAK_HOSTED_THP_BYTES
+#define HAK_HOSTED_THP_BYTES (2UL << 20)
+#endif
+
+static const size_t thp_bytes = HAK_HOSTED_THP_BYTES;
+
+static void mmap_advise_large(void *ctx, void *run, size_t bytes)
+{
+	(void)ctx;
+	if (thp_bytes && bytes >= thp_bytes)
+		(void)madvise(run, bytes, MADV_HUGEPAGE);
+}
+
 struct hak_page_provider hak_hosted_mmap_provider(void)
 {
 	struct hak_page_provider pp = {
 		.alloc = mmap_alloc,
 		.release = mmap_release,
 		.zeroed = 1,
+		.advise_large = mmap_advise_large, /* the arena's too */
 	};
 
 	/* munmap takes any range of whole kernel pages */

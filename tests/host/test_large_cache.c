@@ -14,6 +14,8 @@
  *  - decay: a run nobody takes goes back at exactly the HAK_LC_DECAY-th
  *    large operation after its free, not one earlier;
  *  - hak_trim gives every cached run back;
+ *  - the provider's advise_large hook sees each fresh large run once,
+ *    and no slab, metadata or run served again from the cache;
  *  - a freed (cached) large block still reads as not hakmem's: a second
  *    free and usable size report an invalid pointer, an interior pointer
  *    is reported as before, and usable size is exact for live blocks.
@@ -38,6 +40,9 @@ static size_t held, allocs, releases, last_alloc, released_bytes;
  * when a run lands in a new 16 MiB window, a page of run records). */
 static size_t run_allocs;
 static uintptr_t released[64]; /* the last releases, a ring */
+/* The advise_large hook's calls, and the run alloc returned last. */
+static size_t advised, advised_bytes;
+static uintptr_t advised_run, last_run;
 
 static void *count_alloc(void *ctx, size_t bytes, size_t align)
 {
@@ -46,9 +51,22 @@ static void *count_alloc(void *ctx, size_t bytes, size_t align)
 	allocs++;
 	run_allocs += bytes >= MiB;
 	last_alloc = bytes;
+	last_run = (uintptr_t)p;
 	if (p)
 		held += bytes;
 	return p;
+}
+
+/* Only ever on the run alloc has just returned, whole. */
+static void count_advise(void *ctx, void *run, size_t bytes)
+{
+	(void)ctx;
+	CHECK((uintptr_t)run == last_run && bytes == last_alloc,
+	      "advise_large on %p (%zu bytes), not the run alloc returned",
+	      run, bytes);
+	advised++;
+	advised_run = (uintptr_t)run;
+	advised_bytes = bytes;
 }
 
 static void count_release(void *ctx, void *p, size_t bytes)
@@ -136,9 +154,9 @@ static void headroom(void)
 	size_t r0;
 	int i;
 
-	/* The rule, modelled: with the default shift (3, a limit of 90 MiB,
-	 * then 99) that is one run back for each of the first three
-	 * requests and none for the fourth. */
+	/* The rule, modelled: with the default shift (4, a limit of 85 MiB,
+	 * then 93.5) that is one run back for each of the first two
+	 * requests, two for the third and none for the fourth. */
 	for (i = 0; i < 4; i++) {
 		uint64_t lim;
 
@@ -148,8 +166,8 @@ static void headroom(void)
 		for (want[i] = 0; cache && cache + live > lim; want[i]++)
 			cache -= 10 * MiB;
 	}
-	if (HAK_LC_HEADROOM_SHIFT == 3)
-		CHECK(want[0] == 1 && want[1] == 1 && want[2] == 1 &&
+	if (HAK_LC_HEADROOM_SHIFT == 4)
+		CHECK(want[0] == 1 && want[1] == 1 && want[2] == 2 &&
 			      want[3] == 0,
 		      "the model");
 
@@ -195,6 +213,41 @@ static void headroom(void)
 	printf("headroom: ok (peak %llu MiB, limit %llu MiB)\n",
 	       (unsigned long long)(hak_heap.large_peak / MiB),
 	       (unsigned long long)(headroom_limit() / MiB));
+}
+
+/*
+ * The provider's advise_large hook: called once on each run alloc gives
+ * for a large block, and never on slabs or metadata or on a run the cache
+ * serves again.
+ */
+static void advise(void)
+{
+	size_t n0 = advised, a0, i;
+	void *small[64], *big, *again;
+
+	for (i = 0; i < 64; i++) {
+		small[i] = M(i < 32 ? 48 : 20000); /* Tiny, Pool */
+		CHECK(small[i], "small block %zu", i);
+	}
+	CHECK(advised == n0, "a slab or metadata run was advised");
+	a0 = run_allocs;
+	big = M(3 * MiB);
+	CHECK(big && run_allocs == a0 + 1, "a fresh run");
+	CHECK(advised == n0 + 1 && advised_bytes >= 3 * MiB &&
+		      advised_run <= (uintptr_t)big &&
+		      (uintptr_t)big + 3 * MiB <= advised_run + advised_bytes,
+	      "the large block's run advised (%zu calls)", advised - n0);
+	F(big);
+	CHECK(hak_heap.large_cache.count == 1, "cached");
+	again = M(3 * MiB);
+	CHECK(again && run_allocs == a0 + 1, "the cache serves it");
+	CHECK(advised == n0 + 1, "a cached run advised again");
+	F(again);
+	for (i = 0; i < 64; i++)
+		F(small[i]);
+	hak_trim();
+	stats();
+	printf("advise: ok\n");
 }
 
 static void reuse_by_size(void)
@@ -471,6 +524,8 @@ static void headroom_split(void)
 	size_t r0;
 	int i;
 
+	_Static_assert(HAK_LC_HEADROOM_SHIFT == 4,
+		       "the expected trims below are the default shift's");
 	ten_blocks(ten);
 	for (i = 0; i < 8; i += 2)
 		F(ten[i]);
@@ -501,36 +556,35 @@ static void headroom_split(void)
 		      i, released_bytes - rb0, (unsigned long long)drop);
 		CHECK(releases > r0, "request %d: nothing went back", i);
 		/* The tail went back, not the head. */
-		CHECK(i || was_released((char *)ten[0] + 8 * MiB, r0),
-		      "request 0: ten[0]'s last 2 MiB did not go back");
+		CHECK(i || was_released((char *)ten[0] + 3 * MiB, r0),
+		      "request 0: ten[0]'s last 7 MiB did not go back");
 	}
-	/* A peak of 80 MiB, so a limit of 90, and live 52, 64, 76 MiB: the
-	 * first request trimmed 2 MiB off ten[0]'s run, the second gave
-	 * back the rest of it and trimmed ten[2]'s to 6, the third gave that
-	 * back and trimmed ten[4]'s to 4. Its head stays cached where it
-	 * was, the oldest run. */
-	CHECK(!cached(ten[0]) && !cached(ten[2]) && cached(ten[4]) &&
+	/* A peak of 80 MiB, so a limit of 85 (the default shift, 4), and
+	 * live 52, 64, 76 MiB: the first request trimmed 7 MiB off ten[0]'s
+	 * run, the second gave back the rest of it and trimmed ten[2]'s to
+	 * 1, the third gave that and ten[4] back and trimmed ten[6]'s to 9.
+	 * Its head stays cached where it was, the oldest run. */
+	CHECK(!cached(ten[0]) && !cached(ten[2]) && !cached(ten[4]) &&
 		      cached(ten[6]) &&
 		      hak_heap.large_cache.run[hak_heap.large_cache.oldest]
-				      .addr == (uintptr_t)ten[4] &&
-		      hak_heap.large_cache.bytes == 14 * MiB,
-	      "ten[4]'s head (4 MiB) and ten[6] cached, %llu bytes",
+				      .addr == (uintptr_t)ten[6] &&
+		      hak_heap.large_cache.bytes == 9 * MiB,
+	      "ten[6]'s head (9 MiB) cached alone, %llu bytes",
 	      (unsigned long long)hak_heap.large_cache.bytes);
 	stats();
 	CHECK(hak_check() == 0, "check with a trimmed run cached");
 	/* The trimmed head serves a request of its new size from its new
-	 * class (4 MiB: the window [4, 5] MiB), and comes back whole. */
+	 * class (9 MiB: the window [9, 11.25] MiB), and comes back whole. */
 	{
 		size_t a0 = run_allocs;
-		void *head = M(4 * MiB);
+		void *head = M(9 * MiB);
 
-		CHECK(head == ten[4] && run_allocs == a0 && U(head) == 4 * MiB,
-		      "4 MiB from the trimmed head: %p (head %p), %zu "
+		CHECK(head == ten[6] && run_allocs == a0 && U(head) == 9 * MiB,
+		      "9 MiB from the trimmed head: %p (head %p), %zu "
 		      "provider calls",
-		      (void *)head, (void *)ten[4], run_allocs - a0);
+		      (void *)head, (void *)ten[6], run_allocs - a0);
 		F(head);
-		CHECK(cached(ten[4]) &&
-			      hak_heap.large_cache.bytes == 14 * MiB,
+		CHECK(cached(ten[6]) && hak_heap.large_cache.bytes == 9 * MiB,
 		      "the head cached again");
 	}
 	for (i = 0; i < 3; i++)
@@ -554,6 +608,7 @@ int main(int argc, char **argv)
 	cfg.provider.release = count_release;
 	cfg.provider.ctx = mm.ctx;
 	cfg.provider.split = split;
+	cfg.provider.advise_large = count_advise;
 	cfg.ncpus = 2;
 	cfg.report = report_record;
 	cfg.report_ctx = &log;
@@ -569,6 +624,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	headroom();
+	advise();
 	reuse_by_size();
 	byte_bound();
 	decay();
