@@ -89,10 +89,11 @@ struct hak_report {
 };
 
 /*
- * Page provider: replaces mmap. hakmem serialises its calls (they run under
- * the heap's provider lock, a lock held for the call alone, with IRQs
- * masked on bare metal), so the provider needs no locking of its own, but
- * it must not call back into hakmem and must do bounded work.
+ * Page provider: replaces mmap. hakmem serialises its calls: they run under
+ * the heap's provider lock, held for the call alone (for a fresh large run,
+ * alloc and advise_large together), with IRQs masked on bare metal. So the
+ * provider needs no locking of its own, but it must not call back into
+ * hakmem and must do bounded work.
  *   alloc:   return `bytes` (a multiple of the page size) aligned to `align`
  *            (a power of two >= the page size), or NULL when exhausted.
  *   release: take back exactly a run alloc returned, whole.
@@ -116,11 +117,15 @@ struct hak_report {
  *   advise_large: optional (NULL: none): called on each run alloc has
  *            just returned for a large block (never for slabs or
  *            metadata), in the same provider-lock hold, before hakmem
- *            touches it. Runs the large-run cache serves again are not
- *            advised twice. For hints to the system under the provider:
- *            the hosted port asks Linux for transparent huge pages on
- *            runs of 2 MiB and more, where one fault then maps 2 MiB.
- *            Same rules as alloc: bounded, no calls into hakmem.
+ *            touches it. Runs the large-run cache serves again, whole or
+ *            split, are not advised again, and a block made of merged
+ *            cached runs is not advised: the hint is per fresh run. For
+ *            hints to the system under the provider: the hosted port
+ *            asks Linux for transparent huge pages on fresh runs of
+ *            2 MiB and more. Same rules as alloc: bounded, no calls into
+ *            hakmem. Whatever the hint set must not outlive release of
+ *            that memory, in whole or (with split) in part, if the
+ *            provider hands it out again for slabs or metadata.
  */
 struct hak_page_provider {
 	void *(*alloc)(void *ctx, size_t bytes, size_t align);

@@ -6,7 +6,8 @@
  * charged to calls in flight) change only under the heap's lock, so the
  * heap's byte limit holds at every moment. The calls themselves are
  * serialised by the heap's provider lock, the innermost lock, held for
- * nothing but the call: so the provider needs no lock of its own, and a
+ * nothing but the call (and the advise_large hook after a large run's
+ * alloc): so the provider needs no lock of its own, and a
  * caller may make the call with the heap's lock dropped (the large tier
  * does: an mmap or munmap is long, and every CPU waits on the heap's
  * lock). Such a call is charged first, under the heap's lock, settled
@@ -28,8 +29,9 @@ int hak_provider_charge(struct hak_heap *h, size_t bytes)
 	return 0;
 }
 
-static void *provider_get(struct hak_heap *h, size_t bytes, size_t align,
-			  int large)
+/* Inline: the test of `large` folds away in each caller. */
+static hak_always_inline void *provider_get(struct hak_heap *h, size_t bytes,
+					    size_t align, int large)
 {
 	struct hak_page_provider *pp = &h->cfg.provider;
 	unsigned long flags = hak_lock(&h->provider_lock);

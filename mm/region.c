@@ -115,6 +115,9 @@ int hak_region_provider(void *base, size_t size,
 	hak_memset(r, 0, head);
 	r->base = lo + head;
 	r->npages = pages - (head >> HAK_PAGE_SHIFT);
+	/* All of *out: a field this provider has no use for (zeroed,
+	 * advise_large) must not keep what the caller's struct held. */
+	hak_memset(out, 0, sizeof(*out));
 	out->alloc = region_alloc;
 	out->release = region_release;
 	out->ctx = r;

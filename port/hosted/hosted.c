@@ -277,7 +277,7 @@ static void mmap_release(void *ctx, void *p, size_t bytes)
 }
 
 /*
- * Large runs of HAK_HOSTED_THP_BYTES and more are madvised
+ * Fresh large runs of HAK_HOSTED_THP_BYTES and more are madvised
  * MADV_HUGEPAGE (0: none are). Where Linux's transparent huge pages are
  * "madvise" or "always", each 2 MiB-aligned part of such a run is then
  * mapped by one fault instead of 512: on a VM those faults cost tens of
@@ -285,7 +285,10 @@ static void mmap_release(void *ctx, void *p, size_t bytes)
  * transparent huge pages"). The price is memory a block never touches
  * inside a touched huge page; below 2 MiB a run holds no aligned huge
  * page, and slabs and metadata (the slab map over 64 GiB is sparse) are
- * never advised. With "never", or without THP (EINVAL), nothing changes.
+ * never advised. With "never", or without THP (EINVAL), nothing changes;
+ * on kernels with 16 or 64 KiB pages a huge page is 32 or 512 MiB and
+ * smaller runs gain nothing. The arena's release maps fresh PROT_NONE
+ * pages over what it takes back, so the flag never reaches a superslab.
  */
 #ifndef HAK_HOSTED_THP_BYTES
 #define HAK_HOSTED_THP_BYTES (2UL << 20)

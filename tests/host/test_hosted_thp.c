@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * test_hosted_thp - the hosted port asks Linux for transparent huge pages
- * on large runs of 2 MiB and more (port/hosted/hosted.c,
+ * on fresh large runs of 2 MiB and more (port/hosted/hosted.c,
  * HAK_HOSTED_THP_BYTES), and on nothing else:
  *  - the mapping of a 4 MiB block is madvised MADV_HUGEPAGE ("hg" in its
- *    VmFlags in /proc/self/smaps), also when the block is made from
- *    adjacent runs of the large-run cache;
+ *    VmFlags in /proc/self/smaps), and a run the large-run cache serves
+ *    again keeps the flag;
  *  - a 1 MiB large block's mapping is not (it holds no aligned 2 MiB);
  *  - no mapping of the process is advised that is not a live block of
  *    2 MiB or more: not the superslabs, not the slab map over 64 GiB
@@ -42,12 +42,13 @@ static int nvmas;
 static void read_smaps(void)
 {
 	FILE *f = fopen("/proc/self/smaps", "r");
-	char line[512];
+	char *line = NULL; /* getline: a mapping's path may be long */
+	size_t cap = 0;
 	unsigned long lo, hi;
 
 	CHECK(f, "open /proc/self/smaps");
 	nvmas = 0;
-	while (fgets(line, sizeof(line), f)) {
+	while (getline(&line, &cap, f) > 0) {
 		long kb;
 
 		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
@@ -65,6 +66,7 @@ static void read_smaps(void)
 			vmas[nvmas - 1].anon_huge = kb;
 		}
 	}
+	free(line);
 	fclose(f);
 	CHECK(nvmas > 0, "no mappings read");
 }
