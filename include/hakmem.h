@@ -126,6 +126,15 @@ struct hak_report {
  *            hakmem. Whatever the hint set must not outlive release of
  *            that memory, in whole or (with split) in part, if the
  *            provider hands it out again for slabs or metadata.
+ *   lazy:    optional: memory alloc returns takes no physical memory
+ *            until it is first written (demand paging: the hosted
+ *            port's mmap and arena). Reserving address space is then
+ *            cheap, and the default heap reserves room for per-CPU
+ *            caches that grow much further (config.h HAK_CACHE_LAZY_*:
+ *            8 MiB a class, 16 MiB a CPU, 32 MiB in all, against 256
+ *            KiB, 4 MiB and 16 MiB), paged in only as far as they are
+ *            used. Without it (a region, bare metal) every reserved slot
+ *            is memory, and the smaller bounds hold.
  */
 struct hak_page_provider {
 	void *(*alloc)(void *ctx, size_t bytes, size_t align);
@@ -136,6 +145,7 @@ struct hak_page_provider {
 	int zeroed;
 	int split;
 	void (*advise_large)(void *ctx, void *run, size_t bytes);
+	int lazy;
 };
 
 struct hak_config {

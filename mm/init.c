@@ -61,6 +61,7 @@ void hak_init_unclaim(void)
 /* The init proper, claim held (given back when it fails). */
 static int init_body(const struct hak_config *cfg)
 {
+	int lazy = cfg->provider.lazy != 0;
 	unsigned c;
 
 #if HAK_PORT_HAS_RESTART
@@ -93,9 +94,12 @@ static int init_body(const struct hak_config *cfg)
 		hak_shard_init(&hak_heap.shard[c], &hak_heap, c,
 			       &hak_classes[c], hak_classes[c].cache_cap);
 		/* Only the default heap's classes grow (percpu_cache.c). */
-		hak_heap.shard[c].cap_max = (uint16_t)hak_classes[c].cache_max;
+		hak_heap.shard[c].cap_max = hak_cache_grow_max(c, lazy);
 	}
-	hak_heap.cpu_budget = HAK_CACHE_CPU_BYTES;
+	hak_heap.cpu_budget = lazy ? HAK_CACHE_LAZY_CPU_BYTES
+				   : HAK_CACHE_CPU_BYTES;
+	hak_heap.heap_grow_budget = lazy ? HAK_CACHE_LAZY_HEAP_GROW_BYTES
+					 : HAK_CACHE_HEAP_GROW_BYTES;
 	hak_memcpy(hak_heap.name, "default", 8);
 	hak_heap.pcpu_bytes = hak_pcpu_area_bytes(&hak_heap);
 	hak_heap.cache_budget = HAK_CACHE_BYTES;

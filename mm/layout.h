@@ -327,7 +327,7 @@ struct hak_shard {
 	uint16_t magoff; /* its slabs' magoff */
 	uint16_t cookie_word; /* where a free object's cookie is */
 	uint16_t cap;	 /* per-CPU magazine capacity, objects: initial */
-	uint16_t cap_max; /* slots each CPU's area reserves: the most cap
+	uint32_t cap_max; /* slots each CPU's area reserves: the most cap
 			   * may grow to (the default heap; else cap) */
 	uint16_t batch;	 /* refill / drain batch: min(cap / 2, 64) */
 	uint16_t fresh_max; /* never-used objects a refill may take:
@@ -667,6 +667,11 @@ struct hak_heap {
 	uint32_t ss_keep_off; /* tests: keep HAK_EMPTY_SUPERSLABS_KEPT empty
 			       * superslabs, as a created heap (white box) */
 	uint64_t cpu_budget; /* per-CPU capacity budget, bytes (config.h) */
+	/* What all CPUs' classes together may grow by beyond their initial
+	 * capacities, bytes (config.h HAK_CACHE_HEAP_GROW_BYTES), and what
+	 * they grew by (atomic: each CPU's grow and shrink adds to it). */
+	uint64_t heap_grow_budget;
+	uint64_t grown_bytes;
 	struct hak_large_cache large_cache;
 
 	/* Serialises the calls to the provider, and nothing else: taken

@@ -198,7 +198,8 @@ void hak_pcpu_bad_id(unsigned cpu)
  *     allocations of the class from its cache since the class was last
  *     at cap (a CPU that only frees what others allocate, a consumer,
  *     never grows: its objects would only sit there), and
- *   - the CPU's classes together stay within hak_heap.cpu_budget bytes.
+ *   - the CPU's classes together stay within hak_heap.cpu_budget bytes,
+ *     and all CPUs' growth together within heap_grow_budget bytes.
  * Idle decay, hak_trim and hak_cpu_offline put an emptied class back at
  * cap (cap_reset_locked), which returns its bytes to the budget: so the
  * budget moves from idle classes to the ones that miss.
@@ -234,6 +235,9 @@ static void cap_reset_locked(struct hak_heap *h, struct hak_pcpu *pc,
 	if (!cap_grown_empty(sh, m))
 		return;
 	pc->cap_bytes -= (uint64_t)(cur - sh->cap) * sh->ci->size;
+	__atomic_fetch_sub(&h->grown_bytes,
+			   (uint64_t)(cur - sh->cap) * sh->ci->size,
+			   __ATOMIC_RELAXED);
 	pc->grow_seen[cls] = m->allocs;
 	__atomic_store_n(&m->limit, m->base + sh->cap, __ATOMIC_RELAXED);
 	hak_stat_add(&sh->shrinks, 1);
@@ -271,6 +275,23 @@ void hak_pcpu_cap_reset(unsigned cls)
 	hak_port_pcpu_exit(cpu, flags);
 }
 
+/* Inside a CPU's critical section: bytes more of growth within the
+ * heap's budget, 1; else 0 and nothing taken. The count is heap-wide, so
+ * an atomic (a caller that migrates meanwhile still adds to the one
+ * count); a grow is at most one a batch of frees, and rare once a class
+ * has grown. A grow that raced past the budget gives its share back: a
+ * transient overshoot a concurrent grow may see and refuse on. */
+static int heap_grow_take(struct hak_heap *h, uint64_t bytes)
+{
+	uint64_t now = __atomic_add_fetch(&h->grown_bytes, bytes,
+					  __ATOMIC_RELAXED);
+
+	if (now <= h->heap_grow_budget)
+		return 1;
+	__atomic_fetch_sub(&h->grown_bytes, bytes, __ATOMIC_RELAXED);
+	return 0;
+}
+
 /* A free found f's magazine full: 1 if the class grew (see above). */
 static int cap_grow(const struct hak_front *f)
 {
@@ -294,7 +315,8 @@ static int cap_grow(const struct hak_front *f)
 						  : sh->batch;
 		bytes = (uint64_t)g * sh->ci->size;
 		if (g && m->allocs - pc->grow_seen[sh->cls] >= cur + g &&
-		    pc->cap_bytes + bytes <= h->cpu_budget) {
+		    pc->cap_bytes + bytes <= h->cpu_budget &&
+		    heap_grow_take(h, bytes)) {
 			pc->cap_bytes += bytes;
 			__atomic_store_n(&m->limit, m->limit + g,
 					 __ATOMIC_RELAXED);

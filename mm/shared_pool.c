@@ -137,7 +137,7 @@ void hak_shard_init(struct hak_shard *sh, struct hak_heap *h, unsigned cls,
 	sh->heap = h;
 	sh->ci = ci;
 	sh->cap = (uint16_t)cap;
-	sh->cap_max = (uint16_t)cap; /* the default heap's grow: init.c */
+	sh->cap_max = (uint32_t)cap; /* the default heap's grow: init.c */
 	sh->batch = (uint16_t)hak_cache_batch(cap);
 	fresh = HAK_REFILL_FRESH_BYTES / ci->size; /* at least 1: no false OOM */
 	if (sh->ctor) /* slab_construct touched every object already */

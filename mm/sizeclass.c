@@ -67,11 +67,6 @@ void hak_sizeclass_init(void)
 		ci->inv = (uint32_t)(((1ULL << 32) + size - 1) / size);
 		ci->div = UINT64_MAX / size + 1;
 		ci->cache_cap = hak_cache_cap(HAK_CACHE_BYTES, size);
-		ci->cache_max = (uint32_t)(HAK_CACHE_GROW_BYTES / size) & ~1U;
-		if (ci->cache_max > HAK_CACHE_SLOTS_MAX)
-			ci->cache_max = HAK_CACHE_SLOTS_MAX & ~1U;
-		if (ci->cache_max < ci->cache_cap)
-			ci->cache_max = ci->cache_cap;
 		ci->batch = hak_cache_batch(ci->cache_cap);
 		ci->align = size & -size;
 		if (ci->align > 4096)
@@ -92,6 +87,23 @@ void hak_sizeclass_init(void)
  * that divides the line never straddles one (slabs start on a line), so
  * line / size apart is enough there.
  */
+/* The most class cls's magazine may grow to in the default heap: grow
+ * bytes of objects, at most slots_max slots (even counts), at least its
+ * initial capacity (config.h HAK_CACHE_GROW_BYTES, or the _LAZY_ ones
+ * with a lazy provider). */
+uint32_t hak_cache_grow_max(unsigned cls, int lazy)
+{
+	const struct hak_class_info *ci = &hak_classes[cls];
+	uint64_t grow = lazy ? HAK_CACHE_LAZY_GROW_BYTES : HAK_CACHE_GROW_BYTES;
+	uint64_t most = lazy ? HAK_CACHE_LAZY_SLOTS_MAX : HAK_CACHE_SLOTS_MAX;
+	uint64_t n = grow / ci->size;
+
+	if (n > most)
+		n = most;
+	n &= ~1ULL;
+	return n < ci->cache_cap ? ci->cache_cap : (uint32_t)n;
+}
+
 unsigned hak_stripe_of(size_t size)
 {
 	if (size % ARCH_CACHELINE == 0)

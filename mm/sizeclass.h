@@ -23,7 +23,6 @@ struct hak_class_info {
 	uint64_t div;	    /* ceil(2^64 / size): off < 2^32 is a multiple of
 			       size iff off * div (mod 2^64) < div */
 	uint32_t cache_cap; /* per-CPU cache capacity, objects: initial */
-	uint32_t cache_max; /* ... and the most it may grow to (config.h) */
 	uint32_t batch;	    /* refill / drain batch, objects */
 	uint32_t align;	    /* largest power of two dividing size, <= 4 KiB */
 	uint32_t stripe;    /* refill order's stride (hak_stripe_of) */
@@ -48,6 +47,7 @@ extern struct hak_class_info hak_classes[HAK_NCLASSES] hak_hidden;
 #define HAK_CLASS_LUT_SIZE ((HAK_POOL_MAX >> 3) + 1)
 
 void hak_sizeclass_init(void);
+uint32_t hak_cache_grow_max(unsigned cls, int lazy);
 /* A per-CPU magazine's capacity for objects of size under a byte budget:
  * budget / size clamped to [HAK_CACHE_MIN, HAK_CACHE_MAX], even (a batch
  * is half). Every heap's classes and every object cache use it. */

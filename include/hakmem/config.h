@@ -75,6 +75,34 @@
 #ifndef HAK_CACHE_CPU_BYTES
 #define HAK_CACHE_CPU_BYTES (4UL << 20)
 #endif
+/* And all CPUs' classes together grow by at most this many bytes beyond
+ * their initial capacities, whatever the CPU count: the grown part of
+ * the caches is bounded by this, not by ncpus x HAK_CACHE_CPU_BYTES. */
+#ifndef HAK_CACHE_HEAP_GROW_BYTES
+#define HAK_CACHE_HEAP_GROW_BYTES (16UL << 20)
+#endif
+/*
+ * The same four bounds with a lazy provider (struct hak_page_provider
+ * .lazy: the hosted port), whose reserved slots cost address space until
+ * used: a class may grow to hold a burst of frees that the same CPU then
+ * allocates again (sh8bench frees four fifths of its blocks at a time;
+ * xmalloc-test's producer and consumer share a CPU), served from the
+ * cache instead of a round trip through the slabs (docs/performance.md
+ * "Per-CPU caches that grow to a burst"). The slots of the largest
+ * capacities come to about 22 MiB of address space a CPU.
+ */
+#ifndef HAK_CACHE_LAZY_GROW_BYTES
+#define HAK_CACHE_LAZY_GROW_BYTES (8UL << 20)
+#endif
+#ifndef HAK_CACHE_LAZY_SLOTS_MAX
+#define HAK_CACHE_LAZY_SLOTS_MAX (1U << 20)
+#endif
+#ifndef HAK_CACHE_LAZY_CPU_BYTES
+#define HAK_CACHE_LAZY_CPU_BYTES (16UL << 20)
+#endif
+#ifndef HAK_CACHE_LAZY_HEAP_GROW_BYTES
+#define HAK_CACHE_LAZY_HEAP_GROW_BYTES (32UL << 20)
+#endif
 
 /* Transfer cache (mm/transfer.c): whole batches (half a cache each) of
  * free objects a class keeps between the CPUs' caches and its slabs, one

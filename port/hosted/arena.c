@@ -134,6 +134,7 @@ done:
 	pp.span_base = arena.base;
 	pp.span_size = HAK_HOSTED_ARENA_BYTES;
 	pp.zeroed = 1; /* mmap and mprotect of untouched PROT_NONE pages */
+	pp.lazy = 1;   /* and paged in on first write */
 	pp.split = hak_hosted_may_split();
 	return pp;
 }

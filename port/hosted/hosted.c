@@ -309,6 +309,7 @@ struct hak_page_provider hak_hosted_mmap_provider(void)
 		.alloc = mmap_alloc,
 		.release = mmap_release,
 		.zeroed = 1,
+		.lazy = 1, /* pages come in on first write */
 		.advise_large = mmap_advise_large, /* the arena's too */
 	};
 
