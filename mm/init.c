@@ -58,6 +58,22 @@ void hak_init_unclaim(void)
 	__atomic_store_n(&init_claimed, 0, __ATOMIC_RELEASE);
 }
 
+/* The default heap's per-CPU cache bounds: how far each class may grow
+ * (percpu_cache.c; only the default heap's classes grow), the budgets,
+ * and so the size of each CPU's area. */
+static void cache_bounds(int lazy)
+{
+	unsigned c;
+
+	for (c = 0; c < HAK_NCLASSES; c++)
+		hak_heap.shard[c].cap_max = hak_cache_grow_max(c, lazy);
+	hak_heap.cpu_budget = lazy ? HAK_CACHE_LAZY_CPU_BYTES
+				   : HAK_CACHE_CPU_BYTES;
+	hak_heap.heap_grow_budget = lazy ? HAK_CACHE_LAZY_HEAP_GROW_BYTES
+					 : HAK_CACHE_HEAP_GROW_BYTES;
+	hak_heap.pcpu_bytes = hak_pcpu_area_bytes(&hak_heap);
+}
+
 /* The init proper, claim held (given back when it fails). */
 static int init_body(const struct hak_config *cfg)
 {
@@ -90,24 +106,22 @@ static int init_body(const struct hak_config *cfg)
 	}
 #endif
 	hak_sizeclass_init();
-	for (c = 0; c < HAK_NCLASSES; c++) {
+	for (c = 0; c < HAK_NCLASSES; c++)
 		hak_shard_init(&hak_heap.shard[c], &hak_heap, c,
 			       &hak_classes[c], hak_classes[c].cache_cap);
-		/* Only the default heap's classes grow (percpu_cache.c). */
-		hak_heap.shard[c].cap_max = hak_cache_grow_max(c, lazy);
-	}
-	hak_heap.cpu_budget = lazy ? HAK_CACHE_LAZY_CPU_BYTES
-				   : HAK_CACHE_CPU_BYTES;
-	hak_heap.heap_grow_budget = lazy ? HAK_CACHE_LAZY_HEAP_GROW_BYTES
-					 : HAK_CACHE_HEAP_GROW_BYTES;
+	cache_bounds(lazy);
 	hak_memcpy(hak_heap.name, "default", 8);
-	hak_heap.pcpu_bytes = hak_pcpu_area_bytes(&hak_heap);
 	hak_heap.cache_budget = HAK_CACHE_BYTES;
 	hak_heap.secret = mix64((cfg->entropy ? cfg->entropy() : 0) ^
 				hak_port_entropy() ^ (uintptr_t)&hak_heap);
 	if (!hak_heap.secret)
 		hak_heap.secret = 0x5bd1e9955bd1e995ULL;
-	if (hak_pcpu_alloc_areas(&hak_heap, cfg->ncpus)) {
+	/* A lazy provider that cannot reserve the large areas (a limit on
+	 * address space: ulimit -v, an arena refused) still gets the small
+	 * ones, as a provider without the flag would. */
+	if (hak_pcpu_alloc_areas(&hak_heap, cfg->ncpus) &&
+	    (!lazy || (cache_bounds(0),
+		       hak_pcpu_alloc_areas(&hak_heap, cfg->ncpus)))) {
 		/* Nothing is live yet: a later call may try again. */
 		hak_memset(&hak_heap.cfg, 0, sizeof(hak_heap.cfg));
 		hak_init_unclaim();

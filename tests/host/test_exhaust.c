@@ -4,9 +4,12 @@
  * tier returns NULL (and reports out-of-memory), nothing leaks, the heap
  * stays consistent, allocation recovers as soon as memory is freed, and a
  * trim hands every page back. The provider keeps its own count, which must
- * agree with hakmem's accounting.
+ * agree with hakmem's accounting. The provider says it is lazy, but its
+ * budget is below the per-CPU areas a lazy provider gets: hak_init falls
+ * back to the small ones and succeeds.
  */
 #include "check.h"
+#include "../../mm/internal.h"
 
 static struct report_log log;
 static struct hak_page_provider mm;
@@ -109,11 +112,24 @@ int main(void)
 	cfg.provider.alloc = budget_alloc;
 	cfg.provider.release = budget_release;
 	cfg.provider.ctx = mm.ctx;
+	cfg.provider.lazy = 1;
 	cfg.ncpus = 2;
 	cfg.report = report_record;
 	cfg.report_ctx = &log;
 	log.quiet = 1;
 	CHECK(hak_init(&cfg) == 0, "init");
+	/* 4 MiB cannot hold two lazy areas (21 MiB each): the small ones. */
+	CHECK(refusals > 0 && hak_heap.cpu_budget == HAK_CACHE_CPU_BYTES &&
+	      hak_heap.heap_grow_budget == HAK_CACHE_HEAP_GROW_BYTES &&
+	      hak_heap.shard[0].cap_max == hak_cache_grow_max(0, 0) &&
+	      hak_heap.pcpu_bytes == hak_pcpu_area_bytes(&hak_heap) &&
+	      held < (1u << 20),
+	      "after the fallback: %zu refused, budget %llu, %u slots, "
+	      "%zu bytes held", refusals,
+	      (unsigned long long)hak_heap.cpu_budget,
+	      hak_heap.shard[0].cap_max, held);
+	CHECK(log.count[HAK_EV_OUT_OF_MEMORY] == 0,
+	      "the fallback reported an out-of-memory");
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 		scenario(sizes[i]);
 	/* A mix of tiers at once. */
