@@ -668,10 +668,8 @@ struct hak_heap {
 			       * superslabs, as a created heap (white box) */
 	uint64_t cpu_budget; /* per-CPU capacity budget, bytes (config.h) */
 	/* What all CPUs' classes together may grow by beyond their initial
-	 * capacities, bytes (config.h HAK_CACHE_HEAP_GROW_BYTES), and what
-	 * they grew by (atomic: each CPU's grow and shrink adds to it). */
+	 * capacities, bytes (config.h HAK_CACHE_HEAP_GROW_BYTES). */
 	uint64_t heap_grow_budget;
-	uint64_t grown_bytes;
 	struct hak_large_cache large_cache;
 
 	/* Serialises the calls to the provider, and nothing else: taken
@@ -680,6 +678,9 @@ struct hak_heap {
 
 	/* Atomics. */
 	uint64_t out_bytes hak_cacheline_aligned; /* slab tiers' (stats.c) */
+	/* What the CPUs' classes grew by beyond their initial capacities,
+	 * bytes: each CPU's grow and shrink adds to it (percpu_cache.c). */
+	uint64_t grown_bytes;
 	uint64_t peak_out; /* most out_bytes + large_bytes seen */
 	uint64_t restarts; /* sections hak_restart_pc rewound */
 	uint64_t check_skips; /* hak_check comparisons a busy heap skipped */

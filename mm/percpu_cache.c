@@ -87,6 +87,8 @@ int hak_pcpu_alloc_areas(struct hak_heap *h, unsigned ncpus)
 							 HAK_PAGE_SIZE, 1);
 
 		hak_unlock(&h->lock, flags);
+		if (pc)
+			hak_port_area_advise(pc, bytes);
 		if (!pc) {
 			/* Nothing runs on them yet: the areas made so far go
 			 * back, so that a later init (the hosted lazy init
@@ -283,8 +285,14 @@ void hak_pcpu_cap_reset(unsigned cls)
  * transient overshoot a concurrent grow may see and refuse on. */
 static int heap_grow_take(struct hak_heap *h, uint64_t bytes)
 {
-	uint64_t now = __atomic_add_fetch(&h->grown_bytes, bytes,
-					  __ATOMIC_RELAXED);
+	uint64_t now;
+
+	/* A look first: once the budget is spent, a full magazine's free
+	 * on every CPU would add and take back on the heap's line. */
+	if (__atomic_load_n(&h->grown_bytes, __ATOMIC_RELAXED) + bytes >
+	    h->heap_grow_budget)
+		return 0;
+	now = __atomic_add_fetch(&h->grown_bytes, bytes, __ATOMIC_RELAXED);
 
 	if (now <= h->heap_grow_budget)
 		return 1;

@@ -52,10 +52,11 @@ static uint64_t initial_bytes(void)
 	return b;
 }
 
-/* n blocks of size in, then out, rounds times. */
+/* n blocks of size in, then out, rounds times. Per thread: two workers
+ * run it at once (heap_budget_holds). */
 static void cycle(size_t size, unsigned n, unsigned rounds)
 {
-	static void *p[4096];
+	static __thread void *p[4096];
 	unsigned i, r;
 
 	for (r = 0; r < rounds; r++) {

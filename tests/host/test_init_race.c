@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "../../mm/internal.h"
 
 #define ROUNDS 40
 #define REGION (64u << 20)
@@ -151,12 +152,15 @@ static void child(void)
  *    waits for an init its own thread runs. It gives up after its bound
  *    with a MISUSE report and the malloc gets NULL; the explicit init
  *    then finishes. Before session 16's bound it waited forever;
- *  - a provider that refuses the second per-CPU area: hak_init fails,
- *    and the first area goes back (as many releases as allocations), so
- *    a retry takes no more; the retry with a working provider succeeds.
+ *  - a provider that refuses every per-CPU area after the first: hak_init
+ *    fails (after the large areas of a lazy provider, the small ones),
+ *    and the first area goes back, so a retry takes no more; the retry
+ *    with a working provider succeeds;
+ *  - a lazy provider that refuses only the second large area: the first
+ *    goes back and hak_init succeeds with the small areas.
  */
 static struct hak_page_provider mmap_pp;
-static long pp_allocs, pp_releases, pp_fail_at;
+static long pp_allocs, pp_releases, pp_fail_at, pp_fail_from;
 static void *hook_block = (void *)1;
 
 static uint64_t entropy_mallocs(void)
@@ -168,7 +172,8 @@ static uint64_t entropy_mallocs(void)
 static void *pp_alloc(void *ctx, size_t bytes, size_t align)
 {
 	(void)ctx;
-	if (++pp_allocs == pp_fail_at)
+	if (++pp_allocs == pp_fail_at ||
+	    (pp_fail_from && pp_allocs >= pp_fail_from))
 		return NULL;
 	return mmap_pp.alloc(mmap_pp.ctx, bytes, align);
 }
@@ -180,7 +185,8 @@ static void pp_release(void *ctx, void *p, size_t bytes)
 	mmap_pp.release(mmap_pp.ctx, p, bytes);
 }
 
-static void init_with(uint64_t (*entropy)(void), long fail_at, int want)
+static void init_with(uint64_t (*entropy)(void), long fail_at,
+		      long fail_from, int want)
 {
 	struct hak_config cfg = { 0 };
 	int got;
@@ -194,6 +200,7 @@ static void init_with(uint64_t (*entropy)(void), long fail_at, int want)
 	cfg.report_ctx = &log;
 	cfg.entropy = entropy;
 	pp_fail_at = fail_at;
+	pp_fail_from = fail_from;
 	got = hak_init(&cfg);
 	CHECK(got == want, "hak_init gave %d", got);
 }
@@ -203,7 +210,7 @@ static void child_hook_mallocs(void)
 	void *p;
 
 	log.quiet = 1;
-	init_with(entropy_mallocs, 0, 0);
+	init_with(entropy_mallocs, 0, 0, 0);
 	CHECK(hook_block == NULL, "the hook's malloc got %p", hook_block);
 	p = hak_malloc(100);
 	CHECK(p, "malloc after the init");
@@ -216,13 +223,37 @@ static void child_area_refused(void)
 	void *p;
 
 	log.quiet = 1;
-	init_with(NULL, 2, -1);
-	CHECK(pp_allocs == 2 && pp_releases == 1,
+	/* The provider is lazy (the hosted mmap's flag): the large areas
+	 * are tried first, then the small ones; both refused from the
+	 * second area on. */
+	init_with(NULL, 0, 2, -1);
+	CHECK(pp_allocs == 3 && pp_releases == 1,
 	      "%ld provider calls, %ld releases: the first area stays out",
 	      pp_allocs, pp_releases);
-	init_with(NULL, 0, 0);
+	init_with(NULL, 0, 0, 0);
 	p = hak_malloc(100);
 	CHECK(p, "malloc after the retried init");
+	hak_free(p);
+	CHECK(hak_check() == 0, "heap faults");
+}
+
+/* Only the second large area refused: the first goes back and the init
+ * succeeds with the small areas (init.c, cache_bounds). */
+static void child_area_fallback(void)
+{
+	void *p;
+
+	log.quiet = 1;
+	init_with(NULL, 2, 0, 0);
+	CHECK(pp_releases == 1 && pp_allocs >= 4,
+	      "%ld provider calls, %ld releases", pp_allocs, pp_releases);
+	CHECK(hak_heap.cpu_budget == HAK_CACHE_CPU_BYTES &&
+	      hak_heap.shard[0].cap_max == hak_cache_grow_max(0, 0),
+	      "not the small bounds: budget %llu",
+	      (unsigned long long)hak_heap.cpu_budget);
+	CHECK(log.count[HAK_EV_OUT_OF_MEMORY] == 0, "an out-of-memory report");
+	p = hak_malloc(100);
+	CHECK(p, "malloc after the fallback");
 	hak_free(p);
 	CHECK(hak_check() == 0, "heap faults");
 }
@@ -243,6 +274,7 @@ int main(void)
 	/* The hook's wait is counted in yields: slow under load. */
 	run_in_child(child_hook_mallocs, 300, "an entropy hook that mallocs");
 	run_in_child(child_area_refused, 60, "a refused per-CPU area");
+	run_in_child(child_area_fallback, 60, "a refused large per-CPU area");
 	printf("PASS test_init_race (%u + %u rounds, a hook that mallocs, a "
 	       "refused area)\n", ROUNDS, ROUNDS);
 	return 0;

@@ -31,6 +31,14 @@
 #else
 #define HAK_PORT_HAS_RESTART 0
 #endif
+/* A per-CPU area of the default heap was just made: nothing to advise
+ * on bare metal (the hosted port's is in hosted.c). */
+static inline void hak_port_area_advise(void *area, size_t bytes)
+{
+	(void)area;
+	(void)bytes;
+}
+
 /* A CPU id is a hardware CPU: HAK_CHECK_CPU_OWNER can check it. */
 #define HAK_PORT_HW_CPUS 1
 

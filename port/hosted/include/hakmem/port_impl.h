@@ -44,6 +44,11 @@
 /* The arena's slab map is touched only where superslabs are (arena.c). */
 #define HAK_PORT_SPARSE_SLABMAP 1
 
+/* A per-CPU area of the default heap was just made, not yet touched
+ * (percpu_cache.c): small pages only, hosted.c. */
+void hak_port_area_advise(void *area, size_t bytes)
+	__attribute__((visibility("hidden")));
+
 /* Hidden (see mm/defs.h, hak_hidden): no GOT load on the fast path. */
 #define HAK_HOSTED_HIDDEN __attribute__((visibility("hidden")))
 
