@@ -13,7 +13,8 @@
  *   - with a lazy provider (the hosted port's) the bounds are the
  *     HAK_CACHE_LAZY_* ones, past 16 bits of slots, a class holds a
  *     burst of 200,000 frees and serves them again without a miss, and
- *     all CPUs' growth together stays within the heap's budget.
+ *     all CPUs' growth together stays within the heap's budget, whose
+ *     count follows every grow, trim and hak_cpu_offline.
  * Threads are pinned, so each plays one CPU.
  */
 #define _GNU_SOURCE
@@ -330,6 +331,41 @@ static void shrink_back(void)
 	CHECK(hak_check() == 0, "check");
 }
 
+/* hak_cpu_offline puts a grown CPU's classes back, through the same
+ * reset as decay and trim: the heap's count follows. */
+static void *grow_worker(void *arg)
+{
+	(void)arg;
+	pin(1);
+	cycle(64, 1600, 10);
+	return NULL;
+}
+
+static void offline_resets(void)
+{
+	unsigned cls = class_of(64);
+	pthread_t t;
+
+	hak_trim();
+	pthread_create(&t, NULL, grow_worker, NULL);
+	pthread_join(t, NULL);
+	CHECK(cap_of(1, cls) > hak_heap.shard[cls].cap, "CPU 1 did not grow");
+	CHECK(hak_heap.grown_bytes > 0 && hak_heap.grown_bytes == grown_sum(),
+	      "grown %llu, CPUs %llu", (unsigned long long)hak_heap.grown_bytes,
+	      (unsigned long long)grown_sum());
+	hak_cpu_offline(1);
+	printf("  offline: CPU 1 at %u (initial %u), heap grown %llu bytes\n",
+	       cap_of(1, cls), hak_heap.shard[cls].cap,
+	       (unsigned long long)hak_heap.grown_bytes);
+	CHECK(cap_of(1, cls) == hak_heap.shard[cls].cap &&
+	      hak_heap.pcpu[1]->cap_bytes == initial_bytes(),
+	      "CPU 1 offline at capacity %u", cap_of(1, cls));
+	CHECK(hak_heap.grown_bytes == grown_sum(), "grown %llu, CPUs %llu",
+	      (unsigned long long)hak_heap.grown_bytes,
+	      (unsigned long long)grown_sum());
+	CHECK(hak_check() == 0, "check");
+}
+
 int main(void)
 {
 	init_hosted(2, &log);
@@ -349,6 +385,7 @@ int main(void)
 	shrink_back();
 	burst_held();
 	heap_budget_holds();
+	offline_resets();
 	printf("PASS capacity\n");
 	return 0;
 }
