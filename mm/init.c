@@ -79,6 +79,7 @@ static int init_body(const struct hak_config *cfg)
 {
 	int lazy = cfg->provider.lazy != 0;
 	unsigned c;
+	int bad;
 
 #if HAK_PORT_HAS_RESTART
 	/* The reference makes an image without the declaration fail to
@@ -119,9 +120,12 @@ static int init_body(const struct hak_config *cfg)
 	/* A lazy provider that cannot reserve the large areas (a limit on
 	 * address space: ulimit -v, an arena refused) still gets the small
 	 * ones, as a provider without the flag would. */
-	if (hak_pcpu_alloc_areas(&hak_heap, cfg->ncpus) &&
-	    (!lazy || (cache_bounds(0),
-		       hak_pcpu_alloc_areas(&hak_heap, cfg->ncpus)))) {
+	bad = hak_pcpu_alloc_areas(&hak_heap, cfg->ncpus);
+	if (bad && lazy) {
+		cache_bounds(0);
+		bad = hak_pcpu_alloc_areas(&hak_heap, cfg->ncpus);
+	}
+	if (bad) {
 		/* Nothing is live yet: a later call may try again. */
 		hak_memset(&hak_heap.cfg, 0, sizeof(hak_heap.cfg));
 		hak_init_unclaim();

@@ -87,8 +87,6 @@ int hak_pcpu_alloc_areas(struct hak_heap *h, unsigned ncpus)
 							 HAK_PAGE_SIZE, 1);
 
 		hak_unlock(&h->lock, flags);
-		if (pc)
-			hak_port_area_advise(pc, bytes);
 		if (!pc) {
 			/* Nothing runs on them yet: the areas made so far go
 			 * back, so that a later init (the hosted lazy init
@@ -100,6 +98,7 @@ int hak_pcpu_alloc_areas(struct hak_heap *h, unsigned ncpus)
 			}
 			return -1;
 		}
+		hak_port_area_advise(pc, bytes); /* before any touch */
 		area_init(h, pc);
 		hak_area_publish((void **)&h->pcpu[cpu], pc);
 	}

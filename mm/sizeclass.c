@@ -81,12 +81,6 @@ void hak_sizeclass_init(void)
 	}
 }
 
-/*
- * Objects i and i + s share no line when the s - 1 objects between them
- * span at least ARCH_CACHELINE - 1 bytes, whatever the alignment; a size
- * that divides the line never straddles one (slabs start on a line), so
- * line / size apart is enough there.
- */
 /* The most class cls's magazine may grow to in the default heap: grow
  * bytes of objects, at most slots_max slots (even counts), at least its
  * initial capacity (config.h HAK_CACHE_GROW_BYTES, or the _LAZY_ ones
@@ -104,6 +98,12 @@ uint32_t hak_cache_grow_max(unsigned cls, int lazy)
 	return n < ci->cache_cap ? ci->cache_cap : (uint32_t)n;
 }
 
+/*
+ * Objects i and i + s share no line when the s - 1 objects between them
+ * span at least ARCH_CACHELINE - 1 bytes, whatever the alignment; a size
+ * that divides the line never straddles one (slabs start on a line), so
+ * line / size apart is enough there.
+ */
 unsigned hak_stripe_of(size_t size)
 {
 	if (size % ARCH_CACHELINE == 0)

@@ -89,7 +89,7 @@
  * xmalloc-test's producer and consumer share a CPU), served from the
  * cache instead of a round trip through the slabs (docs/performance.md
  * "Per-CPU caches that grow to a burst"). The slots of the largest
- * capacities come to about 22 MiB of address space a CPU.
+ * capacities come to 21.4 MiB of address space a CPU.
  */
 #ifndef HAK_CACHE_LAZY_GROW_BYTES
 #define HAK_CACHE_LAZY_GROW_BYTES (8UL << 20)
