@@ -85,6 +85,17 @@ ASAN_FLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 # give, so its build checks the trylock fallback (every access in C).
 TSAN_FLAGS := -O1 -fsanitize=thread -DHAK_HOSTED_NO_RSEQ_BUILD
 
+# $(call flags_stamp,dir,flags): dir/.flags, holding flags and rewritten
+# (made newer) only when they differ from what it holds. Objects depend on
+# their tree's stamp, so a change of flags (make HOSTED_DEFS=..., an edit
+# of this file's flags, EXTRA_CFLAGS) rebuilds them; make alone cannot see
+# a changed command line. Not made for clean.
+sq = $(subst ','\'',$(1))
+flags_stamp = $(if $(filter clean,$(MAKECMDGOALS)),,$(shell d='$(call sq,$(1))'; \
+	f="$$d/.flags"; mkdir -p "$$d"; \
+	printf '%s\n' '$(call sq,$(2))' | cmp -s - "$$f" || \
+	printf '%s\n' '$(call sq,$(2))' >"$$f"; echo "$$f"))
+
 .PHONY: all host freestanding images preflight test test-host test-unit test-asan \
 	test-tsan test-nm test-qemu run bench bench-icount fuzz format clean \
 	test-list
@@ -102,12 +113,14 @@ HOST_SO_OBJS := $(filter-out %/malloc_names.o %/mm/malloc.o,$(HOST_OBJS)) \
 		$(B)/host/obj/mm/malloc_names.export.o \
 		$(B)/host/obj/mm/malloc.export.o
 
-$(B)/host/obj/%.o: %.c $(HOST_HDRS)
+HOST_STAMP := $(call flags_stamp,$(B)/host,$(HOST_CC) $(HOST_CFLAGS))
+
+$(B)/host/obj/%.o: %.c $(HOST_HDRS) $(HOST_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -c $< -o $@
 
-$(B)/host/obj/mm/%.export.o: mm/%.c $(HOST_HDRS)
+$(B)/host/obj/mm/%.export.o: mm/%.c $(HOST_HDRS) $(HOST_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -DHAK_EXPORT_MALLOC=1 -c $< -o $@
@@ -127,7 +140,7 @@ host: $(B)/host/libhakmem.a $(B)/host/libhakmem.so
 # $(1) build dir, $(2) compiler, $(3) flags, $(4) the list of names kept
 # global (default: the public API)
 define fs_lib
-$(1)/obj/%.o: %.c $(wildcard include/*.h include/hakmem/*.h mm/*.h arch/*/include/hakmem/*.h port/baremetal/include/hakmem/*.h)
+$(1)/obj/%.o: %.c $(wildcard include/*.h include/hakmem/*.h mm/*.h arch/*/include/hakmem/*.h port/baremetal/include/hakmem/*.h) $(call flags_stamp,$(1),$(2) $(3))
 	@mkdir -p $$(dir $$@)
 	@echo "  CC      $$@"
 	$(Q)$(2) $(3) -c $$< -o $$@

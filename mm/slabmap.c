@@ -68,6 +68,10 @@ void hak_slabmap_init(const struct hak_page_provider *pp)
 	if (!HAK_PORT_SPARSE_SLABMAP || !pp->zeroed)
 		for (i = 0; i < n; i++)
 			m[i] = (struct hak_slab_entry){ .slab = &hak_null_slab };
+	else
+		/* Mostly untouched (32 MiB over the hosted arena's 64 GiB):
+		 * small pages, or each 2 MiB touched is a huge page. */
+		hak_port_area_advise(m, bytes);
 	hak_heap.sm = m;
 	hak_heap.sm_base = base;
 	hak_heap.sm_len = end - base;

@@ -310,6 +310,8 @@ static void mmap_advise_large(void *ctx, void *run, size_t bytes)
  * huge page: at the initial capacities the classes' slots lie in 7 such
  * ranges, 14 MiB a CPU instead of the 41 pages (164 KiB) touched
  * (computed from the layout, not measured: this VM runs THP "madvise").
+ * The slab map over the arena (slabmap.c) likewise: 32 MiB of entries of
+ * which a heap under 4 GiB touches a few pages of the first 2 MiB.
  * Advice only: a refusal changes nothing else.
  */
 void hak_port_area_advise(void *area, size_t bytes)

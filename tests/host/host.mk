@@ -37,7 +37,7 @@ TEST_VARIANT_FLAGS_holds := -UHAK_HOLD_OBJECTS -DHAK_HOLD_OBJECTS=16 \
 
 # $(1) variant
 define test_variant
-$(B)/test/$(1)/lib/%.o: %.c $(TEST_LIB_HDRS) tests/host/host.mk
+$(B)/test/$(1)/lib/%.o: %.c $(TEST_LIB_HDRS) tests/host/host.mk $(call flags_stamp,$(B)/test/$(1),$(HOST_CC) $(TEST_CFLAGS) $(TEST_VARIANT_FLAGS_$(1)))
 	@mkdir -p $$(dir $$@)
 	@echo "  CC      $$@"
 	$(Q)$(HOST_CC) $(TEST_CFLAGS) $(TEST_VARIANT_FLAGS_$(1)) -c $$< -o $$@

@@ -8,7 +8,8 @@
  *    again keeps the flag;
  *  - a 1 MiB large block's mapping is not (it holds no aligned 2 MiB);
  *  - each CPU's area of the default heap is advised MADV_NOHUGEPAGE
- *    ("nh"): it reserves 21.4 MiB of slots and touches few;
+ *    ("nh"): it reserves 21.4 MiB of slots and touches few; so is the
+ *    slab map over the arena (32 MiB, touched where superslabs are);
  *  - no mapping of the process is advised that is not a live block of
  *    2 MiB or more: not the superslabs, not the slab map over 64 GiB
  *    (sparse: a huge page would back 2 MiB for each touched entry), not
@@ -164,6 +165,13 @@ int main(void)
 	}
 	printf("per-CPU areas: %u advised MADV_NOHUGEPAGE\n",
 	       hak_heap.ncpus);
+	/* The slab map over the arena (32 MiB, touched where superslabs
+	 * are): small pages only. */
+	CHECK(hak_heap.sm, "no slab map (the arena's span is missing)");
+	v = vma_of(hak_heap.sm);
+	CHECK(v && v->nh && !v->hg,
+	      "the slab map is not advised MADV_NOHUGEPAGE");
+	printf("slab map: advised MADV_NOHUGEPAGE\n");
 
 	/* A run the cache serves again keeps the flag: 7 MiB served from
 	 * a cached 8 MiB run; and a second fresh run gets it. */

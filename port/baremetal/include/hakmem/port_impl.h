@@ -31,8 +31,9 @@
 #else
 #define HAK_PORT_HAS_RESTART 0
 #endif
-/* A per-CPU area of the default heap was just made: nothing to advise
- * on bare metal (the hosted port's is in hosted.c). */
+/* A sparse area (a per-CPU area of the default heap, a sparse slab map)
+ * was just made: nothing to advise on bare metal (the hosted port's is in
+ * hosted.c). */
 static inline void hak_port_area_advise(void *area, size_t bytes)
 {
 	(void)area;

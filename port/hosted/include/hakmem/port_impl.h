@@ -44,8 +44,9 @@
 /* The arena's slab map is touched only where superslabs are (arena.c). */
 #define HAK_PORT_SPARSE_SLABMAP 1
 
-/* A per-CPU area of the default heap was just made, not yet touched
- * (percpu_cache.c): small pages only, hosted.c. */
+/* A sparse area was just made, not yet touched: a per-CPU area of the
+ * default heap (percpu_cache.c) or the slab map (slabmap.c). Small pages
+ * only, hosted.c. */
 void hak_port_area_advise(void *area, size_t bytes)
 	__attribute__((visibility("hidden")));
 
