@@ -9,7 +9,9 @@
  * O(1) and looks at one class of the calling CPU's cache, round robin:
  * if the magazine's allocation count has not moved for DECAY_ROUNDS
  * visits in a row, one chunk (HAK_DRAIN_CHUNK objects) goes back to the
- * shard, with one short critical section, as hak_trim's drain does. The
+ * shard, with one short critical section, as hak_trim's drain does (up
+ * to DECAY_GROWN_CHUNKS chunks, one section each, from a class that grew
+ * past its initial capacity). The
  * fast paths pay nothing: the count they keep anyway (struct hak_mag
  * allocs) is the activity signal.
  *
@@ -27,13 +29,25 @@
  * its shard keeps (the hysteresis is for a class in use), so what an
  * idle heap returns to (docs/guarantees.md) is its live blocks' slabs
  * and their superslabs, once every CPU that cached objects has run about
- * HAK_NCLASSES x (DECAY_ROUNDS + its objects per class / 16) steps.
+ * HAK_NCLASSES x (DECAY_ROUNDS + its objects per class / 16) steps, or
+ * / 128 for what a grown class holds beyond its initial capacity.
  * The default heap's per-CPU caches only: a created heap's are drained
  * by hak_heap_trim (docs/heaps.md).
  */
 #include "pcpu_ops.h"
 
 #define DECAY_ROUNDS 2
+
+/*
+ * Chunks one visit drains from an idle class whose magazine holds more
+ * than its initial capacity (a class that grew; not in a light step).
+ * Each chunk is its own critical section and its own shard drain, so no
+ * window is longer than a one-chunk visit's; the step's work is at most
+ * DECAY_GROWN_CHUNKS chunks. A class grown to n objects then drains in
+ * about 40 x (2 + n / 128) steps instead of 40 x (2 + n / 16): a lazy
+ * provider's caches hold up to 8 MiB of a class (design.md).
+ */
+#define DECAY_GROWN_CHUNKS 8u
 
 /*
  * Rounds with no large operation before the large-run cache counts as
@@ -115,7 +129,7 @@ void hak_decay_step(int light)
 {
 	void *chunk[HAK_DRAIN_CHUNK];
 	unsigned long flags;
-	unsigned cpu, cls, k;
+	unsigned cpu, cls, k, chunks = 1, i;
 	struct hak_front f;
 	struct hak_pcpu *pc;
 	uint64_t allocs;
@@ -155,6 +169,9 @@ void hak_decay_step(int light)
 		pc->decay_idle[cls]++;
 	} else if (hak_mag_count(&pc->mag[cls])) {
 		drain = 1;
+		if (!light &&
+		    hak_mag_count(&pc->mag[cls]) > hak_heap.shard[cls].cap)
+			chunks = DECAY_GROWN_CHUNKS;
 	} else {
 		trim = 1;
 	}
@@ -162,11 +179,17 @@ void hak_decay_step(int light)
 	if (wide)
 		decay_heapwide(&hak_heap, light);
 	if (drain) {
-		/* The batch pop moves no allocs: the class stays idle. */
+		/* The batch pop moves no allocs: the class stays idle. Each
+		 * pop is from the CPU we run on by then (a move between two
+		 * chunks drains the next CPU's class instead: a heuristic,
+		 * like the look above). */
 		f = hak_front_of(&hak_heap, cls);
-		k = hak_op_pop_batch(&f, chunk,
-				     light ? HAK_SERVE_LIGHT : HAK_DRAIN_CHUNK);
-		if (k) {
+		for (i = 0; i < chunks; i++) {
+			k = hak_op_pop_batch(&f, chunk,
+					     light ? HAK_SERVE_LIGHT
+						   : HAK_DRAIN_CHUNK);
+			if (!k)
+				break;
 			hak_shared_drain_as(&hak_heap.shard[cls], chunk, k,
 					    light);
 			hak_stat_add(&hak_heap.shard[cls].drains, 1);

@@ -214,6 +214,34 @@ static void trim_all_back(const char *when)
 	      (unsigned long long)hak_heap.grown_bytes);
 }
 
+/*
+ * Idle after the burst: decay alone takes the n cached objects back and
+ * the class back to its initial capacity, in about 41 x (3 + n / 128)
+ * steps, and at most a quarter more (mm/decay.c: one class a step; two
+ * idle visits, then 8 chunks of 16 a visit while the class holds more
+ * than its initial capacity, 1 after that, and a visit that finds it
+ * empty and resets its capacity). At 16 a visit it took 41 x n / 16:
+ * 512,500 steps for 200,000.
+ */
+static void burst_decays(unsigned cls, unsigned n)
+{
+	unsigned long bound = (unsigned long)HAK_NCLASSES * (3 + n / 128),
+		      limit = bound + bound / 4, t;
+
+	for (t = 0; t < limit && cap_of(0, cls) != hak_heap.shard[cls].cap;
+	     t++)
+		hak_tick();
+	printf("  burst of %u: back to capacity %u by decay in %lu ticks "
+	       "(about %lu)\n", n, cap_of(0, cls), t, bound);
+	CHECK(cap_of(0, cls) == hak_heap.shard[cls].cap,
+	      "after %lu ticks capacity %u, %u cached", t, cap_of(0, cls),
+	      hak_mag_count(&hak_heap.pcpu[0]->mag[cls]));
+	CHECK(!hak_mag_count(&hak_heap.pcpu[0]->mag[cls]), "%u cached",
+	      hak_mag_count(&hak_heap.pcpu[0]->mag[cls]));
+	check_grown("burst decayed");
+	CHECK(hak_check() == 0, "check");
+}
+
 /* 200,000 blocks of 16 bytes freed at once, then allocated again, three
  * times on one CPU (sh8bench's burst, smaller): the class grows to hold
  * them (3.2 MB of objects: past the 256 KiB a class of a non-lazy
@@ -251,6 +279,7 @@ static void burst_held(void)
 	      (unsigned long long)(b.cache_misses - a.cache_misses));
 	check_grown("burst");
 	CHECK(hak_check() == 0, "check");
+	burst_decays(cls, n);
 	trim_all_back("burst");
 }
 
