@@ -131,7 +131,7 @@ struct hak_report {
  *            port's mmap and arena). Reserving address space is then
  *            cheap, and the default heap reserves room for per-CPU
  *            caches that grow much further (config.h HAK_CACHE_LAZY_*:
- *            8 MiB a class, 16 MiB a CPU, 32 MiB in all, against 256
+ *            8 MiB a class, 32 MiB a CPU, 64 MiB in all, against 256
  *            KiB, 4 MiB and 16 MiB), paged in only as far as they are
  *            used. Without it (a region, bare metal) every reserved slot
  *            is memory, and the smaller bounds hold.
