@@ -85,16 +85,22 @@ ASAN_FLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 # give, so its build checks the trylock fallback (every access in C).
 TSAN_FLAGS := -O1 -fsanitize=thread -DHAK_HOSTED_NO_RSEQ_BUILD
 
-# $(call flags_stamp,dir,flags): dir/.flags, holding flags and rewritten
-# (made newer) only when they differ from what it holds. Objects depend on
-# their tree's stamp, so a change of flags (make HOSTED_DEFS=..., an edit
-# of this file's flags, EXTRA_CFLAGS) rebuilds them; make alone cannot see
-# a changed command line. Not made for clean.
+# Flag stamps. $(call flags_stamp,dir,flags) names dir/.flags and records
+# flags for it. Its rule runs whenever a target that needs it is built
+# (FORCE) and rewrites the file only when the flags differ from what it
+# holds, so the objects that depend on it rebuild exactly when their
+# flags change (make HOSTED_DEFS=..., an edit of the flags here,
+# EXTRA_CFLAGS); make alone cannot see a changed command line. Nothing
+# runs while the Makefile is read: print-%, test-list or clean write no
+# stamp, and a make for one tree leaves the others' alone.
 sq = $(subst ','\'',$(1))
-flags_stamp = $(if $(filter clean,$(MAKECMDGOALS)),,$(shell d='$(call sq,$(1))'; \
-	f="$$d/.flags"; mkdir -p "$$d"; \
-	printf '%s\n' '$(call sq,$(2))' | cmp -s - "$$f" || \
-	printf '%s\n' '$(call sq,$(2))' >"$$f"; echo "$$f"))
+flags_stamp = $(eval STAMP_FLAGS_$(1)/.flags := $(2))$(1)/.flags
+.PHONY: FORCE
+FORCE:
+%/.flags: FORCE
+	@mkdir -p $(dir $@)
+	@printf '%s\n' '$(call sq,$(STAMP_FLAGS_$@))' | cmp -s - $@ || \
+		printf '%s\n' '$(call sq,$(STAMP_FLAGS_$@))' >$@
 
 .PHONY: all host freestanding images preflight test test-host test-unit test-asan \
 	test-tsan test-nm test-qemu run bench bench-icount fuzz format clean \

@@ -48,7 +48,7 @@ bench-smoke: host bench-bins
 # by default, and bench/lib.sh refuses such a run.
 VG_ARENA_BYTES := 4294967296UL
 
-$(B)/host-vg/arena.o: port/hosted/arena.c $(HOST_HDRS)
+$(B)/host-vg/arena.o: port/hosted/arena.c $(HOST_HDRS) $(call flags_stamp,$(B)/host-vg,$(HOST_CC) $(HOST_CFLAGS) $(VG_ARENA_BYTES))
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -DHAK_HOSTED_ARENA_BYTES=$(VG_ARENA_BYTES) -c $< -o $@

@@ -22,6 +22,7 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer $(WARN) $(HOSTED_DEFS) 
 	       -Iinclude -Iarch/$(HOST_ARCH)/include -Iport/hosted/include \
 	       -Iport/hosted
 FUZZ_DEPS := tests/fuzz/fuzz_heap.c tests/fuzz/fuzz.mk $(FUZZ_SRCS) \
+	     $(call flags_stamp,$(patsubst %/,%,$(dir $(FUZZ_BIN))),$(CLANG) $(FUZZ_CFLAGS)) \
 	     $(wildcard include/*.h include/hakmem/*.h mm/*.h port/hosted/*.h \
 		port/hosted/include/hakmem/*.h port/hosted/include/hakmem/rseq/*.h arch/$(HOST_ARCH)/include/hakmem/*.h)
 

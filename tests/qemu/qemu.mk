@@ -119,7 +119,7 @@ $(foreach m,$(QEMU_FAIL_MODES),$(eval QEMU_OBJS_fail-$(m) := \
 
 # $(1) flavour: compile rules.
 define qemu_objs
-$(QB)/$(1)/obj/%.o: %.c $(QEMU_HDRS)
+$(QB)/$(1)/obj/%.o: %.c $(QEMU_HDRS) $(call flags_stamp,$(QB)/$(1)/obj,$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)))
 	@mkdir -p $$(dir $$@)
 	@echo "  CC      $$@"
 	$(Q)$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)) -c $$< -o $$@
@@ -135,7 +135,7 @@ $(QB)/$(1)/obj/examples/embed/%.o: examples/embed/%.c include/hakmem.h boards/bo
 	$(Q)$(QEMU_CC_$(1)) $$(filter-out -I%,$(QEMU_CFLAGS_$(1))) -Iinclude \
 		-Iboards -c $$< -o $$@
 
-$(QB)/$(1)/obj/tests/qemu/fail-%.o: tests/qemu/fail.c $(QEMU_HDRS)
+$(QB)/$(1)/obj/tests/qemu/fail-%.o: tests/qemu/fail.c $(QEMU_HDRS) $(QB)/$(1)/obj/.flags
 	@mkdir -p $$(dir $$@)
 	@echo "  CC      $$@"
 	$(Q)$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)) -DFAIL_MODE=FAIL_$$* -c $$< -o $$@
@@ -279,7 +279,7 @@ QEMU_DEBUG_LIBHDRS := $(wildcard include/*.h include/hakmem/*.h mm/*.h \
 
 # $(1) flavour
 define qemu_debug
-$(QB)/$(1)/debug/lib/%.o: %.c $(QEMU_DEBUG_LIBHDRS)
+$(QB)/$(1)/debug/lib/%.o: %.c $(QEMU_DEBUG_LIBHDRS) $(call flags_stamp,$(QB)/$(1)/debug/lib,$(QEMU_CC_$(1)) $(QEMU_DEBUG_LIBFLAGS_$(1)))
 	@mkdir -p $$(dir $$@)
 	@echo "  CC      $$@"
 	$(Q)$(QEMU_CC_$(1)) $(QEMU_DEBUG_LIBFLAGS_$(1)) -c $$< -o $$@
@@ -288,7 +288,7 @@ $(QB)/$(1)/debug/libhakmem.a: $(patsubst %.c,$(QB)/$(1)/debug/lib/%.o,$(MM_SRCS)
 	@echo "  AR      $$@"
 	$(Q)rm -f $$@ && $(QEMU_CC_$(1):gcc=ar) rcs $$@ $$^
 
-$(QB)/$(1)/debug/obj/%.o: %.c $(QEMU_HDRS)
+$(QB)/$(1)/debug/obj/%.o: %.c $(QEMU_HDRS) $(call flags_stamp,$(QB)/$(1)/debug/obj,$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)))
 	@mkdir -p $$(dir $$@)
 	@echo "  CC      $$@"
 	$(Q)$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)) -DHAK_DEBUG=1 -c $$< -o $$@
@@ -380,7 +380,7 @@ QEMU_IRQWIN_LIBFLAGS_riscv64 := $(RV_FS_CFLAGS) -DHAK_TEST_IRQ_WINDOW
 
 # $(1) flavour
 define qemu_irqwin
-$(QB)/$(1)/irqwin/lib/%.o: %.c $(QEMU_DEBUG_LIBHDRS)
+$(QB)/$(1)/irqwin/lib/%.o: %.c $(QEMU_DEBUG_LIBHDRS) $(call flags_stamp,$(QB)/$(1)/irqwin/lib,$(QEMU_CC_$(1)) $(QEMU_IRQWIN_LIBFLAGS_$(1)))
 	@mkdir -p $$(dir $$@)
 	@echo "  CC      $$@"
 	$(Q)$(QEMU_CC_$(1)) $(QEMU_IRQWIN_LIBFLAGS_$(1)) -c $$< -o $$@
@@ -389,7 +389,7 @@ $(QB)/$(1)/irqwin/libhakmem.a: $(patsubst %.c,$(QB)/$(1)/irqwin/lib/%.o,$(MM_SRC
 	@echo "  AR      $$@"
 	$(Q)rm -f $$@ && $(QEMU_CC_$(1):gcc=ar) rcs $$@ $$^
 
-$(QB)/$(1)/irqwin/obj/%.o: %.c $(QEMU_HDRS)
+$(QB)/$(1)/irqwin/obj/%.o: %.c $(QEMU_HDRS) $(call flags_stamp,$(QB)/$(1)/irqwin/obj,$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)))
 	@mkdir -p $$(dir $$@)
 	@echo "  CC      $$@"
 	$(Q)$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)) -DHAK_TEST_IRQ_WINDOW -c $$< -o $$@
