@@ -344,12 +344,14 @@ void hak_trim(void);
  * (drain it for their hak_trim or out-of-memory reclaim, check it for
  * their hak_check), then run one step of idle decay: a size class of this
  * CPU's cache that saw no allocation for two visits gives back up to 16
- * objects (mm/decay.c), so an idle heap returns its memory without
- * hak_trim. Bare metal: call it from a periodic timer interrupt or the
- * idle loop of each CPU, or from the IPI handler behind cpu_kick; any
- * context the allocator may be called from, IRQ handlers included. O(1):
- * one load when nothing was asked, plus at most one chunk of 16 objects
- * back to the shared pool; else one cache drain or check.
+ * objects (8 x 16, each chunk its own critical section, from a lazy
+ * provider's class grown past 2048 objects; mm/decay.c), so an idle heap
+ * returns its memory without hak_trim. Bare metal: call it from a
+ * periodic timer interrupt or the idle loop of each CPU, or from the IPI
+ * handler behind cpu_kick; any context the allocator may be called from,
+ * IRQ handlers included. O(1): one load when nothing was asked, plus at
+ * most one chunk of 16 objects back to the shared pool (8 with IRQs on
+ * and a lazy provider's grown class); else one cache drain or check.
  * Hosted: optional (other CPUs' caches are locked directly, and misses
  * run decay steps too); a timer thread may call it.
  */

@@ -10,8 +10,8 @@
  * if the magazine's allocation count has not moved for DECAY_ROUNDS
  * visits in a row, one chunk (HAK_DRAIN_CHUNK objects) goes back to the
  * shard, with one short critical section, as hak_trim's drain does (up
- * to DECAY_GROWN_CHUNKS chunks, one section each, from a class that grew
- * past its initial capacity). The
+ * to DECAY_GROWN_CHUNKS chunks, one section each, from a class grown
+ * past HAK_CACHE_SLOTS_MAX objects, which only a lazy provider's can). The
  * fast paths pay nothing: the count they keep anyway (struct hak_mag
  * allocs) is the activity signal.
  *
@@ -30,7 +30,7 @@
  * idle heap returns to (docs/guarantees.md) is its live blocks' slabs
  * and their superslabs, once every CPU that cached objects has run about
  * HAK_NCLASSES x (DECAY_ROUNDS + its objects per class / 16) steps, or
- * / 128 for what a grown class holds beyond its initial capacity.
+ * / 128 for what a class holds beyond HAK_CACHE_SLOTS_MAX objects.
  * The default heap's per-CPU caches only: a created heap's are drained
  * by hak_heap_trim (docs/heaps.md).
  */
@@ -40,12 +40,17 @@
 
 /*
  * Chunks one visit drains from an idle class whose magazine holds more
- * than its initial capacity (a class that grew; not in a light step).
- * Each chunk is its own critical section and its own shard drain, so no
- * window is longer than a one-chunk visit's; the step's work is at most
- * DECAY_GROWN_CHUNKS chunks. A class grown to n objects then drains in
- * about 40 x (2 + n / 128) steps instead of 40 x (2 + n / 16): a lazy
- * provider's caches hold up to 8 MiB of a class (design.md).
+ * than HAK_CACHE_SLOTS_MAX objects, which only a lazy provider's classes
+ * can (up to 8 MiB of objects a class, design.md), when the caller runs
+ * with IRQs on: not in a light step, nor in an allocation miss with IRQs
+ * masked (an IRQ handler's), where the whole step is one window. Each
+ * chunk is its own critical section and its own shard drain, so no
+ * window is longer than a one-chunk visit's. Bare metal's classes (at
+ * most HAK_CACHE_SLOTS_MAX slots without a lazy provider) keep one chunk
+ * a visit, so its miss paths' bounds (guarantees.md) are unchanged. A
+ * class grown to n objects drains in about
+ * 41 x (3 + (n - 2048) / 128 + 2048 / 16) steps instead of
+ * 41 x (3 + n / 16).
  */
 #define DECAY_GROWN_CHUNKS 8u
 
@@ -169,8 +174,8 @@ void hak_decay_step(int light)
 		pc->decay_idle[cls]++;
 	} else if (hak_mag_count(&pc->mag[cls])) {
 		drain = 1;
-		if (!light &&
-		    hak_mag_count(&pc->mag[cls]) > hak_heap.shard[cls].cap)
+		if (!light && !hak_port_irqs_masked() &&
+		    hak_mag_count(&pc->mag[cls]) > HAK_CACHE_SLOTS_MAX)
 			chunks = DECAY_GROWN_CHUNKS;
 	} else {
 		trim = 1;
@@ -180,11 +185,14 @@ void hak_decay_step(int light)
 		decay_heapwide(&hak_heap, light);
 	if (drain) {
 		/* The batch pop moves no allocs: the class stays idle. Each
-		 * pop is from the CPU we run on by then (a move between two
-		 * chunks drains the next CPU's class instead: a heuristic,
-		 * like the look above). */
+		 * pop is from the CPU we run on by then: after a move the
+		 * chunks stop (the next CPU's class was not looked at), but
+		 * a move the hint does not see yet may still drain one chunk
+		 * there, as a one-chunk visit may: a heuristic. */
 		f = hak_front_of(&hak_heap, cls);
 		for (i = 0; i < chunks; i++) {
+			if (i && hak_port_cpu_hint() != cpu)
+				break;
 			k = hak_op_pop_batch(&f, chunk,
 					     light ? HAK_SERVE_LIGHT
 						   : HAK_DRAIN_CHUNK);

@@ -216,16 +216,19 @@ static void trim_all_back(const char *when)
 
 /*
  * Idle after the burst: decay alone takes the n cached objects back and
- * the class back to its initial capacity, in about 41 x (3 + n / 128)
- * steps, and at most a quarter more (mm/decay.c: one class a step; two
- * idle visits, then 8 chunks of 16 a visit while the class holds more
- * than its initial capacity, 1 after that, and a visit that finds it
- * empty and resets its capacity). At 16 a visit it took 41 x n / 16:
- * 512,500 steps for 200,000.
+ * the class back to its initial capacity, in about
+ * 41 x (3 + (n - 2048) / 128 + 2048 / 16) steps, and at most a quarter
+ * more (mm/decay.c: one class a step; two idle visits, then 8 chunks of
+ * 16 a visit while the class holds more than HAK_CACHE_SLOTS_MAX = 2048
+ * objects, 1 after that, and a visit that finds it empty and resets its
+ * capacity). At 16 a visit it took 41 x n / 16: 512,500 steps for
+ * 200,000.
  */
 static void burst_decays(unsigned cls, unsigned n)
 {
-	unsigned long bound = (unsigned long)HAK_NCLASSES * (3 + n / 128),
+	unsigned long bound = (unsigned long)HAK_NCLASSES *
+			      (3 + (n - HAK_CACHE_SLOTS_MAX) / 128 +
+			       HAK_CACHE_SLOTS_MAX / 16),
 		      limit = bound + bound / 4, t;
 
 	for (t = 0; t < limit && cap_of(0, cls) != hak_heap.shard[cls].cap;

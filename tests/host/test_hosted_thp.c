@@ -10,10 +10,10 @@
  *  - each CPU's area of the default heap is advised MADV_NOHUGEPAGE
  *    ("nh"): it reserves 21.4 MiB of slots and touches few; so is the
  *    slab map over the arena (32 MiB, touched where superslabs are);
- *  - no mapping of the process is advised that is not a live block of
- *    2 MiB or more: not the superslabs, not the slab map over 64 GiB
- *    (sparse: a huge page would back 2 MiB for each touched entry), not
- *    the page map or the per-CPU areas.
+ *  - no mapping of the process is advised MADV_HUGEPAGE ("hg") that is
+ *    not a live block of 2 MiB or more: not the superslabs, not the slab
+ *    map over 64 GiB (sparse: a huge page would back 2 MiB for each
+ *    touched entry), not the page map or the per-CPU areas.
  * The flag is what hakmem controls; whether the kernel then maps huge
  * pages depends on /sys/kernel/mm/transparent_hugepage/enabled and on
  * free memory, so that is printed, not asserted. A kernel without THP
@@ -136,7 +136,8 @@ int main(void)
 
 	thp_present();
 	/* Slabs of every tier, the slab map, page-map nodes, per-CPU
-	 * areas: all made now, none of them may be advised. */
+	 * areas: all made now, none of them may be advised
+	 * MADV_HUGEPAGE. */
 	for (i = 0; i < 200; i++) {
 		small[i] = M(i < 100 ? 24 : 24000);
 		CHECK(small[i], "small block %d", i);
