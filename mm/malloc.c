@@ -289,7 +289,7 @@ static void *large_alloc(size_t size, size_t align)
 	return hak_large_alloc(size, align, &hak_heap);
 }
 
-void *HAK_RAW(hak_malloc)(size_t size)
+hak_fast_entry void *HAK_RAW(hak_malloc)(size_t size)
 {
 	if (likely(size <= HAK_POOL_MAX))
 		return cache_alloc(hak_size_to_magoff(size), size, 0);
@@ -489,7 +489,7 @@ static __attribute__((noinline, cold)) void free_refused(void *ptr)
  *   shared_pool.c slab_mark_fresh).
  * The cookie word lies inside the object once it is known to start one.
  */
-void HAK_RAW(hak_free)(void *ptr)
+hak_fast_entry void HAK_RAW(hak_free)(void *ptr)
 {
 	const struct hak_heap *h = hak_dflt();
 	uintptr_t p = (uintptr_t)ptr, off = p - h->sm_base, c;
