@@ -134,7 +134,7 @@ void hak_decay_step(int light)
 {
 	void *chunk[HAK_DRAIN_CHUNK];
 	unsigned long flags;
-	unsigned cpu, cls, k, chunks = 1, i;
+	unsigned cpu, cls, k, chunks = 1, i, cached;
 	struct hak_front f;
 	struct hak_pcpu *pc;
 	uint64_t allocs;
@@ -172,10 +172,10 @@ void hak_decay_step(int light)
 		pc->decay_idle[cls] = 0;
 	} else if (pc->decay_idle[cls] < DECAY_ROUNDS) {
 		pc->decay_idle[cls]++;
-	} else if (hak_mag_count(&pc->mag[cls])) {
+	} else if ((cached = hak_mag_count(&pc->mag[cls]))) {
 		drain = 1;
-		if (!light && !hak_port_irqs_masked() &&
-		    hak_mag_count(&pc->mag[cls]) > HAK_CACHE_SLOTS_MAX)
+		if (cached > HAK_CACHE_SLOTS_MAX && !light &&
+		    !hak_port_irqs_masked())
 			chunks = DECAY_GROWN_CHUNKS;
 	} else {
 		trim = 1;

@@ -231,14 +231,13 @@ static void cap_reset_locked(struct hak_heap *h, struct hak_pcpu *pc,
 {
 	struct hak_shard *sh = &h->shard[cls];
 	struct hak_mag *m = &pc->mag[cls];
-	unsigned cur = (unsigned)(m->limit - m->base);
+	uint64_t grew;
 
 	if (!cap_grown_empty(sh, m))
 		return;
-	pc->cap_bytes -= (uint64_t)(cur - sh->cap) * sh->ci->size;
-	__atomic_fetch_sub(&h->grown_bytes,
-			   (uint64_t)(cur - sh->cap) * sh->ci->size,
-			   __ATOMIC_RELAXED);
+	grew = (uint64_t)(m->limit - m->base - sh->cap) * sh->ci->size;
+	pc->cap_bytes -= grew;
+	__atomic_fetch_sub(&h->grown_bytes, grew, __ATOMIC_RELAXED);
 	pc->grow_seen[cls] = m->allocs;
 	__atomic_store_n(&m->limit, m->base + sh->cap, __ATOMIC_RELAXED);
 	hak_stat_add(&sh->shrinks, 1);

@@ -92,8 +92,8 @@
  * capacities come to 21.4 MiB of address space a CPU. 32 MiB a CPU and
  * 64 MiB in all, not 16 and 32: sh8bench-1t 8.5 -> 7.4 s and -2t 4.3
  * -> 3.8 s, peak RSS +1 and +5 MB (its single worker's burst of 800,000
- * blocks is about 20 MiB of objects; docs/performance.md "A CPU's cache
- * budget doubled").
+ * blocks is about 20 MiB of objects, computed from its size histogram;
+ * docs/performance.md "A CPU's cache budget doubled").
  */
 #ifndef HAK_CACHE_LAZY_GROW_BYTES
 #define HAK_CACHE_LAZY_GROW_BYTES (8UL << 20)

@@ -124,12 +124,12 @@ $(QB)/$(1)/obj/%.o: %.c $(QEMU_HDRS) $(call flags_stamp,$(QB)/$(1)/obj,$(QEMU_CC
 	@echo "  CC      $$@"
 	$(Q)$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)) -c $$< -o $$@
 
-$(QB)/$(1)/obj/%.o: %.S $(QEMU_HDRS)
+$(QB)/$(1)/obj/%.o: %.S $(QEMU_HDRS) $(QB)/$(1)/obj/.flags
 	@mkdir -p $$(dir $$@)
 	@echo "  AS      $$@"
 	$(Q)$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)) -c $$< -o $$@
 
-$(QB)/$(1)/obj/examples/embed/%.o: examples/embed/%.c include/hakmem.h boards/board.h
+$(QB)/$(1)/obj/examples/embed/%.o: examples/embed/%.c include/hakmem.h boards/board.h $(QB)/$(1)/obj/.flags
 	@mkdir -p $$(dir $$@)
 	@echo "  CC      $$@"
 	$(Q)$(QEMU_CC_$(1)) $$(filter-out -I%,$(QEMU_CFLAGS_$(1))) -Iinclude \
@@ -293,7 +293,7 @@ $(QB)/$(1)/debug/obj/%.o: %.c $(QEMU_HDRS) $(call flags_stamp,$(QB)/$(1)/debug/o
 	@echo "  CC      $$@"
 	$(Q)$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)) -DHAK_DEBUG=1 -c $$< -o $$@
 
-$(QB)/$(1)/debug/obj/tests/qemu/fail-%.o: tests/qemu/fail.c $(QEMU_HDRS)
+$(QB)/$(1)/debug/obj/tests/qemu/fail-%.o: tests/qemu/fail.c $(QEMU_HDRS) $(QB)/$(1)/debug/obj/.flags
 	@mkdir -p $$(dir $$@)
 	@echo "  CC      $$@"
 	$(Q)$(QEMU_CC_$(1)) $(QEMU_CFLAGS_$(1)) -DHAK_DEBUG=1 -DFAIL_MODE=FAIL_$$* -c $$< -o $$@
