@@ -75,9 +75,12 @@ RV_FS_CFLAGS := $(FS_CFLAGS) -Iarch/riscv64/include $(ARCH_CFLAGS_riscv64)
 # -> 1.97 s; docs/performance.md "Lanes").
 HOSTED_DEFS := -DHAK_TRANSFER_BATCHES=32 -DHAK_HOLD_OBJECTS=64 -DHAK_HOLD_SLABS=32 \
 	       -DHAK_LANES=8
+# The hosted port's generated header (rseq_tp.h, below) is found in HOST_GEN.
+HOST_GEN := $(B)/host/gen
 HOST_CFLAGS := -std=gnu11 -O2 -g -fPIC -fvisibility=hidden $(HOSTED_DEFS) \
 	       -fno-semantic-interposition $(WARN) $(DBG_FLAGS) -Iinclude \
-	       -Iarch/$(HOST_ARCH)/include -Iport/hosted/include -Iport/hosted
+	       -Iarch/$(HOST_ARCH)/include -Iport/hosted/include -Iport/hosted \
+	       -I$(HOST_GEN)
 
 ASAN_FLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	      -fno-sanitize-recover=undefined
@@ -111,7 +114,8 @@ all: host freestanding images
 
 # Every header a hosted object may include, and the shared library's link
 # (bench/bench.mk builds a second one for valgrind).
-HOST_HDRS := $(wildcard include/*.h include/hakmem/*.h mm/*.h port/hosted/*.h port/hosted/include/hakmem/*.h port/hosted/include/hakmem/rseq/*.h arch/$(HOST_ARCH)/include/hakmem/*.h)
+HOST_HDRS := $(wildcard include/*.h include/hakmem/*.h mm/*.h port/hosted/*.h port/hosted/include/hakmem/*.h port/hosted/include/hakmem/rseq/*.h arch/$(HOST_ARCH)/include/hakmem/*.h) \
+	     $(HOST_GEN)/hak_rseq_tp.h
 HOST_SO_LD = $(HOST_CC) -shared -Wl,-Bsymbolic-functions -o $@ $^ -lpthread
 
 HOST_OBJS := $(patsubst %.c,$(B)/host/obj/%.o,$(MM_SRCS) $(HOSTED_SRCS))
@@ -120,6 +124,19 @@ HOST_SO_OBJS := $(filter-out %/malloc_names.o %/mm/malloc.o,$(HOST_OBJS)) \
 		$(B)/host/obj/mm/malloc.export.o
 
 HOST_STAMP := $(call flags_stamp,$(B)/host,$(HOST_CC) $(HOST_CFLAGS))
+
+# glibc's rseq area offset from the thread pointer, as this machine's
+# glibc has it (port/hosted/rseq_tp_probe.c; the x86_64 sections use it
+# when the running glibc's is the same). A probe that cannot be built or
+# run here (glibc before 2.35, a cross compiler) gives a header without
+# it, and the sections read the offset from a variable as before.
+$(HOST_GEN)/hak_rseq_tp.h: port/hosted/rseq_tp_probe.c
+	@mkdir -p $(dir $@)
+	@echo "  GEN     $@"
+	$(Q)if $(HOST_CC) -o $(HOST_GEN)/rseq_tp_probe $< 2>/dev/null && \
+		$(HOST_GEN)/rseq_tp_probe >$@.tmp; then mv $@.tmp $@; \
+	else echo '/* No probe of glibc here: no constant offset. */' >$@; \
+		rm -f $@.tmp; fi
 
 $(B)/host/obj/%.o: %.c $(HOST_HDRS) $(HOST_STAMP)
 	@mkdir -p $(dir $@)

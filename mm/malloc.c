@@ -162,6 +162,44 @@ slow:
 	hak_pcpu_free_miss(HAK_MAG_CLASS(magoff), p);
 }
 
+#if HAK_PORT_HAS_RSEQ && ARCH_RSEQ_HAS_FIXED
+/*
+ * Where the port's rseq sections can address the rseq area as a constant
+ * (hak_port_rseq_fixed), that is the fast path; the sections that read
+ * its offset from a variable (a library run under another glibc than the
+ * one it was built against) and the critical-section form are out of
+ * line here, so that the fast path's function holds only its own path.
+ */
+static __attribute__((noinline)) void *alloc_other(uintptr_t magoff,
+						   size_t size, size_t align)
+{
+	void *p;
+	int fail;
+
+	if (hak_port_rseq_active()) {
+		fail = arch_rseq_mag_pop(hak_port_rseq_area(),
+					 (void *const *)hak_heap.pcpu_fast,
+					 magoff, &p);
+		return popped(p, fail, magoff, size, align);
+	}
+	return alloc_locked(magoff, size, align);
+}
+
+static __attribute__((noinline)) void free_other(uintptr_t magoff, void *p)
+{
+	if (hak_port_rseq_active()) {
+		ARCH_RSEQ_MAG_PUSH_GOTO(hak_port_rseq_area(),
+					(void *const *)hak_heap.pcpu_fast,
+					magoff, p, rseq_miss);
+		return;
+rseq_miss:
+		hak_pcpu_free_miss(HAK_MAG_CLASS(magoff), p);
+		return;
+	}
+	free_locked(magoff, p);
+}
+#endif
+
 /* The fast paths: the port's sections where it has them, else the
  * critical-section form above. */
 static hak_always_inline void *cache_alloc(uintptr_t magoff, size_t size,
@@ -181,6 +219,17 @@ static hak_always_inline void *cache_alloc(uintptr_t magoff, size_t size,
 			 magoff);
 	return popped(p, fail, magoff, size, align);
 #else
+#if HAK_PORT_HAS_RSEQ && ARCH_RSEQ_HAS_FIXED
+	void *p;
+	int fail;
+
+	if (likely(hak_port_rseq_fixed())) {
+		fail = arch_rseq_mag_pop_fixed(
+			(void *const *)hak_heap.pcpu_fast, magoff, &p);
+		return popped(p, fail, magoff, size, align);
+	}
+	return alloc_other(magoff, size, align);
+#else
 #if HAK_PORT_HAS_RSEQ
 	void *p;
 	int fail;
@@ -193,6 +242,7 @@ static hak_always_inline void *cache_alloc(uintptr_t magoff, size_t size,
 	}
 #endif
 	return alloc_locked(magoff, size, align);
+#endif
 #endif
 }
 
@@ -208,6 +258,16 @@ static hak_always_inline void cache_free(uintptr_t magoff, void *p)
 	return;
 miss:
 	hak_pcpu_free_miss(HAK_MAG_CLASS(magoff), p);
+#elif HAK_PORT_HAS_RSEQ && ARCH_RSEQ_HAS_FIXED
+	if (likely(hak_port_rseq_fixed())) {
+		ARCH_RSEQ_MAG_PUSH_GOTO_FIXED((void *const *)hak_heap.pcpu_fast,
+					      magoff, p, rseq_miss);
+		return;
+rseq_miss:
+		hak_pcpu_free_miss(HAK_MAG_CLASS(magoff), p);
+		return;
+	}
+	free_other(magoff, p);
 #else
 #if HAK_PORT_HAS_RSEQ
 	if (likely(hak_port_rseq_active())) {

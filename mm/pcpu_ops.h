@@ -183,6 +183,13 @@ static hak_always_inline void *hak_op_pop(const struct hak_front *f)
 	int cpu;
 	void *p;
 
+#if HAK_PORT_HAS_RSEQ && ARCH_RSEQ_HAS_FIXED
+	if (likely(hak_port_rseq_fixed()))
+		return arch_rseq_mag_pop_fixed(HAK_PCPU_FAST(f->table),
+					       f->magoff, &p)
+			       ? NULL
+			       : p;
+#endif
 #if HAK_PORT_HAS_RSEQ
 	if (likely(hak_port_rseq_active()))
 		return arch_rseq_mag_pop(hak_port_rseq_area(),
@@ -207,16 +214,25 @@ static hak_always_inline int hak_op_push(const struct hak_front *f, void *p)
 	int cpu, r = -1;
 
 #if HAK_PORT_HAS_RSEQ
+	/* Inlined, the caller's test of the result folds into the jumps: a
+	 * hit tests nothing after the commit. */
+#if ARCH_RSEQ_HAS_FIXED
+	if (likely(hak_port_rseq_fixed())) {
+		ARCH_RSEQ_MAG_PUSH_GOTO_FIXED(HAK_PCPU_FAST(f->table),
+					      f->magoff, p, rseq_full);
+		return 0;
+	}
+#endif
 	if (likely(hak_port_rseq_active())) {
-		/* Inlined, the caller's test of the result folds into the
-		 * jumps: a hit tests nothing after the commit. */
 		ARCH_RSEQ_MAG_PUSH_GOTO(hak_port_rseq_area(),
 					HAK_PCPU_FAST(f->table), f->magoff, p,
 					rseq_full);
 		return 0;
-rseq_full:
-		return -1;
 	}
+	goto locked;
+rseq_full:
+	return -1;
+locked:
 #endif
 	cpu = hak_port_pcpu_try_enter(&flags);
 	if (HAK_PORT_TRYENTER_CAN_FAIL && unlikely(cpu < 0))

@@ -69,6 +69,12 @@ if [ "$what" = host ] || [ "$what" = all ]; then
 	run "host/test_init_race(continue)" build/test/continue/test_init_race
 	run "host/test_refill_race(bare-metal holds)" \
 		build/test/holds/test_refill_race
+	# The rseq sections that take the area's offset from a variable (a
+	# library run under another glibc than its build's).
+	rvar=$(need '^build/test/rseqvar/' "$bins") || exit 1
+	for t in $rvar; do
+		run "rseqvar/$(basename "$t")" "$t"
+	done
 	for t in $asan; do
 		run "asan+ubsan/$(basename "$t")" env \
 			ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \

@@ -26,7 +26,8 @@ TEST_CFLAGS := $(HOST_CFLAGS) -Itests/host -DHAK_TEST_HOOKS
 # test of that variant links: plain, asan, tsan and trylock (the hosted
 # port without rseq sections).
 TEST_LIB_HDRS := $(wildcard include/*.h include/hakmem/*.h mm/*.h \
-	port/hosted/*.h port/hosted/include/hakmem/*.h port/hosted/include/hakmem/rseq/*.h arch/$(HOST_ARCH)/include/hakmem/*.h)
+	port/hosted/*.h port/hosted/include/hakmem/*.h port/hosted/include/hakmem/rseq/*.h arch/$(HOST_ARCH)/include/hakmem/*.h) \
+	$(HOST_GEN)/hak_rseq_tp.h
 TEST_VARIANT_FLAGS_plain :=
 TEST_VARIANT_FLAGS_asan := $(ASAN_FLAGS)
 TEST_VARIANT_FLAGS_tsan := $(TSAN_FLAGS)
@@ -34,6 +35,10 @@ TEST_VARIANT_FLAGS_trylock := -DHAK_HOSTED_NO_RSEQ_BUILD
 TEST_VARIANT_FLAGS_continue := -DHAK_HOSTED_REPORT_CONTINUE=1
 TEST_VARIANT_FLAGS_holds := -UHAK_HOLD_OBJECTS -DHAK_HOLD_OBJECTS=16 \
 	-UHAK_HOLD_SLABS -DHAK_HOLD_SLABS=8
+# A library built against a glibc whose rseq area lies elsewhere (32 from
+# the thread pointer: none does): its rseq sections read the offset from
+# a variable (port_impl.h, hak_port_rseq_fixed).
+TEST_VARIANT_FLAGS_rseqvar := -DHAK_HOSTED_RSEQ_TP_OFF=32L -DHAK_TEST_RSEQ_VAR=1
 
 # $(1) variant
 define test_variant
@@ -46,7 +51,7 @@ $(B)/test/$(1)/libhakmem-test.a: $(patsubst %.c,$(B)/test/$(1)/lib/%.o,$(LIB_SRC
 	@echo "  AR      $$@"
 	$(Q)rm -f $$@ && ar rcs $$@ $$^
 endef
-$(foreach v,plain asan tsan trylock continue holds,$(eval $(call test_variant,$(v))))
+$(foreach v,plain asan tsan trylock continue holds rseqvar,$(eval $(call test_variant,$(v))))
 
 TEST_HDRS := $(TEST_LIB_HDRS) $(wildcard tests/host/*.h)
 
@@ -80,6 +85,17 @@ $(B)/test/holds/test_refill_race: tests/host/test_refill_race.c $(B)/test/holds/
 	@echo "  CC      $@"
 	$(Q)$(HOST_CC) $(TEST_CFLAGS) $(TEST_VARIANT_FLAGS_holds) -o $@ $< $(B)/test/holds/libhakmem-test.a -lpthread
 
+# The rseq sections that read the rseq area's offset from a variable: the
+# section choice, the threaded mix, the remote holds and the aborts.
+RSEQVAR_TESTS := test_rseq_fixed test_mt test_remote_hold
+$(B)/test/rseqvar/test_%: tests/host/test_%.c $(B)/test/rseqvar/libhakmem-test.a $(TEST_HDRS)
+	@echo "  CC      $@"
+	$(Q)$(HOST_CC) $(TEST_CFLAGS) $(TEST_VARIANT_FLAGS_rseqvar) -o $@ $< $(B)/test/rseqvar/libhakmem-test.a -lpthread
+
+$(B)/test/rseqvar/test_rseq_abort: tests/aarch64-linux/test_rseq_abort.c $(B)/test/rseqvar/libhakmem-test.a $(TEST_HDRS)
+	@echo "  CC      $@"
+	$(Q)$(HOST_CC) $(TEST_CFLAGS) $(TEST_VARIANT_FLAGS_rseqvar) -o $@ $< $(B)/test/rseqvar/libhakmem-test.a -lpthread
+
 # The rseq abort test lives with the aarch64 Linux test; it runs here too.
 $(B)/test/plain/test_rseq_abort: tests/aarch64-linux/test_rseq_abort.c $(B)/test/plain/libhakmem-test.a $(TEST_HDRS)
 	@echo "  CC      $@"
@@ -92,6 +108,11 @@ TEST_BINS := $(addprefix $(B)/test/plain/,$(HOST_TESTS)) \
 	     $(B)/test/holds/test_refill_race \
 	     $(addprefix $(B)/test/asan/,$(HOST_TESTS)) \
 	     $(addprefix $(B)/test/tsan/,$(TSAN_TESTS))
+
+# Not again in the debug tree: the choice of sections is the same there.
+ifneq ($(DEBUG),1)
+TEST_BINS += $(addprefix $(B)/test/rseqvar/,$(RSEQVAR_TESTS) test_rseq_abort)
+endif
 
 test-bins: $(TEST_BINS) $(B)/host/libhakmem.so
 

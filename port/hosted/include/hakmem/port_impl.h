@@ -95,6 +95,21 @@ static inline long hak_port_rseq_area(void)
 {
 	return hak_hosted_rseq_area_off;
 }
+
+/* Rseq mode, and the running glibc keeps its rseq area where the build's
+ * did (rseq/x86_64.h, HAK_HOSTED_RSEQ_TP_OFF): the sections may address
+ * it as a constant. One compare of the mode variable with an immediate;
+ * a library built against another glibc takes the variable's offset. */
+static inline int hak_port_rseq_fixed(void)
+{
+#if ARCH_RSEQ_HAS_FIXED
+	_Static_assert(HAK_HOSTED_RSEQ_TP_OFF != HAK_HOSTED_NO_RSEQ,
+		       "an offset is never the no-rseq mark");
+	return hak_hosted_rseq_area_off == HAK_HOSTED_RSEQ_TP_OFF;
+#else
+	return 0;
+#endif
+}
 #endif
 
 #if !HAK_PORT_HAS_RSEQ

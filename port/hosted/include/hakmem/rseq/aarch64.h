@@ -62,6 +62,8 @@
 #endif
 
 #define ARCH_HAS_RSEQ 1
+/* No constant-offset sections here (x86_64.h): the offset is a variable. */
+#define ARCH_RSEQ_HAS_FIXED 0
 #define ARCH_RSEQ_SIG 0xd428bc00
 
 /*
