@@ -130,12 +130,16 @@ HOST_STAMP := $(call flags_stamp,$(B)/host,$(HOST_CC) $(HOST_CFLAGS))
 # when the running glibc's is the same). A probe that cannot be built or
 # run here (glibc before 2.35, a cross compiler) gives a header without
 # it, and the sections read the offset from a variable as before.
-$(HOST_GEN)/hak_rseq_tp.h: port/hosted/rseq_tp_probe.c
+# Made again when the compiler or its flags change (the stamp) or the
+# system's C library does (a glibc upgrade may move the area).
+HOST_LIBC := $(wildcard /lib/$(HOST_ARCH)-linux-gnu/libc.so.6)
+$(HOST_GEN)/hak_rseq_tp.h: port/hosted/rseq_tp_probe.c $(HOST_STAMP) $(HOST_LIBC)
 	@mkdir -p $(dir $@)
 	@echo "  GEN     $@"
 	$(Q)if $(HOST_CC) -o $(HOST_GEN)/rseq_tp_probe $< 2>/dev/null && \
 		$(HOST_GEN)/rseq_tp_probe >$@.tmp; then mv $@.tmp $@; \
-	else echo '/* No probe of glibc here: no constant offset. */' >$@; \
+	else echo "  GEN     $@: no probe of glibc's rseq offset here (a cross compiler, glibc < 2.35)"; \
+		echo '/* No probe of glibc here: no constant offset. */' >$@; \
 		rm -f $@.tmp; fi
 
 $(B)/host/obj/%.o: %.c $(HOST_HDRS) $(HOST_STAMP)

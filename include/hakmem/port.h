@@ -102,6 +102,10 @@
  *       port's rseq sections now (always 0 where HAK_PORT_HAS_RSEQ is 0)
  *   long hak_port_rseq_area(void)    with HAK_PORT_HAS_RSEQ: offset of the
  *       rseq area from the thread pointer
+ *   int hak_port_rseq_fixed(void)    with HAK_PORT_HAS_RSEQ: rseq mode,
+ *       and the port's constant-offset sections apply (its rseq header's
+ *       ARCH_RSEQ_HAS_FIXED, arch_rseq_mag_pop_fixed and
+ *       ARCH_RSEQ_MAG_PUSH_GOTO_FIXED; always 0 where that is 0)
  */
 #ifndef HAKMEM_PORT_H
 #define HAKMEM_PORT_H
@@ -143,6 +147,7 @@ HAK_CONTRACT_FN(hak_port_report_fallback, void (*)(const struct hak_report *));
 HAK_CONTRACT_FN(hak_port_rseq_active, int (*)(void));
 #if HAK_PORT_HAS_RSEQ
 HAK_CONTRACT_FN(hak_port_rseq_area, long (*)(void));
+HAK_CONTRACT_FN(hak_port_rseq_fixed, int (*)(void));
 #endif
 
 #endif /* HAKMEM_PORT_H */

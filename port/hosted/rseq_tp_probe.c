@@ -3,11 +3,15 @@
  * rseq_tp_probe - a build tool, run on the build machine: prints the
  * header (hak_rseq_tp.h) that gives the hosted port's x86_64 rseq
  * sections the offset of glibc's rseq area from the thread pointer
- * (__rseq_offset). glibc fixes it when it is built, so every process
- * under this glibc has it; one under another glibc is told apart at run
- * time (port_impl.h, hak_port_rseq_fixed) and takes the offset from a
- * variable instead. A glibc without __rseq_offset (before 2.35) fails
- * to build this, and the Makefile then writes a header without it.
+ * (__rseq_offset). glibc 2.35 and 2.36 (this project's Debian 12) place
+ * the area in the thread descriptor, so every process under this glibc
+ * has the same offset; a process whose offset differs (another glibc;
+ * newer ones may place the area after the program's static TLS, where
+ * it depends on the program: a review's reading of their source, not
+ * checked here) is told apart at run time (port_impl.h,
+ * hak_port_rseq_fixed) and takes the offset from a variable instead. A
+ * glibc without __rseq_offset (before 2.35) fails to build this, and the
+ * Makefile then writes a header without it.
  */
 #include <stdio.h>
 #include <sys/rseq.h>

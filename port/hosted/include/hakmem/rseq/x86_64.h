@@ -49,14 +49,15 @@
  * The rseq area's offset from the thread pointer as this machine's glibc
  * has it (__rseq_offset: fixed for a glibc build), found by the build
  * (port/hosted/rseq_tp_probe.c writes hak_rseq_tp.h). Where the running
- * glibc's offset is the same (port_impl.h, hak_port_rseq_fixed), malloc's
- * and free's sections address the area as %fs:constant. Otherwise they
- * take its offset from a variable, and the CPU id load waits for that
- * load and indexes by it: sh6bench-1t 3.59 -> 3.28 s, sh8bench-1t 7.78
- * -> 7.20 s, glibc-simple 1.23 -> 1.11 s with the constant (3
- * interleaved rounds, docs/performance.md "The rseq area at a constant
- * offset"). A build without the header (a cross build, an older glibc)
- * has no constant and always takes the variable's offset.
+ * process's offset is the same (port_impl.h, hak_port_rseq_fixed), the
+ * single pop and push (malloc's, free's, and those of created heaps and
+ * object caches, pcpu_ops.h) address the area as %fs:constant. Otherwise
+ * they take its offset from a variable, and the CPU id load waits for
+ * that load and indexes by it: sh6bench-1t 3.52 -> 3.08 s, sh8bench-1t
+ * 8.32 -> 7.60 s with the constant (3 interleaved rounds,
+ * docs/performance.md "The rseq area at a constant offset"). A build
+ * without the header (a cross build, a glibc before 2.35) has no
+ * constant and always takes the variable's offset.
  */
 #if __has_include("hak_rseq_tp.h")
 #include "hak_rseq_tp.h"
