@@ -162,21 +162,16 @@ slow:
 	hak_pcpu_free_miss(HAK_MAG_CLASS(magoff), p);
 }
 
-#if HAK_PORT_HAS_RSEQ && ARCH_RSEQ_HAS_FIXED
-/*
- * Where the port's rseq sections can address the rseq area as a constant
- * (hak_port_rseq_fixed), that is the fast path; the sections that read
- * its offset from a variable (a library run under another glibc than the
- * one it was built against) and the critical-section form are out of
- * line here, so that the fast path's function holds only its own path.
- */
-static __attribute__((noinline)) void *alloc_other(uintptr_t magoff,
-						   size_t size, size_t align)
+#if HAK_PORT_HAS_RSEQ
+/* The rseq sections that read the rseq area's offset from the variable,
+ * else (trylock mode) the critical-section form. */
+static hak_always_inline void *alloc_rseq_var(uintptr_t magoff, size_t size,
+					      size_t align)
 {
 	void *p;
 	int fail;
 
-	if (hak_port_rseq_active()) {
+	if (likely(hak_port_rseq_active())) {
 		fail = arch_rseq_mag_pop(hak_port_rseq_area(),
 					 (void *const *)hak_heap.pcpu_fast,
 					 magoff, &p);
@@ -185,9 +180,9 @@ static __attribute__((noinline)) void *alloc_other(uintptr_t magoff,
 	return alloc_locked(magoff, size, align);
 }
 
-static __attribute__((noinline)) void free_other(uintptr_t magoff, void *p)
+static hak_always_inline void free_rseq_var(uintptr_t magoff, void *p)
 {
-	if (hak_port_rseq_active()) {
+	if (likely(hak_port_rseq_active())) {
 		ARCH_RSEQ_MAG_PUSH_GOTO(hak_port_rseq_area(),
 					(void *const *)hak_heap.pcpu_fast,
 					magoff, p, rseq_miss);
@@ -197,6 +192,26 @@ rseq_miss:
 		return;
 	}
 	free_locked(magoff, p);
+}
+#endif
+
+#if HAK_PORT_HAS_RSEQ && ARCH_RSEQ_HAS_FIXED
+/*
+ * Where the port's rseq sections can address the rseq area as a constant
+ * (hak_port_rseq_fixed), that is the fast path; the sections that read
+ * its offset from a variable (a process whose glibc keeps the area
+ * elsewhere) and the critical-section form are out of line here, so that
+ * the fast path's function holds only its own path.
+ */
+static __attribute__((noinline)) void *alloc_other(uintptr_t magoff,
+						   size_t size, size_t align)
+{
+	return alloc_rseq_var(magoff, size, align);
+}
+
+static __attribute__((noinline)) void free_other(uintptr_t magoff, void *p)
+{
+	free_rseq_var(magoff, p);
 }
 #endif
 
@@ -229,18 +244,9 @@ static hak_always_inline void *cache_alloc(uintptr_t magoff, size_t size,
 		return popped(p, fail, magoff, size, align);
 	}
 	return alloc_other(magoff, size, align);
+#elif HAK_PORT_HAS_RSEQ
+	return alloc_rseq_var(magoff, size, align);
 #else
-#if HAK_PORT_HAS_RSEQ
-	void *p;
-	int fail;
-
-	if (likely(hak_port_rseq_active())) {
-		fail = arch_rseq_mag_pop(hak_port_rseq_area(),
-					 (void *const *)hak_heap.pcpu_fast,
-					 magoff, &p);
-		return popped(p, fail, magoff, size, align);
-	}
-#endif
 	return alloc_locked(magoff, size, align);
 #endif
 #endif
@@ -268,18 +274,9 @@ rseq_miss:
 		return;
 	}
 	free_other(magoff, p);
+#elif HAK_PORT_HAS_RSEQ
+	free_rseq_var(magoff, p);
 #else
-#if HAK_PORT_HAS_RSEQ
-	if (likely(hak_port_rseq_active())) {
-		ARCH_RSEQ_MAG_PUSH_GOTO(hak_port_rseq_area(),
-					(void *const *)hak_heap.pcpu_fast,
-					magoff, p, rseq_miss);
-		return;
-rseq_miss:
-		hak_pcpu_free_miss(HAK_MAG_CLASS(magoff), p);
-		return;
-	}
-#endif
 	free_locked(magoff, p);
 #endif
 }
