@@ -96,10 +96,11 @@ static inline long hak_port_rseq_area(void)
 	return hak_hosted_rseq_area_off;
 }
 
-/* Rseq mode, and the running glibc keeps its rseq area where the build's
- * did (rseq/x86_64.h, HAK_HOSTED_RSEQ_TP_OFF): the sections may address
- * it as a constant. One compare of the mode variable with an immediate;
- * a library built against another glibc takes the variable's offset. */
+/* Rseq mode, and this process's rseq area lies where the build's probe
+ * found it (rseq/x86_64.h, HAK_HOSTED_RSEQ_TP_OFF): the sections may
+ * address it as a constant. One compare of the mode variable with an
+ * immediate; a process whose offset differs (another glibc) takes the
+ * variable's offset. */
 static inline int hak_port_rseq_fixed(void)
 {
 #if ARCH_RSEQ_HAS_FIXED

@@ -47,7 +47,8 @@
 
 /*
  * The rseq area's offset from the thread pointer as this machine's glibc
- * has it (__rseq_offset: fixed for a glibc build), found by the build
+ * has it (__rseq_offset: one value for every process under glibc 2.35
+ * and 2.36; rseq_tp_probe.c says more), found by the build
  * (port/hosted/rseq_tp_probe.c writes hak_rseq_tp.h). Where the running
  * process's offset is the same (port_impl.h, hak_port_rseq_fixed), the
  * single pop and push (malloc's, free's, and those of created heaps and
@@ -56,7 +57,7 @@
  * that load and indexes by it: sh6bench-1t 3.52 -> 3.08 s, sh8bench-1t
  * 8.32 -> 7.60 s with the constant (3 interleaved rounds,
  * docs/performance.md "The rseq area at a constant offset"). A build
- * without the header (a cross build, a glibc before 2.35) has no
+ * whose probe could not run (a cross build, a glibc before 2.35) has no
  * constant and always takes the variable's offset.
  */
 #if __has_include("hak_rseq_tp.h")
@@ -189,6 +190,7 @@ static inline int arch_rseq_mag_pop_fixed(void *const *table,
 		     : "rax", "rcx", "rdx", "memory", "cc"                    \
 		     : miss_)
 
+#if ARCH_RSEQ_HAS_FIXED
 /* The same with the rseq area at its constant offset. */
 #define ARCH_RSEQ_MAG_PUSH_GOTO_FIXED(table_, magoff_, p_, miss_)             \
 	__asm__ goto(ARCH_RSEQ_PROLOGUE_FIXED ARCH_RSEQ_PUSH_BODY(miss_)      \
@@ -197,6 +199,7 @@ static inline int arch_rseq_mag_pop_fixed(void *const *table,
 		       [magoff] "r"(magoff_), [p] "r"(p_)                     \
 		     : "rax", "rcx", "rdx", "memory", "cc"                    \
 		     : miss_)
+#endif
 
 /* Push up to n objects (as many as fit); returns how many were pushed.
  * allocs does not move: these are not user operations. */
